@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs the system packages svc's tests, training and browser client need (Debian):
+#   python3-torch/torchaudio/onnx  training, ONNX export, golden values for DSP tests
+#   chromium                       the web client's browser test
+#   alsa-utils, libasound2-dev     live device I/O through a virtual ALSA device
+#   sox, fonts-dejavu-core         audio checks, fonts for analysis plots
+# Safe to run again: it only installs what is missing. Needs root (or sudo) the first time.
+set -euo pipefail
+
+need=()
+have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
+for pkg in python3-torch python3-torchaudio python3-onnx python3-numpy chromium alsa-utils libasound2-dev libasound2-plugins sox fonts-dejavu-core; do
+  have_pkg "$pkg" || need+=("$pkg")
+done
+
+if ((${#need[@]})); then
+  echo "setup: installing Debian packages: ${need[*]}"
+  SUDO=""
+  if [ "$(id -u)" != 0 ]; then
+    if command -v sudo >/dev/null; then SUDO=sudo; else
+      echo "setup: need root to install: ${need[*]} (run: apt-get install ${need[*]})" >&2; exit 1
+    fi
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+cd "$(dirname "$0")/.."
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "setup: installing npm dependencies"
+  npm ci --no-audit --no-fund
+fi
