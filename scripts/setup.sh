@@ -9,7 +9,7 @@ set -euo pipefail
 
 need=()
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
-for pkg in python3-torch python3-torchaudio python3-onnx python3-numpy chromium alsa-utils libasound2-dev libasound2-plugins sox fonts-dejavu-core; do
+for pkg in python3-torch python3-torchaudio python3-onnx python3-numpy python3-matplotlib chromium alsa-utils libasound2-dev libasound2-plugins sox fonts-dejavu-core; do
   have_pkg "$pkg" || need+=("$pkg")
 done
 

@@ -1,0 +1,424 @@
+// The main page: connect → microphone blocks go to the server as float32 frames, converted frames
+// come back into the playback worklet; meters, spectrogram, latency parts and voice controls.
+// `window.svcStats` mirrors the numbers on screen for scripts and tests; with `?debug=1` the page also
+// keeps the last 10 s of received audio (`window.svcDebug.receivedAudio()`).
+import { SvcConnection, serverUrl } from './connection.js';
+import { AudioEngine } from './audio-engine.js';
+import { LevelMeter, Spectrogram } from './visuals.js';
+
+const $ = (id) => document.getElementById(id);
+const params = new URLSearchParams(location.search);
+const DEBUG = params.has('debug');
+const BLOCK_MS = Number(params.get('blockMs')) || 20;
+const SUPPORTED_RATES = [8000, 16000, 22050, 24000, 32000, 44100, 48000];
+const STORAGE_KEY = 'svc.settings.v1';
+
+const ui = {
+  status: $('status'),
+  connect: $('connect'),
+  disconnect: $('disconnect'),
+  server: $('server'),
+  token: $('token'),
+  inputDevice: $('input-device'),
+  sessionId: $('session-id'),
+  format: $('format'),
+  engine: $('engine'),
+  obsUrl: $('obs-url'),
+  copyObs: $('copy-obs'),
+  pitch: $('pitch'),
+  pitchValue: $('pitch-value'),
+  formant: $('formant'),
+  formantValue: $('formant-value'),
+  monitor: $('monitor'),
+  volume: $('volume'),
+  volumeValue: $('volume-value'),
+  jitter: $('jitter'),
+  jitterValue: $('jitter-value'),
+  sent: $('sent'),
+  received: $('received'),
+  underruns: $('underruns'),
+  dropped: $('dropped'),
+  latencyTotal: $('latency-total'),
+};
+
+const inputMeter = new LevelMeter($('meter-in'), $('meter-in-value'));
+const outputMeter = new LevelMeter($('meter-out'), $('meter-out-value'));
+const spectrogram = new Spectrogram($('spectrogram'));
+
+/** Everything a script or test may want to read; kept current while streaming. */
+const stats = {
+  state: 'idle',
+  sessionId: null,
+  sampleRate: 0,
+  blockSamples: 0,
+  sentSamples: 0,
+  sentBlocks: 0,
+  droppedSendBlocks: 0,
+  receivedSamples: 0,
+  receivedFrames: 0,
+  inputRms: 0,
+  /** RMS of the audio received from the server over about the last second. */
+  outputRms: 0,
+  playbackRms: 0,
+  underruns: 0,
+  droppedSamples: 0,
+  bufferedMs: 0,
+  rttMs: null,
+  voice: { pitch: 0, formant: 1 },
+  server: null,
+  latency: null,
+  errors: [],
+};
+window.svcStats = stats;
+
+let connection = null;
+let engine = null;
+let receivedEnergy = 0;
+let receivedEnergyCount = 0;
+let statsTimer = null;
+
+// ---- Debug capture of received audio (tests listen to what came back) ----
+const debugSeconds = 10;
+let debugRing = null;
+let debugWrite = 0;
+let debugFilled = 0;
+function keepReceived(samples, rate) {
+  if (!DEBUG) return;
+  if (!debugRing || debugRing.length !== debugSeconds * rate) {
+    debugRing = new Float32Array(debugSeconds * rate);
+    debugWrite = 0;
+    debugFilled = 0;
+  }
+  for (let i = 0; i < samples.length; i++) {
+    debugRing[debugWrite] = samples[i];
+    debugWrite = (debugWrite + 1) % debugRing.length;
+  }
+  debugFilled = Math.min(debugRing.length, debugFilled + samples.length);
+}
+window.svcDebug = {
+  enabled: DEBUG,
+  /** The last ≤10 s of received audio (mono), oldest first, as base64 float32 LE. */
+  receivedAudio() {
+    const out = new Float32Array(debugFilled);
+    if (debugRing) {
+      const start = (debugWrite - debugFilled + debugRing.length) % debugRing.length;
+      for (let i = 0; i < debugFilled; i++) out[i] = debugRing[(start + i) % debugRing.length];
+    }
+    const bytes = new Uint8Array(out.buffer);
+    let binary = '';
+    for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode.apply(null, bytes.subarray(i, i + 0x8000));
+    return { sampleRate: stats.sampleRate, samples: out.length, base64: btoa(binary) };
+  },
+  clearReceived() {
+    debugFilled = 0;
+  },
+};
+
+// ---- UI helpers ----
+function setStatus(state, text) {
+  stats.state = state;
+  ui.status.className = `status status-${state === 'live' ? 'live' : state === 'error' ? 'error' : state === 'idle' ? 'idle' : 'busy'}`;
+  ui.status.textContent = text;
+}
+
+function showError(title, text) {
+  $('error-title').textContent = title;
+  $('error-text').textContent = text;
+  $('error').hidden = false;
+  stats.errors.push(`${title}: ${text}`);
+}
+
+function hideError() {
+  $('error').hidden = true;
+}
+
+function ms(value, digits = 1) {
+  return value === null || value === undefined || Number.isNaN(value) ? '—' : `${value.toFixed(digits)} ms`;
+}
+
+function loadSettings() {
+  try {
+    const saved = JSON.parse(localStorage.getItem(STORAGE_KEY) ?? '{}');
+    if (saved.server) ui.server.value = saved.server;
+    if (typeof saved.pitch === 'number') ui.pitch.value = String(saved.pitch);
+    if (typeof saved.formant === 'number') ui.formant.value = String(saved.formant);
+    if (typeof saved.jitter === 'number') ui.jitter.value = String(saved.jitter);
+  } catch {}
+  // URL parameters win (handy for links and tests): ?token=…&pitch=…&formant=…
+  if (params.has('token')) ui.token.value = params.get('token');
+  if (params.has('pitch')) ui.pitch.value = params.get('pitch');
+  if (params.has('formant')) ui.formant.value = params.get('formant');
+  if (params.has('server')) ui.server.value = params.get('server');
+}
+
+function saveSettings() {
+  try {
+    localStorage.setItem(
+      STORAGE_KEY,
+      JSON.stringify({ server: ui.server.value, pitch: Number(ui.pitch.value), formant: Number(ui.formant.value), jitter: Number(ui.jitter.value) }),
+    );
+  } catch {}
+}
+
+function currentVoice() {
+  return { pitch: Number(ui.pitch.value), formant: Number(ui.formant.value) };
+}
+
+function showVoice(voice) {
+  ui.pitchValue.textContent = `${voice.pitch > 0 ? '+' : ''}${voice.pitch} st`;
+  ui.formantValue.textContent = `${Number(voice.formant).toFixed(2)}×`;
+}
+
+function jitterSettings() {
+  const targetMs = Number(ui.jitter.value);
+  // Bounded: hold at most the target plus 3 blocks (or 2× the target); older audio is dropped.
+  return { targetMs, maxMs: Math.max(2 * targetMs, targetMs + 3 * BLOCK_MS) };
+}
+
+async function listInputs() {
+  try {
+    const devices = await navigator.mediaDevices.enumerateDevices();
+    const chosen = ui.inputDevice.value;
+    const inputs = devices.filter((d) => d.kind === 'audioinput' && d.deviceId !== 'default');
+    ui.inputDevice.replaceChildren(new Option('Default microphone', ''));
+    inputs.forEach((d, i) => ui.inputDevice.add(new Option(d.label || `Microphone ${i + 1}`, d.deviceId)));
+    ui.inputDevice.value = chosen;
+  } catch {}
+}
+
+// ---- Latency: the parts a user can reason about ----
+function updateLatency() {
+  const ready = connection?.ready;
+  const server = stats.server;
+  const rate = stats.sampleRate || 48000;
+  const blockMs = ready ? (ready.blockSamples / rate) * 1000 : null;
+  const delayMs = server?.latency?.delayMs ?? ready?.latency?.delayMs ?? null;
+  const computeMs = server?.latency?.computeMsMean ?? null;
+  const inputMs = engine?.inputLatencyMs ?? null;
+  const rttMs = stats.rttMs;
+  const jitterMs = stats.bufferedMs;
+  const outputMs = engine ? engine.outputLatencyMs : null;
+  const parts = { blockMs, inputMs, rttMs, algorithmicMs: delayMs, computeMs, jitterMs, outputMs };
+  const totalMs = Object.values(parts).reduce((sum, v) => sum + (typeof v === 'number' ? v : 0), 0);
+  stats.latency = { ...parts, serverAlgorithmicMs: server?.latency?.algorithmicMs ?? ready?.latency?.algorithmicMs ?? null, computeMsP95: server?.latency?.computeMsP95 ?? null, totalMs };
+  $('lat-block').textContent = ms(blockMs);
+  $('lat-input').textContent = inputMs === null ? 'n/a' : ms(inputMs);
+  $('lat-rtt').textContent = ms(rttMs);
+  $('lat-algo').textContent = ms(delayMs);
+  $('lat-compute').textContent = ms(computeMs, 2);
+  $('lat-p95').textContent = ms(server?.latency?.computeMsP95 ?? null, 2);
+  $('lat-jitter').textContent = ms(jitterMs);
+  $('lat-output').textContent = ms(outputMs);
+  ui.latencyTotal.textContent = connection?.ready ? `≈ ${totalMs.toFixed(0)} ms` : '—';
+}
+
+function updateCounters() {
+  const rate = stats.sampleRate || 48000;
+  ui.sent.textContent = `${(stats.sentSamples / rate).toFixed(1)} s`;
+  ui.received.textContent = `${(stats.receivedSamples / rate).toFixed(1)} s`;
+  ui.underruns.textContent = String(stats.underruns);
+  ui.dropped.textContent = `${((stats.droppedSamples / rate) * 1000).toFixed(0)} ms`;
+  stats.outputRms = receivedEnergyCount > 0 ? Math.sqrt(receivedEnergy / receivedEnergyCount) : stats.outputRms;
+  receivedEnergy = 0;
+  receivedEnergyCount = 0;
+  updateLatency();
+}
+
+// ---- Connect / disconnect ----
+async function connect() {
+  hideError();
+  ui.connect.disabled = true;
+  setStatus('connecting', 'Starting audio…');
+  saveSettings();
+  try {
+    engine = new AudioEngine();
+    let ctx = await engine.open();
+    if (!SUPPORTED_RATES.includes(ctx.sampleRate)) {
+      // The server streams at 8–48 kHz; let the browser resample a 96 kHz device to 48 kHz.
+      await engine.close();
+      engine = new AudioEngine();
+      ctx = await engine.open({ sampleRate: 48000 });
+    }
+    const rate = ctx.sampleRate;
+    stats.sampleRate = rate;
+    const blockSamples = Math.round((rate * BLOCK_MS) / 1000);
+    stats.blockSamples = blockSamples;
+
+    setStatus('connecting', 'Connecting…');
+    connection = new SvcConnection();
+    const token = ui.token.value.trim();
+    const hello = { type: 'hello', version: 1, role: 'convert', sampleRate: rate, format: 'f32', channels: 1, blockMs: BLOCK_MS, voice: currentVoice() };
+    if (token) hello.token = token;
+    wireConnection(connection);
+    const ready = await connection.connect(serverUrl(ui.server.value, token), hello);
+    if (ready.sampleRate !== rate || ready.channels !== 1) {
+      throw new Error(`the server answered with ${ready.sampleRate} Hz, ${ready.channels} channel(s); this page streams ${rate} Hz mono`);
+    }
+    stats.sessionId = ready.sessionId;
+    stats.voice = ready.voice;
+    ui.sessionId.textContent = ready.sessionId;
+    ui.format.textContent = `${rate} Hz · mono · float32 · ${BLOCK_MS} ms blocks`;
+    ui.engine.textContent = ready.model ?? 'builtin';
+    const obs = new URL('/obs', location.href);
+    obs.searchParams.set('session', ready.sessionId);
+    if (token) obs.searchParams.set('token', token);
+    if (ui.server.value.trim()) obs.searchParams.set('server', ui.server.value.trim());
+    ui.obsUrl.value = obs.toString();
+    ui.copyObs.disabled = false;
+
+    const { targetMs, maxMs } = jitterSettings();
+    engine.startPlayback({
+      targetMs,
+      maxMs,
+      monitorGain: ui.monitor.checked ? Number(ui.volume.value) : 0,
+      onStatus: (s) => {
+        stats.underruns = s.underruns;
+        stats.droppedSamples = s.droppedSamples;
+        stats.bufferedMs = (s.bufferedSamples / rate) * 1000;
+        stats.playbackRms = s.rms;
+        outputMeter.update(s.peak, s.rms);
+      },
+    });
+    await engine.startCapture({
+      blockSamples,
+      deviceId: ui.inputDevice.value,
+      onBlock: ({ samples, peak, rms }) => {
+        stats.inputRms = rms;
+        inputMeter.update(peak, rms);
+        if (connection?.sendAudio(samples)) {
+          stats.sentSamples += samples.length;
+          stats.sentBlocks++;
+        } else stats.droppedSendBlocks++;
+      },
+    });
+    listInputs();
+    setSpectrogramSource();
+    spectrogram.start();
+    statsTimer = setInterval(updateCounters, 250);
+    ui.disconnect.disabled = false;
+    setStatus('live', `Live · ${engine.inputLabel || 'microphone'}`);
+  } catch (error) {
+    const title = error.code ? `Server refused (${error.code})` : 'Could not start';
+    showError(title, error.message);
+    await teardown('error');
+  }
+}
+
+function wireConnection(conn) {
+  conn.on('audio', (samples) => {
+    stats.receivedSamples += samples.length;
+    stats.receivedFrames++;
+    let energy = 0;
+    for (let i = 0; i < samples.length; i++) energy += samples[i] * samples[i];
+    receivedEnergy += energy;
+    receivedEnergyCount += samples.length;
+    keepReceived(samples, stats.sampleRate);
+    engine?.play(samples);
+  });
+  conn.on('stats', (message) => {
+    stats.server = message;
+  });
+  conn.on('voice', (message) => {
+    stats.voice = { pitch: message.voice?.pitch ?? message.pitch, formant: message.voice?.formant ?? message.formant };
+    showVoice(stats.voice);
+  });
+  conn.on('pong', (rtt) => {
+    stats.rttMs = stats.rttMs === null ? rtt : 0.7 * stats.rttMs + 0.3 * rtt;
+  });
+  conn.on('error', (error) => {
+    showError(`Server error (${error.code})`, error.message);
+    if (error.fatal) teardown('error');
+  });
+  conn.on('close', ({ code, reason, byUser }) => {
+    if (byUser) return;
+    showError('Disconnected', `the server closed the connection (code ${code}${reason ? `: ${reason}` : ''})`);
+    teardown('error');
+  });
+}
+
+async function teardown(state = 'idle') {
+  clearInterval(statsTimer);
+  statsTimer = null;
+  spectrogram.stop();
+  spectrogram.setSource(null);
+  const conn = connection;
+  const eng = engine;
+  connection = null;
+  engine = null;
+  conn?.close();
+  await eng?.close();
+  inputMeter.reset();
+  outputMeter.reset();
+  ui.connect.disabled = false;
+  ui.disconnect.disabled = true;
+  ui.copyObs.disabled = true;
+  stats.sessionId = null;
+  ui.sessionId.textContent = '—';
+  ui.obsUrl.value = '';
+  updateLatency();
+  if (state === 'error') setStatus('error', 'Stopped');
+  else setStatus('idle', 'Disconnected');
+}
+
+function setSpectrogramSource() {
+  const source = document.querySelector('input[name="spec-source"]:checked')?.value ?? 'output';
+  spectrogram.setSource(source === 'input' ? engine?.inputAnalyser : engine?.outputAnalyser);
+}
+
+// ---- Voice controls: send `set`, throttled to one message per 50 ms while dragging ----
+let voiceTimer = null;
+function voiceChanged() {
+  const voice = currentVoice();
+  showVoice(voice);
+  saveSettings();
+  if (voiceTimer) return;
+  voiceTimer = setTimeout(() => {
+    voiceTimer = null;
+    connection?.setVoice(currentVoice());
+  }, 50);
+}
+
+ui.pitch.addEventListener('input', voiceChanged);
+ui.formant.addEventListener('input', voiceChanged);
+for (const button of document.querySelectorAll('.presets button')) {
+  button.addEventListener('click', () => {
+    ui.pitch.value = button.dataset.pitch;
+    ui.formant.value = button.dataset.formant;
+    voiceChanged();
+  });
+}
+function monitorChanged() {
+  ui.volumeValue.textContent = `${Math.round(Number(ui.volume.value) * 100)}%`;
+  engine?.setMonitorGain(ui.monitor.checked ? Number(ui.volume.value) : 0);
+}
+ui.monitor.addEventListener('change', monitorChanged);
+ui.volume.addEventListener('input', monitorChanged);
+ui.jitter.addEventListener('input', () => {
+  ui.jitterValue.textContent = `${ui.jitter.value} ms`;
+  const { targetMs, maxMs } = jitterSettings();
+  engine?.configureJitterBuffer(targetMs, maxMs);
+  saveSettings();
+});
+for (const radio of document.querySelectorAll('input[name="spec-source"]')) radio.addEventListener('change', setSpectrogramSource);
+
+ui.connect.addEventListener('click', connect);
+ui.disconnect.addEventListener('click', () => teardown('idle'));
+$('error-close').addEventListener('click', hideError);
+ui.copyObs.addEventListener('click', async () => {
+  try {
+    await navigator.clipboard.writeText(ui.obsUrl.value);
+  } catch {
+    ui.obsUrl.select();
+    document.execCommand('copy');
+  }
+  ui.copyObs.textContent = 'Copied';
+  setTimeout(() => (ui.copyObs.textContent = 'Copy'), 1200);
+});
+window.addEventListener('beforeunload', () => connection?.close());
+
+loadSettings();
+showVoice(currentVoice());
+ui.jitterValue.textContent = `${ui.jitter.value} ms`;
+monitorChanged();
+updateLatency();
+if (params.has('autoconnect')) connect();

@@ -1,0 +1,166 @@
+// The page's audio graph, on one AudioContext at the device's native rate:
+//   microphone → capture worklet (blocks → onBlock) ──► silent sink → destination
+//        └────► inputAnalyser                                  (meters/spectrogram of the input)
+//   network → playback worklet (jitter buffer) → monitor gain → destination
+//                      └────► outputAnalyser                   (meters/spectrogram of the output)
+// The microphone is opened with echo cancellation, noise suppression and automatic gain control OFF:
+// they colour the voice and add delay, and the converter wants the raw signal.
+
+const here = new URL('.', import.meta.url);
+const workletUrl = (name) => new URL(`../worklets/${name}`, here).toString();
+
+/** Why the browser refused audio, in words a user can act on. */
+export function describeMediaError(error) {
+  const name = error?.name ?? '';
+  if (!window.isSecureContext) {
+    return 'the microphone needs a secure page: open svc over https, or as http://localhost (browsers block microphones on plain http from other hosts)';
+  }
+  if (name === 'NotAllowedError' || name === 'SecurityError') return 'microphone permission was denied: allow it in the address bar (camera/microphone icon) and connect again';
+  if (name === 'NotFoundError' || name === 'OverconstrainedError') return 'no microphone was found: plug one in or pick another input';
+  if (name === 'NotReadableError') return 'the microphone is busy or failed to start (another program may hold it)';
+  return `the microphone could not be opened: ${error?.message ?? error}`;
+}
+
+export class AudioEngine {
+  constructor() {
+    this.context = null;
+    this.stream = null;
+    this.source = null;
+    this.captureNode = null;
+    this.playbackNode = null;
+    this.monitorGain = null;
+    this.inputAnalyser = null;
+    this.outputAnalyser = null;
+    this.playbackStatus = null;
+  }
+
+  /** Creates the context and loads the worklets. `sampleRate` null = the device's rate. */
+  async open({ sampleRate = null } = {}) {
+    if (typeof AudioWorkletNode === 'undefined') throw new Error('this browser has no AudioWorklet support (use a current Chrome, Edge, Firefox or Safari)');
+    this.context = new AudioContext(sampleRate ? { sampleRate, latencyHint: 'interactive' } : { latencyHint: 'interactive' });
+    await this.context.audioWorklet.addModule(workletUrl('capture-processor.js'));
+    await this.context.audioWorklet.addModule(workletUrl('playback-processor.js'));
+    if (this.context.state === 'suspended') await this.context.resume().catch(() => {});
+    return this.context;
+  }
+
+  get sampleRate() {
+    return this.context?.sampleRate ?? 0;
+  }
+
+  /** Opens the microphone and starts delivering blocks of `blockSamples` to onBlock({samples, peak, rms}). */
+  async startCapture({ blockSamples, deviceId = '', onBlock }) {
+    const audio = {
+      echoCancellation: false,
+      noiseSuppression: false,
+      autoGainControl: false,
+      channelCount: { ideal: 1 },
+    };
+    if (deviceId) audio.deviceId = { exact: deviceId };
+    try {
+      this.stream = await navigator.mediaDevices.getUserMedia({ audio, video: false });
+    } catch (error) {
+      throw new Error(describeMediaError(error));
+    }
+    const ctx = this.context;
+    this.source = ctx.createMediaStreamSource(this.stream);
+    this.captureNode = new AudioWorkletNode(ctx, 'svc-capture', {
+      numberOfInputs: 1,
+      numberOfOutputs: 1,
+      outputChannelCount: [1],
+      processorOptions: { blockSamples },
+    });
+    this.captureNode.port.onmessage = (event) => {
+      if (event.data?.type === 'block') onBlock(event.data);
+    };
+    const sink = ctx.createGain();
+    sink.gain.value = 0;
+    this.source.connect(this.captureNode).connect(sink).connect(ctx.destination);
+    this.inputAnalyser = ctx.createAnalyser();
+    this.inputAnalyser.fftSize = 2048;
+    this.inputAnalyser.smoothingTimeConstant = 0;
+    this.source.connect(this.inputAnalyser);
+  }
+
+  /** The microphone track's own latency in ms when the browser reports it (Chrome does). */
+  get inputLatencyMs() {
+    const track = this.stream?.getAudioTracks()[0];
+    const latency = track?.getSettings?.().latency;
+    return typeof latency === 'number' ? latency * 1000 : null;
+  }
+
+  get inputLabel() {
+    return this.stream?.getAudioTracks()[0]?.label ?? '';
+  }
+
+  /** Creates the playback path. Jitter buffer: start at targetMs, never hold more than maxMs. */
+  startPlayback({ targetMs, maxMs, monitorGain = 1, onStatus }) {
+    const ctx = this.context;
+    const rate = ctx.sampleRate;
+    this.playbackNode = new AudioWorkletNode(ctx, 'svc-playback', {
+      numberOfInputs: 0,
+      numberOfOutputs: 1,
+      outputChannelCount: [2],
+      processorOptions: { targetSamples: Math.round((targetMs * rate) / 1000), capacitySamples: Math.round((maxMs * rate) / 1000) },
+    });
+    this.playbackNode.port.onmessage = (event) => {
+      if (event.data?.type === 'status') {
+        this.playbackStatus = event.data;
+        onStatus?.(event.data);
+      }
+    };
+    this.monitorGain = ctx.createGain();
+    this.monitorGain.gain.value = monitorGain;
+    this.playbackNode.connect(this.monitorGain).connect(ctx.destination);
+    this.outputAnalyser = ctx.createAnalyser();
+    this.outputAnalyser.fftSize = 2048;
+    this.outputAnalyser.smoothingTimeConstant = 0;
+    this.playbackNode.connect(this.outputAnalyser);
+  }
+
+  configureJitterBuffer(targetMs, maxMs) {
+    const rate = this.sampleRate;
+    this.playbackNode?.port.postMessage({ type: 'configure', targetSamples: Math.round((targetMs * rate) / 1000), capacitySamples: Math.round((maxMs * rate) / 1000) });
+  }
+
+  /** Hands received samples to the playback worklet (transferring the buffer). */
+  play(samples) {
+    if (!this.playbackNode) return;
+    this.playbackNode.port.postMessage({ type: 'samples', samples }, [samples.buffer]);
+  }
+
+  setMonitorGain(gain) {
+    if (this.monitorGain) this.monitorGain.gain.setTargetAtTime(gain, this.context.currentTime, 0.02);
+  }
+
+  /** AudioContext processing + output latency in ms (what the browser adds after the jitter buffer). */
+  get outputLatencyMs() {
+    if (!this.context) return 0;
+    return ((this.context.baseLatency || 0) + (this.context.outputLatency || 0)) * 1000;
+  }
+
+  async close() {
+    try {
+      this.captureNode?.port.postMessage({ type: 'enable', enabled: false });
+      for (const track of this.stream?.getTracks() ?? []) track.stop();
+      this.source?.disconnect();
+      this.captureNode?.disconnect();
+      this.playbackNode?.disconnect();
+      this.monitorGain?.disconnect();
+    } finally {
+      const ctx = this.context;
+      this.context = null;
+      this.stream = null;
+      this.captureNode = null;
+      this.playbackNode = null;
+      this.inputAnalyser = null;
+      this.outputAnalyser = null;
+      if (ctx && ctx.state !== 'closed') await ctx.close().catch(() => {});
+    }
+  }
+}
+
+/** Peak and RMS → dBFS, floored at -90. */
+export function toDecibels(linear) {
+  return linear > 0 ? Math.max(-90, 20 * Math.log10(linear)) : -90;
+}

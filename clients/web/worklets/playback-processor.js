@@ -1,0 +1,133 @@
+// AudioWorklet: playback of the converted voice through a small, bounded jitter buffer.
+//  - Blocks from the network are appended to a ring buffer of `capacitySamples`; when a write does
+//    not fit, the OLDEST samples are dropped (latency stays bounded; `droppedSamples` counts them).
+//  - Playback starts (and restarts after an underrun) once `targetSamples` are buffered, which
+//    absorbs network jitter. An underrun (the buffer ran dry mid-quantum) is counted and the rest of
+//    the quantum is silence.
+//  - About 20 times a second it reports buffer level, counters and output peak/RMS to the main thread.
+class PlaybackProcessor extends AudioWorkletProcessor {
+  constructor(options) {
+    super();
+    const o = options.processorOptions;
+    this.configure(o.targetSamples, o.capacitySamples);
+    this.playing = false;
+    this.underruns = 0;
+    this.droppedSamples = 0;
+    this.receivedSamples = 0;
+    this.playedSamples = 0;
+    this.peak = 0;
+    this.energy = 0;
+    this.energyCount = 0;
+    this.quantaSinceReport = 0;
+    this.port.onmessage = (event) => this.onMessage(event.data);
+  }
+
+  configure(targetSamples, capacitySamples) {
+    this.targetSamples = Math.max(128, targetSamples | 0);
+    const capacity = Math.max(this.targetSamples + 256, capacitySamples | 0);
+    const pending = this.ring ? this.takeAll() : null;
+    this.ring = new Float32Array(capacity);
+    this.readIndex = 0;
+    this.length = 0;
+    if (pending) this.append(pending); // keeps the newest samples that fit
+  }
+
+  onMessage(message) {
+    if (!message) return;
+    if (message.type === 'samples') {
+      this.receivedSamples += message.samples.length;
+      this.append(message.samples);
+    } else if (message.type === 'configure') {
+      this.configure(message.targetSamples, message.capacitySamples);
+    } else if (message.type === 'reset') {
+      this.readIndex = 0;
+      this.length = 0;
+      this.playing = false;
+    }
+  }
+
+  /** Removes and returns everything buffered, oldest first. */
+  takeAll() {
+    const out = new Float32Array(this.length);
+    for (let i = 0; i < out.length; i++) out[i] = this.ring[(this.readIndex + i) % this.ring.length];
+    this.readIndex = 0;
+    this.length = 0;
+    return out;
+  }
+
+  append(samples) {
+    const capacity = this.ring.length;
+    let source = samples;
+    if (source.length > capacity) {
+      this.droppedSamples += source.length - capacity;
+      source = source.subarray(source.length - capacity);
+    }
+    const overflow = this.length + source.length - capacity;
+    if (overflow > 0) {
+      // Drop the oldest audio: what is late is worth less than what is new.
+      this.readIndex = (this.readIndex + overflow) % capacity;
+      this.length -= overflow;
+      this.droppedSamples += overflow;
+    }
+    let writeIndex = (this.readIndex + this.length) % capacity;
+    for (let i = 0; i < source.length; i++) {
+      this.ring[writeIndex] = source[i];
+      writeIndex = writeIndex + 1 === capacity ? 0 : writeIndex + 1;
+    }
+    this.length += source.length;
+  }
+
+  process(inputs, outputs) {
+    const output = outputs[0];
+    const out = output[0];
+    const frames = out.length;
+    if (!this.playing && this.length >= this.targetSamples) this.playing = true;
+    let produced = 0;
+    if (this.playing) {
+      produced = Math.min(frames, this.length);
+      const capacity = this.ring.length;
+      for (let i = 0; i < produced; i++) {
+        const s = this.ring[this.readIndex];
+        this.readIndex = this.readIndex + 1 === capacity ? 0 : this.readIndex + 1;
+        out[i] = s;
+        const a = s < 0 ? -s : s;
+        if (a > this.peak) this.peak = a;
+        this.energy += s * s;
+      }
+      this.length -= produced;
+      this.playedSamples += produced;
+      if (produced < frames) {
+        this.underruns++;
+        this.playing = false; // re-buffer to the target before playing again
+      }
+    }
+    for (let i = produced; i < frames; i++) out[i] = 0;
+    this.energyCount += frames;
+    for (let c = 1; c < output.length; c++) output[c].set(out);
+
+    if (++this.quantaSinceReport >= 20) this.report();
+    return true;
+  }
+
+  report() {
+    this.port.postMessage({
+      type: 'status',
+      bufferedSamples: this.length,
+      targetSamples: this.targetSamples,
+      capacitySamples: this.ring.length,
+      playing: this.playing,
+      underruns: this.underruns,
+      droppedSamples: this.droppedSamples,
+      receivedSamples: this.receivedSamples,
+      playedSamples: this.playedSamples,
+      peak: this.peak,
+      rms: Math.sqrt(this.energy / Math.max(1, this.energyCount)),
+    });
+    this.quantaSinceReport = 0;
+    this.peak = 0;
+    this.energy = 0;
+    this.energyCount = 0;
+  }
+}
+
+registerProcessor('svc-playback', PlaybackProcessor);

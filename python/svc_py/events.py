@@ -1,0 +1,47 @@
+"""JSON-line events on stdout, the protocol between Python jobs and src/python.ts.
+
+Every line is one JSON object with an "event" key: "progress" (message), "result" (payload), or
+"error" (code, message, hint). Anything a library prints goes to stderr so stdout stays parseable."""
+import json
+import sys
+
+
+class SvcPyError(Exception):
+    """A user-facing error: a stable svc error code, a message naming expected vs found, a fix."""
+
+    def __init__(self, code, message, hint=None):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.hint = hint
+
+
+_stdout = sys.stdout
+
+
+def emit(event, **fields):
+    _stdout.write(json.dumps({"event": event, **fields}) + "\n")
+    _stdout.flush()
+
+
+def progress(message, **fields):
+    emit("progress", message=message, **fields)
+
+
+def run_main(main):
+    """Runs main() with library chatter sent to stderr; turns SvcPyError into an error event."""
+    sys.stdout = sys.stderr
+    try:
+        result = main()
+        emit("result", **(result or {}))
+        return 0
+    except SvcPyError as error:
+        emit("error", code=error.code, message=error.message, hint=error.hint)
+        return 1
+    except Exception as error:  # a bug, not a user error: keep the traceback on stderr
+        import traceback
+        traceback.print_exc()
+        emit("error", code="INTERNAL", message=f"{type(error).__name__}: {error}", hint=None)
+        return 1
+    finally:
+        sys.stdout = _stdout

@@ -1,0 +1,44 @@
+"""`python -m svc_py.parity --config C --checkpoint G.pth --out DIR [--frames N]`: for parity tests
+of an ONNX runtime against PyTorch. Loads the checkpoint, exports the generator with the NSF
+source made deterministic (no random phases or noise; everything else identical to the bundle's
+graph) to DIR/generator_deterministic.onnx, and writes the example inputs (DIR/<input>.npy) and
+PyTorch's output (DIR/expected_audio.npy)."""
+import argparse
+import os
+
+import numpy as np
+
+from .events import run_main
+
+
+def main():
+    parser = argparse.ArgumentParser(prog="svc_py.parity")
+    parser.add_argument("--config", required=True)
+    parser.add_argument("--checkpoint", required=True)
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--frames", type=int, default=40)
+    args = parser.parse_args()
+
+    from .sovits.checkpoint import check_state_dict, load_checkpoint_file
+    from .sovits.config import read_config
+    from .sovits.export import example_inputs, export_generator, run_torch
+    from .sovits.models import build_generator
+
+    config = read_config(args.config)
+    net = build_generator(config).eval()
+    state, _ = load_checkpoint_file(args.checkpoint)
+    check_state_dict(state, net.state_dict(), config)
+    net.load_state_dict(state, strict=True)
+    os.makedirs(args.out, exist_ok=True)
+    path = os.path.join(args.out, "generator_deterministic.onnx")
+    info = export_generator(net, path, deterministic_source=True)
+    inputs = example_inputs(net, frames=args.frames, seed=7)
+    audio = run_torch(net, inputs, deterministic_source=True)
+    for name, tensor in inputs.items():
+        np.save(os.path.join(args.out, f"{name}.npy"), tensor.numpy())
+    np.save(os.path.join(args.out, "expected_audio.npy"), audio.numpy().astype(np.float32))
+    return {"onnx": path, "inputs": sorted(inputs), "expected_shape": list(audio.shape), "export_seconds": info["seconds"]}
+
+
+if __name__ == "__main__":
+    raise SystemExit(run_main(main))

@@ -1,0 +1,451 @@
+"""`python -m svc_py.train --dataset DATASET --out RUN [--config tiny|standard|FILE] [--steps N] [--resume]`
+
+The So-VITS-SVC trainer, meant to be read top to bottom: config, data, model, one training step,
+checkpoints, the loop. It trains the generator (svc_py.sovits.models.SynthesizerTrn) against the
+multi-period + scale discriminator as so-vits-svc does: mel L1 (x c_mel), KL (x c_kl), feature
+matching, least-squares adversarial losses, and the f0-predictor MSE when the config enables it.
+
+Progress goes to stdout as JSON lines (svc_py.events), which `svc train` turns into a progress bar.
+Checkpoints (G_<step>.pth in upstream's layout, D_<step>.pth) are written atomically every
+--checkpoint-every steps with optimizer state; --resume continues from the newest complete pair,
+so a kill at any moment loses at most the steps since the last checkpoint.
+
+Scale-out: run under `torchrun --nproc_per_node N -m svc_py.train ...` and each process trains on
+its own random batches under DistributedDataParallel (gloo on CPU, nccl on CUDA); rank 0 writes.
+"""
+import argparse
+import copy
+import glob
+import json
+import math
+import os
+import random
+import re
+import time
+import wave
+
+import numpy as np
+import torch
+import torch.distributed as dist
+import torchaudio
+from torch.nn import functional as F
+
+from .events import SvcPyError, emit, progress, run_main
+from .make_reference import STANDARD_CONFIG, tiny_config
+from .sovits.checkpoint import load_checkpoint_file
+from .sovits.config import read_config, validate_config
+from .sovits.models import MultiPeriodDiscriminator, build_generator, count_parameters
+
+
+# ----------------------------------------------------------------------------------------------
+# config
+
+def load_config(name):
+    """'tiny' | 'standard' | path to a so-vits-svc config.json -> validated config dict."""
+    if name == "tiny":
+        return validate_config(tiny_config())
+    if name == "standard":
+        return validate_config(copy.deepcopy(STANDARD_CONFIG))
+    return validate_config(read_config(name), name)
+
+
+# ----------------------------------------------------------------------------------------------
+# audio features (so-vits-svc's mel_processing: reflect pad (n_fft - hop) / 2, center=False)
+
+def spectrogram(y, n_fft, hop, win):
+    """y [B, L] -> linear magnitude [B, n_fft/2+1, L // hop]."""
+    pad = (n_fft - hop) // 2
+    y = F.pad(y.unsqueeze(1), (pad, pad), mode="reflect").squeeze(1)
+    window = torch.hann_window(win, device=y.device, dtype=y.dtype)
+    spec = torch.stft(y, n_fft, hop_length=hop, win_length=win, window=window, center=False,
+                      return_complex=True)
+    return torch.sqrt(spec.real.pow(2) + spec.imag.pow(2) + 1e-6)
+
+
+class MelScale:
+    """Linear magnitude [B, F, T] -> log mel [B, n_mels, T] with slaney scale and norm (librosa's)."""
+
+    def __init__(self, data, device):
+        self.basis = torchaudio.functional.melscale_fbanks(
+            data["filter_length"] // 2 + 1, float(data.get("mel_fmin", 0.0)), float(data.get("mel_fmax") or data["sampling_rate"] / 2),
+            int(data.get("n_mel_channels", 80)), data["sampling_rate"], norm="slaney", mel_scale="slaney").T.to(device)
+
+    def __call__(self, spec):
+        return torch.log(torch.clamp(torch.matmul(self.basis, spec), min=1e-5))
+
+
+# ----------------------------------------------------------------------------------------------
+# data
+
+def read_wav_pcm16(path):
+    with wave.open(path, "rb") as handle:
+        if handle.getsampwidth() != 2 or handle.getnchannels() != 1:
+            raise SvcPyError("INVALID_AUDIO", f"{path}: expected mono PCM16 (as svc preprocess writes), got "
+                             f"{handle.getnchannels()} channels of {8 * handle.getsampwidth()}-bit samples",
+                             "re-run svc preprocess on the source folder")
+        rate = handle.getframerate()
+        data = np.frombuffer(handle.readframes(handle.getnframes()), dtype="<i2").astype(np.float32) / 32768.0
+    return rate, data
+
+
+def nearest_rows(units, frames):
+    """Content rows [Tc, D] -> one row per model frame [frames, D], row = floor(i * Tc / frames)."""
+    index = np.minimum((np.arange(frames) * units.shape[0]) // frames, units.shape[0] - 1)
+    return units[index]
+
+
+class Dataset:
+    """All clips of one split, in memory (datasets for voice models are minutes to hours)."""
+
+    def __init__(self, root, manifest, config, split):
+        data = config["data"]
+        self.hop = data["hop_length"]
+        self.clips = []
+        for clip in manifest["clips"]:
+            if clip["split"] != split:
+                continue
+            base = os.path.join(root, "clips", clip["id"])
+            rate, audio = read_wav_pcm16(base + ".wav")
+            if rate != data["sampling_rate"]:
+                raise SvcPyError("MODEL_INVALID", f"{base}.wav is {rate} Hz but the config trains at {data['sampling_rate']} Hz",
+                                 "preprocess the dataset for this config (svc preprocess --config ...) or pick the matching config")
+            f0 = np.load(base + ".f0.npy").astype(np.float32)
+            uv = np.load(base + ".uv.npy").astype(np.float32)
+            vol = np.load(base + ".vol.npy").astype(np.float32) if os.path.exists(base + ".vol.npy") else np.zeros_like(f0)
+            units = np.load(base + ".units.npy").astype(np.float32)
+            if units.shape[1] != config["model"]["ssl_dim"]:
+                raise SvcPyError("MODEL_INVALID", f"{base}.units.npy has {units.shape[1]}-d content rows but the config's ssl_dim is "
+                                 f"{config['model']['ssl_dim']}", "preprocess with the encoder the config expects, or change ssl_dim")
+            spec_path = base + ".spec.npy"
+            if os.path.exists(spec_path):
+                spec = np.load(spec_path).astype(np.float32)
+            else:
+                spec = spectrogram(torch.from_numpy(audio)[None], data["filter_length"], self.hop, data["win_length"])[0].numpy()
+            frames = min(len(f0), len(uv), len(vol), spec.shape[1], len(audio) // self.hop)
+            if frames < 4:
+                continue
+            self.clips.append({
+                "id": clip["id"], "sid": manifest["speakers"][clip["speaker"]],
+                "audio": audio[: frames * self.hop], "f0": f0[:frames], "uv": uv[:frames], "vol": vol[:frames],
+                "spec": spec[:, :frames], "content": nearest_rows(units, frames),
+            })
+        if not self.clips:
+            raise SvcPyError("INVALID_ARGUMENT", f"{root}: no usable '{split}' clips in the dataset",
+                             "run svc preprocess on a folder with speech, at least a few seconds of it")
+
+    def batch(self, rng, batch_size, max_frames):
+        """Random clips, each cut to a random window of up to max_frames frames, zero-padded."""
+        picks = [self.clips[rng.randrange(len(self.clips))] for _ in range(batch_size)]
+        windows = []
+        for clip in picks:
+            frames = len(clip["f0"])
+            length = min(frames, max_frames)
+            start = rng.randrange(frames - length + 1)
+            windows.append((clip, start, length))
+        longest = max(length for _, _, length in windows)
+
+        def stack(key, per_frame_axis_last=True):
+            rows = []
+            for clip, start, length in windows:
+                x = clip[key][..., start:start + length] if per_frame_axis_last else clip[key][start:start + length]
+                pad = longest - length
+                rows.append(np.pad(x, [(0, 0)] * (x.ndim - 1) + [(0, pad)]) if per_frame_axis_last else np.pad(x, [(0, pad), (0, 0)]))
+            return torch.from_numpy(np.stack(rows))
+
+        audio = []
+        for clip, start, length in windows:
+            a = clip["audio"][start * self.hop:(start + length) * self.hop]
+            audio.append(np.pad(a, (0, (longest - length) * self.hop)))
+        return {
+            "c": stack("content", per_frame_axis_last=False).transpose(1, 2),  # [B, D, T]
+            "f0": stack("f0"), "uv": stack("uv"), "vol": stack("vol"), "spec": stack("spec"),
+            "audio": torch.from_numpy(np.stack(audio)).unsqueeze(1),  # [B, 1, T*hop]
+            "sid": torch.tensor([clip["sid"] for clip, _, _ in windows], dtype=torch.long),
+            "lengths": torch.tensor([length for _, _, length in windows], dtype=torch.long),
+        }
+
+
+# ----------------------------------------------------------------------------------------------
+# losses (VITS / HiFi-GAN)
+
+def discriminator_loss(real_scores, fake_scores):
+    return sum(torch.mean((1 - r) ** 2) + torch.mean(f ** 2) for r, f in zip(real_scores, fake_scores))
+
+
+def generator_loss(fake_scores):
+    return sum(torch.mean((1 - f) ** 2) for f in fake_scores)
+
+
+def feature_loss(real_maps, fake_maps):
+    return 2 * sum(torch.mean(torch.abs(r.detach() - g)) for rs, gs in zip(real_maps, fake_maps) for r, g in zip(rs, gs))
+
+
+def kl_loss(z_p, logs_q, m_p, logs_p, z_mask):
+    """KL(q || p) of the flowed posterior against the prior, per unmasked element."""
+    kl = logs_p - logs_q - 0.5 + 0.5 * ((z_p - m_p) ** 2) * torch.exp(-2.0 * logs_p)
+    return torch.sum(kl * z_mask) / torch.sum(z_mask)
+
+
+def slice_frames(x, starts, size):
+    return torch.stack([x[i, :, s:s + size] for i, s in enumerate(starts.tolist())])
+
+
+# ----------------------------------------------------------------------------------------------
+# checkpoints
+
+STEP_RE = re.compile(r"G_(\d+)\.pth$")
+
+
+def save_atomic(obj, path):
+    tmp = f"{path}.tmp-{os.getpid()}"
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def latest_checkpoint(run_dir):
+    """Newest step that has both a loadable G and D checkpoint, or None."""
+    steps = sorted((int(STEP_RE.search(p).group(1)) for p in glob.glob(os.path.join(run_dir, "G_*.pth")) if STEP_RE.search(p)), reverse=True)
+    for step in steps:
+        if os.path.exists(os.path.join(run_dir, f"D_{step}.pth")):
+            return step
+    return None
+
+
+def prune_checkpoints(run_dir, keep):
+    steps = sorted(int(STEP_RE.search(p).group(1)) for p in glob.glob(os.path.join(run_dir, "G_*.pth")) if STEP_RE.search(p))
+    for step in steps[:-keep] if keep > 0 else []:
+        for prefix in ("G", "D"):
+            path = os.path.join(run_dir, f"{prefix}_{step}.pth")
+            if os.path.exists(path):
+                os.remove(path)
+
+
+def write_loss_plot(history, path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    keys = ["mel", "kl", "fm", "gen", "disc", "lf0"]
+    fig, axes = plt.subplots(2, 3, figsize=(12, 6), constrained_layout=True)
+    steps = [h["step"] for h in history]
+    for ax, key in zip(axes.flat, keys):
+        values = [h["losses"].get(key) for h in history]
+        if any(v is not None for v in values):
+            ax.plot(steps, values, lw=1.2)
+        ax.set_title(f"loss_{key}")
+        ax.set_xlabel("step")
+        ax.grid(alpha=0.3)
+    fig.suptitle("svc training losses")
+    tmp = path + ".tmp.png"
+    fig.savefig(tmp, dpi=90)
+    plt.close(fig)
+    os.replace(tmp, path)
+
+
+def write_wav_pcm16(path, audio, rate):
+    pcm = (np.clip(audio, -1, 1) * 32767).astype("<i2")
+    tmp = path + ".tmp"
+    with wave.open(tmp, "wb") as handle:
+        handle.setnchannels(1)
+        handle.setsampwidth(2)
+        handle.setframerate(rate)
+        handle.writeframes(pcm.tobytes())
+    os.replace(tmp, path)
+
+
+# ----------------------------------------------------------------------------------------------
+# the loop
+
+def main():
+    parser = argparse.ArgumentParser(prog="svc_py.train")
+    parser.add_argument("--dataset", required=True)
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--config", default="tiny", help="tiny | standard | path to a so-vits-svc config.json")
+    parser.add_argument("--steps", type=int, default=None, help="stop after this many steps in total")
+    parser.add_argument("--resume", action="store_true")
+    parser.add_argument("--checkpoint-every", type=int, default=None)
+    parser.add_argument("--log-every", type=int, default=10)
+    parser.add_argument("--batch-size", type=int, default=None)
+    parser.add_argument("--max-frames", type=int, default=None, help="longest training window per clip, in frames")
+    parser.add_argument("--seed", type=int, default=1234)
+    parser.add_argument("--threads", type=int, default=None)
+    args = parser.parse_args()
+
+    distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
+    rank = int(os.environ.get("RANK", "0"))
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0"))) if torch.cuda.is_available() else torch.device("cpu")
+    if distributed:
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    torch.set_num_threads(args.threads or max(1, (os.cpu_count() or 1) // world))
+    is_main = rank == 0
+
+    # --- config and dataset -------------------------------------------------------------------
+    manifest_path = os.path.join(args.dataset, "manifest.json")
+    if not os.path.isfile(manifest_path):
+        raise SvcPyError("FILE_NOT_FOUND", f"{args.dataset}: no manifest.json, so this is not a finished svc dataset",
+                         "run svc preprocess IN_DIR --out DATASET first (an interrupted run can be resumed)")
+    with open(manifest_path, encoding="utf-8") as handle:
+        manifest = json.load(handle)
+    os.makedirs(args.out, exist_ok=True)
+    run_config_path = os.path.join(args.out, "config.json")
+    if args.resume and os.path.exists(run_config_path):
+        config = validate_config(read_config(run_config_path), run_config_path)
+    else:
+        config = load_config(args.config)
+        config["spk"] = dict(manifest["speakers"])
+        config["model"]["n_speakers"] = max(config["model"]["n_speakers"], len(manifest["speakers"]))
+    data, train_cfg = config["data"], config["train"]
+    for key in ("sampling_rate", "hop_length"):
+        if manifest.get(key) != data[key]:
+            raise SvcPyError("MODEL_INVALID", f"the dataset was made with {key}={manifest.get(key)} but the config has {key}={data[key]}",
+                             "preprocess again for this config (svc preprocess --config ...), or train with the config it was made for")
+    if manifest.get("encoder", {}).get("dim") not in (None, config["model"]["ssl_dim"]):
+        raise SvcPyError("MODEL_INVALID", f"the dataset's content encoder gives {manifest['encoder']['dim']}-d rows but the config's "
+                         f"ssl_dim is {config['model']['ssl_dim']}", "preprocess with the encoder the config expects")
+    if is_main:
+        with open(run_config_path + ".tmp", "w", encoding="utf-8") as handle:
+            json.dump(config, handle, indent=2)
+        os.replace(run_config_path + ".tmp", run_config_path)
+
+    train_set = Dataset(args.dataset, manifest, config, "train")
+    has_val = any(c["split"] == "val" for c in manifest["clips"])
+    val_set = Dataset(args.dataset, manifest, config, "val") if has_val else train_set
+    hop = data["hop_length"]
+    segment_frames = train_cfg["segment_size"] // hop
+    batch_size = args.batch_size or train_cfg["batch_size"]
+    max_frames = args.max_frames or max(segment_frames * 3, 60)
+    checkpoint_every = args.checkpoint_every or train_cfg.get("eval_interval", 800)
+    total_steps = args.steps or 10000
+    mel = MelScale(data, device)
+
+    # --- model and optimizers -----------------------------------------------------------------
+    torch.manual_seed(args.seed + rank)
+    net_g = build_generator(config).to(device)
+    net_d = MultiPeriodDiscriminator(config["model"].get("use_spectral_norm", False)).to(device)
+    optim_g = torch.optim.AdamW(net_g.parameters(), train_cfg["learning_rate"], betas=train_cfg["betas"], eps=train_cfg["eps"])
+    optim_d = torch.optim.AdamW(net_d.parameters(), train_cfg["learning_rate"], betas=train_cfg["betas"], eps=train_cfg["eps"])
+    step, history = 0, []
+    if args.resume:
+        last = latest_checkpoint(args.out)
+        if last is not None:
+            g_state = load_checkpoint_file(os.path.join(args.out, f"G_{last}.pth"))
+            d_state = torch.load(os.path.join(args.out, f"D_{last}.pth"), map_location="cpu")
+            net_g.load_state_dict(g_state["model"])
+            net_d.load_state_dict(d_state["model"])
+            optim_g.load_state_dict(g_state["optimizer"])
+            optim_d.load_state_dict(d_state["optimizer"])
+            step = int(g_state["iteration"])
+            history = g_state.get("svc", {}).get("history", [])
+            if is_main:
+                progress(f"resumed from step {step}", step=step)
+        elif is_main:
+            progress("no checkpoint to resume from; starting at step 0")
+    # Per-step exponential decay equivalent to upstream's per-epoch lr_decay.
+    steps_per_epoch = max(1, len(train_set.clips) // batch_size)
+    gamma = train_cfg["lr_decay"] ** (1.0 / steps_per_epoch)
+    for group in optim_g.param_groups + optim_d.param_groups:
+        group["lr"] = train_cfg["learning_rate"] * gamma ** step
+    model_g, model_d = net_g, net_d
+    if distributed:
+        from torch.nn.parallel import DistributedDataParallel as DDP
+        ids = [device.index] if device.type == "cuda" else None
+        model_g = DDP(net_g, device_ids=ids, find_unused_parameters=True)
+        model_d = DDP(net_d, device_ids=ids, find_unused_parameters=True)
+    use_amp = device.type == "cuda"
+    scaler = torch.cuda.amp.GradScaler(enabled=use_amp)
+    rng = random.Random(args.seed * 1000 + rank * 7919 + step)
+    if is_main:
+        emit("start", step=step, total=total_steps, parameters={"generator": count_parameters(net_g), "discriminator": count_parameters(net_d)},
+             clips={"train": len(train_set.clips), "val": len(val_set.clips)}, device=str(device), world_size=world)
+
+    def checkpoint(step_now):
+        extra = {"history": history, "config": config}
+        save_atomic({"model": net_g.state_dict(), "iteration": step_now, "optimizer": optim_g.state_dict(),
+                     "learning_rate": optim_g.param_groups[0]["lr"], "svc": extra}, os.path.join(args.out, f"G_{step_now}.pth"))
+        save_atomic({"model": net_d.state_dict(), "iteration": step_now, "optimizer": optim_d.state_dict(),
+                     "learning_rate": optim_d.param_groups[0]["lr"]}, os.path.join(args.out, f"D_{step_now}.pth"))
+        prune_checkpoints(args.out, int(train_cfg.get("keep_ckpts", 3)))
+        # Validation audio from the first validation clip, and the loss curves so far.
+        clip = val_set.clips[0]
+        net_g.eval()
+        with torch.no_grad():
+            generator = torch.Generator().manual_seed(0)
+            c = torch.from_numpy(clip["content"].T.copy())[None].to(device)
+            f0 = torch.from_numpy(clip["f0"])[None].to(device)
+            uv = torch.from_numpy(clip["uv"])[None].to(device)
+            vol = torch.from_numpy(clip["vol"])[None].to(device)
+            noise = torch.randn(1, net_g.inter_channels, f0.shape[1], generator=generator).to(device)
+            audio, _ = net_g.infer(c, f0, uv, torch.tensor([clip["sid"]], device=device), noise_scale=0.4, vol=vol, noise=noise)
+        net_g.train()
+        os.makedirs(os.path.join(args.out, "val"), exist_ok=True)
+        write_wav_pcm16(os.path.join(args.out, "val", f"step_{step_now}.wav"), audio[0, 0].cpu().numpy(), data["sampling_rate"])
+        if history:
+            write_loss_plot(history, os.path.join(args.out, "losses.png"))
+        emit("checkpoint", step=step_now, path=os.path.join(args.out, f"G_{step_now}.pth"))
+
+    # --- train --------------------------------------------------------------------------------
+    net_g.train()
+    net_d.train()
+    started, started_step = time.time(), step
+    window = {"mel": [], "kl": [], "fm": [], "gen": [], "disc": [], "lf0": []}
+    while step < total_steps:
+        batch = {k: v.to(device) for k, v in train_set.batch(rng, batch_size, max_frames).items()}
+        with torch.autocast(device.type, enabled=use_amp):
+            y_hat, starts, z_mask, (z, z_p, m_p, logs_p, m_q, logs_q), pred_lf0, norm_lf0, lf0 = model_g(
+                batch["c"], batch["f0"], batch["uv"], batch["spec"], g=batch["sid"], c_lengths=batch["lengths"],
+                spec_lengths=batch["lengths"], vol=batch["vol"])
+            y = torch.stack([batch["audio"][i, :, s * hop:(s + segment_frames) * hop] for i, s in enumerate(starts.tolist())])
+            y_mel = slice_frames(mel(batch["spec"]), starts, segment_frames)
+        y_hat_mel = mel(spectrogram(y_hat.squeeze(1).float(), data["filter_length"], hop, data["win_length"]))
+
+        # Discriminator step.
+        with torch.autocast(device.type, enabled=use_amp):
+            real, fake, _, _ = model_d(y, y_hat.detach())
+            loss_disc = discriminator_loss(real, fake)
+        optim_d.zero_grad(set_to_none=True)
+        scaler.scale(loss_disc).backward()
+        scaler.step(optim_d)
+
+        # Generator step.
+        with torch.autocast(device.type, enabled=use_amp):
+            real, fake, real_maps, fake_maps = model_d(y, y_hat)
+            loss_mel = F.l1_loss(y_mel, y_hat_mel) * train_cfg["c_mel"]
+            loss_kl = kl_loss(z_p, logs_q, m_p, logs_p, z_mask) * train_cfg["c_kl"]
+            loss_fm = feature_loss(real_maps, fake_maps)
+            loss_gen = generator_loss(fake)
+            loss_lf0 = F.mse_loss(pred_lf0, lf0) if net_g.use_automatic_f0_prediction else torch.zeros((), device=device)
+            loss_total = loss_mel + loss_kl + loss_fm + loss_gen + loss_lf0
+        optim_g.zero_grad(set_to_none=True)
+        scaler.scale(loss_total).backward()
+        scaler.step(optim_g)
+        scaler.update()
+        for group in optim_g.param_groups + optim_d.param_groups:
+            group["lr"] *= gamma
+        step += 1
+
+        for key, value in (("mel", loss_mel), ("kl", loss_kl), ("fm", loss_fm), ("gen", loss_gen), ("disc", loss_disc), ("lf0", loss_lf0)):
+            window[key].append(float(value.detach()))
+        if is_main and (step % args.log_every == 0 or step == total_steps):
+            losses = {k: float(np.mean(v)) for k, v in window.items() if v}
+            window = {k: [] for k in window}
+            history.append({"step": step, "losses": losses})
+            rate = (step - started_step) / max(time.time() - started, 1e-9)
+            emit("step", step=step, total=total_steps, losses=losses, steps_per_s=rate,
+                 eta_s=(total_steps - step) / rate if rate > 0 else None, lr=optim_g.param_groups[0]["lr"])
+        if is_main and (step % checkpoint_every == 0 or step == total_steps):
+            checkpoint(step)
+        if distributed:
+            dist.barrier()
+
+    if distributed:
+        dist.destroy_process_group()
+    return {"run": os.path.abspath(args.out), "step": step, "history": history[-1:] and history[:1] + history[-1:],
+            "steps_per_s": (step - started_step) / max(time.time() - started, 1e-9)}
+
+
+if __name__ == "__main__":
+    raise SystemExit(run_main(main))

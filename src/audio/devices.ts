@@ -1,0 +1,343 @@
+// Sound-card I/O through naudiodon (PortAudio): list input/output devices and open mono-or-more
+// float32 streams at a chosen rate and block size. Everything a user can get wrong (no devices,
+// an id that does not exist, a device that refuses the rate) becomes SvcError('DEVICE_UNAVAILABLE').
+//
+// Two PortAudio quirks shape this module:
+//  - naudiodon silently falls back to the default device for an unknown id, so ids are validated
+//    here against the device list before a stream is opened;
+//  - PortAudio's ALSA enumeration can abort the whole process (a C assert) on some ALSA configs,
+//    and ALSA prints probing noise to stderr. `probeAudioDevices()` therefore enumerates in a child
+//    process, which keeps the CLI's output clean and turns a native crash into a clear error.
+import { spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { SvcError } from '../errors.js';
+
+export type DeviceDirection = 'input' | 'output';
+
+export interface AudioDevice {
+  /** PortAudio device index: what `--input` / `--output` take. */
+  id: number;
+  name: string;
+  hostApi: string;
+  inputChannels: number;
+  outputChannels: number;
+  defaultSampleRate: number;
+  /** PortAudio's suggested low latencies for interactive use, milliseconds (0 when unknown). */
+  defaultLowInputLatencyMs: number;
+  defaultLowOutputLatencyMs: number;
+  isDefaultInput: boolean;
+  isDefaultOutput: boolean;
+}
+
+/** The subset of naudiodon's API used here (its own typings are CommonJS-only). */
+interface NaudiodonDeviceInfo {
+  id: number;
+  name: string;
+  maxInputChannels: number;
+  maxOutputChannels: number;
+  defaultSampleRate: number;
+  defaultLowInputLatency: number;
+  defaultLowOutputLatency: number;
+  hostAPIName: string;
+}
+interface NaudiodonHostApis {
+  defaultHostAPI: number;
+  HostAPIs: { id: number; name: string; defaultInput: number; defaultOutput: number }[];
+}
+interface NaudiodonStream extends NodeJS.EventEmitter {
+  start(): void;
+  quit(callback?: () => void): void;
+  write(chunk: Buffer, callback?: (error?: Error | null) => void): boolean;
+  writableLength: number;
+  pause(): void;
+  resume(): void;
+}
+interface NaudiodonOptions {
+  deviceId: number;
+  sampleRate: number;
+  channelCount: number;
+  sampleFormat: number;
+  framesPerBuffer: number;
+  maxQueue?: number;
+  closeOnError: boolean;
+}
+interface Naudiodon {
+  getDevices(): NaudiodonDeviceInfo[];
+  getHostAPIs(): NaudiodonHostApis;
+  AudioIO(options: { inOptions?: NaudiodonOptions; outOptions?: NaudiodonOptions }): NaudiodonStream;
+  SampleFormatFloat32: number;
+}
+
+const require = createRequire(import.meta.url);
+let naudiodon: Naudiodon | undefined;
+
+/** Loads PortAudio on first use only, so commands that never touch a sound card never load it. */
+function loadNaudiodon(): Naudiodon {
+  if (naudiodon) return naudiodon;
+  try {
+    naudiodon = require('naudiodon') as Naudiodon;
+    return naudiodon;
+  } catch (error) {
+    throw new SvcError('DEVICE_UNAVAILABLE', `the audio device library (naudiodon/PortAudio) could not be loaded: ${(error as Error).message}`, {
+      hint: 'run `npm ci` so that naudiodon builds its native module (it needs libasound2 on Linux)',
+      cause: error,
+    });
+  }
+}
+
+const NO_DEVICE = 4294967295; // paNoDevice as naudiodon reports it (unsigned -1)
+
+function toAudioDevices(infos: NaudiodonDeviceInfo[], hostApis: NaudiodonHostApis): AudioDevice[] {
+  const defaults = new Set<number>();
+  const defaultOutputs = new Set<number>();
+  const host = hostApis.HostAPIs[hostApis.defaultHostAPI];
+  if (host && host.defaultInput !== NO_DEVICE && host.defaultInput >= 0) defaults.add(host.defaultInput);
+  if (host && host.defaultOutput !== NO_DEVICE && host.defaultOutput >= 0) defaultOutputs.add(host.defaultOutput);
+  return infos.map((d) => ({
+    id: d.id,
+    name: d.name,
+    hostApi: d.hostAPIName,
+    inputChannels: d.maxInputChannels,
+    outputChannels: d.maxOutputChannels,
+    defaultSampleRate: d.defaultSampleRate,
+    defaultLowInputLatencyMs: d.defaultLowInputLatency * 1000,
+    defaultLowOutputLatencyMs: d.defaultLowOutputLatency * 1000,
+    isDefaultInput: defaults.has(d.id),
+    isDefaultOutput: defaultOutputs.has(d.id),
+  }));
+}
+
+/** Lists devices in this process (loads PortAudio here; ALSA may print probing noise on stderr). */
+export function listAudioDevices(): AudioDevice[] {
+  const lib = loadNaudiodon();
+  return toAudioDevices(lib.getDevices(), lib.getHostAPIs());
+}
+
+const PROBE_MARKER = '@@svc-devices@@';
+
+/**
+ * Lists devices in a child process: safe against PortAudio aborting on odd ALSA setups, and keeps
+ * ALSA's probing messages off the terminal. `diagnostics` holds the child's stderr (for --verbose).
+ */
+export function probeAudioDevices(options: { timeoutMs?: number } = {}): { devices: AudioDevice[]; diagnostics: string } {
+  let modulePath: string;
+  try {
+    modulePath = require.resolve('naudiodon');
+  } catch (error) {
+    throw new SvcError('DEVICE_UNAVAILABLE', 'the audio device library naudiodon is not installed', { hint: 'run `npm ci`', cause: error });
+  }
+  const script = `const p = require(${JSON.stringify(modulePath)});
+const out = { devices: p.getDevices(), hostApis: p.getHostAPIs() };
+process.stdout.write(${JSON.stringify(PROBE_MARKER)} + JSON.stringify(out) + '\\n');`;
+  const result = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: options.timeoutMs ?? 20_000 });
+  const diagnostics = (result.stderr ?? '').trim();
+  const line = (result.stdout ?? '').split('\n').find((l) => l.startsWith(PROBE_MARKER));
+  if (result.status !== 0 || !line) {
+    const lastLines = diagnostics.split('\n').filter((l) => !/^ALSA lib /.test(l)).slice(-3).join(' | ');
+    throw new SvcError(
+      'DEVICE_UNAVAILABLE',
+      `listing audio devices failed (PortAudio ${result.signal ? `was killed by ${result.signal}` : `exited with ${result.status}`}${lastLines ? `: ${lastLines}` : ''})`,
+      {
+        hint: 'check the ALSA configuration (~/.asoundrc or $ALSA_CONFIG_PATH); a config that defines PCMs but no `pcm.!default` makes PortAudio abort, add one',
+      },
+    );
+  }
+  const parsed = JSON.parse(line.slice(PROBE_MARKER.length)) as { devices: NaudiodonDeviceInfo[]; hostApis: NaudiodonHostApis };
+  return { devices: toAudioDevices(parsed.devices, parsed.hostApis), diagnostics };
+}
+
+/** The device with this id that can work in this direction, or a DEVICE_UNAVAILABLE error listing the ones that can. */
+export function findDevice(devices: AudioDevice[], id: number, direction: DeviceDirection): AudioDevice {
+  const usable = devices.filter((d) => (direction === 'input' ? d.inputChannels : d.outputChannels) > 0);
+  if (usable.length === 0) {
+    throw new SvcError('DEVICE_UNAVAILABLE', `no audio ${direction} devices found (PortAudio sees ${devices.length} device(s) in total)`, {
+      hint:
+        direction === 'input'
+          ? 'plug in a microphone or check that ALSA/PulseAudio can see it (`arecord -l`); in containers, define a virtual device in ~/.asoundrc (see scripts/virtual-audio/)'
+          : 'connect speakers/headphones or check `aplay -l`; in containers, define a virtual device in ~/.asoundrc (see scripts/virtual-audio/)',
+    });
+  }
+  const device = devices.find((d) => d.id === id);
+  const choices = usable.map((d) => `${d.id} (${d.name})`).join(', ');
+  if (!device) {
+    throw new SvcError('DEVICE_UNAVAILABLE', `audio ${direction} device ${id} does not exist; ${direction} devices are: ${choices}`, {
+      hint: 'run `svc devices` to list devices and pass one of their ids',
+    });
+  }
+  if ((direction === 'input' ? device.inputChannels : device.outputChannels) === 0) {
+    throw new SvcError('DEVICE_UNAVAILABLE', `audio device ${id} (${device.name}) has no ${direction} channels; ${direction} devices are: ${choices}`, {
+      hint: 'run `svc devices` to see which devices can record and which can play',
+    });
+  }
+  return device;
+}
+
+/** The default device for a direction: the host's default, else the first usable one. */
+export function defaultDevice(devices: AudioDevice[], direction: DeviceDirection): AudioDevice {
+  const usable = devices.filter((d) => (direction === 'input' ? d.inputChannels : d.outputChannels) > 0);
+  const preferred = usable.find((d) => (direction === 'input' ? d.isDefaultInput : d.isDefaultOutput)) ?? usable[0];
+  if (!preferred) return findDevice(devices, -1, direction); // throws the "no devices" error
+  return preferred;
+}
+
+export interface DeviceStreamOptions {
+  deviceId: number;
+  sampleRate: number;
+  channels: number;
+  framesPerBuffer: number;
+  /** Blocks PortAudio may queue inside naudiodon (default 4). */
+  maxQueueBlocks?: number;
+}
+
+function validateStreamOptions(options: DeviceStreamOptions, direction: DeviceDirection): void {
+  const { sampleRate, channels, framesPerBuffer } = options;
+  if (!Number.isInteger(sampleRate) || sampleRate < 8000 || sampleRate > 192000) {
+    throw new SvcError('INVALID_ARGUMENT', `${direction} sample rate must be an integer 8000..192000 Hz, got ${sampleRate}`);
+  }
+  if (!Number.isInteger(channels) || channels < 1) throw new SvcError('INVALID_ARGUMENT', `${direction} channels must be >= 1, got ${channels}`);
+  if (!Number.isInteger(framesPerBuffer) || framesPerBuffer < 16) {
+    throw new SvcError('INVALID_ARGUMENT', `${direction} frames per buffer must be an integer >= 16, got ${framesPerBuffer}`);
+  }
+}
+
+function openStream(options: DeviceStreamOptions, direction: DeviceDirection): NaudiodonStream {
+  validateStreamOptions(options, direction);
+  const lib = loadNaudiodon();
+  const device = findDevice(listAudioDevices(), options.deviceId, direction);
+  const max = direction === 'input' ? device.inputChannels : device.outputChannels;
+  if (options.channels > max) {
+    throw new SvcError('DEVICE_UNAVAILABLE', `audio ${direction} device ${device.id} (${device.name}) has ${max} channel(s), ${options.channels} were asked for`, {
+      hint: `ask for at most ${max} channel(s)`,
+    });
+  }
+  const streamOptions: NaudiodonOptions = {
+    deviceId: options.deviceId,
+    sampleRate: options.sampleRate,
+    channelCount: options.channels,
+    sampleFormat: lib.SampleFormatFloat32,
+    framesPerBuffer: options.framesPerBuffer,
+    maxQueue: options.maxQueueBlocks ?? 4,
+    closeOnError: true,
+  };
+  try {
+    return lib.AudioIO(direction === 'input' ? { inOptions: streamOptions } : { outOptions: streamOptions });
+  } catch (error) {
+    throw new SvcError(
+      'DEVICE_UNAVAILABLE',
+      `could not open audio ${direction} device ${device.id} (${device.name}) at ${options.sampleRate} Hz, ${options.channels} channel(s): ${(error as Error).message}`,
+      { hint: `try the device's default rate (${device.defaultSampleRate} Hz) with --rate, or another device; is it busy in another program?`, cause: error },
+    );
+  }
+}
+
+/** Float32 interleaved bytes from PortAudio → a Float32Array view-safe copy. */
+function bufferToFloat32(chunk: Buffer): Float32Array {
+  const out = new Float32Array(chunk.length >> 2);
+  new Uint8Array(out.buffer).set(chunk.subarray(0, out.length * 4));
+  return out;
+}
+
+/** A capture stream delivering interleaved float32 chunks (any length; callers re-block). */
+export class AudioInputStream {
+  readonly options: DeviceStreamOptions;
+  private readonly stream: NaudiodonStream;
+  private stopped = false;
+
+  constructor(options: DeviceStreamOptions, onSamples: (interleaved: Float32Array) => void, onError: (error: SvcError) => void) {
+    this.options = options;
+    this.stream = openStream(options, 'input');
+    this.stream.on('data', (chunk: Buffer) => {
+      if (!this.stopped) onSamples(bufferToFloat32(chunk));
+    });
+    this.stream.on('error', (error: Error) => {
+      if (!this.stopped) onError(new SvcError('DEVICE_UNAVAILABLE', `audio input device ${options.deviceId} failed: ${error.message}`, { cause: error }));
+    });
+  }
+
+  start(): void {
+    try {
+      this.stream.start();
+    } catch (error) {
+      throw new SvcError('DEVICE_UNAVAILABLE', `could not start audio input device ${this.options.deviceId}: ${(error as Error).message}`, { cause: error });
+    }
+  }
+
+  /**
+   * Stops pulling audio from the device (back-pressure): PortAudio's own small queue fills and the
+   * device then drops input. Used when the output side is backed up.
+   */
+  pause(): void {
+    this.stream.pause();
+  }
+
+  resume(): void {
+    if (!this.stopped) this.stream.resume();
+  }
+
+  /** Stops capture; resolves once PortAudio has closed the stream. Safe to call twice. */
+  stop(): Promise<void> {
+    if (this.stopped) return Promise.resolve();
+    this.stopped = true;
+    // naudiodon's abort() is broken (it calls the native quit with two arguments), so quit() it is.
+    return new Promise((resolvePromise) => {
+      const timer = setTimeout(resolvePromise, 2000); // a wedged driver must not hang Ctrl-C
+      this.stream.quit(() => {
+        clearTimeout(timer);
+        resolvePromise();
+      });
+    });
+  }
+}
+
+/** A playback stream taking interleaved float32 blocks; reports how much is queued. */
+export class AudioOutputStream {
+  readonly options: DeviceStreamOptions;
+  private readonly stream: NaudiodonStream;
+  private stopped = false;
+
+  constructor(options: DeviceStreamOptions, onError: (error: SvcError) => void) {
+    this.options = options;
+    this.stream = openStream(options, 'output');
+    this.stream.on('error', (error: Error) => {
+      if (!this.stopped) onError(new SvcError('DEVICE_UNAVAILABLE', `audio output device ${options.deviceId} failed: ${error.message}`, { cause: error }));
+    });
+  }
+
+  start(): void {
+    try {
+      this.stream.start();
+    } catch (error) {
+      throw new SvcError('DEVICE_UNAVAILABLE', `could not start audio output device ${this.options.deviceId}: ${(error as Error).message}`, { cause: error });
+    }
+  }
+
+  /** Frames written but not yet taken by the device callback (Node-side queue only). */
+  get queuedFrames(): number {
+    return Math.floor(this.stream.writableLength / 4 / this.options.channels);
+  }
+
+  /** Queues interleaved samples (length = frames × channels). */
+  write(interleaved: Float32Array): void {
+    if (this.stopped) return;
+    this.stream.write(Buffer.from(interleaved.buffer, interleaved.byteOffset, interleaved.byteLength));
+  }
+
+  /**
+   * Stops playback. `drainMs` > 0 first waits (up to that long) for the Node-side queue to reach the
+   * device, so the end of the audio is played. Safe to call twice.
+   */
+  async stop(drainMs = 0): Promise<void> {
+    if (this.stopped) return;
+    const deadline = Date.now() + drainMs;
+    while (drainMs > 0 && this.stream.writableLength > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    this.stopped = true;
+    // naudiodon's abort() is broken (it calls the native quit with two arguments), so quit() it is.
+    await new Promise<void>((resolvePromise) => {
+      const timer = setTimeout(resolvePromise, 2000); // a wedged driver must not hang Ctrl-C
+      this.stream.quit(() => {
+        clearTimeout(timer);
+        resolvePromise();
+      });
+    });
+  }
+}

@@ -1,0 +1,76 @@
+// `svc f0 IN`: prints the f0 track of an audio file, one line per frame (frame centres, 0 Hz where
+// unvoiced), as CSV (`time_s,f0_hz`) or JSON.
+import type { Command } from 'commander';
+import { readMono } from '../../audio/io.js';
+import { estimateF0 } from '../../dsp/f0/index.js';
+import { DEFAULT_F0_METHOD, DEFAULT_F_MAX_HZ, DEFAULT_F_MIN_HZ, F0_METHODS, type F0Method } from '../../dsp/f0/types.js';
+import { SvcError } from '../../errors.js';
+
+interface F0CommandOptions {
+  method: string;
+  hopMs: string;
+  format: string;
+  fmin: string;
+  fmax: string;
+}
+
+function parseNumber(name: string, text: string): number {
+  const value = Number(text);
+  if (!Number.isFinite(value)) throw new SvcError('INVALID_ARGUMENT', `${name} must be a number, got '${text}'`);
+  return value;
+}
+
+export function register(program: Command): void {
+  program
+    .command('f0')
+    .description('Estimate the pitch (f0) of an audio file and print one line per frame: time_s,f0_hz (0 = unvoiced)')
+    .argument('<input>', 'audio file (WAV or FLAC; stereo is mixed to mono)')
+    .option(
+      '--method <name>',
+      `f0 method: hybrid (SwiftF0 pitch + YIN/level voicing, most accurate measured), swift (SwiftF0 model), crepe (CREPE tiny model), dsp (YIN, no model)`,
+      DEFAULT_F0_METHOD,
+    )
+    .option('--hop-ms <ms>', 'frame hop in milliseconds (frames are centred at multiples of the hop)', '10')
+    .option('--format <fmt>', 'output format: csv (header time_s,f0_hz) or json (times, f0, voicing, confidence)', 'csv')
+    .option('--fmin <hz>', 'lowest f0 reported as voiced, Hz', String(DEFAULT_F_MIN_HZ))
+    .option('--fmax <hz>', 'highest f0 reported as voiced, Hz', String(DEFAULT_F_MAX_HZ))
+    .action(async (input: string, options: F0CommandOptions) => {
+      const method = options.method as F0Method;
+      if (!F0_METHODS.includes(method)) {
+        throw new SvcError('INVALID_ARGUMENT', `--method must be one of ${F0_METHODS.join(', ')}, got '${options.method}'`);
+      }
+      if (options.format !== 'csv' && options.format !== 'json') {
+        throw new SvcError('INVALID_ARGUMENT', `--format must be csv or json, got '${options.format}'`);
+      }
+      const hopMs = parseNumber('--hop-ms', options.hopMs);
+      if (!(hopMs >= 1 && hopMs <= 1000)) throw new SvcError('INVALID_ARGUMENT', `--hop-ms must be from 1 to 1000 ms, got ${hopMs}`);
+      const fMinHz = parseNumber('--fmin', options.fmin);
+      const fMaxHz = parseNumber('--fmax', options.fmax);
+      const audio = await readMono(input);
+      const hopSamples = Math.max(1, Math.round((hopMs * audio.sampleRate) / 1000));
+      const track = await estimateF0(audio.samples, audio.sampleRate, { method, hopSamples, fMinHz, fMaxHz });
+      const times = Array.from(track.f0Hz, (_, i) => (i * hopSamples) / audio.sampleRate);
+      const lines: string[] = [];
+      if (options.format === 'csv') {
+        lines.push('time_s,f0_hz');
+        for (let i = 0; i < times.length; i++) lines.push(`${times[i]!.toFixed(4)},${track.f0Hz[i]!.toFixed(2)}`);
+      } else {
+        const round = (x: number, d: number) => Number(x.toFixed(d));
+        lines.push(
+          JSON.stringify({
+            input,
+            method,
+            sampleRate: audio.sampleRate,
+            hopSamples,
+            frameConvention: 'frame i centred at i*hopSamples; floor(n/hop) frames',
+            time_s: times.map((t) => round(t, 6)),
+            f0_hz: Array.from(track.f0Hz, (x) => round(x, 3)),
+            raw_f0_hz: Array.from(track.rawF0Hz, (x) => round(x, 3)),
+            voiced: Array.from(track.voiced),
+            confidence: Array.from(track.confidence, (x) => round(x, 4)),
+          }),
+        );
+      }
+      process.stdout.write(lines.join('\n') + '\n');
+    });
+}

@@ -1,0 +1,248 @@
+// `svc live`: microphone → voice changer → speakers on this machine, through PortAudio.
+//   input device ──(blocks of --block-ms)──► StreamPipeline(converter stage) ──► output device
+// The pipeline's queue is bounded (behind-real-time policy), and the output side drops whole blocks
+// when more than --max-output-ms is already waiting for the sound card, so latency cannot creep up.
+// Once a second it prints the latency parts and counters; Ctrl-C (or --duration) stops cleanly.
+import type { Command } from 'commander';
+import { Option } from 'commander';
+import { AudioInputStream, AudioOutputStream, defaultDevice, findDevice, probeAudioDevices, type AudioDevice } from '../../audio/devices.js';
+import { DspVoice } from '../../dsp/voice/index.js';
+import { SvcError } from '../../errors.js';
+import { BEHIND_POLICIES, StreamPipeline, type BehindPolicy } from '../../stream/pipeline.js';
+import type { ConverterStage, VoiceParams } from '../../stream/stage.js';
+
+export interface LiveOptions {
+  input?: number;
+  output?: number;
+  rate?: number;
+  blockMs: number;
+  pitch: number;
+  formant: number;
+  outputChannels?: number;
+  duration?: number;
+  policy: BehindPolicy;
+  maxOutputMs: number;
+  statsInterval: number;
+  json: boolean;
+}
+
+/** The built-in DSP voice as a streaming (stateful) converter stage at the device rate. */
+class DspVoiceStage implements ConverterStage {
+  readonly name = 'builtin';
+  readonly stateful = true;
+  readonly contextSamples = 0;
+  readonly lookaheadSamples: number;
+  private readonly voice: DspVoice;
+
+  constructor(readonly sampleRate: number, params: VoiceParams) {
+    this.voice = new DspVoice({ sampleRate, pitchSemitones: params.pitch, formantRatio: params.formant });
+    this.lookaheadSamples = this.voice.delaySamples;
+  }
+
+  process(block: Float32Array): Float32Array {
+    return this.voice.process(block);
+  }
+
+  setVoice(voice: Partial<VoiceParams>): void {
+    this.voice.setParams({ pitchSemitones: voice.pitch, formantRatio: voice.formant });
+  }
+
+  reset(): void {
+    this.voice.reset();
+  }
+
+  dispose(): void {
+    this.voice.dispose();
+  }
+}
+
+function parseNumber(name: string, options: { integer?: boolean; min?: number; max?: number } = {}) {
+  return (text: string): number => {
+    const value = Number(text);
+    const range = options.min !== undefined && options.max !== undefined ? ` from ${options.min} to ${options.max}` : options.min !== undefined ? ` >= ${options.min}` : '';
+    if (text.trim() === '' || !Number.isFinite(value) || (options.integer && !Number.isInteger(value)) || (options.min !== undefined && value < options.min) || (options.max !== undefined && value > options.max)) {
+      throw new SvcError('INVALID_ARGUMENT', `${name} must be ${options.integer ? 'an integer' : 'a number'}${range}, got "${text}"`);
+    }
+    return value;
+  };
+}
+
+function pickDevices(devices: AudioDevice[], options: LiveOptions): { input: AudioDevice; output: AudioDevice } {
+  const input = options.input === undefined ? defaultDevice(devices, 'input') : findDevice(devices, options.input, 'input');
+  const output = options.output === undefined ? defaultDevice(devices, 'output') : findDevice(devices, options.output, 'output');
+  return { input, output };
+}
+
+/** Copies mono samples to every channel of an interleaved buffer. */
+export function interleaveMono(mono: Float32Array, channels: number): Float32Array {
+  if (channels === 1) return mono;
+  const out = new Float32Array(mono.length * channels);
+  for (let i = 0; i < mono.length; i++) for (let c = 0; c < channels; c++) out[i * channels + c] = mono[i]!;
+  return out;
+}
+
+export async function runLive(options: LiveOptions, log: (line: string) => void = (l) => process.stdout.write(l + '\n')): Promise<void> {
+  const { devices } = probeAudioDevices();
+  if (devices.length === 0) {
+    throw new SvcError('DEVICE_UNAVAILABLE', 'no audio devices found: PortAudio sees no microphone and no speakers', {
+      hint: 'check `svc devices`, `arecord -l` and `aplay -l`; without a sound card, define a virtual device (scripts/virtual-audio/README.md)',
+    });
+  }
+  const { input, output } = pickDevices(devices, options);
+  const rate = options.rate ?? (input.defaultSampleRate > 0 ? Math.round(input.defaultSampleRate) : 48000);
+  if (rate < 8000 || rate > 96000) throw new SvcError('INVALID_ARGUMENT', `--rate must be 8000..96000 Hz, got ${rate}`);
+  const blockSamples = Math.max(16, Math.round((rate * options.blockMs) / 1000));
+  const outputChannels = options.outputChannels ?? Math.min(2, output.outputChannels);
+  if (outputChannels > output.outputChannels) {
+    throw new SvcError('DEVICE_UNAVAILABLE', `output device ${output.id} (${output.name}) has ${output.outputChannels} channel(s), --output-channels asked for ${outputChannels}`);
+  }
+  const maxOutputFrames = Math.round((options.maxOutputMs * rate) / 1000);
+  const durationSamples = options.duration === undefined ? Infinity : Math.round(options.duration * rate);
+
+  const stage = new DspVoiceStage(rate, { pitch: options.pitch, formant: options.formant });
+  const pipeline = new StreamPipeline(stage, { blockSamples, policy: options.policy });
+  let inStream: AudioInputStream | null = null;
+  let outStream: AudioOutputStream | null = null;
+  let statsTimer: NodeJS.Timeout | null = null;
+  const counters = { inputSamples: 0, outputSamples: 0, outputBlocksDropped: 0, inputPauses: 0 };
+  let stopping = false;
+  const startedMs = Date.now();
+  let finish: (error?: SvcError) => void = () => {};
+  const finished = new Promise<SvcError | undefined>((resolvePromise) => (finish = resolvePromise));
+  const onSignal = (): void => finish();
+
+  try {
+    outStream = new AudioOutputStream({ deviceId: output.id, sampleRate: rate, channels: outputChannels, framesPerBuffer: blockSamples }, (error) => finish(error));
+    const out = outStream;
+    let inputPaused = false;
+    let resumeTimer: NodeJS.Timeout | null = null;
+    const resumeWhenDrained = (): void => {
+      // Back-pressure: pull input again once the output queue is down to half its bound.
+      if (out.queuedFrames <= maxOutputFrames / 2 || stopping) {
+        inputPaused = false;
+        resumeTimer = null;
+        inStream?.resume();
+      } else resumeTimer = setTimeout(resumeWhenDrained, 5);
+    };
+    pipeline.output$.subscribe((block) => {
+      // Bounded output: if the card is not taking audio as fast as it comes, drop this block ...
+      if (out.queuedFrames > maxOutputFrames) {
+        counters.outputBlocksDropped++;
+        return;
+      }
+      counters.outputSamples += block.length;
+      out.write(interleaveMono(block, outputChannels));
+      // ... and before that happens, stop pulling input (an input device running faster than the
+      // output device, e.g. two cards with different clocks, then drops at the input side instead).
+      if (!inputPaused && out.queuedFrames > maxOutputFrames / 2) {
+        inputPaused = true;
+        counters.inputPauses++;
+        inStream?.pause();
+        resumeTimer = setTimeout(resumeWhenDrained, 5);
+      }
+    });
+    inStream = new AudioInputStream(
+      { deviceId: input.id, sampleRate: rate, channels: 1, framesPerBuffer: blockSamples },
+      (samples) => {
+        if (counters.inputSamples >= durationSamples) return;
+        const take = Math.min(samples.length, durationSamples - counters.inputSamples);
+        counters.inputSamples += take;
+        pipeline.push(take === samples.length ? samples : samples.subarray(0, take));
+        if (counters.inputSamples >= durationSamples) finish();
+      },
+      (error) => finish(error),
+    );
+
+    const latencyParts = (): { totalMs: number; text: string; parts: Record<string, number> } => {
+      const p = pipeline.stats();
+      const parts = {
+        blockMs: (blockSamples * 1000) / rate,
+        voiceMs: (pipeline.delaySamples * 1000) / rate,
+        computeMs: p.compute.meanMs,
+        inputDeviceMs: input.defaultLowInputLatencyMs,
+        outputDeviceMs: output.defaultLowOutputLatencyMs,
+        outputQueueMs: (out.queuedFrames * 1000) / rate,
+        pipelineQueueMs: (p.queueSamples * 1000) / rate,
+      };
+      const totalMs = Object.values(parts).reduce((a, b) => a + b, 0);
+      const text =
+        `block ${parts.blockMs.toFixed(1)} + voice ${parts.voiceMs.toFixed(1)} + compute ${parts.computeMs.toFixed(2)}` +
+        ` + device in ${parts.inputDeviceMs.toFixed(1)} / out ${parts.outputDeviceMs.toFixed(1)} + queues ${(parts.outputQueueMs + parts.pipelineQueueMs).toFixed(1)}`;
+      return { totalMs, text, parts };
+    };
+    const printStats = (final = false): void => {
+      const p = pipeline.stats();
+      const latency = latencyParts();
+      if (options.json) {
+        log(
+          JSON.stringify({
+            type: final ? 'summary' : 'stats',
+            elapsedS: (Date.now() - startedMs) / 1000,
+            inputS: counters.inputSamples / rate,
+            outputS: counters.outputSamples / rate,
+            latency: { totalMs: latency.totalMs, ...latency.parts, computeMsP95: p.compute.p95Ms },
+            inputPauses: counters.inputPauses,
+            dropped: { outputBlocks: counters.outputBlocksDropped, skippedBlocks: p.blocksSkipped, dryBlocks: p.blocksDry, silencedBlocks: p.blocksSilenced, overflowSamples: p.overflowSamples },
+          }),
+        );
+        return;
+      }
+      const behind = p.blocksSkipped + p.blocksDry + p.blocksSilenced;
+      log(
+        `${final ? 'done' : 'live'}: in ${(counters.inputSamples / rate).toFixed(1)} s, out ${(counters.outputSamples / rate).toFixed(1)} s | ` +
+          `latency ≈ ${latency.totalMs.toFixed(0)} ms (${latency.text}) | compute p95 ${p.compute.p95Ms.toFixed(2)} ms | ` +
+          `behind ${behind} block(s) (${options.policy}), output dropped ${counters.outputBlocksDropped}, input pauses ${counters.inputPauses}`,
+      );
+    };
+
+    log(
+      `svc live: "${input.name}" (#${input.id}) → "${output.name}" (#${output.id}) at ${rate} Hz, ${options.blockMs} ms blocks, ` +
+        `pitch ${options.pitch} st, formant ${options.formant}×${options.duration === undefined ? ' — Ctrl-C to stop' : `, for ${options.duration} s of input`}`,
+    );
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    outStream.start();
+    inStream.start();
+    statsTimer = setInterval(() => printStats(false), options.statsInterval * 1000);
+    const error = await finished;
+    stopping = true;
+    if (resumeTimer) clearTimeout(resumeTimer);
+    clearInterval(statsTimer);
+    statsTimer = null;
+    await inStream.stop();
+    await pipeline.drain();
+    if (error) throw error;
+    // Let what is queued play out when the run ended on its own (--duration); Ctrl-C cuts it.
+    await outStream.stop(options.duration !== undefined ? 2000 : 0);
+    printStats(true);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    if (statsTimer) clearInterval(statsTimer);
+    await inStream?.stop();
+    await outStream?.stop();
+    pipeline.dispose();
+    stage.dispose();
+  }
+}
+
+export function register(program: Command): void {
+  program
+    .command('live')
+    .description('Change your voice live on this machine: microphone → built-in DSP voice → speakers (sound cards via PortAudio; ids from `svc devices`)')
+    .option('-i, --input <id>', 'input (microphone) device id from `svc devices` (default: the system default input)', parseNumber('--input', { integer: true, min: 0 }))
+    .option('-o, --output <id>', 'output (speaker) device id from `svc devices` (default: the system default output)', parseNumber('--output', { integer: true, min: 0 }))
+    .option('-r, --rate <hz>', "sample rate for both devices, in Hz (default: the input device's default rate)", parseNumber('--rate', { integer: true, min: 8000, max: 96000 }))
+    .option('-b, --block-ms <ms>', 'block length in milliseconds: smaller = lower latency, more CPU wakeups', parseNumber('--block-ms', { min: 2.5, max: 200 }), 20)
+    .option('-p, --pitch <semitones>', 'pitch change in semitones, -24..24 (12 = one octave up)', parseNumber('--pitch', { min: -24, max: 24 }), 0)
+    .option('-f, --formant <ratio>', 'formant (timbre) scale, 0.5..2 (1 = unchanged, >1 = smaller/brighter voice)', parseNumber('--formant', { min: 0.5, max: 2 }), 1)
+    .option('--output-channels <n>', 'output channels; the mono voice is copied to each (default: 2, or 1 for mono devices)', parseNumber('--output-channels', { integer: true, min: 1, max: 32 }))
+    .option('-d, --duration <seconds>', 'stop after this many seconds of input audio (default: run until Ctrl-C)', parseNumber('--duration', { min: 0.01 }))
+    .addOption(new Option('--policy <policy>', 'when conversion falls behind real time: skip the late blocks, play them dry (unconverted), or silence them').choices(BEHIND_POLICIES).default('dry'))
+    .option('--max-output-ms <ms>', 'most audio allowed to wait for the output device before new blocks are dropped, in ms', parseNumber('--max-output-ms', { min: 10, max: 5000 }), 200)
+    .option('--stats-interval <seconds>', 'seconds between status lines', parseNumber('--stats-interval', { min: 0.1 }), 1)
+    .option('--json', 'print status lines as JSON objects (one per line) instead of text', false)
+    .action(async (options: LiveOptions) => {
+      await runLive(options);
+    });
+}

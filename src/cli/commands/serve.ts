@@ -1,0 +1,99 @@
+// `svc serve`: the streaming voice-changer server (WebSocket protocol v1 on /ws, /metrics, the web
+// client on /). Runs until SIGINT/SIGTERM, then closes every session cleanly.
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { SvcError } from '../../errors.js';
+import { BEHIND_POLICIES, type BehindPolicy } from '../../stream/pipeline.js';
+import { PROTOCOL_LIMITS } from '../../stream/protocol.js';
+import { startServer } from '../../stream/server.js';
+
+function numberIn(name: string, min: number, max: number, integer = false): (value: string) => number {
+  return (value: string) => {
+    const n = Number(value);
+    if (value.trim() === '' || !Number.isFinite(n) || n < min || n > max || (integer && !Number.isInteger(n))) {
+      throw new InvalidArgumentError(`${name} must be ${integer ? 'an integer' : 'a number'} from ${min} to ${max}, got ${JSON.stringify(value)}`);
+    }
+    return n;
+  };
+}
+
+interface ServeOptions {
+  host: string;
+  port: number;
+  token?: string;
+  allowOrigin?: string[];
+  blockMs: number;
+  maxSessions: number;
+  idleTimeoutS: number;
+  policy: BehindPolicy;
+  maxQueueMs?: number;
+  maxFrameBytes: number;
+  maxMessagesPerSecond: number;
+  quiet: boolean;
+}
+
+export function register(program: Command): void {
+  program
+    .command('serve')
+    .description('Run the real-time voice-changer server: WebSocket streaming on ws://HOST:PORT/ws (protocol v1, docs/protocol.md), Prometheus metrics on /metrics, the browser client on / and the OBS page on /obs')
+    .option('--host <address>', 'interface to listen on; 0.0.0.0 exposes the server to the network (then set --token)', '127.0.0.1')
+    .option('--port <number>', 'TCP port (0 = any free port)', numberIn('--port', 0, 65535, true), 8080)
+    .option('--token <secret>', 'require this token from clients (?token=SECRET in the URL or "token" in hello); default: no token. Also read from SVC_TOKEN')
+    .option('--allow-origin <origin...>', 'browser origins allowed to connect besides the server\'s own pages, e.g. https://example.org; "*" allows any (clients without an Origin header are always allowed)')
+    .option('--block-ms <ms>', `block length for clients that do not choose one, in ms (${PROTOCOL_LIMITS.blockMs.min}-${PROTOCOL_LIMITS.blockMs.max}); smaller = lower latency, more CPU`, numberIn('--block-ms', PROTOCOL_LIMITS.blockMs.min, PROTOCOL_LIMITS.blockMs.max), 20)
+    .option('--max-sessions <n>', 'most concurrent sessions (converting clients + listeners); more are refused with TOO_MANY_SESSIONS', numberIn('--max-sessions', 1, 10000, true), 64)
+    .option('--idle-timeout-s <seconds>', 'close a client that sends nothing for this long, in seconds (listeners excepted)', numberIn('--idle-timeout-s', 1, 86400), 30)
+    .addOption(
+      new Option('--policy <policy>', 'what to do with input when conversion falls behind real time: skip = drop it, dry = pass it through unconverted, silence = output silence')
+        .choices([...BEHIND_POLICIES])
+        .default('dry'),
+    )
+    .option('--max-queue-ms <ms>', 'input queued per session beyond which --policy applies, in ms (default: the larger of 4 blocks and 200 ms)', numberIn('--max-queue-ms', 20, 10000))
+    .option('--max-frame-bytes <bytes>', 'largest binary audio frame a client may send, in bytes', numberIn('--max-frame-bytes', 1024, 16 * 1024 * 1024, true), 262144)
+    .option('--max-messages-per-second <n>', 'messages per second a client may send before they are dropped with RATE_LIMITED', numberIn('--max-messages-per-second', 10, 100000, true), 1000)
+    .option('--quiet', 'do not log session starts and ends', false)
+    .action(async (options: ServeOptions) => {
+      const token = options.token ?? process.env.SVC_TOKEN;
+      if (token !== undefined && token.length === 0) throw new SvcError('INVALID_ARGUMENT', '--token is empty', { hint: 'give a non-empty secret or leave --token out' });
+      if (options.host !== '127.0.0.1' && options.host !== 'localhost' && options.host !== '::1' && token === undefined) {
+        console.error(`svc: warning: listening on ${options.host} without --token: anyone who can reach this port can use the server`);
+      }
+      const log = options.quiet ? undefined : (line: string) => console.error(`svc: ${line}`);
+      let server;
+      try {
+        server = await startServer({
+          host: options.host,
+          port: options.port,
+          token,
+          allowOrigins: options.allowOrigin,
+          blockMs: options.blockMs,
+          maxSessions: options.maxSessions,
+          idleTimeoutS: options.idleTimeoutS,
+          policy: options.policy,
+          maxQueueMs: options.maxQueueMs,
+          maxFrameBytes: options.maxFrameBytes,
+          maxMessagesPerSecond: options.maxMessagesPerSecond,
+          log,
+        });
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code;
+        if (code === 'EADDRINUSE') throw new SvcError('INVALID_ARGUMENT', `port ${options.port} on ${options.host} is already in use`, { hint: 'stop the other server or pick another --port (0 = any free port)' });
+        if (code === 'EACCES' || code === 'EADDRNOTAVAIL') throw new SvcError('INVALID_ARGUMENT', `cannot listen on ${options.host}:${options.port} (${code})`, { hint: 'use a port above 1023 and an address of this machine' });
+        throw error;
+      }
+      console.log(`svc: listening on ${server.url} (voice: built-in DSP)`);
+      console.log(`svc: WebSocket ${server.url.replace(/^http/, 'ws')}/ws, metrics ${server.url}/metrics, OBS page ${server.url}/obs`);
+      await new Promise<void>((resolvePromise) => {
+        const stop = (signal: string) => {
+          process.off('SIGINT', onInt);
+          process.off('SIGTERM', onTerm);
+          console.error(`svc: ${signal}: closing sessions`);
+          void server.close().then(resolvePromise, resolvePromise);
+        };
+        const onInt = () => stop('SIGINT');
+        const onTerm = () => stop('SIGTERM');
+        process.on('SIGINT', onInt);
+        process.on('SIGTERM', onTerm);
+      });
+      console.error('svc: stopped');
+    });
+}

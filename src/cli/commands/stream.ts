@@ -1,0 +1,199 @@
+// `svc stream`: a command-line client of a running `svc serve`. File to file: the output has the same
+// rate, channels and length as the input and is time-aligned with it (the server's reported delay is
+// trimmed). With --input-device / --output-device it streams a microphone and/or plays the result live.
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { readAudio, writeWav } from '../../audio/io.js';
+import { resample } from '../../audio/resample.js';
+import { SUPPORTED_SAMPLE_RATES, type AudioData } from '../../audio/types.js';
+import { SvcError } from '../../errors.js';
+import { StreamClient, streamAudio } from '../../stream/client.js';
+import { PROTOCOL_LIMITS, SAMPLE_FORMATS, type SampleFormat } from '../../stream/protocol.js';
+
+function numberIn(name: string, min: number, max: number, integer = false): (value: string) => number {
+  return (value: string) => {
+    const n = Number(value);
+    if (value.trim() === '' || !Number.isFinite(n) || n < min || n > max || (integer && !Number.isInteger(n))) {
+      throw new InvalidArgumentError(`${name} must be ${integer ? 'an integer' : 'a number'} from ${min} to ${max}, got ${JSON.stringify(value)}`);
+    }
+    return n;
+  };
+}
+
+interface StreamOptions {
+  url: string;
+  in?: string;
+  inputDevice?: number;
+  out?: string;
+  outputDevice?: number;
+  realtime: boolean;
+  token?: string;
+  blockMs?: number;
+  pitch: number;
+  formant: number;
+  format: SampleFormat;
+  rate: number;
+  durationS?: number;
+  quiet: boolean;
+}
+
+export function register(program: Command): void {
+  program
+    .command('stream')
+    .description('Stream audio through a running `svc serve` (WebSocket protocol v1): a file or microphone in, a file or speakers out. File output has the input\'s rate, channels and length, aligned with it')
+    .requiredOption('--url <url>', 'server address, e.g. ws://127.0.0.1:8080/ws or http://127.0.0.1:8080')
+    .option('--in <file>', 'input audio file (WAV or FLAC, 1 or 2 channels)')
+    .option('--input-device <id>', 'record from this input device instead of a file (ids from `svc devices`)', numberIn('--input-device', 0, 1e6, true))
+    .option('--out <file>', 'write the converted audio to this WAV file (16-bit PCM)')
+    .option('--output-device <id>', 'play the converted audio on this output device (ids from `svc devices`)', numberIn('--output-device', 0, 1e6, true))
+    .option('--realtime', 'send a file at real-time pace, like a microphone (default: as fast as the server keeps up)', false)
+    .option('--token <secret>', 'the server\'s token, if it has one (also read from SVC_TOKEN)')
+    .option('--block-ms <ms>', `block length in ms (${PROTOCOL_LIMITS.blockMs.min}-${PROTOCOL_LIMITS.blockMs.max}); default: the server's (20)`, numberIn('--block-ms', PROTOCOL_LIMITS.blockMs.min, PROTOCOL_LIMITS.blockMs.max))
+    .option('--pitch <semitones>', `pitch shift in semitones (${PROTOCOL_LIMITS.pitch.min}..${PROTOCOL_LIMITS.pitch.max}; 12 = an octave up)`, numberIn('--pitch', PROTOCOL_LIMITS.pitch.min, PROTOCOL_LIMITS.pitch.max), 0)
+    .option('--formant <ratio>', `formant scale (${PROTOCOL_LIMITS.formant.min}..${PROTOCOL_LIMITS.formant.max}; 1 keeps the timbre, >1 smaller/brighter)`, numberIn('--formant', PROTOCOL_LIMITS.formant.min, PROTOCOL_LIMITS.formant.max), 1)
+    .addOption(new Option('--format <format>', 'sample format on the wire: f32 (32-bit float) or s16 (16-bit integer, half the bandwidth)').choices([...SAMPLE_FORMATS]).default('f32'))
+    .option('--rate <hz>', 'sample rate for --input-device, in Hz', numberIn('--rate', 8000, 48000, true), 48000)
+    .option('--duration-s <seconds>', 'with --input-device: stop after this many seconds (default: until Ctrl-C)', numberIn('--duration-s', 0.1, 86400))
+    .option('--quiet', 'no progress or latency report on stderr', false)
+    .action(async (options: StreamOptions) => {
+      if ((options.in === undefined) === (options.inputDevice === undefined)) {
+        throw new SvcError('INVALID_ARGUMENT', 'give exactly one input: --in FILE or --input-device ID', { hint: 'e.g. svc stream --url ws://127.0.0.1:8080/ws --in voice.wav --out converted.wav' });
+      }
+      if ((options.out === undefined) === (options.outputDevice === undefined)) {
+        throw new SvcError('INVALID_ARGUMENT', 'give exactly one output: --out FILE or --output-device ID');
+      }
+      const token = options.token ?? process.env.SVC_TOKEN;
+      const voice = { pitch: options.pitch, formant: options.formant };
+      if (options.in !== undefined && options.out !== undefined) {
+        await fileToFile(options.in, options.out, { url: options.url, token, voice, blockMs: options.blockMs, format: options.format, realtime: options.realtime, quiet: options.quiet });
+        return;
+      }
+      await withDevices(options, token, voice);
+    });
+}
+
+async function fileToFile(inPath: string, outPath: string, o: { url: string; token?: string; voice: { pitch: number; formant: number }; blockMs?: number; format: SampleFormat; realtime: boolean; quiet: boolean }): Promise<void> {
+  const input = await readAudio(inPath);
+  if (input.channels.length > 2) throw new SvcError('INVALID_ARGUMENT', `${inPath} has ${input.channels.length} channels; svc stream sends 1 or 2`, { hint: 'mix it down first, e.g. `sox in.wav -c 2 out.wav`' });
+  // Rates outside the protocol's list are resampled to 48 kHz for the trip and back afterwards.
+  const wireRate = (SUPPORTED_SAMPLE_RATES as readonly number[]).includes(input.sampleRate) ? input.sampleRate : 48000;
+  const wire: AudioData = wireRate === input.sampleRate ? input : { sampleRate: wireRate, channels: await Promise.all(input.channels.map((c) => resample(c, input.sampleRate, wireRate))) };
+  let lastReport = 0;
+  const result = await streamAudio(wire, {
+    url: o.url,
+    token: o.token,
+    voice: o.voice,
+    blockMs: o.blockMs,
+    format: o.format,
+    realtime: o.realtime,
+    onProgress: o.quiet
+      ? undefined
+      : (sent, total) => {
+          const now = Date.now();
+          if (now - lastReport < 1000 && sent < total) return;
+          lastReport = now;
+          process.stderr.write(`svc: streamed ${sent.toFixed(1)} / ${total.toFixed(1)} s\r`);
+        },
+  });
+  let output = result.audio;
+  if (wireRate !== input.sampleRate) {
+    const length = input.channels[0].length;
+    const channels = await Promise.all(output.channels.map(async (c) => {
+      const back = await resample(c, wireRate, input.sampleRate);
+      const exact = new Float32Array(length);
+      exact.set(back.subarray(0, length));
+      return exact;
+    }));
+    output = { sampleRate: input.sampleRate, channels };
+  }
+  await writeWav(outPath, output);
+  if (!o.quiet) {
+    const s = result.stats;
+    const latency = result.ready.latency;
+    process.stderr.write(
+      `\nsvc: wrote ${outPath} (${(output.channels[0].length / output.sampleRate).toFixed(2)} s, ${output.sampleRate} Hz, ${output.channels.length} ch); ` +
+        `algorithmic latency ${latency.algorithmicMs} ms (block ${latency.blockMs} ms + delay ${latency.delayMs} ms, trimmed)` +
+        (s ? `; compute ${s.latency.computeMsMean} ms mean / ${s.latency.computeMsP95} ms p95 per block; dropped ${s.dropped.skippedBlocks + s.dropped.dryBlocks + s.dropped.silencedBlocks} blocks` : '') +
+        '\n',
+    );
+  }
+}
+
+/** Live mode: a microphone and/or speakers through the server (the device module is svc live's). */
+async function withDevices(options: StreamOptions, token: string | undefined, voice: { pitch: number; formant: number }): Promise<void> {
+  let devices: typeof import('../../audio/devices.js');
+  try {
+    devices = await import('../../audio/devices.js');
+  } catch (error) {
+    throw new SvcError('DEVICE_UNAVAILABLE', `audio devices are not available in this build: ${(error as Error).message}`, { hint: 'use --in FILE / --out FILE' });
+  }
+  const fileInput = options.in !== undefined ? await readAudio(options.in) : undefined;
+  const sampleRate = fileInput?.sampleRate ?? options.rate;
+  if (!(SUPPORTED_SAMPLE_RATES as readonly number[]).includes(sampleRate)) {
+    throw new SvcError('UNSUPPORTED_RATE', `sample rate ${sampleRate} Hz is not one the protocol carries`, { hint: `use one of ${SUPPORTED_SAMPLE_RATES.join(', ')}` });
+  }
+  const channels = 1 as const;
+  const client = await StreamClient.connect({ url: options.url, token, sampleRate, channels, format: options.format, blockMs: options.blockMs, voice });
+  const ready = client.ready!;
+  const block = ready.blockSamples;
+  const recorded: Float32Array[] = [];
+  let output: InstanceType<typeof devices.AudioOutputStream> | undefined;
+  let input: InstanceType<typeof devices.AudioInputStream> | undefined;
+  let failure: unknown;
+  let stop: () => void = () => {};
+  const stopped = new Promise<void>((resolve) => (stop = resolve));
+  const fail = (error: unknown) => {
+    failure = error;
+    stop();
+  };
+  const onSignal = () => stop();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    if (options.outputDevice !== undefined) {
+      output = new devices.AudioOutputStream({ deviceId: options.outputDevice, sampleRate, channels, framesPerBuffer: block }, fail);
+      output.start();
+    }
+    client.onAudio = (samples) => {
+      if (output) output.write(samples);
+      else recorded.push(samples);
+    };
+    void client.closed.then(() => stop());
+    if (!options.quiet) process.stderr.write(`svc: streaming (algorithmic latency ${ready.latency.algorithmicMs} ms); Ctrl-C to stop\n`);
+    if (fileInput) {
+      // A file played live: real-time pace, then wait for the tail.
+      const mono = fileInput.channels.length === 1 ? fileInput.channels[0] : fileInput.channels[0].map((x, i) => (x + fileInput.channels[1][i]) / 2);
+      const startMs = performance.now();
+      for (let sent = 0; sent < mono.length && failure === undefined; sent += block) {
+        client.send(mono.subarray(sent, Math.min(mono.length, sent + block)));
+        const waitMs = startMs + ((sent + block) / sampleRate) * 1000 - performance.now();
+        if (waitMs > 0) await Promise.race([new Promise((r) => setTimeout(r, waitMs)), stopped]);
+      }
+      await Promise.race([new Promise((r) => setTimeout(r, ready.latency.algorithmicMs + 300)), stopped]);
+    } else {
+      input = new devices.AudioInputStream({ deviceId: options.inputDevice!, sampleRate, channels, framesPerBuffer: block }, (samples) => client.send(samples), fail);
+      input.start();
+      const timer = options.durationS !== undefined ? setTimeout(stop, options.durationS * 1000) : undefined;
+      await stopped;
+      if (timer) clearTimeout(timer);
+    }
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await input?.stop();
+    await output?.stop(500);
+    await client.close();
+  }
+  if (failure !== undefined) throw failure;
+  if (options.out !== undefined) {
+    const total = recorded.reduce((n, x) => n + x.length, 0);
+    const delay = Math.min(total, ready.latency.delaySamples);
+    const all = new Float32Array(total);
+    let offset = 0;
+    for (const part of recorded) {
+      all.set(part, offset);
+      offset += part.length;
+    }
+    await writeWav(options.out, { sampleRate, samples: all.slice(delay) });
+    if (!options.quiet) process.stderr.write(`svc: wrote ${options.out} (${((total - delay) / sampleRate).toFixed(2)} s)\n`);
+  }
+}

@@ -1,0 +1,52 @@
+// f0 estimation: `estimateF0` for whole signals, `createF0Stream` for live audio (same frames).
+// Methods:
+//   hybrid (default) SwiftF0 pitch + a voicing decision that also requires YIN periodicity and level
+//   swift            SwiftF0 pitch and its own confidence (threshold 0.9)
+//   crepe            CREPE tiny (ONNX), local weighted-average decoding, peak activation ≥ 0.5
+//   dsp              YIN, no model: aperiodicity < 0.2 and level > −50 dBFS
+// Frames: floor(n/hop), frame i centred at sample i*hop (so-vits-svc 4.1 convention).
+import { F0Stream } from './stream.js';
+import type { F0Frame, F0Options, F0Track } from './types.js';
+
+export * from './types.js';
+export { F0Stream, validateF0Options } from './stream.js';
+export { interpolateUnvoiced, coarseF0, centsBetween, COARSE_F0_BINS } from './postprocess.js';
+export { pitchMetrics, formatMetrics, type PitchMetrics, type TrackLike } from './metrics.js';
+export { yinEstimate } from './yin.js';
+
+/** Streaming estimator: `process(chunk)` → frames as their windows complete; `flush()` → the rest. */
+export function createF0Stream(sampleRate: number, options: F0Options): Promise<F0Stream> {
+  return F0Stream.create(sampleRate, options);
+}
+
+/** Collects frames into a track (frames must be consecutive from 0). */
+export function framesToTrack(frames: F0Frame[], sampleRate: number, hopSamples: number): F0Track {
+  const n = frames.length;
+  const track: F0Track = {
+    sampleRate,
+    hopSamples,
+    f0Hz: new Float32Array(n),
+    rawF0Hz: new Float32Array(n),
+    voiced: new Uint8Array(n),
+    confidence: new Float32Array(n),
+  };
+  frames.forEach((f, i) => {
+    track.f0Hz[i] = f.f0Hz;
+    track.rawF0Hz[i] = f.rawF0Hz;
+    track.voiced[i] = f.voiced ? 1 : 0;
+    track.confidence[i] = f.confidence;
+  });
+  return track;
+}
+
+/** f0 of a whole mono signal: floor(n/hop) frames (drains the streaming estimator). */
+export async function estimateF0(samples: Float32Array, sampleRate: number, options: F0Options): Promise<F0Track> {
+  const stream = await F0Stream.create(sampleRate, options);
+  try {
+    const frames = await stream.process(samples);
+    frames.push(...(await stream.flush()));
+    return framesToTrack(frames, sampleRate, options.hopSamples);
+  } finally {
+    await stream.dispose();
+  }
+}

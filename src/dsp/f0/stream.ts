@@ -1,0 +1,221 @@
+// The streaming f0 estimator every method goes through (the file API drains it, so streaming
+// and file output are the same frames): input at any rate → 16 kHz (resample16k.ts) → one or two
+// analysers on their own grids (source.ts) → frames on the requested hop, frame i centred at input
+// sample i*hop, by interpolating the analysers' frames around that time (f0 in log-frequency,
+// confidence and evidence linearly) → a voicing decision per method (voicing.ts).
+import { SvcError } from '../../errors.js';
+import { CrepeSource } from './crepe.js';
+import { ANALYSIS_RATE, StreamingResamplerTo16k } from './resample16k.js';
+import type { NativeSource } from './source.js';
+import { SwiftSource } from './swift.js';
+import {
+  DEFAULT_F0_METHOD,
+  DEFAULT_F_MAX_HZ,
+  DEFAULT_F_MIN_HZ,
+  F0_METHODS,
+  type F0Frame,
+  type F0Method,
+  type F0Options,
+  type F0StreamLike,
+  type NativeFrame,
+} from './types.js';
+import { decideVoicing, VOICING, type FrameEvidence } from './voicing.js';
+import { YinSource } from './yin.js';
+
+interface SourceState {
+  source: NativeSource;
+  frames: NativeFrame[];
+  /** Native index of frames[0]. */
+  base: number;
+  role: 'pitch' | 'dsp';
+}
+
+/** Validates F0 options once at the boundary. */
+export function validateF0Options(sampleRate: number, options: F0Options): Required<Omit<F0Options, 'threads'>> & { threads?: number } {
+  const method = options.method ?? DEFAULT_F0_METHOD;
+  if (!F0_METHODS.includes(method)) {
+    throw new SvcError('INVALID_ARGUMENT', `unknown f0 method '${String(method)}'; expected one of ${F0_METHODS.join(', ')}`);
+  }
+  if (!Number.isFinite(sampleRate) || sampleRate < 8000 || sampleRate > 384000) {
+    throw new SvcError('INVALID_ARGUMENT', `sample rate must be 8000..384000 Hz, got ${sampleRate}`);
+  }
+  const hop = options.hopSamples;
+  if (!Number.isInteger(hop) || hop < 1 || hop > sampleRate) {
+    throw new SvcError('INVALID_ARGUMENT', `hop must be a whole number of samples from 1 to ${sampleRate} (1 s), got ${hop}`);
+  }
+  const fMinHz = options.fMinHz ?? DEFAULT_F_MIN_HZ;
+  const fMaxHz = options.fMaxHz ?? DEFAULT_F_MAX_HZ;
+  if (!(fMinHz >= 30 && fMaxHz <= 2000 && fMinHz < fMaxHz)) {
+    throw new SvcError('INVALID_ARGUMENT', `f0 range must satisfy 30 <= fMin < fMax <= 2000 Hz, got ${fMinHz}..${fMaxHz}`);
+  }
+  return { method, hopSamples: hop, fMinHz, fMaxHz, threads: options.threads };
+}
+
+export class F0Stream implements F0StreamLike {
+  readonly latencySamples: number;
+  readonly method: F0Method;
+  private readonly resampler: StreamingResamplerTo16k;
+  private received = 0;
+  private nextOut = 0;
+  private flushed = false;
+  /** Causal peak-hold of the frame level (dB), for the relative level gate. */
+  private peakDb = -120;
+  private disposed = false;
+
+  private constructor(
+    readonly sampleRate: number,
+    readonly hopSamples: number,
+    private readonly fMinHz: number,
+    private readonly fMaxHz: number,
+    method: F0Method,
+    private readonly sources: SourceState[],
+  ) {
+    this.method = method;
+    this.resampler = new StreamingResamplerTo16k(sampleRate);
+    const worst16k = Math.max(...sources.map((s) => s.source.hop + s.source.lookahead));
+    this.latencySamples = Math.ceil((worst16k * sampleRate) / ANALYSIS_RATE) + this.resampler.lookaheadInputSamples;
+  }
+
+  static async create(sampleRate: number, options: F0Options): Promise<F0Stream> {
+    const o = validateF0Options(sampleRate, options);
+    const states: SourceState[] = [];
+    const add = (source: NativeSource, role: SourceState['role']) => states.push({ source, frames: [], base: 0, role });
+    try {
+      if (o.method === 'swift' || o.method === 'hybrid') add(await SwiftSource.create({ threads: o.threads }), 'pitch');
+      if (o.method === 'crepe') add(await CrepeSource.create(o.fMinHz, o.fMaxHz, { threads: o.threads }), 'pitch');
+      if (o.method === 'dsp' || o.method === 'hybrid') add(new YinSource(o.fMinHz, o.fMaxHz), o.method === 'dsp' ? 'pitch' : 'dsp');
+    } catch (error) {
+      for (const s of states) await s.source.dispose();
+      throw error;
+    }
+    return new F0Stream(sampleRate, o.hopSamples, o.fMinHz, o.fMaxHz, o.method, states);
+  }
+
+  /** 16 kHz position of output frame i's centre. */
+  private position16k(i: number): number {
+    return (i * this.hopSamples * ANALYSIS_RATE) / this.sampleRate;
+  }
+
+  async process(chunk: Float32Array): Promise<F0Frame[]> {
+    if (this.disposed || this.flushed) throw new SvcError('INTERNAL', 'f0 stream used after flush/dispose');
+    this.received += chunk.length;
+    const audio16k = this.resampler.process(chunk);
+    for (const s of this.sources) {
+      s.source.push(audio16k);
+      s.frames.push(...(await s.source.frames(false)));
+    }
+    return this.emit(Infinity);
+  }
+
+  async flush(): Promise<F0Frame[]> {
+    if (this.disposed || this.flushed) throw new SvcError('INTERNAL', 'f0 stream flushed twice or after dispose');
+    this.flushed = true;
+    const total = Math.floor(this.received / this.hopSamples);
+    const tail = this.resampler.flush();
+    const lastPosition = this.position16k(Math.max(0, total - 1));
+    for (const s of this.sources) {
+      s.source.push(tail);
+      s.frames.push(...(await s.source.frames(true, lastPosition + s.source.hop)));
+    }
+    return this.emit(total);
+  }
+
+  async dispose(): Promise<void> {
+    if (this.disposed) return;
+    this.disposed = true;
+    for (const s of this.sources) await s.source.dispose();
+  }
+
+  /** Emits output frames while every source has the native frames around them (or up to `total`). */
+  private emit(total: number): F0Frame[] {
+    const out: F0Frame[] = [];
+    const final = Number.isFinite(total);
+    for (;;) {
+      const i = this.nextOut;
+      if (i >= total) break;
+      const p = this.position16k(i);
+      const evidence: Array<NativeFrame & { source: SourceState }> = [];
+      let ready = true;
+      for (const s of this.sources) {
+        const j = (p - s.source.centreOffset) / s.source.hop;
+        const j0 = Math.max(0, Math.floor(j));
+        const j1 = j0 + 1;
+        const have = s.base + s.frames.length; // native frames known
+        if (!final && j1 >= have) {
+          ready = false;
+          break;
+        }
+        const a = s.frames[Math.min(j0, have - 1) - s.base];
+        const b = s.frames[Math.min(j1, have - 1) - s.base];
+        if (!a || !b) {
+          ready = false;
+          break;
+        }
+        const t = Math.min(1, Math.max(0, j - j0));
+        evidence.push({ ...interpolateFrames(a, b, t), source: s });
+      }
+      if (!ready) break;
+      const pitch = evidence.find((e) => e.source.role === 'pitch')!;
+      const dsp = evidence.find((e) => e.source.role === 'dsp');
+      const levelDb = dsp?.rmsDb ?? pitch.rmsDb;
+      if (levelDb !== undefined) {
+        this.peakDb = Math.max(levelDb, this.peakDb - (VOICING.peakDecayDbPerSecond * this.hopSamples) / this.sampleRate);
+      }
+      const ev: FrameEvidence = {
+        method: this.method,
+        f0Hz: pitch.f0Hz,
+        confidence: pitch.confidence,
+        aperiodicity: dsp?.aperiodicity ?? pitch.aperiodicity,
+        rmsDb: levelDb,
+        relativeDb: levelDb === undefined ? undefined : levelDb - this.peakDb,
+        dspF0Hz: dsp?.f0Hz,
+      };
+      const decision = decideVoicing(ev, this.fMinHz, this.fMaxHz);
+      const f0Hz = this.method === 'hybrid' ? refinePitch(pitch.f0Hz, dsp?.f0Hz) : pitch.f0Hz;
+      out.push({
+        index: i,
+        timeSeconds: (i * this.hopSamples) / this.sampleRate,
+        f0Hz: decision.voiced ? f0Hz : 0,
+        rawF0Hz: f0Hz,
+        voiced: decision.voiced,
+        confidence: decision.confidence,
+        aperiodicity: ev.aperiodicity,
+        levelDb: ev.rmsDb,
+        modelConfidence: pitch.confidence,
+      });
+      this.nextOut++;
+    }
+    // Forget native frames no future output frame needs.
+    const p = this.position16k(this.nextOut);
+    for (const s of this.sources) {
+      const j0 = Math.max(0, Math.floor((p - s.source.centreOffset) / s.source.hop)) - 1;
+      const drop = Math.min(s.frames.length, j0 - s.base);
+      if (drop > 256) {
+        s.frames.splice(0, drop);
+        s.base += drop;
+      }
+    }
+    return out;
+  }
+}
+
+/**
+ * Hybrid pitch: SwiftF0 is robust against octave errors but its 70-cent bins leave ±20-40 cents
+ * of error on glides; YIN is precise to a few cents but sometimes picks a period multiple. Take
+ * YIN's value when it lands within 80 cents of SwiftF0's (same period), else SwiftF0's.
+ */
+export function refinePitch(modelHz: number, yinHz: number | undefined): number {
+  if (!(modelHz > 0) || !(yinHz !== undefined && yinHz > 0)) return modelHz;
+  return Math.abs(1200 * Math.log2(yinHz / modelHz)) <= 80 ? yinHz : modelHz;
+}
+
+function interpolateFrames(a: NativeFrame, b: NativeFrame, t: number): NativeFrame {
+  const lerp = (x: number | undefined, y: number | undefined) => (x === undefined || y === undefined ? x ?? y : x + (y - x) * t);
+  let f0Hz: number;
+  if (a.f0Hz > 0 && b.f0Hz > 0) {
+    // Across an octave jump, interpolating would invent a pitch in between: take the nearer frame.
+    const ratio = Math.abs(Math.log2(b.f0Hz / a.f0Hz));
+    f0Hz = ratio > 0.5 ? (t < 0.5 ? a.f0Hz : b.f0Hz) : a.f0Hz * (b.f0Hz / a.f0Hz) ** t;
+  } else f0Hz = t < 0.5 ? a.f0Hz || b.f0Hz : b.f0Hz || a.f0Hz;
+  return { f0Hz, confidence: lerp(a.confidence, b.confidence)!, aperiodicity: lerp(a.aperiodicity, b.aperiodicity), rmsDb: lerp(a.rmsDb, b.rmsDb) };
+}

@@ -1,0 +1,74 @@
+// Shared f0 types. Frame convention (so-vits-svc 4.1): a track for n samples at hop h has
+// floor(n / h) frames and frame i is centred at sample i*h, i.e. time i*h/sampleRate.
+// (so-vits-svc computes p_len = len(wav) // hop_length and resizes every predictor's f0 to it.)
+
+export type F0Method = 'swift' | 'crepe' | 'dsp' | 'hybrid';
+export const F0_METHODS: readonly F0Method[] = ['hybrid', 'swift', 'crepe', 'dsp'];
+/** The most accurate method measured (see docs in src/dsp/f0/index.ts and test/f0-accuracy.test.ts). */
+export const DEFAULT_F0_METHOD: F0Method = 'hybrid';
+
+export interface F0Track {
+  sampleRate: number;
+  hopSamples: number;
+  /** f0 per frame in Hz, 0 where unvoiced. */
+  f0Hz: Float32Array;
+  /** The estimate even where unvoiced (0 only where the method has no estimate at all). */
+  rawF0Hz: Float32Array;
+  /** 1 where voiced. */
+  voiced: Uint8Array;
+  /** 0..1, the method's belief that the frame is voiced. */
+  confidence: Float32Array;
+}
+
+export interface F0Frame {
+  /** Frame index i: centred at i*hopSamples input samples. */
+  index: number;
+  timeSeconds: number;
+  f0Hz: number;
+  rawF0Hz: number;
+  voiced: boolean;
+  confidence: number;
+  /** YIN aperiodicity at this frame (0 periodic .. 1 noise), where the method computed it. */
+  aperiodicity?: number;
+  /** Frame level in dBFS (±16 ms around the centre at 16 kHz), where the method computed it. */
+  levelDb?: number;
+  /** The model's own confidence before the voicing decision (hybrid: SwiftF0's). */
+  modelConfidence?: number;
+}
+
+export interface F0Options {
+  method?: F0Method;
+  /** Output hop in input samples (so-vits-svc: 512 at 44.1 kHz). */
+  hopSamples: number;
+  /** Lowest f0 reported as voiced, Hz. Default 50. */
+  fMinHz?: number;
+  /** Highest f0 reported as voiced, Hz. Default 1100. */
+  fMaxHz?: number;
+  /** ONNX threads per session (models only). Default 2. */
+  threads?: number;
+}
+
+export const DEFAULT_F_MIN_HZ = 50;
+export const DEFAULT_F_MAX_HZ = 1100;
+
+/** A per-frame estimate on a method's own grid at 16 kHz. */
+export interface NativeFrame {
+  /** Raw f0 estimate in Hz (0 if none). */
+  f0Hz: number;
+  /** 0..1 voicing belief of the method. */
+  confidence: number;
+  /** Extra evidence used by the hybrid voicing decision. */
+  aperiodicity?: number;
+  rmsDb?: number;
+}
+
+/** Streaming estimator contract shared by every method. */
+export interface F0StreamLike {
+  /** Fixed delay between the input and the emission of a frame, in input samples (beyond its centre). */
+  readonly latencySamples: number;
+  /** Feeds samples; resolves the frames whose analysis windows are now complete. */
+  process(chunk: Float32Array): Promise<F0Frame[]>;
+  /** Ends the stream (zero padding at the end); resolves the remaining floor(n/hop) frames. */
+  flush(): Promise<F0Frame[]>;
+  dispose(): Promise<void>;
+}

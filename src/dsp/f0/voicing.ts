@@ -1,0 +1,54 @@
+// Voicing decisions per method, from the evidence interpolated at each output frame.
+// Thresholds were tuned on synthetic references and the consensus reference (see
+// test/f0-accuracy.test.ts and the report); they are constants so streaming stays stateless.
+import type { F0Method } from './types.js';
+
+export interface FrameEvidence {
+  method: F0Method;
+  f0Hz: number;
+  confidence: number;
+  aperiodicity?: number;
+  rmsDb?: number;
+  /** Frame level relative to the recent loudest level (causal peak hold), dB ≤ 0. */
+  relativeDb?: number;
+  dspF0Hz?: number;
+}
+
+export const VOICING = {
+  swiftConfidence: 0.9,
+  crepeConfidence: 0.5,
+  dspAperiodicity: 0.2,
+  dspMinRmsDb: -50,
+  hybridSwiftConfidence: 0.9,
+  hybridAperiodicity: 0.2,
+  hybridMinRmsDb: -60,
+  /** Frames more than this far below the recent peak level are unvoiced (reverb tails, breaths). */
+  hybridMinRelativeDb: -30,
+  /** Peak-hold decay of the level tracker, dB per second. */
+  peakDecayDbPerSecond: 3,
+};
+
+export function decideVoicing(e: FrameEvidence, fMinHz: number, fMaxHz: number): { voiced: boolean; confidence: number } {
+  const inRange = e.f0Hz >= fMinHz && e.f0Hz <= fMaxHz;
+  switch (e.method) {
+    case 'swift':
+      return { voiced: inRange && e.confidence >= VOICING.swiftConfidence, confidence: e.confidence };
+    case 'crepe':
+      return { voiced: inRange && e.confidence >= VOICING.crepeConfidence, confidence: e.confidence };
+    case 'dsp': {
+      const voiced = inRange && (e.aperiodicity ?? 1) < VOICING.dspAperiodicity && (e.rmsDb ?? -120) > VOICING.dspMinRmsDb;
+      return { voiced, confidence: e.confidence };
+    }
+    case 'hybrid': {
+      const ap = e.aperiodicity ?? 1;
+      const voiced =
+        inRange &&
+        e.confidence >= VOICING.hybridSwiftConfidence &&
+        ap < VOICING.hybridAperiodicity &&
+        (e.rmsDb ?? -120) > VOICING.hybridMinRmsDb &&
+        (e.relativeDb ?? 0) > VOICING.hybridMinRelativeDb;
+      const periodic = Math.min(1, Math.max(0, 1 - ap));
+      return { voiced, confidence: Math.min(e.confidence, periodic) };
+    }
+  }
+}

@@ -1,0 +1,144 @@
+// YIN f0 estimation (de Cheveigné & Kawahara 2002) as pure functions plus a native-frame source
+// for the streaming wrapper: difference function, cumulative-mean normalisation, absolute
+// threshold with local-minimum descent, parabolic refinement. Works at 16 kHz on 1024-sample
+// windows centred on the frame (64 ms), every 160 samples (10 ms).
+import type { NativeFrame } from './types.js';
+
+export interface YinResult {
+  /** Estimated f0 in Hz (0 when the window is silent). */
+  f0Hz: number;
+  /** Normalised difference at the chosen lag: 0 = perfectly periodic, ~1 = noise. */
+  aperiodicity: number;
+}
+
+/**
+ * YIN on one window. `window.length` must exceed maxLag; the integration length is
+ * window.length - maxLag samples. Lags are searched in [sampleRate/fMaxHz, sampleRate/fMinHz].
+ */
+export function yinEstimate(window: Float32Array, sampleRate: number, fMinHz: number, fMaxHz: number, threshold = 0.15): YinResult {
+  const minLag = Math.max(2, Math.floor(sampleRate / fMaxHz));
+  const maxLag = Math.min(window.length - 2, Math.ceil(sampleRate / fMinHz));
+  const integration = window.length - maxLag - 1;
+  const diff = new Float64Array(maxLag + 2);
+  // d(τ) = Σ_j (x_j - x_{j+τ})², computed via energies and the lagged product (O(W·maxLag)).
+  let energy0 = 0;
+  for (let j = 0; j < integration; j++) energy0 += window[j]! * window[j]!;
+  if (energy0 <= 1e-12) return { f0Hz: 0, aperiodicity: 1 };
+  let energyTau = energy0;
+  for (let tau = 1; tau <= maxLag + 1; tau++) {
+    // slide the energy of x[tau .. tau+integration)
+    const out = window[tau - 1]!;
+    const inn = window[tau + integration - 1]!;
+    energyTau += inn * inn - out * out;
+    let cross = 0;
+    for (let j = 0; j < integration; j++) cross += window[j]! * window[j + tau]!;
+    diff[tau] = Math.max(0, energy0 + energyTau - 2 * cross);
+  }
+  // Cumulative mean normalised difference d'(τ).
+  const cmnd = new Float64Array(maxLag + 2);
+  cmnd[0] = 1;
+  let running = 0;
+  for (let tau = 1; tau <= maxLag + 1; tau++) {
+    running += diff[tau]!;
+    cmnd[tau] = running > 0 ? (diff[tau]! * tau) / running : 1;
+  }
+  let best = -1;
+  for (let tau = minLag; tau <= maxLag; tau++) {
+    if (cmnd[tau]! < threshold) {
+      while (tau + 1 <= maxLag && cmnd[tau + 1]! < cmnd[tau]!) tau++;
+      best = tau;
+      break;
+    }
+  }
+  if (best < 0) {
+    best = minLag;
+    for (let tau = minLag + 1; tau <= maxLag; tau++) if (cmnd[tau]! < cmnd[best]!) best = tau;
+  }
+  // Parabolic interpolation of d' around the minimum.
+  let lag = best;
+  if (best > 1 && best <= maxLag) {
+    const a = cmnd[best - 1]!;
+    const b = cmnd[best]!;
+    const c = cmnd[best + 1]!;
+    const denom = a - 2 * b + c;
+    if (denom > 0) lag = best + (0.5 * (a - c)) / denom;
+  }
+  return { f0Hz: sampleRate / lag, aperiodicity: Math.min(1, Math.max(0, cmnd[best]!)) };
+}
+
+export const YIN_WINDOW = 1024;
+export const YIN_HOP = 160;
+export const YIN_LEAD = 384;
+
+/** RMS of a window in dBFS (−120 floor). */
+export function rmsDecibels(window: Float32Array, from = 0, to = window.length): number {
+  let sum = 0;
+  for (let i = from; i < to; i++) sum += window[i]! * window[i]!;
+  const rms = Math.sqrt(sum / Math.max(1, to - from));
+  return rms > 1e-6 ? 20 * Math.log10(rms) : -120;
+}
+
+/** Maps YIN aperiodicity and level to a 0..1 voicing confidence. */
+export function yinConfidence(aperiodicity: number, rmsDb: number): number {
+  const periodic = Math.min(1, Math.max(0, 1 - aperiodicity / 0.4));
+  const loud = Math.min(1, Math.max(0, (rmsDb + 60) / 10));
+  return periodic * loud;
+}
+
+/**
+ * YIN frames at 16 kHz, frame j centred at sample j*YIN_HOP. YIN compares x[t] with x[t+τ] for t
+ * in the first W−maxLag samples of its window, so the samples it actually measures are centred
+ * about 390 samples into a 1024 window (for τ near a typical 80-sample period): the window is
+ * [c−YIN_LEAD, c+1024−YIN_LEAD) so that this centre falls on the frame centre.
+ */
+export class YinSource {
+  readonly hop = YIN_HOP;
+  readonly centreOffset = 0;
+  /** 16 kHz samples needed after a frame's centre. */
+  readonly lookahead = YIN_WINDOW - YIN_LEAD;
+  private audio = new Float32Array(0);
+  private audioStart = -YIN_LEAD; // absolute 16 kHz index of audio[0] (left zero padding)
+  private next = 0;
+
+  constructor(private readonly fMinHz: number, private readonly fMaxHz: number) {
+    this.audio = new Float32Array(YIN_LEAD); // zeros before the start
+  }
+
+  push(samples16k: Float32Array): void {
+    const merged = new Float32Array(this.audio.length + samples16k.length);
+    merged.set(this.audio);
+    merged.set(samples16k, this.audio.length);
+    this.audio = merged;
+  }
+
+  /** Frames whose windows are complete; with `final`, pads zeros and emits frames up to `endCentre`. */
+  async frames(final: boolean, endCentre = 0): Promise<NativeFrame[]> {
+    const out: NativeFrame[] = [];
+    const available = this.audioStart + this.audio.length;
+    if (final) {
+      const need = endCentre + YIN_WINDOW - YIN_LEAD - available;
+      if (need > 0) this.push(new Float32Array(need));
+    }
+    for (;;) {
+      const centre = this.next * this.hop;
+      const start = centre - YIN_LEAD - this.audioStart;
+      if (start + YIN_WINDOW > this.audio.length) break;
+      if (final && centre > endCentre) break;
+      const window = this.audio.subarray(start, start + YIN_WINDOW);
+      const r = yinEstimate(window, 16000, this.fMinHz, this.fMaxHz);
+      const rmsDb = rmsDecibels(window, YIN_LEAD - 256, YIN_LEAD + 256);
+      out.push({ f0Hz: r.f0Hz, confidence: yinConfidence(r.aperiodicity, rmsDb), aperiodicity: r.aperiodicity, rmsDb });
+      this.next++;
+    }
+    const keepFrom = this.next * this.hop - YIN_LEAD - this.audioStart;
+    if (keepFrom > 8192) {
+      this.audio = this.audio.slice(keepFrom);
+      this.audioStart += keepFrom;
+    }
+    return out;
+  }
+
+  dispose(): void {
+    this.audio = new Float32Array(0);
+  }
+}

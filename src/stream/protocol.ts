@@ -1,0 +1,165 @@
+// WebSocket protocol v1 (docs/protocol.md): the one typed definition of every client message, with its
+// defaults and limits, and of the messages the server sends. Client text is validated here, once; the
+// rest of the server only sees typed messages.
+import { SUPPORTED_SAMPLE_RATES } from '../audio/types.js';
+import { number, object, opaque, optional, SchemaError, string, type Infer } from './schema.js';
+
+export const PROTOCOL_VERSION = 1;
+
+export const PROTOCOL_LIMITS = {
+  sampleRates: SUPPORTED_SAMPLE_RATES,
+  blockMs: { min: 10, max: 500 },
+  pitch: { min: -24, max: 24 },
+  formant: { min: 0.5, max: 2 },
+  /** Largest JSON text message, in bytes. */
+  maxTextBytes: 4096,
+  tokenMaxLength: 256,
+  sessionIdMaxLength: 64,
+  modelNameMaxLength: 128,
+} as const;
+
+export const SAMPLE_FORMATS = ['f32', 's16'] as const;
+export type SampleFormat = (typeof SAMPLE_FORMATS)[number];
+export const ROLES = ['convert', 'listen'] as const;
+export type Role = (typeof ROLES)[number];
+
+export const ERROR_CODES = [
+  'BAD_JSON',
+  'BAD_MESSAGE',
+  'BAD_FRAME',
+  'FRAME_TOO_LARGE',
+  'RATE_LIMITED',
+  'NOT_READY',
+  'UNAUTHORIZED',
+  'TOO_MANY_SESSIONS',
+  'UNKNOWN_SESSION',
+  'MODEL_NOT_FOUND',
+  'IDLE_TIMEOUT',
+  'INTERNAL',
+] as const;
+export type ProtocolErrorCode = (typeof ERROR_CODES)[number];
+
+/** WebSocket close codes the server uses (4000–4999 are application codes). */
+export const CLOSE_CODES = {
+  normal: 1000,
+  goingAway: 1001,
+  protocolError: 4400,
+  unauthorized: 4401,
+  unknownSession: 4404,
+  idleTimeout: 4408,
+  tooManySessions: 4429,
+  internal: 4500,
+} as const;
+
+const pitch = number({ min: PROTOCOL_LIMITS.pitch.min, max: PROTOCOL_LIMITS.pitch.max });
+const formant = number({ min: PROTOCOL_LIMITS.formant.min, max: PROTOCOL_LIMITS.formant.max });
+
+/** Hello with explicit defaults: every field but `type` and `version` may be left out. */
+export function helloSchema(defaultBlockMs = 20) {
+  return object({
+    type: string({ maxLength: 16, oneOf: ['hello'] as const }),
+    version: number({ integer: true, oneOf: [PROTOCOL_VERSION] }),
+    role: string({ maxLength: 16, oneOf: ROLES, default: 'convert' }),
+    sampleRate: number({ integer: true, oneOf: PROTOCOL_LIMITS.sampleRates, default: 48000 }),
+    format: string({ maxLength: 8, oneOf: SAMPLE_FORMATS, default: 'f32' }),
+    channels: number({ integer: true, oneOf: [1, 2], default: 1 }),
+    blockMs: number({ min: PROTOCOL_LIMITS.blockMs.min, max: PROTOCOL_LIMITS.blockMs.max, default: defaultBlockMs }),
+    voice: object({ pitch: number({ min: PROTOCOL_LIMITS.pitch.min, max: PROTOCOL_LIMITS.pitch.max, default: 0 }), formant: number({ min: PROTOCOL_LIMITS.formant.min, max: PROTOCOL_LIMITS.formant.max, default: 1 }) }, { whenAbsent: 'defaults' }),
+    token: optional(string({ maxLength: PROTOCOL_LIMITS.tokenMaxLength })),
+    listen: optional(string({ maxLength: PROTOCOL_LIMITS.sessionIdMaxLength })),
+  });
+}
+
+const setSchema = object({
+  type: string({ maxLength: 16, oneOf: ['set'] as const }),
+  voice: object({ pitch: optional(pitch), formant: optional(formant) }),
+});
+const modelSchema = object({
+  type: string({ maxLength: 16, oneOf: ['model'] as const }),
+  name: string({ maxLength: PROTOCOL_LIMITS.modelNameMaxLength }),
+});
+const statsSchema = object({ type: string({ maxLength: 16, oneOf: ['stats'] as const }) });
+const pingSchema = object({ type: string({ maxLength: 16, oneOf: ['ping'] as const }), t: opaque(256) });
+
+export type HelloMessage = Infer<ReturnType<typeof helloSchema>>;
+export type SetMessage = Infer<typeof setSchema>;
+export type ModelMessage = Infer<typeof modelSchema>;
+export type StatsRequestMessage = Infer<typeof statsSchema>;
+export type PingMessage = Infer<typeof pingSchema>;
+export type ControlMessage = SetMessage | ModelMessage | StatsRequestMessage | PingMessage;
+export type ClientMessage = HelloMessage | ControlMessage;
+
+export type ParseResult = { ok: true; message: ClientMessage } | { ok: false; code: 'BAD_JSON' | 'BAD_MESSAGE' | 'FRAME_TOO_LARGE'; message: string };
+
+const CONTROL_SCHEMAS = { set: setSchema, model: modelSchema, stats: statsSchema, ping: pingSchema } as const;
+
+/** Parses and validates one text message from a client. */
+export function parseClientMessage(text: string, options: { defaultBlockMs?: number } = {}): ParseResult {
+  if (Buffer.byteLength(text, 'utf8') > PROTOCOL_LIMITS.maxTextBytes) {
+    return { ok: false, code: 'FRAME_TOO_LARGE', message: `text messages may be at most ${PROTOCOL_LIMITS.maxTextBytes} bytes, got ${Buffer.byteLength(text, 'utf8')}` };
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    return { ok: false, code: 'BAD_JSON', message: `text messages must be JSON: ${(error as Error).message}` };
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    return { ok: false, code: 'BAD_MESSAGE', message: `a message must be a JSON object with a "type", got ${Array.isArray(value) ? 'an array' : typeof value}` };
+  }
+  const type = (value as { type?: unknown }).type;
+  try {
+    if (type === 'hello') return { ok: true, message: helloSchema(options.defaultBlockMs).parse(value, 'hello') };
+    if (typeof type === 'string' && Object.prototype.hasOwnProperty.call(CONTROL_SCHEMAS, type)) {
+      return { ok: true, message: CONTROL_SCHEMAS[type as keyof typeof CONTROL_SCHEMAS].parse(value, type) };
+    }
+  } catch (error) {
+    if (error instanceof SchemaError) return { ok: false, code: 'BAD_MESSAGE', message: error.message };
+    throw error;
+  }
+  return { ok: false, code: 'BAD_MESSAGE', message: `unknown message type ${JSON.stringify(type)}; expected one of "hello", "set", "model", "stats", "ping"` };
+}
+
+// ---- Server → client messages ----
+
+export interface VoiceMessageBody {
+  pitch: number;
+  formant: number;
+}
+
+export interface ReadyMessage {
+  type: 'ready';
+  sessionId: string;
+  role: Role;
+  sampleRate: number;
+  format: SampleFormat;
+  channels: number;
+  /** Samples per block at the client's rate (per channel). */
+  blockSamples: number;
+  voice: VoiceMessageBody;
+  model: string;
+  latency: { algorithmicMs: number; blockMs: number; delayMs: number; delaySamples: number };
+  limits: { maxFrameBytes: number; maxMessagesPerSecond: number; maxQueueMs: number; idleTimeoutS: number };
+}
+
+export interface StatsMessage {
+  type: 'stats';
+  sessionId: string;
+  inputMs: number;
+  outputMs: number;
+  latency: { algorithmicMs: number; computeMsMean: number; computeMsP95: number; computeMsMax: number; blockMs: number; delayMs: number };
+  queueMs: number;
+  queueMaxMs: number;
+  dropped: { skippedBlocks: number; dryBlocks: number; silencedBlocks: number; overflowMs: number; outputFramesDropped: number; framesRejected: number };
+  underruns: number;
+  overruns: number;
+  policy: string;
+  listeners: number;
+}
+
+export interface ErrorMessage {
+  type: 'error';
+  code: ProtocolErrorCode;
+  message: string;
+  fatal: boolean;
+}

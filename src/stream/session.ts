@@ -1,0 +1,220 @@
+// One conversion session: the client's frames (its rate, format, channels) → mono → StreamingResampler
+// to the stage rate → StreamPipeline → stage-rate mono output, which every sink (the converting client
+// and any listeners) resamples to its own rate and encodes in its own format. Owns the latency and
+// drop accounting reported in `stats` messages and on /metrics.
+import { Observable, Subject } from 'rxjs';
+import { StreamingResampler } from '../audio/resample.js';
+import { decodeFrame, encodeFrame } from './codec.js';
+import { StreamPipeline, type BehindPolicy } from './pipeline.js';
+import type { SampleFormat, StatsMessage } from './protocol.js';
+import type { ConverterStage, StageFactory, VoiceParams } from './stage.js';
+
+export interface StreamFormat {
+  sampleRate: number;
+  format: SampleFormat;
+  channels: number;
+}
+
+export interface SessionOptions extends StreamFormat {
+  id: string;
+  blockMs: number;
+  voice: VoiceParams;
+  stageFactory: StageFactory;
+  policy: BehindPolicy;
+  /** Queue beyond which the policy applies, in ms; default max(4 blocks, 200 ms). */
+  maxQueueMs?: number;
+  /** SOLA crossfade and search for stateless stages, in ms. */
+  crossfadeMs?: number;
+  searchMs?: number;
+  /** Extra left context for stateless stages, in ms. */
+  extraContextMs?: number;
+}
+
+/** Resamples stage-rate mono output to one sink's rate and encodes it. */
+export class OutputEncoder {
+  private readonly resampler: StreamingResampler | null;
+  /** Signal delay this encoder adds, in sink-rate samples. */
+  readonly delaySamples: number;
+
+  constructor(stageRate: number, readonly target: StreamFormat) {
+    this.resampler = stageRate === target.sampleRate ? null : new StreamingResampler({ fromRate: stageRate, toRate: target.sampleRate });
+    this.delaySamples = this.resampler?.delaySamples ?? 0;
+  }
+
+  /** Returns the encoded frame, or null when the resampler has nothing to give yet. */
+  process(stageSamples: Float32Array): { frame: Buffer; samples: number } | null {
+    const samples = this.resampler ? this.resampler.process(stageSamples) : stageSamples;
+    if (samples.length === 0) return null;
+    return { frame: encodeFrame(samples, this.target.format, this.target.channels), samples: samples.length };
+  }
+
+  dispose(): void {
+    this.resampler?.dispose();
+  }
+}
+
+export interface SessionCounters {
+  framesRejected: number;
+  outputFramesDropped: number;
+  underruns: number;
+}
+
+export class ConvertSession {
+  readonly id: string;
+  readonly format: StreamFormat;
+  readonly blockMs: number;
+  readonly stage: ConverterStage;
+  readonly pipeline: StreamPipeline;
+  readonly createdAtMs = Date.now();
+  voice: VoiceParams;
+  readonly counters: SessionCounters = { framesRejected: 0, outputFramesDropped: 0, underruns: 0 };
+  private readonly inputResampler: StreamingResampler | null;
+  private readonly stageOutput = new Subject<Float32Array>();
+  /** Converted mono audio at the stage rate, in order. */
+  readonly stageOutput$: Observable<Float32Array> = this.stageOutput.asObservable();
+  private inputSamples = 0;
+  private lastFrameAtMs = 0;
+  private disposed = false;
+
+  /** Loads what sessions need once per process (the resampler's WASM). */
+  static ready(): Promise<void> {
+    return StreamingResampler.ready();
+  }
+
+  constructor(options: SessionOptions) {
+    this.id = options.id;
+    this.format = { sampleRate: options.sampleRate, format: options.format, channels: options.channels };
+    this.blockMs = options.blockMs;
+    this.voice = { ...options.voice };
+    this.stage = options.stageFactory({ clientSampleRate: options.sampleRate, voice: this.voice });
+    try {
+      const rate = this.stage.sampleRate;
+      const ms = (x: number | undefined) => (x === undefined ? undefined : Math.round((x * rate) / 1000));
+      this.pipeline = new StreamPipeline(this.stage, {
+        blockSamples: Math.max(1, Math.round((options.blockMs * rate) / 1000)),
+        policy: options.policy,
+        maxQueueSamples: ms(options.maxQueueMs),
+        crossfadeSamples: ms(options.crossfadeMs),
+        searchSamples: ms(options.searchMs),
+        extraContextSamples: ms(options.extraContextMs),
+      });
+      this.inputResampler = rate === options.sampleRate ? null : new StreamingResampler({ fromRate: options.sampleRate, toRate: rate });
+    } catch (error) {
+      this.stage.dispose();
+      throw error;
+    }
+    this.pipeline.output$.subscribe((block) => this.stageOutput.next(block));
+  }
+
+  /** Decodes and queues one binary frame; returns an error text for a malformed frame (dropped). */
+  acceptFrame(bytes: Uint8Array): string | null {
+    if (this.disposed) return null;
+    const decoded = decodeFrame(bytes, this.format.format, this.format.channels);
+    if (!decoded.ok) {
+      this.counters.framesRejected++;
+      return decoded.message;
+    }
+    const now = performance.now();
+    // An underrun: the client's audio stopped arriving for more than two blocks (and 100 ms) mid-stream,
+    // so whoever plays the output runs dry.
+    if (this.lastFrameAtMs > 0 && now - this.lastFrameAtMs > Math.max(2 * this.blockMs, 100)) this.counters.underruns++;
+    this.lastFrameAtMs = now;
+    this.inputSamples += decoded.samples.length;
+    const stageSamples = this.inputResampler ? this.inputResampler.process(decoded.samples) : decoded.samples;
+    this.pipeline.push(stageSamples);
+    return null;
+  }
+
+  setVoice(voice: Partial<VoiceParams>): VoiceParams {
+    this.voice = { pitch: voice.pitch ?? this.voice.pitch, formant: voice.formant ?? this.voice.formant };
+    this.stage.setVoice(this.voice);
+    return { ...this.voice };
+  }
+
+  /** Creates an encoder for a sink; the caller disposes it. */
+  createEncoder(target: StreamFormat): OutputEncoder {
+    return new OutputEncoder(this.stage.sampleRate, target);
+  }
+
+  /**
+   * Signal delay and algorithmic latency as a sink sees them: `sink` is its encoder (rate and resampler
+   * delay); default the converting client's own. delaySamples is in the sink's rate.
+   */
+  latency(sink: { delaySamples: number; target: { sampleRate: number } } = this.defaultSink()): { algorithmicMs: number; blockMs: number; delayMs: number; delaySamples: number } {
+    const stageRate = this.stage.sampleRate;
+    const inDelayMs = this.inputResampler ? (this.inputResampler.delaySamples * 1000) / stageRate : 0;
+    const pipelineDelayMs = (this.pipeline.delaySamples * 1000) / stageRate;
+    const outDelayMs = (sink.delaySamples * 1000) / sink.target.sampleRate;
+    const delayMs = inDelayMs + pipelineDelayMs + outDelayMs;
+    const blockMs = (this.pipeline.blockSamples * 1000) / stageRate;
+    return {
+      algorithmicMs: round2(blockMs + delayMs),
+      blockMs: round2(blockMs),
+      delayMs: round2(delayMs),
+      delaySamples: Math.round((delayMs * sink.target.sampleRate) / 1000),
+    };
+  }
+
+  private defaultSink(): { delaySamples: number; target: { sampleRate: number } } {
+    const stageRate = this.stage.sampleRate;
+    if (stageRate === this.format.sampleRate) return { delaySamples: 0, target: this.format };
+    // Same figure an OutputEncoder to the client's rate reports (speex: filt_len/2 input samples).
+    const probe = new StreamingResampler({ fromRate: stageRate, toRate: this.format.sampleRate });
+    try {
+      return { delaySamples: probe.delaySamples, target: this.format };
+    } finally {
+      probe.dispose();
+    }
+  }
+
+  stats(policy: string, listeners: number, latency = this.latency()): StatsMessage {
+    const p = this.pipeline.stats();
+    const stageRate = this.stage.sampleRate;
+    const toMs = (samples: number) => round2((samples * 1000) / stageRate);
+    const policyBlocks = p.blocksSkipped + p.blocksDry + p.blocksSilenced;
+    return {
+      type: 'stats',
+      sessionId: this.id,
+      inputMs: round2((this.inputSamples * 1000) / this.format.sampleRate),
+      outputMs: toMs(p.outputSamples),
+      latency: {
+        algorithmicMs: latency.algorithmicMs,
+        computeMsMean: round3(p.compute.meanMs),
+        computeMsP95: round3(p.compute.p95Ms),
+        computeMsMax: round3(p.compute.maxMs),
+        blockMs: latency.blockMs,
+        delayMs: latency.delayMs,
+      },
+      queueMs: toMs(p.queueSamples),
+      queueMaxMs: toMs(p.queueMaxSamples),
+      dropped: {
+        skippedBlocks: p.blocksSkipped,
+        dryBlocks: p.blocksDry,
+        silencedBlocks: p.blocksSilenced,
+        overflowMs: toMs(p.overflowSamples),
+        outputFramesDropped: this.counters.outputFramesDropped,
+        framesRejected: this.counters.framesRejected,
+      },
+      underruns: this.counters.underruns,
+      overruns: policyBlocks,
+      policy,
+      listeners,
+    };
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.pipeline.dispose();
+    this.stageOutput.complete();
+    this.inputResampler?.dispose();
+    this.stage.dispose();
+  }
+}
+
+function round2(x: number): number {
+  return Math.round(x * 100) / 100;
+}
+function round3(x: number): number {
+  return Math.round(x * 1000) / 1000;
+}
