@@ -119,6 +119,35 @@ test('streaming in uneven chunks gives the file output, within the stated latenc
   }
 });
 
+test('lowLatency streaming: lower latency, frames close to the file output', async () => {
+  const sampleRate = 44100;
+  const hop = 512;
+  const samples = tone(sampleRate, 2.5, (t) => 200 * 2 ** Math.sin(2 * Math.PI * 0.7 * t));
+  samples.fill(0, 40000, 52000);
+  const file = await estimateF0(samples, sampleRate, { method: 'hybrid', hopSamples: hop });
+  const exact = await createF0Stream(sampleRate, { method: 'hybrid', hopSamples: hop });
+  const low = await createF0Stream(sampleRate, { method: 'hybrid', hopSamples: hop, lowLatency: true });
+  const frames: F0Frame[] = [];
+  try {
+    assert.ok(low.latencySamples < 0.5 * exact.latencySamples, `low ${low.latencySamples} vs exact ${exact.latencySamples}`);
+    for (let pos = 0; pos < samples.length; pos += 882) frames.push(...(await low.process(samples.subarray(pos, pos + 882))));
+    frames.push(...(await low.flush()));
+  } finally {
+    await exact.dispose();
+    await low.dispose();
+  }
+  assert.is(frames.length, file.f0Hz.length);
+  let close = 0;
+  let sameVoicing = 0;
+  frames.forEach((f, i) => {
+    if (f.voiced === (file.voiced[i] === 1)) sameVoicing++;
+    if (Math.abs(cents(f.rawF0Hz, file.rawF0Hz[i]!)) <= 50) close++;
+  });
+  assert.ok(close >= 0.97 * frames.length, `${close}/${frames.length} frames within 50 cents of file output`);
+  assert.ok(sameVoicing >= 0.97 * frames.length, `${sameVoicing}/${frames.length} voicing flags as file output`);
+  console.log(`  lowLatency hybrid: latency ${((1000 * low.latencySamples) / sampleRate).toFixed(0)} ms; ${close}/${frames.length} within 50 cents of file output`);
+});
+
 test('coarseF0 matches so-vits-svc f0_to_coarse at its anchor points', () => {
   const mel = (f: number) => 1127 * Math.log(1 + f / 700);
   const midHz = 700 * (Math.exp((mel(50) + mel(1100)) / 2 / 1127) - 1);

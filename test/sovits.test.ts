@@ -64,7 +64,7 @@ test('state dict: key names and shapes equal upstream so-vits-svc 4.0, 4.1, 4.1+
     const extra = [...got.keys()].filter((k) => !want.has(k));
     const differ = [...want.keys()].filter((k) => got.has(k) && got.get(k) !== want.get(k)).map((k) => `${k}: ${got.get(k)} vs ${want.get(k)}`);
     assert.equal({ missing, extra, differ }, { missing: [], extra: [], differ: [] }, `generator ${name}`);
-    assert.is(got.size, want.size);
+    assert.equal(ours.generator, upstream.generator, `generator ${name}: same keys in upstream's order`);
     assert.equal(asMap(ours.discriminator), asMap(upstream.discriminator), `discriminator ${name}`);
     assert.is(ours.version, name === '40' ? '4.0' : '4.1');
   });
@@ -181,12 +181,50 @@ test('import-sovits round trip: our checkpoint in upstream layout imports to the
   assert.is(bundle.encoderPath, null);
 });
 
-test('import-sovits --encoder: user encoders in both conventions are recognized', async () => {
+test('import-sovits --encoder: user encoders in both conventions are recognized, a wrong width is refused', async () => {
   const out = join(temp.dir, 'with-encoder');
   const run = await runSvc(['import-sovits', '--checkpoint', join(refDir, 'G_0.pth'), '--config', join(refDir, 'config.json'), '--out', out, '--encoder', join(refDir, 'encoder.onnx')]);
   assert.is(run.code, 0, run.stderr);
   const enc = readBundle(out).manifest.encoder!;
   assert.equal([enc.convention, enc.input, enc.output, enc.dim], ['source-embed', 'source', 'embed', 256]);
+  // soft-VC style: audio [1, N] -> units [1, T, D]; one 256-d and one 768-d variant.
+  const { spawnSync } = await import('node:child_process');
+  for (const dim of [256, 768]) {
+    const script = `import torch\nclass E(torch.nn.Module):\n    def __init__(self):\n        super().__init__(); self.c = torch.nn.Conv1d(1, ${dim}, 400, stride=320)\n    def forward(self, audio): return self.c(audio.unsqueeze(1)).transpose(1, 2)\ntorch.onnx.export(E(), (torch.zeros(1, 16000),), '${join(temp.dir, `units${dim}.onnx`)}', input_names=['audio'], output_names=['units'], dynamic_axes={'audio': {1: 'n'}, 'units': {1: 't'}}, opset_version=16)`;
+    const made = spawnSync('/usr/bin/python3', ['-c', script]);
+    assert.is(made.status, 0, String(made.stderr));
+  }
+  const out2 = join(temp.dir, 'with-units');
+  const ok = await runSvc(['import-sovits', '--checkpoint', join(refDir, 'G_0.pth'), '--config', join(refDir, 'config.json'), '--out', out2, '--encoder', join(temp.dir, 'units256.onnx')]);
+  assert.is(ok.code, 0, ok.stderr);
+  const units = readBundle(out2).manifest.encoder!;
+  assert.equal([units.convention, units.input, units.output, units.dim], ['audio-units', 'audio', 'units', 256]);
+  const wrong = await runSvc(['import-sovits', '--checkpoint', join(refDir, 'G_0.pth'), '--config', join(refDir, 'config.json'), '--out', join(temp.dir, 'bad-units'), '--encoder', join(temp.dir, 'units768.onnx')]);
+  assert.is(wrong.code, 1);
+  assert.match(wrong.stderr, /gives 768-d features but the model \(vec256l9\) takes 256-d/);
+});
+
+test('import-sovits: a 4.0 config and checkpoint import with the 4.0 signature (256-d c, no vol)', async () => {
+  const config = tinyConfigVariant('v40', (c) => {
+    for (const key of ['speech_encoder', 'vol_embedding', 'vocoder_name', 'use_depthwise_conv', 'flow_share_parameter', 'use_automatic_f0_prediction', 'use_transformer_flow', 'n_flow_layer', 'n_layers_trans_flow', 'speaker_embedding']) delete c.model[key];
+  });
+  const checkpoint = join(temp.dir, 'G_40.pth');
+  const { spawnSync } = await import('node:child_process');
+  const made = spawnSync('/usr/bin/python3', ['-c', [
+    'from svc_py.sovits.config import read_config',
+    'from svc_py.sovits.models import build_generator',
+    'from svc_py.sovits.checkpoint import save_upstream_checkpoint',
+    `save_upstream_checkpoint(build_generator(read_config('${config}')), '${checkpoint}', iteration=1200)`,
+  ].join('\n')], { env: { ...process.env, PYTHONPATH: join(repoRoot, 'python') } });
+  assert.is(made.status, 0, String(made.stderr));
+  const out = join(temp.dir, 'v40');
+  const run = await runSvc(['import-sovits', '--checkpoint', checkpoint, '--config', config, '--out', out]);
+  assert.is(run.code, 0, run.stderr);
+  const m = readBundle(out).manifest;
+  assert.equal([m.sovits_version, m.speech_encoder, m.ssl_dim, m.vol_embedding, m.source.iteration], ['4.0', 'vec256l9', 256, false, 1200]);
+  const info = await runPythonModule<OnnxInfo>('onnx_info', [join(out, 'generator.onnx')]);
+  assert.equal(info.inputs.map((i) => i.name), ['c', 'f0', 'mel2ph', 'uv', 'noise', 'sid']);
+  assert.equal(info.inputs[0]!.shape, ['c_dynamic_axes_1', 'c_dynamic_axes_2', 256]);
 });
 
 test('import-sovits: 4.1 vec256 checkpoint with a 4.1 vec768l12 config names the content width', async () => {

@@ -44,6 +44,7 @@ export function rawClient(url: string, options: { origin?: string; query?: strin
     ws.on('unexpected-response', (_req, res) => reject(new Error(`HTTP ${res.statusCode}`)));
     ws.on('error', reject);
   });
+  opened.catch(() => {}); // callers that care await it; others must not crash the run
   function next(type: string, timeoutMs = 5000): Promise<Record<string, any>> {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`no "${type}" message within ${timeoutMs} ms; got ${JSON.stringify(messages.map((m) => m.type))}`)), timeoutMs);

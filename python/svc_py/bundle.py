@@ -1,6 +1,7 @@
 """Writing svc model bundles: a folder with manifest.json, config.json, generator.onnx,
 speakers.json and optionally encoder.onnx. src/models/bundle.ts reads and validates them;
 docs/models.md documents every field."""
+import contextlib
 import datetime
 import json
 import os
@@ -12,13 +13,37 @@ BUNDLE_FORMAT = "svc-sovits-bundle"
 BUNDLE_FORMAT_VERSION = 1
 
 
+BUNDLE_FILES = ("manifest.json", "config.json", "speakers.json", "generator.onnx", "encoder.onnx", "G_0.pth")
+
+
 def prepare_out_dir(out_dir, force=False):
+    """Creates the output folder; returns True if it did not exist before."""
     if os.path.exists(out_dir):
         if not os.path.isdir(out_dir):
             raise SvcPyError("INVALID_ARGUMENT", f"--out {out_dir} exists and is not a folder", "choose a new folder name")
         if os.listdir(out_dir) and not force:
             raise SvcPyError("INVALID_ARGUMENT", f"--out {out_dir} exists and is not empty", "choose a new folder or pass --force to overwrite")
-    os.makedirs(out_dir, exist_ok=True)
+        return False
+    os.makedirs(out_dir)
+    return True
+
+
+@contextlib.contextmanager
+def bundle_output(out_dir, force=False):
+    """Yields the prepared folder; if the body fails, removes what a bundle build writes (and the
+    folder if it was created here) so no half-written bundle is left behind."""
+    created = prepare_out_dir(out_dir, force)
+    try:
+        yield out_dir
+    except BaseException:
+        if created:
+            shutil.rmtree(out_dir, ignore_errors=True)
+        else:
+            for name in BUNDLE_FILES:
+                path = os.path.join(out_dir, name)
+                if os.path.isfile(path):
+                    os.remove(path)
+        raise
 
 
 def onnx_io(path):

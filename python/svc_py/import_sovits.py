@@ -18,7 +18,7 @@ def main():
     parser.add_argument("--force", action="store_true")
     args = parser.parse_args()
 
-    from .bundle import copy_user_encoder, prepare_out_dir, write_bundle
+    from .bundle import bundle_output, copy_user_encoder, write_bundle
     from .sovits.checkpoint import check_state_dict, load_checkpoint_file
     from .sovits.config import read_config
     from .sovits.export import export_generator
@@ -34,16 +34,16 @@ def main():
     net.load_state_dict(state, strict=True)
     net.eval()
     progress(f"checkpoint loaded (step {iteration}), {count_parameters(net)} parameters")
-    prepare_out_dir(args.out, args.force)
-    info = export_generator(net, os.path.join(args.out, "generator.onnx"))
-    progress(f"generator.onnx written in {info['seconds']:.1f} s")
-    encoder = None
-    if args.encoder:
-        encoder = copy_user_encoder(args.encoder, args.out, int(config["model"]["ssl_dim"]), config["speech_encoder"])
-    name = args.name or os.path.basename(os.path.normpath(args.out))
-    manifest = write_bundle(args.out, config, original, info, config["spk"], name,
-                            {"type": "import", "checkpoint": os.path.abspath(args.checkpoint), "iteration": iteration},
-                            {"generator": count_parameters(net), "generator_inference": inference_parameters(net)}, encoder)
+    with bundle_output(args.out, args.force):
+        info = export_generator(net, os.path.join(args.out, "generator.onnx"))
+        progress(f"generator.onnx written in {info['seconds']:.1f} s")
+        encoder = None
+        if args.encoder:
+            encoder = copy_user_encoder(args.encoder, args.out, int(config["model"]["ssl_dim"]), config["speech_encoder"])
+        name = args.name or os.path.basename(os.path.normpath(args.out))
+        manifest = write_bundle(args.out, config, original, info, config["spk"], name,
+                                {"type": "import", "checkpoint": os.path.abspath(args.checkpoint), "iteration": iteration},
+                                {"generator": count_parameters(net), "generator_inference": inference_parameters(net)}, encoder)
     return {"out": os.path.abspath(args.out), "manifest": manifest, "export_seconds": info["seconds"]}
 
 

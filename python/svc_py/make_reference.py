@@ -72,7 +72,7 @@ def main():
 
     import torch
 
-    from .bundle import prepare_out_dir, write_bundle
+    from .bundle import bundle_output, write_bundle
     from .encoders import HubertLayerOutput, TinyConvEncoder, count_parameters as encoder_parameters, encoder_manifest, export_encoder
     from .sovits.checkpoint import save_upstream_checkpoint
     from .sovits.config import validate_config
@@ -81,33 +81,33 @@ def main():
 
     original = STANDARD_CONFIG if args.size == "standard" else tiny_config()
     config = validate_config(copy.deepcopy(original))
-    prepare_out_dir(args.out, args.force)
-    torch.manual_seed(args.seed)
-    started = time.time()
-    net = build_generator(config).eval()
-    build_seconds = time.time() - started
-    progress(f"{args.size} generator: {count_parameters(net)} parameters (built in {build_seconds:.1f} s)")
-    info = export_generator(net, os.path.join(args.out, "generator.onnx"))
-    progress(f"generator.onnx exported in {info['seconds']:.1f} s")
-    if args.checkpoint:
-        save_upstream_checkpoint(net, os.path.join(args.out, "G_0.pth"))
+    with bundle_output(args.out, args.force):
+        torch.manual_seed(args.seed)
+        started = time.time()
+        net = build_generator(config).eval()
+        build_seconds = time.time() - started
+        progress(f"{args.size} generator: {count_parameters(net)} parameters (built in {build_seconds:.1f} s)")
+        info = export_generator(net, os.path.join(args.out, "generator.onnx"))
+        progress(f"generator.onnx exported in {info['seconds']:.1f} s")
+        if args.checkpoint:
+            save_upstream_checkpoint(net, os.path.join(args.out, "G_0.pth"))
 
-    if args.size == "standard":
-        encoder = HubertLayerOutput(layer=12, seed=args.seed)
-        manifest_encoder = encoder_manifest("hubert_base", 768, layer=12)
-    else:
-        encoder = TinyConvEncoder(dim=256, seed=args.seed)
-        manifest_encoder = encoder_manifest("tiny_conv", 256)
-    encoder_seconds = export_encoder(encoder, os.path.join(args.out, "encoder.onnx"))
-    manifest_encoder["opset"] = 16
-    progress(f"encoder.onnx exported in {encoder_seconds:.1f} s ({encoder_parameters(encoder)} parameters)")
+        if args.size == "standard":
+            encoder = HubertLayerOutput(layer=12, seed=args.seed)
+            manifest_encoder = encoder_manifest("hubert_base", 768, layer=12)
+        else:
+            encoder = TinyConvEncoder(dim=256, seed=args.seed)
+            manifest_encoder = encoder_manifest("tiny_conv", 256)
+        encoder_seconds = export_encoder(encoder, os.path.join(args.out, "encoder.onnx"))
+        manifest_encoder["opset"] = 16
+        progress(f"encoder.onnx exported in {encoder_seconds:.1f} s ({encoder_parameters(encoder)} parameters)")
 
-    parameters = {"generator": count_parameters(net), "generator_inference": inference_parameters(net),
-                  "encoder": encoder_parameters(encoder)}
-    name = os.path.basename(os.path.normpath(args.out))
-    manifest = write_bundle(args.out, config, original, info, config["spk"], name,
-                            {"type": "reference", "size": args.size, "seed": args.seed, "random_weights": True},
-                            parameters, manifest_encoder)
+        parameters = {"generator": count_parameters(net), "generator_inference": inference_parameters(net),
+                      "encoder": encoder_parameters(encoder)}
+        name = os.path.basename(os.path.normpath(args.out))
+        manifest = write_bundle(args.out, config, original, info, config["spk"], name,
+                                {"type": "reference", "size": args.size, "seed": args.seed, "random_weights": True},
+                                parameters, manifest_encoder)
     return {"out": os.path.abspath(args.out), "manifest": manifest, "parameters": parameters,
             "export_seconds": {"generator": info["seconds"], "encoder": encoder_seconds}}
 

@@ -187,6 +187,8 @@ export interface DeviceStreamOptions {
   framesPerBuffer: number;
   /** Blocks PortAudio may queue inside naudiodon (default 4). */
   maxQueueBlocks?: number;
+  /** The device as listed (e.g. by probeAudioDevices); saves enumerating again in this process. */
+  device?: AudioDevice;
 }
 
 function validateStreamOptions(options: DeviceStreamOptions, direction: DeviceDirection): void {
@@ -203,7 +205,7 @@ function validateStreamOptions(options: DeviceStreamOptions, direction: DeviceDi
 function openStream(options: DeviceStreamOptions, direction: DeviceDirection): NaudiodonStream {
   validateStreamOptions(options, direction);
   const lib = loadNaudiodon();
-  const device = findDevice(listAudioDevices(), options.deviceId, direction);
+  const device = options.device?.id === options.deviceId ? options.device : findDevice(listAudioDevices(), options.deviceId, direction);
   const max = direction === 'input' ? device.inputChannels : device.outputChannels;
   if (options.channels > max) {
     throw new SvcError('DEVICE_UNAVAILABLE', `audio ${direction} device ${device.id} (${device.name}) has ${max} channel(s), ${options.channels} were asked for`, {

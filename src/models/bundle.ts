@@ -62,6 +62,8 @@ export interface SovitsManifest {
   };
   encoder: BundleEncoder | null;
   parameters: Record<string, number>;
+  /** Optional typical f0 per speaker name ('*' = any), for automatic pitch shift; not written by import. */
+  speaker_f0_hz?: Record<string, number>;
   source: Record<string, unknown>;
   created: string;
 }

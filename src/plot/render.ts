@@ -95,8 +95,7 @@ export const PLOT_COLORS = {
   volumeFill: 'rgba(255, 176, 0, 0.28)',
 } as const;
 
-export const MIN_PLOT_WIDTH = 320;
-export const MIN_PLOT_HEIGHT = 240;
+export { MIN_PLOT_WIDTH, MIN_PLOT_HEIGHT, MAX_PLOT_SIDE } from './limits.js';
 
 /** Pixel rectangles for a figure of width x height. */
 export function computePlotLayout(width: number, height: number): PlotLayout {

@@ -4,6 +4,8 @@
 // mono conversion into every channel.
 import type { SampleFormat } from './protocol.js';
 
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
 export function bytesPerSample(format: SampleFormat): number {
   return format === 'f32' ? 4 : 2;
 }
@@ -17,8 +19,21 @@ export function decodeFrame(bytes: Uint8Array, format: SampleFormat, channels: n
     return { ok: false, message: `binary frames must hold whole sample frames of ${frameBytes} bytes (${format}, ${channels} channel${channels > 1 ? 's' : ''}); got ${bytes.byteLength} bytes` };
   }
   const count = bytes.byteLength / frameBytes;
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const out = new Float32Array(count);
+  if (LITTLE_ENDIAN) {
+    // Fast path: typed-array views of the wire bytes (copied first when they are not aligned).
+    const aligned = bytes.byteOffset % 4 === 0 ? bytes : new Uint8Array(bytes); // a copy (Buffer#slice would be a view)
+    const wire = format === 'f32' ? new Float32Array(aligned.buffer, aligned.byteOffset, count * channels) : new Int16Array(aligned.buffer, aligned.byteOffset, count * channels);
+    const scale = format === 'f32' ? 1 / channels : 1 / (32768 * channels);
+    for (let i = 0; i < count; i++) {
+      let sum = 0;
+      for (let c = 0; c < channels; c++) sum += wire[i * channels + c];
+      const v = sum * scale;
+      out[i] = v === v && v !== Infinity && v !== -Infinity ? (v > 1 ? 1 : v < -1 ? -1 : v) : 0;
+    }
+    return { ok: true, samples: out };
+  }
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const step = bytesPerSample(format);
   for (let i = 0; i < count; i++) {
     let sum = 0;
@@ -36,6 +51,22 @@ export function decodeFrame(bytes: Uint8Array, format: SampleFormat, channels: n
 export function encodeFrame(samples: Float32Array, format: SampleFormat, channels: number): Buffer {
   const step = bytesPerSample(format);
   const out = Buffer.allocUnsafe(samples.length * channels * step);
+  if (LITTLE_ENDIAN && out.byteOffset % 4 === 0) {
+    const n = samples.length;
+    if (format === 'f32') {
+      const wire = new Float32Array(out.buffer, out.byteOffset, n * channels);
+      if (channels === 1) wire.set(samples);
+      else for (let i = 0; i < n; i++) for (let c = 0; c < channels; c++) wire[i * channels + c] = samples[i];
+    } else {
+      const wire = new Int16Array(out.buffer, out.byteOffset, n * channels);
+      for (let i = 0; i < n; i++) {
+        const v = Math.round(samples[i] * 32767);
+        const q = v > 32767 ? 32767 : v < -32768 ? -32768 : v;
+        for (let c = 0; c < channels; c++) wire[i * channels + c] = q;
+      }
+    }
+    return out;
+  }
   for (let i = 0; i < samples.length; i++) {
     const x = samples[i];
     for (let c = 0; c < channels; c++) {

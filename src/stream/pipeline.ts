@@ -128,6 +128,7 @@ export class StreamPipeline {
       this.sola = new SolaStitcher({ ...solaShape, blockSamples: this.blockSamples, windowSamples: this.windowSamples });
       this.dryDelay = null;
       this.delaySamples = solaDelaySamples(solaShape);
+      stage.prepare?.({ blockSamples: this.blockSamples, windowSamples: this.windowSamples });
     }
     this.window = new Float32Array(this.windowSamples);
   }

@@ -153,7 +153,7 @@ export function createServer(options: ServerOptions = {}): SvcServer {
   const http: HttpServer = createHttpServer((req, res) => handleHttp(req, res));
   // maxPayload is the hard cap ws enforces by closing (1009); frames between maxFrameBytes and it get a
   // FRAME_TOO_LARGE error and are dropped, so a client learns the limit without losing its session.
-  const wss = new WebSocketServer({ noServer: true, maxPayload: Math.max(4 * maxFrameBytes, 1 << 20), perMessageDeflate: false });
+  const wss = new WebSocketServer({ noServer: true, maxPayload: hardMaxPayloadBytes(maxFrameBytes), perMessageDeflate: false });
   http.on('upgrade', (req, socket, head) => handleUpgrade(req, socket, head));
   http.on('clientError', (_error, socket) => socket.destroy());
 
@@ -707,6 +707,11 @@ export function createServer(options: ServerOptions = {}): SvcServer {
     sessionCounts,
   };
   return server;
+}
+
+/** Frames above this are cut off by ws itself (close 1009): 4 × maxFrameBytes, at least 64 KiB. */
+export function hardMaxPayloadBytes(maxFrameBytes: number): number {
+  return Math.max(4 * maxFrameBytes, 65536);
 }
 
 /** createServer + listen. */

@@ -38,6 +38,12 @@ export interface ConverterStage {
    * keeps at most one call in flight.
    */
   process(window: Float32Array): Float32Array | Promise<Float32Array>;
+  /**
+   * Stateless stages, optional: the pipeline calls it once, before the first window, with its block and
+   * window sizes, so a stage can keep caches on an absolute timeline (successive windows advance by
+   * blockSamples; windows the policy handled without the stage advance it by whole blocks).
+   */
+  prepare?(shape: { blockSamples: number; windowSamples: number }): void;
   /** Changes the voice for the following blocks. */
   setVoice(voice: Partial<VoiceParams>): void;
   /** Forgets all history (stateful stages), e.g. after input was skipped. */

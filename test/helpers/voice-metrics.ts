@@ -156,9 +156,9 @@ export function frameEnvelopes(x: Float32Array, sampleRate: number, fLoHz: numbe
  * lag (within +-1 octave) that maximises the frame-averaged correlation of the two cepstrally
  * smoothed log-frequency envelopes, each with its least-squares line removed (so the overall tilt
  * does not count, only where the formants are). The input's
- * reference band is 200 Hz .. 0.2*sampleRate, so that the output band stays inside 0.45*sampleRate.
+ * reference band is 200 Hz .. min(referenceTopHz, 0.2*sampleRate), so that the output band stays inside 0.45*sampleRate.
  */
-export function envelopeShiftOctaves(input: Float32Array, output: Float32Array, sampleRate: number): number {
+export function envelopeShiftOctaves(input: Float32Array, output: Float32Array, sampleRate: number, referenceTopHz = 0.2 * sampleRate): number {
   const binsPerOctave = 48;
   const fLo = 100;
   const fHi = 0.45 * sampleRate;
@@ -166,7 +166,7 @@ export function envelopeShiftOctaves(input: Float32Array, output: Float32Array, 
   const a = frameEnvelopes(input, sampleRate, fLo, fHi, binsPerOctave);
   const b = frameEnvelopes(output, sampleRate, fLo, fHi, binsPerOctave, a.starts);
   const start = Math.round(Math.log2(200 / fLo) * binsPerOctave);
-  const end = Math.round(Math.log2((0.2 * sampleRate) / fLo) * binsPerOctave);
+  const end = Math.round(Math.log2(Math.min(referenceTopHz, 0.2 * sampleRate) / fLo) * binsPerOctave);
   const count = a.envelopes[0]?.length ?? 0;
   const maxLag = Math.min(binsPerOctave, start - 1, count - 2 - end);
   const n = end - start;

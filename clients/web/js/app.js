@@ -61,7 +61,10 @@ const stats = {
   outputRms: 0,
   playbackRms: 0,
   underruns: 0,
+  /** Samples the jitter buffer dropped because it overflowed (bursts beyond its bound). */
   droppedSamples: 0,
+  /** Samples skipped to bring a too-full jitter buffer back to its target delay. */
+  trimmedSamples: 0,
   bufferedMs: 0,
   rttMs: null,
   voice: { pitch: 0, formant: 1 },
@@ -126,6 +129,7 @@ function showError(title, text) {
   $('error-text').textContent = text;
   $('error').hidden = false;
   stats.errors.push(`${title}: ${text}`);
+  if (stats.errors.length > 20) stats.errors.splice(0, stats.errors.length - 20);
 }
 
 function hideError() {
@@ -171,8 +175,9 @@ function showVoice(voice) {
 
 function jitterSettings() {
   const targetMs = Number(ui.jitter.value);
-  // Bounded: hold at most the target plus 3 blocks (or 2× the target); older audio is dropped.
-  return { targetMs, maxMs: Math.max(2 * targetMs, targetMs + 3 * BLOCK_MS) };
+  // Bounded: at most target + 150 ms is held (older audio is dropped); the worklet also trims a
+  // buffer that stays above its target for a second, so bursts do not leave the delay high.
+  return { targetMs, maxMs: targetMs + 150 };
 }
 
 async function listInputs() {
@@ -217,7 +222,9 @@ function updateCounters() {
   ui.sent.textContent = `${(stats.sentSamples / rate).toFixed(1)} s`;
   ui.received.textContent = `${(stats.receivedSamples / rate).toFixed(1)} s`;
   ui.underruns.textContent = String(stats.underruns);
-  ui.dropped.textContent = `${((stats.droppedSamples / rate) * 1000).toFixed(0)} ms`;
+  const droppedMs = (stats.droppedSamples / rate) * 1000;
+  const trimmedMs = (stats.trimmedSamples / rate) * 1000;
+  ui.dropped.textContent = trimmedMs > 0 ? `${droppedMs.toFixed(0)} ms · trimmed ${trimmedMs.toFixed(0)} ms` : `${droppedMs.toFixed(0)} ms`;
   stats.outputRms = receivedEnergyCount > 0 ? Math.sqrt(receivedEnergy / receivedEnergyCount) : stats.outputRms;
   receivedEnergy = 0;
   receivedEnergyCount = 0;
@@ -274,6 +281,7 @@ async function connect() {
       onStatus: (s) => {
         stats.underruns = s.underruns;
         stats.droppedSamples = s.droppedSamples;
+        stats.trimmedSamples = s.trimmedSamples;
         stats.bufferedMs = (s.bufferedSamples / rate) * 1000;
         stats.playbackRms = s.rms;
         outputMeter.update(s.peak, s.rms);

@@ -19,6 +19,12 @@ if (params.get('bg') === 'black') document.body.classList.add('black');
 const stats = { state: 'starting', sessionId, receivedSamples: 0, receivedFrames: 0, outputRms: 0, underruns: 0, droppedSamples: 0, sampleRate: 0, errors: [] };
 window.svcStats = stats;
 
+/** Keeps the last 20 errors only: an OBS source may retry for hours. */
+function noteError(text) {
+  stats.errors.push(text);
+  if (stats.errors.length > 20) stats.errors.splice(0, stats.errors.length - 20);
+}
+
 function setStatus(state, text) {
   stats.state = state;
   statusEl.className = `${state === 'live' ? 'live' : state === 'error' ? 'error' : ''} ${statusEl.classList.contains('hidden') ? 'hidden' : ''}`.trim();
@@ -42,7 +48,7 @@ async function ensureAudio() {
   stats.sampleRate = ctx.sampleRate;
   engine.startPlayback({
     targetMs: bufferMs,
-    maxMs: Math.max(2 * bufferMs, bufferMs + 60),
+    maxMs: bufferMs + 150, // bounded; the worklet trims back to the target after bursts
     onStatus: (s) => {
       stats.underruns = s.underruns;
       stats.droppedSamples = s.droppedSamples;
@@ -79,7 +85,7 @@ async function run() {
     engine.play(samples);
   });
   connection.on('error', (error) => {
-    stats.errors.push(`${error.code}: ${error.message}`);
+    noteError(`${error.code}: ${error.message}`);
     if (error.fatal) setStatus('error', `${error.code}: ${error.message}`);
   });
   const closed = new Promise((resolve) => connection.on('close', resolve));
@@ -92,7 +98,7 @@ async function run() {
     const close = await closed;
     setStatus('connecting', `session ended (code ${close.code}); reconnecting…`);
   } catch (error) {
-    stats.errors.push(`${error.code}: ${error.message}`);
+    noteError(`${error.code}: ${error.message}`);
     setStatus('error', `${error.code === 'UNKNOWN_SESSION' ? 'waiting for session' : error.code}: ${error.message}`);
     if (error.code === 'UNAUTHORIZED') return; // a wrong token will not fix itself
   }

@@ -4,6 +4,9 @@
 //  - Playback starts (and restarts after an underrun) once `targetSamples` are buffered, which
 //    absorbs network jitter. An underrun (the buffer ran dry mid-quantum) is counted and the rest of
 //    the quantum is silence.
+//  - Bursts can leave the buffer fuller than needed for good. Once a second, if the buffer never went
+//    below target + 10 ms during that second, the excess is skipped with a short crossfade, so the
+//    delay returns to the target instead of staying high (`trimmedSamples` counts it).
 //  - About 20 times a second it reports buffer level, counters and output peak/RMS to the main thread.
 class PlaybackProcessor extends AudioWorkletProcessor {
   constructor(options) {
@@ -19,6 +22,9 @@ class PlaybackProcessor extends AudioWorkletProcessor {
     this.energy = 0;
     this.energyCount = 0;
     this.quantaSinceReport = 0;
+    this.trimmedSamples = 0;
+    this.minLengthThisWindow = Infinity;
+    this.windowFrames = 0;
     this.port.onmessage = (event) => this.onMessage(event.data);
   }
 
@@ -102,11 +108,44 @@ class PlaybackProcessor extends AudioWorkletProcessor {
       }
     }
     for (let i = produced; i < frames; i++) out[i] = 0;
+    this.trackExcess(frames);
     this.energyCount += frames;
     for (let c = 1; c < output.length; c++) output[c].set(out);
 
     if (++this.quantaSinceReport >= 20) this.report();
     return true;
+  }
+
+  /** Skips audio the buffer has held beyond target + 10 ms for a whole second (see the header). */
+  trackExcess(frames) {
+    if (!this.playing) {
+      this.minLengthThisWindow = Infinity;
+      this.windowFrames = 0;
+      return;
+    }
+    if (this.length < this.minLengthThisWindow) this.minLengthThisWindow = this.length;
+    this.windowFrames += frames;
+    if (this.windowFrames < sampleRate) return;
+    const fade = 64;
+    const margin = Math.round(0.01 * sampleRate);
+    const excess = this.minLengthThisWindow - this.targetSamples;
+    if (excess > margin && this.length - excess >= fade) this.skip(excess, fade);
+    this.minLengthThisWindow = Infinity;
+    this.windowFrames = 0;
+  }
+
+  /** Drops `count` samples at the read position, crossfading `fade` samples so there is no click. */
+  skip(count, fade) {
+    const capacity = this.ring.length;
+    for (let k = 0; k < fade; k++) {
+      const w = (k + 1) / (fade + 1);
+      const a = this.ring[(this.readIndex + k) % capacity];
+      const j = (this.readIndex + count + k) % capacity;
+      this.ring[j] = a * (1 - w) + this.ring[j] * w;
+    }
+    this.readIndex = (this.readIndex + count) % capacity;
+    this.length -= count;
+    this.trimmedSamples += count;
   }
 
   report() {
@@ -118,6 +157,7 @@ class PlaybackProcessor extends AudioWorkletProcessor {
       playing: this.playing,
       underruns: this.underruns,
       droppedSamples: this.droppedSamples,
+      trimmedSamples: this.trimmedSamples,
       receivedSamples: this.receivedSamples,
       playedSamples: this.playedSamples,
       peak: this.peak,

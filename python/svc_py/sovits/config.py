@@ -37,7 +37,7 @@ KNOWN_TOP_KEYS = {"train", "data", "model", "spk"}
 SPEECH_ENCODERS = {
     "vec768l12": 768, "vec256l9": 256, "vec256l9-onnx": 256, "vec256l12-onnx": 256,
     "vec768l9-onnx": 768, "vec768l12-onnx": 768, "hubertsoft": 256, "hubertsoft-onnx": 256,
-    "hubertsoft-onnx": 256, "whisper-ppg": 1024, "whisper-ppg-large": 1280, "cnhubertlarge": 1024,
+    "whisper-ppg": 1024, "whisper-ppg-large": 1280, "cnhubertlarge": 1024,
     "dphubert": 768, "wavlmbase+": 768,
 }
 

@@ -75,13 +75,16 @@ class TextEncoder(nn.Module):
         self.enc_ = TransformerEncoder(hidden_channels, filter_channels, n_heads, n_layers, kernel_size, p_dropout)
 
     def forward(self, x, x_mask, f0_coarse, noise=None, noise_scale=1.0):
-        """noise [B, inter, T] (None: drawn here) scales exp(logs); returns z, m, logs, mask."""
+        """Prior sample z = m + noise * noise_scale * exp(logs); noise [B, inter, T] is N(0,1),
+        drawn here when None. Returns z, m, logs, mask."""
         x = x + self.f0_emb(f0_coarse).transpose(1, 2)
         x = self.enc_(x * x_mask, x_mask)
         stats = self.proj(x) * x_mask
         m, logs = torch.split(stats, self.out_channels, dim=1)
         if noise is None:
-            noise = torch.randn_like(m) * noise_scale
+            noise = torch.randn_like(m)
+        if noise_scale != 1.0:  # keeps the exported graph (scale 1) free of a no-op Mul
+            noise = noise * noise_scale
         z = (m + noise * torch.exp(logs)) * x_mask
         return z, m, logs, x_mask
 
@@ -228,7 +231,8 @@ class SynthesizerTrn(nn.Module):
 
     @torch.no_grad()
     def infer(self, c, f0, uv, g, noise_scale=0.35, predict_f0=False, vol=None, noise=None):
-        """c [B, ssl, T], f0/uv [B, T], g [B] -> (audio [B, 1, T*hop], f0 used [B, T])."""
+        """c [B, ssl, T], f0/uv [B, T], g [B] -> (audio [B, 1, T*hop], f0 used [B, T]).
+        noise: N(0,1) [B, inter, T] to use instead of a fresh draw; scaled by noise_scale."""
         g = self.speaker(g)
         x_mask = torch.ones_like(f0).unsqueeze(1)
         x = self.content_prenet(c, x_mask, uv, vol)
@@ -236,8 +240,6 @@ class SynthesizerTrn(nn.Module):
             lf0 = f0_to_lf0(f0).unsqueeze(1)
             norm_lf0 = normalize_f0(lf0, x_mask, uv, random_scale=False)
             f0 = lf0_to_f0(self.f0_decoder(x, norm_lf0, x_mask, spk_emb=g)).squeeze(1)
-        if noise is not None:
-            noise = noise * 1.0
         z_p, _, _, c_mask = self.enc_p(x, x_mask, f0_to_coarse(f0), noise=noise, noise_scale=noise_scale)
         z = self.flow(z_p, c_mask, g=g, reverse=True)
         return self.dec(z * c_mask, f0, g=g), f0

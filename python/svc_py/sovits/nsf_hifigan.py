@@ -116,10 +116,10 @@ class Generator(nn.Module):
         self.num_upsamples = len(upsample_rates)
         self.upp = int(math.prod(upsample_rates))
         self.m_source = SourceModuleHnNSF(sampling_rate, harmonic_num=8)
+        self.noise_convs = nn.ModuleList()  # registered before conv_pre: upstream's state-dict order
         self.conv_pre = weight_norm(nn.Conv1d(inter_channels, upsample_initial_channel, 7, 1, padding=3))
         block = ResBlock1 if str(resblock) == "1" else ResBlock2
         self.ups = nn.ModuleList()
-        self.noise_convs = nn.ModuleList()
         for i, (rate, kernel) in enumerate(zip(upsample_rates, upsample_kernel_sizes)):
             c_in = upsample_initial_channel // (2 ** i)
             c_out = upsample_initial_channel // (2 ** (i + 1))

@@ -6,12 +6,11 @@ import { existsSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { SvcError } from '../../errors.js';
 import { DEFAULT_F0_METHOD, F0_METHODS, type F0Method } from '../../dsp/f0/types.js';
-import { analyzeFile, type AnalysisSummary } from '../../plot/index.js';
+import type { AnalysisSummary } from '../../plot/index.js';
 import { COLORMAP_NAMES, type ColormapName } from '../../plot/colormap.js';
-import { MIN_PLOT_HEIGHT, MIN_PLOT_WIDTH } from '../../plot/render.js';
+import { MAX_PLOT_SIDE, MIN_PLOT_HEIGHT, MIN_PLOT_WIDTH } from '../../plot/limits.js';
 import type { FrequencyScaleKind } from '../../plot/scale.js';
 
-const MAX_PLOT_SIDE = 8000;
 const SCALES: FrequencyScaleKind[] = ['log', 'mel', 'linear'];
 
 interface AnalyzeCliOptions {
@@ -84,6 +83,8 @@ async function runAnalyze(input: string, options: AnalyzeCliOptions): Promise<vo
     }
   }
 
+  // Loaded here so that other commands do not pay for the canvas and ONNX native modules.
+  const { analyzeFile } = await import('../../plot/index.js');
   const result = await analyzeFile(input, {
     method,
     hopSeconds: hopMs / 1000,

@@ -30,7 +30,7 @@ function formatTable(devices: AudioDevice[], direction: 'input' | 'output'): str
 export function register(program: Command): void {
   program
     .command('devices')
-    .description('List audio input and output devices (ids for `svc live --input/--output`); * marks the system default')
+    .description('List audio input and output devices (ids for `svc live --input/--output`); * marks the system default. Exits 1 when there is no device at all (--json: prints [] and exits 0)')
     .option('--json', 'print the device list as JSON (an array of {id, name, hostApi, inputChannels, outputChannels, defaultSampleRate, ...})', false)
     .option('--verbose', "also print the audio system's own diagnostics (ALSA/JACK probing messages)", false)
     .action((options: { json: boolean; verbose: boolean }) => {

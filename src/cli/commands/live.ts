@@ -6,10 +6,9 @@
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import { AudioInputStream, AudioOutputStream, defaultDevice, findDevice, probeAudioDevices, type AudioDevice } from '../../audio/devices.js';
-import { DspVoice } from '../../dsp/voice/index.js';
 import { SvcError } from '../../errors.js';
 import { BEHIND_POLICIES, StreamPipeline, type BehindPolicy } from '../../stream/pipeline.js';
-import type { ConverterStage, VoiceParams } from '../../stream/stage.js';
+import { createDspStageFactory } from '../../stream/dspStage.js';
 
 export interface LiveOptions {
   input?: number;
@@ -21,39 +20,10 @@ export interface LiveOptions {
   outputChannels?: number;
   duration?: number;
   policy: BehindPolicy;
+  maxQueueMs?: number;
   maxOutputMs: number;
   statsInterval: number;
   json: boolean;
-}
-
-/** The built-in DSP voice as a streaming (stateful) converter stage at the device rate. */
-class DspVoiceStage implements ConverterStage {
-  readonly name = 'builtin';
-  readonly stateful = true;
-  readonly contextSamples = 0;
-  readonly lookaheadSamples: number;
-  private readonly voice: DspVoice;
-
-  constructor(readonly sampleRate: number, params: VoiceParams) {
-    this.voice = new DspVoice({ sampleRate, pitchSemitones: params.pitch, formantRatio: params.formant });
-    this.lookaheadSamples = this.voice.delaySamples;
-  }
-
-  process(block: Float32Array): Float32Array {
-    return this.voice.process(block);
-  }
-
-  setVoice(voice: Partial<VoiceParams>): void {
-    this.voice.setParams({ pitchSemitones: voice.pitch, formantRatio: voice.formant });
-  }
-
-  reset(): void {
-    this.voice.reset();
-  }
-
-  dispose(): void {
-    this.voice.dispose();
-  }
 }
 
 function parseNumber(name: string, options: { integer?: boolean; min?: number; max?: number } = {}) {
@@ -99,8 +69,13 @@ export async function runLive(options: LiveOptions, log: (line: string) => void 
   const maxOutputFrames = Math.round((options.maxOutputMs * rate) / 1000);
   const durationSamples = options.duration === undefined ? Infinity : Math.round(options.duration * rate);
 
-  const stage = new DspVoiceStage(rate, { pitch: options.pitch, formant: options.formant });
-  const pipeline = new StreamPipeline(stage, { blockSamples, policy: options.policy });
+  // The built-in DSP voice at the device rate (the same stage `svc serve` uses for its sessions).
+  const stage = createDspStageFactory({ sampleRate: rate })({ clientSampleRate: rate, voice: { pitch: options.pitch, formant: options.formant } });
+  const pipeline = new StreamPipeline(stage, {
+    blockSamples,
+    policy: options.policy,
+    maxQueueSamples: options.maxQueueMs === undefined ? undefined : Math.round((options.maxQueueMs * rate) / 1000),
+  });
   let inStream: AudioInputStream | null = null;
   let outStream: AudioOutputStream | null = null;
   let statsTimer: NodeJS.Timeout | null = null;
@@ -112,7 +87,7 @@ export async function runLive(options: LiveOptions, log: (line: string) => void 
   const onSignal = (): void => finish();
 
   try {
-    outStream = new AudioOutputStream({ deviceId: output.id, sampleRate: rate, channels: outputChannels, framesPerBuffer: blockSamples }, (error) => finish(error));
+    outStream = new AudioOutputStream({ deviceId: output.id, device: output, sampleRate: rate, channels: outputChannels, framesPerBuffer: blockSamples }, (error) => finish(error));
     const out = outStream;
     let inputPaused = false;
     let resumeTimer: NodeJS.Timeout | null = null;
@@ -142,7 +117,7 @@ export async function runLive(options: LiveOptions, log: (line: string) => void 
       }
     });
     inStream = new AudioInputStream(
-      { deviceId: input.id, sampleRate: rate, channels: 1, framesPerBuffer: blockSamples },
+      { deviceId: input.id, device: input, sampleRate: rate, channels: 1, framesPerBuffer: blockSamples },
       (samples) => {
         if (counters.inputSamples >= durationSamples) return;
         const take = Math.min(samples.length, durationSamples - counters.inputSamples);
@@ -239,9 +214,10 @@ export function register(program: Command): void {
     .option('--output-channels <n>', 'output channels; the mono voice is copied to each (default: 2, or 1 for mono devices)', parseNumber('--output-channels', { integer: true, min: 1, max: 32 }))
     .option('-d, --duration <seconds>', 'stop after this many seconds of input audio (default: run until Ctrl-C)', parseNumber('--duration', { min: 0.01 }))
     .addOption(new Option('--policy <policy>', 'when conversion falls behind real time: skip the late blocks, play them dry (unconverted), or silence them').choices(BEHIND_POLICIES).default('dry'))
+    .option('--max-queue-ms <ms>', 'input waiting for the voice beyond which --policy applies, in ms (default: the larger of 4 blocks and 200 ms)', parseNumber('--max-queue-ms', { min: 20, max: 10000 }))
     .option('--max-output-ms <ms>', 'most audio allowed to wait for the output device before new blocks are dropped, in ms', parseNumber('--max-output-ms', { min: 10, max: 5000 }), 200)
     .option('--stats-interval <seconds>', 'seconds between status lines', parseNumber('--stats-interval', { min: 0.1 }), 1)
-    .option('--json', 'print status lines as JSON objects (one per line) instead of text', false)
+    .option('--json', 'print status lines as JSON objects (one per line) instead of text; PortAudio\'s own start-up lines (not JSON) may come first', false)
     .action(async (options: LiveOptions) => {
       await runLive(options);
     });

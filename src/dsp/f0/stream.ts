@@ -7,7 +7,7 @@ import { SvcError } from '../../errors.js';
 import { CrepeSource } from './crepe.js';
 import { ANALYSIS_RATE, StreamingResamplerTo16k } from './resample16k.js';
 import type { NativeSource } from './source.js';
-import { SwiftSource } from './swift.js';
+import { SWIFT_EXACT, SWIFT_LOW_LATENCY, SwiftSource } from './swift.js';
 import {
   DEFAULT_F0_METHOD,
   DEFAULT_F_MAX_HZ,
@@ -48,7 +48,7 @@ export function validateF0Options(sampleRate: number, options: F0Options): Requi
   if (!(fMinHz >= 30 && fMaxHz <= 2000 && fMinHz < fMaxHz)) {
     throw new SvcError('INVALID_ARGUMENT', `f0 range must satisfy 30 <= fMin < fMax <= 2000 Hz, got ${fMinHz}..${fMaxHz}`);
   }
-  return { method, hopSamples: hop, fMinHz, fMaxHz, threads: options.threads };
+  return { method, hopSamples: hop, fMinHz, fMaxHz, threads: options.threads, lowLatency: options.lowLatency ?? false };
 }
 
 export class F0Stream implements F0StreamLike {
@@ -81,7 +81,9 @@ export class F0Stream implements F0StreamLike {
     const states: SourceState[] = [];
     const add = (source: NativeSource, role: SourceState['role']) => states.push({ source, frames: [], base: 0, role });
     try {
-      if (o.method === 'swift' || o.method === 'hybrid') add(await SwiftSource.create({ threads: o.threads }), 'pitch');
+      if (o.method === 'swift' || o.method === 'hybrid') {
+        add(await SwiftSource.create({ threads: o.threads, context: o.lowLatency ? SWIFT_LOW_LATENCY : SWIFT_EXACT }), 'pitch');
+      }
       if (o.method === 'crepe') add(await CrepeSource.create(o.fMinHz, o.fMaxHz, { threads: o.threads }), 'pitch');
       if (o.method === 'dsp' || o.method === 'hybrid') add(new YinSource(o.fMinHz, o.fMaxHz), o.method === 'dsp' ? 'pitch' : 'dsp');
     } catch (error) {

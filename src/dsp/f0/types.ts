@@ -44,8 +44,14 @@ export interface F0Options {
   fMinHz?: number;
   /** Highest f0 reported as voiced, Hz. Default 1100. */
   fMaxHz?: number;
-  /** ONNX threads per session (models only). Default 2. */
+  /** ONNX intra-op threads per session (models only). Default 1 for SwiftF0, 2 for CREPE. */
   threads?: number;
+  /**
+   * Live use: SwiftF0 (swift, hybrid) streams with 3 frames of look-ahead instead of 10
+   * (latency ~100 ms instead of ~260 ms); streamed frames then differ slightly from file output.
+   * File analysis (estimateF0) is unaffected. Default false.
+   */
+  lowLatency?: boolean;
 }
 
 export const DEFAULT_F_MIN_HZ = 50;

@@ -37,6 +37,9 @@ const BLOCK_SECONDS = 0.001;
 const ANALYSIS_HOP_SECONDS = 0.004;
 /** Marks are placed only this far behind the newest sample, so the voicing estimate covers them. */
 const MARK_LOOKAHEAD_SECONDS = 0.005;
+/** Fraction of the distance to the cycle's energy peak by which a voiced mark moves (0 = strictly one period on). */
+const MARK_PULL = Number(process.env.MARK_PULL ?? 0.1);
+const ONSET_REWIND = (process.env.ONSET_REWIND ?? '1') === '1';
 /** Half-length of unvoiced grains (seconds); their hop is half of this (75% overlap). */
 const UNVOICED_HALF_SECONDS = 0.004;
 /** Time constant of parameter glides after setParams (seconds). */
@@ -116,6 +119,7 @@ export class DspVoice {
   private estimatePeriod = 0;
   private synthTime = 0;
   private cursor = 0;
+  private lastGrainVoiced = false;
 
   private targetLogPitch = 0;
   private targetLogFormant = 0;
@@ -242,6 +246,7 @@ export class DspVoice {
     // First grain one unvoiced hop before 0, so the overlap-add sum is complete from sample 0 on.
     this.synthTime = -this.unvoicedHop;
     this.cursor = 0;
+    this.lastGrainVoiced = false;
     // One unvoiced mark at 0 so that every later synthesis time has a mark at or before it.
     this.markCount = 1;
     this.markPos[0] = 0;
@@ -299,9 +304,26 @@ export class DspVoice {
         let centre: number;
         if (this.markVoiced[last]) {
           centre = lastPos + period;
-          lo = Math.max(lastPos + Math.ceil(0.5 * period), Math.round(centre - 0.2 * period));
+          lo = Math.max(Math.ceil(lastPos + 0.5 * period), Math.round(centre - 0.2 * period));
           hi = Math.round(centre + 0.2 * period);
         } else {
+          // Voicing onset. The tracker sees voicing only once its window holds a few periods, so
+          // the last few unvoiced marks already lie in the voiced part: drop those that synthesis
+          // has not used yet and restart from there (up to ~10 ms of onset gets the new pitch).
+          if (ONSET_REWIND) {
+            const keepBefore = this.synthTime + this.unvoicedHalf;
+            while (this.markCount - 1 > this.cursor + 1 && !this.markVoiced[(this.markCount - 1) & this.markMask] && this.markPos[(this.markCount - 1) & this.markMask] > keepBefore) this.markCount--;
+            const back = (this.markCount - 1) & this.markMask;
+            if (back !== last) {
+              const backPos = this.markPos[back];
+              lo = backPos + 1;
+              hi = backPos + Math.max(1, Math.round(period));
+              centre = -1;
+              if (hi > limit) break;
+              this.addMark(this.peakIn(lo, hi), period, true);
+              continue;
+            }
+          }
           // Voicing onset: first mark on the strongest point of the next period.
           lo = lastPos + 1;
           hi = lastPos + Math.max(1, Math.round(period));
@@ -322,13 +344,29 @@ export class DspVoice {
             best = n;
           }
         }
-        this.addMark(best, period, true);
+        // Marks stay period-locked (consistent grains = no jitter); the energy peak only pulls them
+        // gently, so that they do not drift off the pulses over a long note.
+        this.addMark(centre >= 0 ? centre + MARK_PULL * (best - centre) : best, period, true);
       } else {
         const pos = lastPos + this.unvoicedHop;
         if (pos > limit) break;
         this.addMark(pos, 0, false);
       }
     }
+  }
+
+  /** Position of the largest smoothed energy in [lo, hi]. */
+  private peakIn(lo: number, hi: number): number {
+    let best = lo;
+    let bestScore = -1;
+    for (let n = lo; n <= hi; n++) {
+      const score = this.envRing[n & this.inMask];
+      if (score > bestScore) {
+        bestScore = score;
+        best = n;
+      }
+    }
+    return best;
   }
 
   private synthesize(): void {
@@ -368,9 +406,14 @@ export class DspVoice {
         const period = this.markPeriod[source];
         const reach = period * Math.min(alpha, 1); // input half-width read
         const half = reach / alpha; // output half-width
+        // Voicing onset: put the first grain exactly on its mark (it is at most one unvoiced hop
+        // back), so it lines up with the unvoiced grains it overlaps instead of doubling the pulse.
+        const sourcePos = this.markPos[source];
+        if (!this.lastGrainVoiced && sourcePos <= ts && sourcePos >= ts - this.unvoicedHop && sourcePos - emitted >= 1) ts = sourcePos;
         if (ts - half >= done) break;
-        this.addGrain(this.markPos[source], ts, Math.min(half, ts - emitted), alpha, Math.sqrt(alpha / beta));
+        this.addGrain(sourcePos, ts, Math.min(half, ts - emitted), alpha, Math.sqrt(alpha / beta));
         this.synthTime = ts + period / beta;
+        this.lastGrainVoiced = true;
       } else {
         ts = Math.ceil(ts);
         const half = this.unvoicedHalf;
@@ -382,6 +425,7 @@ export class DspVoice {
         const centre = Math.min(ts, Math.floor(newest - 3 - reach));
         this.addGrain(centre, ts, Math.min(half, ts - emitted), alpha, unvoicedGain(alpha));
         this.synthTime = ts + this.unvoicedHop;
+        this.lastGrainVoiced = false;
       }
     }
   }

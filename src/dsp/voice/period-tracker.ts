@@ -3,8 +3,9 @@
 //   1. 4th-order low-pass at 1.5 kHz (keeps the fundamental and low harmonics, drops formant detail),
 //   2. decimation to ~6-8 kHz, YIN (cumulative-mean-normalised difference) over lags for 55..1100 Hz
 //      on a window ending at the newest sample,
-//   3. refinement of the lag at the full rate on the low-passed signal (+ parabolic interpolation),
-//      so the period is accurate to a small fraction of a sample (pitch error << 1 cent at 16 kHz+).
+//   3. parabolic interpolation there, then the full-rate difference function on the low-passed signal
+//      at the 7 lags around it (+ parabolic interpolation): the period is accurate to a small fraction
+//      of a sample (a few cents at most).
 // All buffers are allocated once; push() and analyze() allocate nothing.
 import { LowpassCascade4 } from './biquad.js';
 
@@ -47,6 +48,7 @@ export class PeriodTracker {
   private readonly windowDec: number;
   private readonly diff: Float64Array;
   private readonly frame: Float64Array;
+  private readonly refineValues = new Float64Array(7);
   private samplesSeen = 0;
   private decSeen = 0;
   private readonly estimate: PeriodEstimate = { periodSamples: 0, voiced: false, aperiodicity: 1 };
@@ -107,12 +109,15 @@ export class PeriodTracker {
     let bestLag = -1;
     let bestValue = Infinity;
     let chosen = -1;
+    // d(lag) = E(newest window) + E(window lag earlier) - 2 * cross(lag): one multiply-add per term.
+    let energyLagged = energy;
     for (let lag = 1; lag <= lagMax; lag++) {
-      let d = 0;
-      for (let j = base; j < n; j++) {
-        const e = frame[j] - frame[j - lag];
-        d += e * e;
-      }
+      const enter = frame[base - lag];
+      const leave = frame[n - lag];
+      energyLagged += enter * enter - leave * leave;
+      let cross = 0;
+      for (let j = base; j < n; j++) cross += frame[j] * frame[j - lag];
+      const d = Math.max(0, energy + energyLagged - 2 * cross);
       running += d;
       diff[lag] = running > 0 ? (d * lag) / running : 1;
     }
@@ -137,34 +142,31 @@ export class PeriodTracker {
       }
       chosen = bestLag;
     }
+    // Parabolic interpolation on the decimated grid, then a small full-rate search around it.
+    const a = diff[chosen - 1];
+    const b = diff[chosen];
+    const c = diff[chosen + 1];
+    const denom = a - 2 * b + c;
+    const fine = chosen + (denom > 0 ? Math.max(-0.5, Math.min(0.5, (0.5 * (a - c)) / denom)) : 0);
     est.aperiodicity = diff[chosen];
-    const coarse = chosen * this.decimation;
-    est.periodSamples = this.refine(coarse);
+    est.periodSamples = this.refine(fine * this.decimation);
     est.voiced = est.periodSamples > 0;
     return est;
   }
 
-  /** Full-rate difference-function minimum near `coarseLag` with parabolic interpolation. */
-  private refine(coarseLag: number): number {
-    const r = this.decimation;
-    const lo = Math.max(2, coarseLag - r);
-    const hi = coarseLag + r;
-    const win = Math.max(32, coarseLag);
+  /** Full-rate difference-function minimum within +-2 samples of `guessLag`, parabolic interpolation. */
+  private refine(guessLag: number): number {
+    const centre = Math.round(guessLag);
+    const lo = Math.max(2, centre - 3);
+    const count = 7;
+    const win = Math.max(32, Math.min(centre, 384));
     const end = this.samplesSeen;
-    if (end < win + hi + 2) return coarseLag;
+    if (end < win + lo + count + 2) return guessLag;
     const ring = this.lpRing;
     const mask = this.lpMask;
-    let best = -1;
-    let bestD = Infinity;
-    let dPrev = 0;
-    let dBest = 0;
-    let dNext = 0;
-    // Values at lag-1, lag, lag+1 around the minimum for the parabola.
-    const values = this.diff; // reuse: index (lag - lo + 1) fits since 2r+3 <= lagMaxDec+3
-    const count = hi - lo + 3;
-    if (count > values.length) return coarseLag;
+    const values = this.refineValues;
     for (let k = 0; k < count; k++) {
-      const lag = lo - 1 + k;
+      const lag = lo + k;
       let d = 0;
       for (let j = end - win; j < end; j++) {
         const e = ring[j & mask] - ring[(j - lag) & mask];
@@ -172,19 +174,14 @@ export class PeriodTracker {
       }
       values[k] = d;
     }
-    for (let k = 1; k < count - 1; k++) {
-      if (values[k] < bestD) {
-        bestD = values[k];
-        best = k;
-      }
-    }
-    if (best < 0) return coarseLag;
-    dPrev = values[best - 1];
-    dBest = values[best];
-    dNext = values[best + 1];
+    let best = 1;
+    for (let k = 2; k < count - 1; k++) if (values[k] < values[best]) best = k;
+    const dPrev = values[best - 1];
+    const dBest = values[best];
+    const dNext = values[best + 1];
     const denom = dPrev - 2 * dBest + dNext;
     const shift = denom > 0 ? (0.5 * (dPrev - dNext)) / denom : 0;
-    return lo - 1 + best + Math.max(-0.5, Math.min(0.5, shift));
+    return lo + best + Math.max(-0.5, Math.min(0.5, shift));
   }
 
   reset(): void {

@@ -1,0 +1,162 @@
+// Live device I/O without hardware: the test builds a virtual ALSA microphone (reads a raw file of
+// real speech) and speaker (writes a raw file) from scripts/virtual-audio/asoundrc.template, points
+// ALSA_CONFIG_PATH at it, and runs the real `svc devices` / `svc live` through PortAudio on it.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { readMono } from '../src/audio/io.js';
+import { makeTempDir, repoRoot, runSvc, shared } from './helpers/index.js';
+import { medianF0, semitonesBetween } from './helpers/pitch.js';
+
+const RATE = 48000;
+const SECONDS = 3;
+const speechPath = shared('speech', 'kathleen_arctic_cc0_48k', 'arctic_a0001.wav');
+const temp = makeTempDir('svc-live-');
+const inPath = join(temp.dir, 'mic.raw');
+const outPath = join(temp.dir, 'speaker.raw');
+const configPath = join(temp.dir, 'asound.conf');
+const noDevicesConfigPath = join(temp.dir, 'none.conf');
+const discardConfigPath = join(temp.dir, 'discard.conf');
+let input: Float32Array;
+
+function writeConfig(): void {
+  const template = readFileSync(join(repoRoot, 'scripts', 'virtual-audio', 'asoundrc.template'), 'utf8');
+  writeFileSync(configPath, template.replaceAll('@IN@', inPath).replaceAll('@OUT@', outPath));
+  // Same devices, but the speaker writes to /dev/null: for runs without --duration.
+  writeFileSync(discardConfigPath, template.replaceAll('@IN@', inPath).replaceAll('@OUT@', '/dev/null'));
+  // Only a default PCM pointing at a card that cannot exist: PortAudio finds no usable device.
+  writeFileSync(noDevicesConfigPath, 'pcm.!default { type hw\n card 99 }\n');
+}
+
+const env = (config: string) => ({ ALSA_CONFIG_PATH: config });
+
+function readFloat32(path: string): Float32Array {
+  const bytes = readFileSync(path);
+  const out = new Float32Array(bytes.length >> 2);
+  new Uint8Array(out.buffer).set(bytes.subarray(0, out.length * 4));
+  return out;
+}
+
+function rms(x: Float32Array): number {
+  let e = 0;
+  for (const v of x) e += v * v;
+  return Math.sqrt(e / Math.max(1, x.length));
+}
+
+interface Device {
+  id: number;
+  name: string;
+  inputChannels: number;
+  outputChannels: number;
+}
+let devices: Device[] = [];
+
+test.before(async () => {
+  const speech = await readMono(speechPath);
+  assert.is(speech.sampleRate, RATE, 'test speech is 48 kHz');
+  input = speech.samples.slice(0, RATE * SECONDS);
+  writeFileSync(inPath, Buffer.from(input.buffer, input.byteOffset, input.byteLength));
+  writeConfig();
+});
+
+test.after(() => temp.cleanup());
+
+test('svc devices lists the virtual microphone and speaker', async () => {
+  const json = await runSvc(['devices', '--json'], { env: env(configPath) });
+  assert.is(json.code, 0, json.stderr);
+  devices = JSON.parse(json.stdout) as Device[];
+  const mic = devices.find((d) => d.name === 'svc_mic');
+  const speaker = devices.find((d) => d.name === 'svc_speaker');
+  assert.ok(mic && mic.inputChannels >= 1, `svc_mic is an input: ${json.stdout}`);
+  assert.ok(speaker && speaker.outputChannels >= 1, `svc_speaker is an output: ${json.stdout}`);
+
+  const table = await runSvc(['devices'], { env: env(configPath) });
+  assert.is(table.code, 0, table.stderr);
+  assert.match(table.stdout, /Inputs \(microphones\):[\s\S]*svc_mic/);
+  assert.match(table.stdout, /Outputs \(speakers\):[\s\S]*svc_speaker/);
+  // ALSA's probing chatter stays off the terminal (it is shown with --verbose).
+  assert.not.match(table.stderr, /ALSA lib/);
+});
+
+test('svc live turns the microphone file into pitch-shifted speech on the speaker', async () => {
+  const mic = devices.find((d) => d.name === 'svc_mic')!;
+  const speaker = devices.find((d) => d.name === 'svc_speaker')!;
+  const args = ['live', '--input', String(mic.id), '--output', String(speaker.id), '--rate', String(RATE), '--pitch', '5', '--duration', String(SECONDS), '--output-channels', '1'];
+  // The virtual devices have no clock, so audio arrives in bursts: allow deeper queues than a real card
+  // needs, so that a busy test machine cannot push blocks onto the behind-real-time (dry) path.
+  const result = await runSvc([...args, '--max-queue-ms', '5000', '--max-output-ms', '5000'], { env: env(configPath), timeoutMs: 120_000 });
+  assert.is(result.code, 0, result.stderr + result.stdout);
+  assert.match(result.stdout, /svc live: "svc_mic" \(#\d+\) → "svc_speaker"/);
+  assert.match(result.stdout, /done: in 3\.0 s, out \d\.\d s \| latency ≈ \d+ ms .*behind 0 block\(s\)/);
+  assert.ok(existsSync(outPath), 'the speaker file was written');
+
+  const output = readFloat32(outPath);
+  // Everything that went in came out (block rounding and the voice's delay aside).
+  assert.ok(Math.abs(output.length - input.length) <= 0.1 * RATE, `output ${output.length / RATE} s for ${SECONDS} s of input`);
+  const inLevel = rms(input);
+  const outLevel = rms(output);
+  assert.ok(outLevel > 0.3 * inLevel && outLevel < 3 * inLevel, `output RMS ${outLevel.toFixed(4)} vs input ${inLevel.toFixed(4)}`);
+
+  const f0In = medianF0(input, RATE);
+  const f0Out = medianF0(output, RATE);
+  assert.ok(f0In.frames > 30 && f0Out.frames > 30, `voiced frames in ${f0In.frames}, out ${f0Out.frames}`);
+  const semitones = semitonesBetween(f0In.hz, f0Out.hz);
+  assert.ok(Math.abs(semitones - 5) < 0.6, `pitch moved ${semitones.toFixed(2)} semitones (${f0In.hz.toFixed(1)} → ${f0Out.hz.toFixed(1)} Hz), asked 5`);
+});
+
+test('Ctrl-C stops svc live cleanly with a summary', async () => {
+  const mic = devices.find((d) => d.name === 'svc_mic')!;
+  const speaker = devices.find((d) => d.name === 'svc_speaker')!;
+  const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'src', 'cli', 'main.ts'), 'live', '--input', String(mic.id), '--output', String(speaker.id), '--stats-interval', '0.3'], {
+    cwd: repoRoot,
+    env: { ...process.env, ALSA_CONFIG_PATH: discardConfigPath },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => (stdout += d));
+  child.stderr.on('data', (d) => (stderr += d));
+  const exited = new Promise<number | null>((resolvePromise) => child.on('close', (code) => resolvePromise(code)));
+  const killer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+  try {
+    // Wait for the first status line, then press "Ctrl-C".
+    while (!/^live: in /m.test(stdout) && child.exitCode === null) await new Promise((r) => setTimeout(r, 50));
+    child.kill('SIGINT');
+    const code = await exited;
+    assert.is(code, 0, stderr);
+    assert.match(stdout, /Ctrl-C to stop/);
+    assert.match(stdout, /^done: in \d+\.\d s, out \d+\.\d s \| latency ≈ \d+ ms/m);
+  } finally {
+    clearTimeout(killer);
+    if (child.exitCode === null) child.kill('SIGKILL');
+  }
+});
+
+test('svc live with a device id that does not exist fails clearly', async () => {
+  const result = await runSvc(['live', '--input', '999', '--duration', '1'], { env: env(configPath) });
+  assert.is(result.code, 1);
+  assert.match(result.stderr, /svc: audio input device 999 does not exist; input devices are: .*svc_mic/);
+  assert.match(result.stderr, /svc devices/);
+});
+
+test('svc live without any audio device says so and exits non-zero', async () => {
+  const result = await runSvc(['live', '--duration', '1'], { env: env(noDevicesConfigPath) });
+  assert.is(result.code, 1);
+  assert.match(result.stderr, /svc: no audio devices found/);
+  assert.not.match(result.stderr, /at .*\.ts:\d+/, 'no stack trace');
+  const listing = await runSvc(['devices'], { env: env(noDevicesConfigPath) });
+  assert.match(listing.stdout, /No audio devices found/);
+});
+
+test('svc devices turns a PortAudio crash on a broken ALSA config into an error', async () => {
+  // PCMs but no default: PortAudio's ALSA enumeration asserts and aborts the process.
+  const broken = join(temp.dir, 'broken.conf');
+  writeFileSync(broken, `pcm.only_one { type file\n slave.pcm "n"\n file "${join(temp.dir, 'x.raw')}" }\npcm.n { type null }\n`);
+  const result = await runSvc(['devices'], { env: env(broken) });
+  assert.is(result.code, 1);
+  assert.match(result.stderr, /svc: listing audio devices failed .*pcm\.!default/);
+});
+
+test.run();
