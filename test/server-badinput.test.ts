@@ -262,8 +262,11 @@ for (const [policy, blocking] of [['dry', false], ['skip', true]] as const) {
       assert.ok(handled >= 10, `${policy} blocks: ${handled}`);
       assert.is(stats.policy, policy);
       assert.ok(stats.overruns >= handled);
-      assert.ok(stats.queueMaxMs <= 200 + 3 * 20, `queue reached ${stats.queueMaxMs} ms`);
+      // Bounded: the policy keeps the queue inside its ring buffer (2 × maxQueueMs + 2 blocks) without
+      // ever overflowing it, and the backlog is gone once the burst is handled.
+      assert.ok(stats.queueMaxMs <= 2 * 200 + 2 * 20, `queue reached ${stats.queueMaxMs} ms`);
       assert.is(stats.dropped.overflowMs, 0);
+      assert.ok(stats.queueMs < 200, `queue still ${stats.queueMs} ms`);
       const metrics = parsePrometheus(server.metrics());
       const dropped = metrics.find((s) => s.name === 'svc_session_dropped_blocks_total' && s.labels.session === ready.sessionId && s.labels.action === policy);
       assert.is(dropped?.value, handled);

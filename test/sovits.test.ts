@@ -295,6 +295,20 @@ test('a pickled checkpoint that would run code is refused, and the code does not
   assert.not.ok(existsSync(marker));
 });
 
+test('python jobs: a timeout or an abort stops the job with a clear error', async () => {
+  const timedOut = await runPythonModule('check', [], { timeoutMs: 50 }).then(() => null, (e: unknown) => e as { code: string; message: string });
+  assert.ok(timedOut, 'the job should not finish within 50 ms');
+  assert.is(timedOut!.code, 'INTERNAL');
+  assert.match(timedOut!.message, /took longer than/);
+  const controller = new AbortController();
+  const pending = runPythonModule('check', [], { signal: controller.signal });
+  controller.abort();
+  const aborted = await pending.then(() => null, (e: unknown) => e as { message: string });
+  assert.match(aborted!.message, /cancelled/);
+  const ok = await runPythonModule<{ torch: string }>('check', []);
+  assert.match(ok.torch, /^\d+\.\d+/);
+});
+
 test('no Python with torch: PYTHON_UNAVAILABLE with the apt command', async () => {
   const run = await runSvc(['make-reference', '--size', 'tiny', '--out', join(temp.dir, 'never')], { env: { SVC_PYTHON: join(temp.dir, 'no-python') } });
   assert.is(run.code, 1);

@@ -6,6 +6,8 @@ import { from, lastValueFrom, toArray } from 'rxjs';
 import { Float32RingBuffer } from '../src/stream/ringBuffer.js';
 import { convertChunks, StreamPipeline, type PipelineOptions } from '../src/stream/pipeline.js';
 import { PassThroughStage, type ConverterStage } from '../src/stream/stage.js';
+import { parseClientMessage } from '../src/stream/protocol.js';
+import { decodeFrame, encodeFrame } from '../src/stream/codec.js';
 
 const RATE = 16000;
 
@@ -200,5 +202,46 @@ for (const policy of ['dry', 'skip', 'silence'] as const) {
     assert.ok(unaccounted >= 0 && unaccounted <= blockSamples, `${unaccounted} samples unaccounted for`);
   });
 }
+
+test('hello gets the documented defaults; invalid fields are named', () => {
+  const parsed = parseClientMessage('{"type":"hello","version":1}');
+  assert.ok(parsed.ok);
+  assert.equal(parsed.ok && parsed.message, { type: 'hello', version: 1, role: 'convert', sampleRate: 48000, format: 'f32', channels: 1, blockMs: 20, voice: { pitch: 0, formant: 1 } });
+  const withServerBlock = parseClientMessage('{"type":"hello","version":1,"voice":{"pitch":-3}}', { defaultBlockMs: 50 });
+  assert.equal(withServerBlock.ok && withServerBlock.message, { type: 'hello', version: 1, role: 'convert', sampleRate: 48000, format: 'f32', channels: 1, blockMs: 50, voice: { pitch: -3, formant: 1 } });
+  const cases: Array<[string, string, RegExp]> = [
+    ['{"type":"hello","version":1,"channels":3}', 'BAD_MESSAGE', /hello\.channels: expected an integer one of 1, 2, got 3/],
+    ['{"type":"hello","version":1,"voice":{"formant":"big"}}', 'BAD_MESSAGE', /hello\.voice\.formant: expected a number from 0\.5 to 2, got "big"/],
+    ['{"type":"set","voice":{"pitch":-25}}', 'BAD_MESSAGE', /set\.voice\.pitch/],
+    ['{"type":"model"}', 'BAD_MESSAGE', /model\.name/],
+    ['"hello"', 'BAD_MESSAGE', /JSON object/],
+    ['{"type":', 'BAD_JSON', /JSON/],
+  ];
+  for (const [text, code, pattern] of cases) {
+    const r = parseClientMessage(text);
+    assert.not.ok(r.ok, text);
+    if (!r.ok) {
+      assert.is(r.code, code, text);
+      assert.match(r.message, pattern);
+    }
+  }
+});
+
+test('wire codec: s16 stereo round trip, whole frames only, hostile floats sanitized', () => {
+  const x = Float32Array.from({ length: 500 }, (_, i) => 0.8 * Math.sin(i / 7));
+  const bytes = encodeFrame(x, 's16', 2);
+  assert.is(bytes.byteLength, 500 * 2 * 2);
+  const back = decodeFrame(bytes, 's16', 2);
+  assert.ok(back.ok);
+  if (back.ok) for (let i = 0; i < x.length; i++) assert.ok(Math.abs(back.samples[i] - x[i]) < 1e-4);
+  assert.not.ok(decodeFrame(bytes.subarray(0, 6), 's16', 2).ok, 'one and a half stereo frames');
+  assert.not.ok(decodeFrame(Buffer.alloc(0), 'f32', 1).ok, 'empty');
+  const hostile = Buffer.alloc(12);
+  hostile.writeFloatLE(NaN, 0);
+  hostile.writeFloatLE(-Infinity, 4);
+  hostile.writeFloatLE(3e38, 8);
+  const clean = decodeFrame(hostile, 'f32', 1);
+  assert.equal(clean.ok && Array.from(clean.samples), [0, 0, 1]);
+});
 
 test.run();

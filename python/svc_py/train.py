@@ -32,9 +32,9 @@ from torch.nn import functional as F
 
 from .events import SvcPyError, emit, progress, run_main
 from .make_reference import STANDARD_CONFIG, tiny_config
-from .sovits.checkpoint import load_checkpoint_file
 from .sovits.config import read_config, validate_config
 from .sovits.models import MultiPeriodDiscriminator, build_generator, count_parameters
+from .sovits.modules import LRELU_SLOPE, get_padding
 
 
 # ----------------------------------------------------------------------------------------------
@@ -43,7 +43,9 @@ from .sovits.models import MultiPeriodDiscriminator, build_generator, count_para
 def load_config(name):
     """'tiny' | 'standard' | path to a so-vits-svc config.json -> validated config dict."""
     if name == "tiny":
-        return validate_config(tiny_config())
+        config = tiny_config()
+        config["train"]["discriminator_scale"] = 0.125
+        return validate_config(config)
     if name == "standard":
         return validate_config(copy.deepcopy(STANDARD_CONFIG))
     return validate_config(read_config(name), name)
@@ -166,6 +168,86 @@ class Dataset:
 
 
 # ----------------------------------------------------------------------------------------------
+# discriminator
+
+class ScaledPeriodDiscriminator(torch.nn.Module):
+    """HiFi-GAN period discriminator with every width multiplied by `scale` (1.0 = upstream's)."""
+
+    def __init__(self, period, scale):
+        super().__init__()
+        self.period = period
+        widths = [1] + [max(2, int(c * scale)) for c in (32, 128, 512, 1024, 1024)]
+        pad = (get_padding(5, 1), 0)
+        norm = torch.nn.utils.weight_norm
+        self.convs = torch.nn.ModuleList(
+            [norm(torch.nn.Conv2d(widths[i], widths[i + 1], (5, 1), (3 if i < 4 else 1, 1), padding=pad)) for i in range(5)])
+        self.conv_post = norm(torch.nn.Conv2d(widths[-1], 1, (3, 1), 1, padding=(1, 0)))
+
+    def forward(self, x):
+        fmap = []
+        b, c, t = x.shape
+        if t % self.period:
+            x = F.pad(x, (0, self.period - t % self.period), "reflect")
+        x = x.view(b, c, -1, self.period)
+        for conv in self.convs:
+            x = F.leaky_relu(conv(x), LRELU_SLOPE)
+            fmap.append(x)
+        x = self.conv_post(x)
+        fmap.append(x)
+        return torch.flatten(x, 1, -1), fmap
+
+
+class ScaledScaleDiscriminator(torch.nn.Module):
+    """HiFi-GAN scale discriminator (grouped strided 1-D convs) with widths and groups x `scale`."""
+
+    def __init__(self, scale):
+        super().__init__()
+        norm = torch.nn.utils.weight_norm
+        specs = [(16, 15, 1, 1, 7), (64, 41, 4, 4, 20), (256, 41, 4, 16, 20), (1024, 41, 4, 64, 20), (1024, 41, 4, 256, 20), (1024, 5, 1, 1, 2)]
+        layers, width_in = [], 1
+        for width, kernel, stride, groups, pad in specs:
+            width_out = max(2, int(width * scale))
+            groups = max(1, int(groups * scale))
+            while width_in % groups or width_out % groups:
+                groups -= 1
+            layers.append(norm(torch.nn.Conv1d(width_in, width_out, kernel, stride, groups=groups, padding=pad)))
+            width_in = width_out
+        self.convs = torch.nn.ModuleList(layers)
+        self.conv_post = norm(torch.nn.Conv1d(width_in, 1, 3, 1, padding=1))
+
+    def forward(self, x):
+        fmap = []
+        for conv in self.convs:
+            x = F.leaky_relu(conv(x), LRELU_SLOPE)
+            fmap.append(x)
+        x = self.conv_post(x)
+        fmap.append(x)
+        return torch.flatten(x, 1, -1), fmap
+
+
+class ScaledMultiPeriodDiscriminator(MultiPeriodDiscriminator):
+    """Upstream's discriminator layout (scale + periods 2, 3, 5, 7, 11) at a fraction of the width.
+    Upstream's full width (~47 M parameters) costs ~10 s a step on a 2-core CPU, which would
+    dwarf a 0.3 M-parameter tiny generator; the tiny config trains against 1/8 width."""
+
+    def __init__(self, scale, periods=(2, 3, 5, 7, 11)):
+        torch.nn.Module.__init__(self)
+        self.discriminators = torch.nn.ModuleList(
+            [ScaledScaleDiscriminator(scale)] + [ScaledPeriodDiscriminator(p, scale) for p in periods])
+
+
+def build_discriminator(config):
+    """train.discriminator_scale (svc's key; default 1 = upstream's layout, so D_*.pth stay
+    compatible with so-vits-svc) selects the width."""
+    scale = float(config["train"].get("discriminator_scale", 1.0))
+    if scale == 1.0:
+        return MultiPeriodDiscriminator(config["model"].get("use_spectral_norm", False))
+    if not 0.01 <= scale < 1.0:
+        raise SvcPyError("INVALID_ARGUMENT", f"train.discriminator_scale must be in [0.01, 1], found {scale}", "use 1 (upstream) or e.g. 0.125")
+    return ScaledMultiPeriodDiscriminator(scale)
+
+
+# ----------------------------------------------------------------------------------------------
 # losses (VITS / HiFi-GAN)
 
 def discriminator_loss(real_scores, fake_scores):
@@ -280,7 +362,9 @@ def main():
     device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0"))) if torch.cuda.is_available() else torch.device("cpu")
     if distributed:
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
-    torch.set_num_threads(args.threads or max(1, (os.cpu_count() or 1) // world))
+    # One intra-op thread per process unless asked: on a shared 2-core CPU, 2 OpenMP threads per
+    # process measured 10-20x slower per step than 1 (spinning threads fight other processes).
+    torch.set_num_threads(args.threads or max(1, (os.cpu_count() or 1) // (2 * world)))
     is_main = rank == 0
 
     # --- config and dataset -------------------------------------------------------------------
@@ -325,15 +409,16 @@ def main():
     # --- model and optimizers -----------------------------------------------------------------
     torch.manual_seed(args.seed + rank)
     net_g = build_generator(config).to(device)
-    net_d = MultiPeriodDiscriminator(config["model"].get("use_spectral_norm", False)).to(device)
+    net_d = build_discriminator(config).to(device)
     optim_g = torch.optim.AdamW(net_g.parameters(), train_cfg["learning_rate"], betas=train_cfg["betas"], eps=train_cfg["eps"])
     optim_d = torch.optim.AdamW(net_d.parameters(), train_cfg["learning_rate"], betas=train_cfg["betas"], eps=train_cfg["eps"])
     step, history = 0, []
     if args.resume:
         last = latest_checkpoint(args.out)
         if last is not None:
-            g_state = load_checkpoint_file(os.path.join(args.out, f"G_{last}.pth"))
-            d_state = torch.load(os.path.join(args.out, f"D_{last}.pth"), map_location="cpu")
+            # Our own checkpoints (with optimizer state): plain tensors and numbers, read as data.
+            g_state = torch.load(os.path.join(args.out, f"G_{last}.pth"), map_location="cpu", weights_only=True)
+            d_state = torch.load(os.path.join(args.out, f"D_{last}.pth"), map_location="cpu", weights_only=True)
             net_g.load_state_dict(g_state["model"])
             net_d.load_state_dict(d_state["model"])
             optim_g.load_state_dict(g_state["optimizer"])

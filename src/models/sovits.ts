@@ -816,3 +816,19 @@ async function generateSliced(model: SovitsModel, all: GeneratorWindow, generate
   }
   return out;
 }
+
+/**
+ * Offline conversion of mono audio at any rate: resampled to the model rate, converted, and returned at
+ * the model rate or back at the input's rate (outputRate 'input', the default).
+ */
+export async function convertMono(model: SovitsModel, samples: Float32Array, sampleRate: number, options: ConvertOptions & { outputRate?: 'input' | 'model' } = {}): Promise<ConvertResult> {
+  const { resample } = await import('../audio/resample.js');
+  const atModelRate = sampleRate === model.sampleRate ? samples : await resample(samples, sampleRate, model.sampleRate);
+  const result = await convertAtModelRate(model, atModelRate, options);
+  if ((options.outputRate ?? 'input') === 'model' || sampleRate === model.sampleRate) return result;
+  const back = await resample(result.samples, model.sampleRate, sampleRate);
+  // Exactly the input's length (resampling rounds).
+  const out = new Float32Array(samples.length);
+  out.set(back.subarray(0, samples.length));
+  return { ...result, samples: out, sampleRate };
+}

@@ -12,6 +12,7 @@ import type { FrequencyScaleKind } from './scale.js';
 export * from './render.js';
 export * from './scale.js';
 export * from './colormap.js';
+export * from './limits.js';
 export { analyzeAudio, type AnalyzeOptions } from './analysis.js';
 export { spectrogramDb, rmsDbPerHop, plotWindowSamples } from './spectrogram.js';
 

@@ -4,7 +4,9 @@
 // axis in seconds; a title with file name, duration and rate, and a legend. Input is plain data
 // (AnalysisData), so the figure can be drawn from any analysis; output is PNG bytes.
 import { createCanvas, type SKRSContext2D } from '@napi-rs/canvas';
+import { SvcError } from '../errors.js';
 import { buildColormapLut, lutColorCss, type ColormapName } from './colormap.js';
+import { MAX_PLOT_SIDE, MIN_PLOT_HEIGHT, MIN_PLOT_WIDTH } from './limits.js';
 import { plotFontFamily } from './fonts.js';
 import { formatHz, formatSeconds, frequencyTicks, hzToAxisFraction, axisFractionToHz, niceLinearTicks, type FrequencyScale } from './scale.js';
 
@@ -94,8 +96,6 @@ export const PLOT_COLORS = {
   volumeLine: '#ffb000',
   volumeFill: 'rgba(255, 176, 0, 0.28)',
 } as const;
-
-export { MIN_PLOT_WIDTH, MIN_PLOT_HEIGHT, MAX_PLOT_SIDE } from './limits.js';
 
 /** Pixel rectangles for a figure of width x height. */
 export function computePlotLayout(width: number, height: number): PlotLayout {
@@ -490,6 +490,12 @@ function drawTitleAndLegend(ctx: SKRSContext2D, layout: PlotLayout, data: Analys
 /** Renders the figure; returns PNG bytes and the layout used. */
 export function renderAnalysisPng(data: AnalysisData, options: PlotOptions): { png: Buffer; layout: PlotLayout } {
   const { width, height } = options;
+  if (!Number.isInteger(width) || !Number.isInteger(height) || width < MIN_PLOT_WIDTH || height < MIN_PLOT_HEIGHT || width > MAX_PLOT_SIDE || height > MAX_PLOT_SIDE) {
+    throw new SvcError('INVALID_ARGUMENT', `plot size must be ${MIN_PLOT_WIDTH}-${MAX_PLOT_SIDE} x ${MIN_PLOT_HEIGHT}-${MAX_PLOT_SIDE} whole pixels, got ${width}x${height}`);
+  }
+  if (!(data.durationSeconds > 0)) {
+    throw new SvcError('INVALID_AUDIO', `${data.fileName} has no samples to plot (duration ${data.durationSeconds} s)`, { hint: 'give a file with audio in it' });
+  }
   const layout = computePlotLayout(width, height);
   const font = plotFontFamily();
   const canvas = createCanvas(width, height);

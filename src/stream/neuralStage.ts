@@ -28,8 +28,10 @@ import {
   sourceAdvanceCycles,
   unvoicedF0,
   type EncoderContext,
-  type SovitsModel,
+  SovitsModel,
 } from '../models/sovits.js';
+import type { OnnxProvider } from '../models/onnx.js';
+import { loadModel } from '../models/registry.js';
 import type { ConverterStage, StageFactory, VoiceParams } from './stage.js';
 
 export interface NeuralStageOptions {
@@ -456,4 +458,66 @@ export function neuralStageShape(model: SovitsModel, f0LatencySamples: number, o
   const lookaheadSamples = Math.max(f0LatencySamples + (right + gap + 1) * hop, encoderLatency + (right + 1) * hop) + hop;
   const leftContext = Math.round(((options.leftContextMs ?? 300) * sr) / 1000);
   return { f0LatencySamples, lookaheadSamples, contextSamples: lookaheadSamples + leftContext + Math.round(0.02 * sr) };
+}
+
+export interface ModelResolverOptions extends Omit<NeuralStageOptions, 'speaker'> {
+  provider?: OnnxProvider;
+  intraOpThreads?: number;
+  /** The built-in DSP voice's factory, for the name "builtin". */
+  builtin: () => Promise<StageFactory>;
+}
+
+/**
+ * Server-side model selection by name: "builtin" (the DSP voice) or an installed model, optionally with a
+ * speaker ("NAME:SPEAKER"). Only installed names are accepted — never paths — since names come from
+ * clients. Each model is loaded once (sessions, checks, warm-up) and shared by every session using it;
+ * `close()` releases them all. A failed load is not cached, so a fixed bundle can be retried.
+ */
+export class ModelResolver {
+  private readonly loaded = new Map<string, Promise<SovitsModel>>();
+  private readonly factories = new Map<string, Promise<StageFactory>>();
+
+  constructor(private readonly options: ModelResolverOptions) {}
+
+  /** Stage factory for a protocol model name; rejects with MODEL_NOT_FOUND / MODEL_INVALID / INVALID_ARGUMENT. */
+  resolve(name: string): Promise<StageFactory> {
+    if (name === 'builtin') return this.options.builtin();
+    const colon = name.indexOf(':');
+    const modelName = colon < 0 ? name : name.slice(0, colon);
+    const speaker = colon < 0 ? undefined : name.slice(colon + 1);
+    if (!/^[\w][\w.-]*$/.test(modelName) || modelName.includes('..')) {
+      return Promise.reject(new SvcError('MODEL_NOT_FOUND', `model names are installed folder names (letters, digits, '.', '-', '_'), got ${JSON.stringify(name)}`, { hint: 'see `svc models` on the server' }));
+    }
+    let factory = this.factories.get(name);
+    if (!factory) {
+      factory = this.model(modelName).then((model) => createNeuralStageFactory(model, { ...this.options, speaker }));
+      this.factories.set(name, factory);
+      factory.catch(() => this.factories.delete(name));
+    }
+    return factory;
+  }
+
+  /** Loads (or reuses) a model by registry name or, for the server's own --model, a path. */
+  model(nameOrPath: string): Promise<SovitsModel> {
+    let model = this.loaded.get(nameOrPath);
+    if (!model) {
+      model = loadModel(nameOrPath, { provider: this.options.provider, intraOpThreads: this.options.intraOpThreads, log: this.options.log });
+      this.loaded.set(nameOrPath, model);
+      model.catch(() => this.loaded.delete(nameOrPath));
+    }
+    return model;
+  }
+
+  /** Stage factory for the server's default voice (a name or a bundle path given on its command line). */
+  async defaultFactory(nameOrPath: string, speaker?: string): Promise<StageFactory> {
+    const model = await this.model(nameOrPath);
+    return createNeuralStageFactory(model, { ...this.options, speaker });
+  }
+
+  async close(): Promise<void> {
+    const models = [...this.loaded.values()];
+    this.loaded.clear();
+    this.factories.clear();
+    for (const m of models) await m.then((x) => x.dispose(), () => {});
+  }
 }

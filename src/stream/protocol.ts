@@ -147,7 +147,7 @@ export interface StatsMessage {
   sessionId: string;
   inputMs: number;
   outputMs: number;
-  latency: { algorithmicMs: number; computeMsMean: number; computeMsP95: number; computeMsMax: number; blockMs: number; delayMs: number };
+  latency: { algorithmicMs: number; computeMsMean: number; computeMsP95: number; computeMsMax: number; blockMs: number; delayMs: number; delaySamples: number };
   queueMs: number;
   queueMaxMs: number;
   dropped: { skippedBlocks: number; dryBlocks: number; silencedBlocks: number; overflowMs: number; outputFramesDropped: number; framesRejected: number };

@@ -49,6 +49,8 @@ export interface ServerOptions {
   /** SOLA crossfade / search for stateless stages, in ms. Defaults 10 / 10. */
   crossfadeMs?: number;
   searchMs?: number;
+  /** Extra left context handed to stateless stages beyond what they declare, in ms. Default 0. */
+  extraContextMs?: number;
   /** Largest binary frame a client may send, in bytes. Default 262144 (256 KiB). */
   maxFrameBytes?: number;
   /** Messages (text + binary) per second a connection may send. Default 1000. */
@@ -61,6 +63,11 @@ export interface ServerOptions {
   stageFactory?: StageFactory;
   /** Name of the voice for logs and `model` messages. Default "builtin". */
   modelName?: string;
+  /**
+   * Resolves a client's {"type":"model","name"} to a stage factory (loading the model if needed); the
+   * session swaps to it and keeps its previous voice when this rejects. Without it only modelName works.
+   */
+  resolveModel?: (name: string) => Promise<StageFactory>;
   /** Human description for the start line, e.g. "built-in DSP". */
   voiceDescription?: string;
   /** Folder served over HTTP. Default clients/web. */
@@ -150,7 +157,15 @@ export function createServer(options: ServerOptions = {}): SvcServer {
   let boundPort = 0;
   let closing = false;
 
-  const http: HttpServer = createHttpServer((req, res) => handleHttp(req, res));
+  const http: HttpServer = createHttpServer((req, res) => {
+    try {
+      handleHttp(req, res);
+    } catch (error) {
+      log(`HTTP ${req.method} ${req.url} failed: ${(error as Error).stack ?? String(error)}`);
+      if (!res.headersSent) res.writeHead(500, { 'Content-Type': 'text/plain; charset=utf-8' });
+      res.end('internal error\n');
+    }
+  });
   // maxPayload is the hard cap ws enforces by closing (1009); frames between maxFrameBytes and it get a
   // FRAME_TOO_LARGE error and are dropped, so a client learns the limit without losing its session.
   const wss = new WebSocketServer({ noServer: true, maxPayload: hardMaxPayloadBytes(maxFrameBytes), perMessageDeflate: false });
@@ -434,10 +449,12 @@ export function createServer(options: ServerOptions = {}): SvcServer {
         blockMs: hello.blockMs,
         voice: hello.voice,
         stageFactory: stageFactory!,
+        modelName,
         policy,
         maxQueueMs: options.maxQueueMs,
         crossfadeMs: options.crossfadeMs,
         searchMs: options.searchMs,
+        extraContextMs: options.extraContextMs,
       });
     } catch (error) {
       log(`could not start a session: ${(error as Error).stack ?? String(error)}`);
@@ -451,7 +468,7 @@ export function createServer(options: ServerOptions = {}): SvcServer {
     const encoder = session.createEncoder(format);
     conn.encoder = encoder;
     const subscription = session.stageOutput$.subscribe((block) => deliver(conn, session, block));
-    const errorSubscription = session.pipeline.errors$.subscribe((error) => {
+    const errorSubscription = session.errors$.subscribe((error) => {
       log(`stage error in session ${id}: ${(error as Error).message ?? String(error)}`);
       sendError(conn, 'INTERNAL', `the converter failed on a block (passed through unconverted): ${(error as Error).message ?? String(error)}`, false);
     });
@@ -466,7 +483,7 @@ export function createServer(options: ServerOptions = {}): SvcServer {
       ...format,
       blockSamples: Math.round((hello.blockMs * format.sampleRate) / 1000),
       voice: { ...session.voice },
-      model: modelName,
+      model: session.modelName,
       latency: session.latency(encoder),
       limits: limits(session),
     };
@@ -507,7 +524,7 @@ export function createServer(options: ServerOptions = {}): SvcServer {
       ...format,
       blockSamples: Math.round((session.blockMs * format.sampleRate) / 1000),
       voice: { ...session.voice },
-      model: modelName,
+      model: session.modelName,
       latency: session.latency(encoder),
       limits: limits(session),
     };
@@ -517,13 +534,19 @@ export function createServer(options: ServerOptions = {}): SvcServer {
   /** Sends converted audio to one sink, dropping it (counted) when the client does not keep up. */
   function deliver(conn: Connection, session: ConvertSession, block: Float32Array): void {
     if (conn.state === 'closed' || !conn.encoder || conn.ws.readyState !== WebSocket.OPEN) return;
-    const encoded = conn.encoder.process(block);
-    if (!encoded) return;
-    if (conn.ws.bufferedAmount > maxSendBufferBytes) {
-      session.counters.outputFramesDropped++;
-      return;
+    try {
+      const encoded = conn.encoder.process(block);
+      if (!encoded) return;
+      if (conn.ws.bufferedAmount > maxSendBufferBytes) {
+        session.counters.outputFramesDropped++;
+        return;
+      }
+      conn.ws.send(encoded.frame);
+    } catch (error) {
+      // Never let one sink's failure escape into the pipeline (rxjs would rethrow it asynchronously).
+      log(`output failed on connection ${conn.id}: ${(error as Error).stack ?? String(error)}`);
+      sendError(conn, 'INTERNAL', `the server failed to send converted audio: ${(error as Error).message}`, true, CLOSE_CODES.internal);
     }
-    conn.ws.send(encoded.frame);
   }
 
   function onControl(conn: Connection, message: ControlMessage): void {
@@ -547,20 +570,58 @@ export function createServer(options: ServerOptions = {}): SvcServer {
           sendError(conn, 'BAD_MESSAGE', 'listeners cannot change the model', false);
           return;
         }
-        if (message.name !== modelName) {
+        if (message.name === conn.session.modelName) {
+          send(conn, { type: 'model', name: conn.session.modelName });
+          return;
+        }
+        if (!options.resolveModel) {
           sendError(conn, 'MODEL_NOT_FOUND', `no model named ${JSON.stringify(message.name)}; available: ${JSON.stringify(modelName)}`, false);
           return;
         }
-        send(conn, { type: 'model', name: modelName });
+        switchModel(conn, conn.session, message.name, options.resolveModel);
         return;
     }
+  }
+
+  /** Loads a model and swaps the session's stage; on failure the session keeps its voice (non-fatal error). */
+  function switchModel(conn: Connection, session: ConvertSession, name: string, resolveModel: (name: string) => Promise<StageFactory>): void {
+    resolveModel(name)
+      .then((factory) => {
+        if (conn.state !== 'convert' || conn.session !== session) return;
+        if (session.replaceStage(factory, name)) {
+          // The stage rate changed: every sink re-encodes from the new rate.
+          for (const sink of [conn, ...(listenersBySession.get(session.id) ?? [])]) {
+            if (!sink.encoder) continue;
+            const target = sink.encoder.target;
+            sink.encoder.dispose();
+            sink.encoder = session.createEncoder(target);
+          }
+        }
+        log(`session ${session.id} now uses model ${name}`);
+        send(conn, { type: 'model', name });
+      })
+      .catch((error: unknown) => {
+        // One protocol code for "that model cannot be used"; the message names the cause (missing, invalid, ...).
+        const cause = (error as { code?: string }).code ?? 'INTERNAL';
+        log(`session ${session.id}: model ${JSON.stringify(name)} failed: ${(error as Error).message ?? String(error)}`);
+        sendError(conn, 'MODEL_NOT_FOUND', `cannot switch to model ${JSON.stringify(name)} (${cause}): ${errorText(error)}; keeping ${JSON.stringify(session.modelName)}`, false);
+      });
+  }
+
+  function errorText(error: unknown): string {
+    const e = error as { message?: string; hint?: string };
+    return e.hint ? `${e.message} (${e.hint})` : (e.message ?? String(error));
   }
 
   function pushStats(): void {
     for (const conn of connections) {
       if (conn.state !== 'convert' || !conn.session) continue;
       const session = conn.session;
-      send(conn, session.stats(policy, listenersBySession.get(session.id)?.size ?? 0, session.latency(conn.encoder)));
+      try {
+        send(conn, session.stats(policy, listenersBySession.get(session.id)?.size ?? 0, session.latency(conn.encoder)));
+      } catch (error) {
+        log(`stats for session ${session.id} failed: ${(error as Error).message}`);
+      }
     }
   }
 

@@ -2,7 +2,7 @@
 // to the stage rate → StreamPipeline → stage-rate mono output, which every sink (the converting client
 // and any listeners) resamples to its own rate and encodes in its own format. Owns the latency and
 // drop accounting reported in `stats` messages and on /metrics.
-import { Observable, Subject } from 'rxjs';
+import { Observable, Subject, type Subscription } from 'rxjs';
 import { StreamingResampler } from '../audio/resample.js';
 import { decodeFrame, encodeFrame } from './codec.js';
 import { StreamPipeline, type BehindPolicy } from './pipeline.js';
@@ -28,6 +28,8 @@ export interface SessionOptions extends StreamFormat {
   searchMs?: number;
   /** Extra left context for stateless stages, in ms. */
   extraContextMs?: number;
+  /** Name of the voice the stage factory makes (protocol `model`). Default "builtin". */
+  modelName?: string;
 }
 
 /** Resamples stage-rate mono output to one sink's rate and encodes it. */
@@ -63,12 +65,20 @@ export class ConvertSession {
   readonly id: string;
   readonly format: StreamFormat;
   readonly blockMs: number;
-  readonly stage: ConverterStage;
-  readonly pipeline: StreamPipeline;
+  /** Current converter and its pipeline; replaceStage() swaps both (model switch). */
+  stage: ConverterStage;
+  pipeline: StreamPipeline;
+  /** Name of the current voice ("builtin" or a model name). */
+  modelName: string;
   readonly createdAtMs = Date.now();
   voice: VoiceParams;
   readonly counters: SessionCounters = { framesRejected: 0, outputFramesDropped: 0, underruns: 0 };
-  private readonly inputResampler: StreamingResampler | null;
+  private inputResampler: StreamingResampler | null;
+  private readonly options: SessionOptions;
+  private readonly stageErrors = new Subject<unknown>();
+  /** Stage failures of whichever pipeline is current (the block is passed through dry). */
+  readonly errors$: Observable<unknown> = this.stageErrors.asObservable();
+  private pipelineSubscription: Subscription | null = null;
   private readonly stageOutput = new Subject<Float32Array>();
   /** Converted mono audio at the stage rate, in order. */
   readonly stageOutput$: Observable<Float32Array> = this.stageOutput.asObservable();
@@ -83,6 +93,8 @@ export class ConvertSession {
 
   constructor(options: SessionOptions) {
     this.id = options.id;
+    this.options = options;
+    this.modelName = options.modelName ?? 'builtin';
     this.format = { sampleRate: options.sampleRate, format: options.format, channels: options.channels };
     this.blockMs = options.blockMs;
     this.voice = { ...options.voice };
@@ -103,7 +115,56 @@ export class ConvertSession {
       this.stage.dispose();
       throw error;
     }
-    this.pipeline.output$.subscribe((block) => this.stageOutput.next(block));
+    this.wirePipeline();
+  }
+
+  private wirePipeline(): void {
+    const output = this.pipeline.output$.subscribe((block) => this.stageOutput.next(block));
+    output.add(this.pipeline.errors$.subscribe((error) => this.stageErrors.next(error)));
+    this.pipelineSubscription = output;
+  }
+
+  /**
+   * Model switch: builds a stage from `stageFactory` with the session's voice and a pipeline for it, then
+   * swaps them in between blocks (input queued in the old pipeline is dropped, at most a block or two).
+   * Returns true when the stage rate changed (sinks must then recreate their encoders). On error the
+   * current voice stays.
+   */
+  replaceStage(stageFactory: StageFactory, modelName: string): boolean {
+    if (this.disposed) return false;
+    const stage = stageFactory({ clientSampleRate: this.format.sampleRate, voice: this.voice });
+    let pipeline: StreamPipeline;
+    let resampler: StreamingResampler | null;
+    try {
+      const rate = stage.sampleRate;
+      const o = this.options;
+      const ms = (x: number | undefined) => (x === undefined ? undefined : Math.round((x * rate) / 1000));
+      pipeline = new StreamPipeline(stage, {
+        blockSamples: Math.max(1, Math.round((o.blockMs * rate) / 1000)),
+        policy: o.policy,
+        maxQueueSamples: ms(o.maxQueueMs),
+        crossfadeSamples: ms(o.crossfadeMs),
+        searchSamples: ms(o.searchMs),
+        extraContextSamples: ms(o.extraContextMs),
+      });
+      resampler = rate === this.format.sampleRate ? null : new StreamingResampler({ fromRate: this.format.sampleRate, toRate: rate });
+    } catch (error) {
+      stage.dispose();
+      throw error;
+    }
+    const old = { stage: this.stage, pipeline: this.pipeline, resampler: this.inputResampler, subscription: this.pipelineSubscription };
+    const rateChanged = stage.sampleRate !== old.stage.sampleRate;
+    this.stage = stage;
+    this.pipeline = pipeline;
+    this.inputResampler = resampler;
+    this.modelName = modelName;
+    this.defaultSinkCache = null; // the output resampler's delay depends on the stage rate
+    this.wirePipeline();
+    old.subscription?.unsubscribe();
+    old.pipeline.dispose();
+    old.resampler?.dispose();
+    old.stage.dispose();
+    return rateChanged;
   }
 
   /** Decodes and queues one binary frame; returns an error text for a malformed frame (dropped). */
@@ -155,16 +216,20 @@ export class ConvertSession {
     };
   }
 
+  private defaultSinkCache: { delaySamples: number; target: { sampleRate: number } } | null = null;
+
   private defaultSink(): { delaySamples: number; target: { sampleRate: number } } {
+    if (this.defaultSinkCache) return this.defaultSinkCache;
     const stageRate = this.stage.sampleRate;
-    if (stageRate === this.format.sampleRate) return { delaySamples: 0, target: this.format };
-    // Same figure an OutputEncoder to the client's rate reports (speex: filt_len/2 input samples).
-    const probe = new StreamingResampler({ fromRate: stageRate, toRate: this.format.sampleRate });
-    try {
-      return { delaySamples: probe.delaySamples, target: this.format };
-    } finally {
+    let delaySamples = 0;
+    if (stageRate !== this.format.sampleRate) {
+      // Same figure an OutputEncoder to the client's rate reports (speex: filt_len/2 input samples).
+      const probe = new StreamingResampler({ fromRate: stageRate, toRate: this.format.sampleRate });
+      delaySamples = probe.delaySamples;
       probe.dispose();
     }
+    this.defaultSinkCache = { delaySamples, target: this.format };
+    return this.defaultSinkCache;
   }
 
   stats(policy: string, listeners: number, latency = this.latency()): StatsMessage {
@@ -184,6 +249,7 @@ export class ConvertSession {
         computeMsMax: round3(p.compute.maxMs),
         blockMs: latency.blockMs,
         delayMs: latency.delayMs,
+        delaySamples: latency.delaySamples,
       },
       queueMs: toMs(p.queueSamples),
       queueMaxMs: toMs(p.queueMaxSamples),
@@ -205,8 +271,10 @@ export class ConvertSession {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
+    this.pipelineSubscription?.unsubscribe();
     this.pipeline.dispose();
     this.stageOutput.complete();
+    this.stageErrors.complete();
     this.inputResampler?.dispose();
     this.stage.dispose();
   }

@@ -23,8 +23,10 @@ KEYS_41 = [
     "speaker_embedding",
 ]
 # Keys upstream writes but the generator does not read.
-IGNORED_MODEL_KEYS = ["n_layers_q", "use_spectral_norm"]
-KNOWN_MODEL_KEYS = set(REQUIRED_MODEL_KEYS + KEYS_41 + IGNORED_MODEL_KEYS)
+IGNORED_MODEL_KEYS = ["n_layers_q", "use_spectral_norm", "use_depthwise_transposeconv"]
+# 4.1 development key; only false (the default) is supported.
+UNSUPPORTED_IF_TRUE = ["use_depthwise_transposeconv"]
+KNOWN_MODEL_KEYS = set(REQUIRED_MODEL_KEYS + KEYS_41 + IGNORED_MODEL_KEYS + UNSUPPORTED_IF_TRUE)
 
 REQUIRED_DATA_KEYS = ["sampling_rate", "hop_length", "filter_length"]
 KNOWN_DATA_KEYS = set(REQUIRED_DATA_KEYS + [
@@ -106,6 +108,9 @@ def validate_config(config, path="config.json"):
     if SPEECH_ENCODERS[encoder] != ssl_dim:
         _fail(f"{path}: model.ssl_dim is {ssl_dim} but speech_encoder '{encoder}' gives {SPEECH_ENCODERS[encoder]}-d features",
               "fix ssl_dim or speech_encoder so they agree")
+    for key in UNSUPPORTED_IF_TRUE:
+        if m.get(key):
+            _fail(f"{path}: model.{key}=true is not supported", f"train with {key}=false")
     if version == "4.1":
         if m.get("use_transformer_flow"):
             _fail(f"{path}: model.use_transformer_flow=true (the VITS2 transformer flow) is not supported yet; only the residual coupling flow is",

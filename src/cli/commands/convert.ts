@@ -1,8 +1,8 @@
 // `svc convert IN OUT [--pitch N] [--formant R] [--format pcm16|float32] [--rate HZ]`: offline file
 // conversion. Reads any supported audio (WAV/FLAC), mixes it to mono (explicitly: conversion is
 // mono), converts it with a voice engine and writes a WAV atomically at the input rate or --rate.
-// Today the only engine is the built-in DSP voice (pitch + formant); a later `--model NAME` selects a
-// So-VITS-SVC model and goes through the same read → convert → resample → write path.
+// Engines: the built-in DSP voice (pitch + formant), or with `--model NAME|PATH` a So-VITS-SVC bundle
+// (src/models/sovits.ts convertMono), through the same read → convert → resample → write path.
 // All options are validated before any audio is read; on any error nothing is written.
 import type { Command } from 'commander';
 import { existsSync, statSync } from 'node:fs';
@@ -12,6 +12,10 @@ import { mixToMono, readAudio, writeWav, type WavFormat } from '../../audio/io.j
 import { resample } from '../../audio/resample.js';
 import { SUPPORTED_SAMPLE_RATES } from '../../audio/types.js';
 import { convertWithDspVoice } from '../../dsp/voice/index.js';
+import { F0_METHODS, type F0Method } from '../../dsp/f0/index.js';
+import { loadModel, modelDisplayName } from '../../models/registry.js';
+import { convertMono, DEFAULT_NOISE_SCALE } from '../../models/sovits.js';
+import type { OnnxProvider } from '../../models/onnx.js';
 import {
   DSP_VOICE_RATE_RANGE,
   FORMANT_RATIO_RANGE,
@@ -25,10 +29,67 @@ interface ConvertCliOptions {
   formant: string;
   format: string;
   rate?: string;
+  model?: string;
+  speaker?: string;
+  autoPitch?: boolean;
+  targetF0?: string;
+  f0?: string;
+  noiseScale?: string;
+  seed?: string;
+  provider?: string;
+  threads?: string;
+  outputRate?: string;
 }
 
 /** What to convert with; validated, ready to run. (A model engine will join the DSP voice here.) */
-export type ConvertEngine = { kind: 'dsp'; pitchSemitones: number; formantRatio: number };
+export type ConvertEngine =
+  | { kind: 'dsp'; pitchSemitones: number; formantRatio: number }
+  | {
+      kind: 'model';
+      model: string;
+      speaker?: string;
+      pitchSemitones: number;
+      autoPitch: boolean;
+      targetF0Hz?: number;
+      f0Method: F0Method;
+      noiseScale: number;
+      seed: number;
+      provider: OnnxProvider;
+      threads?: number;
+      /** 'input': back at the input's rate (default); 'model': the model's own rate. */
+      outputRate: 'input' | 'model';
+    };
+
+/** Validates the --model options into an engine (no model is loaded yet). */
+function planModelEngine(options: ConvertCliOptions, pitchSemitones: number, formantRatio: number): ConvertEngine {
+  if (formantRatio !== 1) {
+    throw new SvcError('INVALID_ARGUMENT', `--formant applies to the built-in DSP voice only; a model speaks with its speaker's own timbre (got --formant ${formantRatio} with --model)`, { hint: 'drop --formant, or drop --model to use the DSP voice' });
+  }
+  const f0Method = (options.f0 ?? 'hybrid') as F0Method;
+  if (!F0_METHODS.includes(f0Method)) throw new SvcError('INVALID_ARGUMENT', `--f0 must be one of ${F0_METHODS.join(', ')}, got "${options.f0}"`);
+  const noiseScale = parseNumber('--noise-scale', options.noiseScale ?? String(DEFAULT_NOISE_SCALE), 'scale');
+  if (noiseScale < 0 || noiseScale > 2) throw new SvcError('INVALID_ARGUMENT', `--noise-scale must be from 0 to 2, got ${noiseScale}`);
+  const seed = parseNumber('--seed', options.seed ?? '0', 'integer');
+  if (!Number.isInteger(seed) || seed < 0) throw new SvcError('INVALID_ARGUMENT', `--seed must be a non-negative integer, got "${options.seed}"`);
+  const provider = (options.provider ?? 'cpu') as OnnxProvider;
+  if (!['cpu', 'cuda', 'coreml', 'auto'].includes(provider)) throw new SvcError('INVALID_ARGUMENT', `--provider must be cpu, cuda, coreml or auto, got "${options.provider}"`);
+  let threads: number | undefined;
+  if (options.threads !== undefined) {
+    threads = parseNumber('--threads', options.threads, 'count');
+    if (!Number.isInteger(threads) || threads < 1 || threads > 256) throw new SvcError('INVALID_ARGUMENT', `--threads must be an integer from 1 to 256, got "${options.threads}"`);
+  }
+  let targetF0Hz: number | undefined;
+  if (options.targetF0 !== undefined) {
+    targetF0Hz = parseNumber('--target-f0', options.targetF0, 'Hz');
+    if (targetF0Hz < 50 || targetF0Hz > 1100) throw new SvcError('INVALID_ARGUMENT', `--target-f0 must be 50..1100 Hz, got ${targetF0Hz}`);
+  }
+  const outputRate = options.outputRate ?? 'input';
+  if (outputRate !== 'input' && outputRate !== 'model') throw new SvcError('INVALID_ARGUMENT', `--output-rate must be input or model, got "${outputRate}"`);
+  return {
+    kind: 'model', model: options.model!, speaker: options.speaker, pitchSemitones, autoPitch: options.autoPitch ?? false, targetF0Hz,
+    f0Method, noiseScale, seed, provider, threads, outputRate,
+  };
+}
 
 export interface ConvertPlan {
   inputPath: string;
@@ -71,7 +132,13 @@ export function planConvert(input: string, output: string, options: ConvertCliOp
   if (!existsSync(folder)) {
     throw new SvcError('FILE_NOT_FOUND', `cannot write ${output}: the folder ${folder} does not exist`, { hint: 'create the folder first or choose another output path' });
   }
-  return { inputPath, outputPath, engine: { kind: 'dsp', pitchSemitones, formantRatio }, format: options.format, outputRate };
+  if (options.model === undefined) {
+    for (const [flag, value] of [['--speaker', options.speaker], ['--auto-pitch', options.autoPitch || undefined], ['--f0', options.f0], ['--noise-scale', options.noiseScale], ['--output-rate', options.outputRate], ['--target-f0', options.targetF0]] as const) {
+      if (value !== undefined) throw new SvcError('INVALID_ARGUMENT', `${flag} needs --model NAME (it applies to So-VITS models, not the DSP voice)`, { hint: 'list installed models with `svc models`' });
+    }
+  }
+  const engine = options.model !== undefined ? planModelEngine(options, pitchSemitones, formantRatio) : { kind: 'dsp' as const, pitchSemitones, formantRatio };
+  return { inputPath, outputPath, engine, format: options.format, outputRate };
 }
 
 export interface ConvertResult {
@@ -79,6 +146,23 @@ export interface ConvertResult {
   samples: number;
   inputChannels: number;
   seconds: number;
+  /** Model engine: the pitch shift applied (auto-pitch included) and the speaker id. */
+  pitchSemitones?: number;
+  speakerId?: number;
+}
+
+/** The --model path: load (checks + warm-up), convert, release the sessions on every path. */
+async function runModelConvert(plan: ConvertPlan, engine: Extract<ConvertEngine, { kind: 'model' }>, samples: Float32Array, sampleRate: number): Promise<{ samples: Float32Array; sampleRate: number; pitchSemitones: number; speakerId: number }> {
+  const model = await loadModel(engine.model, { provider: engine.provider, intraOpThreads: engine.threads, log: (m) => console.error(`svc: ${m}`) });
+  try {
+    const result = await convertMono(model, samples, sampleRate, {
+      speaker: engine.speaker, pitch: engine.pitchSemitones, autoPitch: engine.autoPitch, targetF0Hz: engine.targetF0Hz,
+      f0Method: engine.f0Method, noiseScale: engine.noiseScale, seed: engine.seed, outputRate: plan.outputRate !== undefined ? 'model' : engine.outputRate,
+    });
+    return result;
+  } finally {
+    await model.dispose();
+  }
 }
 
 /** Runs a plan: read → mono → convert → resample (if asked) → write atomically. */
@@ -86,6 +170,15 @@ export async function runConvert(plan: ConvertPlan, inputName = plan.inputPath):
   const audio = await readAudio(plan.inputPath);
   const length = audio.channels[0]?.length ?? 0;
   if (length === 0) throw new SvcError('FILE_EMPTY', `${inputName} holds no audio samples`, { hint: 'record or export the audio again' });
+  if (plan.engine.kind === 'model') {
+    const mono = mixToMono(audio);
+    const result = await runModelConvert(plan, plan.engine, mono.samples, mono.sampleRate);
+    let converted = result.samples;
+    const outputRate = plan.outputRate ?? result.sampleRate;
+    if (outputRate !== result.sampleRate) converted = await resample(converted, result.sampleRate, outputRate);
+    await writeWav(plan.outputPath, { sampleRate: outputRate, samples: converted }, { format: plan.format });
+    return { sampleRate: outputRate, samples: converted.length, inputChannels: audio.channels.length, seconds: converted.length / outputRate, pitchSemitones: result.pitchSemitones, speakerId: result.speakerId };
+  }
   if (audio.sampleRate < DSP_VOICE_RATE_RANGE.min || audio.sampleRate > DSP_VOICE_RATE_RANGE.max) {
     throw new SvcError('UNSUPPORTED_RATE', `${inputName} has sample rate ${audio.sampleRate} Hz; the DSP voice needs ${DSP_VOICE_RATE_RANGE.min}..${DSP_VOICE_RATE_RANGE.max} Hz`, {
       hint: 'resample it first, e.g. `sox in.wav -r 44100 out.wav`',
@@ -118,12 +211,30 @@ export function register(program: Command): void {
     .option('--formant <ratio>', `formant (spectral envelope) scale, ${FORMANT_RATIO_RANGE.min}..${FORMANT_RATIO_RANGE.max}; >1 sounds smaller/brighter, <1 larger/darker, 1 = unchanged`, '1')
     .option('--format <format>', 'output sample format: pcm16 (16-bit integer) or float32 (32-bit IEEE float)', 'pcm16')
     .option('--rate <hz>', `output sample rate in Hz, one of ${SUPPORTED_SAMPLE_RATES.join(', ')} (default: the input's rate)`)
+    .option('--model <name|path>', 'convert with a So-VITS-SVC model bundle instead of the DSP voice: an installed name (`svc models`) or a bundle folder')
+    .option('--speaker <name|id>', 'model speaker, by name (speakers.json) or id (default: the first speaker)')
+    .option('--auto-pitch', "model only: add the whole-semitone shift that moves the input's median f0 to the speaker's typical f0 (manifest speaker_f0_hz, or --target-f0); --pitch is added on top")
+    .option('--target-f0 <hz>', "model only: the target voice's typical f0 for --auto-pitch, in Hz (50..1100), e.g. 120 low / 220 high")
+    .option('--f0 <method>', `model only: f0 estimator, one of ${F0_METHODS.join(', ')} (default hybrid: SwiftF0 pitch + YIN voicing; dsp = YIN, no model)`)
+    .option('--noise-scale <x>', `model only: scale of the prior noise, 0..2 (default ${DEFAULT_NOISE_SCALE}, as so-vits-svc); 0 = deterministic`)
+    .option('--seed <n>', 'model only: seed of the prior noise (integer; same seed = same output)')
+    .option('--provider <name>', 'model only: ONNX execution provider cpu|cuda|coreml|auto (auto: best available, falls back to cpu)')
+    .option('--threads <n>', 'model only: ONNX threads per operator (default: up to 2)')
+    .option('--output-rate <which>', "model only: 'input' = back at the input's rate (default), 'model' = the model's own rate (no second resampling); --rate overrides both")
     .addHelpText('after', '\nExamples:\n  svc convert voice.wav up.wav --pitch 5\n  svc convert voice.flac girl.wav --pitch 12 --formant 1.2 --rate 48000\n  svc convert song.wav deep.wav --pitch -7 --formant 0.85 --format float32\n')
     .action(async (input: string, output: string, options: ConvertCliOptions) => {
       const plan = planConvert(input, output, options);
       const result = await runConvert(plan, input);
-      const { pitchSemitones, formantRatio } = plan.engine;
       const mixed = result.inputChannels > 1 ? `, ${result.inputChannels} channels mixed to mono` : '';
+      if (plan.engine.kind === 'model') {
+        const shift = result.pitchSemitones ?? 0;
+        console.log(
+          `wrote ${output} (${result.seconds.toFixed(2)} s, ${result.sampleRate} Hz, ${plan.format}${mixed}): ` +
+            `model ${modelDisplayName(plan.engine.model)}, speaker ${plan.engine.speaker ?? result.speakerId}, pitch ${shift >= 0 ? '+' : ''}${shift} semitones${plan.engine.autoPitch ? ' (auto)' : ''} (from ${basename(input)})`,
+        );
+        return;
+      }
+      const { pitchSemitones, formantRatio } = plan.engine;
       console.log(
         `wrote ${output} (${result.seconds.toFixed(2)} s, ${result.sampleRate} Hz, ${plan.format}${mixed}): ` +
           `DSP voice, pitch ${pitchSemitones >= 0 ? '+' : ''}${pitchSemitones} semitones, formant ${formantRatio} (from ${basename(input)})`,

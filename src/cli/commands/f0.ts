@@ -71,6 +71,11 @@ export function register(program: Command): void {
           }),
         );
       }
+      // `svc f0 x.wav | head` closes the pipe early: that is not an error
+      process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+        if (error.code === 'EPIPE') process.exit(0);
+        throw error;
+      });
       process.stdout.write(lines.join('\n') + '\n');
     });
 }

@@ -4,7 +4,11 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { SvcError } from '../../errors.js';
 import { BEHIND_POLICIES, type BehindPolicy } from '../../stream/pipeline.js';
 import { PROTOCOL_LIMITS } from '../../stream/protocol.js';
-import { startServer } from '../../stream/server.js';
+import { loadBuiltinStageFactory, startServer } from '../../stream/server.js';
+import { F0_METHODS, type F0Method } from '../../dsp/f0/index.js';
+import type { OnnxProvider } from '../../models/onnx.js';
+import { modelDisplayName } from '../../models/registry.js';
+import { ModelResolver } from '../../stream/neuralStage.js';
 
 function numberIn(name: string, min: number, max: number, integer = false): (value: string) => number {
   return (value: string) => {
@@ -28,7 +32,15 @@ interface ServeOptions {
   maxQueueMs?: number;
   maxFrameBytes: number;
   maxMessagesPerSecond: number;
+  crossfadeMs: number;
+  searchMs: number;
+  contextMs: number;
   quiet: boolean;
+  model?: string;
+  speaker?: string;
+  f0?: string;
+  provider?: string;
+  threads?: number;
 }
 
 export function register(program: Command): void {
@@ -50,7 +62,15 @@ export function register(program: Command): void {
     .option('--max-queue-ms <ms>', 'input queued per session beyond which --policy applies, in ms (default: the larger of 4 blocks and 200 ms)', numberIn('--max-queue-ms', 20, 10000))
     .option('--max-frame-bytes <bytes>', 'largest binary audio frame a client may send, in bytes', numberIn('--max-frame-bytes', 1024, 16 * 1024 * 1024, true), 262144)
     .option('--max-messages-per-second <n>', 'messages per second a client may send before they are dropped with RATE_LIMITED', numberIn('--max-messages-per-second', 10, 100000, true), 1000)
+    .option('--crossfade-ms <ms>', 'SOLA crossfade between blocks of stateless (neural) models, in ms; the built-in DSP voice streams without one', numberIn('--crossfade-ms', 0, 100), 10)
+    .option('--search-ms <ms>', 'SOLA search window for the best-matching splice point (stateless models), in ms; adds half of it to the latency', numberIn('--search-ms', 0, 50), 10)
+    .option('--context-ms <ms>', 'extra past audio given to stateless models with every block, in ms (more context = steadier output, more compute)', numberIn('--context-ms', 0, 5000), 0)
     .option('--quiet', 'do not log session starts and ends', false)
+    .option('--model <name|path>', 'default voice for new sessions: an installed So-VITS model (`svc models`) or a bundle folder (default: the built-in DSP voice). Clients switch with {"type":"model","name":"NAME"} to any installed model, NAME:SPEAKER, or "builtin"')
+    .option('--speaker <name|id>', 'speaker of --model (default: its first speaker)')
+    .addOption(new Option('--f0 <method>', 'f0 estimator of model voices (dsp = YIN, 50 ms look-ahead; swift/hybrid need 260 ms; crepe 40 ms)').choices([...F0_METHODS]).default('dsp'))
+    .addOption(new Option('--provider <name>', 'ONNX execution provider for model voices (auto: best available, falls back to cpu)').choices(['cpu', 'cuda', 'coreml', 'auto']).default('cpu'))
+    .option('--threads <n>', 'ONNX threads per operator for model voices (default: up to 2)', numberIn('--threads', 1, 256, true))
     .action(async (options: ServeOptions) => {
       const token = options.token ?? process.env.SVC_TOKEN;
       if (token !== undefined && token.length === 0) throw new SvcError('INVALID_ARGUMENT', '--token is empty', { hint: 'give a non-empty secret or leave --token out' });
@@ -58,9 +78,16 @@ export function register(program: Command): void {
         console.error(`svc: warning: listening on ${options.host} without --token: anyone who can reach this port can use the server`);
       }
       const log = options.quiet ? undefined : (line: string) => console.error(`svc: ${line}`);
+      // Model voices: loaded once per process, shared by sessions; a bad --model fails here, before listening.
+      const models = new ModelResolver({ builtin: loadBuiltinStageFactory, f0Method: options.f0 as F0Method, provider: options.provider as OnnxProvider, intraOpThreads: options.threads, log });
+      const stageFactory = options.model === undefined ? undefined : await models.defaultFactory(options.model, options.speaker);
+      const modelName = options.model === undefined ? undefined : modelDisplayName(options.model) + (options.speaker === undefined ? '' : `:${options.speaker}`);
       let server;
       try {
         server = await startServer({
+          stageFactory,
+          modelName,
+          resolveModel: (name) => models.resolve(name),
           host: options.host,
           port: options.port,
           token,
@@ -72,15 +99,19 @@ export function register(program: Command): void {
           maxQueueMs: options.maxQueueMs,
           maxFrameBytes: options.maxFrameBytes,
           maxMessagesPerSecond: options.maxMessagesPerSecond,
+          crossfadeMs: options.crossfadeMs,
+          searchMs: options.searchMs,
+          extraContextMs: options.contextMs,
           log,
         });
       } catch (error) {
         const code = (error as NodeJS.ErrnoException).code;
         if (code === 'EADDRINUSE') throw new SvcError('INVALID_ARGUMENT', `port ${options.port} on ${options.host} is already in use`, { hint: 'stop the other server or pick another --port (0 = any free port)' });
         if (code === 'EACCES' || code === 'EADDRNOTAVAIL') throw new SvcError('INVALID_ARGUMENT', `cannot listen on ${options.host}:${options.port} (${code})`, { hint: 'use a port above 1023 and an address of this machine' });
+        await models.close();
         throw error;
       }
-      console.log(`svc: listening on ${server.url} (voice: built-in DSP)`);
+      console.log(`svc: listening on ${server.url} (voice: ${modelName === undefined ? 'built-in DSP' : `model ${modelName}`})`);
       console.log(`svc: WebSocket ${server.url.replace(/^http/, 'ws')}/ws, metrics ${server.url}/metrics, OBS page ${server.url}/obs`);
       await new Promise<void>((resolvePromise) => {
         const stop = (signal: string) => {
@@ -94,6 +125,7 @@ export function register(program: Command): void {
         process.on('SIGINT', onInt);
         process.on('SIGTERM', onTerm);
       });
+      await models.close();
       console.error('svc: stopped');
     });
 }

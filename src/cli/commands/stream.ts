@@ -45,7 +45,7 @@ export function register(program: Command): void {
     .option('--input-device <id>', 'record from this input device instead of a file (ids from `svc devices`)', numberIn('--input-device', 0, 1e6, true))
     .option('--out <file>', 'write the converted audio to this WAV file (16-bit PCM)')
     .option('--output-device <id>', 'play the converted audio on this output device (ids from `svc devices`)', numberIn('--output-device', 0, 1e6, true))
-    .option('--realtime', 'send a file at real-time pace, like a microphone (default: as fast as the server keeps up)', false)
+    .option('--realtime', 'send a file at real-time pace, like a microphone; without it the file goes as fast as the server keeps up', false)
     .option('--token <secret>', 'the server\'s token, if it has one (also read from SVC_TOKEN)')
     .option('--block-ms <ms>', `block length in ms (${PROTOCOL_LIMITS.blockMs.min}-${PROTOCOL_LIMITS.blockMs.max}); default: the server's (20)`, numberIn('--block-ms', PROTOCOL_LIMITS.blockMs.min, PROTOCOL_LIMITS.blockMs.max))
     .option('--pitch <semitones>', `pitch shift in semitones (${PROTOCOL_LIMITS.pitch.min}..${PROTOCOL_LIMITS.pitch.max}; 12 = an octave up)`, numberIn('--pitch', PROTOCOL_LIMITS.pitch.min, PROTOCOL_LIMITS.pitch.max), 0)

@@ -1,9 +1,15 @@
 // f0 estimation: `estimateF0` for whole signals, `createF0Stream` for live audio (same frames).
 // Methods:
-//   hybrid (default) SwiftF0 pitch + a voicing decision that also requires YIN periodicity and level
+//   hybrid (default) SwiftF0 pitch, refined to YIN's where they agree within 80 cents; voiced when
+//                    SwiftF0 confidence ≥ 0.9 and YIN aperiodicity < 0.2 and the level gates pass
 //   swift            SwiftF0 pitch and its own confidence (threshold 0.9)
 //   crepe            CREPE tiny (ONNX), local weighted-average decoding, peak activation ≥ 0.5
-//   dsp              YIN, no model: aperiodicity < 0.2 and level > −50 dBFS
+//   dsp              YIN dips as candidates, pYIN-style fixed-lag Viterbi (40 ms), no model;
+//                    voiced where the tracker says so, YIN aperiodicity < 0.2 and level gates
+// Level gates of hybrid/dsp: frame level > −60 dBFS and no more than 30 dB below a causal
+// peak-hold of the frame level (3 dB/s decay), which drops reverb tails and breaths.
+// Latency (streaming, after the frame centre, at 44.1 kHz): hybrid/swift ~260 ms exact or ~115 ms
+// with lowLatency; crepe ~40 ms; dsp ~90 ms (~70 ms lowLatency).
 // Frames: floor(n/hop), frame i centred at sample i*hop (so-vits-svc 4.1 convention).
 import { F0Stream } from './stream.js';
 import type { F0Frame, F0Options, F0Track } from './types.js';

@@ -47,9 +47,10 @@ export interface F0Options {
   /** ONNX intra-op threads per session (models only). Default 1 for SwiftF0, 2 for CREPE. */
   threads?: number;
   /**
-   * Live use: SwiftF0 (swift, hybrid) streams with 3 frames of look-ahead instead of 10
-   * (latency ~100 ms instead of ~260 ms); streamed frames then differ slightly from file output.
-   * File analysis (estimateF0) is unaffected. Default false.
+   * Live use: shorter look-ahead. swift/hybrid stream SwiftF0 with 3 frames of look-ahead instead
+   * of 10 (latency ~115 ms instead of ~260 ms at 44.1 kHz; streamed frames then differ slightly
+   * from file output), dsp decodes with a 2-frame Viterbi lag instead of 4. crepe is unaffected.
+   * File analysis (estimateF0 on a whole signal) gives the same frames either way. Default false.
    */
   lowLatency?: boolean;
 }
@@ -66,6 +67,8 @@ export interface NativeFrame {
   /** Extra evidence used by the hybrid voicing decision. */
   aperiodicity?: number;
   rmsDb?: number;
+  /** A tracker's own voicing decision (pYIN-style dsp), when it made one. */
+  voiced?: boolean;
 }
 
 /** Streaming estimator contract shared by every method. */

@@ -12,13 +12,15 @@ export interface FrameEvidence {
   /** Frame level relative to the recent loudest level (causal peak hold), dB ≤ 0. */
   relativeDb?: number;
   dspF0Hz?: number;
+  /** The pitch source's own voicing decision (dsp: pYIN-style tracker). */
+  trackerVoiced?: boolean;
 }
 
 export const VOICING = {
   swiftConfidence: 0.9,
   crepeConfidence: 0.5,
   dspAperiodicity: 0.2,
-  dspMinRmsDb: -50,
+  dspMinRmsDb: -60,
   hybridSwiftConfidence: 0.9,
   hybridAperiodicity: 0.2,
   hybridMinRmsDb: -60,
@@ -36,7 +38,9 @@ export function decideVoicing(e: FrameEvidence, fMinHz: number, fMaxHz: number):
     case 'crepe':
       return { voiced: inRange && e.confidence >= VOICING.crepeConfidence, confidence: e.confidence };
     case 'dsp': {
-      const voiced = inRange && (e.aperiodicity ?? 1) < VOICING.dspAperiodicity && (e.rmsDb ?? -120) > VOICING.dspMinRmsDb;
+      // the tracker's HMM keeps weakly periodic tails voiced; YIN's own dip must also be clear
+      const periodic = (e.trackerVoiced ?? true) && (e.aperiodicity ?? 1) < VOICING.dspAperiodicity;
+      const voiced = inRange && periodic && (e.rmsDb ?? -120) > VOICING.dspMinRmsDb && (e.relativeDb ?? 0) > VOICING.hybridMinRelativeDb;
       return { voiced, confidence: e.confidence };
     }
     case 'hybrid': {

@@ -2,6 +2,7 @@
 // for the streaming wrapper: difference function, cumulative-mean normalisation, absolute
 // threshold with local-minimum descent, parabolic refinement. Works at 16 kHz on 1024-sample
 // windows centred on the frame (64 ms), every 160 samples (10 ms).
+import { PyinTracker, type YinCandidate } from './pyin.js';
 import type { NativeFrame } from './types.js';
 
 export interface YinResult {
@@ -16,6 +17,11 @@ export interface YinResult {
  * window.length - maxLag samples. Lags are searched in [sampleRate/fMaxHz, sampleRate/fMinHz].
  */
 export function yinEstimate(window: Float32Array, sampleRate: number, fMinHz: number, fMaxHz: number, threshold = 0.15): YinResult {
+  return yinAnalyze(window, sampleRate, fMinHz, fMaxHz, threshold);
+}
+
+/** YIN plus every dip of the normalised difference (pitch candidates for pYIN tracking). */
+export function yinAnalyze(window: Float32Array, sampleRate: number, fMinHz: number, fMaxHz: number, threshold = 0.15): YinResult & { candidates: YinCandidate[] } {
   const minLag = Math.max(2, Math.floor(sampleRate / fMaxHz));
   const maxLag = Math.min(window.length - 2, Math.ceil(sampleRate / fMinHz));
   const integration = window.length - maxLag - 1;
@@ -23,7 +29,7 @@ export function yinEstimate(window: Float32Array, sampleRate: number, fMinHz: nu
   // d(τ) = Σ_j (x_j - x_{j+τ})², computed via energies and the lagged product (O(W·maxLag)).
   let energy0 = 0;
   for (let j = 0; j < integration; j++) energy0 += window[j]! * window[j]!;
-  if (energy0 <= 1e-12) return { f0Hz: 0, aperiodicity: 1 };
+  if (energy0 <= 1e-12) return { f0Hz: 0, aperiodicity: 1, candidates: [] };
   let energyTau = energy0;
   for (let tau = 1; tau <= maxLag + 1; tau++) {
     // slide the energy of x[tau .. tau+integration)
@@ -42,6 +48,19 @@ export function yinEstimate(window: Float32Array, sampleRate: number, fMinHz: nu
     running += diff[tau]!;
     cmnd[tau] = running > 0 ? (diff[tau]! * tau) / running : 1;
   }
+  const refine = (tau: number): number => {
+    if (tau <= 1 || tau > maxLag) return tau;
+    const a = cmnd[tau - 1]!;
+    const b = cmnd[tau]!;
+    const c = cmnd[tau + 1]!;
+    const denom = a - 2 * b + c;
+    return denom > 0 ? tau + (0.5 * (a - c)) / denom : tau;
+  };
+  const candidates: YinCandidate[] = [];
+  for (let tau = minLag; tau <= maxLag; tau++) {
+    const v = cmnd[tau]!;
+    if (v < 1 && v <= cmnd[tau - 1]! && v < cmnd[tau + 1]!) candidates.push({ f0Hz: sampleRate / refine(tau), value: v });
+  }
   let best = -1;
   for (let tau = minLag; tau <= maxLag; tau++) {
     if (cmnd[tau]! < threshold) {
@@ -55,15 +74,7 @@ export function yinEstimate(window: Float32Array, sampleRate: number, fMinHz: nu
     for (let tau = minLag + 1; tau <= maxLag; tau++) if (cmnd[tau]! < cmnd[best]!) best = tau;
   }
   // Parabolic interpolation of d' around the minimum.
-  let lag = best;
-  if (best > 1 && best <= maxLag) {
-    const a = cmnd[best - 1]!;
-    const b = cmnd[best]!;
-    const c = cmnd[best + 1]!;
-    const denom = a - 2 * b + c;
-    if (denom > 0) lag = best + (0.5 * (a - c)) / denom;
-  }
-  return { f0Hz: sampleRate / lag, aperiodicity: Math.min(1, Math.max(0, cmnd[best]!)) };
+  return { f0Hz: sampleRate / refine(best), aperiodicity: Math.min(1, Math.max(0, cmnd[best]!)), candidates };
 }
 
 export const YIN_WINDOW = 1024;
@@ -94,14 +105,20 @@ export function yinConfidence(aperiodicity: number, rmsDb: number): number {
 export class YinSource {
   readonly hop = YIN_HOP;
   readonly centreOffset = 0;
-  /** 16 kHz samples needed after a frame's centre. */
-  readonly lookahead = YIN_WINDOW - YIN_LEAD;
+  /** 16 kHz samples needed after a frame's centre (plus the tracker's lag when tracking). */
+  readonly lookahead: number;
   private audio = new Float32Array(0);
   private audioStart = -YIN_LEAD; // absolute 16 kHz index of audio[0] (left zero padding)
   private next = 0;
+  private readonly tracker?: PyinTracker;
+  /** Evidence of frames waiting for the tracker's decision. */
+  private readonly pending: Array<{ aperiodicity: number; rmsDb: number }> = [];
 
-  constructor(private readonly fMinHz: number, private readonly fMaxHz: number) {
+  /** `trackLagFrames`: decode pitch/voicing with pYIN-style fixed-lag Viterbi (dsp method). */
+  constructor(private readonly fMinHz: number, private readonly fMaxHz: number, trackLagFrames?: number) {
     this.audio = new Float32Array(YIN_LEAD); // zeros before the start
+    if (trackLagFrames !== undefined) this.tracker = new PyinTracker(fMinHz, fMaxHz, trackLagFrames, YIN_HOP / 16000);
+    this.lookahead = YIN_WINDOW - YIN_LEAD + (trackLagFrames ?? 0) * YIN_HOP;
   }
 
   push(samples16k: Float32Array): void {
@@ -125,17 +142,28 @@ export class YinSource {
       if (start + YIN_WINDOW > this.audio.length) break;
       if (final && centre > endCentre) break;
       const window = this.audio.subarray(start, start + YIN_WINDOW);
-      const r = yinEstimate(window, 16000, this.fMinHz, this.fMaxHz);
+      const r = yinAnalyze(window, 16000, this.fMinHz, this.fMaxHz);
       const rmsDb = rmsDecibels(window, YIN_LEAD - 256, YIN_LEAD + 256);
-      out.push({ f0Hz: r.f0Hz, confidence: yinConfidence(r.aperiodicity, rmsDb), aperiodicity: r.aperiodicity, rmsDb });
+      if (this.tracker) {
+        this.pending.push({ aperiodicity: r.aperiodicity, rmsDb });
+        for (const t of this.tracker.push(r.candidates)) out.push(this.trackedFrame(t));
+      } else {
+        out.push({ f0Hz: r.f0Hz, confidence: yinConfidence(r.aperiodicity, rmsDb), aperiodicity: r.aperiodicity, rmsDb });
+      }
       this.next++;
     }
+    if (final && this.tracker) for (const t of this.tracker.finish()) out.push(this.trackedFrame(t));
     const keepFrom = this.next * this.hop - YIN_LEAD - this.audioStart;
     if (keepFrom > 8192) {
       this.audio = this.audio.slice(keepFrom);
       this.audioStart += keepFrom;
     }
     return out;
+  }
+
+  private trackedFrame(t: { f0Hz: number; voicedProbability: number; voiced: boolean }): NativeFrame {
+    const evidence = this.pending.shift()!;
+    return { f0Hz: t.f0Hz, confidence: t.voicedProbability, voiced: t.voiced, aperiodicity: evidence.aperiodicity, rmsDb: evidence.rmsDb };
   }
 
   dispose(): void {

@@ -38,8 +38,7 @@ const ANALYSIS_HOP_SECONDS = 0.004;
 /** Marks are placed only this far behind the newest sample, so the voicing estimate covers them. */
 const MARK_LOOKAHEAD_SECONDS = 0.005;
 /** Fraction of the distance to the cycle's energy peak by which a voiced mark moves (0 = strictly one period on). */
-const MARK_PULL = Number(process.env.MARK_PULL ?? 0.1);
-const ONSET_REWIND = (process.env.ONSET_REWIND ?? '1') === '1';
+const MARK_PULL = 0.1;
 /** Half-length of unvoiced grains (seconds); their hop is half of this (75% overlap). */
 const UNVOICED_HALF_SECONDS = 0.004;
 /** Time constant of parameter glides after setParams (seconds). */
@@ -120,6 +119,9 @@ export class DspVoice {
   private synthTime = 0;
   private cursor = 0;
   private lastGrainVoiced = false;
+  /** Index of the mark whose successor will fix the time of the next voiced grain (-1: none). */
+  private pendingSource = -1;
+  private pendingTime = 0;
 
   private targetLogPitch = 0;
   private targetLogFormant = 0;
@@ -247,6 +249,8 @@ export class DspVoice {
     this.synthTime = -this.unvoicedHop;
     this.cursor = 0;
     this.lastGrainVoiced = false;
+    this.pendingSource = -1;
+    this.pendingTime = 0;
     // One unvoiced mark at 0 so that every later synthesis time has a mark at or before it.
     this.markCount = 1;
     this.markPos[0] = 0;
@@ -310,23 +314,19 @@ export class DspVoice {
           // Voicing onset. The tracker sees voicing only once its window holds a few periods, so
           // the last few unvoiced marks already lie in the voiced part: drop those that synthesis
           // has not used yet and restart from there (up to ~10 ms of onset gets the new pitch).
-          if (ONSET_REWIND) {
-            const keepBefore = this.synthTime + this.unvoicedHalf;
-            while (this.markCount - 1 > this.cursor + 1 && !this.markVoiced[(this.markCount - 1) & this.markMask] && this.markPos[(this.markCount - 1) & this.markMask] > keepBefore) this.markCount--;
-            const back = (this.markCount - 1) & this.markMask;
-            if (back !== last) {
-              const backPos = this.markPos[back];
-              lo = backPos + 1;
-              hi = backPos + Math.max(1, Math.round(period));
-              centre = -1;
-              if (hi > limit) break;
-              this.addMark(this.peakIn(lo, hi), period, true);
-              continue;
-            }
+          const keepBefore = this.synthTime + this.unvoicedHalf;
+          while (this.markCount - 1 > this.cursor + 1 && !this.markVoiced[(this.markCount - 1) & this.markMask] && this.markPos[(this.markCount - 1) & this.markMask] > keepBefore) this.markCount--;
+          const back = (this.markCount - 1) & this.markMask;
+          if (back !== last) {
+            const backPos = Math.floor(this.markPos[back]);
+            const backHi = backPos + Math.max(1, Math.round(period));
+            if (backHi > limit) break;
+            this.addMark(this.peakIn(backPos + 1, backHi), period, true);
+            continue;
           }
           // Voicing onset: first mark on the strongest point of the next period.
-          lo = lastPos + 1;
-          hi = lastPos + Math.max(1, Math.round(period));
+          lo = Math.floor(lastPos) + 1;
+          hi = Math.floor(lastPos) + Math.max(1, Math.round(period));
           centre = -1;
         }
         if (hi > limit) break;
@@ -355,6 +355,14 @@ export class DspVoice {
     }
   }
 
+  /** Distance from voiced mark `index` to its voiced successor, or 0 when unknown or implausible. */
+  private markSpacing(index: number, period: number): number {
+    const next = index + 1;
+    if (next >= this.markCount || !this.markVoiced[next & this.markMask]) return 0;
+    const d = this.markPos[next & this.markMask] - this.markPos[index & this.markMask];
+    return d > 0.5 * period && d < 1.5 * period ? d : 0;
+  }
+
   /** Position of the largest smoothed energy in [lo, hi]. */
   private peakIn(lo: number, hi: number): number {
     let best = lo;
@@ -380,11 +388,18 @@ export class DspVoice {
     const beta = Math.exp(this.logPitch);
     const oldest = this.markCount - this.markCapacity + 1;
     for (;;) {
+      if (this.pendingSource >= 0 && this.pendingSource + 1 < this.markCount) {
+        const m = this.pendingSource & this.markMask;
+        const spacing = this.markSpacing(this.pendingSource, this.markPeriod[m]);
+        if (spacing > 0) this.synthTime = Math.max(emitted + 1, this.pendingTime + spacing / beta);
+        this.pendingSource = -1;
+      }
       let ts = this.synthTime;
       // Advance the cursor to the latest mark at or before ts.
       while (this.cursor + 1 < this.markCount && this.markPos[(this.cursor + 1) & this.markMask] <= ts) this.cursor++;
       if (this.cursor < oldest) this.cursor = oldest;
       let source = -1;
+      let sourceIndex = -1;
       if (this.markVoiced[this.cursor & this.markMask]) {
         // Nearest voiced mark to ts whose whole grain is already in the input; older ones otherwise.
         let k = this.cursor;
@@ -398,6 +413,7 @@ export class DspVoice {
           if (!this.markVoiced[m]) break;
           if (this.markPos[m] + this.markPeriod[m] * Math.min(alpha, 1) + 3 <= newest) {
             source = m;
+            sourceIndex = k;
             break;
           }
         }
@@ -407,12 +423,20 @@ export class DspVoice {
         const reach = period * Math.min(alpha, 1); // input half-width read
         const half = reach / alpha; // output half-width
         // Voicing onset: put the first grain exactly on its mark (it is at most one unvoiced hop
-        // back), so it lines up with the unvoiced grains it overlaps instead of doubling the pulse.
+        // back or half a period ahead), so it lines up with the unvoiced grains it overlaps and the voiced
+        // part keeps its timing (with pitch 1 the grains then stay exactly on their marks).
         const sourcePos = this.markPos[source];
-        if (!this.lastGrainVoiced && sourcePos <= ts && sourcePos >= ts - this.unvoicedHop && sourcePos - emitted >= 1) ts = sourcePos;
+        if (!this.lastGrainVoiced && sourcePos >= ts - this.unvoicedHop && sourcePos <= ts + 0.5 * period && sourcePos - emitted >= 1) ts = sourcePos;
         if (ts - half >= done) break;
         this.addGrain(sourcePos, ts, Math.min(half, ts - emitted), alpha, Math.sqrt(alpha / beta));
-        this.synthTime = ts + period / beta;
+        // Advance by the spacing of this mark to the next one (the measured local period) when it is
+        // known, so that with pitch 1 the grains stay exactly on their marks.
+        // If the next mark is not placed yet, advance provisionally by the period and correct the
+        // step once it is (the grain at the new time has not been made yet).
+        const spacing = this.markSpacing(sourceIndex, period);
+        this.synthTime = ts + (spacing > 0 ? spacing : period) / beta;
+        this.pendingSource = spacing > 0 ? -1 : sourceIndex;
+        this.pendingTime = ts;
         this.lastGrainVoiced = true;
       } else {
         ts = Math.ceil(ts);
@@ -426,6 +450,7 @@ export class DspVoice {
         this.addGrain(centre, ts, Math.min(half, ts - emitted), alpha, unvoicedGain(alpha));
         this.synthTime = ts + this.unvoicedHop;
         this.lastGrainVoiced = false;
+        this.pendingSource = -1;
       }
     }
   }

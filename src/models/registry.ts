@@ -1,0 +1,113 @@
+// Where installed model bundles live and how a name becomes a loaded model. Two roots are searched, in
+// order: the repository's models/ folder (shippedModelsDir) and the user's folder — $SVC_MODELS_DIR, else
+// $XDG_DATA_HOME/svc/models, else ~/.local/share/svc/models. A bundle is any sub-folder with a
+// manifest.json (src/models/bundle.ts); shared content encoders, for bundles that carry none, are
+// <root>/encoders/<speech_encoder>.onnx (e.g. encoders/vec768l12.onnx). `svc models` lists them.
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { basename, isAbsolute, join, resolve } from 'node:path';
+import { SvcError, errorMessage } from '../errors.js';
+import { shippedModelsDir } from '../paths.js';
+import { readBundle, type SovitsManifest } from './bundle.js';
+import { SovitsModel, type SovitsLoadOptions } from './sovits.js';
+
+/** The user's model folder ($SVC_MODELS_DIR, else XDG data home / svc / models). */
+export function userModelsDir(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.SVC_MODELS_DIR) return resolve(env.SVC_MODELS_DIR);
+  const dataHome = env.XDG_DATA_HOME && isAbsolute(env.XDG_DATA_HOME) ? env.XDG_DATA_HOME : join(homedir(), '.local', 'share');
+  return join(dataHome, 'svc', 'models');
+}
+
+/** Folders searched for bundles, first match wins. */
+export function modelRoots(env: NodeJS.ProcessEnv = process.env): string[] {
+  const roots = [shippedModelsDir, userModelsDir(env)];
+  return roots.filter((r, i) => roots.indexOf(r) === i);
+}
+
+export interface InstalledModel {
+  /** Folder name: what `--model NAME` and the protocol's {"type":"model","name"} take. */
+  name: string;
+  dir: string;
+  root: string;
+  manifest?: SovitsManifest;
+  /** Why the bundle cannot be used (manifest problems), when it cannot. */
+  error?: string;
+  /** Where the content encoder comes from: 'bundle', a shared encoder path, or 'missing'. */
+  encoder?: string;
+}
+
+function isDir(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/** Shared encoder for a speech_encoder name (vec768l12, hubertsoft, ...), if one is installed. */
+export function findSharedEncoder(speechEncoder: string, roots = modelRoots()): string | undefined {
+  if (!/^[\w.-]+$/.test(speechEncoder)) return undefined;
+  for (const root of roots) {
+    const path = join(root, 'encoders', `${speechEncoder}.onnx`);
+    if (existsSync(path)) return path;
+  }
+  return undefined;
+}
+
+/** Every bundle folder under the roots (folders without manifest.json are not bundles and are skipped). */
+export function listModels(roots = modelRoots()): InstalledModel[] {
+  const out: InstalledModel[] = [];
+  const seen = new Set<string>();
+  for (const root of roots) {
+    if (!isDir(root)) continue;
+    for (const entry of readdirSync(root).sort()) {
+      const dir = join(root, entry);
+      if (entry === 'encoders' || entry.startsWith('.') || !isDir(dir) || !existsSync(join(dir, 'manifest.json'))) continue;
+      if (seen.has(entry)) continue; // the earlier root wins, as in resolveModelDir
+      seen.add(entry);
+      try {
+        const bundle = readBundle(dir);
+        const shared = bundle.encoderPath ? undefined : findSharedEncoder(bundle.manifest.speech_encoder, roots);
+        out.push({ name: entry, dir, root, manifest: bundle.manifest, encoder: bundle.encoderPath ? 'bundle' : (shared ?? 'missing') });
+      } catch (error) {
+        out.push({ name: entry, dir, root, error: errorMessage(error) });
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * A model folder from a name (searched in the roots) or a path to a bundle folder. Unknown names give
+ * MODEL_NOT_FOUND listing what is installed.
+ */
+export function resolveModelDir(nameOrPath: string, roots = modelRoots()): string {
+  if (!nameOrPath || nameOrPath.includes('\0')) throw new SvcError('INVALID_ARGUMENT', 'model name is empty');
+  const looksLikePath = nameOrPath.includes('/') || nameOrPath.includes('\\') || nameOrPath.startsWith('.');
+  if (looksLikePath || isDir(nameOrPath)) {
+    const dir = resolve(nameOrPath);
+    if (!isDir(dir)) throw new SvcError('MODEL_NOT_FOUND', `model folder not found: ${nameOrPath}`, { hint: 'pass a bundle folder (made by `svc import-sovits` or `svc make-reference`) or an installed model name (`svc models`)' });
+    return dir;
+  }
+  for (const root of roots) {
+    const dir = join(root, nameOrPath);
+    if (isDir(dir) && existsSync(join(dir, 'manifest.json'))) return dir;
+  }
+  const installed = listModels(roots).filter((m) => !m.error).map((m) => m.name);
+  throw new SvcError('MODEL_NOT_FOUND', `no model named '${nameOrPath}'; installed: ${installed.length ? installed.join(', ') : 'none'}`, {
+    hint: `put bundles in ${roots.join(' or ')} (see \`svc models\`), or pass a bundle folder path`,
+  });
+}
+
+/** Resolves and loads a model (sessions, checks, warm-up), with a shared encoder when the bundle has none. */
+export async function loadModel(nameOrPath: string, options: SovitsLoadOptions = {}): Promise<SovitsModel> {
+  const dir = resolveModelDir(nameOrPath);
+  const bundle = readBundle(dir);
+  const sharedEncoderPath = options.sharedEncoderPath ?? (bundle.encoderPath ? undefined : findSharedEncoder(bundle.manifest.speech_encoder));
+  return SovitsModel.load(dir, { ...options, sharedEncoderPath });
+}
+
+/** Display name of a model argument (folder name for paths). */
+export function modelDisplayName(nameOrPath: string): string {
+  return basename(resolve(nameOrPath));
+}

@@ -1,0 +1,128 @@
+// The neural stage in the real streaming pipeline (StreamPipeline + SOLA through convertChunks): streamed
+// output equals offline output with the same settings, for block sizes 50–500 ms and any input chunking;
+// skipped input (a discontinuity) restarts the features instead of breaking them; pitch changes apply to
+// the next block. Tiny random-weight bundle with a deterministic NSF source.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { from, lastValueFrom, toArray } from 'rxjs';
+import { readMono } from '../src/audio/io.js';
+import { convertAtModelRate, SovitsModel } from '../src/models/sovits.js';
+import { createNeuralStageFactory, DEFAULT_GAP_LOOKAHEAD_FRAMES, NeuralStage } from '../src/stream/neuralStage.js';
+import { convertChunks } from '../src/stream/pipeline.js';
+import { makeTempDir, shared } from './helpers/index.js';
+import { buildTinyBundles, snrDb } from './neural-fixtures.js';
+
+const SPEECH_16K = shared('speech', 'vctk_autovc_16k', 'p225', 'p225_003.wav');
+const temp = makeTempDir('svc-neural-stream-');
+let model: SovitsModel;
+let speech: Float32Array;
+
+test.before(async () => {
+  const bundles = await buildTinyBundles(temp.dir);
+  model = await SovitsModel.load(bundles.deterministic);
+  speech = (await readMono(SPEECH_16K)).samples.subarray(0, 72000); // 4.5 s at the model rate (16 kHz)
+});
+
+test.after(async () => {
+  await model?.dispose();
+  temp.cleanup();
+});
+
+/** Random chunk sizes 1..maxChunk (a fixed LCG so failures reproduce). */
+function randomChunks(x: Float32Array, maxChunk: number, seed: number): Float32Array[] {
+  const chunks: Float32Array[] = [];
+  let state = seed;
+  for (let i = 0; i < x.length; ) {
+    state = (state * 1103515245 + 12345) % 2147483648;
+    const n = 1 + (state % maxChunk);
+    chunks.push(x.subarray(i, i + n));
+    i += n;
+  }
+  return chunks;
+}
+
+async function stream(chunks: Float32Array[], blockMs: number, options: Parameters<typeof createNeuralStageFactory>[1]): Promise<Float32Array> {
+  const factory = await createNeuralStageFactory(model, options);
+  const blockSamples = Math.round((blockMs * model.sampleRate) / 1000);
+  const parts = await lastValueFrom(
+    from(chunks).pipe(convertChunks(() => factory({ clientSampleRate: model.sampleRate, voice: { pitch: 0, formant: 1 } }), { blockSamples }), toArray()),
+  );
+  const total = parts.reduce((n, p) => n + p.length, 0);
+  const out = new Float32Array(total);
+  let offset = 0;
+  for (const p of parts) {
+    out.set(p, offset);
+    offset += p.length;
+  }
+  return out;
+}
+
+const settings = { seed: 9, f0Method: 'dsp' as const };
+
+for (const [blockMs, maxChunk] of [[50, 700], [200, 5000], [500, 160]] as const) {
+  test(`streamed output equals offline output: ${blockMs} ms blocks, input chunks of 1..${maxChunk} samples`, async () => {
+    const offline = await convertAtModelRate(model, speech, { ...settings, f0GapLookaheadFrames: DEFAULT_GAP_LOOKAHEAD_FRAMES });
+    const streamed = await stream(randomChunks(speech, maxChunk, blockMs), blockMs, settings);
+    assert.is(streamed.length, speech.length, 'same length, time-aligned (the pipeline delay is removed)');
+    // The first and last 0.3 s differ by design (stream start, end padding); everything between counts,
+    // SOLA crossfades included.
+    const edge = Math.round(0.3 * model.sampleRate);
+    const snr = snrDb(offline.samples, streamed, edge, speech.length - edge);
+    assert.ok(snr >= 30, `SNR ${snr.toFixed(1)} dB`);
+  });
+}
+
+test('with upstream gap filling offline (interpolation over any gap), streaming still agrees on voiced speech', async () => {
+  const offline = await convertAtModelRate(model, speech, settings);
+  const streamed = await stream(randomChunks(speech, 2000, 7), 100, settings);
+  const edge = Math.round(0.3 * model.sampleRate);
+  const snr = snrDb(offline.samples, streamed, edge, speech.length - edge);
+  // Only unvoiced gaps longer than the look-ahead differ; this is a looser, informative bound.
+  assert.ok(snr >= 15, `SNR ${snr.toFixed(1)} dB`);
+});
+
+test('a window that does not continue the previous one (skipped input) restarts the features; a pitch change applies to the next window', async () => {
+  const factory = await createNeuralStageFactory(model, settings);
+  const logs: string[] = [];
+  const stage = new NeuralStage(model, { pitch: 0, formant: 1 }, { ...settings, log: (m) => logs.push(m) }, factory.shape);
+  try {
+    const block = 1600;
+    const windowSamples = stage.contextSamples + block;
+    stage.prepare({ blockSamples: block, windowSamples });
+    const windowAt = (end: number) => {
+      const w = new Float32Array(windowSamples);
+      const start = end - windowSamples;
+      for (let i = 0; i < windowSamples; i++) w[i] = start + i >= 0 ? speech[start + i]! : 0;
+      return w;
+    };
+    const outputs: Float32Array[] = [];
+    for (let end = block; end <= 12 * block; end += block) outputs.push(await stage.process(windowAt(end)));
+    assert.is(logs.length, 0);
+    // Jump 20 blocks ahead: not continuous with the last window.
+    const jumped = await stage.process(windowAt(32 * block));
+    assert.is(jumped.length, windowSamples);
+    assert.is(logs.length, 1);
+    assert.match(logs[0]!, /restarting/);
+    for (const x of jumped) assert.ok(Number.isFinite(x));
+    // Twin stage fed the same windows: identical output until the pitch change, different right after it.
+    const twin = new NeuralStage(model, { pitch: 0, formant: 1 }, settings, factory.shape);
+    try {
+      twin.prepare({ blockSamples: block, windowSamples });
+      await twin.process(windowAt(32 * block));
+      const a = await stage.process(windowAt(33 * block));
+      const b = await twin.process(windowAt(33 * block));
+      assert.equal(Array.from(a), Array.from(b), 'same input, same voice: same output');
+      twin.setVoice({ pitch: 12 });
+      const c = await stage.process(windowAt(34 * block));
+      const d = await twin.process(windowAt(34 * block));
+      const snr = snrDb(c, d);
+      assert.ok(snr < 10, `an octave up changes the next window (SNR between voices ${snr.toFixed(1)} dB)`);
+    } finally {
+      twin.dispose();
+    }
+  } finally {
+    stage.dispose();
+  }
+});
+
+test.run();
