@@ -111,7 +111,7 @@ export async function extractClipFeatures(
   const volume = volumeRms(samples, hop).subarray(0, frames);
   let spec: ClipFeatures['spec'];
   if (options.spectrogram) {
-    const s = linearSpectrogram(samples, { nFft: settings.filterLength, hopSamples: hop, winSamples: settings.winLength, padding: 'sovits' });
+    const s = linearSpectrogram(samples, { nFft: settings.filterLength, hopSamples: hop, winSamples: settings.winLength, padding: 'sovits', magnitudeEpsilon: 1e-6 });
     const data = toBinsFirst(s);
     const bins = settings.filterLength / 2 + 1;
     spec = { bins, frames: data.length / bins, data };
