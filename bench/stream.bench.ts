@@ -242,14 +242,18 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
       rows.push({ group: 'stream', name: 'sessions per core from CPU cost (1 / CPU per session)', value: Math.floor(basis.sessions / basis.cpuCores), unit: 'sessions', note: `server CPU ${basis.cpuCores.toFixed(2)} cores at ${basis.sessions} sessions, incl. WebSocket I/O; higher is better; goal ≥ 50` });
     }
     if (best) {
-      rows.push({ group: 'stream', name: 'CPU per real-time session', value: round1((best.cpuCores / best.sessions) * 100), unit: '% core', note: `server process CPU at ${best.sessions} sessions: ${best.cpuCores.toFixed(2)} cores` });
-      rows.push({ group: 'stream', name: 'memory per session (RSS)', value: round1((best.rssMb - idleRssMb) / best.sessions), unit: 'MB', note: `RSS ${round1(best.rssMb)} MB at ${best.sessions} sessions vs ${round1(idleRssMb)} MB idle` });
+      rows.push({ group: 'stream', name: 'CPU per real-time session', value: round2((best.cpuCores / best.sessions) * 100), unit: '% core', note: `server process CPU at ${best.sessions} sessions: ${best.cpuCores.toFixed(2)} cores` });
+      rows.push({ group: 'stream', name: 'memory per session (RSS)', value: round2((best.rssMb - idleRssMb) / best.sessions), unit: 'MB', note: `RSS ${round1(best.rssMb)} MB at ${best.sessions} sessions vs ${round1(idleRssMb)} MB idle` });
       rows.push({ group: 'stream', name: 'compute per 20 ms block at that load (worst session p95)', value: round1(best.computeP95Ms), unit: 'ms', note: `${best.sessions} sessions` });
     }
   } finally {
     await server.stop();
   }
   return rows;
+}
+
+function round2(x: number): number {
+  return Math.round(x * 100) / 100;
 }
 
 function round1(x: number): number {

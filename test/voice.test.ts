@@ -176,6 +176,28 @@ test('noise stays noise: pitch shift passes unvoiced sound unchanged, formant wa
   }
 });
 
+test('no dropouts: where the input sounds, the output never goes silent (pitch down, formant changes)', async () => {
+  for (const clip of CLIPS) {
+    const { sampleRate, samples } = await load(clip);
+    for (const [pitch, formant] of [[-12, 1], [-7, 0.9], [12, 0.8]]) {
+      const out = convertWithDspVoice(samples, sampleRate, { pitchSemitones: pitch, formantRatio: formant });
+      const w = Math.round(0.004 * sampleRate);
+      const silent: string[] = [];
+      for (let s = 0; s + w <= samples.length; s += w) {
+        let eIn = 0;
+        let eOut = 0;
+        for (let i = s; i < s + w; i++) {
+          eIn += samples[i] * samples[i];
+          eOut += out[i] * out[i];
+        }
+        // Input above -40 dBFS but output more than 40 dB below it for a whole 4 ms frame.
+        if (eIn / w > 1e-4 && eOut < eIn * 1e-4) silent.push((s / sampleRate).toFixed(3));
+      }
+      assert.equal(silent, [], `${clip.name}, pitch ${pitch}, formant ${formant}: silent 4 ms frames at ${silent.join(', ')} s`);
+    }
+  }
+});
+
 test('extreme settings (+-24 st, formant 0.5 / 2.0) stay finite, unclipped and as long as the input', async () => {
   const { sampleRate, samples } = await load(CLIPS[4]);
   for (const [pitch, formant] of [[24, 0.5], [-24, 2], [24, 2], [-24, 0.5]]) {

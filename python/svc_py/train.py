@@ -31,6 +31,7 @@ import torchaudio
 from torch.nn import functional as F
 
 from .events import SvcPyError, emit, progress, run_main
+from .safe_pickle import load_torch_file
 from .make_reference import STANDARD_CONFIG, tiny_config
 from .sovits.config import read_config, validate_config
 from .sovits.models import MultiPeriodDiscriminator, build_generator, count_parameters
@@ -48,7 +49,7 @@ def load_config(name):
         return validate_config(config)
     if name == "standard":
         return validate_config(copy.deepcopy(STANDARD_CONFIG))
-    return validate_config(read_config(name), name)
+    return read_config(name)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -327,6 +328,13 @@ def write_loss_plot(history, path):
     os.replace(tmp, path)
 
 
+def write_json_atomic(path, value):
+    tmp = f"{path}.tmp-{os.getpid()}"
+    with open(tmp, "w", encoding="utf-8") as handle:
+        json.dump(value, handle, indent=2)
+    os.replace(tmp, path)
+
+
 def write_wav_pcm16(path, audio, rate):
     pcm = (np.clip(audio, -1, 1) * 32767).astype("<i2")
     tmp = path + ".tmp"
@@ -377,7 +385,7 @@ def main():
     os.makedirs(args.out, exist_ok=True)
     run_config_path = os.path.join(args.out, "config.json")
     if args.resume and os.path.exists(run_config_path):
-        config = validate_config(read_config(run_config_path), run_config_path)
+        config = read_config(run_config_path)
     else:
         config = load_config(args.config)
         config["spk"] = dict(manifest["speakers"])
@@ -391,9 +399,13 @@ def main():
         raise SvcPyError("MODEL_INVALID", f"the dataset's content encoder gives {manifest['encoder']['dim']}-d rows but the config's "
                          f"ssl_dim is {config['model']['ssl_dim']}", "preprocess with the encoder the config expects")
     if is_main:
-        with open(run_config_path + ".tmp", "w", encoding="utf-8") as handle:
-            json.dump(config, handle, indent=2)
-        os.replace(run_config_path + ".tmp", run_config_path)
+        # The run's config.json is a plain so-vits-svc config (validate_config's derived top-level
+        # keys dropped), so --resume, svc export and upstream tools can read it back.
+        saved = {k: v for k, v in config.items() if k not in ("version", "speech_encoder")}
+        write_json_atomic(run_config_path, saved)
+        write_json_atomic(os.path.join(args.out, "run.json"), {
+            "dataset": os.path.abspath(args.dataset), "encoder": manifest.get("encoder"), "f0_method": manifest.get("f0_method"),
+            "config": args.config, "speakers": manifest["speakers"]})
 
     train_set = Dataset(args.dataset, manifest, config, "train")
     has_val = any(c["split"] == "val" for c in manifest["clips"])
@@ -417,8 +429,8 @@ def main():
         last = latest_checkpoint(args.out)
         if last is not None:
             # Our own checkpoints (with optimizer state): plain tensors and numbers, read as data.
-            g_state = torch.load(os.path.join(args.out, f"G_{last}.pth"), map_location="cpu", weights_only=True)
-            d_state = torch.load(os.path.join(args.out, f"D_{last}.pth"), map_location="cpu", weights_only=True)
+            g_state = load_torch_file(os.path.join(args.out, f"G_{last}.pth"))
+            d_state = load_torch_file(os.path.join(args.out, f"D_{last}.pth"))
             net_g.load_state_dict(g_state["model"])
             net_d.load_state_dict(d_state["model"])
             optim_g.load_state_dict(g_state["optimizer"])
@@ -469,6 +481,7 @@ def main():
         os.makedirs(os.path.join(args.out, "val"), exist_ok=True)
         write_wav_pcm16(os.path.join(args.out, "val", f"step_{step_now}.wav"), audio[0, 0].cpu().numpy(), data["sampling_rate"])
         if history:
+            write_json_atomic(os.path.join(args.out, "losses.json"), history)
             write_loss_plot(history, os.path.join(args.out, "losses.png"))
         emit("checkpoint", step=step_now, path=os.path.join(args.out, f"G_{step_now}.pth"))
 
@@ -528,6 +541,8 @@ def main():
 
     if distributed:
         dist.destroy_process_group()
+    if not is_main:
+        return {"rank": rank}
     return {"run": os.path.abspath(args.out), "step": step, "history": history[-1:] and history[:1] + history[-1:],
             "steps_per_s": (step - started_step) / max(time.time() - started, 1e-9)}
 

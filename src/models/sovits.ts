@@ -630,6 +630,8 @@ export interface ConvertOptions {
   /** Typical f0 of the target voice for auto-pitch, Hz (overrides the manifest). */
   targetF0Hz?: number;
   f0Method?: F0Method;
+  /** The f0 estimator's low-latency mode (what the streaming stage uses; default false offline). */
+  f0LowLatency?: boolean;
   noiseScale?: number;
   seed?: number;
   mapping?: ContentMapping;
@@ -713,7 +715,7 @@ export async function convertAtModelRate(model: SovitsModel, samples: Float32Arr
   if (n === 0) throw new SvcError('FILE_EMPTY', 'the input holds no audio samples');
 
   // f0 on the model-rate audio at the model hop: floor(n/hop) frames; the generator makes ceil(n/hop).
-  const track = await estimateF0(samples, sr, { method: options.f0Method ?? DEFAULT_F0_METHOD, hopSamples: hop });
+  const track = await estimateF0(samples, sr, { method: options.f0Method ?? DEFAULT_F0_METHOD, hopSamples: hop, lowLatency: options.f0LowLatency ?? false });
   const frames = Math.max(1, Math.ceil(n / hop));
   const rawF0 = new Float32Array(frames);
   const voiced = new Uint8Array(frames);

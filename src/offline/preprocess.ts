@@ -132,8 +132,10 @@ async function walk(dir: string): Promise<string[]> {
   for (const entry of entries.sort((a, b) => a.name.localeCompare(b.name))) {
     if (entry.name.startsWith('.')) continue;
     const path = join(dir, entry.name);
-    if (entry.isDirectory()) out.push(...(await walk(path)));
-    else if (entry.isFile()) out.push(path);
+    // Follow symbolic links (a dataset folder of links to the real recordings is common).
+    const info = entry.isSymbolicLink() ? await stat(path).catch(() => undefined) : entry;
+    if (info?.isDirectory()) out.push(...(await walk(path)));
+    else if (info?.isFile()) out.push(path);
   }
   return out;
 }

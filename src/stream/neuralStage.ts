@@ -37,6 +37,8 @@ import type { ConverterStage, StageFactory, VoiceParams } from './stage.js';
 export interface NeuralStageOptions {
   speaker?: string | number;
   f0Method?: F0Method;
+  /** The f0 estimator's low-latency mode (truncated look-ahead; default true for streaming). */
+  f0LowLatency?: boolean;
   noiseScale?: number;
   seed?: number;
   /** Generator left context before the emitted region, in ms (default 300). More = closer to offline, slower. */
@@ -50,7 +52,7 @@ export interface NeuralStageOptions {
   log?: (message: string) => void;
 }
 
-/** Streaming f0 method default: YIN's 50 ms latency (SwiftF0's exact mode needs 260 ms of look-ahead). */
+/** Streaming f0 method default: YIN (70 ms latency in low-latency mode; SwiftF0/hybrid need 115–260 ms). */
 export const DEFAULT_STREAM_F0_METHOD: F0Method = 'dsp';
 export const DEFAULT_GAP_LOOKAHEAD_FRAMES = 2;
 
@@ -202,7 +204,7 @@ export class NeuralStage implements ConverterStage {
 
   private async newState(): Promise<StreamState> {
     await EncoderFeed.ready();
-    const f0 = await createF0Stream(this.sampleRate, { method: this.options.f0Method ?? DEFAULT_STREAM_F0_METHOD, hopSamples: this.hop });
+    const f0 = await createF0Stream(this.sampleRate, { method: this.options.f0Method ?? DEFAULT_STREAM_F0_METHOD, hopSamples: this.hop, lowLatency: this.options.f0LowLatency ?? true });
     return {
       f0,
       vol: this.model.volEmbedding ? new VolumeStream(this.hop) : null,
@@ -434,7 +436,7 @@ export class NeuralStage implements ConverterStage {
 export async function createNeuralStageFactory(model: SovitsModel, options: NeuralStageOptions = {}): Promise<StageFactory & { shape: StageShape }> {
   await EncoderFeed.ready();
   model.speakerId(options.speaker); // unknown speaker: fail now, not per session
-  const probe = await createF0Stream(model.sampleRate, { method: options.f0Method ?? DEFAULT_STREAM_F0_METHOD, hopSamples: model.hopSamples });
+  const probe = await createF0Stream(model.sampleRate, { method: options.f0Method ?? DEFAULT_STREAM_F0_METHOD, hopSamples: model.hopSamples, lowLatency: options.f0LowLatency ?? true });
   const f0LatencySamples = probe.latencySamples;
   await probe.dispose();
   const shape = neuralStageShape(model, f0LatencySamples, options);

@@ -586,9 +586,9 @@ export function createServer(options: ServerOptions = {}): SvcServer {
   /** Loads a model and swaps the session's stage; on failure the session keeps its voice (non-fatal error). */
   function switchModel(conn: Connection, session: ConvertSession, name: string, resolveModel: (name: string) => Promise<StageFactory>): void {
     resolveModel(name)
-      .then((factory) => {
+      .then(async (factory) => {
         if (conn.state !== 'convert' || conn.session !== session) return;
-        if (session.replaceStage(factory, name)) {
+        if (await session.replaceStage(factory, name)) {
           // The stage rate changed: every sink re-encodes from the new rate.
           for (const sink of [conn, ...(listenersBySession.get(session.id) ?? [])]) {
             if (!sink.encoder) continue;

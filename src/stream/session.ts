@@ -79,6 +79,9 @@ export class ConvertSession {
   /** Stage failures of whichever pipeline is current (the block is passed through dry). */
   readonly errors$: Observable<unknown> = this.stageErrors.asObservable();
   private pipelineSubscription: Subscription | null = null;
+  /** Client-rate input held while a model switch drains the old pipeline (null when not switching). */
+  private heldInput: Float32Array[] | null = null;
+  private heldSamples = 0;
   private readonly stageOutput = new Subject<Float32Array>();
   /** Converted mono audio at the stage rate, in order. */
   readonly stageOutput$: Observable<Float32Array> = this.stageOutput.asObservable();
@@ -125,13 +128,15 @@ export class ConvertSession {
   }
 
   /**
-   * Model switch: builds a stage from `stageFactory` with the session's voice and a pipeline for it, then
-   * swaps them in between blocks (input queued in the old pipeline is dropped, at most a block or two).
-   * Returns true when the stage rate changed (sinks must then recreate their encoders). On error the
-   * current voice stays.
+   * Model switch: builds a stage from `stageFactory` with the session's voice and a pipeline for it; new
+   * input is held while the old pipeline converts what it already queued, then the new pipeline takes over
+   * with the held input (only the old queue's last partial block, < 1 block, is lost). Resolves true when
+   * the stage rate changed (sinks must then recreate their encoders, right away). On error the current
+   * voice stays.
    */
-  replaceStage(stageFactory: StageFactory, modelName: string): boolean {
+  async replaceStage(stageFactory: StageFactory, modelName: string): Promise<boolean> {
     if (this.disposed) return false;
+    if (this.heldInput) throw new Error('a model switch is already in progress');
     const stage = stageFactory({ clientSampleRate: this.format.sampleRate, voice: this.voice });
     let pipeline: StreamPipeline;
     let resampler: StreamingResampler | null;
@@ -152,6 +157,17 @@ export class ConvertSession {
       stage.dispose();
       throw error;
     }
+    this.heldInput = [];
+    this.heldSamples = 0;
+    await this.pipeline.drain();
+    const held = this.heldInput;
+    this.heldInput = null;
+    if (this.disposed) {
+      pipeline.dispose();
+      resampler?.dispose();
+      stage.dispose();
+      return false;
+    }
     const old = { stage: this.stage, pipeline: this.pipeline, resampler: this.inputResampler, subscription: this.pipelineSubscription };
     const rateChanged = stage.sampleRate !== old.stage.sampleRate;
     this.stage = stage;
@@ -164,6 +180,7 @@ export class ConvertSession {
     old.pipeline.dispose();
     old.resampler?.dispose();
     old.stage.dispose();
+    for (const samples of held) this.pipeline.push(resampler ? resampler.process(samples) : samples);
     return rateChanged;
   }
 
@@ -181,6 +198,13 @@ export class ConvertSession {
     if (this.lastFrameAtMs > 0 && now - this.lastFrameAtMs > Math.max(2 * this.blockMs, 100)) this.counters.underruns++;
     this.lastFrameAtMs = now;
     this.inputSamples += decoded.samples.length;
+    if (this.heldInput) {
+      // A model switch is waiting for the old pipeline to finish its queue: hold the input (≤ 5 s).
+      this.heldInput.push(decoded.samples);
+      this.heldSamples += decoded.samples.length;
+      while (this.heldSamples > this.format.sampleRate * 5 && this.heldInput.length > 1) this.heldSamples -= this.heldInput.shift()!.length;
+      return null;
+    }
     const stageSamples = this.inputResampler ? this.inputResampler.process(decoded.samples) : decoded.samples;
     this.pipeline.push(stageSamples);
     return null;

@@ -3,7 +3,8 @@
 // mean 0.15) for which YIN's absolute-threshold rule would pick it; an HMM over 20-cent pitch
 // bins × {voiced, unvoiced} with triangular pitch transitions (≤ 35.9 octaves/s) and a 1 %
 // voicing-switch probability is decoded by fixed-lag Viterbi, so octave jumps of single frames
-// are overruled by the continuous track at a fixed delay of `lagFrames`.
+// are overruled by the continuous track at a fixed delay of `lagFrames`. The same tracker decodes
+// CREPE activations (pushObservation) for the crepe method.
 
 export interface YinCandidate {
   f0Hz: number;
@@ -85,9 +86,18 @@ export class PyinTracker {
     return this.fMinHz * 2 ** ((bin * this.binCents) / 1200);
   }
 
-  /** Adds one frame's candidates; returns frames decided now (at most one; more never). */
+  /** Adds one frame's YIN candidates; returns the frame decided now, if any (fixed lag). */
   push(candidates: YinCandidate[]): TrackedFrame[] {
     const probs = candidateProbabilities(candidates);
+    return this.pushObservation(candidates.map((c, i) => ({ f0Hz: c.f0Hz, probability: probs[i]! })));
+  }
+
+  /**
+   * Adds one frame of pitch candidates with their probabilities (Σ ≤ 1; the rest is the
+   * probability of an unvoiced frame); returns the frame decided now, if any.
+   */
+  pushObservation(candidates: Array<{ f0Hz: number; probability: number }>): TrackedFrame[] {
+    const probs = candidates.map((c) => c.probability);
     const nb = this.bins;
     const obs = new Float64Array(2 * nb);
     const refined = new Map<number, number>();

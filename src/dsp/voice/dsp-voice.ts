@@ -122,6 +122,8 @@ export class DspVoice {
   /** Index of the mark whose successor will fix the time of the next voiced grain (-1: none). */
   private pendingSource = -1;
   private pendingTime = 0;
+  private lastVoicedTime = 0;
+  private lastVoicedEnd = 0;
 
   private targetLogPitch = 0;
   private targetLogFormant = 0;
@@ -251,6 +253,8 @@ export class DspVoice {
     this.lastGrainVoiced = false;
     this.pendingSource = -1;
     this.pendingTime = 0;
+    this.lastVoicedTime = 0;
+    this.lastVoicedEnd = 0;
     // One unvoiced mark at 0 so that every later synthesis time has a mark at or before it.
     this.markCount = 1;
     this.markPos[0] = 0;
@@ -426,19 +430,34 @@ export class DspVoice {
         // back or half a period ahead), so it lines up with the unvoiced grains it overlaps and the voiced
         // part keeps its timing (with pitch 1 the grains then stay exactly on their marks).
         const sourcePos = this.markPos[source];
+        if (this.lastGrainVoiced) {
+          // When the period drops abruptly (e.g. after a subharmonic stretch) the step taken from the
+          // old period would leave a hole: start this grain no later than the new period allows.
+          const latest = this.lastVoicedEnd + Math.max(0, period / beta - 2 * half) + half;
+          if (ts > latest) ts = Math.max(latest, this.lastVoicedTime + 1, emitted + 1);
+        }
         if (!this.lastGrainVoiced && sourcePos >= ts - this.unvoicedHop && sourcePos <= ts + 0.5 * period && sourcePos - emitted >= 1) ts = sourcePos;
         if (ts - half >= done) break;
-        this.addGrain(sourcePos, ts, Math.min(half, ts - emitted), alpha, Math.sqrt(alpha / beta));
+        const halfUsed = Math.min(half, ts - emitted);
+        this.addGrain(sourcePos, ts, halfUsed, alpha, Math.sqrt(alpha / beta));
         // Advance by the spacing of this mark to the next one (the measured local period) when it is
         // known, so that with pitch 1 the grains stay exactly on their marks.
         // If the next mark is not placed yet, advance provisionally by the period and correct the
         // step once it is (the grain at the new time has not been made yet).
         const spacing = this.markSpacing(sourceIndex, period);
-        this.synthTime = ts + (spacing > 0 ? spacing : period) / beta;
-        this.pendingSource = spacing > 0 ? -1 : sourceIndex;
+        let step = (spacing > 0 ? spacing : period) / beta;
+        // A shortened grain (see `emitted`) must not leave a silent gap before the next one.
+        if (halfUsed < half) step = Math.min(step, halfUsed + half);
+        this.synthTime = ts + step;
+        this.lastVoicedTime = ts;
+        this.lastVoicedEnd = ts + halfUsed;
+        this.pendingSource = spacing > 0 || halfUsed < half ? -1 : sourceIndex;
         this.pendingTime = ts;
         this.lastGrainVoiced = true;
       } else {
+        // Voiced -> unvoiced: the unvoiced grid restarts one hop after the last voiced grain, not a
+        // whole (pitch-scaled) period later, so no silent gap opens between them.
+        if (this.lastGrainVoiced) ts = Math.min(ts, this.lastVoicedTime + this.unvoicedHop);
         ts = Math.ceil(ts);
         const half = this.unvoicedHalf;
         if (ts - half >= done) {

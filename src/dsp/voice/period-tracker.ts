@@ -50,6 +50,8 @@ export class PeriodTracker {
   private readonly frame: Float64Array;
   private readonly refineValues = new Float64Array(7);
   private samplesSeen = 0;
+  /** Decimated lag of the previous voiced estimate (0 after unvoiced). */
+  private previousLagDec = 0;
   private decSeen = 0;
   private readonly estimate: PeriodEstimate = { periodSamples: 0, voiced: false, aperiodicity: 1 };
 
@@ -101,7 +103,10 @@ export class PeriodTracker {
     const w = this.windowDec;
     const base = n - w;
     for (let j = base; j < n; j++) energy += frame[j] * frame[j];
-    if (Math.sqrt(energy / w) < SILENCE_RMS) return est;
+    if (Math.sqrt(energy / w) < SILENCE_RMS) {
+      this.previousLagDec = 0;
+      return est;
+    }
     const diff = this.diff;
     const lagMax = this.lagMaxDec + 1;
     diff[0] = 1;
@@ -138,17 +143,38 @@ export class PeriodTracker {
     if (chosen < 0) {
       if (bestValue > VOICED_MAX_CMNDF || bestLag < 0) {
         est.aperiodicity = Math.min(1, bestValue);
+        this.previousLagDec = 0;
         return est;
       }
+      // No dip under the absolute threshold: take the first local minimum nearly as deep as the
+      // best one, not the best itself (which is often a multiple of the period: octave errors).
       chosen = bestLag;
+      const accept = Math.min(VOICED_MAX_CMNDF, bestValue + 0.1);
+      for (let lag = this.lagMinDec; lag < bestLag; lag++) {
+        if (diff[lag] <= accept && diff[lag] <= diff[lag - 1] && diff[lag] <= diff[lag + 1]) {
+          chosen = lag;
+          break;
+        }
+      }
     }
+    // Continuity: in irregular (creaky, breathy) stretches several multiples of the period dip
+    // about equally and the choice would flip between octaves from one hop to the next. Prefer the
+    // dip at the previous period when it is nearly as deep as the chosen one.
+    if (this.previousLagDec > 0 && Math.abs(chosen - this.previousLagDec) > 0.15 * this.previousLagDec) {
+      const lo = Math.max(this.lagMinDec, Math.floor(this.previousLagDec * 0.87));
+      const hi = Math.min(lagMax - 1, Math.ceil(this.previousLagDec * 1.15));
+      let near = -1;
+      for (let lag = lo; lag <= hi; lag++) if (near < 0 || diff[lag] < diff[near]) near = lag;
+      if (near > 0 && diff[near] <= diff[chosen] + 0.05 && diff[near] < VOICED_MAX_CMNDF && diff[near] <= diff[near - 1] && diff[near] <= diff[near + 1]) chosen = near;
+    }
+    this.previousLagDec = chosen;
+    est.aperiodicity = diff[chosen];
     // Parabolic interpolation on the decimated grid, then a small full-rate search around it.
     const a = diff[chosen - 1];
     const b = diff[chosen];
     const c = diff[chosen + 1];
     const denom = a - 2 * b + c;
     const fine = chosen + (denom > 0 ? Math.max(-0.5, Math.min(0.5, (0.5 * (a - c)) / denom)) : 0);
-    est.aperiodicity = diff[chosen];
     est.periodSamples = this.refine(fine * this.decimation);
     est.voiced = est.periodSamples > 0;
     return est;
@@ -190,5 +216,6 @@ export class PeriodTracker {
     this.decRing.fill(0);
     this.samplesSeen = 0;
     this.decSeen = 0;
+    this.previousLagDec = 0;
   }
 }

@@ -1,0 +1,106 @@
+"""`python -m svc_py.export_run --run RUN --out DIR [--step N] [--name NAME] [--force]`: a training run
+(python/svc_py/train.py's folder: config.json, run.json, G_<step>.pth) -> an svc model bundle
+(generator.onnx, config.json, speakers.json, manifest.json and the dataset's encoder.onnx) that
+`svc convert --model` and the server load. Uses the So-VITS helpers' export and bundle writers.
+
+`python -m svc_py.export_run --write-tiny-encoder PATH`: writes the tiny random conv content
+encoder (256-d, HuBERT framing; seed 1234, the same weights `svc make-reference --size tiny` ships)
+for `svc preprocess --encoder tiny`."""
+import argparse
+import glob
+import json
+import os
+import re
+
+from .events import SvcPyError, progress, run_main
+
+STEP_RE = re.compile(r"G_(\d+)\.pth$")
+
+
+def write_tiny_encoder(path):
+    from .encoders import TinyConvEncoder, export_encoder
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    tmp = path + ".tmp.onnx"
+    seconds = export_encoder(TinyConvEncoder(dim=256, seed=1234), tmp)
+    os.replace(tmp, path)
+    return {"encoder": os.path.abspath(path), "seconds": seconds}
+
+
+def pick_checkpoint(run_dir, step):
+    steps = sorted(int(STEP_RE.search(p).group(1)) for p in glob.glob(os.path.join(run_dir, "G_*.pth")) if STEP_RE.search(p))
+    if not steps:
+        raise SvcPyError("FILE_NOT_FOUND", f"{run_dir} holds no generator checkpoint G_<step>.pth",
+                         "train first (svc train DATASET --out RUN); a checkpoint is written every --checkpoint-every steps")
+    if step is None:
+        return steps[-1]
+    if step not in steps:
+        raise SvcPyError("FILE_NOT_FOUND", f"{run_dir} has no G_{step}.pth (steps present: {', '.join(map(str, steps))})", "pick one of those steps or leave --step out for the newest")
+    return step
+
+
+def main():
+    parser = argparse.ArgumentParser(prog="svc_py.export_run")
+    parser.add_argument("--run")
+    parser.add_argument("--out")
+    parser.add_argument("--step", type=int, default=None)
+    parser.add_argument("--name")
+    parser.add_argument("--force", action="store_true")
+    parser.add_argument("--write-tiny-encoder")
+    args = parser.parse_args()
+    if args.write_tiny_encoder:
+        return write_tiny_encoder(args.write_tiny_encoder)
+    if not args.run or not args.out:
+        raise SvcPyError("INVALID_ARGUMENT", "export needs --run RUN and --out DIR")
+
+    import shutil
+
+    from .bundle import bundle_output, describe_user_encoder, write_bundle
+    from .sovits.checkpoint import check_state_dict, load_checkpoint_file
+    from .sovits.config import read_config
+    from .sovits.export import export_generator
+    from .sovits.models import build_generator, count_parameters, inference_parameters
+
+    config_path = os.path.join(args.run, "config.json")
+    run_info_path = os.path.join(args.run, "run.json")
+    if not os.path.isfile(config_path) or not os.path.isfile(run_info_path):
+        raise SvcPyError("FILE_NOT_FOUND", f"{args.run} is not an svc training run (no config.json/run.json)",
+                         "pass the --out folder of svc train")
+    config = read_config(config_path)
+    with open(config_path, encoding="utf-8") as handle:
+        original = json.load(handle)
+    with open(run_info_path, encoding="utf-8") as handle:
+        run_info = json.load(handle)
+    step = pick_checkpoint(args.run, args.step)
+    checkpoint = os.path.join(args.run, f"G_{step}.pth")
+    state, iteration = load_checkpoint_file(checkpoint)
+    net = build_generator(config)
+    check_state_dict(state, net.state_dict(), config)
+    net.load_state_dict(state, strict=True)
+    net.eval()
+    progress(f"checkpoint G_{step}.pth loaded ({count_parameters(net)} parameters)")
+
+    encoder_src = os.path.join(run_info["dataset"], "encoder.onnx")
+    if not os.path.isfile(encoder_src):
+        raise SvcPyError("FILE_NOT_FOUND", f"the run's dataset encoder {encoder_src} is missing (dataset moved or deleted?)",
+                         "the bundle needs the content encoder the dataset was made with; restore the dataset folder")
+    with bundle_output(args.out, args.force):
+        info = export_generator(net, os.path.join(args.out, "generator.onnx"))
+        progress(f"generator.onnx written in {info['seconds']:.1f} s")
+        encoder_info = describe_user_encoder(encoder_src)
+        if encoder_info["dim"] not in (None, int(config["model"]["ssl_dim"])):
+            raise SvcPyError("MODEL_INVALID", f"the dataset encoder gives {encoder_info['dim']}-d rows but the model takes {config['model']['ssl_dim']}-d")
+        shutil.copyfile(encoder_src, os.path.join(args.out, "encoder.onnx"))
+        dataset_encoder = run_info.get("encoder") or {}
+        encoder = {"file": "encoder.onnx", **encoder_info, "sample_rate": 16000, "hop_samples": 320,
+                   "kind": dataset_encoder.get("name", "dataset"),
+                   "description": f"the content encoder the training dataset was made with ({dataset_encoder.get('name', 'encoder.onnx')})"}
+        name = args.name or os.path.basename(os.path.normpath(args.out))
+        manifest = write_bundle(args.out, config, original, info, config["spk"], name,
+                                {"type": "trained", "run": os.path.abspath(args.run), "step": iteration, "dataset": run_info["dataset"],
+                                 "f0_method": run_info.get("f0_method")},
+                                {"generator": count_parameters(net), "generator_inference": inference_parameters(net)}, encoder)
+    return {"out": os.path.abspath(args.out), "step": iteration, "manifest": manifest, "export_seconds": info["seconds"]}
+
+
+if __name__ == "__main__":
+    raise SystemExit(run_main(main))

@@ -1,0 +1,128 @@
+// Neural voices through the real WebSocket server (port 0, real ws clients): a server whose default voice
+// is a model, switching builtin ⇄ model mid-stream without dropping the stream, and every bad switch
+// (unknown name, broken bundle, a path instead of a name) answered with a non-fatal error while the session
+// keeps its voice and the server keeps serving another session.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { readMono } from '../src/audio/io.js';
+import { streamAudio } from '../src/stream/client.js';
+import { ModelResolver } from '../src/stream/neuralStage.js';
+import { loadBuiltinStageFactory, startServer } from '../src/stream/server.js';
+import { makeTempDir, shared } from './helpers/index.js';
+import { buildTinyBundles } from './neural-fixtures.js';
+import { framesToSamples, rawClient, sendPaced, sleep } from './stream-utils.js';
+
+const SPEECH_16K = shared('speech', 'vctk_autovc_16k', 'p225', 'p225_003.wav');
+const temp = makeTempDir('svc-neural-server-');
+const root = join(temp.dir, 'models');
+let speech: Float32Array;
+let previousModelsDir: string | undefined;
+
+test.before(async () => {
+  const bundles = await buildTinyBundles(temp.dir);
+  mkdirSync(join(root, 'tiny'), { recursive: true });
+  mkdirSync(join(root, 'broken'), { recursive: true });
+  for (const file of readdirSync(bundles.random)) {
+    copyFileSync(join(bundles.random, file), join(root, 'tiny', file));
+    copyFileSync(join(bundles.random, file), join(root, 'broken', file));
+  }
+  // A bundle whose config.json disagrees with its generator.
+  const config = JSON.parse(readFileSync(join(root, 'broken', 'config.json'), 'utf8'));
+  config.data.hop_length = 512;
+  writeFileSync(join(root, 'broken', 'config.json'), JSON.stringify(config));
+  previousModelsDir = process.env.SVC_MODELS_DIR;
+  process.env.SVC_MODELS_DIR = root;
+  speech = (await readMono(SPEECH_16K)).samples.subarray(0, 48000);
+});
+
+test.after(() => {
+  if (previousModelsDir === undefined) delete process.env.SVC_MODELS_DIR;
+  else process.env.SVC_MODELS_DIR = previousModelsDir;
+  temp.cleanup();
+});
+
+function rms(x: Float32Array, from = 0, to = x.length): number {
+  let sum = 0;
+  for (let i = from; i < to; i++) sum += x[i]! * x[i]!;
+  return Math.sqrt(sum / Math.max(1, to - from));
+}
+
+test('a server whose default voice is a model (svc serve --model tiny) streams a file back whole and aligned', async () => {
+  const models = new ModelResolver({ builtin: loadBuiltinStageFactory, f0Method: 'dsp' });
+  const server = await startServer({ port: 0, stageFactory: await models.defaultFactory('tiny'), modelName: 'tiny', resolveModel: (n) => models.resolve(n), maxQueueMs: 3000 });
+  try {
+    const result = await streamAudio({ sampleRate: 16000, channels: [speech] }, { url: server.url, blockMs: 100 });
+    assert.is(result.ready.model, 'tiny');
+    const out = result.audio.channels[0]!;
+    assert.is(out.length, speech.length);
+    assert.ok(rms(out, 8000, out.length - 8000) > 1e-3, 'the model made sound');
+    assert.ok(result.ready.latency.algorithmicMs > 100, `latency ${result.ready.latency.algorithmicMs} ms includes the model's look-ahead`);
+  } finally {
+    await server.close();
+    await models.close();
+  }
+});
+
+test('switching builtin → model → builtin mid-stream keeps the stream going; bad switches keep the voice and the server', async () => {
+  const models = new ModelResolver({ builtin: loadBuiltinStageFactory, f0Method: 'dsp' });
+  const server = await startServer({ port: 0, resolveModel: (n) => models.resolve(n), maxQueueMs: 3000 });
+  const talker = rawClient(server.url);
+  const other = rawClient(server.url);
+  try {
+    await Promise.all([talker.opened, other.opened]);
+    for (const c of [talker, other]) c.sendJson({ type: 'hello', version: 1, sampleRate: 16000, format: 'f32', channels: 1, blockMs: 50 });
+    assert.is((await talker.next('ready')).model, 'builtin');
+    await other.next('ready');
+    const third = speech.length / 3;
+    const otherSending = sendPaced(other.ws, speech, 800, 4000, 30);
+    await sendPaced(talker.ws, speech.subarray(0, third), 800, 4000, 30);
+
+    talker.sendJson({ type: 'model', name: 'tiny' });
+    assert.is((await talker.next('model', 20000)).name, 'tiny');
+    await sendPaced(talker.ws, speech.subarray(third, 2 * third), 800, 4000, 30);
+
+    // Bad switches: each a non-fatal MODEL_NOT_FOUND naming the cause; the session stays on tiny.
+    const bad: Array<[string, RegExp]> = [
+      ['no-such-model', /no model named 'no-such-model'/],
+      ['broken', /MODEL_INVALID.*hop_length/],
+      ['../models/tiny', /installed folder names/],
+      ['tiny:nobody', /unknown speaker 'nobody'/],
+    ];
+    for (const [name, pattern] of bad) {
+      talker.sendJson({ type: 'model', name });
+      const error = await talker.next('error', 20000);
+      assert.is(error.code, 'MODEL_NOT_FOUND', name);
+      assert.is(error.fatal, false);
+      assert.match(error.message, pattern);
+      assert.match(error.message, /keeping "tiny"/);
+    }
+    talker.sendJson({ type: 'model', name: 'builtin' });
+    assert.is((await talker.next('model', 20000)).name, 'builtin');
+    await sendPaced(talker.ws, speech.subarray(2 * third), 800, 4000, 30);
+    await otherSending;
+
+    // Everything sent comes back (minus the pipeline delay still in flight); no error closed anything.
+    const expected = speech.length;
+    for (let i = 0; i < 100; i++) {
+      if (framesToSamples(talker.frames).length >= expected - 16000 * 0.3 && framesToSamples(other.frames).length >= expected - 16000 * 0.3) break;
+      await sleep(100);
+    }
+    const out = framesToSamples(talker.frames);
+    assert.ok(out.length >= expected - 16000 * 0.3 && out.length <= expected, `talker got ${out.length} of ${expected} samples`);
+    assert.ok(framesToSamples(other.frames).length >= expected - 16000 * 0.3, 'the other session was served throughout');
+    assert.ok(rms(out, 2 * third - 8000, 2 * third - 1600) > 1e-3, 'model output while on tiny');
+    const health = await (await fetch(`${server.url}/health`)).json();
+    assert.equal(health.sessions.convert, 2);
+    const stats = await (talker.sendJson({ type: 'stats' }), talker.next('stats'));
+    assert.ok(stats.dropped.skippedBlocks === 0, 'nothing skipped');
+  } finally {
+    talker.ws.close();
+    other.ws.close();
+    await server.close();
+    await models.close();
+  }
+});
+
+test.run();
