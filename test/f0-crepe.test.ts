@@ -51,8 +51,12 @@ test('decoding: bins ↔ Hz and the local weighted average', () => {
   assert.is(Math.round(d.confidence * 100), 80);
 });
 
-test('CrepeSource runs in batches on streamed audio', async () => {
-  const source = await CrepeSource.create(50, 1100);
+test('CrepeSource runs in batches on streamed audio (per-frame and tracked decoding)', async () => {
+  for (const trackLagFrames of [undefined, 4]) await crepeOnTone(trackLagFrames);
+});
+
+async function crepeOnTone(trackLagFrames: number | undefined): Promise<void> {
+  const source = await CrepeSource.create(50, 1100, { trackLagFrames });
   try {
     const audio = new Float32Array(16000);
     for (let i = 0; i < audio.length; i++) audio[i] = 0.3 * Math.sin((2 * Math.PI * 330 * i) / 16000) + 0.1 * Math.sin((2 * Math.PI * 660 * i) / 16000);
@@ -62,10 +66,14 @@ test('CrepeSource runs in batches on streamed audio', async () => {
     const b = await source.frames(true, 16000);
     const frames = [...a, ...b];
     assert.ok(frames.length >= 100);
-    for (const f of frames.slice(5, 90)) assert.ok(Math.abs(1200 * Math.log2(f.f0Hz / 330)) < 20, `f0 ${f.f0Hz}`);
+    assert.is(frames.length, 101, 'frames up to the end centre');
+    for (const f of frames.slice(5, 90)) {
+      assert.ok(Math.abs(1200 * Math.log2(f.f0Hz / 330)) < 20, `f0 ${f.f0Hz}`);
+      if (trackLagFrames !== undefined) assert.is(f.voiced, true);
+    }
   } finally {
     await source.dispose();
   }
-});
+}
 
 test.run();

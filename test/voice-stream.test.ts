@@ -156,6 +156,8 @@ test('reset() makes the voice behave like a fresh one; dispose() is safe', async
   const again = voice.process(x);
   assert.is(maxAbsDiff(first, again), 0, 'same output after reset');
   voice.dispose();
+  voice.dispose(); // twice is fine
+  assert.throws(() => voice.process(x), /after dispose/, 'using a disposed voice is an error, not garbage');
 });
 
 test('invalid parameters are rejected with INVALID_ARGUMENT naming the allowed range', () => {

@@ -3,18 +3,28 @@
 //
 // How it works (all causal, one implementation for streaming and offline):
 //   - A PeriodTracker (decimated YIN + full-rate refinement) gives the local period and voicing.
-//   - Pitch marks are placed one period apart on the energy peak of each cycle (voiced), or on a
-//     fixed 2 ms grid (unvoiced/silence).
-//   - Synthesis marks advance by period/pitchRatio in voiced parts. Each synthesis grain is the
+//   - Voiced pitch marks are period-locked (each one period after the last, pulled 10% towards the
+//     cycle's energy peak), so consecutive grains are consistent (no jitter); unvoiced/silent marks
+//     sit on a fixed 2 ms grid. At a voicing onset, unvoiced marks not yet used are re-placed.
+//   - Synthesis times advance by (mark spacing)/pitchRatio in voiced parts. Each grain is the
 //     two-period Hann-windowed neighbourhood of the nearest analysis mark, read at rate
-//     formantRatio (grain(t) = x(mark + formantRatio*t)): this scales the spectral envelope by
-//     formantRatio, while the grain spacing alone sets the new pitch.
+//     formantRatio (grain(t) = x(mark + formantRatio*t), cubic interpolation, anti-alias low-pass
+//     when formantRatio > 1): this scales the spectral envelope by formantRatio, while the grain
+//     spacing alone sets the new pitch. Grain gain sqrt(formant/pitch ratio) keeps the level.
+//     With pitch and formant 1 the grains land exactly on their marks (output ~ input).
 //   - Unvoiced parts are never made periodic: grains are taken from their own position on a fixed
 //     75%-overlap grid (Hann sums to a constant in amplitude AND power there), so noise stays noise;
 //     only the formant warp applies. With formantRatio 1 the unvoiced path reconstructs exactly.
-// Fixed algorithmic delay: `delaySamples` = 20 ms + one 1 ms internal block (minus one sample),
-// identical for every chunking because all decisions happen at fixed internal block boundaries.
-// Everything is allocated in the constructor; process() allocates only its output array.
+//   - Guards against holes: a grain never reaches into output already handed out (it is shortened
+//     instead), and voiced->unvoiced switches or sudden period drops restart the next grain early.
+//   - A memoryless soft limiter above 0.9 keeps |output| < 1.
+// Fixed algorithmic delay: `delaySamples` = 20 ms + one 1 ms internal block - 1 sample (= 335 at
+// 16 kHz, 925 at 44.1 kHz, 1007 at 48 kHz), identical for every chunking because all decisions
+// happen at fixed internal block boundaries. Voiced grains from low voices (< ~110 Hz) may come
+// from the mark one period earlier (the next one is not in yet), i.e. up to one period later.
+// Everything is allocated in the constructor; process() allocates only its output array
+// (processInto() none).
+import { SvcError } from '../../errors.js';
 import { PeriodTracker } from './period-tracker.js';
 import { LowpassCascade4 } from './biquad.js';
 import {
@@ -113,6 +123,7 @@ export class DspVoice {
   private markCount = 0;
 
   private samplesIn = 0;
+  private disposed = false;
   private env = 0;
   private estimateVoiced = false;
   private estimatePeriod = 0;
@@ -180,7 +191,10 @@ export class DspVoice {
 
   /** Like process(), writing into a caller-owned array of the same length (no allocation). */
   processInto(input: Float32Array, output: Float32Array): void {
-    if (output.length !== input.length) throw new RangeError('output must have the same length as input');
+    if (this.disposed) throw new SvcError('INTERNAL', 'DspVoice.process() called after dispose()', { hint: 'create a new DspVoice' });
+    if (output.length !== input.length) {
+      throw new SvcError('INTERNAL', `DspVoice.processInto(): output holds ${output.length} samples, input ${input.length}; they must be equal`);
+    }
     const inRing = this.inRing;
     const aaRing = this.aaRing;
     const envRing = this.envRing;
@@ -224,12 +238,14 @@ export class DspVoice {
 
   /** Clears all signal state (keeps the parameters). */
   reset(): void {
+    if (this.disposed) return;
     this.logPitch = this.targetLogPitch;
     this.logFormant = this.targetLogFormant;
     this.resetState();
   }
 
   dispose(): void {
+    this.disposed = true;
     this.inRing = this.aaRing = this.envRing = this.outRing = new Float32Array(0);
     this.markPos = new Float64Array(0);
     this.markPeriod = new Float32Array(0);

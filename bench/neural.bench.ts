@@ -1,0 +1,143 @@
+// Neural (So-VITS) speed: per-block compute of the streaming stage and its real-time factor (compute /
+// block duration, lower is better; < 1 keeps up) for the tiny and standard random-weight reference bundles
+// at block sizes 50/100/200/500 ms, with a breakdown (content encoder, generator, the rest: f0, vol,
+// resampling, bookkeeping); offline conversion speed; model load time; memory. The DSP voice per block is
+// the comparison. Bundles are built once into $TMPDIR/svc-bench-neural (standard: ~40 s, ~500 MB);
+// --quick runs the tiny bundle only (and standard if it is already built).
+import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { readMono } from '../src/audio/io.js';
+import { resample } from '../src/audio/resample.js';
+import { makeReference } from '../src/cli/commands/make-reference.js';
+import { convertAtModelRate, SovitsModel } from '../src/models/sovits.js';
+import { DspVoiceStage } from '../src/stream/dspStage.js';
+import { createNeuralStageFactory, NeuralStage } from '../src/stream/neuralStage.js';
+import type { BenchContext, BenchRow } from './lib.js';
+import { realTimeFactor } from './lib.js';
+
+const BLOCKS_MS = [50, 100, 200, 500];
+
+async function ensureBundle(size: 'tiny' | 'standard', ctx: BenchContext): Promise<string> {
+  const dir = join(tmpdir(), 'svc-bench-neural', size);
+  if (!existsSync(join(dir, 'manifest.json'))) {
+    ctx.log(`neural: building the ${size} reference bundle in ${dir}`);
+    await makeReference(size, dir, { force: true });
+  }
+  return dir;
+}
+
+function percentile(sorted: number[], q: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
+}
+
+/** Wraps the model's encoder and generator calls to accumulate their time (ms). */
+function instrument(model: SovitsModel): { encoderMs: number; generatorMs: number; reset(): void } {
+  const totals = { encoderMs: 0, generatorMs: 0, reset() { this.encoderMs = 0; this.generatorMs = 0; } };
+  const encode = model.encode.bind(model);
+  const generate = model.generate.bind(model);
+  model.encode = async (audio) => {
+    const t0 = performance.now();
+    try { return await encode(audio); } finally { totals.encoderMs += performance.now() - t0; }
+  };
+  model.generate = async (window, options) => {
+    const t0 = performance.now();
+    try { return await generate(window, options); } finally { totals.generatorMs += performance.now() - t0; }
+  };
+  return totals;
+}
+
+export async function run(ctx: BenchContext): Promise<BenchRow[]> {
+  const rows: BenchRow[] = [];
+  const speech = await readMono(ctx.shared('speech', 'kathleen_arctic_cc0_48k', 'arctic_a0001.wav'));
+  const sizes: Array<'tiny' | 'standard'> = ctx.quick && !existsSync(join(tmpdir(), 'svc-bench-neural', 'standard', 'manifest.json')) ? ['tiny'] : ['tiny', 'standard'];
+  for (const size of sizes) {
+    const dir = await ensureBundle(size, ctx);
+    const rssBefore = process.memoryUsage().rss;
+    const t0 = performance.now();
+    const model = await SovitsModel.load(dir);
+    const loadMs = performance.now() - t0;
+    const rssModel = process.memoryUsage().rss - rssBefore;
+    try {
+      const sr = model.sampleRate;
+      const note = `${size}: ${sr} Hz, hop ${model.hopSamples}, ${model.contentDim}-d ${model.manifest.encoder?.kind} encoder; cpu, 2 intra-op threads`;
+      rows.push({ group: 'neural', name: `${size} load (sessions + checks + warm-up)`, value: loadMs, unit: 'ms', note });
+      rows.push({ group: 'neural', name: `${size} memory after load (rss increase)`, value: rssModel / 2 ** 20, unit: 'MiB' });
+      const audio = await resample(speech.samples, speech.sampleRate, sr);
+      const factory = await createNeuralStageFactory(model, { f0Method: 'dsp' });
+      const lookaheadMs = (factory.shape.lookaheadSamples * 1000) / sr;
+      rows.push({ group: 'neural', name: `${size} stage look-ahead (features final)`, value: lookaheadMs, unit: 'ms', note: `f0 dsp (low latency) ${((factory.shape.f0LatencySamples * 1000) / sr).toFixed(0)} ms; context ${((factory.shape.contextSamples * 1000) / sr).toFixed(0)} ms` });
+      const timers = instrument(model);
+      for (const blockMs of BLOCKS_MS) {
+        const block = Math.round((blockMs * sr) / 1000);
+        const windowSamples = factory.shape.contextSamples + block;
+        const stage = factory({ clientSampleRate: sr, voice: { pitch: 0, formant: 1 } }) as NeuralStage;
+        stage.prepare({ blockSamples: block, windowSamples });
+        const window = new Float32Array(windowSamples);
+        const times: number[] = [];
+        const warmup = 3;
+        const maxBlocks = Math.max(ctx.quick ? 4 : 10, Math.floor(audio.length / block));
+        let encoderMs = 0;
+        let generatorMs = 0;
+        try {
+          for (let n = 0; n < warmup + maxBlocks; n++) {
+            const start = (n * block) % Math.max(1, audio.length - block);
+            window.copyWithin(0, block);
+            window.set(audio.subarray(start, start + block), windowSamples - block);
+            timers.reset();
+            const t = performance.now();
+            await stage.process(window.slice());
+            const ms = performance.now() - t;
+            if (n >= warmup) {
+              times.push(ms);
+              encoderMs += timers.encoderMs;
+              generatorMs += timers.generatorMs;
+            }
+          }
+        } finally {
+          stage.dispose();
+        }
+        const sorted = [...times].sort((a, b) => a - b);
+        const median = percentile(sorted, 0.5);
+        const mean = times.reduce((a, b) => a + b, 0) / times.length;
+        rows.push({
+          group: 'neural',
+          name: `${size} stream ${blockMs} ms blocks: compute per block`,
+          value: median,
+          unit: 'ms',
+          note: `p90 ${percentile(sorted, 0.9).toFixed(1)} ms; mean split: encoder ${(encoderMs / times.length).toFixed(1)}, generator ${(generatorMs / times.length).toFixed(1)}, rest ${(mean - (encoderMs + generatorMs) / times.length).toFixed(1)} ms; window ${(windowSamples * 1000 / sr).toFixed(0)} ms`,
+        });
+        rows.push({ group: 'neural', name: `${size} stream ${blockMs} ms blocks: real-time factor`, value: realTimeFactor(median, blockMs / 1000), unit: 'x', note: `${(blockMs / median).toFixed(1)}× faster than real time (p90 ${(blockMs / percentile(sorted, 0.9)).toFixed(1)}×)` });
+      }
+      const seconds = ctx.quick ? 2 : Math.min(10, audio.length / sr);
+      const clip = audio.subarray(0, Math.round(seconds * sr));
+      const t = await ctx.timeIt(() => convertAtModelRate(model, clip, { f0Method: 'dsp' }), { minMs: 1000, minRuns: ctx.quick ? 1 : 2, warmupRuns: 0 });
+      rows.push({ group: 'neural', name: `${size} offline convert (f0 dsp)`, value: realTimeFactor(t.medianMs, seconds), unit: 'x', note: `${seconds.toFixed(1)} s speech in ${t.medianMs.toFixed(0)} ms` });
+    } finally {
+      await model.dispose();
+    }
+  }
+  rows.push({ group: 'neural', name: 'peak rss of the bench process', value: process.resourceUsage().maxRSS / 1024, unit: 'MiB', note: 'includes every bench run before this one' });
+
+  // The DSP voice per block, for comparison (stateful, no context).
+  for (const blockMs of [50, 200]) {
+    const sr = 44100;
+    const audio = await resample(speech.samples, speech.sampleRate, sr);
+    const stage = new DspVoiceStage(sr, { pitch: 3, formant: 1 });
+    const block = Math.round((blockMs * sr) / 1000);
+    const times: number[] = [];
+    try {
+      for (let start = 0; start + block <= audio.length; start += block) {
+        const t = performance.now();
+        stage.process(audio.subarray(start, start + block));
+        times.push(performance.now() - t);
+      }
+    } finally {
+      stage.dispose();
+    }
+    const sorted = times.slice(3).sort((a, b) => a - b);
+    const median = percentile(sorted, 0.5);
+    rows.push({ group: 'neural', name: `DSP voice ${blockMs} ms blocks (comparison): compute per block`, value: median, unit: 'ms', note: `44.1 kHz; ${(blockMs / median).toFixed(0)}× faster than real time` });
+  }
+  return rows;
+}
