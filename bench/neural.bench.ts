@@ -60,7 +60,7 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
     const rssModel = process.memoryUsage().rss - rssBefore;
     try {
       const sr = model.sampleRate;
-      const note = `${size}: ${sr} Hz, hop ${model.hopSamples}, ${model.contentDim}-d ${model.manifest.encoder?.kind} encoder; cpu, 2 intra-op threads`;
+      const note = `${size}: ${sr} Hz, hop ${model.hopSamples}, ${model.contentDim}-d ${model.manifest.encoder?.kind} encoder; cpu, default threads (1 for small graphs, else 2)`;
       rows.push({ group: 'neural', name: `${size} load (sessions + checks + warm-up)`, value: loadMs, unit: 'ms', note });
       rows.push({ group: 'neural', name: `${size} memory after load (rss increase)`, value: rssModel / 2 ** 20, unit: 'MiB' });
       const audio = await resample(speech.samples, speech.sampleRate, sr);
@@ -75,6 +75,7 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
         stage.prepare({ blockSamples: block, windowSamples });
         const window = new Float32Array(windowSamples);
         const times: number[] = [];
+        let cpuMs = 0;
         const warmup = 3;
         const maxBlocks = Math.max(ctx.quick ? 4 : 10, Math.floor(audio.length / block));
         let encoderMs = 0;
@@ -85,11 +86,14 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
             window.copyWithin(0, block);
             window.set(audio.subarray(start, start + block), windowSamples - block);
             timers.reset();
+            const cpu = process.cpuUsage();
             const t = performance.now();
             await stage.process(window.slice());
             const ms = performance.now() - t;
+            const used = process.cpuUsage(cpu);
             if (n >= warmup) {
               times.push(ms);
+              cpuMs += (used.user + used.system) / 1000;
               encoderMs += timers.encoderMs;
               generatorMs += timers.generatorMs;
             }
@@ -108,6 +112,10 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
           note: `p90 ${percentile(sorted, 0.9).toFixed(1)} ms; mean split: encoder ${(encoderMs / times.length).toFixed(1)}, generator ${(generatorMs / times.length).toFixed(1)}, rest ${(mean - (encoderMs + generatorMs) / times.length).toFixed(1)} ms; window ${(windowSamples * 1000 / sr).toFixed(0)} ms`,
         });
         rows.push({ group: 'neural', name: `${size} stream ${blockMs} ms blocks: real-time factor`, value: realTimeFactor(median, blockMs / 1000), unit: 'x', note: `${(blockMs / median).toFixed(1)}× faster than real time (p90 ${(blockMs / percentile(sorted, 0.9)).toFixed(1)}×)` });
+        // CPU time of this process per block: the compute itself, less sensitive than wall time to other
+        // processes sharing the cores (with several ONNX threads it sums them).
+        const cpuPerBlock = cpuMs / times.length;
+        rows.push({ group: 'neural', name: `${size} stream ${blockMs} ms blocks: cpu time per block`, value: cpuPerBlock, unit: 'ms', note: `${(blockMs / cpuPerBlock).toFixed(1)}× real time in cpu time` });
       }
       const seconds = ctx.quick ? 2 : Math.min(10, audio.length / sr);
       const clip = audio.subarray(0, Math.round(seconds * sr));

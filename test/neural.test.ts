@@ -184,6 +184,36 @@ test('a broken bundle says exactly what is wrong: missing file, truncated ONNX, 
   assert.is(e5.code, 'PROVIDER_UNAVAILABLE');
 });
 
+test('a bundle without its own encoder uses the shared <models>/encoders/<speech_encoder>.onnx, or says where to put one', async () => {
+  const root = join(temp.dir, 'shared-root');
+  const dir = join(root, 'no-encoder');
+  mkdirSync(dir, { recursive: true });
+  for (const file of readdirSync(bundles.random)) if (file !== 'encoder.onnx') copyFileSync(join(bundles.random, file), join(dir, file));
+  const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8'));
+  manifest.encoder = null;
+  writeFileSync(join(dir, 'manifest.json'), JSON.stringify(manifest));
+  const previous = process.env.SVC_MODELS_DIR;
+  process.env.SVC_MODELS_DIR = root;
+  try {
+    const missing = await rejects(loadModel('no-encoder'));
+    assert.is(missing.code, 'MODEL_NOT_FOUND');
+    assert.match(missing.message, /no content encoder and no shared 'vec256l9' encoder/);
+    mkdirSync(join(root, 'encoders'));
+    copyFileSync(join(bundles.random, 'encoder.onnx'), join(root, 'encoders', 'vec256l9.onnx'));
+    const loaded = await loadModel('no-encoder');
+    try {
+      assert.is(loaded.encoder.modelPath, join(root, 'encoders', 'vec256l9.onnx'));
+      const result = await convertAtModelRate(loaded, speech.subarray(0, 16000), { seed: 1 });
+      assert.is(result.samples.length, 16000);
+    } finally {
+      await loaded.dispose();
+    }
+  } finally {
+    if (previous === undefined) delete process.env.SVC_MODELS_DIR;
+    else process.env.SVC_MODELS_DIR = previous;
+  }
+});
+
 test('svc models lists installed bundles with speakers and flags invalid ones', async () => {
   const root = join(temp.dir, 'models-root');
   mkdirSync(join(root, 'voice-a'), { recursive: true });

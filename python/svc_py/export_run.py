@@ -5,7 +5,8 @@
 
 `python -m svc_py.export_run --write-tiny-encoder PATH`: writes the tiny random conv content
 encoder (256-d, HuBERT framing; seed 1234, the same weights `svc make-reference --size tiny` ships)
-for `svc preprocess --encoder tiny`."""
+for `svc preprocess --encoder tiny`; `--dim 768` gives a random 768-d one (benchmarks of the standard
+config only: random content features cannot make a usable model)."""
 import argparse
 import glob
 import json
@@ -17,11 +18,11 @@ from .events import SvcPyError, progress, run_main
 STEP_RE = re.compile(r"G_(\d+)\.pth$")
 
 
-def write_tiny_encoder(path):
+def write_tiny_encoder(path, dim=256):
     from .encoders import TinyConvEncoder, export_encoder
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     tmp = path + ".tmp.onnx"
-    seconds = export_encoder(TinyConvEncoder(dim=256, seed=1234), tmp)
+    seconds = export_encoder(TinyConvEncoder(dim=dim, seed=1234), tmp)
     os.replace(tmp, path)
     return {"encoder": os.path.abspath(path), "seconds": seconds}
 
@@ -46,9 +47,10 @@ def main():
     parser.add_argument("--name")
     parser.add_argument("--force", action="store_true")
     parser.add_argument("--write-tiny-encoder")
+    parser.add_argument("--dim", type=int, default=256, help="row width of the tiny encoder (256; 768 for standard-config benchmarks)")
     args = parser.parse_args()
     if args.write_tiny_encoder:
-        return write_tiny_encoder(args.write_tiny_encoder)
+        return write_tiny_encoder(args.write_tiny_encoder, args.dim)
     if not args.run or not args.out:
         raise SvcPyError("INVALID_ARGUMENT", "export needs --run RUN and --out DIR")
 
@@ -83,6 +85,14 @@ def main():
     if not os.path.isfile(encoder_src):
         raise SvcPyError("FILE_NOT_FOUND", f"the run's dataset encoder {encoder_src} is missing (dataset moved or deleted?)",
                          "the bundle needs the content encoder the dataset was made with; restore the dataset folder")
+    expected_sha = (run_info.get("encoder") or {}).get("sha256")
+    if expected_sha:
+        import hashlib
+        with open(encoder_src, "rb") as handle:
+            actual_sha = hashlib.sha256(handle.read()).hexdigest()
+        if actual_sha != expected_sha:
+            raise SvcPyError("MODEL_INVALID", f"{encoder_src} is not the encoder the run was trained with (sha256 {actual_sha[:12]}, expected {expected_sha[:12]}): the dataset was preprocessed again with another encoder",
+                             "export needs the original encoder: restore it, or retrain on the new dataset")
     with bundle_output(args.out, args.force):
         info = export_generator(net, os.path.join(args.out, "generator.onnx"))
         progress(f"generator.onnx written in {info['seconds']:.1f} s")

@@ -41,7 +41,7 @@ export interface NeuralStageOptions {
   f0LowLatency?: boolean;
   noiseScale?: number;
   seed?: number;
-  /** Generator left context before the emitted region, in ms (default 300). More = closer to offline, slower. */
+  /** Generator left context before the emitted region, in ms (default 150). More = closer to offline, slower. */
   leftContextMs?: number;
   /** Generator frames after the emitted region that must be final (default 2). */
   rightContextFrames?: number;
@@ -137,8 +137,6 @@ interface StreamState {
   /** Source phase (cycles) committed at the start of frame phaseFrame. */
   phaseFrame: number;
   phaseCycles: number;
-  /** Pitch ratio the committed phase was accumulated with. */
-  phaseRatio: number;
 }
 
 export class NeuralStage implements ConverterStage {
@@ -220,7 +218,6 @@ export class NeuralStage implements ConverterStage {
       rows: new FrameBuffer(this.model.contentDim, 256),
       phaseFrame: 0,
       phaseCycles: 0,
-      phaseRatio: this.ratio,
     };
   }
 
@@ -394,7 +391,8 @@ export class NeuralStage implements ConverterStage {
 
   /**
    * Source phase at frame k0 (cycles), continuing the stream. Frames up to the last voiced one have
-   * final f0 and are committed; the open unvoiced tail after it is summed afresh each call.
+   * final f0 and are committed (with the pitch ratio of the time, as they were emitted); the open unvoiced
+   * tail after it is summed afresh each call.
    */
   private phaseAt(s: StreamState, k0: number, windowF0: Float32Array): number {
     const hop = this.hop;
@@ -405,7 +403,6 @@ export class NeuralStage implements ConverterStage {
       for (let i = 0; i < Math.min(-k0, windowF0.length); i++) sum += sourceAdvanceCycles(windowF0[i]!, hop, sr);
       return -sum;
     }
-    if (s.phaseRatio !== this.ratio) s.phaseRatio = this.ratio;
     // Beyond ~4096 frames of open unvoiced tail the held f0 is committed anyway (bounded history).
     const commitTo = Math.min(k0, s.f0Hz.end, Math.max(s.lastVoicedFrame + 1, k0 - 4096));
     for (let k = s.phaseFrame; k < commitTo; k++) s.phaseCycles += sourceAdvanceCycles(this.f0At(s, k) * this.ratio, hop, sr);
@@ -458,7 +455,7 @@ export function neuralStageShape(model: SovitsModel, f0LatencySamples: number, o
   const gap = options.f0GapLookaheadFrames ?? DEFAULT_GAP_LOOKAHEAD_FRAMES;
   // Frame k + right must be final when sample k·hop is emitted: its f0 needs `gap` more frames known.
   const lookaheadSamples = Math.max(f0LatencySamples + (right + gap + 1) * hop, encoderLatency + (right + 1) * hop) + hop;
-  const leftContext = Math.round(((options.leftContextMs ?? 300) * sr) / 1000);
+  const leftContext = Math.round(((options.leftContextMs ?? 150) * sr) / 1000);
   return { f0LatencySamples, lookaheadSamples, contextSamples: lookaheadSamples + leftContext + Math.round(0.02 * sr) };
 }
 

@@ -148,11 +148,11 @@ export interface ConvertResult {
   seconds: number;
   /** Model engine: the pitch shift applied (auto-pitch included) and the speaker id. */
   pitchSemitones?: number;
-  speakerId?: number;
+  speakerName?: string;
 }
 
 /** The --model path: load (checks + warm-up), convert, release the sessions on every path. */
-async function runModelConvert(plan: ConvertPlan, engine: Extract<ConvertEngine, { kind: 'model' }>, samples: Float32Array, sampleRate: number): Promise<{ samples: Float32Array; sampleRate: number; pitchSemitones: number; speakerId: number }> {
+async function runModelConvert(plan: ConvertPlan, engine: Extract<ConvertEngine, { kind: 'model' }>, samples: Float32Array, sampleRate: number): Promise<{ samples: Float32Array; sampleRate: number; pitchSemitones: number; speakerName: string }> {
   const model = await loadModel(engine.model, { provider: engine.provider, intraOpThreads: engine.threads, log: (m) => console.error(`svc: ${m}`) });
   try {
     const result = await convertMono(model, samples, sampleRate, {
@@ -177,7 +177,7 @@ export async function runConvert(plan: ConvertPlan, inputName = plan.inputPath):
     const outputRate = plan.outputRate ?? result.sampleRate;
     if (outputRate !== result.sampleRate) converted = await resample(converted, result.sampleRate, outputRate);
     await writeWav(plan.outputPath, { sampleRate: outputRate, samples: converted }, { format: plan.format });
-    return { sampleRate: outputRate, samples: converted.length, inputChannels: audio.channels.length, seconds: converted.length / outputRate, pitchSemitones: result.pitchSemitones, speakerId: result.speakerId };
+    return { sampleRate: outputRate, samples: converted.length, inputChannels: audio.channels.length, seconds: converted.length / outputRate, pitchSemitones: result.pitchSemitones, speakerName: result.speakerName };
   }
   if (audio.sampleRate < DSP_VOICE_RATE_RANGE.min || audio.sampleRate > DSP_VOICE_RATE_RANGE.max) {
     throw new SvcError('UNSUPPORTED_RATE', `${inputName} has sample rate ${audio.sampleRate} Hz; the DSP voice needs ${DSP_VOICE_RATE_RANGE.min}..${DSP_VOICE_RATE_RANGE.max} Hz`, {
@@ -219,7 +219,7 @@ export function register(program: Command): void {
     .option('--noise-scale <x>', `model only: scale of the prior noise, 0..2 (default ${DEFAULT_NOISE_SCALE}, as so-vits-svc); 0 = deterministic`)
     .option('--seed <n>', 'model only: seed of the prior noise (integer; same seed = same output)')
     .option('--provider <name>', 'model only: ONNX execution provider cpu|cuda|coreml|auto (auto: best available, falls back to cpu)')
-    .option('--threads <n>', 'model only: ONNX threads per operator (default: up to 2)')
+    .option('--threads <n>', 'model only: ONNX threads per operator (default: 1 for small models such as the tiny reference, else up to 2)')
     .option('--output-rate <which>', "model only: 'input' = back at the input's rate (default), 'model' = the model's own rate (no second resampling); --rate overrides both")
     .addHelpText('after', '\nExamples:\n  svc convert voice.wav up.wav --pitch 5\n  svc convert voice.flac girl.wav --pitch 12 --formant 1.2 --rate 48000\n  svc convert song.wav deep.wav --pitch -7 --formant 0.85 --format float32\n')
     .action(async (input: string, output: string, options: ConvertCliOptions) => {
@@ -230,7 +230,7 @@ export function register(program: Command): void {
         const shift = result.pitchSemitones ?? 0;
         console.log(
           `wrote ${output} (${result.seconds.toFixed(2)} s, ${result.sampleRate} Hz, ${plan.format}${mixed}): ` +
-            `model ${modelDisplayName(plan.engine.model)}, speaker ${plan.engine.speaker ?? result.speakerId}, pitch ${shift >= 0 ? '+' : ''}${shift} semitones${plan.engine.autoPitch ? ' (auto)' : ''} (from ${basename(input)})`,
+            `model ${modelDisplayName(plan.engine.model)}, speaker ${result.speakerName}, pitch ${shift >= 0 ? '+' : ''}${shift} semitones${plan.engine.autoPitch ? ' (auto)' : ''} (from ${basename(input)})`,
         );
         return;
       }

@@ -68,9 +68,9 @@ export function register(program: Command): void {
     .option('--quiet', 'do not log session starts and ends', false)
     .option('--model <name|path>', 'default voice for new sessions: an installed So-VITS model (`svc models`) or a bundle folder (default: the built-in DSP voice). Clients switch with {"type":"model","name":"NAME"} to any installed model, NAME:SPEAKER, or "builtin"')
     .option('--speaker <name|id>', 'speaker of --model (default: its first speaker)')
-    .addOption(new Option('--f0 <method>', 'f0 estimator of model voices (dsp = YIN, 50 ms look-ahead; swift/hybrid need 260 ms; crepe 40 ms)').choices([...F0_METHODS]).default('dsp'))
+    .addOption(new Option('--f0 <method>', 'f0 estimator of model voices, in its low-latency mode: dsp = YIN (70 ms look-ahead, no model), swift/hybrid (115 ms), crepe (40 ms, most compute)').choices([...F0_METHODS]).default('dsp'))
     .addOption(new Option('--provider <name>', 'ONNX execution provider for model voices (auto: best available, falls back to cpu)').choices(['cpu', 'cuda', 'coreml', 'auto']).default('cpu'))
-    .option('--threads <n>', 'ONNX threads per operator for model voices (default: up to 2)', numberIn('--threads', 1, 256, true))
+    .option('--threads <n>', 'ONNX threads per operator for model voices (default: 1 for small models such as the tiny reference, else up to 2)', numberIn('--threads', 1, 256, true))
     .action(async (options: ServeOptions) => {
       const token = options.token ?? process.env.SVC_TOKEN;
       if (token !== undefined && token.length === 0) throw new SvcError('INVALID_ARGUMENT', '--token is empty', { hint: 'give a non-empty secret or leave --token out' });

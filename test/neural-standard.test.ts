@@ -1,0 +1,75 @@
+// The full-size path: the standard reference bundle (so-vits-svc 4.1 44.1 kHz template, HuBERT-base-size
+// encoder, random weights). Offline conversion equals the PyTorch reference forward (HuBERT included), and
+// streaming — where the global HuBERT encoder only gets a bounded re-run context — still matches offline.
+// Slow (~1.5 min): builds ~150 M parameters of ONNX once.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { from, lastValueFrom, toArray } from 'rxjs';
+import { join } from 'node:path';
+import { readMono } from '../src/audio/io.js';
+import { resample } from '../src/audio/resample.js';
+import { readNpy } from '../src/io/npy.js';
+import { convertAtModelRate, SovitsModel, type OfflineFeatures } from '../src/models/sovits.js';
+import { runPythonModule } from '../src/python.js';
+import { createNeuralStageFactory, DEFAULT_GAP_LOOKAHEAD_FRAMES } from '../src/stream/neuralStage.js';
+import { convertChunks } from '../src/stream/pipeline.js';
+import { makeTempDir, shared } from './helpers/index.js';
+import { relativeError, snrDb, writeFeatures } from './neural-fixtures.js';
+import { copyFileSync, mkdirSync, readdirSync } from 'node:fs';
+import { makeReference } from '../src/cli/commands/make-reference.js';
+
+const temp = makeTempDir('svc-neural-standard-');
+const random = join(temp.dir, 'standard');
+const deterministic = join(temp.dir, 'standard-det');
+let model: SovitsModel;
+let speech: Float32Array;
+
+test.before(async () => {
+  await makeReference('standard', random, { checkpoint: true });
+  mkdirSync(deterministic);
+  for (const file of readdirSync(random)) if (file !== 'G_0.pth' && file !== 'generator.onnx') copyFileSync(join(random, file), join(deterministic, file));
+  await runPythonModule('reference_convert', ['--bundle', random, '--export-deterministic', join(deterministic, 'generator.onnx')]);
+  model = await SovitsModel.load(deterministic);
+  const input = await readMono(shared('speech', 'vctk_autovc_16k', 'p225', 'p225_003.wav'));
+  speech = (await resample(input.samples, input.sampleRate, model.sampleRate)).subarray(0, Math.round(2 * model.sampleRate));
+});
+
+test.after(async () => {
+  await model?.dispose();
+  temp.cleanup();
+});
+
+test('standard bundle: offline conversion equals PyTorch (HuBERT content, 44.1 kHz generator)', async () => {
+  let features: OfflineFeatures | undefined;
+  const input = speech.subarray(0, Math.round(1.5 * model.sampleRate));
+  const result = await convertAtModelRate(model, input, { seed: 4, speaker: 1, pitch: -2, onFeatures: (f) => (features = f) });
+  await writeFeatures(join(temp.dir, 'in'), features!, model.interChannels);
+  await runPythonModule('reference_convert', ['--bundle', random, '--inputs', join(temp.dir, 'in'), '--out', join(temp.dir, 'out')]);
+  const expected = (await readNpy(join(temp.dir, 'out', 'expected_audio.npy'))).data as Float32Array;
+  const content = (await readNpy(join(temp.dir, 'out', 'content.npy'))).data as Float32Array;
+  assert.ok(relativeError(features!.content, content) < 1e-4, `HuBERT rows differ: ${relativeError(features!.content, content)}`);
+  const error = relativeError(result.samples, expected.subarray(0, input.length));
+  assert.ok(error <= 1e-3, `relative error ${error.toExponential(2)}`);
+});
+
+test('standard bundle: streamed (500 ms blocks, bounded HuBERT context) matches offline', async () => {
+  const settings = { seed: 5, f0Method: 'dsp' as const, f0LowLatency: true };
+  const offline = await convertAtModelRate(model, speech, { ...settings, f0GapLookaheadFrames: DEFAULT_GAP_LOOKAHEAD_FRAMES });
+  const factory = await createNeuralStageFactory(model, settings);
+  const chunks: Float32Array[] = [];
+  for (let i = 0; i < speech.length; i += 4410) chunks.push(speech.subarray(i, i + 4410));
+  const blockSamples = Math.round(0.5 * model.sampleRate);
+  const parts = await lastValueFrom(from(chunks).pipe(convertChunks(() => factory({ clientSampleRate: model.sampleRate, voice: { pitch: 0, formant: 1 } }), { blockSamples }), toArray()));
+  const streamed = new Float32Array(speech.length);
+  let offset = 0;
+  for (const p of parts) {
+    streamed.set(p, offset);
+    offset += p.length;
+  }
+  assert.is(offset, speech.length);
+  const edge = Math.round(0.3 * model.sampleRate);
+  const snr = snrDb(offline.samples, streamed, edge, speech.length - edge);
+  assert.ok(snr >= 30, `SNR ${snr.toFixed(1)} dB`);
+});
+
+test.run();
