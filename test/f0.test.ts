@@ -3,6 +3,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { coarseF0, createF0Stream, estimateF0, interpolateUnvoiced, type F0Frame, type F0Method } from '../src/dsp/f0/index.js';
+import { laggedProducts } from '../src/dsp/f0/yin.js';
 import { volumeRms, VolumeStream } from '../src/dsp/volume.js';
 import { isSvcError } from '../src/errors.js';
 import { rng } from './helpers/f0-synth.js';
@@ -150,6 +151,24 @@ test('lowLatency streaming: lower latency, frames close to the file output', asy
   assert.ok(close >= 0.97 * voiced, `${close}/${voiced} voiced frames within 50 cents of file output`);
   assert.ok(sameVoicing >= 0.97 * frames.length, `${sameVoicing}/${frames.length} voicing flags as file output`);
   console.log(`  lowLatency hybrid: latency ${((1000 * low.latencySamples) / sampleRate).toFixed(0)} ms; ${close}/${voiced} voiced frames within 50 cents of file output`);
+});
+
+test('YIN lagged products by FFT equal the direct sums (16 kHz frame window and odd window lengths)', () => {
+  const random = rng(77);
+  // [window length, integration, largest lag]: the 16 kHz YIN frame at fMin 50 Hz, a 48 kHz window that
+  // is not a power of two, and a short one that takes the direct loop.
+  for (const [length, integration, maxTau] of [[1024, 703, 321], [2606, 1919, 686], [200, 120, 60]] as const) {
+    const x = new Float32Array(length);
+    for (let i = 0; i < length; i++) x[i] = 0.4 * Math.sin(i * 0.05) + 0.2 * Math.sin(i * 0.23) + 0.05 * (random() - 0.5);
+    const fast = laggedProducts(x, integration, maxTau);
+    let worst = 0;
+    for (let tau = 0; tau <= maxTau; tau++) {
+      let direct = 0;
+      for (let j = 0; j < integration; j++) direct += x[j]! * x[j + tau]!;
+      worst = Math.max(worst, Math.abs(fast[tau]! - direct) / fast[0]!);
+    }
+    assert.ok(worst < 1e-12, `window ${length}: largest error ${worst.toExponential(2)} of the energy`);
+  }
 });
 
 test('coarseF0 matches so-vits-svc f0_to_coarse at its anchor points', () => {

@@ -79,8 +79,19 @@ test('switching builtin → model → builtin mid-stream keeps the stream going;
     const otherSending = sendPaced(other.ws, speech, 800, 4000, 30);
     await sendPaced(talker.ws, speech.subarray(0, third), 800, 4000, 30);
 
+    const builtinReady = talker.messages.find((m) => m.type === 'ready')!;
     talker.sendJson({ type: 'model', name: 'tiny' });
-    assert.is((await talker.next('model', 20000)).name, 'tiny');
+    const switched = await talker.next('model', 20000);
+    assert.is(switched.name, 'tiny');
+    // The confirmation carries the model's latency (its look-ahead), and stats follow with the model named.
+    assert.equal(switched.controls, ['pitch']);
+    assert.ok(switched.latency.delayMs > builtinReady.latency.delayMs + 100, `delay ${switched.latency.delayMs} ms vs builtin ${builtinReady.latency.delayMs} ms`);
+    const switchedAt = talker.messages.indexOf(switched);
+    for (let i = 0; i < 50 && !talker.messages.slice(switchedAt).some((m) => m.type === 'stats'); i++) await sleep(100);
+    const after = talker.messages.slice(switchedAt).find((m) => m.type === 'stats')!;
+    assert.ok(after, 'a stats message follows the switch');
+    assert.is(after.model, 'tiny');
+    assert.is(after.latency.delayMs, switched.latency.delayMs);
     await sendPaced(talker.ws, speech.subarray(third, 2 * third), 800, 4000, 30);
 
     // Bad switches: each a non-fatal MODEL_NOT_FOUND naming the cause; the session stays on tiny.

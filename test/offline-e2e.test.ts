@@ -124,6 +124,13 @@ test('export the run and convert a VCTK utterance: it plays, keeps the duration 
   for (let i = 0; i < shifted.samples.length; i++) diff += (shifted.samples[i]! - converted.samples[i]!) ** 2;
   const diffRms = Math.sqrt(diff / shifted.samples.length);
   assert.ok(diffRms > 0.05 * rms, `an octave up changed the output by only ${diffRms} (rms ${rms})`);
+
+  // svc eval --model converts through the same CLI and scores converted vs source.
+  const evaluated = await runSvc(['eval', source, '--model', bundleDir, '--f0', 'dsp', '--json']);
+  assert.is(evaluated.code, 0, evaluated.stderr);
+  const report = JSON.parse(evaluated.stdout) as { pairs: Array<{ name: string; alignment: string; mcdDb: number }> };
+  assert.equal(report.pairs.map((p) => [p.name, p.alignment]), [['p225_003', 'time']]);
+  assert.ok(Math.abs(report.pairs[0]!.mcdDb - scores.mcdDb) < 0.5, `eval CLI MCD ${report.pairs[0]!.mcdDb} vs ${scores.mcdDb}`);
 });
 
 test('--nproc 2 trains with two CPU processes (torchrun, DistributedDataParallel over gloo)', async () => {

@@ -9,7 +9,8 @@ import { readMono } from '../src/audio/io.js';
 import { parseNpy } from '../src/io/npy.js';
 import { clippedFraction, loudnessGain, sliceAtSilences } from '../src/offline/slice.js';
 import type { DatasetManifest } from '../src/offline/preprocess.js';
-import { makeTempDir, runSvc, shared } from './helpers/index.js';
+import { spawn } from 'node:child_process';
+import { makeTempDir, repoRoot, runSvc, shared } from './helpers/index.js';
 
 const kathleen = (n: number): string => shared('speech', 'kathleen_arctic_cc0_48k', `arctic_a${String(n).padStart(4, '0')}.wav`);
 const temp = makeTempDir('svc-offline-');
@@ -142,6 +143,38 @@ test('preprocess resumes: finished files are skipped, a clip lost in a kill is r
   assert.match(other.stderr, /was started with other settings: f0_method \("dsp" → "swift"\)/);
 });
 
+test('preprocess killed with SIGKILL mid-run: the rerun keeps finished files and ends with the same dataset', async () => {
+  const input = join(temp.dir, 'kill-in');
+  mkdirSync(input);
+  for (let n = 1; n <= 8; n++) symlinkSync(kathleen(n), join(input, `a${n}.wav`));
+  const out = join(temp.dir, 'kill-ds');
+  const args = ['preprocess', input, '--out', out, '--speaker', 'k', '--f0', 'dsp', '--config', 'tiny', '--encoder', 'tiny'];
+  const killed = await new Promise<string>((resolvePromise, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'src', 'cli', 'main.ts'), ...args], { cwd: repoRoot, detached: true, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d) => {
+      stderr += d;
+      if (/\[3\/8\]/.test(stderr)) process.kill(-child.pid!, 'SIGKILL');
+    });
+    child.on('error', reject);
+    child.on('close', () => resolvePromise(stderr));
+  });
+  assert.match(killed, /\[3\/8\]/);
+  assert.not.ok(existsSync(join(out, 'manifest.json')), 'a killed run leaves no manifest');
+  const rerun = await runSvc(args);
+  assert.is(rerun.code, 0, rerun.stderr);
+  const reused = rerun.stderr.split('\n').filter((l) => l.includes('(done before)')).length;
+  assert.ok(reused >= 3, `${reused} files reused:\n${rerun.stderr}`);
+  const clean = await runSvc([...args.slice(0, 3), join(temp.dir, 'kill-ds-clean'), ...args.slice(4)]);
+  assert.is(clean.code, 0, clean.stderr);
+  const a = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')) as DatasetManifest;
+  const b = JSON.parse(readFileSync(join(temp.dir, 'kill-ds-clean', 'manifest.json'), 'utf8')) as DatasetManifest;
+  assert.equal(a.clips, b.clips);
+  for (const clip of a.clips) {
+    assert.equal(readFileSync(join(out, 'clips', `${clip.id}.f0.npy`)), readFileSync(join(temp.dir, 'kill-ds-clean', 'clips', `${clip.id}.f0.npy`)), clip.id);
+  }
+});
+
 test('bad input: empty folder, no audio, all files unreadable, missing folder', async () => {
   const empty = join(temp.dir, 'empty');
   mkdirSync(empty);
@@ -180,6 +213,13 @@ test('a dataset made for another model is refused by train, naming the cause', a
   const enc = await runSvc(['preprocess', join(temp.dir, 'in'), '--out', join(temp.dir, 'x6'), '--config', 'standard', '--encoder', 'tiny']);
   assert.is(enc.code, 1);
   assert.match(enc.stderr, /--encoder tiny gives 256-d rows but the config takes 768-d/);
+  // Resuming a run on a dataset whose units come from another encoder (same width) is refused.
+  const otherRun = join(temp.dir, 'run-other-encoder');
+  mkdirSync(otherRun);
+  writeFileSync(join(otherRun, 'run.json'), JSON.stringify({ dataset: '/elsewhere', encoder: { name: 'contentvec', dim: 256, sha256: 'f'.repeat(64) } }));
+  const resumed = await runSvc(['train', out, '--out', otherRun, '--resume', '--steps', '1']);
+  assert.is(resumed.code, 1);
+  assert.match(resumed.stderr, /trained on content units of another encoder \(contentvec, sha256 ffffffffffff\) than this dataset's \(tiny_conv/);
   const exp = await runSvc(['export', join(temp.dir, 'nothing-here'), '--out', join(temp.dir, 'm')]);
   assert.is(exp.code, 1);
   assert.match(exp.stderr, /run folder not found/);

@@ -17,7 +17,6 @@ import argparse
 import copy
 import glob
 import json
-import math
 import os
 import random
 import re

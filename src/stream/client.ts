@@ -5,7 +5,7 @@ import WebSocket from 'ws';
 import { SvcError } from '../errors.js';
 import type { AudioData } from '../audio/types.js';
 import { bytesPerSample } from './codec.js';
-import type { ErrorMessage, ReadyMessage, SampleFormat, StatsMessage } from './protocol.js';
+import type { ErrorMessage, ModelSwitchedMessage, ReadyMessage, SampleFormat, StatsMessage } from './protocol.js';
 
 export interface StreamClientOptions {
   /** ws://HOST:PORT/ws, or http://HOST:PORT (the /ws path is added). */
@@ -18,6 +18,13 @@ export interface StreamClientOptions {
   voice?: { pitch?: number; formant?: number };
   /** Origin header to send (browsers' behaviour; default none). */
   origin?: string;
+  /**
+   * Voice to switch to right after `ready` ("builtin", an installed model name or "NAME:SPEAKER"); connect()
+   * resolves once the server confirmed it, with `ready.model` and `ready.latency` updated to the new voice.
+   */
+  model?: string;
+  /** How long a model switch may take (the server may have to load the model), in ms. Default 60000. */
+  modelTimeoutMs?: number;
 }
 
 /** ws://…/ws from what a user may type (http://host:port, ws://host:port, host:port). */
@@ -47,6 +54,8 @@ export class StreamClient {
   onAudio: (interleaved: Float32Array) => void = () => {};
   onServerError: (error: ErrorMessage) => void = () => {};
   private readonly format: SampleFormat;
+  /** The model switch waiting for the server's answer. */
+  private modelWaiter: { resolve: (m: ModelSwitchedMessage) => void; reject: (e: SvcError) => void } | null = null;
   private closedPromise: Promise<{ code: number; reason: string }>;
 
   private constructor(readonly options: StreamClientOptions) {
@@ -61,6 +70,7 @@ export class StreamClient {
     const client = new StreamClient(options);
     try {
       await client.handshake(timeoutMs);
+      if (options.model !== undefined) await client.switchModel(options.model, options.modelTimeoutMs ?? 60_000);
     } catch (error) {
       client.ws.terminate();
       throw error;
@@ -105,12 +115,55 @@ export class StreamClient {
           clearTimeout(timer);
           resolve();
         } else if (message.type === 'stats') this.lastStats = message as StatsMessage;
+        else if (message.type === 'model') this.modelWaiter?.resolve(message as ModelSwitchedMessage);
         else if (message.type === 'error') {
           const error = message as ErrorMessage;
-          if (!this.ready) fail(new SvcError(error.code === 'UNAUTHORIZED' ? 'INVALID_ARGUMENT' : 'DEVICE_UNAVAILABLE', `the server refused the session: ${error.code}: ${error.message}`, { hint: error.code === 'UNAUTHORIZED' ? 'pass the server\'s token with --token' : undefined }));
+          if (this.ready && this.modelWaiter && error.code === 'MODEL_NOT_FOUND') {
+            this.modelWaiter.reject(new SvcError('MODEL_NOT_FOUND', `the server refused the model: ${error.message}`, { hint: 'see `svc models` on the server for the installed names (NAME or NAME:SPEAKER), or use "builtin"' }));
+          } else if (!this.ready) fail(new SvcError(error.code === 'UNAUTHORIZED' ? 'INVALID_ARGUMENT' : 'DEVICE_UNAVAILABLE', `the server refused the session: ${error.code}: ${error.message}`, { hint: error.code === 'UNAUTHORIZED' ? 'pass the server\'s token with --token' : undefined }));
           else this.onServerError(error);
         }
       });
+    });
+  }
+
+  /**
+   * Switches the session's voice and waits for the server's confirmation (MODEL_NOT_FOUND → SvcError of
+   * that code with the server's reason). Updates `ready.model`, `ready.controls` and `ready.latency`.
+   */
+  switchModel(name: string, timeoutMs = 60_000): Promise<ModelSwitchedMessage> {
+    if (!this.ready) return Promise.reject(new SvcError('INTERNAL', 'switchModel before the session is ready'));
+    if (this.modelWaiter) return Promise.reject(new SvcError('INTERNAL', 'a model switch is already waiting for its answer'));
+    return new Promise<ModelSwitchedMessage>((resolve, reject) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.modelWaiter = null;
+        this.ws.off('close', onClose);
+      };
+      const timer = setTimeout(() => {
+        done();
+        reject(new SvcError('DEVICE_UNAVAILABLE', `the server did not confirm model ${JSON.stringify(name)} within ${timeoutMs / 1000} s`, { hint: 'a large model may take long to load; try again' }));
+      }, timeoutMs);
+      const onClose = () => {
+        done();
+        reject(new SvcError('DEVICE_UNAVAILABLE', `the server closed the connection while switching to model ${JSON.stringify(name)}`));
+      };
+      this.ws.on('close', onClose);
+      this.modelWaiter = {
+        resolve: (message) => {
+          done();
+          const ready = this.ready!;
+          ready.model = message.name;
+          if (message.controls) ready.controls = message.controls;
+          if (message.latency) ready.latency = message.latency;
+          resolve(message);
+        },
+        reject: (error) => {
+          done();
+          reject(error);
+        },
+      };
+      this.sendJson({ type: 'model', name });
     });
   }
 

@@ -143,6 +143,8 @@ export class NeuralStage implements ConverterStage {
   readonly name: string;
   readonly sampleRate: number;
   readonly stateful = false;
+  /** The timbre is the model speaker's: only the pitch shift applies. */
+  readonly controls = ['pitch'] as const;
   readonly lookaheadSamples: number;
   readonly contextSamples: number;
   private readonly hop: number;

@@ -127,6 +127,16 @@ export interface VoiceMessageBody {
   formant: number;
 }
 
+/** A voice parameter a converter honours (`set` may still carry the others; they are kept but unused). */
+export type VoiceControl = 'pitch' | 'formant';
+
+export interface LatencyBody {
+  algorithmicMs: number;
+  blockMs: number;
+  delayMs: number;
+  delaySamples: number;
+}
+
 export interface ReadyMessage {
   type: 'ready';
   sessionId: string;
@@ -138,13 +148,28 @@ export interface ReadyMessage {
   blockSamples: number;
   voice: VoiceMessageBody;
   model: string;
-  latency: { algorithmicMs: number; blockMs: number; delayMs: number; delaySamples: number };
+  /** Voice parameters the current model honours: the DSP voice takes pitch and formant, neural models pitch only. */
+  controls: VoiceControl[];
+  latency: LatencyBody;
   limits: { maxFrameBytes: number; maxMessagesPerSecond: number; maxQueueMs: number; idleTimeoutS: number };
+}
+
+/**
+ * Answer to a successful {"type":"model"} (also sent to the session's listeners): the model now converting
+ * and the latency that comes with it (the signal delay usually changes with the model).
+ */
+export interface ModelSwitchedMessage {
+  type: 'model';
+  name: string;
+  controls: VoiceControl[];
+  latency: LatencyBody;
 }
 
 export interface StatsMessage {
   type: 'stats';
   sessionId: string;
+  /** The model converting right now ("builtin" or an installed model name, maybe NAME:SPEAKER). */
+  model: string;
   inputMs: number;
   outputMs: number;
   latency: { algorithmicMs: number; computeMsMean: number; computeMsP95: number; computeMsMax: number; blockMs: number; delayMs: number; delaySamples: number };
@@ -162,4 +187,27 @@ export interface ErrorMessage {
   code: ProtocolErrorCode;
   message: string;
   fatal: boolean;
+}
+
+/** One voice in GET /api/models (the models a client may name in {"type":"model"}). */
+export interface ModelListEntry {
+  /** What {"type":"model","name"} takes ("builtin" or an installed folder name). */
+  name: string;
+  /** True for the built-in DSP voice. */
+  builtin: boolean;
+  /** Speaker names (select one with "NAME:SPEAKER"; the first is the default). Empty for builtin. */
+  speakers: string[];
+  /** Rate the model converts at, Hz (the client's rate is resampled to it and back); null for builtin (any rate). */
+  sampleRate: number | null;
+  /** Content features the model needs (e.g. vec768l12, hubertsoft); null for builtin. */
+  speechEncoder: string | null;
+  controls: VoiceControl[];
+  /** Why the model cannot be used (broken bundle, missing encoder); absent when it can. */
+  error?: string;
+}
+
+export interface ModelListResponse {
+  /** The voice new sessions start with. */
+  default: string;
+  models: ModelListEntry[];
 }

@@ -1,5 +1,6 @@
 // The svc HTTP + WebSocket server: protocol v1 on ws://HOST:PORT/ws (docs/protocol.md), Prometheus
-// metrics on GET /metrics, a health probe on GET /health and the web client's static files (GET / →
+// metrics on GET /metrics, a health probe on GET /health, the voices a client may choose on GET /api/models
+// (token-protected like /ws when the server has a token) and the web client's static files (GET / →
 // clients/web/index.html, /obs → clients/web/obs.html, other files by path). Every client input is
 // validated once at the boundary and bounded: frame size, message rate, session count, pending
 // connections, idle time, send buffer. Whatever a client sends, the server answers with an error message
@@ -21,6 +22,9 @@ import {
   type ControlMessage,
   type ErrorMessage,
   type HelloMessage,
+  type ModelListEntry,
+  type ModelListResponse,
+  type ModelSwitchedMessage,
   type ProtocolErrorCode,
   type ReadyMessage,
 } from './protocol.js';
@@ -68,6 +72,11 @@ export interface ServerOptions {
    * session swaps to it and keeps its previous voice when this rejects. Without it only modelName works.
    */
   resolveModel?: (name: string) => Promise<StageFactory>;
+  /**
+   * The installed models for GET /api/models (read on every request, so newly installed bundles show up).
+   * Default: none. The built-in voice is always listed first.
+   */
+  listModels?: () => ModelListEntry[];
   /** Human description for the start line, e.g. "built-in DSP". */
   voiceDescription?: string;
   /** Folder served over HTTP. Default clients/web. */
@@ -199,11 +208,37 @@ export function createServer(options: ServerOptions = {}): SvcServer {
       res.writeHead(200, { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store' }).end(req.method === 'HEAD' ? undefined : body);
       return;
     }
+    if (url.pathname === '/api/models') {
+      serveModelList(req, res, url);
+      return;
+    }
     if (url.pathname === '/ws') {
       res.writeHead(426, { 'Content-Type': 'text/plain; charset=utf-8', Upgrade: 'websocket' }).end('this endpoint speaks WebSocket (protocol v1, see docs/protocol.md)\n');
       return;
     }
     serveStatic(url.pathname, req, res);
+  }
+
+  /** GET /api/models: {"default", "models": [builtin, installed...]}; needs the token (query or Bearer) when set. */
+  function serveModelList(req: IncomingMessage, res: ServerResponse, url: URL): void {
+    const json = (status: number, body: object) =>
+      res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store' }).end(req.method === 'HEAD' ? undefined : JSON.stringify(body));
+    const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
+    if (!tokenMatches(url.searchParams.get('token') ?? bearer)) {
+      json(401, { error: 'UNAUTHORIZED', message: 'this server needs a token (?token= in the URL or an Authorization: Bearer header)' });
+      return;
+    }
+    const builtin: ModelListEntry = { name: 'builtin', builtin: true, speakers: [], sampleRate: null, speechEncoder: null, controls: ['pitch', 'formant'] };
+    let installed: ModelListEntry[] = [];
+    try {
+      installed = (options.listModels?.() ?? []).filter((m) => m.name !== 'builtin');
+    } catch (error) {
+      log(`listing models failed: ${(error as Error).message}`);
+      json(500, { error: 'INTERNAL', message: `could not list the installed models: ${(error as Error).message}` });
+      return;
+    }
+    const body: ModelListResponse = { default: modelName, models: [builtin, ...installed] };
+    json(200, body);
   }
 
   function serveStatic(pathname: string, req: IncomingMessage, res: ServerResponse): void {
@@ -484,6 +519,7 @@ export function createServer(options: ServerOptions = {}): SvcServer {
       blockSamples: Math.round((hello.blockMs * format.sampleRate) / 1000),
       voice: { ...session.voice },
       model: session.modelName,
+      controls: session.controls(),
       latency: session.latency(encoder),
       limits: limits(session),
     };
@@ -525,6 +561,7 @@ export function createServer(options: ServerOptions = {}): SvcServer {
       blockSamples: Math.round((session.blockMs * format.sampleRate) / 1000),
       voice: { ...session.voice },
       model: session.modelName,
+      controls: session.controls(),
       latency: session.latency(encoder),
       limits: limits(session),
     };
@@ -571,7 +608,7 @@ export function createServer(options: ServerOptions = {}): SvcServer {
           return;
         }
         if (message.name === conn.session.modelName) {
-          send(conn, { type: 'model', name: conn.session.modelName });
+          send(conn, modelSwitched(conn, conn.session));
           return;
         }
         if (!options.resolveModel) {
@@ -598,7 +635,10 @@ export function createServer(options: ServerOptions = {}): SvcServer {
           }
         }
         log(`session ${session.id} now uses model ${name}`);
-        send(conn, { type: 'model', name });
+        // The confirmation carries the new latency (the model's look-ahead changes the signal delay);
+        // listeners get theirs too, and the converting client a fresh stats message.
+        for (const sink of [conn, ...(listenersBySession.get(session.id) ?? [])]) send(sink, modelSwitched(sink, session));
+        send(conn, session.stats(policy, listenersBySession.get(session.id)?.size ?? 0, session.latency(conn.encoder)));
       })
       .catch((error: unknown) => {
         // One protocol code for "that model cannot be used"; the message names the cause (missing, invalid, ...).
@@ -606,6 +646,10 @@ export function createServer(options: ServerOptions = {}): SvcServer {
         log(`session ${session.id}: model ${JSON.stringify(name)} failed: ${(error as Error).message ?? String(error)}`);
         sendError(conn, 'MODEL_NOT_FOUND', `cannot switch to model ${JSON.stringify(name)} (${cause}): ${errorText(error)}; keeping ${JSON.stringify(session.modelName)}`, false);
       });
+  }
+
+  function modelSwitched(sink: Connection, session: ConvertSession): ModelSwitchedMessage {
+    return { type: 'model', name: session.modelName, controls: session.controls(), latency: session.latency(sink.encoder) };
   }
 
   function errorText(error: unknown): string {
@@ -696,12 +740,14 @@ export function createServer(options: ServerOptions = {}): SvcServer {
       outDropped: 'Output frames dropped because the client did not read them in time.',
       underruns: 'Times the client input stopped for more than two blocks mid-stream.',
       listeners: 'Listeners following the session.',
+      model: 'The voice converting the session right now (label model; value 1).',
     };
     for (const family of ['svc_session_input_seconds_total', 'svc_session_output_seconds_total', 'svc_session_dropped_blocks_total']) w.declare(family, 'counter', family);
     for (const session of sessions.values()) {
       const labels = { session: session.id };
       const s = session.stats(policy, listenersBySession.get(session.id)?.size ?? 0);
       const p = session.pipeline.stats();
+      w.add('svc_session_model_info', 'gauge', help.model, 1, { ...labels, model: session.modelName });
       w.add('svc_session_input_seconds_total', 'counter', help.input, s.inputMs / 1000, labels);
       w.add('svc_session_output_seconds_total', 'counter', help.output, s.outputMs / 1000, labels);
       w.add('svc_session_algorithmic_latency_seconds', 'gauge', help.algorithmic, s.latency.algorithmicMs / 1000, labels);

@@ -6,7 +6,7 @@ import { Observable, Subject, type Subscription } from 'rxjs';
 import { StreamingResampler } from '../audio/resample.js';
 import { decodeFrame, encodeFrame } from './codec.js';
 import { StreamPipeline, type BehindPolicy } from './pipeline.js';
-import type { SampleFormat, StatsMessage } from './protocol.js';
+import type { LatencyBody, SampleFormat, StatsMessage, VoiceControl } from './protocol.js';
 import type { ConverterStage, StageFactory, VoiceParams } from './stage.js';
 
 export interface StreamFormat {
@@ -210,6 +210,11 @@ export class ConvertSession {
     return null;
   }
 
+  /** Voice parameters the current stage honours. */
+  controls(): VoiceControl[] {
+    return [...(this.stage.controls ?? ['pitch', 'formant'])];
+  }
+
   setVoice(voice: Partial<VoiceParams>): VoiceParams {
     this.voice = { pitch: voice.pitch ?? this.voice.pitch, formant: voice.formant ?? this.voice.formant };
     this.stage.setVoice(this.voice);
@@ -225,7 +230,7 @@ export class ConvertSession {
    * Signal delay and algorithmic latency as a sink sees them: `sink` is its encoder (rate and resampler
    * delay); default the converting client's own. delaySamples is in the sink's rate.
    */
-  latency(sink: { delaySamples: number; target: { sampleRate: number } } = this.defaultSink()): { algorithmicMs: number; blockMs: number; delayMs: number; delaySamples: number } {
+  latency(sink: { delaySamples: number; target: { sampleRate: number } } = this.defaultSink()): LatencyBody {
     const stageRate = this.stage.sampleRate;
     const inDelayMs = this.inputResampler ? (this.inputResampler.delaySamples * 1000) / stageRate : 0;
     const pipelineDelayMs = (this.pipeline.delaySamples * 1000) / stageRate;
@@ -264,6 +269,7 @@ export class ConvertSession {
     return {
       type: 'stats',
       sessionId: this.id,
+      model: this.modelName,
       inputMs: round2((this.inputSamples * 1000) / this.format.sampleRate),
       outputMs: toMs(p.outputSamples),
       latency: {

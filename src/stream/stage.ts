@@ -31,6 +31,8 @@ export interface ConverterStage {
   readonly contextSamples: number;
   /** True: streaming with internal state (one block in, one block out, no SOLA). False: stateless per window. */
   readonly stateful: boolean;
+  /** Voice parameters the stage honours (protocol `controls`); absent = pitch and formant. */
+  readonly controls?: ReadonlyArray<'pitch' | 'formant'>;
   /**
    * Converts one window: for stateful stages exactly one block; for stateless stages
    * `contextSamples + blockSamples` samples (oldest first). Returns the same number of samples, time-aligned

@@ -1,8 +1,11 @@
 // The main page: connect → microphone blocks go to the server as float32 frames, converted frames
-// come back into the playback worklet; meters, spectrogram, latency parts and voice controls.
+// come back into the playback worklet; meters, spectrogram, latency parts, voice controls and the model
+// selector (the built-in DSP voice and the models installed on the server, GET /api/models; neural models
+// take the pitch only, so the formant slider is disabled for them; `?model=NAME[:SPEAKER]` picks one on
+// connect).
 // `window.svcStats` mirrors the numbers on screen for scripts and tests; with `?debug=1` the page also
 // keeps the last 10 s of received audio (`window.svcDebug.receivedAudio()`).
-import { SvcConnection, serverUrl } from './connection.js';
+import { SvcConnection, fetchModels, serverUrl } from './connection.js';
 import { AudioEngine } from './audio-engine.js';
 import { LevelMeter, Spectrogram } from './visuals.js';
 
@@ -23,6 +26,10 @@ const ui = {
   sessionId: $('session-id'),
   format: $('format'),
   engine: $('engine'),
+  model: $('model'),
+  modelStatus: $('model-status'),
+  modelHint: $('model-hint'),
+  modelLatency: $('model-latency'),
   obsUrl: $('obs-url'),
   copyObs: $('copy-obs'),
   pitch: $('pitch'),
@@ -68,6 +75,12 @@ const stats = {
   bufferedMs: 0,
   rttMs: null,
   voice: { pitch: 0, formant: 1 },
+  /** The voice converting now (server-confirmed), what it honours, and a switch waiting for its answer. */
+  model: null,
+  controls: ['pitch', 'formant'],
+  modelPending: null,
+  /** Voices the server offers: [{name, builtin, speakers, sampleRate, speechEncoder, controls, error?}]. */
+  models: [],
   server: null,
   latency: null,
   errors: [],
@@ -265,7 +278,11 @@ async function connect() {
     stats.voice = ready.voice;
     ui.sessionId.textContent = ready.sessionId;
     ui.format.textContent = `${rate} Hz · mono · float32 · ${BLOCK_MS} ms blocks`;
-    ui.engine.textContent = ready.model ?? 'builtin';
+    showModel(ready.model ?? 'builtin', ready.controls, ready.latency);
+    loadModels(token).then(() => {
+      const wanted = params.get('model');
+      if (wanted && wanted !== stats.model) switchModel(wanted);
+    });
     const obs = new URL('/obs', location.href);
     obs.searchParams.set('session', ready.sessionId);
     if (token) obs.searchParams.set('token', token);
@@ -326,6 +343,13 @@ function wireConnection(conn) {
   conn.on('stats', (message) => {
     stats.server = message;
   });
+  conn.on('model', (message) => {
+    stats.modelPending = null;
+    ui.model.disabled = false;
+    showModel(message.name, message.controls, message.latency);
+    ui.modelStatus.textContent = `Now converting with ${message.name}.`;
+    updateLatency();
+  });
   conn.on('voice', (message) => {
     stats.voice = { pitch: message.voice?.pitch ?? message.pitch, formant: message.voice?.formant ?? message.formant };
     showVoice(stats.voice);
@@ -334,6 +358,13 @@ function wireConnection(conn) {
     stats.rttMs = stats.rttMs === null ? rtt : 0.7 * stats.rttMs + 0.3 * rtt;
   });
   conn.on('error', (error) => {
+    if (error.code === 'MODEL_NOT_FOUND') {
+      // The session keeps its voice: put the selector back.
+      stats.modelPending = null;
+      ui.model.disabled = !connection;
+      ui.model.value = stats.model ?? 'builtin';
+      ui.modelStatus.textContent = 'Switch refused; the voice did not change.';
+    }
     showError(`Server error (${error.code})`, error.message);
     if (error.fatal) teardown('error');
   });
@@ -360,12 +391,82 @@ async function teardown(state = 'idle') {
   ui.connect.disabled = false;
   ui.disconnect.disabled = true;
   ui.copyObs.disabled = true;
+  ui.model.disabled = true;
+  ui.formant.disabled = false;
+  ui.modelStatus.textContent = '';
+  ui.modelLatency.textContent = '—';
+  stats.modelPending = null;
   stats.sessionId = null;
   ui.sessionId.textContent = '—';
   ui.obsUrl.value = '';
   updateLatency();
   if (state === 'error') setStatus('error', 'Stopped');
   else setStatus('idle', 'Disconnected');
+}
+
+// ---- Model selector ----
+function modelLabel(entry, speaker) {
+  if (entry.builtin) return 'builtin (DSP pitch + formant)';
+  const rate = entry.sampleRate ? ` · ${entry.sampleRate / 1000} kHz` : '';
+  const who = speaker === undefined ? '' : `:${speaker}`;
+  return `${entry.name}${who}${rate}${entry.error ? ' — unusable' : ''}`;
+}
+
+/** Fills the selector from GET /api/models: builtin, then each model (one option per speaker when it has several). */
+async function loadModels(token) {
+  try {
+    const list = await fetchModels(ui.server.value, token);
+    stats.models = list.models ?? [];
+  } catch (error) {
+    stats.models = [{ name: 'builtin', builtin: true, speakers: [], controls: ['pitch', 'formant'] }];
+    ui.modelStatus.textContent = `Could not list the server's models (${error.message}).`;
+  }
+  const options = [];
+  for (const entry of stats.models) {
+    const speakers = entry.speakers ?? [];
+    if (speakers.length > 1) {
+      for (const speaker of speakers) {
+        const option = new Option(modelLabel(entry, speaker), `${entry.name}:${speaker}`);
+        option.disabled = Boolean(entry.error);
+        options.push(option);
+      }
+    } else {
+      const option = new Option(modelLabel(entry), entry.name);
+      option.disabled = Boolean(entry.error);
+      if (entry.error) option.title = entry.error;
+      options.push(option);
+    }
+  }
+  // The current voice may be a name the list does not hold (e.g. a bundle path given to svc serve --model).
+  if (stats.model && !options.some((o) => o.value === stats.model)) options.unshift(new Option(stats.model, stats.model));
+  ui.model.replaceChildren(...options);
+  ui.model.value = stats.model ?? 'builtin';
+  ui.model.disabled = !connection;
+  const usable = stats.models.filter((m) => !m.builtin && !m.error).length;
+  ui.modelHint.firstChild.textContent = usable ? `${usable} model${usable > 1 ? 's' : ''} installed on the server. ` : 'No models installed on the server (svc models). ';
+}
+
+/** Asks the server for another voice; the answer is a `model` message or a MODEL_NOT_FOUND error. */
+function switchModel(name) {
+  if (!connection || !name) return;
+  stats.modelPending = name;
+  ui.model.value = name;
+  ui.model.disabled = true; // one switch at a time: the server refuses a second while the first loads
+  ui.modelStatus.textContent = `Loading ${name}…`;
+  connection.setModel(name);
+}
+
+/** Shows the voice converting now: its name, its latency, and whether the formant control applies. */
+function showModel(name, controls, latency) {
+  stats.model = name;
+  stats.controls = Array.isArray(controls) ? controls : ['pitch', 'formant'];
+  ui.engine.textContent = name;
+  if (![...ui.model.options].some((o) => o.value === name)) ui.model.add(new Option(name, name));
+  ui.model.value = name;
+  const formant = stats.controls.includes('formant');
+  ui.formant.disabled = !formant;
+  ui.formant.title = formant ? '' : `${name} keeps its speaker's timbre: only the pitch applies`;
+  ui.modelLatency.textContent = latency ? `${latency.algorithmicMs.toFixed(0)} ms (signal delay ${latency.delayMs.toFixed(0)} ms)` : '—';
 }
 
 function setSpectrogramSource() {
@@ -387,6 +488,7 @@ function voiceChanged() {
 }
 
 ui.pitch.addEventListener('input', voiceChanged);
+ui.model.addEventListener('change', () => switchModel(ui.model.value));
 ui.formant.addEventListener('input', voiceChanged);
 for (const button of document.querySelectorAll('.presets button')) {
   button.addEventListener('click', () => {

@@ -1,6 +1,6 @@
 // The svc streaming protocol (v1) from the browser: one WebSocket to /ws, a JSON `hello`
 // answered by `ready`, then binary frames of interleaved samples both ways plus JSON control
-// messages (set, stats, ping/pong, error). Shared by the main page and the OBS page.
+// messages (set, model, stats, ping/pong, error). Shared by the main page and the OBS page.
 
 /** WebSocket URL for this page's server (or `server` = "host:port"), with the token in the query. */
 export function serverUrl(server, token) {
@@ -9,6 +9,25 @@ export function serverUrl(server, token) {
   const url = new URL(`${secure ? 'wss' : 'ws'}://${host}/ws`);
   if (token) url.searchParams.set('token', token);
   return url.toString();
+}
+
+/** HTTP URL of `path` on this page's server (or `server` = "host:port"), with the token in the query. */
+export function httpUrl(server, path, token) {
+  const host = server && server.trim() ? server.trim().replace(/^(wss?|https?):\/\//, '').replace(/\/.*$/, '') : location.host;
+  const url = new URL(`${location.protocol === 'https:' ? 'https' : 'http'}://${host}${path}`);
+  if (token) url.searchParams.set('token', token);
+  return url.toString();
+}
+
+/**
+ * The voices the server offers (GET /api/models): {default, models: [{name, builtin, speakers,
+ * sampleRate, speechEncoder, controls, error?}]}. Rejects with the server's reason.
+ */
+export async function fetchModels(server, token) {
+  const response = await fetch(httpUrl(server, '/api/models', token), { cache: 'no-store' });
+  const body = await response.json().catch(() => ({}));
+  if (!response.ok) throw new SvcClientError(body.error ?? `HTTP_${response.status}`, body.message ?? `GET /api/models answered HTTP ${response.status}`, false);
+  return body;
 }
 
 /** A protocol-level failure with the server's code (e.g. AUTH_FAILED) when there is one. */
@@ -22,7 +41,8 @@ export class SvcClientError extends Error {
 
 /**
  * One streaming session. Events (via `on(name, fn)`): 'audio' (Float32Array of interleaved samples),
- * 'stats' (server stats message), 'voice' (voice message), 'pong' (round trip ms), 'error'
+ * 'stats' (server stats message), 'voice' (voice message), 'model' (model switched: {name, controls,
+ * latency}; `ready.model`/`ready.latency` are updated first), 'pong' (round trip ms), 'error'
  * (SvcClientError, fatal or not), 'close' ({code, reason, wasClean}).
  */
 export class SvcConnection {
@@ -132,6 +152,14 @@ export class SvcConnection {
       case 'voice':
         this.emit('voice', message);
         break;
+      case 'model':
+        if (this.ready) {
+          this.ready.model = message.name;
+          if (message.latency) this.ready.latency = message.latency;
+          if (message.controls) this.ready.controls = message.controls;
+        }
+        this.emit('model', message);
+        break;
       case 'pong':
         if (typeof message.t === 'number') {
           this.rttMs = performance.now() - message.t;
@@ -177,6 +205,11 @@ export class SvcConnection {
 
   setVoice(voice) {
     this.send({ type: 'set', voice });
+  }
+
+  /** Asks for another voice ("builtin", NAME or NAME:SPEAKER); the answer is a 'model' or an 'error' event. */
+  setModel(name) {
+    this.send({ type: 'model', name });
   }
 
   startPings(intervalMs = 1000) {

@@ -7,7 +7,8 @@ import { PROTOCOL_LIMITS } from '../../stream/protocol.js';
 import { loadBuiltinStageFactory, startServer } from '../../stream/server.js';
 import { F0_METHODS, type F0Method } from '../../dsp/f0/index.js';
 import type { OnnxProvider } from '../../models/onnx.js';
-import { modelDisplayName } from '../../models/registry.js';
+import { listModels, modelDisplayName } from '../../models/registry.js';
+import type { ModelListEntry } from '../../stream/protocol.js';
 import { ModelResolver } from '../../stream/neuralStage.js';
 
 function numberIn(name: string, min: number, max: number, integer = false): (value: string) => number {
@@ -46,7 +47,7 @@ interface ServeOptions {
 export function register(program: Command): void {
   program
     .command('serve')
-    .description('Run the real-time voice-changer server: WebSocket streaming on ws://HOST:PORT/ws (protocol v1, docs/protocol.md), Prometheus metrics on /metrics, the browser client on / and the OBS page on /obs')
+    .description('Run the real-time voice-changer server: WebSocket streaming on ws://HOST:PORT/ws (protocol v1, docs/protocol.md), Prometheus metrics on /metrics, the voices clients may choose on /api/models, the browser client on / and the OBS page on /obs')
     .option('--host <address>', 'interface to listen on; 0.0.0.0 exposes the server to the network (then set --token)', '127.0.0.1')
     .option('--port <number>', 'TCP port (0 = any free port)', numberIn('--port', 0, 65535, true), 8080)
     .option('--token <secret>', 'require this token from clients (?token=SECRET in the URL or "token" in hello); default: no token. Also read from SVC_TOKEN')
@@ -88,6 +89,7 @@ export function register(program: Command): void {
           stageFactory,
           modelName,
           resolveModel: (name) => models.resolve(name),
+          listModels: installedModelEntries,
           host: options.host,
           port: options.port,
           token,
@@ -106,9 +108,9 @@ export function register(program: Command): void {
         });
       } catch (error) {
         const code = (error as NodeJS.ErrnoException).code;
+        await models.close();
         if (code === 'EADDRINUSE') throw new SvcError('INVALID_ARGUMENT', `port ${options.port} on ${options.host} is already in use`, { hint: 'stop the other server or pick another --port (0 = any free port)' });
         if (code === 'EACCES' || code === 'EADDRNOTAVAIL') throw new SvcError('INVALID_ARGUMENT', `cannot listen on ${options.host}:${options.port} (${code})`, { hint: 'use a port above 1023 and an address of this machine' });
-        await models.close();
         throw error;
       }
       console.log(`svc: listening on ${server.url} (voice: ${modelName === undefined ? 'built-in DSP' : `model ${modelName}`})`);
@@ -128,4 +130,22 @@ export function register(program: Command): void {
       await models.close();
       console.error('svc: stopped');
     });
+}
+
+/** The installed bundles (`svc models`) as GET /api/models lists them; unusable ones carry their error. */
+export function installedModelEntries(): ModelListEntry[] {
+  return listModels().map((m): ModelListEntry => {
+    const manifest = m.manifest;
+    const speakers = manifest ? Object.entries(manifest.speakers).sort((a, b) => a[1] - b[1]).map(([name]) => name) : [];
+    const error = m.error ?? (m.encoder === 'missing' ? `no content encoder: the bundle has none and no shared encoders/${manifest?.speech_encoder}.onnx is installed` : undefined);
+    return {
+      name: m.name,
+      builtin: false,
+      speakers,
+      sampleRate: manifest?.sampling_rate ?? null,
+      speechEncoder: manifest?.speech_encoder ?? null,
+      controls: ['pitch'],
+      ...(error === undefined ? {} : { error }),
+    };
+  });
 }

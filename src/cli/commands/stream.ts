@@ -33,6 +33,7 @@ interface StreamOptions {
   format: SampleFormat;
   rate: number;
   durationS?: number;
+  model?: string;
   quiet: boolean;
 }
 
@@ -53,6 +54,7 @@ export function register(program: Command): void {
     .addOption(new Option('--format <format>', 'sample format on the wire: f32 (32-bit float) or s16 (16-bit integer, half the bandwidth)').choices([...SAMPLE_FORMATS]).default('f32'))
     .option('--rate <hz>', 'sample rate for --input-device, in Hz', numberIn('--rate', 8000, 48000, true), 48000)
     .option('--duration-s <seconds>', 'with --input-device: stop after this many seconds (default: until Ctrl-C)', numberIn('--duration-s', 0.1, 86400))
+    .option('--model <name[:speaker]>', 'voice to convert with: "builtin" (the DSP voice), or a So-VITS model installed on the server (`svc models` there), optionally NAME:SPEAKER. Sent right after the session starts; audio flows once the server confirms it. Default: the server\'s default voice')
     .option('--quiet', 'no progress or latency report on stderr', false)
     .action(async (options: StreamOptions) => {
       if ((options.in === undefined) === (options.inputDevice === undefined)) {
@@ -64,20 +66,21 @@ export function register(program: Command): void {
       const token = options.token ?? process.env.SVC_TOKEN;
       const voice = { pitch: options.pitch, formant: options.formant };
       if (options.in !== undefined && options.out !== undefined) {
-        await fileToFile(options.in, options.out, { url: options.url, token, voice, blockMs: options.blockMs, format: options.format, realtime: options.realtime, quiet: options.quiet });
+        await fileToFile(options.in, options.out, { url: options.url, token, voice, blockMs: options.blockMs, format: options.format, realtime: options.realtime, quiet: options.quiet, model: options.model });
         return;
       }
       await withDevices(options, token, voice);
     });
 }
 
-async function fileToFile(inPath: string, outPath: string, o: { url: string; token?: string; voice: { pitch: number; formant: number }; blockMs?: number; format: SampleFormat; realtime: boolean; quiet: boolean }): Promise<void> {
+async function fileToFile(inPath: string, outPath: string, o: { url: string; token?: string; voice: { pitch: number; formant: number }; blockMs?: number; format: SampleFormat; realtime: boolean; quiet: boolean; model?: string }): Promise<void> {
   const input = await readAudio(inPath);
   if (input.channels.length > 2) throw new SvcError('INVALID_ARGUMENT', `${inPath} has ${input.channels.length} channels; svc stream sends 1 or 2`, { hint: 'mix it down first, e.g. `sox in.wav -c 2 out.wav`' });
   // Rates outside the protocol's list are resampled to 48 kHz for the trip and back afterwards.
   const wireRate = (SUPPORTED_SAMPLE_RATES as readonly number[]).includes(input.sampleRate) ? input.sampleRate : 48000;
   const wire: AudioData = wireRate === input.sampleRate ? input : { sampleRate: wireRate, channels: await Promise.all(input.channels.map((c) => resample(c, input.sampleRate, wireRate))) };
   let lastReport = 0;
+  if (!o.quiet && o.model !== undefined) process.stderr.write(`svc: switching the session to model ${o.model}\n`);
   const result = await streamAudio(wire, {
     url: o.url,
     token: o.token,
@@ -85,6 +88,7 @@ async function fileToFile(inPath: string, outPath: string, o: { url: string; tok
     blockMs: o.blockMs,
     format: o.format,
     realtime: o.realtime,
+    model: o.model,
     onProgress: o.quiet
       ? undefined
       : (sent, total) => {
@@ -94,6 +98,7 @@ async function fileToFile(inPath: string, outPath: string, o: { url: string; tok
           process.stderr.write(`svc: streamed ${sent.toFixed(1)} / ${total.toFixed(1)} s\r`);
         },
   });
+  if (!o.quiet) warnIgnoredFormant(result.ready.controls, o.voice.formant, result.ready.model);
   let output = result.audio;
   if (wireRate !== input.sampleRate) {
     const length = input.channels[0].length;
@@ -110,7 +115,7 @@ async function fileToFile(inPath: string, outPath: string, o: { url: string; tok
     const s = result.stats;
     const latency = result.ready.latency;
     process.stderr.write(
-      `\nsvc: wrote ${outPath} (${(output.channels[0].length / output.sampleRate).toFixed(2)} s, ${output.sampleRate} Hz, ${output.channels.length} ch); ` +
+      `\nsvc: wrote ${outPath} (${(output.channels[0].length / output.sampleRate).toFixed(2)} s, ${output.sampleRate} Hz, ${output.channels.length} ch) with voice ${result.ready.model}; ` +
         `algorithmic latency ${latency.algorithmicMs} ms (block ${latency.blockMs} ms + delay ${latency.delayMs} ms, trimmed)` +
         (s ? `; compute ${s.latency.computeMsMean} ms mean / ${s.latency.computeMsP95} ms p95 per block; dropped ${s.dropped.skippedBlocks + s.dropped.dryBlocks + s.dropped.silencedBlocks} blocks` : '') +
         '\n',
@@ -132,8 +137,9 @@ async function withDevices(options: StreamOptions, token: string | undefined, vo
     throw new SvcError('UNSUPPORTED_RATE', `sample rate ${sampleRate} Hz is not one the protocol carries`, { hint: `use one of ${SUPPORTED_SAMPLE_RATES.join(', ')}` });
   }
   const channels = 1 as const;
-  const client = await StreamClient.connect({ url: options.url, token, sampleRate, channels, format: options.format, blockMs: options.blockMs, voice });
+  const client = await StreamClient.connect({ url: options.url, token, sampleRate, channels, format: options.format, blockMs: options.blockMs, voice, model: options.model });
   const ready = client.ready!;
+  if (!options.quiet) warnIgnoredFormant(ready.controls, voice.formant, ready.model);
   const block = ready.blockSamples;
   const recorded: Float32Array[] = [];
   let output: InstanceType<typeof devices.AudioOutputStream> | undefined;
@@ -196,4 +202,9 @@ async function withDevices(options: StreamOptions, token: string | undefined, vo
     await writeWav(options.out, { sampleRate, samples: all.slice(delay) });
     if (!options.quiet) process.stderr.write(`svc: wrote ${options.out} (${((total - delay) / sampleRate).toFixed(2)} s)\n`);
   }
+}
+
+/** Neural models take the pitch only: say so when --formant was asked for (the server keeps it unused). */
+function warnIgnoredFormant(controls: string[] | undefined, formant: number, model: string): void {
+  if (formant !== 1 && controls && !controls.includes('formant')) process.stderr.write(`svc: note: model ${model} keeps its speaker's timbre; --formant ${formant} has no effect\n`);
 }

@@ -127,6 +127,9 @@ export class PyinTracker {
       this.started = true;
     } else {
       const J = this.maxJumpBins;
+      // Locals: this inner loop (bins × (2J+1), ~12 k steps per frame) is the tracker's whole cost.
+      const delta = this.delta;
+      const transition = this.transition;
       for (let b = 0; b < nb; b++) {
         // best predecessor within ±J bins, in the same voicing (stay) or the other (switch)
         let bestV = -Infinity;
@@ -136,9 +139,9 @@ export class PyinTracker {
         const lo = Math.max(0, b - J);
         const hi = Math.min(nb - 1, b + J);
         for (let p = lo; p <= hi; p++) {
-          const t = this.transition[Math.abs(p - b)]!;
-          const fromV = this.delta[p]! + t;
-          const fromU = this.delta[nb + p]! + t;
+          const t = transition[p < b ? b - p : p - b]!;
+          const fromV = delta[p]! + t;
+          const fromU = delta[nb + p]! + t;
           if (fromV > bestV) {
             bestV = fromV;
             argV = p;
