@@ -90,6 +90,21 @@ test('GET /api/models lists the built-in voice and the installed bundle with its
   assert.is(tiny.error, undefined);
 });
 
+test('GET /api/models needs the token of a server that has one (query or Bearer header)', async () => {
+  const guarded = await startServer({ port: 0, token: 'sesame', listModels: installedModelEntries });
+  try {
+    const refused = await fetch(`${guarded.url}/api/models`);
+    assert.is(refused.status, 401);
+    assert.match((await refused.json()).message, /needs a token/);
+    assert.is((await fetch(`${guarded.url}/api/models?token=wrong`)).status, 401);
+    const byQuery = await (await fetch(`${guarded.url}/api/models?token=sesame`)).json();
+    assert.ok(byQuery.models.some((m: { name: string }) => m.name === 'tiny'));
+    assert.is((await fetch(`${guarded.url}/api/models`, { headers: { Authorization: 'Bearer sesame' } })).status, 200);
+  } finally {
+    await guarded.close();
+  }
+});
+
 test('the web page switches to the installed model and plays converted audio; stats and /metrics name it', async () => {
   let browser: BrowserContext | undefined;
   try {
