@@ -68,10 +68,10 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
       const lookaheadMs = (factory.shape.lookaheadSamples * 1000) / sr;
       rows.push({ group: 'neural', name: `${size} stage look-ahead (features final)`, value: lookaheadMs, unit: 'ms', note: `f0 dsp (low latency) ${((factory.shape.f0LatencySamples * 1000) / sr).toFixed(0)} ms; context ${((factory.shape.contextSamples * 1000) / sr).toFixed(0)} ms` });
       const timers = instrument(model);
-      for (const blockMs of BLOCKS_MS) {
+      const measure = async (stageFactory: Awaited<ReturnType<typeof createNeuralStageFactory>>, timed: ReturnType<typeof instrument>, blockMs: number, label: string) => {
         const block = Math.round((blockMs * sr) / 1000);
-        const windowSamples = factory.shape.contextSamples + block;
-        const stage = factory({ clientSampleRate: sr, voice: { pitch: 0, formant: 1 } }) as NeuralStage;
+        const windowSamples = stageFactory.shape.contextSamples + block;
+        const stage = stageFactory({ clientSampleRate: sr, voice: { pitch: 0, formant: 1 } }) as NeuralStage;
         stage.prepare({ blockSamples: block, windowSamples });
         const window = new Float32Array(windowSamples);
         const times: number[] = [];
@@ -85,7 +85,7 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
             const start = (n * block) % Math.max(1, audio.length - block);
             window.copyWithin(0, block);
             window.set(audio.subarray(start, start + block), windowSamples - block);
-            timers.reset();
+            timed.reset();
             const cpu = process.cpuUsage();
             const t = performance.now();
             await stage.process(window.slice());
@@ -94,8 +94,8 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
             if (n >= warmup) {
               times.push(ms);
               cpuMs += (used.user + used.system) / 1000;
-              encoderMs += timers.encoderMs;
-              generatorMs += timers.generatorMs;
+              encoderMs += timed.encoderMs;
+              generatorMs += timed.generatorMs;
             }
           }
         } finally {
@@ -106,16 +106,36 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
         const mean = times.reduce((a, b) => a + b, 0) / times.length;
         rows.push({
           group: 'neural',
-          name: `${size} stream ${blockMs} ms blocks: compute per block`,
+          name: `${size} stream ${blockMs} ms blocks${label}: compute per block`,
           value: median,
           unit: 'ms',
           note: `p90 ${percentile(sorted, 0.9).toFixed(1)} ms; mean split: encoder ${(encoderMs / times.length).toFixed(1)}, generator ${(generatorMs / times.length).toFixed(1)}, rest ${(mean - (encoderMs + generatorMs) / times.length).toFixed(1)} ms; window ${(windowSamples * 1000 / sr).toFixed(0)} ms`,
         });
-        rows.push({ group: 'neural', name: `${size} stream ${blockMs} ms blocks: real-time factor`, value: realTimeFactor(median, blockMs / 1000), unit: 'x', note: `${(blockMs / median).toFixed(1)}× faster than real time (p90 ${(blockMs / percentile(sorted, 0.9)).toFixed(1)}×)` });
+        rows.push({ group: 'neural', name: `${size} stream ${blockMs} ms blocks${label}: real-time factor`, value: realTimeFactor(median, blockMs / 1000), unit: 'x', note: `${(blockMs / median).toFixed(1)}× faster than real time (p90 ${(blockMs / percentile(sorted, 0.9)).toFixed(1)}×)` });
         // CPU time of this process per block: the compute itself, less sensitive than wall time to other
         // processes sharing the cores (with several ONNX threads it sums them).
         const cpuPerBlock = cpuMs / times.length;
-        rows.push({ group: 'neural', name: `${size} stream ${blockMs} ms blocks: cpu time per block`, value: cpuPerBlock, unit: 'ms', note: `${(blockMs / cpuPerBlock).toFixed(1)}× real time in cpu time` });
+        rows.push({ group: 'neural', name: `${size} stream ${blockMs} ms blocks${label}: cpu time per block`, value: cpuPerBlock, unit: 'ms', note: `${(blockMs / cpuPerBlock).toFixed(1)}× real time in cpu time` });
+      };
+      // Before/after at 200 ms in the same run: the old per-block work (generator over the whole window,
+      // look-ahead included; 150 ms generator context; HuBERT-size encoders re-running 25 rows of context).
+      const before = await createNeuralStageFactory(model, {
+        f0Method: 'dsp',
+        generateWholeWindow: true,
+        leftContextMs: 150,
+        ...(size === 'standard' ? { encoderContext: { leftRows: 25, rightRows: 3 } } : {}),
+      });
+      await measure(before, timers, 200, ' (before: whole window, 150 ms context' + (size === 'standard' ? ', 25-row encoder context)' : ')'));
+      for (const blockMs of BLOCKS_MS) await measure(factory, timers, blockMs, '');
+      if (size === 'standard' && !ctx.quick) {
+        // Intra-op threads 1 vs the default 2 (a second load of the same bundle).
+        const single = await SovitsModel.load(dir, { intraOpThreads: 1 });
+        try {
+          const singleTimers = instrument(single);
+          await measure(await createNeuralStageFactory(single, { f0Method: 'dsp' }), singleTimers, 200, ' (1 intra-op thread)');
+        } finally {
+          await single.dispose();
+        }
       }
       const seconds = ctx.quick ? 2 : Math.min(10, audio.length / sr);
       const clip = audio.subarray(0, Math.round(seconds * sr));
