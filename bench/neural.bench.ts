@@ -60,7 +60,7 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
     const rssModel = process.memoryUsage().rss - rssBefore;
     try {
       const sr = model.sampleRate;
-      const note = `${size}: ${sr} Hz, hop ${model.hopSamples}, ${model.contentDim}-d ${model.manifest.encoder?.kind} encoder; cpu, default threads (1 for small graphs, else 2)`;
+      const note = `${size}: ${sr} Hz, hop ${model.hopSamples}, ${model.contentDim}-d ${model.manifest.encoder?.kind} encoder; cpu, default threads (1 for small graphs, else 2), no spinning`;
       rows.push({ group: 'neural', name: `${size} load (sessions + checks + warm-up)`, value: loadMs, unit: 'ms', note });
       rows.push({ group: 'neural', name: `${size} memory after load (rss increase)`, value: rssModel / 2 ** 20, unit: 'MiB' });
       const audio = await resample(speech.samples, speech.sampleRate, sr);
@@ -118,14 +118,20 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
         rows.push({ group: 'neural', name: `${size} stream ${blockMs} ms blocks${label}: cpu time per block`, value: cpuPerBlock, unit: 'ms', note: `${(blockMs / cpuPerBlock).toFixed(1)}× real time in cpu time` });
       };
       // Before/after at 200 ms in the same run: the old per-block work (generator over the whole window,
-      // look-ahead included; 150 ms generator context; HuBERT-size encoders re-running 25 rows of context).
-      const before = await createNeuralStageFactory(model, {
-        f0Method: 'dsp',
-        generateWholeWindow: true,
-        leftContextMs: 150,
-        ...(size === 'standard' ? { encoderContext: { leftRows: 25, rightRows: 3 } } : {}),
-      });
-      await measure(before, timers, 200, ' (before: whole window, 150 ms context' + (size === 'standard' ? ', 25-row encoder context)' : ')'));
+      // look-ahead included; 150 ms generator context; HuBERT-size encoders re-running 25 rows of context;
+      // ONNX pool threads spinning between runs), on a second load of the same bundle.
+      const old = await SovitsModel.load(dir, { allowSpinning: true });
+      try {
+        const before = await createNeuralStageFactory(old, {
+          f0Method: 'dsp',
+          generateWholeWindow: true,
+          leftContextMs: 150,
+          ...(size === 'standard' ? { encoderContext: { leftRows: 25, rightRows: 3 } } : {}),
+        });
+        await measure(before, instrument(old), 200, ' (before: whole window, 150 ms context, ' + (size === 'standard' ? '25-row encoder context, ' : '') + 'spinning threads)');
+      } finally {
+        await old.dispose();
+      }
       for (const blockMs of BLOCKS_MS) await measure(factory, timers, blockMs, '');
       if (size === 'standard' && !ctx.quick) {
         // Intra-op threads 1 vs the default 2 (a second load of the same bundle).

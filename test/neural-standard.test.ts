@@ -1,6 +1,7 @@
 // The full-size path: the standard reference bundle (so-vits-svc 4.1 44.1 kHz template, HuBERT-base-size
 // encoder, random weights). Offline conversion equals the PyTorch reference forward (HuBERT included), and
-// streaming — where the global HuBERT encoder only gets a bounded re-run context — still matches offline.
+// streaming at 200 and 500 ms blocks — with a bounded generator context and the global HuBERT encoder
+// re-running only a bounded context — still matches offline.
 // Slow (~1.5 min): builds ~150 M parameters of ONNX once.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -52,24 +53,27 @@ test('standard bundle: offline conversion equals PyTorch (HuBERT content, 44.1 k
   assert.ok(error <= 1e-3, `relative error ${error.toExponential(2)}`);
 });
 
-test('standard bundle: streamed (500 ms blocks, bounded HuBERT context) matches offline', async () => {
-  const settings = { seed: 5, f0Method: 'dsp' as const, f0LowLatency: true };
-  const offline = await convertAtModelRate(model, speech, { ...settings, f0GapLookaheadFrames: DEFAULT_GAP_LOOKAHEAD_FRAMES });
-  const factory = await createNeuralStageFactory(model, settings);
-  const chunks: Float32Array[] = [];
-  for (let i = 0; i < speech.length; i += 4410) chunks.push(speech.subarray(i, i + 4410));
-  const blockSamples = Math.round(0.5 * model.sampleRate);
-  const parts = await lastValueFrom(from(chunks).pipe(convertChunks(() => factory({ clientSampleRate: model.sampleRate, voice: { pitch: 0, formant: 1 } }), { blockSamples }), toArray()));
-  const streamed = new Float32Array(speech.length);
-  let offset = 0;
-  for (const p of parts) {
-    streamed.set(p, offset);
-    offset += p.length;
-  }
-  assert.is(offset, speech.length);
-  const edge = Math.round(0.3 * model.sampleRate);
-  const snr = snrDb(offline.samples, streamed, edge, speech.length - edge);
-  assert.ok(snr >= 30, `SNR ${snr.toFixed(1)} dB`);
-});
+// 200 ms is the real-time block size (bounded generator and encoder context, see neuralStage.ts).
+for (const blockMs of [200, 500]) {
+  test(`standard bundle: streamed (${blockMs} ms blocks, bounded generator and HuBERT context) matches offline`, async () => {
+    const settings = { seed: 5, f0Method: 'dsp' as const, f0LowLatency: true };
+    const offline = await convertAtModelRate(model, speech, { ...settings, f0GapLookaheadFrames: DEFAULT_GAP_LOOKAHEAD_FRAMES });
+    const factory = await createNeuralStageFactory(model, settings);
+    const chunks: Float32Array[] = [];
+    for (let i = 0; i < speech.length; i += 4410) chunks.push(speech.subarray(i, i + 4410));
+    const blockSamples = Math.round((blockMs / 1000) * model.sampleRate);
+    const parts = await lastValueFrom(from(chunks).pipe(convertChunks(() => factory({ clientSampleRate: model.sampleRate, voice: { pitch: 0, formant: 1 } }), { blockSamples }), toArray()));
+    const streamed = new Float32Array(speech.length);
+    let offset = 0;
+    for (const p of parts) {
+      streamed.set(p, offset);
+      offset += p.length;
+    }
+    assert.is(offset, speech.length);
+    const edge = Math.round(0.3 * model.sampleRate);
+    const snr = snrDb(offline.samples, streamed, edge, speech.length - edge);
+    assert.ok(snr >= 30, `SNR ${snr.toFixed(1)} dB`);
+  });
+}
 
 test.run();

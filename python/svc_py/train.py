@@ -33,8 +33,8 @@ from .events import SvcPyError, emit, progress, run_main
 from .safe_pickle import load_torch_file
 from .make_reference import STANDARD_CONFIG, tiny_config
 from .sovits.config import read_config, validate_config
-from .sovits.models import MultiPeriodDiscriminator, build_generator, count_parameters
-from .sovits.modules import LRELU_SLOPE, get_padding
+from .sovits.models import DiscriminatorP, DiscriminatorS, MultiPeriodDiscriminator, build_generator, count_parameters
+from .sovits.modules import get_padding
 
 
 # ----------------------------------------------------------------------------------------------
@@ -173,11 +173,12 @@ class Dataset:
 # ----------------------------------------------------------------------------------------------
 # discriminator
 
-class ScaledPeriodDiscriminator(torch.nn.Module):
-    """HiFi-GAN period discriminator with every width multiplied by `scale` (1.0 = upstream's)."""
+class ScaledPeriodDiscriminator(DiscriminatorP):
+    """HiFi-GAN period discriminator with every width multiplied by `scale` (1.0 = upstream's);
+    the forward pass is DiscriminatorP's."""
 
     def __init__(self, period, scale):
-        super().__init__()
+        torch.nn.Module.__init__(self)
         self.period = period
         widths = [1] + [max(2, int(c * scale)) for c in (32, 128, 512, 1024, 1024)]
         pad = (get_padding(5, 1), 0)
@@ -186,25 +187,13 @@ class ScaledPeriodDiscriminator(torch.nn.Module):
             [norm(torch.nn.Conv2d(widths[i], widths[i + 1], (5, 1), (3 if i < 4 else 1, 1), padding=pad)) for i in range(5)])
         self.conv_post = norm(torch.nn.Conv2d(widths[-1], 1, (3, 1), 1, padding=(1, 0)))
 
-    def forward(self, x):
-        fmap = []
-        b, c, t = x.shape
-        if t % self.period:
-            x = F.pad(x, (0, self.period - t % self.period), "reflect")
-        x = x.view(b, c, -1, self.period)
-        for conv in self.convs:
-            x = F.leaky_relu(conv(x), LRELU_SLOPE)
-            fmap.append(x)
-        x = self.conv_post(x)
-        fmap.append(x)
-        return torch.flatten(x, 1, -1), fmap
 
-
-class ScaledScaleDiscriminator(torch.nn.Module):
-    """HiFi-GAN scale discriminator (grouped strided 1-D convs) with widths and groups x `scale`."""
+class ScaledScaleDiscriminator(DiscriminatorS):
+    """HiFi-GAN scale discriminator (grouped strided 1-D convs) with widths and groups x `scale`;
+    the forward pass is DiscriminatorS's."""
 
     def __init__(self, scale):
-        super().__init__()
+        torch.nn.Module.__init__(self)
         norm = torch.nn.utils.weight_norm
         specs = [(16, 15, 1, 1, 7), (64, 41, 4, 4, 20), (256, 41, 4, 16, 20), (1024, 41, 4, 64, 20), (1024, 41, 4, 256, 20), (1024, 5, 1, 1, 2)]
         layers, width_in = [], 1
@@ -217,15 +206,6 @@ class ScaledScaleDiscriminator(torch.nn.Module):
             width_in = width_out
         self.convs = torch.nn.ModuleList(layers)
         self.conv_post = norm(torch.nn.Conv1d(width_in, 1, 3, 1, padding=1))
-
-    def forward(self, x):
-        fmap = []
-        for conv in self.convs:
-            x = F.leaky_relu(conv(x), LRELU_SLOPE)
-            fmap.append(x)
-        x = self.conv_post(x)
-        fmap.append(x)
-        return torch.flatten(x, 1, -1), fmap
 
 
 class ScaledMultiPeriodDiscriminator(MultiPeriodDiscriminator):

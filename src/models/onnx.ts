@@ -29,6 +29,11 @@ export interface SessionOptions {
   interOpThreads?: number;
   /** Graph optimisation level. Default 'all'. */
   graphOptimization?: GraphOptimization;
+  /**
+   * Let idle pool threads spin-wait for the next run (ORT's default, true). Sessions that take turns (the
+   * So-VITS encoder and generator) should pass false: one's spinning threads steal the cores the other runs on.
+   */
+  allowSpinning?: boolean;
   /** Receives notes such as a provider fallback ('auto'). Default: console.warn when SVC_DEBUG is set. */
   log?: (message: string) => void;
 }
@@ -151,6 +156,7 @@ export async function createSession(modelPath: string, options: SessionOptions =
         intraOpNumThreads,
         interOpNumThreads,
         logSeverityLevel: 3,
+        ...(options.allowSpinning === false ? { extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } } } : {}),
       });
       return new OnnxModel(session, modelPath, provider);
     } catch (error) {

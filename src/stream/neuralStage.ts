@@ -7,7 +7,9 @@
 //   - the 16 kHz encoder feed (EncoderFeed) in a bounded buffer, and the content rows: each call encodes
 //     only the rows that became final, re-running a bounded left context (EncoderContext);
 //   - the NSF source phase, accumulated over final frames, so that each window continues it.
-// Only the generator runs on the whole window (its left context + block + its right look-ahead frames).
+// Only the generator re-runs per window, and only on what SOLA can emit plus bounded context: its left
+// context (leftContextMs, per model size) + SOLA's crossfade/search + the block + rightContextFrames; the
+// rest of the look-ahead is never emitted, so it is not generated (silence in the returned window).
 // Because the timeline, the noise (hashed by frame), the f0 and the rows are those of the offline
 // converter (src/models/sovits.ts), streamed output matches offline output outside SOLA's crossfades.
 // `lookaheadSamples` is what the features need before the right edge of a window is final.
