@@ -10,6 +10,7 @@ import type { AnalysisSummary } from '../../plot/index.js';
 import { COLORMAP_NAMES, type ColormapName } from '../../plot/colormap.js';
 import { MAX_PLOT_SIDE, MIN_PLOT_HEIGHT, MIN_PLOT_WIDTH } from '../../plot/limits.js';
 import type { FrequencyScaleKind } from '../../plot/scale.js';
+import { parseNumberOption } from '../options.js';
 
 const SCALES: FrequencyScaleKind[] = ['log', 'mel', 'linear'];
 
@@ -24,16 +25,6 @@ interface AnalyzeCliOptions {
   freqScale: string;
   colormap: string;
   rangeDb: string;
-}
-
-function numberOption(name: string, raw: string, { min, max, integer = false, unit }: { min: number; max: number; integer?: boolean; unit: string }): number {
-  const value = Number(raw);
-  if (!Number.isFinite(value) || (integer && !Number.isInteger(value)) || value < min || value > max) {
-    throw new SvcError('INVALID_ARGUMENT', `${name} must be ${integer ? 'an integer' : 'a number'} from ${min} to ${max} ${unit}, got "${raw}"`, {
-      hint: `e.g. ${name} ${integer ? Math.round((min + max) / 4) : min * 2}`,
-    });
-  }
-  return value;
 }
 
 function oneOf<T extends string>(name: string, raw: string, allowed: readonly T[]): T {
@@ -59,15 +50,15 @@ export function formatSummary(fileName: string, s: AnalysisSummary, method: stri
 
 async function runAnalyze(input: string, options: AnalyzeCliOptions): Promise<void> {
   const method = oneOf<F0Method>('--method', options.method, F0_METHODS);
-  const width = numberOption('--width', options.width, { min: MIN_PLOT_WIDTH, max: MAX_PLOT_SIDE, integer: true, unit: 'pixels' });
-  const height = numberOption('--height', options.height, { min: MIN_PLOT_HEIGHT, max: MAX_PLOT_SIDE, integer: true, unit: 'pixels' });
-  const hopMs = numberOption('--hop-ms', options.hopMs, { min: 1, max: 100, unit: 'ms' });
-  const maxHz = numberOption('--max-freq', options.maxFreq, { min: 100, max: 48000, unit: 'Hz' });
+  const width = parseNumberOption('--width', options.width, { min: MIN_PLOT_WIDTH, max: MAX_PLOT_SIDE, integer: true, unit: 'pixels' });
+  const height = parseNumberOption('--height', options.height, { min: MIN_PLOT_HEIGHT, max: MAX_PLOT_SIDE, integer: true, unit: 'pixels' });
+  const hopMs = parseNumberOption('--hop-ms', options.hopMs, { min: 1, max: 100, unit: 'ms' });
+  const maxHz = parseNumberOption('--max-freq', options.maxFreq, { min: 100, max: 48000, unit: 'Hz' });
   const frequencyScale = oneOf('--freq-scale', options.freqScale, SCALES);
   const colormap = oneOf<ColormapName>('--colormap', options.colormap, COLORMAP_NAMES);
-  const dynamicRangeDb = numberOption('--range-db', options.rangeDb, { min: 20, max: 200, unit: 'dB' });
+  const dynamicRangeDb = parseNumberOption('--range-db', options.rangeDb, { min: 20, max: 200, unit: 'dB' });
   const defaultMinHz = frequencyScale === 'linear' ? 0 : 40;
-  const minHz = options.minFreq === undefined ? defaultMinHz : numberOption('--min-freq', options.minFreq, { min: frequencyScale === 'log' ? 1 : 0, max: maxHz - 1, unit: 'Hz' });
+  const minHz = options.minFreq === undefined ? defaultMinHz : parseNumberOption('--min-freq', options.minFreq, { min: frequencyScale === 'log' ? 1 : 0, max: maxHz - 1, unit: 'Hz' });
   if (minHz >= maxHz) {
     throw new SvcError('INVALID_ARGUMENT', `--min-freq (${minHz} Hz) must be below --max-freq (${maxHz} Hz)`);
   }

@@ -23,6 +23,7 @@ import {
   validateFormantRatio,
   validatePitchSemitones,
 } from '../../dsp/voice/params.js';
+import { parseNumberOption } from '../options.js';
 
 interface ConvertCliOptions {
   pitch: string;
@@ -67,20 +68,20 @@ function planModelEngine(options: ConvertCliOptions, pitchSemitones: number, for
   }
   const f0Method = (options.f0 ?? 'hybrid') as F0Method;
   if (!F0_METHODS.includes(f0Method)) throw new SvcError('INVALID_ARGUMENT', `--f0 must be one of ${F0_METHODS.join(', ')}, got "${options.f0}"`);
-  const noiseScale = parseNumber('--noise-scale', options.noiseScale ?? String(DEFAULT_NOISE_SCALE), 'scale');
+  const noiseScale = parseNumberOption('--noise-scale', options.noiseScale ?? String(DEFAULT_NOISE_SCALE), { unit: 'scale' });
   if (noiseScale < 0 || noiseScale > 2) throw new SvcError('INVALID_ARGUMENT', `--noise-scale must be from 0 to 2, got ${noiseScale}`);
-  const seed = parseNumber('--seed', options.seed ?? '0', 'integer');
+  const seed = parseNumberOption('--seed', options.seed ?? '0', { unit: 'integer' });
   if (!Number.isInteger(seed) || seed < 0) throw new SvcError('INVALID_ARGUMENT', `--seed must be a non-negative integer, got "${options.seed}"`);
   const provider = (options.provider ?? 'cpu') as OnnxProvider;
   if (!['cpu', 'cuda', 'coreml', 'auto'].includes(provider)) throw new SvcError('INVALID_ARGUMENT', `--provider must be cpu, cuda, coreml or auto, got "${options.provider}"`);
   let threads: number | undefined;
   if (options.threads !== undefined) {
-    threads = parseNumber('--threads', options.threads, 'count');
+    threads = parseNumberOption('--threads', options.threads, { unit: 'count' });
     if (!Number.isInteger(threads) || threads < 1 || threads > 256) throw new SvcError('INVALID_ARGUMENT', `--threads must be an integer from 1 to 256, got "${options.threads}"`);
   }
   let targetF0Hz: number | undefined;
   if (options.targetF0 !== undefined) {
-    targetF0Hz = parseNumber('--target-f0', options.targetF0, 'Hz');
+    targetF0Hz = parseNumberOption('--target-f0', options.targetF0, { unit: 'Hz' });
     if (targetF0Hz < 50 || targetF0Hz > 1100) throw new SvcError('INVALID_ARGUMENT', `--target-f0 must be 50..1100 Hz, got ${targetF0Hz}`);
   }
   const outputRate = options.outputRate ?? 'input';
@@ -100,22 +101,16 @@ export interface ConvertPlan {
   outputRate?: number;
 }
 
-function parseNumber(name: string, raw: string, unit: string): number {
-  const value = raw.trim() === '' ? NaN : Number(raw);
-  if (!Number.isFinite(value)) throw new SvcError('INVALID_ARGUMENT', `${name} must be a number (${unit}), got "${raw}"`);
-  return value;
-}
-
 /** Validates the command line into a plan (no audio is read yet). */
 export function planConvert(input: string, output: string, options: ConvertCliOptions): ConvertPlan {
-  const pitchSemitones = validatePitchSemitones(parseNumber('--pitch', options.pitch, 'semitones'), '--pitch');
-  const formantRatio = validateFormantRatio(parseNumber('--formant', options.formant, 'ratio'), '--formant');
+  const pitchSemitones = validatePitchSemitones(parseNumberOption('--pitch', options.pitch, { unit: 'semitones' }), '--pitch');
+  const formantRatio = validateFormantRatio(parseNumberOption('--formant', options.formant, { unit: 'ratio' }), '--formant');
   if (options.format !== 'pcm16' && options.format !== 'float32') {
     throw new SvcError('INVALID_ARGUMENT', `--format must be pcm16 or float32, got "${options.format}"`);
   }
   let outputRate: number | undefined;
   if (options.rate !== undefined) {
-    outputRate = parseNumber('--rate', options.rate, 'Hz');
+    outputRate = parseNumberOption('--rate', options.rate, { unit: 'Hz' });
     if (!(SUPPORTED_SAMPLE_RATES as readonly number[]).includes(outputRate)) {
       throw new SvcError('INVALID_ARGUMENT', `--rate must be one of ${SUPPORTED_SAMPLE_RATES.join(', ')} Hz, got "${options.rate}"`);
     }

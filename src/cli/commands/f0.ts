@@ -5,6 +5,7 @@ import { readMono } from '../../audio/io.js';
 import { estimateF0 } from '../../dsp/f0/index.js';
 import { DEFAULT_F0_METHOD, DEFAULT_F_MAX_HZ, DEFAULT_F_MIN_HZ, F0_METHODS, type F0Method } from '../../dsp/f0/types.js';
 import { SvcError } from '../../errors.js';
+import { parseNumberOption } from '../options.js';
 
 interface F0CommandOptions {
   method: string;
@@ -12,12 +13,6 @@ interface F0CommandOptions {
   format: string;
   fmin: string;
   fmax: string;
-}
-
-function parseNumber(name: string, text: string): number {
-  const value = Number(text);
-  if (!Number.isFinite(value)) throw new SvcError('INVALID_ARGUMENT', `${name} must be a number, got '${text}'`);
-  return value;
 }
 
 export function register(program: Command): void {
@@ -42,10 +37,10 @@ export function register(program: Command): void {
       if (options.format !== 'csv' && options.format !== 'json') {
         throw new SvcError('INVALID_ARGUMENT', `--format must be csv or json, got '${options.format}'`);
       }
-      const hopMs = parseNumber('--hop-ms', options.hopMs);
+      const hopMs = parseNumberOption('--hop-ms', options.hopMs);
       if (!(hopMs >= 1 && hopMs <= 1000)) throw new SvcError('INVALID_ARGUMENT', `--hop-ms must be from 1 to 1000 ms, got ${hopMs}`);
-      const fMinHz = parseNumber('--fmin', options.fmin);
-      const fMaxHz = parseNumber('--fmax', options.fmax);
+      const fMinHz = parseNumberOption('--fmin', options.fmin);
+      const fMaxHz = parseNumberOption('--fmax', options.fmax);
       const audio = await readMono(input);
       const hopSamples = Math.max(1, Math.round((hopMs * audio.sampleRate) / 1000));
       const track = await estimateF0(audio.samples, audio.sampleRate, { method, hopSamples, fMinHz, fMaxHz });

@@ -9,6 +9,7 @@ import { AudioInputStream, AudioOutputStream, defaultDevice, findDevice, probeAu
 import { SvcError } from '../../errors.js';
 import { BEHIND_POLICIES, StreamPipeline, type BehindPolicy } from '../../stream/pipeline.js';
 import { createDspStageFactory } from '../../stream/dspStage.js';
+import { numberArg } from '../options.js';
 
 export interface LiveOptions {
   input?: number;
@@ -24,17 +25,6 @@ export interface LiveOptions {
   maxOutputMs: number;
   statsInterval: number;
   json: boolean;
-}
-
-function parseNumber(name: string, options: { integer?: boolean; min?: number; max?: number } = {}) {
-  return (text: string): number => {
-    const value = Number(text);
-    const range = options.min !== undefined && options.max !== undefined ? ` from ${options.min} to ${options.max}` : options.min !== undefined ? ` >= ${options.min}` : '';
-    if (text.trim() === '' || !Number.isFinite(value) || (options.integer && !Number.isInteger(value)) || (options.min !== undefined && value < options.min) || (options.max !== undefined && value > options.max)) {
-      throw new SvcError('INVALID_ARGUMENT', `${name} must be ${options.integer ? 'an integer' : 'a number'}${range}, got "${text}"`);
-    }
-    return value;
-  };
 }
 
 function pickDevices(devices: AudioDevice[], options: LiveOptions): { input: AudioDevice; output: AudioDevice } {
@@ -205,18 +195,18 @@ export function register(program: Command): void {
   program
     .command('live')
     .description('Change your voice live on this machine: microphone → built-in DSP voice → speakers (sound cards via PortAudio; ids from `svc devices`)')
-    .option('-i, --input <id>', 'input (microphone) device id from `svc devices` (default: the system default input)', parseNumber('--input', { integer: true, min: 0 }))
-    .option('-o, --output <id>', 'output (speaker) device id from `svc devices` (default: the system default output)', parseNumber('--output', { integer: true, min: 0 }))
-    .option('-r, --rate <hz>', "sample rate for both devices, in Hz (default: the input device's default rate)", parseNumber('--rate', { integer: true, min: 8000, max: 96000 }))
-    .option('-b, --block-ms <ms>', 'block length in milliseconds: smaller = lower latency, more CPU wakeups', parseNumber('--block-ms', { min: 2.5, max: 200 }), 20)
-    .option('-p, --pitch <semitones>', 'pitch change in semitones, -24..24 (12 = one octave up)', parseNumber('--pitch', { min: -24, max: 24 }), 0)
-    .option('-f, --formant <ratio>', 'formant (timbre) scale, 0.5..2 (1 = unchanged, >1 = smaller/brighter voice)', parseNumber('--formant', { min: 0.5, max: 2 }), 1)
-    .option('--output-channels <n>', 'output channels; the mono voice is copied to each (default: 2, or 1 for mono devices)', parseNumber('--output-channels', { integer: true, min: 1, max: 32 }))
-    .option('-d, --duration <seconds>', 'stop after this many seconds of input audio (default: run until Ctrl-C)', parseNumber('--duration', { min: 0.01 }))
+    .option('-i, --input <id>', 'input (microphone) device id from `svc devices` (default: the system default input)', numberArg('--input', { integer: true, min: 0 }))
+    .option('-o, --output <id>', 'output (speaker) device id from `svc devices` (default: the system default output)', numberArg('--output', { integer: true, min: 0 }))
+    .option('-r, --rate <hz>', "sample rate for both devices, in Hz (default: the input device's default rate)", numberArg('--rate', { integer: true, min: 8000, max: 96000 }))
+    .option('-b, --block-ms <ms>', 'block length in milliseconds: smaller = lower latency, more CPU wakeups', numberArg('--block-ms', { min: 2.5, max: 200 }), 20)
+    .option('-p, --pitch <semitones>', 'pitch change in semitones, -24..24 (12 = one octave up)', numberArg('--pitch', { min: -24, max: 24 }), 0)
+    .option('-f, --formant <ratio>', 'formant (timbre) scale, 0.5..2 (1 = unchanged, >1 = smaller/brighter voice)', numberArg('--formant', { min: 0.5, max: 2 }), 1)
+    .option('--output-channels <n>', 'output channels; the mono voice is copied to each (default: 2, or 1 for mono devices)', numberArg('--output-channels', { integer: true, min: 1, max: 32 }))
+    .option('-d, --duration <seconds>', 'stop after this many seconds of input audio (default: run until Ctrl-C)', numberArg('--duration', { min: 0.01 }))
     .addOption(new Option('--policy <policy>', 'when conversion falls behind real time: skip the late blocks, play them dry (unconverted), or silence them').choices(BEHIND_POLICIES).default('dry'))
-    .option('--max-queue-ms <ms>', 'input waiting for the voice beyond which --policy applies, in ms (default: the larger of 4 blocks and 200 ms)', parseNumber('--max-queue-ms', { min: 20, max: 10000 }))
-    .option('--max-output-ms <ms>', 'most audio allowed to wait for the output device before new blocks are dropped, in ms', parseNumber('--max-output-ms', { min: 10, max: 5000 }), 200)
-    .option('--stats-interval <seconds>', 'seconds between status lines', parseNumber('--stats-interval', { min: 0.1 }), 1)
+    .option('--max-queue-ms <ms>', 'input waiting for the voice beyond which --policy applies, in ms (default: the larger of 4 blocks and 200 ms)', numberArg('--max-queue-ms', { min: 20, max: 10000 }))
+    .option('--max-output-ms <ms>', 'most audio allowed to wait for the output device before new blocks are dropped, in ms', numberArg('--max-output-ms', { min: 10, max: 5000 }), 200)
+    .option('--stats-interval <seconds>', 'seconds between status lines', numberArg('--stats-interval', { min: 0.1 }), 1)
     .option('--json', 'print status lines as JSON objects (one per line) instead of text; PortAudio\'s own start-up lines (not JSON) may come first', false)
     .action(async (options: LiveOptions) => {
       await runLive(options);

@@ -6,6 +6,7 @@ import cliProgress from 'cli-progress';
 import { SvcError } from '../../errors.js';
 import { DEFAULT_F0_METHOD, F0_METHODS, type F0Method } from '../../dsp/f0/types.js';
 import { preprocessDataset, type PreprocessEvent, type PreprocessSummary } from '../../offline/preprocess.js';
+import { parseNumberOption } from '../options.js';
 
 interface PreprocessCliOptions {
   out: string;
@@ -18,12 +19,6 @@ interface PreprocessCliOptions {
   minSeconds: string;
   maxSeconds: string;
   overwrite: boolean;
-}
-
-function numberInRange(name: string, raw: string, min: number, max: number, unit: string): number {
-  const value = Number(raw);
-  if (!Number.isFinite(value) || value < min || value > max) throw new SvcError('INVALID_ARGUMENT', `${name} must be a number from ${min} to ${max} ${unit}, got "${raw}"`);
-  return value;
 }
 
 /** Multi-line summary for the terminal. */
@@ -63,10 +58,10 @@ export function register(program: Command): void {
       if (!(F0_METHODS as readonly string[]).includes(opts.f0)) {
         throw new SvcError('INVALID_ARGUMENT', `--f0 must be one of ${F0_METHODS.join(', ')}, got "${opts.f0}"`);
       }
-      const minSeconds = numberInRange('--min-seconds', opts.minSeconds, 0.5, 30, 's');
-      const maxSeconds = numberInRange('--max-seconds', opts.maxSeconds, 1, 60, 's');
+      const minSeconds = parseNumberOption('--min-seconds', opts.minSeconds, { min: 0.5, max: 30, unit: 's' });
+      const maxSeconds = parseNumberOption('--max-seconds', opts.maxSeconds, { min: 1, max: 60, unit: 's' });
       if (minSeconds >= maxSeconds) throw new SvcError('INVALID_ARGUMENT', `--min-seconds (${minSeconds}) must be below --max-seconds (${maxSeconds})`);
-      const valPerSpeaker = numberInRange('--val', opts.val, 0, 1000, 'clips');
+      const valPerSpeaker = parseNumberOption('--val', opts.val, { min: 0, max: 1000, unit: 'clips' });
       const tty = process.stderr.isTTY === true;
       const bar = tty ? new cliProgress.SingleBar({ format: 'preprocess |{bar}| {percentage}% | {file} | ETA {eta_formatted}', etaBuffer: 20, stream: process.stderr }, cliProgress.Presets.shades_classic) : undefined;
       let done = 0;

@@ -1,6 +1,6 @@
 // `svc serve`: the streaming voice-changer server (WebSocket protocol v1 on /ws, /metrics, the web
 // client on /). Runs until SIGINT/SIGTERM, then closes every session cleanly.
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
 import { SvcError } from '../../errors.js';
 import { BEHIND_POLICIES, type BehindPolicy } from '../../stream/pipeline.js';
 import { PROTOCOL_LIMITS } from '../../stream/protocol.js';
@@ -10,16 +10,7 @@ import type { OnnxProvider } from '../../models/onnx.js';
 import { listModels, modelDisplayName } from '../../models/registry.js';
 import type { ModelListEntry } from '../../stream/protocol.js';
 import { ModelResolver } from '../../stream/neuralStage.js';
-
-function numberIn(name: string, min: number, max: number, integer = false): (value: string) => number {
-  return (value: string) => {
-    const n = Number(value);
-    if (value.trim() === '' || !Number.isFinite(n) || n < min || n > max || (integer && !Number.isInteger(n))) {
-      throw new InvalidArgumentError(`${name} must be ${integer ? 'an integer' : 'a number'} from ${min} to ${max}, got ${JSON.stringify(value)}`);
-    }
-    return n;
-  };
-}
+import { numberArg } from '../options.js';
 
 interface ServeOptions {
   host: string;
@@ -49,29 +40,29 @@ export function register(program: Command): void {
     .command('serve')
     .description('Run the real-time voice-changer server: WebSocket streaming on ws://HOST:PORT/ws (protocol v1, docs/protocol.md), Prometheus metrics on /metrics, the voices clients may choose on /api/models, the browser client on / and the OBS page on /obs')
     .option('--host <address>', 'interface to listen on; 0.0.0.0 exposes the server to the network (then set --token)', '127.0.0.1')
-    .option('--port <number>', 'TCP port (0 = any free port)', numberIn('--port', 0, 65535, true), 8080)
+    .option('--port <number>', 'TCP port (0 = any free port)', numberArg('--port', { min: 0, max: 65535, integer: true }), 8080)
     .option('--token <secret>', 'require this token from clients (?token=SECRET in the URL or "token" in hello); default: no token. Also read from SVC_TOKEN')
     .option('--allow-origin <origin...>', 'browser origins allowed to connect besides the server\'s own pages, e.g. https://example.org; "*" allows any (clients without an Origin header are always allowed)')
-    .option('--block-ms <ms>', `block length for clients that do not choose one, in ms (${PROTOCOL_LIMITS.blockMs.min}-${PROTOCOL_LIMITS.blockMs.max}); smaller = lower latency, more CPU`, numberIn('--block-ms', PROTOCOL_LIMITS.blockMs.min, PROTOCOL_LIMITS.blockMs.max), 20)
-    .option('--max-sessions <n>', 'most concurrent sessions (converting clients + listeners); more are refused with TOO_MANY_SESSIONS', numberIn('--max-sessions', 1, 10000, true), 64)
-    .option('--idle-timeout-s <seconds>', 'close a client that sends nothing for this long, in seconds (listeners excepted)', numberIn('--idle-timeout-s', 1, 86400), 30)
+    .option('--block-ms <ms>', `block length for clients that do not choose one, in ms (${PROTOCOL_LIMITS.blockMs.min}-${PROTOCOL_LIMITS.blockMs.max}); smaller = lower latency, more CPU`, numberArg('--block-ms', { min: PROTOCOL_LIMITS.blockMs.min, max: PROTOCOL_LIMITS.blockMs.max }), 20)
+    .option('--max-sessions <n>', 'most concurrent sessions (converting clients + listeners); more are refused with TOO_MANY_SESSIONS', numberArg('--max-sessions', { min: 1, max: 10000, integer: true }), 64)
+    .option('--idle-timeout-s <seconds>', 'close a client that sends nothing for this long, in seconds (listeners excepted)', numberArg('--idle-timeout-s', { min: 1, max: 86400 }), 30)
     .addOption(
       new Option('--policy <policy>', 'what to do with input when conversion falls behind real time: skip = drop it, dry = pass it through unconverted, silence = output silence')
         .choices([...BEHIND_POLICIES])
         .default('dry'),
     )
-    .option('--max-queue-ms <ms>', 'input queued per session beyond which --policy applies, in ms (default: the larger of 4 blocks and 200 ms)', numberIn('--max-queue-ms', 20, 10000))
-    .option('--max-frame-bytes <bytes>', 'largest binary audio frame a client may send, in bytes', numberIn('--max-frame-bytes', 1024, 16 * 1024 * 1024, true), 262144)
-    .option('--max-messages-per-second <n>', 'messages per second a client may send before they are dropped with RATE_LIMITED', numberIn('--max-messages-per-second', 10, 100000, true), 1000)
-    .option('--crossfade-ms <ms>', 'SOLA crossfade between blocks of stateless (neural) models, in ms; the built-in DSP voice streams without one', numberIn('--crossfade-ms', 0, 100), 10)
-    .option('--search-ms <ms>', 'SOLA search window for the best-matching splice point (stateless models), in ms; adds half of it to the latency', numberIn('--search-ms', 0, 50), 10)
-    .option('--context-ms <ms>', 'extra past audio given to stateless models with every block, in ms (more context = steadier output, more compute)', numberIn('--context-ms', 0, 5000), 0)
+    .option('--max-queue-ms <ms>', 'input queued per session beyond which --policy applies, in ms (default: the larger of 4 blocks and 200 ms)', numberArg('--max-queue-ms', { min: 20, max: 10000 }))
+    .option('--max-frame-bytes <bytes>', 'largest binary audio frame a client may send, in bytes', numberArg('--max-frame-bytes', { min: 1024, max: 16 * 1024 * 1024, integer: true }), 262144)
+    .option('--max-messages-per-second <n>', 'messages per second a client may send before they are dropped with RATE_LIMITED', numberArg('--max-messages-per-second', { min: 10, max: 100000, integer: true }), 1000)
+    .option('--crossfade-ms <ms>', 'SOLA crossfade between blocks of stateless (neural) models, in ms; the built-in DSP voice streams without one', numberArg('--crossfade-ms', { min: 0, max: 100 }), 10)
+    .option('--search-ms <ms>', 'SOLA search window for the best-matching splice point (stateless models), in ms; adds half of it to the latency', numberArg('--search-ms', { min: 0, max: 50 }), 10)
+    .option('--context-ms <ms>', 'extra past audio given to stateless models with every block, in ms (more context = steadier output, more compute)', numberArg('--context-ms', { min: 0, max: 5000 }), 0)
     .option('--quiet', 'do not log session starts and ends', false)
     .option('--model <name|path>', 'default voice for new sessions: an installed So-VITS model (`svc models`) or a bundle folder (default: the built-in DSP voice). Clients switch with {"type":"model","name":"NAME"} to any installed model, NAME:SPEAKER, or "builtin"')
     .option('--speaker <name|id>', 'speaker of --model (default: its first speaker)')
     .addOption(new Option('--f0 <method>', 'f0 estimator of model voices, in its low-latency mode: dsp = YIN (70 ms look-ahead, no model), swift/hybrid (115 ms), crepe (40 ms, most compute)').choices([...F0_METHODS]).default('dsp'))
     .addOption(new Option('--provider <name>', 'ONNX execution provider for model voices (auto: best available, falls back to cpu)').choices(['cpu', 'cuda', 'coreml', 'auto']).default('cpu'))
-    .option('--threads <n>', 'ONNX threads per operator for model voices (default: 1 for small models such as the tiny reference, else up to 2)', numberIn('--threads', 1, 256, true))
+    .option('--threads <n>', 'ONNX threads per operator for model voices (default: 1 for small models such as the tiny reference, else up to 2)', numberArg('--threads', { min: 1, max: 256, integer: true }))
     .action(async (options: ServeOptions) => {
       const token = options.token ?? process.env.SVC_TOKEN;
       if (token !== undefined && token.length === 0) throw new SvcError('INVALID_ARGUMENT', '--token is empty', { hint: 'give a non-empty secret or leave --token out' });

@@ -1,23 +1,14 @@
 // `svc stream`: a command-line client of a running `svc serve`. File to file: the output has the same
 // rate, channels and length as the input and is time-aligned with it (the server's reported delay is
 // trimmed). With --input-device / --output-device it streams a microphone and/or plays the result live.
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
 import { readAudio, writeWav } from '../../audio/io.js';
 import { resample } from '../../audio/resample.js';
 import { SUPPORTED_SAMPLE_RATES, type AudioData } from '../../audio/types.js';
 import { SvcError } from '../../errors.js';
 import { StreamClient, streamAudio } from '../../stream/client.js';
 import { PROTOCOL_LIMITS, SAMPLE_FORMATS, type SampleFormat } from '../../stream/protocol.js';
-
-function numberIn(name: string, min: number, max: number, integer = false): (value: string) => number {
-  return (value: string) => {
-    const n = Number(value);
-    if (value.trim() === '' || !Number.isFinite(n) || n < min || n > max || (integer && !Number.isInteger(n))) {
-      throw new InvalidArgumentError(`${name} must be ${integer ? 'an integer' : 'a number'} from ${min} to ${max}, got ${JSON.stringify(value)}`);
-    }
-    return n;
-  };
-}
+import { numberArg } from '../options.js';
 
 interface StreamOptions {
   url: string;
@@ -43,17 +34,17 @@ export function register(program: Command): void {
     .description('Stream audio through a running `svc serve` (WebSocket protocol v1): a file or microphone in, a file or speakers out. File output has the input\'s rate, channels and length, aligned with it')
     .requiredOption('--url <url>', 'server address, e.g. ws://127.0.0.1:8080/ws or http://127.0.0.1:8080')
     .option('--in <file>', 'input audio file (WAV or FLAC, 1 or 2 channels)')
-    .option('--input-device <id>', 'record from this input device instead of a file (ids from `svc devices`)', numberIn('--input-device', 0, 1e6, true))
+    .option('--input-device <id>', 'record from this input device instead of a file (ids from `svc devices`)', numberArg('--input-device', { min: 0, max: 1e6, integer: true }))
     .option('--out <file>', 'write the converted audio to this WAV file (16-bit PCM)')
-    .option('--output-device <id>', 'play the converted audio on this output device (ids from `svc devices`)', numberIn('--output-device', 0, 1e6, true))
+    .option('--output-device <id>', 'play the converted audio on this output device (ids from `svc devices`)', numberArg('--output-device', { min: 0, max: 1e6, integer: true }))
     .option('--realtime', 'send a file at real-time pace, like a microphone; without it the file goes as fast as the server keeps up', false)
     .option('--token <secret>', 'the server\'s token, if it has one (also read from SVC_TOKEN)')
-    .option('--block-ms <ms>', `block length in ms (${PROTOCOL_LIMITS.blockMs.min}-${PROTOCOL_LIMITS.blockMs.max}); default: the server's (20)`, numberIn('--block-ms', PROTOCOL_LIMITS.blockMs.min, PROTOCOL_LIMITS.blockMs.max))
-    .option('--pitch <semitones>', `pitch shift in semitones (${PROTOCOL_LIMITS.pitch.min}..${PROTOCOL_LIMITS.pitch.max}; 12 = an octave up)`, numberIn('--pitch', PROTOCOL_LIMITS.pitch.min, PROTOCOL_LIMITS.pitch.max), 0)
-    .option('--formant <ratio>', `formant scale (${PROTOCOL_LIMITS.formant.min}..${PROTOCOL_LIMITS.formant.max}; 1 keeps the timbre, >1 smaller/brighter)`, numberIn('--formant', PROTOCOL_LIMITS.formant.min, PROTOCOL_LIMITS.formant.max), 1)
+    .option('--block-ms <ms>', `block length in ms (${PROTOCOL_LIMITS.blockMs.min}-${PROTOCOL_LIMITS.blockMs.max}); default: the server's (20)`, numberArg('--block-ms', { min: PROTOCOL_LIMITS.blockMs.min, max: PROTOCOL_LIMITS.blockMs.max }))
+    .option('--pitch <semitones>', `pitch shift in semitones (${PROTOCOL_LIMITS.pitch.min}..${PROTOCOL_LIMITS.pitch.max}; 12 = an octave up)`, numberArg('--pitch', { min: PROTOCOL_LIMITS.pitch.min, max: PROTOCOL_LIMITS.pitch.max }), 0)
+    .option('--formant <ratio>', `formant scale (${PROTOCOL_LIMITS.formant.min}..${PROTOCOL_LIMITS.formant.max}; 1 keeps the timbre, >1 smaller/brighter)`, numberArg('--formant', { min: PROTOCOL_LIMITS.formant.min, max: PROTOCOL_LIMITS.formant.max }), 1)
     .addOption(new Option('--format <format>', 'sample format on the wire: f32 (32-bit float) or s16 (16-bit integer, half the bandwidth)').choices([...SAMPLE_FORMATS]).default('f32'))
-    .option('--rate <hz>', 'sample rate for --input-device, in Hz', numberIn('--rate', 8000, 48000, true), 48000)
-    .option('--duration-s <seconds>', 'with --input-device: stop after this many seconds (default: until Ctrl-C)', numberIn('--duration-s', 0.1, 86400))
+    .option('--rate <hz>', 'sample rate for --input-device, in Hz', numberArg('--rate', { min: 8000, max: 48000, integer: true }), 48000)
+    .option('--duration-s <seconds>', 'with --input-device: stop after this many seconds (default: until Ctrl-C)', numberArg('--duration-s', { min: 0.1, max: 86400 }))
     .option('--model <name[:speaker]>', 'voice to convert with: "builtin" (the DSP voice), or a So-VITS model installed on the server (`svc models` there), optionally NAME:SPEAKER. Sent right after the session starts; audio flows once the server confirms it. Default: the server\'s default voice')
     .option('--quiet', 'no progress or latency report on stderr', false)
     .action(async (options: StreamOptions) => {

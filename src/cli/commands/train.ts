@@ -4,8 +4,8 @@
 // --resume continues from the newest; --nproc N trains N processes with torchrun (gloo on CPU).
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
-import { SvcError } from '../../errors.js';
 import { train, type TrainEvent } from '../../offline/train.js';
+import { parseNumberOption } from '../options.js';
 
 interface TrainCliOptions {
   out: string;
@@ -18,12 +18,6 @@ interface TrainCliOptions {
   batchSize?: string;
   threads?: string;
   seed: string;
-}
-
-function integer(name: string, raw: string, min: number, max: number): number {
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < min || value > max) throw new SvcError('INVALID_ARGUMENT', `${name} must be an integer from ${min} to ${max}, got "${raw}"`);
-  return value;
 }
 
 function formatSeconds(seconds: number | null): string {
@@ -48,8 +42,8 @@ export function register(program: Command): void {
     .option('--threads <n>', 'PyTorch CPU threads per process (default: cores / (2 × nproc), at least 1)')
     .option('--seed <n>', 'random seed (weights, batches)', '1234')
     .action(async (dataset: string, opts: TrainCliOptions) => {
-      const steps = integer('--steps', opts.steps, 1, 100_000_000);
-      const nproc = integer('--nproc', opts.nproc, 1, 64);
+      const steps = parseNumberOption('--steps', opts.steps, { min: 1, max: 100_000_000, integer: true });
+      const nproc = parseNumberOption('--nproc', opts.nproc, { min: 1, max: 64, integer: true });
       const tty = process.stderr.isTTY === true;
       const bar = tty ? new cliProgress.SingleBar({ format: 'train |{bar}| {value}/{total} | mel {mel} | {rate} steps/s | ETA {eta}', stream: process.stderr }, cliProgress.Presets.shades_classic) : undefined;
       const onEvent = (e: TrainEvent): void => {
@@ -73,11 +67,11 @@ export function register(program: Command): void {
       try {
         const result = await train({
           datasetDir: dataset, runDir: opts.out, config: opts.config, steps, resume: opts.resume, nproc, onEvent,
-          checkpointEvery: opts.checkpointEvery === undefined ? undefined : integer('--checkpoint-every', opts.checkpointEvery, 1, 100_000_000),
-          logEvery: integer('--log-every', opts.logEvery, 1, 100_000),
-          batchSize: opts.batchSize === undefined ? undefined : integer('--batch-size', opts.batchSize, 1, 4096),
-          threads: opts.threads === undefined ? undefined : integer('--threads', opts.threads, 1, 256),
-          seed: integer('--seed', opts.seed, 0, 2 ** 31 - 1),
+          checkpointEvery: opts.checkpointEvery === undefined ? undefined : parseNumberOption('--checkpoint-every', opts.checkpointEvery, { min: 1, max: 100_000_000, integer: true }),
+          logEvery: parseNumberOption('--log-every', opts.logEvery, { min: 1, max: 100_000, integer: true }),
+          batchSize: opts.batchSize === undefined ? undefined : parseNumberOption('--batch-size', opts.batchSize, { min: 1, max: 4096, integer: true }),
+          threads: opts.threads === undefined ? undefined : parseNumberOption('--threads', opts.threads, { min: 1, max: 256, integer: true }),
+          seed: parseNumberOption('--seed', opts.seed, { min: 0, max: 2 ** 31 - 1, integer: true }),
         });
         bar?.stop();
         const first = result.history[0];

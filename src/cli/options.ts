@@ -1,0 +1,28 @@
+// Numeric command-line options, parsed once at the boundary. Every command uses these, so a bad value
+// reads the same everywhere: `svc: --port must be an integer from 0 to 65535, got "http"`.
+import { SvcError } from '../errors.js';
+
+export interface NumberRule {
+  min?: number;
+  max?: number;
+  integer?: boolean;
+  /** Unit named in the error, e.g. 'ms', 'semitones'. */
+  unit?: string;
+}
+
+/** `raw` as a number within `rule`, or SvcError('INVALID_ARGUMENT') naming the option and the allowed range. */
+export function parseNumberOption(name: string, raw: string, rule: NumberRule = {}): number {
+  const value = raw.trim() === '' ? NaN : Number(raw);
+  const { min, max, integer = false, unit } = rule;
+  const outOfRange = (min !== undefined && value < min) || (max !== undefined && value > max);
+  if (!Number.isFinite(value) || (integer && !Number.isInteger(value)) || outOfRange) {
+    const range = min !== undefined && max !== undefined ? ` from ${min} to ${max}` : min !== undefined ? ` ≥ ${min}` : max !== undefined ? ` ≤ ${max}` : '';
+    throw new SvcError('INVALID_ARGUMENT', `${name} must be ${integer ? 'an integer' : 'a number'}${range}${unit ? ` ${unit}` : ''}, got "${raw}"`);
+  }
+  return value;
+}
+
+/** The same check as a commander option parser: `.option('--port <n>', '...', numberArg('--port', { min: 0 }))`. */
+export function numberArg(name: string, rule: NumberRule = {}): (raw: string) => number {
+  return (raw: string) => parseNumberOption(name, raw, rule);
+}
