@@ -7,16 +7,16 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { join } from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { readAudio, readMono, writeWav } from '../src/audio/io.js';
 import { installedModelEntries } from '../src/cli/commands/serve.js';
 import { makeReference } from '../src/cli/commands/make-reference.js';
 import { ModelResolver } from '../src/stream/neuralStage.js';
 import { loadBuiltinStageFactory, startServer, type SvcServer } from '../src/stream/server.js';
+import { launchChromiumWithMic, pageStats, waitForStats } from './helpers/browser.js';
 import { makeTempDir, runSvc, shared } from './helpers/index.js';
 import { medianF0, semitonesBetween } from './helpers/pitch.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const SPEECH_16K = shared('speech', 'vctk_autovc_16k', 'p225', 'p225_003.wav');
 const temp = makeTempDir('svc-web-neural-');
 const modelsDir = join(temp.dir, 'models');
@@ -39,18 +39,9 @@ interface PageStats {
   errors: string[];
 }
 
-const stats = (p: Page): Promise<PageStats> => p.evaluate(() => (window as unknown as { svcStats: PageStats }).svcStats);
-
-async function waitFor(p: Page, predicate: (s: PageStats) => boolean, what: string, timeoutMs = 30_000): Promise<PageStats> {
-  const deadline = Date.now() + timeoutMs;
-  let last: PageStats | undefined;
-  while (Date.now() < deadline) {
-    last = await stats(p);
-    if (predicate(last)) return last;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`timed out waiting for ${what}; page stats: ${JSON.stringify(last)}`);
-}
+const stats = (p: Page): Promise<PageStats> => pageStats<PageStats>(p);
+const waitFor = (p: Page, predicate: (s: PageStats) => boolean, what: string, timeoutMs?: number): Promise<PageStats> =>
+  waitForStats<PageStats>(p, predicate, what, timeoutMs);
 
 function rms(x: Float32Array, from = 0, to = x.length): number {
   let sum = 0;
@@ -108,21 +99,7 @@ test('GET /api/models needs the token of a server that has one (query or Bearer 
 test('the web page switches to the installed model and plays converted audio; stats and /metrics name it', async () => {
   let browser: BrowserContext | undefined;
   try {
-    browser = await chromium.launchPersistentContext(join(temp.dir, 'profile'), {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--use-fake-ui-for-media-stream',
-        '--use-fake-device-for-media-stream',
-        `--use-file-for-fake-audio-capture=${micWav}`,
-        '--autoplay-policy=no-user-gesture-required',
-      ],
-    });
+    browser = await launchChromiumWithMic(temp.dir, micWav);
     const page = browser.pages()[0] ?? (await browser.newPage());
     page.on('pageerror', (error) => console.error('page error:', error.message));
     // 200 ms blocks: the neural stage re-runs its context window per block, so larger blocks cost less.

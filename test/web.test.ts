@@ -6,13 +6,13 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { readMono, writeWav } from '../src/audio/io.js';
 import { startServer, type SvcServer } from '../src/stream/server.js';
+import { launchChromiumWithMic, pageStats, waitForStats } from './helpers/browser.js';
 import { makeTempDir, shared } from './helpers/index.js';
 import { medianF0, semitonesBetween } from './helpers/pitch.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const TOKEN = 'web-test-token';
 const SCREENSHOT = '/tmp/svc-web-client.png';
 const temp = makeTempDir('svc-web-');
@@ -36,18 +36,9 @@ interface PageStats {
   errors: string[];
 }
 
-const stats = (p: Page): Promise<PageStats> => p.evaluate(() => (window as unknown as { svcStats: PageStats }).svcStats);
-
-async function waitFor(p: Page, predicate: (s: PageStats) => boolean, what: string, timeoutMs = 30_000): Promise<PageStats> {
-  const deadline = Date.now() + timeoutMs;
-  let last: PageStats | undefined;
-  while (Date.now() < deadline) {
-    last = await stats(p);
-    if (predicate(last)) return last;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`timed out waiting for ${what}; page stats: ${JSON.stringify(last)}`);
-}
+const stats = (p: Page): Promise<PageStats> => pageStats<PageStats>(p);
+const waitFor = (p: Page, predicate: (s: PageStats) => boolean, what: string, timeoutMs?: number): Promise<PageStats> =>
+  waitForStats<PageStats>(p, predicate, what, timeoutMs);
 
 function inputSecondsFromMetrics(text: string): number {
   let total = 0;
@@ -64,24 +55,7 @@ test.before(async () => {
   await writeWav(micWav, speech, { format: 'pcm16' });
   micF0Hz = medianF0(speech.samples, speech.sampleRate).hz;
   server = await startServer({ host: '127.0.0.1', port: 0, token: TOKEN });
-  browser = await chromium.launchPersistentContext(join(temp.dir, 'profile'), {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--use-fake-ui-for-media-stream',
-      '--use-fake-device-for-media-stream',
-      `--use-file-for-fake-audio-capture=${micWav}`,
-      '--autoplay-policy=no-user-gesture-required',
-    ],
-    viewport: { width: 1280, height: 900 },
-  });
+  browser = await launchChromiumWithMic(temp.dir, micWav);
   page = browser.pages()[0] ?? (await browser.newPage());
   page.on('pageerror', (error) => console.error('page error:', error.message));
 });
