@@ -511,20 +511,24 @@ export function createServer(options: ServerOptions = {}): SvcServer {
       subscription.unsubscribe();
       errorSubscription.unsubscribe();
     };
-    const ready: ReadyMessage = {
+    send(conn, readyMessage(session, 'convert', format, encoder));
+    log(`session ${id} started (${format.sampleRate} Hz ${format.format} ×${format.channels}, block ${hello.blockMs} ms)`);
+  }
+
+  /** The `ready` answer to a hello: the negotiated format and the session's voice, model and latency. */
+  function readyMessage(session: ConvertSession, role: ReadyMessage['role'], format: StreamFormat, encoder: OutputEncoder): ReadyMessage {
+    return {
       type: 'ready',
-      sessionId: id,
-      role: 'convert',
+      sessionId: session.id,
+      role,
       ...format,
-      blockSamples: Math.round((hello.blockMs * format.sampleRate) / 1000),
+      blockSamples: Math.round((session.blockMs * format.sampleRate) / 1000),
       voice: { ...session.voice },
       model: session.modelName,
       controls: session.controls(),
       latency: session.latency(encoder),
       limits: limits(session),
     };
-    send(conn, ready);
-    log(`session ${id} started (${format.sampleRate} Hz ${format.format} ×${format.channels}, block ${hello.blockMs} ms)`);
   }
 
   function limits(session?: ConvertSession): ReadyMessage['limits'] {
@@ -553,19 +557,7 @@ export function createServer(options: ServerOptions = {}): SvcServer {
     listenersBySession.get(session.id)?.add(conn);
     const subscription = session.stageOutput$.subscribe((block) => deliver(conn, session, block));
     conn.unsubscribe = () => subscription.unsubscribe();
-    const ready: ReadyMessage = {
-      type: 'ready',
-      sessionId: session.id,
-      role: 'listen',
-      ...format,
-      blockSamples: Math.round((session.blockMs * format.sampleRate) / 1000),
-      voice: { ...session.voice },
-      model: session.modelName,
-      controls: session.controls(),
-      latency: session.latency(encoder),
-      limits: limits(session),
-    };
-    send(conn, ready);
+    send(conn, readyMessage(session, 'listen', format, encoder));
   }
 
   /** Sends converted audio to one sink, dropping it (counted) when the client does not keep up. */

@@ -245,6 +245,17 @@ class SynthesizerTrn(nn.Module):
         return self.dec(z * c_mask, f0, g=g), f0
 
 
+def _scores_and_features(disc, x):
+    """Runs a discriminator's conv stack: (flattened scores [B, N], the activation of every layer)."""
+    fmap = []
+    for conv in disc.convs:
+        x = F.leaky_relu(conv(x), LRELU_SLOPE)
+        fmap.append(x)
+    x = disc.conv_post(x)
+    fmap.append(x)
+    return torch.flatten(x, 1, -1), fmap
+
+
 class DiscriminatorP(nn.Module):
     """HiFi-GAN period discriminator: the waveform folded to [T/p, p], 2-D convs along time."""
 
@@ -260,19 +271,13 @@ class DiscriminatorP(nn.Module):
         self.conv_post = norm(nn.Conv2d(1024, 1, (3, 1), 1, padding=(1, 0)))
 
     def forward(self, x):
-        fmap = []
         b, c, t = x.shape
         if t % self.period:
             pad = self.period - t % self.period
             x = F.pad(x, (0, pad), "reflect")
             t += pad
         x = x.view(b, c, t // self.period, self.period)
-        for conv in self.convs:
-            x = F.leaky_relu(conv(x), LRELU_SLOPE)
-            fmap.append(x)
-        x = self.conv_post(x)
-        fmap.append(x)
-        return torch.flatten(x, 1, -1), fmap
+        return _scores_and_features(self, x)
 
 
 class DiscriminatorS(nn.Module):
@@ -287,13 +292,7 @@ class DiscriminatorS(nn.Module):
         self.conv_post = norm(nn.Conv1d(1024, 1, 3, 1, padding=1))
 
     def forward(self, x):
-        fmap = []
-        for conv in self.convs:
-            x = F.leaky_relu(conv(x), LRELU_SLOPE)
-            fmap.append(x)
-        x = self.conv_post(x)
-        fmap.append(x)
-        return torch.flatten(x, 1, -1), fmap
+        return _scores_and_features(self, x)
 
 
 class MultiPeriodDiscriminator(nn.Module):
