@@ -16,7 +16,8 @@ export const PYTHON_INSTALL_HINT =
   '(or set SVC_PYTHON to a Python that has torch, torchaudio, onnx and numpy)';
 
 export interface PythonEvent {
-  event: 'progress' | 'result' | 'error';
+  /** progress, result and error are common to every job; jobs may add their own (start, step, ...). */
+  event: string;
   message?: string;
   code?: string;
   hint?: string | null;
@@ -33,6 +34,19 @@ export interface RunPythonOptions {
   env?: NodeJS.ProcessEnv;
   /** Interpreter; default `pythonExecutable` (SVC_PYTHON or /usr/bin/python3). */
   python?: string;
+  /** Called for every event other than result and error (progress included), e.g. training steps. */
+  onEvent?: (event: PythonEvent) => void;
+  /**
+   * Arguments placed before `-m svc_py.<module>`, e.g. a launcher such as
+   * `['-m', 'svc_py.torchrun', '--nproc_per_node', '2']` that starts the module itself.
+   */
+  launcher?: string[];
+  /** Which result event counts when several processes report one (default: the first). */
+  acceptResult?: (event: PythonEvent) => boolean;
+  /** How the child is stopped on cancel or parent exit: SIGTERM lets a launcher stop its workers. Default SIGKILL. */
+  killSignal?: NodeJS.Signals;
+  /** Hint attached to the error when the job ends without a result (e.g. how to resume). */
+  failureHint?: string;
 }
 
 const KNOWN_CODES: ReadonlySet<string> = new Set<SvcErrorCode>([
@@ -44,14 +58,14 @@ const KNOWN_CODES: ReadonlySet<string> = new Set<SvcErrorCode>([
 const MISSING_MODULE = /No module named '?(torch|torchaudio|onnx|numpy)\b/;
 
 // Children still running, so a Ctrl-C or process.exit() of the parent does not leave them behind.
-const liveChildren = new Set<ChildProcess>();
+const liveChildren = new Map<ChildProcess, NodeJS.Signals>();
 let exitHookInstalled = false;
-function trackChild(child: ChildProcess): void {
-  liveChildren.add(child);
+function trackChild(child: ChildProcess, killSignal: NodeJS.Signals): void {
+  liveChildren.set(child, killSignal);
   if (!exitHookInstalled) {
     exitHookInstalled = true;
     process.once('exit', () => {
-      for (const c of liveChildren) c.kill('SIGKILL');
+      for (const [c, signal] of liveChildren) c.kill(signal);
     });
   }
 }
@@ -79,7 +93,7 @@ export function runPythonModule<T = Record<string, unknown>>(module: string, arg
     let stderrTail = '';
     let timer: NodeJS.Timeout | undefined;
 
-    const child = spawn(python, ['-m', `svc_py.${module}`, ...args], {
+    const child = spawn(python, [...(options.launcher ?? []), '-m', `svc_py.${module}`, ...args], {
       cwd: repoRoot,
       env: {
         ...process.env,
@@ -89,13 +103,13 @@ export function runPythonModule<T = Record<string, unknown>>(module: string, arg
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    trackChild(child);
+    trackChild(child, options.killSignal ?? 'SIGKILL');
 
     const onAbort = (): void => finish(new SvcError('INTERNAL', `svc_py.${module} was cancelled`));
     const cleanup = (): void => {
       if (timer) clearTimeout(timer);
       options.signal?.removeEventListener('abort', onAbort);
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      if (child.exitCode === null && child.signalCode === null) child.kill(options.killSignal ?? 'SIGKILL');
       liveChildren.delete(child);
     };
     function finish(error?: SvcError, value?: T): void {
@@ -123,9 +137,14 @@ export function runPythonModule<T = Record<string, unknown>>(module: string, arg
         stderrTail = (stderrTail + line + '\n').slice(-4000); // stray print: keep for diagnostics
         return;
       }
-      if (event.event === 'progress') options.onProgress?.(String(event.message ?? ''), event);
-      else if (event.event === 'result') result = event;
-      else if (event.event === 'error') failure = errorFromEvent(event, module);
+      if (event.event === 'result') {
+        if (!result && (options.acceptResult?.(event) ?? true)) result = event;
+      } else if (event.event === 'error') {
+        failure ??= errorFromEvent(event, module);
+      } else {
+        if (event.event === 'progress') options.onProgress?.(String(event.message ?? ''), event);
+        options.onEvent?.(event);
+      }
     };
 
     child.stdout!.setEncoding('utf8');
@@ -160,7 +179,7 @@ export function runPythonModule<T = Record<string, unknown>>(module: string, arg
         return finish(new SvcError('PYTHON_UNAVAILABLE', `${python} lacks ${MISSING_MODULE.exec(stderrTail)![1]}, which svc_py.${module} needs`, { hint: PYTHON_INSTALL_HINT }));
       }
       const tail = stderrTail.trim().split('\n').slice(-6).join('\n');
-      finish(new SvcError('INTERNAL', `svc_py.${module} ended without a result (exit ${code ?? signal})${tail ? `:\n${tail}` : ''}`));
+      finish(new SvcError('INTERNAL', `svc_py.${module} ended without a result (exit ${code ?? signal})${tail ? `:\n${tail}` : ''}`, options.failureHint ? { hint: options.failureHint } : {}));
     });
   });
 }

@@ -11,6 +11,7 @@ import { createNeuralStageFactory, DEFAULT_GAP_LOOKAHEAD_FRAMES, NeuralStage } f
 import { convertChunks } from '../src/stream/pipeline.js';
 import { makeTempDir, shared } from './helpers/index.js';
 import { buildTinyBundles, snrDb } from './neural-fixtures.js';
+import { concatFloat32 } from '../src/dsp/arrays.js';
 
 const SPEECH_16K = shared('speech', 'vctk_autovc_16k', 'p225', 'p225_003.wav');
 const temp = makeTempDir('svc-neural-stream-');
@@ -47,14 +48,7 @@ async function stream(chunks: Float32Array[], blockMs: number, options: Paramete
   const parts = await lastValueFrom(
     from(chunks).pipe(convertChunks(() => factory({ clientSampleRate: model.sampleRate, voice: { pitch: 0, formant: 1 } }), { blockSamples }), toArray()),
   );
-  const total = parts.reduce((n, p) => n + p.length, 0);
-  const out = new Float32Array(total);
-  let offset = 0;
-  for (const p of parts) {
-    out.set(p, offset);
-    offset += p.length;
-  }
-  return out;
+  return concatFloat32(parts);
 }
 
 const settings = { seed: 9, f0Method: 'dsp' as const, f0LowLatency: true };

@@ -8,6 +8,7 @@ import { StreamingResampler, resample, resampleAudio, speexHeapBytes } from '../
 import { SUPPORTED_SAMPLE_RATES } from '../src/audio/types.js';
 import { SvcError } from '../src/errors.js';
 import { shared } from './helpers/index.js';
+import { concatFloat32 } from '../src/dsp/arrays.js';
 
 const handlersBeforeLoad = process.listeners('unhandledRejection').length + process.listeners('uncaughtException').length;
 
@@ -34,16 +35,6 @@ function peakPosition(x: Float32Array): number {
   const c = x[best + 1] ?? 0;
   const denominator = a - 2 * b + c;
   return denominator === 0 ? best : best + (0.5 * (a - c)) / denominator;
-}
-
-function concat(parts: Float32Array[]): Float32Array {
-  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
 }
 
 test('dispose() frees the WASM state: 1000 create/process/dispose cycles do not grow the heap', () => {
@@ -117,7 +108,7 @@ test('equal rates stream through unchanged with no delay; resampleAudio converts
   const x = sine(440, 16000, 999);
   const same = new StreamingResampler({ fromRate: 16000, toRate: 16000 });
   assert.is(same.delaySamples, 0);
-  assert.equal(Array.from(concat([same.process(x), same.flush()])), Array.from(x));
+  assert.equal(Array.from(concatFloat32([same.process(x), same.flush()])), Array.from(x));
   same.dispose();
 
   const stereo = { sampleRate: 48000, channels: [sine(500, 48000, 4800), sine(1500, 48000, 4800, 0.3)] };
@@ -147,7 +138,7 @@ test('streaming output is identical for 1-sample, odd-sized and whole-signal chu
           start += size;
         }
         parts.push(r.flush());
-        return concat(parts);
+        return concatFloat32(parts);
       } finally {
         r.dispose();
       }
@@ -167,10 +158,10 @@ test('streaming delaySamples is where an impulse comes out; flush() resets for a
     try {
       const x = new Float32Array(from / 10);
       x[500] = 0.9;
-      const first = concat([r.process(x), r.flush()]);
+      const first = concatFloat32([r.process(x), r.flush()]);
       const expected = (500 * to) / from + r.delaySamples;
       assert.ok(Math.abs(peakPosition(first) - expected) < 0.25, `${from}→${to}: impulse at ${peakPosition(first)}, expected ${expected}`);
-      const second = concat([r.process(x), r.flush()]);
+      const second = concatFloat32([r.process(x), r.flush()]);
       assert.equal(Array.from(second), Array.from(first), 'a second stream after flush() must start fresh');
     } finally {
       r.dispose();

@@ -8,6 +8,7 @@ import { convertChunks, StreamPipeline, type PipelineOptions } from '../src/stre
 import { PassThroughStage, type ConverterStage } from '../src/stream/stage.js';
 import { parseClientMessage } from '../src/stream/protocol.js';
 import { decodeFrame, encodeFrame } from '../src/stream/codec.js';
+import { concatFloat32 } from '../src/dsp/arrays.js';
 
 const RATE = 16000;
 
@@ -88,13 +89,7 @@ function randomChunks(signal: Float32Array, seed: number): Float32Array[] {
 
 async function convertAll(createStage: () => ConverterStage, chunks: Float32Array[], options: PipelineOptions): Promise<Float32Array> {
   const parts = await lastValueFrom(from(chunks).pipe(convertChunks(createStage, options), toArray()));
-  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
-  let offset = 0;
-  for (const p of parts) {
-    out.set(p, offset);
-    offset += p.length;
-  }
-  return out;
+  return concatFloat32(parts);
 }
 
 function maxJump(x: Float32Array, from = 1, to = x.length): number {

@@ -14,6 +14,7 @@
 import { createRequire } from 'node:module';
 import { SvcError } from '../errors.js';
 import type { AudioData, MonoAudio } from './types.js';
+import { concatFloat32 } from '../dsp/arrays.js';
 
 /** The subset of the Emscripten module (speex-resampler/app/speex_wasm.js) used here. */
 interface SpeexModule {
@@ -223,7 +224,7 @@ export class StreamingResampler {
     for (let start = 0; start < input.length; start += MAX_BLOCK_INPUT_SAMPLES) {
       parts.push(this.processBlock(input.subarray(start, Math.min(input.length, start + MAX_BLOCK_INPUT_SAMPLES))));
     }
-    return concat(parts);
+    return concatFloat32(parts);
   }
 
   private processBlock(input: Float32Array): Float32Array {
@@ -280,7 +281,7 @@ export class StreamingResampler {
       made += part.length;
       if (++guard > 1000) throw new SvcError('INTERNAL', 'speex resampler flush did not converge');
     }
-    const tail = concat(parts);
+    const tail = concatFloat32(parts);
     const keep = tail.length - (made - target);
     // Reset: speexdsp's reset_mem is not exported by this build, so recreate the state.
     speexModule!._speex_resampler_destroy(this.state);
@@ -330,7 +331,7 @@ export async function resample(samples: Float32Array, fromRate: number, toRate: 
     const pad = (step - (half % step)) % step;
     const delayOut = ((half + pad) * toRate) / fromRate; // exact integer
     const outLength = Math.round((samples.length * toRate) / fromRate);
-    const produced = concat([resampler.process(new Float32Array(pad)), resampler.process(samples), resampler.flush()]);
+    const produced = concatFloat32([resampler.process(new Float32Array(pad)), resampler.process(samples), resampler.flush()]);
     const out = new Float32Array(outLength);
     out.set(produced.subarray(delayOut, Math.min(produced.length, delayOut + outLength)));
     return out;
@@ -351,17 +352,4 @@ export async function resampleAudio(audio: AudioData, toRate: number, options: R
 export async function resampleMono(audio: MonoAudio, toRate: number, options: ResampleOptions = {}): Promise<MonoAudio> {
   if (audio.sampleRate === toRate) return audio;
   return { sampleRate: toRate, samples: await resample(audio.samples, audio.sampleRate, toRate, options) };
-}
-
-function concat(parts: Float32Array[]): Float32Array {
-  if (parts.length === 1) return parts[0]!;
-  let total = 0;
-  for (const p of parts) total += p.length;
-  const out = new Float32Array(total);
-  let offset = 0;
-  for (const p of parts) {
-    out.set(p, offset);
-    offset += p.length;
-  }
-  return out;
 }

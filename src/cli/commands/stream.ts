@@ -9,6 +9,7 @@ import { SvcError } from '../../errors.js';
 import { StreamClient, streamAudio } from '../../stream/client.js';
 import { PROTOCOL_LIMITS, SAMPLE_FORMATS, type SampleFormat } from '../../stream/protocol.js';
 import { numberArg } from '../options.js';
+import { concatFloat32 } from '../../dsp/arrays.js';
 
 interface StreamOptions {
   url: string;
@@ -182,14 +183,9 @@ async function withDevices(options: StreamOptions, token: string | undefined, vo
   }
   if (failure !== undefined) throw failure;
   if (options.out !== undefined) {
-    const total = recorded.reduce((n, x) => n + x.length, 0);
+    const all = concatFloat32(recorded);
+    const total = all.length;
     const delay = Math.min(total, ready.latency.delaySamples);
-    const all = new Float32Array(total);
-    let offset = 0;
-    for (const part of recorded) {
-      all.set(part, offset);
-      offset += part.length;
-    }
     await writeWav(options.out, { sampleRate, samples: all.slice(delay) });
     if (!options.quiet) process.stderr.write(`svc: wrote ${options.out} (${((total - delay) / sampleRate).toFixed(2)} s)\n`);
   }
