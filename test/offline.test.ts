@@ -9,7 +9,7 @@ import { readMono } from '../src/audio/io.js';
 import { parseNpy } from '../src/io/npy.js';
 import { clippedFraction, loudnessGain, sliceAtSilences } from '../src/offline/slice.js';
 import type { DatasetManifest } from '../src/offline/preprocess.js';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { makeTempDir, repoRoot, runSvc, shared } from './helpers/index.js';
 
 const kathleen = (n: number): string => shared('speech', 'kathleen_arctic_cc0_48k', `arctic_a${String(n).padStart(4, '0')}.wav`);
@@ -223,6 +223,30 @@ test('a dataset made for another model is refused by train, naming the cause', a
   const exp = await runSvc(['export', join(temp.dir, 'nothing-here'), '--out', join(temp.dir, 'm')]);
   assert.is(exp.code, 1);
   assert.match(exp.stderr, /run folder not found/);
+});
+
+test('--base: a missing path, a base for another encoder and a base of another architecture are refused before training', async () => {
+  const out = join(temp.dir, 'ds');
+  const missing = await runSvc(['train', out, '--out', join(temp.dir, 'run-b1'), '--steps', '1', '--base', join(temp.dir, 'no-such-base')]);
+  assert.is(missing.code, 1);
+  assert.match(missing.stderr, /--base .*no-such-base: no such file or folder/);
+  // A base whose base.json names another content encoder than the dataset's.
+  const otherEncoder = join(temp.dir, 'base-other-encoder');
+  mkdirSync(otherEncoder);
+  writeFileSync(join(otherEncoder, 'G_0.pth'), '');
+  writeFileSync(join(otherEncoder, 'base.json'), JSON.stringify({ trained_on: 'elsewhere', encoder: { name: 'contentvec', dim: 256, sha256: 'e'.repeat(64) } }));
+  const enc = await runSvc(['train', out, '--out', join(temp.dir, 'run-b2'), '--steps', '1', '--base', otherEncoder]);
+  assert.is(enc.code, 1);
+  assert.match(enc.stderr, /--base .* was trained on content units of encoder contentvec \(sha256 eeeeeeeeeeee\), this dataset on tiny_conv/);
+  // A G_0.pth of another architecture (one tensor that the tiny generator does not have).
+  const otherArch = join(temp.dir, 'base-other-arch');
+  mkdirSync(otherArch);
+  const made = spawnSync('/usr/bin/python3', ['-c', `import torch; torch.save({"model": {"pre.weight": torch.zeros(3, 3, 7)}}, "${join(otherArch, 'G_0.pth')}")`]);
+  assert.is(made.status, 0, String(made.stderr));
+  const arch = await runSvc(['train', out, '--out', join(temp.dir, 'run-b3'), '--steps', '1', '--base', otherArch]);
+  assert.is(arch.code, 1);
+  assert.match(arch.stderr, /the generator was trained with another architecture than this config \(\d+ tensor\(s\) differ, e\.g\. pre\.weight \(3, 3, 7\) vs/);
+  assert.not.ok(existsSync(join(temp.dir, 'run-b3', 'G_1.pth')), 'no checkpoint written');
 });
 
 test.after(() => temp.cleanup());

@@ -52,8 +52,12 @@ def tiny_config():
     config["data"].update({"sampling_rate": 16000, "filter_length": 1024, "hop_length": 320, "win_length": 1024, "mel_fmax": 8000})
     config["model"].update({
         "inter_channels": 16, "hidden_channels": 32, "filter_channels": 64, "n_heads": 2, "n_layers": 2,
-        "resblock": "2", "resblock_kernel_sizes": [3], "resblock_dilation_sizes": [[1, 3]],
-        "upsample_rates": [8, 5, 4, 2], "upsample_initial_channel": 64, "upsample_kernel_sizes": [16, 11, 8, 4],
+        # The vocoder keeps upstream's ResBlock1 (kernels 3 and 7, dilations 1/3/5) at 1/4 of its
+        # width. A thinner one (ResBlock2, 64 channels) never learns to shape the NSF sine source in
+        # a CPU-sized run: its output becomes a buzz at the 50 Hz frame rate that ignores f0
+        # (docs/training.md, "Why the tiny vocoder looks like this").
+        "resblock": "1", "resblock_kernel_sizes": [3, 7], "resblock_dilation_sizes": [[1, 3, 5], [1, 3, 5]],
+        "upsample_rates": [8, 5, 4, 2], "upsample_initial_channel": 128, "upsample_kernel_sizes": [16, 11, 8, 4],
         "gin_channels": 32, "ssl_dim": 256, "n_speakers": 4, "speech_encoder": "vec256l9", "vol_embedding": True,
         "use_depthwise_conv": True, "flow_share_parameter": True,
     })

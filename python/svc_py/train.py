@@ -45,9 +45,13 @@ def load_config(name):
     if name == "tiny":
         config = tiny_config()
         # The tiny model is for tests and smoke runs of a few hundred CPU steps: a 1/8-width
-        # discriminator and a higher learning rate than upstream's 1e-4 make its losses move visibly.
+        # discriminator and a higher learning rate than upstream's 1e-4 make its losses move visibly,
+        # and a multi-resolution STFT loss (svc's key train.c_stft; upstream configs leave it at 0)
+        # rewards harmonics at the source's f0, which 80 mel bands cannot resolve. Without it the
+        # young vocoder's cheapest fit to the mel loss is a 50 Hz frame-rate buzz (docs/training.md).
         config["train"]["discriminator_scale"] = 0.125
         config["train"]["learning_rate"] = 5e-4
+        config["train"]["c_stft"] = 15.0
         return validate_config(config)
     if name == "standard":
         return validate_config(copy.deepcopy(STANDARD_CONFIG))
@@ -251,6 +255,20 @@ def kl_loss(z_p, logs_q, m_p, logs_p, z_mask):
     return torch.sum(kl * z_mask) / torch.sum(z_mask)
 
 
+def stft_loss(y, y_hat, resolutions):
+    """Multi-resolution STFT loss (Parallel WaveGAN / NSF): spectral convergence + log-magnitude L1,
+    averaged over (n_fft, hop) pairs. y, y_hat [B, 1, N]. Fine frequency resolution (n_fft 2048 at
+    16 kHz: 7.8 Hz bins) resolves individual harmonics, which the 80-band mel loss does not: it is
+    what tells a harmonic spectrum at the source's f0 apart from a comb at the frame rate."""
+    total = 0.0
+    for n_fft, hop in resolutions:
+        window = torch.hann_window(n_fft, device=y.device, dtype=y.dtype)
+        mags = [torch.stft(x.squeeze(1), n_fft, hop_length=hop, window=window, return_complex=True).abs().clamp(min=1e-5) for x in (y, y_hat)]
+        convergence = torch.linalg.norm(mags[0] - mags[1]) / torch.linalg.norm(mags[0])
+        total = total + convergence + F.l1_loss(torch.log(mags[0]), torch.log(mags[1]))
+    return total / len(resolutions)
+
+
 def slice_frames(x, starts, size):
     return torch.stack([x[i, :, s:s + size] for i, s in enumerate(starts.tolist())])
 
@@ -289,12 +307,76 @@ def prune_checkpoints(run_dir, keep):
                 os.remove(path)
 
 
+def find_base(path):
+    """--base: a folder holding G_0.pth + D_0.pth (so-vits-svc's pretrained-base convention) or a
+    run folder (its newest complete pair), or a G_<n>.pth file with D_<n>.pth beside it.
+    Returns (g_path, d_path or None)."""
+    if os.path.isdir(path):
+        if os.path.exists(os.path.join(path, "G_0.pth")):
+            d_path = os.path.join(path, "D_0.pth")
+            return os.path.join(path, "G_0.pth"), d_path if os.path.exists(d_path) else None
+        step = latest_checkpoint(path)
+        if step is None:
+            raise SvcPyError("FILE_NOT_FOUND", f"--base {path}: no G_0.pth and no G_<step>.pth/D_<step>.pth pair in the folder",
+                             "pass a folder with so-vits-svc pretrained G_0.pth and D_0.pth, a run folder, or --base none")
+        return os.path.join(path, f"G_{step}.pth"), os.path.join(path, f"D_{step}.pth")
+    match = STEP_RE.search(path)
+    if not os.path.isfile(path) or not match:
+        raise SvcPyError("FILE_NOT_FOUND", f"--base {path}: not a folder or a G_<step>.pth file",
+                         "pass a folder with G_0.pth and D_0.pth, a run folder, or --base none")
+    d_path = os.path.join(os.path.dirname(path), f"D_{match.group(1)}.pth")
+    return path, d_path if os.path.exists(d_path) else None
+
+
+def check_base_encoder(base, manifest):
+    """A base trained on one content encoder's units is no start for another's: when the base folder
+    says which encoder it saw (base.json, as svc ships it, or a run's run.json), it must be this
+    dataset's. Upstream G_0.pth files say nothing and are trusted."""
+    folder = base if os.path.isdir(base) else os.path.dirname(base)
+    for name in ("base.json", "run.json"):
+        path = os.path.join(folder, name)
+        if os.path.exists(path):
+            with open(path, encoding="utf-8") as handle:
+                info = json.load(handle)
+            encoder = info.get("encoder") or {}
+            mine = manifest.get("encoder") or {}
+            if encoder.get("sha256") and mine.get("sha256") and encoder["sha256"] != mine["sha256"]:
+                raise SvcPyError("MODEL_INVALID", f"--base {base} was trained on content units of encoder {encoder.get('name')} "
+                                 f"(sha256 {encoder['sha256'][:12]}), this dataset on {mine.get('name')} (sha256 {mine['sha256'][:12]})",
+                                 "preprocess with the base's encoder, pick a base made for this dataset's encoder, or --base none")
+            return info.get("trained_on")
+    return None
+
+
+def load_base_weights(net, state, what, source):
+    """Copies a pretrained state dict into `net`: every tensor must exist with the same shape, except
+    the speaker table (emb_g), whose rows are this run's speakers: they start at the mean of the
+    base's speaker vectors, so each new voice starts from the base's average voice."""
+    own = net.state_dict()
+    mismatched = [f"{k} {tuple(state[k].shape)} vs {tuple(v.shape)}" for k, v in own.items()
+                  if k in state and state[k].shape != v.shape and k != "emb_g.weight"]
+    missing = [k for k in own if k not in state]
+    if mismatched or missing:
+        detail = "; ".join((mismatched + [f"{k} missing" for k in missing])[:4])
+        raise SvcPyError("MODEL_INVALID", f"--base {source}: the {what} was trained with another architecture than this "
+                         f"config ({len(mismatched) + len(missing)} tensor(s) differ, e.g. {detail})",
+                         "use a base made for this config (the tiny base for --config tiny, so-vits-svc's 4.1 G_0/D_0 for standard), or --base none")
+    merged = {k: state[k].to(v.dtype) for k, v in own.items()}
+    if "emb_g.weight" in own and state["emb_g.weight"].shape != own["emb_g.weight"].shape:
+        merged["emb_g.weight"] = state["emb_g.weight"].float().mean(0, keepdim=True).expand_as(own["emb_g.weight"]).clone()
+    net.load_state_dict(merged)
+
+
 def write_loss_plot(history, path):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     keys = ["mel", "kl", "fm", "gen", "disc", "lf0"]
-    fig, axes = plt.subplots(2, 3, figsize=(12, 6), constrained_layout=True)
+    if any("stft" in h["losses"] for h in history):
+        keys.append("stft")
+    fig, axes = plt.subplots(2, (len(keys) + 1) // 2, figsize=(4 * ((len(keys) + 1) // 2), 6), constrained_layout=True)
+    for ax in axes.flat[len(keys):]:
+        ax.axis("off")
     steps = [h["step"] for h in history]
     for ax, key in zip(axes.flat, keys):
         values = [h["losses"].get(key) for h in history]
@@ -338,6 +420,7 @@ def main():
     parser.add_argument("--config", default="tiny", help="tiny | standard | path to a so-vits-svc config.json")
     parser.add_argument("--steps", type=int, default=None, help="stop after this many steps in total")
     parser.add_argument("--resume", action="store_true")
+    parser.add_argument("--base", default=None, help="start from pretrained weights: a folder with G_0.pth/D_0.pth, a run folder or a G_<n>.pth")
     parser.add_argument("--checkpoint-every", type=int, default=None)
     parser.add_argument("--log-every", type=int, default=10)
     parser.add_argument("--batch-size", type=int, default=None)
@@ -398,7 +481,7 @@ def main():
         write_json_atomic(run_config_path, saved)
         write_json_atomic(run_info_path, {
             "dataset": os.path.abspath(args.dataset), "encoder": manifest.get("encoder"), "f0_method": manifest.get("f0_method"),
-            "config": args.config, "speakers": manifest["speakers"]})
+            "config": args.config, "speakers": manifest["speakers"], "base": os.path.abspath(args.base) if args.base else None})
 
     train_set = Dataset(args.dataset, manifest, config, "train")
     has_val = any(c["split"] == "val" for c in manifest["clips"])
@@ -410,6 +493,9 @@ def main():
     checkpoint_every = args.checkpoint_every or train_cfg.get("eval_interval", 800)
     total_steps = args.steps or 10000
     mel = MelScale(data, device)
+    # svc's own keys (so-vits-svc ignores them): weight and (n_fft, hop) pairs of the STFT loss.
+    c_stft = float(train_cfg.get("c_stft", 0.0))
+    stft_resolutions = [tuple(r) for r in train_cfg.get("stft_resolutions", [[512, 64], [1024, 128], [2048, 256]])]
 
     # --- model and optimizers -----------------------------------------------------------------
     torch.manual_seed(args.seed + rank)
@@ -434,6 +520,17 @@ def main():
                 progress(f"resumed from step {step}", step=step)
         elif is_main:
             progress("no checkpoint to resume from; starting at step 0")
+    if args.base and step == 0:
+        # Fine-tuning as so-vits-svc users do from its G_0.pth/D_0.pth: weights only, step 0, fresh
+        # optimizers. Without a D the discriminator starts from scratch (and fights a trained G).
+        g_path, d_path = find_base(args.base)
+        base_info = check_base_encoder(args.base, manifest)
+        load_base_weights(net_g, load_torch_file(g_path)["model"], "generator", g_path)
+        if d_path:
+            load_base_weights(net_d, load_torch_file(d_path)["model"], "discriminator", d_path)
+        if is_main:
+            progress(f"starting from the pretrained base {g_path}" + (f" and {d_path}" if d_path else " (no D_ file: the discriminator starts from scratch)")
+                     + (f", trained on {base_info}" if base_info else ""))
     # Per-step exponential decay equivalent to upstream's per-epoch lr_decay.
     steps_per_epoch = max(1, len(train_set.clips) // batch_size)
     gamma = train_cfg["lr_decay"] ** (1.0 / steps_per_epoch)
@@ -482,7 +579,7 @@ def main():
     net_g.train()
     net_d.train()
     started, started_step = time.time(), step
-    window = {"mel": [], "kl": [], "fm": [], "gen": [], "disc": [], "lf0": []}
+    window = {"mel": [], "kl": [], "fm": [], "gen": [], "disc": [], "lf0": [], "stft": []}
     while step < total_steps:
         batch = {k: v.to(device) for k, v in train_set.batch(rng, batch_size, max_frames).items()}
         with torch.autocast(device.type, enabled=use_amp):
@@ -510,6 +607,9 @@ def main():
             loss_gen = generator_loss(fake)
             loss_lf0 = F.mse_loss(pred_lf0, lf0) if net_g.use_automatic_f0_prediction else torch.zeros((), device=device)
             loss_total = loss_mel + loss_kl + loss_fm + loss_gen + loss_lf0
+            loss_stft = stft_loss(y.float(), y_hat.float(), stft_resolutions) * c_stft if c_stft > 0 else None
+            if loss_stft is not None:
+                loss_total = loss_total + loss_stft
         optim_g.zero_grad(set_to_none=True)
         scaler.scale(loss_total).backward()
         scaler.step(optim_g)
@@ -518,8 +618,9 @@ def main():
             group["lr"] *= gamma
         step += 1
 
-        for key, value in (("mel", loss_mel), ("kl", loss_kl), ("fm", loss_fm), ("gen", loss_gen), ("disc", loss_disc), ("lf0", loss_lf0)):
-            window[key].append(float(value.detach()))
+        for key, value in (("mel", loss_mel), ("kl", loss_kl), ("fm", loss_fm), ("gen", loss_gen), ("disc", loss_disc), ("lf0", loss_lf0), ("stft", loss_stft)):
+            if value is not None:
+                window[key].append(float(value.detach()))
         if is_main and (step % args.log_every == 0 or step == total_steps):
             losses = {k: float(np.mean(v)) for k, v in window.items() if v}
             window = {k: [] for k in window}

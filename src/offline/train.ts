@@ -6,6 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { SvcError } from '../errors.js';
+import { shippedModelsDir } from '../paths.js';
 import { runPythonModule } from '../python.js';
 import { resolveModelConfig } from './config.js';
 import { readDatasetManifest } from './preprocess.js';
@@ -18,6 +19,12 @@ export interface TrainOptions {
   /** Stop after this many steps in total. */
   steps: number;
   resume?: boolean;
+  /**
+   * Pretrained weights to start from (fine-tuning, as so-vits-svc users start from its G_0.pth/D_0.pth):
+   * a folder with G_0.pth/D_0.pth, a run folder or a G_<n>.pth file; 'auto' (default) = the shipped
+   * tiny base for --config tiny, nothing otherwise; 'none' = random initialisation.
+   */
+  base?: string;
   checkpointEvery?: number;
   logEvery?: number;
   nproc?: number;
@@ -28,7 +35,7 @@ export interface TrainOptions {
   signal?: AbortSignal;
 }
 
-export type TrainLosses = Partial<Record<'mel' | 'kl' | 'fm' | 'gen' | 'disc' | 'lf0', number>>;
+export type TrainLosses = Partial<Record<'mel' | 'kl' | 'fm' | 'gen' | 'disc' | 'lf0' | 'stft', number>>;
 
 export type TrainEvent =
   | { event: 'start'; step: number; total: number; parameters: { generator: number; discriminator: number }; clips: { train: number; val: number }; device: string; world_size: number }
@@ -43,6 +50,21 @@ export interface TrainResult {
   history: Array<{ step: number; losses: TrainLosses }>;
 }
 
+
+/** The tiny config's pretrained base, trained once on CC BY / public-domain speech (models/sovits_tiny_base/README.md). */
+export const TINY_BASE_DIR = join(shippedModelsDir, 'sovits_tiny_base');
+
+/** --base auto|none|PATH → the path the trainer starts from, or undefined for random weights. */
+export function resolveBase(base: string | undefined, config: string): string | undefined {
+  if (base === undefined || base === 'auto') return config === 'tiny' && existsSync(join(TINY_BASE_DIR, 'G_0.pth')) ? TINY_BASE_DIR : undefined;
+  if (base === 'none') return undefined;
+  if (!existsSync(base)) {
+    throw new SvcError('FILE_NOT_FOUND', `--base ${base}: no such file or folder`, {
+      hint: "pass a folder with so-vits-svc's pretrained G_0.pth and D_0.pth, a run folder, a G_<step>.pth file, 'auto' or 'none'",
+    });
+  }
+  return resolve(base);
+}
 
 /** Checks dataset ↔ config before anything heavy starts. */
 export async function checkTrainInputs(options: Pick<TrainOptions, 'datasetDir' | 'runDir' | 'config' | 'resume'>): Promise<void> {
@@ -68,6 +90,8 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   await checkTrainInputs(options);
   const trainerArgs = ['--dataset', resolve(options.datasetDir), '--out', resolve(options.runDir), '--config', options.config, '--steps', String(options.steps)];
   if (options.resume) trainerArgs.push('--resume');
+  const base = resolveBase(options.base, options.config);
+  if (base) trainerArgs.push('--base', base);
   if (options.checkpointEvery) trainerArgs.push('--checkpoint-every', String(options.checkpointEvery));
   if (options.logEvery) trainerArgs.push('--log-every', String(options.logEvery));
   if (options.batchSize) trainerArgs.push('--batch-size', String(options.batchSize));

@@ -12,6 +12,7 @@ interface TrainCliOptions {
   config: string;
   steps: string;
   resume: boolean;
+  base: string;
   checkpointEvery?: string;
   logEvery: string;
   nproc: string;
@@ -35,6 +36,7 @@ export function register(program: Command): void {
     .option('--config <config>', 'tiny (16 kHz test model, trains on a CPU), standard (so-vits-svc 4.1, 44.1 kHz) or a so-vits-svc config.json; must match the dataset', 'tiny')
     .option('--steps <n>', 'train until this many steps in total (counting steps before a --resume)', '10000')
     .option('--resume', 'continue from the newest complete checkpoint in --out (same step count, optimizer state and loss history)', false)
+    .option('--base <path>', "pretrained weights to fine-tune from: a folder with G_0.pth/D_0.pth (so-vits-svc's pretrained base), a run folder or a G_<step>.pth; auto = the shipped tiny base for --config tiny, none = random weights", 'auto')
     .option('--checkpoint-every <n>', 'write a checkpoint every N steps (default: the config\'s train.eval_interval, 800)')
     .option('--log-every <n>', 'report losses every N steps', '10')
     .option('--nproc <n>', 'training processes on this machine (torchrun DistributedDataParallel; gloo on CPU, nccl on CUDA)', '1')
@@ -66,7 +68,7 @@ export function register(program: Command): void {
       };
       try {
         const result = await train({
-          datasetDir: dataset, runDir: opts.out, config: opts.config, steps, resume: opts.resume, nproc, onEvent,
+          datasetDir: dataset, runDir: opts.out, config: opts.config, steps, resume: opts.resume, base: opts.base, nproc, onEvent,
           checkpointEvery: opts.checkpointEvery === undefined ? undefined : parseNumberOption('--checkpoint-every', opts.checkpointEvery, { min: 1, max: 100_000_000, integer: true }),
           logEvery: parseNumberOption('--log-every', opts.logEvery, { min: 1, max: 100_000, integer: true }),
           batchSize: opts.batchSize === undefined ? undefined : parseNumberOption('--batch-size', opts.batchSize, { min: 1, max: 4096, integer: true }),
