@@ -2,14 +2,17 @@
 // block duration, lower is better; < 1 keeps up) for the tiny and standard random-weight reference bundles
 // at block sizes 50/100/200/500 ms, with a breakdown (content encoder, generator, the rest: f0, vol,
 // resampling, bookkeeping); offline conversion speed; model load time; memory. The DSP voice per block is
-// the comparison. Bundles are built once into $TMPDIR/svc-bench-neural (standard: ~40 s, ~500 MB);
+// the comparison. Bundles are built once into $TMPDIR/svc-bench-neural/<size>-<hash of the Python model code> (standard: ~40 s,
+// ~500 MB);
 // --quick runs the tiny bundle only (and standard if it is already built).
-import { existsSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readMono } from '../src/audio/io.js';
 import { resample } from '../src/audio/resample.js';
 import { makeReference } from '../src/cli/commands/make-reference.js';
+import { repoRoot } from '../src/paths.js';
 import { convertAtModelRate, SovitsModel } from '../src/models/sovits.js';
 import { DspVoiceStage } from '../src/stream/dspStage.js';
 import { createNeuralStageFactory, NeuralStage } from '../src/stream/neuralStage.js';
@@ -18,8 +21,17 @@ import { realTimeFactor } from './lib.js';
 
 const BLOCKS_MS = [50, 100, 200, 500];
 
+/** Hash of the Python files that define the reference bundles: a cached bundle is reused only while they are unchanged. */
+function referenceSourceHash(): string {
+  const root = join(repoRoot, 'python', 'svc_py');
+  const files = ['make_reference.py', 'encoders.py', 'bundle.py', ...readdirSync(join(root, 'sovits')).filter((f) => f.endsWith('.py')).sort().map((f) => join('sovits', f))];
+  const hash = createHash('sha256');
+  for (const file of files) hash.update(file).update(readFileSync(join(root, file)));
+  return hash.digest('hex').slice(0, 12);
+}
+
 async function ensureBundle(size: 'tiny' | 'standard', ctx: BenchContext): Promise<string> {
-  const dir = join(tmpdir(), 'svc-bench-neural', size);
+  const dir = join(tmpdir(), 'svc-bench-neural', `${size}-${referenceSourceHash()}`);
   if (!existsSync(join(dir, 'manifest.json'))) {
     ctx.log(`neural: building the ${size} reference bundle in ${dir}`);
     await makeReference(size, dir, { force: true });
@@ -50,7 +62,7 @@ function instrument(model: SovitsModel): { encoderMs: number; generatorMs: numbe
 export async function run(ctx: BenchContext): Promise<BenchRow[]> {
   const rows: BenchRow[] = [];
   const speech = await readMono(ctx.shared('speech', 'kathleen_arctic_cc0_48k', 'arctic_a0001.wav'));
-  const sizes: Array<'tiny' | 'standard'> = ctx.quick && !existsSync(join(tmpdir(), 'svc-bench-neural', 'standard', 'manifest.json')) ? ['tiny'] : ['tiny', 'standard'];
+  const sizes: Array<'tiny' | 'standard'> = ctx.quick && !existsSync(join(tmpdir(), 'svc-bench-neural', `standard-${referenceSourceHash()}`, 'manifest.json')) ? ['tiny'] : ['tiny', 'standard'];
   for (const size of sizes) {
     const dir = await ensureBundle(size, ctx);
     const rssBefore = process.memoryUsage().rss;

@@ -39,7 +39,7 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
     rows.push({ group: 'offline', name: 'train tiny steps/s (1 process, 1 thread)', value: tiny.steps_per_s, unit: 'steps/s (higher is faster)', note: `batch 4 × 0.4 s segments, ${tinySteps} steps` });
     const first = tiny.history[0]?.losses.mel;
     const last = tiny.history[tiny.history.length - 1]?.losses.mel;
-    if (first !== undefined && last !== undefined) rows.push({ group: 'offline', name: `train tiny mel loss after ${tinySteps} steps`, value: last, unit: 'L1 × 45', note: `from ${first.toFixed(1)} at step ${tiny.history[0]!.step}` });
+    if (first !== undefined && last !== undefined) rows.push({ group: 'offline', name: `train tiny mel loss after ${tinySteps} steps`, value: last, unit: 'L1 × 45', note: `from ${first.toFixed(1)} at step ${tiny.history[0]!.step}, fine-tuning the shipped base` });
 
     ctx.log('offline: train standard (a few steps)');
     const stdSteps = ctx.quick ? 2 : 4;
