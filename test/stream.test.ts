@@ -56,13 +56,19 @@ class StatefulFilterStage implements ConverterStage {
 }
 
 /** A stateful stage that takes `delayMs` of wall time per block (asynchronously, like a model on a worker). */
-class SlowStage extends PassThroughStage {
-  constructor(private readonly delayMs: number) {
-    super(RATE);
-  }
-  override process(block: Float32Array): Promise<Float32Array> {
+class SlowStage implements ConverterStage {
+  readonly name = 'slow';
+  readonly sampleRate = RATE;
+  readonly lookaheadSamples = 0;
+  readonly contextSamples = 0;
+  readonly stateful = true;
+  constructor(private readonly delayMs: number) {}
+  process(block: Float32Array): Promise<Float32Array> {
     return new Promise((resolve) => setTimeout(() => resolve(block.slice()), this.delayMs));
   }
+  setVoice(): void {}
+  reset(): void {}
+  dispose(): void {}
 }
 
 function noise(length: number, seed = 1): Float32Array {
