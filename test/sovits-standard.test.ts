@@ -5,10 +5,10 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { join } from 'node:path';
-import { createSession, type FeedValue } from '../src/models/onnx.js';
+import { createSession } from '../src/models/onnx.js';
 import { readBundle } from '../src/models/bundle.js';
-import { readNpy } from '../src/io/npy.js';
 import { runPythonModule } from '../src/python.js';
+import { generatorParity } from './helpers/parity.js';
 import { makeTempDir, runSvc } from './helpers/index.js';
 
 const temp = makeTempDir('svc-sovits-standard-');
@@ -57,31 +57,10 @@ test('standard encoder.onnx: 16 kHz in, one 768-d row per 20 ms out', async () =
 });
 
 test('standard parity: onnxruntime-node matches PyTorch within 1e-4 relative', async () => {
-  const out = join(temp.dir, 'parity');
-  await runPythonModule('parity', ['--config', join(dir, 'config.json'), '--checkpoint', join(dir, 'G_0.pth'), '--out', out, '--frames', '24']);
-  const model = await createSession(join(out, 'generator_deterministic.onnx'));
-  try {
-    const feeds: Record<string, FeedValue> = {};
-    for (const name of model.inputNames) {
-      const array = await readNpy(join(out, `${name}.npy`));
-      feeds[name] = { data: array.data as Float32Array, dims: array.shape, type: array.dtype.endsWith('i8') ? 'int64' : 'float32' };
-    }
-    const audio = (await model.run(feeds)).audio!;
-    const expected = await readNpy(join(out, 'expected_audio.npy'));
-    assert.equal([...audio.dims], [1, 1, 24 * 512]);
-    const got = audio.data as Float32Array;
-    const want = expected.data as Float32Array;
-    let maxDiff = 0;
-    let peak = 0;
-    for (let i = 0; i < want.length; i++) {
-      maxDiff = Math.max(maxDiff, Math.abs(got[i]! - want[i]!));
-      peak = Math.max(peak, Math.abs(want[i]!));
-    }
-    assert.ok(peak > 1e-4, `expected audio is not silent (peak ${peak})`);
-    assert.ok(maxDiff / peak <= 1e-4, `max |onnx - torch| / peak = ${maxDiff / peak}`);
-  } finally {
-    model.dispose();
-  }
+  const r = await generatorParity(dir, join(temp.dir, 'parity'), 24);
+  assert.equal(r.onnxDims, [1, 1, 24 * 512]);
+  assert.ok(r.peak > 1e-4, `expected audio is not silent (peak ${r.peak})`);
+  assert.ok(r.maxDiff / r.peak <= 1e-4, `max |onnx - torch| / peak = ${r.maxDiff / r.peak}`);
 });
 
 test.run();

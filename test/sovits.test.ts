@@ -6,10 +6,10 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createSession, type FeedValue } from '../src/models/onnx.js';
+import { createSession } from '../src/models/onnx.js';
 import { readBundle, expectedGeneratorInputs } from '../src/models/bundle.js';
-import { readNpy } from '../src/io/npy.js';
 import { runPythonModule } from '../src/python.js';
+import { generatorParity } from './helpers/parity.js';
 import { makeTempDir, repoRoot, runSvc } from './helpers/index.js';
 
 interface Fixture {
@@ -107,32 +107,11 @@ test('generator.onnx read back: upstream input names, dtypes, dynamic axes and o
 });
 
 test('parity: onnxruntime-node matches PyTorch within 1e-4 relative (same inputs, same noise)', async () => {
-  const out = join(temp.dir, 'parity');
-  await runPythonModule('parity', ['--config', join(refDir, 'config.json'), '--checkpoint', join(refDir, 'G_0.pth'), '--out', out, '--frames', '60']);
-  const model = await createSession(join(out, 'generator_deterministic.onnx'));
-  try {
-    const feeds: Record<string, FeedValue> = {};
-    for (const name of model.inputNames) {
-      const array = await readNpy(join(out, `${name}.npy`));
-      feeds[name] = { data: array.data as Float32Array, dims: array.shape, type: array.dtype.endsWith('i8') ? 'int64' : 'float32' };
-    }
-    const result = await model.run(feeds);
-    const audio = result.audio!.data as Float32Array;
-    const expected = await readNpy(join(out, 'expected_audio.npy'));
-    assert.equal([...result.audio!.dims], expected.shape);
-    assert.is(expected.shape[2], 60 * 320);
-    const want = expected.data as Float32Array;
-    let maxDiff = 0;
-    let peak = 0;
-    for (let i = 0; i < want.length; i++) {
-      maxDiff = Math.max(maxDiff, Math.abs(audio[i]! - want[i]!));
-      peak = Math.max(peak, Math.abs(want[i]!));
-    }
-    assert.ok(peak > 1e-3, `expected audio is not silent (peak ${peak})`);
-    assert.ok(maxDiff / peak <= 1e-4, `max |onnx - torch| / peak = ${maxDiff / peak}`);
-  } finally {
-    model.dispose();
-  }
+  const r = await generatorParity(refDir, join(temp.dir, 'parity'), 60);
+  assert.equal(r.onnxDims, r.torchDims);
+  assert.is(r.torchDims[2], 60 * 320);
+  assert.ok(r.peak > 1e-3, `expected audio is not silent (peak ${r.peak})`);
+  assert.ok(r.maxDiff / r.peak <= 1e-4, `max |onnx - torch| / peak = ${r.maxDiff / r.peak}`);
 });
 
 test('bundle graphs run in onnxruntime-node at other lengths: audio = frames x hop, encoder 20 ms rows', async () => {

@@ -12,33 +12,34 @@ import { concatFloat32 } from '../src/dsp/arrays.js';
 
 const RATE = 16000;
 
-/** Stateless stage imitating a vocoder: every window restarts a sine at phase 0 (plus some of the input). */
-class PhaseResetSineStage implements ConverterStage {
-  readonly name = 'phase-reset-sine';
+/** What the test stages share: the rate, no voice controls, nothing to reset or free. */
+abstract class TestStage implements ConverterStage {
   readonly sampleRate = RATE;
-  readonly lookaheadSamples = 0;
-  readonly contextSamples = 800;
-  readonly stateful = false;
-  constructor(private readonly frequencyHz: number, private readonly inputMix = 0) {}
-  process(window: Float32Array): Float32Array {
-    const out = new Float32Array(window.length);
-    for (let n = 0; n < window.length; n++) out[n] = 0.5 * Math.sin((2 * Math.PI * this.frequencyHz * n) / RATE) + this.inputMix * window[n];
-    return out;
-  }
+  constructor(readonly name: string, readonly stateful: boolean, readonly lookaheadSamples: number, readonly contextSamples: number) {}
+  abstract process(window: Float32Array): Float32Array | Promise<Float32Array>;
   setVoice(): void {}
   reset(): void {}
   dispose(): void {}
 }
 
+/** Stateless stage imitating a vocoder: every window restarts a sine at phase 0 (plus some of the input). */
+class PhaseResetSineStage extends TestStage {
+  constructor(private readonly frequencyHz: number, private readonly inputMix = 0) {
+    super('phase-reset-sine', false, 0, 800);
+  }
+  process(window: Float32Array): Float32Array {
+    const out = new Float32Array(window.length);
+    for (let n = 0; n < window.length; n++) out[n] = 0.5 * Math.sin((2 * Math.PI * this.frequencyHz * n) / RATE) + this.inputMix * window[n];
+    return out;
+  }
+}
+
 /** Stateful stage: a one-pole low-pass filter plus a pure delay of `lookaheadSamples`. */
-class StatefulFilterStage implements ConverterStage {
-  readonly name = 'stateful-filter';
-  readonly sampleRate = RATE;
-  readonly contextSamples = 0;
-  readonly stateful = true;
+class StatefulFilterStage extends TestStage {
   private y = 0;
   private readonly delay: number[];
-  constructor(readonly lookaheadSamples: number, private readonly coefficient = 0.3) {
+  constructor(lookaheadSamples: number, private readonly coefficient = 0.3) {
+    super('stateful-filter', true, lookaheadSamples, 0);
     this.delay = new Array<number>(lookaheadSamples).fill(0);
   }
   process(block: Float32Array): Float32Array {
@@ -50,25 +51,16 @@ class StatefulFilterStage implements ConverterStage {
     }
     return out;
   }
-  setVoice(): void {}
-  reset(): void {}
-  dispose(): void {}
 }
 
 /** A stateful stage that takes `delayMs` of wall time per block (asynchronously, like a model on a worker). */
-class SlowStage implements ConverterStage {
-  readonly name = 'slow';
-  readonly sampleRate = RATE;
-  readonly lookaheadSamples = 0;
-  readonly contextSamples = 0;
-  readonly stateful = true;
-  constructor(private readonly delayMs: number) {}
+class SlowStage extends TestStage {
+  constructor(private readonly delayMs: number) {
+    super('slow', true, 0, 0);
+  }
   process(block: Float32Array): Promise<Float32Array> {
     return new Promise((resolve) => setTimeout(() => resolve(block.slice()), this.delayMs));
   }
-  setVoice(): void {}
-  reset(): void {}
-  dispose(): void {}
 }
 
 function noise(length: number, seed = 1): Float32Array {
