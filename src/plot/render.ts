@@ -233,19 +233,24 @@ function drawTimeAxis(ctx: SKRSContext2D, layout: PlotLayout, durationSeconds: n
   text(ctx, 'time (s)', r.x + r.width / 2, r.y + r.height + fp * 1.9, 'center', 'top', PLOT_COLORS.mutedText);
 }
 
+/** A dashed horizontal grid line across `rect` at pixel row `y`. */
+function drawGridLine(ctx: SKRSContext2D, rect: { x: number; width: number }, y: number): void {
+  ctx.strokeStyle = PLOT_COLORS.grid;
+  ctx.setLineDash([3, 4]);
+  ctx.beginPath();
+  ctx.moveTo(rect.x, y);
+  ctx.lineTo(rect.x + rect.width, y);
+  ctx.stroke();
+  ctx.setLineDash([]);
+}
+
 function drawFrequencyAxis(ctx: SKRSContext2D, layout: PlotLayout, scale: FrequencyScale, font: string): void {
   const r = layout.spectrogram;
   const fp = layout.fontPx;
   ctx.font = `${fp}px ${font}`;
   for (const hz of frequencyTicks(scale, r.height)) {
     const y = Math.round(hzToPixelY(layout, scale, hz)) + 0.5;
-    ctx.strokeStyle = PLOT_COLORS.grid;
-    ctx.setLineDash([3, 4]);
-    ctx.beginPath();
-    ctx.moveTo(r.x, y);
-    ctx.lineTo(r.x + r.width, y);
-    ctx.stroke();
-    ctx.setLineDash([]);
+    drawGridLine(ctx, r, y);
     ctx.strokeStyle = PLOT_COLORS.mutedText;
     ctx.beginPath();
     ctx.moveTo(r.x - fp * 0.35, y);
@@ -371,13 +376,7 @@ function drawVolume(ctx: SKRSContext2D, layout: PlotLayout, data: AnalysisData, 
   ctx.font = `${fp}px ${font}`;
   for (const db of r.height >= 70 ? [0, -20, -40, -60] : [0, -30, -60]) {
     const y = Math.round(volumeDbToY(r, db)) + 0.5;
-    ctx.strokeStyle = PLOT_COLORS.grid;
-    ctx.setLineDash([3, 4]);
-    ctx.beginPath();
-    ctx.moveTo(r.x, y);
-    ctx.lineTo(r.x + r.width, y);
-    ctx.stroke();
-    ctx.setLineDash([]);
+    drawGridLine(ctx, r, y);
     text(ctx, `${db}`, r.x - fp * 0.5, y, 'right', 'middle', PLOT_COLORS.text);
   }
   if (track.db.length > 0) {
