@@ -17,7 +17,7 @@ import { convertAtModelRate, SovitsModel } from '../src/models/sovits.js';
 import { DspVoiceStage } from '../src/stream/dspStage.js';
 import { createNeuralStageFactory, NeuralStage } from '../src/stream/neuralStage.js';
 import type { BenchContext, BenchRow } from './lib.js';
-import { realTimeFactor } from './lib.js';
+import { realTimeFactor, summarizeTimes } from './lib.js';
 
 const BLOCKS_MS = [50, 100, 200, 500];
 
@@ -37,10 +37,6 @@ async function ensureBundle(size: 'tiny' | 'standard', ctx: BenchContext): Promi
     await makeReference(size, dir, { force: true });
   }
   return dir;
-}
-
-function percentile(sorted: number[], q: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
 }
 
 /** Wraps the model's encoder and generator calls to accumulate their time (ms). */
@@ -113,17 +109,15 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
         } finally {
           stage.dispose();
         }
-        const sorted = [...times].sort((a, b) => a - b);
-        const median = percentile(sorted, 0.5);
-        const mean = times.reduce((a, b) => a + b, 0) / times.length;
+        const { medianMs: median, meanMs: mean, p90Ms: p90 } = summarizeTimes(times);
         rows.push({
           group: 'neural',
           name: `${size} stream ${blockMs} ms blocks${label}: compute per block`,
           value: median,
           unit: 'ms',
-          note: `p90 ${percentile(sorted, 0.9).toFixed(1)} ms; mean split: encoder ${(encoderMs / times.length).toFixed(1)}, generator ${(generatorMs / times.length).toFixed(1)}, rest ${(mean - (encoderMs + generatorMs) / times.length).toFixed(1)} ms; window ${(windowSamples * 1000 / sr).toFixed(0)} ms`,
+          note: `p90 ${p90.toFixed(1)} ms; mean split: encoder ${(encoderMs / times.length).toFixed(1)}, generator ${(generatorMs / times.length).toFixed(1)}, rest ${(mean - (encoderMs + generatorMs) / times.length).toFixed(1)} ms; window ${(windowSamples * 1000 / sr).toFixed(0)} ms`,
         });
-        rows.push({ group: 'neural', name: `${size} stream ${blockMs} ms blocks${label}: real-time factor`, value: realTimeFactor(median, blockMs / 1000), unit: 'x', note: `${(blockMs / median).toFixed(1)}× faster than real time (p90 ${(blockMs / percentile(sorted, 0.9)).toFixed(1)}×)` });
+        rows.push({ group: 'neural', name: `${size} stream ${blockMs} ms blocks${label}: real-time factor`, value: realTimeFactor(median, blockMs / 1000), unit: 'x', note: `${(blockMs / median).toFixed(1)}× faster than real time (p90 ${(blockMs / p90).toFixed(1)}×)` });
         // CPU time of this process per block: the compute itself, less sensitive than wall time to other
         // processes sharing the cores (with several ONNX threads it sums them).
         const cpuPerBlock = cpuMs / times.length;
@@ -181,8 +175,7 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
     } finally {
       stage.dispose();
     }
-    const sorted = times.slice(3).sort((a, b) => a - b);
-    const median = percentile(sorted, 0.5);
+    const median = summarizeTimes(times.slice(3)).medianMs;
     rows.push({ group: 'neural', name: `DSP voice ${blockMs} ms blocks (comparison): compute per block`, value: median, unit: 'ms', note: `44.1 kHz; ${(blockMs / median).toFixed(0)}× faster than real time` });
   }
   return rows;

@@ -41,8 +41,6 @@ export interface RunPythonOptions {
    * `['-m', 'svc_py.torchrun', '--nproc_per_node', '2']` that starts the module itself.
    */
   launcher?: string[];
-  /** Which result event counts when several processes report one (default: the first). */
-  acceptResult?: (event: PythonEvent) => boolean;
   /** How the child is stopped on cancel or parent exit: SIGTERM lets a launcher stop its workers. Default SIGKILL. */
   killSignal?: NodeJS.Signals;
   /** Hint attached to the error when the job ends without a result (e.g. how to resume). */
@@ -138,7 +136,7 @@ export function runPythonModule<T = Record<string, unknown>>(module: string, arg
         return;
       }
       if (event.event === 'result') {
-        if (!result && (options.acceptResult?.(event) ?? true)) result = event;
+        result ??= event;
       } else if (event.event === 'error') {
         failure ??= errorFromEvent(event, module);
       } else {

@@ -219,7 +219,7 @@ test('a dataset made for another model is refused by train, naming the cause', a
   writeFileSync(join(otherRun, 'run.json'), JSON.stringify({ dataset: '/elsewhere', encoder: { name: 'contentvec', dim: 256, sha256: 'f'.repeat(64) } }));
   const resumed = await runSvc(['train', out, '--out', otherRun, '--resume', '--steps', '1']);
   assert.is(resumed.code, 1);
-  assert.match(resumed.stderr, /trained on content units of another encoder \(contentvec, sha256 ffffffffffff\) than this dataset's \(tiny_conv/);
+  assert.match(resumed.stderr, /the run in .* was trained on content units of encoder contentvec \(sha256 ffffffffffff\), this dataset on tiny_conv/);
   const exp = await runSvc(['export', join(temp.dir, 'nothing-here'), '--out', join(temp.dir, 'm')]);
   assert.is(exp.code, 1);
   assert.match(exp.stderr, /run folder not found/);

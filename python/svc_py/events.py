@@ -3,6 +3,7 @@
 Every line is one JSON object with an "event" key: "progress" (message), "result" (payload), or
 "error" (code, message, hint). Anything a library prints goes to stderr so stdout stays parseable."""
 import json
+import os
 import sys
 
 
@@ -33,7 +34,9 @@ def run_main(main):
     sys.stdout = sys.stderr
     try:
         result = main()
-        emit("result", **(result or {}))
+        # Under torchrun (RANK set) every process runs main(); only rank 0 reports the job's result.
+        if os.environ.get("RANK", "0") == "0":
+            emit("result", **(result or {}))
         return 0
     except SvcPyError as error:
         emit("error", code=error.code, message=error.message, hint=error.hint)

@@ -8,15 +8,10 @@ encoder (256-d, HuBERT framing; seed 1234, the same weights `svc make-reference 
 for `svc preprocess --encoder tiny`; `--dim 768` gives a random 768-d one (benchmarks of the standard
 config only: random content features cannot make a usable model)."""
 import argparse
-import glob
 import json
 import os
-import re
 
 from .events import SvcPyError, progress, run_main
-
-STEP_RE = re.compile(r"G_(\d+)\.pth$")
-
 
 def write_tiny_encoder(path, dim=256):
     from .encoders import TinyConvEncoder, export_encoder
@@ -28,7 +23,8 @@ def write_tiny_encoder(path, dim=256):
 
 
 def pick_checkpoint(run_dir, step):
-    steps = sorted(int(STEP_RE.search(p).group(1)) for p in glob.glob(os.path.join(run_dir, "G_*.pth")) if STEP_RE.search(p))
+    from .train import checkpoint_steps
+    steps = checkpoint_steps(run_dir)
     if not steps:
         raise SvcPyError("FILE_NOT_FOUND", f"{run_dir} holds no generator checkpoint G_<step>.pth",
                          "train first (svc train DATASET --out RUN); a checkpoint is written every --checkpoint-every steps")
@@ -54,9 +50,8 @@ def main():
     if not args.run or not args.out:
         raise SvcPyError("INVALID_ARGUMENT", "export needs --run RUN and --out DIR")
 
-    import shutil
 
-    from .bundle import bundle_output, describe_user_encoder, write_bundle
+    from .bundle import bundle_output, copy_user_encoder, write_bundle
     from .sovits.checkpoint import check_state_dict, load_checkpoint_file
     from .sovits.config import read_config
     from .sovits.export import export_generator
@@ -96,12 +91,8 @@ def main():
     with bundle_output(args.out, args.force):
         info = export_generator(net, os.path.join(args.out, "generator.onnx"))
         progress(f"generator.onnx written in {info['seconds']:.1f} s")
-        encoder_info = describe_user_encoder(encoder_src)
-        if encoder_info["dim"] not in (None, int(config["model"]["ssl_dim"])):
-            raise SvcPyError("MODEL_INVALID", f"the dataset encoder gives {encoder_info['dim']}-d rows but the model takes {config['model']['ssl_dim']}-d")
-        shutil.copyfile(encoder_src, os.path.join(args.out, "encoder.onnx"))
         dataset_encoder = run_info.get("encoder") or {}
-        encoder = {"file": "encoder.onnx", **encoder_info, "sample_rate": 16000, "hop_samples": 320,
+        encoder = {**copy_user_encoder(encoder_src, args.out, int(config["model"]["ssl_dim"]), config["speech_encoder"]),
                    "kind": dataset_encoder.get("name", "dataset"),
                    "description": f"the content encoder the training dataset was made with ({dataset_encoder.get('name', 'encoder.onnx')})"}
         name = args.name or os.path.basename(os.path.normpath(args.out))

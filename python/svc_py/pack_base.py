@@ -34,15 +34,15 @@ def main():
     with open(os.path.join(args.run, "run.json"), encoding="utf-8") as handle:
         run_info = json.load(handle)
     os.makedirs(args.out, exist_ok=True)
-    sizes = {}
+    sizes, states = {}, {}
     for prefix in ("G", "D"):
-        state = load_torch_file(os.path.join(args.run, f"{prefix}_{step}.pth"))
+        state = states[prefix] = load_torch_file(os.path.join(args.run, f"{prefix}_{step}.pth"))
         weights = {k: (v.half() if v.is_floating_point() else v) for k, v in state["model"].items()}
         path = os.path.join(args.out, f"{prefix}_0.pth")
         save_atomic({"model": weights, "iteration": 0, "optimizer": None, "learning_rate": state["learning_rate"]}, path)
         sizes[prefix] = os.path.getsize(path)
     shutil.copyfile(os.path.join(args.run, "config.json"), os.path.join(args.out, "config.json"))
-    history = load_torch_file(os.path.join(args.run, f"G_{step}.pth")).get("svc", {}).get("history", [])
+    history = states["G"].get("svc", {}).get("history", [])
     info = {"trained_on": args.trained_on, "steps": step, "encoder": run_info.get("encoder"), "f0_method": run_info.get("f0_method"),
             "config": run_info.get("config"), "speakers": run_info.get("speakers"),
             "final_losses": history[-1]["losses"] if history else None}

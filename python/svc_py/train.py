@@ -257,12 +257,11 @@ def kl_loss(z_p, logs_q, m_p, logs_p, z_mask):
 
 def stft_loss(y, y_hat, resolutions):
     """Multi-resolution STFT loss (Parallel WaveGAN / NSF): spectral convergence + log-magnitude L1,
-    averaged over (n_fft, hop) pairs. y, y_hat [B, 1, N]. Fine frequency resolution (n_fft 2048 at
-    16 kHz: 7.8 Hz bins) resolves individual harmonics, which the 80-band mel loss does not: it is
-    what tells a harmonic spectrum at the source's f0 apart from a comb at the frame rate."""
+    averaged over (n_fft, hop, Hann window) triples. y, y_hat [B, 1, N]. Fine frequency resolution
+    (n_fft 2048 at 16 kHz: 7.8 Hz bins) resolves individual harmonics, which the 80-band mel loss
+    does not: it is what tells a harmonic spectrum at the source's f0 apart from a comb at the frame rate."""
     total = 0.0
-    for n_fft, hop in resolutions:
-        window = torch.hann_window(n_fft, device=y.device, dtype=y.dtype)
+    for n_fft, hop, window in resolutions:
         mags = [torch.stft(x.squeeze(1), n_fft, hop_length=hop, window=window, return_complex=True).abs().clamp(min=1e-5) for x in (y, y_hat)]
         convergence = torch.linalg.norm(mags[0] - mags[1]) / torch.linalg.norm(mags[0])
         total = total + convergence + F.l1_loss(torch.log(mags[0]), torch.log(mags[1]))
@@ -289,17 +288,21 @@ def save_atomic(obj, path):
             os.remove(tmp)
 
 
+def checkpoint_steps(run_dir):
+    """Steps of the generator checkpoints G_<step>.pth in run_dir, ascending."""
+    return sorted(int(m.group(1)) for m in (STEP_RE.search(p) for p in glob.glob(os.path.join(run_dir, "G_*.pth"))) if m)
+
+
 def latest_checkpoint(run_dir):
     """Newest step that has both a loadable G and D checkpoint, or None."""
-    steps = sorted((int(STEP_RE.search(p).group(1)) for p in glob.glob(os.path.join(run_dir, "G_*.pth")) if STEP_RE.search(p)), reverse=True)
-    for step in steps:
+    for step in reversed(checkpoint_steps(run_dir)):
         if os.path.exists(os.path.join(run_dir, f"D_{step}.pth")):
             return step
     return None
 
 
 def prune_checkpoints(run_dir, keep):
-    steps = sorted(int(STEP_RE.search(p).group(1)) for p in glob.glob(os.path.join(run_dir, "G_*.pth")) if STEP_RE.search(p))
+    steps = checkpoint_steps(run_dir)
     for step in steps[:-keep] if keep > 0 else []:
         for prefix in ("G", "D"):
             path = os.path.join(run_dir, f"{prefix}_{step}.pth")
@@ -328,21 +331,28 @@ def find_base(path):
     return path, d_path if os.path.exists(d_path) else None
 
 
+def require_same_encoder(recorded, manifest, what, hint):
+    """Content units of one encoder are no training data for a model started on another's: when both
+    the recorded info (a run's run.json, a base's base.json) and the dataset name an encoder sha256,
+    they must match. `what` starts the message, e.g. "the run in RUN was"."""
+    before = (recorded.get("encoder") or {}).get("sha256")
+    now = (manifest.get("encoder") or {}).get("sha256")
+    if before and now and before != now:
+        raise SvcPyError("MODEL_INVALID", f"{what} trained on content units of encoder {recorded['encoder'].get('name')} "
+                         f"(sha256 {before[:12]}), this dataset on {manifest['encoder'].get('name')} (sha256 {now[:12]})", hint)
+
+
 def check_base_encoder(base, manifest):
-    """A base trained on one content encoder's units is no start for another's: when the base folder
-    says which encoder it saw (base.json, as svc ships it, or a run's run.json), it must be this
-    dataset's. Upstream G_0.pth files say nothing and are trusted."""
+    """When the base folder says which encoder it saw (base.json, as svc ships it, or a run's
+    run.json), it must be this dataset's. Upstream G_0.pth files say nothing and are trusted.
+    Returns the base's `trained_on` line, if any."""
     folder = base if os.path.isdir(base) else os.path.dirname(base)
     for name in ("base.json", "run.json"):
         path = os.path.join(folder, name)
         if os.path.exists(path):
             with open(path, encoding="utf-8") as handle:
                 info = json.load(handle)
-            encoder = info.get("encoder") or {}
-            mine = manifest.get("encoder") or {}
-            if encoder.get("sha256") and mine.get("sha256") and encoder["sha256"] != mine["sha256"]:
-                raise SvcPyError("MODEL_INVALID", f"--base {base} was trained on content units of encoder {encoder.get('name')} "
-                                 f"(sha256 {encoder['sha256'][:12]}), this dataset on {mine.get('name')} (sha256 {mine['sha256'][:12]})",
+            require_same_encoder(info, manifest, f"--base {base} was",
                                  "preprocess with the base's encoder, pick a base made for this dataset's encoder, or --base none")
             return info.get("trained_on")
     return None
@@ -467,12 +477,7 @@ def main():
     if args.resume and os.path.exists(run_info_path):
         with open(run_info_path, encoding="utf-8") as handle:
             previous = json.load(handle)
-        before = (previous.get("encoder") or {}).get("sha256")
-        now = (manifest.get("encoder") or {}).get("sha256")
-        if before and now and before != now:
-            raise SvcPyError("MODEL_INVALID", f"the run in {args.out} was trained on content units of another encoder "
-                             f"({(previous.get('encoder') or {}).get('name')}, sha256 {before[:12]}) than this dataset's "
-                             f"({manifest['encoder'].get('name')}, sha256 {now[:12]})",
+        require_same_encoder(previous, manifest, f"the run in {args.out} was",
                              "resume with the dataset the run was started on, or start a new run (--out) for this dataset")
     if is_main:
         # The run's config.json is a plain so-vits-svc config (validate_config's derived top-level
@@ -495,7 +500,8 @@ def main():
     mel = MelScale(data, device)
     # svc's own keys (so-vits-svc ignores them): weight and (n_fft, hop) pairs of the STFT loss.
     c_stft = float(train_cfg.get("c_stft", 0.0))
-    stft_resolutions = [tuple(r) for r in train_cfg.get("stft_resolutions", [[512, 64], [1024, 128], [2048, 256]])]
+    stft_resolutions = [(n_fft, hop, torch.hann_window(n_fft, device=device))
+                        for n_fft, hop in train_cfg.get("stft_resolutions", [[512, 64], [1024, 128], [2048, 256]])]
 
     # --- model and optimizers -----------------------------------------------------------------
     torch.manual_seed(args.seed + rank)
@@ -636,7 +642,7 @@ def main():
     if distributed:
         dist.destroy_process_group()
     if not is_main:
-        return {"rank": rank}
+        return None
     return {"run": os.path.abspath(args.out), "step": step, "history": history[-1:] and history[:1] + history[-1:],
             "steps_per_s": (step - started_step) / max(time.time() - started, 1e-9)}
 

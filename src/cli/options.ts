@@ -26,3 +26,11 @@ export function parseNumberOption(name: string, raw: string, rule: NumberRule = 
 export function numberArg(name: string, rule: NumberRule = {}): (raw: string) => number {
   return (raw: string) => parseNumberOption(name, raw, rule);
 }
+
+/** `raw` if it is one of `allowed`, else an INVALID_ARGUMENT error naming the choices. */
+export function oneOf<T extends string>(name: string, raw: string, allowed: readonly T[]): T {
+  if (!(allowed as readonly string[]).includes(raw)) {
+    throw new SvcError('INVALID_ARGUMENT', `${name} must be one of ${allowed.join(', ')}, got "${raw}"`);
+  }
+  return raw as T;
+}

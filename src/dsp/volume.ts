@@ -86,3 +86,11 @@ export class VolumeStream {
     this.head = [];
   }
 }
+
+/** RMS of a window in dBFS (−120 floor). */
+export function rmsDecibels(window: Float32Array, from = 0, to = window.length): number {
+  let sum = 0;
+  for (let i = from; i < to; i++) sum += window[i]! * window[i]!;
+  const rms = Math.sqrt(sum / Math.max(1, to - from));
+  return rms > 1e-6 ? 20 * Math.log10(rms) : -120;
+}

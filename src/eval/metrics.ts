@@ -13,7 +13,7 @@ import { resample } from '../audio/resample.js';
 import type { MonoAudio } from '../audio/types.js';
 import { estimateF0, type F0Method } from '../dsp/f0/index.js';
 import { melSpectrogram } from '../dsp/mel.js';
-import { frameLevelsDb } from '../offline/slice.js';
+import { frameLevelsDb, loudLevelDb } from '../offline/slice.js';
 
 export const EVAL_SAMPLE_RATE = 16000;
 export const EVAL_HOP_SAMPLES = 80; // 5 ms
@@ -91,8 +91,7 @@ export function dtwPath(a: { frames: number; data: Float32Array }, b: { frames: 
 /** First and one-past-last frame within 40 dB of the loud level (leading/trailing silence trimmed). */
 function speechSpan(samples16k: Float32Array): [number, number] {
   const levels = frameLevelsDb(samples16k, EVAL_HOP_SAMPLES);
-  const sorted = Float32Array.from(levels).sort();
-  const loud = sorted[Math.floor(sorted.length * 0.98)] ?? -120;
+  const loud = loudLevelDb(levels);
   const threshold = Math.max(loud - 40, -70);
   let first = levels.findIndex((db) => db > threshold);
   if (first < 0) return [0, 0];

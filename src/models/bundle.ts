@@ -8,6 +8,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { SvcError } from '../errors.js';
+import { runPythonModule } from '../python.js';
 
 export const BUNDLE_FORMAT = 'svc-sovits-bundle';
 export const BUNDLE_FORMAT_VERSION = 1;
@@ -140,4 +141,20 @@ export function resolveSpeaker(manifest: SovitsManifest, speaker: string | numbe
   throw new SvcError('INVALID_ARGUMENT', `unknown speaker '${speaker}' for model ${manifest.name}`, {
     hint: `use one of: ${names.join(', ') || `ids 0..${manifest.n_speakers - 1}`}`,
   });
+}
+
+/** Name of speaker id `speakerId` in the bundle's table, or undefined for an id without a name. */
+export function speakerName(manifest: SovitsManifest, speakerId: number): string | undefined {
+  return Object.keys(manifest.speakers).find((name) => manifest.speakers[name] === speakerId);
+}
+
+/**
+ * Runs a Python job that writes a bundle (svc_py.make_reference, export_run, import_sovits) and
+ * validates what it wrote with readBundle before reporting success, so a bundle that the runtime
+ * would refuse never passes for a finished one.
+ */
+export async function writeBundleWithPython<T extends { out: string }>(module: string, args: string[], onProgress?: (message: string) => void): Promise<T> {
+  const result = await runPythonModule<T>(module, args, { onProgress });
+  readBundle(result.out);
+  return result;
 }

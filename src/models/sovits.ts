@@ -12,11 +12,11 @@
 //   generator(c [1,Tc,D], f0 [1,T], mel2ph [1,T] (1-based row of c, 0 = zero row), uv, noise [1,inter,T],
 //             sid [1], vol [1,T]) → audio [1,1,T·hop]; frame k makes samples [k·hop, (k+1)·hop).
 import { existsSync, readFileSync } from 'node:fs';
-import { StreamingResampler } from '../audio/resample.js';
+import { resample, StreamingResampler } from '../audio/resample.js';
 import { SvcError, isSvcError } from '../errors.js';
 import { DEFAULT_F0_METHOD, estimateF0, type F0Method } from '../dsp/f0/index.js';
 import { volumeRms } from '../dsp/volume.js';
-import { readBundle, resolveSpeaker, type SovitsBundle, type SovitsManifest } from './bundle.js';
+import { readBundle, resolveSpeaker, speakerName, type SovitsBundle, type SovitsManifest } from './bundle.js';
 import { createSession, type GraphOptimization, type OnnxModel, type OnnxProvider } from './onnx.js';
 
 export const ENCODER_RATE = 16000;
@@ -183,7 +183,7 @@ export function autoPitchSemitones(inputMedianHz: number, targetHz: number): num
 export function speakerTypicalF0(manifest: SovitsManifest, speakerId: number): number | undefined {
   const table = (manifest as SovitsManifest & { speaker_f0_hz?: Record<string, number> }).speaker_f0_hz;
   if (!table) return undefined;
-  const name = Object.keys(manifest.speakers).find((n) => manifest.speakers[n] === speakerId);
+  const name = speakerName(manifest, speakerId);
   const value = (name !== undefined ? table[name] : undefined) ?? table['*'];
   return typeof value === 'number' && value > 0 ? value : undefined;
 }
@@ -774,8 +774,7 @@ export async function convertAtModelRate(model: SovitsModel, samples: Float32Arr
   options.onFeatures?.({ audio16k, content, rows, mel2ph, f0Hz, uv, vol, speakerId, noiseScale, seed, pitchSemitones, frames });
 
   const out = await generateSliced(model, { content, rows, mel2ph, f0Hz, uv, vol, frameOffset: 0 }, { speakerId, noiseScale, seed }, options);
-  const speakerName = Object.keys(model.manifest.speakers).find((name) => model.manifest.speakers[name] === speakerId) ?? String(speakerId);
-  return { samples: out.subarray(0, n).slice(), sampleRate: sr, pitchSemitones, speakerId, speakerName, frames };
+  return { samples: out.subarray(0, n).slice(), sampleRate: sr, pitchSemitones, speakerId, speakerName: speakerName(model.manifest, speakerId) ?? String(speakerId), frames };
 }
 
 /** Phase (cycles) of the NSF fundamental at the start of frame k, summing each frame's advance. */
@@ -846,7 +845,6 @@ async function generateSliced(model: SovitsModel, all: GeneratorWindow, generate
  * the model rate or back at the input's rate (outputRate 'input', the default).
  */
 export async function convertMono(model: SovitsModel, samples: Float32Array, sampleRate: number, options: ConvertOptions & { outputRate?: 'input' | 'model' } = {}): Promise<ConvertResult> {
-  const { resample } = await import('../audio/resample.js');
   const atModelRate = sampleRate === model.sampleRate ? samples : await resample(samples, sampleRate, model.sampleRate);
   const result = await convertAtModelRate(model, atModelRate, options);
   if ((options.outputRate ?? 'input') === 'model' || sampleRate === model.sampleRate) return result;

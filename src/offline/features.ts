@@ -13,8 +13,6 @@ import { createSession, type OnnxModel } from '../models/onnx.js';
 import type { ModelAudioSettings } from './config.js';
 
 export const ENCODER_SAMPLE_RATE = 16000;
-/** HuBERT-style framing: a 400-sample window, so shorter input gives no row. */
-export const ENCODER_MIN_SAMPLES = 400;
 
 /** A content encoder ONNX graph: `source` f32 [1,1,N] → [1,T,D] or `audio` f32 [1,N] → [1,T,D]. */
 export class ContentEncoder {

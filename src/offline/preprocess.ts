@@ -209,10 +209,6 @@ async function writeJsonAtomic(path: string, value: unknown): Promise<void> {
   await writeFileAtomic(path, new TextEncoder().encode(JSON.stringify(value, null, 1) + '\n'));
 }
 
-function npy(data: Float32Array, shape: number[]): Uint8Array {
-  return encodeNpy(data, shape);
-}
-
 /** Files of one clip; the .wav is written last and marks the clip complete. */
 function clipFiles(outDir: string, id: string, spectrogram: boolean): { wav: string; npys: string[] } {
   const base = join(outDir, 'clips', id);
@@ -265,35 +261,39 @@ export async function preprocessDataset(options: PreprocessOptions): Promise<Pre
 
   // The encoder goes into the dataset (export ships it with the model).
   const encoderSource = await resolveEncoderPath(options.encoder, progressDir, settings);
-  const probe = await ContentEncoder.load(encoderSource.path);
-  const encoderSha = probe.sha256;
-  await probe.dispose();
-  const settingsPath = join(progressDir, 'settings.json');
-  const wanted: DatasetSettings = {
-    sampling_rate: settings.samplingRate, hop_length: settings.hopLength, filter_length: settings.filterLength,
-    encoder_sha256: encoderSha, f0_method: options.f0Method, spectrogram, slice: sliceOptions,
-  };
-  const previous = await readJson<DatasetSettings>(settingsPath);
-  if (previous) {
-    const differ = (Object.keys(wanted) as Array<keyof DatasetSettings>).filter((k) => JSON.stringify(previous[k]) !== JSON.stringify(wanted[k]));
-    if (differ.length) {
-      const what = differ.map((k) => (k === 'encoder_sha256' ? 'the content encoder' : `${k} (${JSON.stringify(previous[k])} → ${JSON.stringify(wanted[k])})`)).join(', ');
-      throw new SvcError('INVALID_ARGUMENT', `dataset ${outDir} was started with other settings: ${what} differ`, {
-        hint: 'resume with the same options, write to a new --out folder, or pass --overwrite to start this one again',
-      });
+  // One session for the whole run: it validates the encoder (before anything is written) and gives
+  // its sha256; the dataset's copy below is the same bytes (a resumed dataset's copy has the same hash).
+  const encoder = await ContentEncoder.load(encoderSource.path);
+  const encoderSha = encoder.sha256;
+  try {
+    const settingsPath = join(progressDir, 'settings.json');
+    const wanted: DatasetSettings = {
+      sampling_rate: settings.samplingRate, hop_length: settings.hopLength, filter_length: settings.filterLength,
+      encoder_sha256: encoderSha, f0_method: options.f0Method, spectrogram, slice: sliceOptions,
+    };
+    const previous = await readJson<DatasetSettings>(settingsPath);
+    if (previous) {
+      const differ = (Object.keys(wanted) as Array<keyof DatasetSettings>).filter((k) => JSON.stringify(previous[k]) !== JSON.stringify(wanted[k]));
+      if (differ.length) {
+        const what = differ.map((k) => (k === 'encoder_sha256' ? 'the content encoder' : `${k} (${JSON.stringify(previous[k])} → ${JSON.stringify(wanted[k])})`)).join(', ');
+        throw new SvcError('INVALID_ARGUMENT', `dataset ${outDir} was started with other settings: ${what} differ`, {
+          hint: 'resume with the same options, write to a new --out folder, or pass --overwrite to start this one again',
+        });
+      }
     }
+    const datasetEncoder = join(outDir, 'encoder.onnx');
+    if (!existsSync(datasetEncoder)) {
+      const temp = `${datasetEncoder}.tmp-${process.pid}`;
+      await copyFile(encoderSource.path, temp);
+      await rename(temp, datasetEncoder);
+    }
+    await writeJsonAtomic(settingsPath, wanted);
+    // From here on the dataset is being changed: it is not complete until the new manifest exists.
+    await rm(manifestPath, { force: true });
+  } catch (error) {
+    await encoder.dispose();
+    throw error;
   }
-  const datasetEncoder = join(outDir, 'encoder.onnx');
-  if (!existsSync(datasetEncoder)) {
-    const temp = `${datasetEncoder}.tmp-${process.pid}`;
-    await copyFile(encoderSource.path, temp);
-    await rename(temp, datasetEncoder);
-  }
-  await writeJsonAtomic(settingsPath, wanted);
-  // From here on the dataset is being changed: it is not complete until the new manifest exists.
-  await rm(manifestPath, { force: true });
-
-  const encoder = await ContentEncoder.load(datasetEncoder);
   const bySubfolder = options.speaker === undefined;
   const records: SourceRecord[] = [];
   try {
@@ -433,11 +433,11 @@ async function processSource(
     }
     const { wav, npys } = clipFiles(outDir, id, spectrogram);
     const [unitsPath, f0Path, uvPath, volPath, specPath] = npys;
-    await writeFileAtomic(unitsPath!, npy(features.units.data, [features.units.rows, features.units.dim]));
-    await writeFileAtomic(f0Path!, npy(features.f0Hz, [features.frames]));
-    await writeFileAtomic(uvPath!, npy(features.uv, [features.frames]));
-    await writeFileAtomic(volPath!, npy(Float32Array.from(features.volume), [features.frames]));
-    if (features.spec && specPath) await writeFileAtomic(specPath, npy(features.spec.data, [features.spec.bins, features.spec.frames]));
+    await writeFileAtomic(unitsPath!, encodeNpy(features.units.data, [features.units.rows, features.units.dim]));
+    await writeFileAtomic(f0Path!, encodeNpy(features.f0Hz, [features.frames]));
+    await writeFileAtomic(uvPath!, encodeNpy(features.uv, [features.frames]));
+    await writeFileAtomic(volPath!, encodeNpy(features.volume, [features.frames]));
+    if (features.spec && specPath) await writeFileAtomic(specPath, encodeNpy(features.spec.data, [features.spec.bins, features.spec.frames]));
     await writeWav(wav, { sampleRate: settings.samplingRate, samples: clip });
     record.clips.push({ id, seconds, frames });
   }

@@ -4,6 +4,7 @@
 // floor); pauses of at least `minSilenceSeconds` are cut points. Clips are built from the sound
 // regions between cut points, closed once they reach `targetSeconds` (or when the next region
 // would pass `maxSeconds`); a region longer than `maxSeconds` is split at its quietest frames.
+import { rmsDecibels } from '../dsp/volume.js';
 
 export interface SliceOptions {
   /** Clips shorter than this are merged with a neighbour or dropped. Default 2 s. */
@@ -46,17 +47,13 @@ export function frameLevelsDb(samples: Float32Array, frameSamples: number): Floa
   const out = new Float32Array(frames);
   for (let f = 0; f < frames; f++) {
     const start = f * frameSamples;
-    const end = Math.min(samples.length, start + frameSamples);
-    let sum = 0;
-    for (let i = start; i < end; i++) sum += samples[i]! * samples[i]!;
-    const rms = Math.sqrt(sum / Math.max(1, end - start));
-    out[f] = rms > 1e-6 ? 20 * Math.log10(rms) : -120;
+    out[f] = rmsDecibels(samples, start, Math.min(samples.length, start + frameSamples));
   }
   return out;
 }
 
 /** The level that "loud" means: the 98th percentile of frame levels (robust to a click). */
-function loudLevelDb(levels: Float32Array): number {
+export function loudLevelDb(levels: Float32Array): number {
   if (levels.length === 0) return -120;
   const sorted = Float32Array.from(levels).sort();
   return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * 0.98))]!;

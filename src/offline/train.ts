@@ -104,16 +104,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     signal: options.signal,
     // torchrun stops its workers on SIGTERM; a SIGKILL would orphan them.
     killSignal: 'SIGTERM',
-    // Under torchrun every rank reports a result; only rank 0's names the run.
-    acceptResult: (event) => typeof event.run === 'string',
     onEvent: (event) => options.onEvent?.(event as unknown as TrainEvent),
     failureHint: `checkpoints so far are in ${options.runDir}; continue with --resume`,
   });
-}
-
-/** The loss history a run has written with its latest checkpoint (RUN/losses.json), or []. */
-export function readLossHistory(runDir: string): Array<{ step: number; losses: TrainLosses }> {
-  const path = join(runDir, 'losses.json');
-  if (!existsSync(path)) return [];
-  return JSON.parse(readFileSync(path, 'utf8')) as Array<{ step: number; losses: TrainLosses }>;
 }

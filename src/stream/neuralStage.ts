@@ -34,7 +34,7 @@ import {
 } from '../models/sovits.js';
 import type { OnnxProvider } from '../models/onnx.js';
 import { loadModel } from '../models/registry.js';
-import type { ConverterStage, StageFactory, VoiceParams } from './stage.js';
+import { MODEL_CONTROLS, type ConverterStage, type StageFactory, type VoiceParams } from './stage.js';
 
 export interface NeuralStageOptions {
   speaker?: string | number;
@@ -158,7 +158,7 @@ export class NeuralStage implements ConverterStage {
   readonly sampleRate: number;
   readonly stateful = false;
   /** The timbre is the model speaker's: only the pitch shift applies. */
-  readonly controls = ['pitch'] as const;
+  readonly controls = MODEL_CONTROLS;
   readonly lookaheadSamples: number;
   readonly contextSamples: number;
   private readonly hop: number;
@@ -278,11 +278,7 @@ export class NeuralStage implements ConverterStage {
     const start = s.received - w;
     const usedEnd = s.received - this.lookaheadSamples;
     const generateEnd = this.options.generateWholeWindow ? s.received : Math.min(s.received, (Math.ceil(usedEnd / this.hop) + this.rightFrames) * this.hop);
-    const generated = await this.generateWindow(s, start, Math.max(1, generateEnd - start));
-    if (generated.length === w) return generated;
-    const out = new Float32Array(w);
-    out.set(generated.subarray(0, w));
-    return out;
+    return this.generateWindow(s, start, Math.max(1, generateEnd - start), w);
   }
 
   /** Block size the pipeline uses; called by the factory's sessions through `prepare` when available. */
@@ -357,8 +353,8 @@ export class NeuralStage implements ConverterStage {
     return unvoicedF0(k, p, prevHz, q, nextHz, this.gapFrames);
   }
 
-  /** Generator output for stream samples [start, start + length). */
-  private async generateWindow(s: StreamState, start: number, length: number): Promise<Float32Array> {
+  /** Generates samples [start, start + length) of the stream into a zeroed array of `outLength` samples (the pipeline's window). */
+  private async generateWindow(s: StreamState, start: number, length: number, outLength: number): Promise<Float32Array> {
     const hop = this.hop;
     const sr = this.sampleRate;
     const k0 = Math.floor(start / hop);
@@ -412,7 +408,9 @@ export class NeuralStage implements ConverterStage {
     );
     this.forget(s, k0);
     const offset = start - k0 * hop;
-    return audio.slice(offset, offset + length);
+    const out = new Float32Array(outLength);
+    out.set(audio.subarray(offset, offset + Math.min(length, outLength)));
+    return out;
   }
 
   /**

@@ -29,7 +29,7 @@ import {
   type ReadyMessage,
 } from './protocol.js';
 import { ConvertSession, type OutputEncoder, type StreamFormat } from './session.js';
-import type { StageFactory } from './stage.js';
+import { DSP_CONTROLS, type StageFactory } from './stage.js';
 
 export interface ServerOptions {
   /** Interface to bind. Default 127.0.0.1 (this machine only). */
@@ -228,7 +228,7 @@ export function createServer(options: ServerOptions = {}): SvcServer {
       json(401, { error: 'UNAUTHORIZED', message: 'this server needs a token (?token= in the URL or an Authorization: Bearer header)' });
       return;
     }
-    const builtin: ModelListEntry = { name: 'builtin', builtin: true, speakers: [], sampleRate: null, speechEncoder: null, controls: ['pitch', 'formant'] };
+    const builtin: ModelListEntry = { name: 'builtin', builtin: true, speakers: [], sampleRate: null, speechEncoder: null, controls: [...DSP_CONTROLS] };
     let installed: ModelListEntry[] = [];
     try {
       installed = (options.listModels?.() ?? []).filter((m) => m.name !== 'builtin');

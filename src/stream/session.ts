@@ -7,7 +7,7 @@ import { StreamingResampler } from '../audio/resample.js';
 import { decodeFrame, encodeFrame } from './codec.js';
 import { StreamPipeline, type BehindPolicy } from './pipeline.js';
 import type { LatencyBody, SampleFormat, StatsMessage, VoiceControl } from './protocol.js';
-import type { ConverterStage, StageFactory, VoiceParams } from './stage.js';
+import { DSP_CONTROLS, type ConverterStage, type StageFactory, type VoiceParams } from './stage.js';
 
 export interface StreamFormat {
   sampleRate: number;
@@ -102,23 +102,33 @@ export class ConvertSession {
     this.blockMs = options.blockMs;
     this.voice = { ...options.voice };
     this.stage = options.stageFactory({ clientSampleRate: options.sampleRate, voice: this.voice });
+    ({ pipeline: this.pipeline, resampler: this.inputResampler } = this.buildPipeline(this.stage));
+    this.wirePipeline();
+  }
+
+  /**
+   * The pipeline (block, queue, SOLA sizes from the session's options in ms, converted at the stage's
+   * rate) and the client-rate → stage-rate resampler for `stage`; disposes the stage if either fails.
+   */
+  private buildPipeline(stage: ConverterStage): { pipeline: StreamPipeline; resampler: StreamingResampler | null } {
     try {
-      const rate = this.stage.sampleRate;
+      const rate = stage.sampleRate;
+      const o = this.options;
       const ms = (x: number | undefined) => (x === undefined ? undefined : Math.round((x * rate) / 1000));
-      this.pipeline = new StreamPipeline(this.stage, {
-        blockSamples: Math.max(1, Math.round((options.blockMs * rate) / 1000)),
-        policy: options.policy,
-        maxQueueSamples: ms(options.maxQueueMs),
-        crossfadeSamples: ms(options.crossfadeMs),
-        searchSamples: ms(options.searchMs),
-        extraContextSamples: ms(options.extraContextMs),
+      const pipeline = new StreamPipeline(stage, {
+        blockSamples: Math.max(1, Math.round((o.blockMs * rate) / 1000)),
+        policy: o.policy,
+        maxQueueSamples: ms(o.maxQueueMs),
+        crossfadeSamples: ms(o.crossfadeMs),
+        searchSamples: ms(o.searchMs),
+        extraContextSamples: ms(o.extraContextMs),
       });
-      this.inputResampler = rate === options.sampleRate ? null : new StreamingResampler({ fromRate: options.sampleRate, toRate: rate });
+      const resampler = rate === this.format.sampleRate ? null : new StreamingResampler({ fromRate: this.format.sampleRate, toRate: rate });
+      return { pipeline, resampler };
     } catch (error) {
-      this.stage.dispose();
+      stage.dispose();
       throw error;
     }
-    this.wirePipeline();
   }
 
   private wirePipeline(): void {
@@ -138,25 +148,7 @@ export class ConvertSession {
     if (this.disposed) return false;
     if (this.heldInput) throw new Error('a model switch is already in progress');
     const stage = stageFactory({ clientSampleRate: this.format.sampleRate, voice: this.voice });
-    let pipeline: StreamPipeline;
-    let resampler: StreamingResampler | null;
-    try {
-      const rate = stage.sampleRate;
-      const o = this.options;
-      const ms = (x: number | undefined) => (x === undefined ? undefined : Math.round((x * rate) / 1000));
-      pipeline = new StreamPipeline(stage, {
-        blockSamples: Math.max(1, Math.round((o.blockMs * rate) / 1000)),
-        policy: o.policy,
-        maxQueueSamples: ms(o.maxQueueMs),
-        crossfadeSamples: ms(o.crossfadeMs),
-        searchSamples: ms(o.searchMs),
-        extraContextSamples: ms(o.extraContextMs),
-      });
-      resampler = rate === this.format.sampleRate ? null : new StreamingResampler({ fromRate: this.format.sampleRate, toRate: rate });
-    } catch (error) {
-      stage.dispose();
-      throw error;
-    }
+    const { pipeline, resampler } = this.buildPipeline(stage);
     this.heldInput = [];
     this.heldSamples = 0;
     await this.pipeline.drain();
@@ -212,7 +204,7 @@ export class ConvertSession {
 
   /** Voice parameters the current stage honours. */
   controls(): VoiceControl[] {
-    return [...(this.stage.controls ?? ['pitch', 'formant'])];
+    return [...(this.stage.controls ?? DSP_CONTROLS)];
   }
 
   setVoice(voice: Partial<VoiceParams>): VoiceParams {

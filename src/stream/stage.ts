@@ -8,6 +8,8 @@
 //     pipeline stitches consecutive outputs with a SOLA crossfade.
 // Every stage runs at its own `sampleRate`; sessions resample the client's audio to it and back.
 
+import type { VoiceControl } from './protocol.js';
+
 /** Voice parameters a client may change while streaming. */
 export interface VoiceParams {
   /** Pitch shift in semitones (−24..24). */
@@ -15,6 +17,11 @@ export interface VoiceParams {
   /** Formant (spectral envelope) scale factor (0.5..2); 1 keeps the speaker's timbre. */
   formant: number;
 }
+
+/** The built-in DSP voice (and any stage that leaves `controls` out) honours both. */
+export const DSP_CONTROLS: ReadonlyArray<VoiceControl> = ['pitch', 'formant'];
+/** A model voice: the timbre is the model speaker's, so only the pitch shift applies. */
+export const MODEL_CONTROLS: ReadonlyArray<VoiceControl> = ['pitch'];
 
 export interface ConverterStage {
   /** Short name for logs and `ready` messages, e.g. "builtin". */
@@ -32,7 +39,7 @@ export interface ConverterStage {
   /** True: streaming with internal state (one block in, one block out, no SOLA). False: stateless per window. */
   readonly stateful: boolean;
   /** Voice parameters the stage honours (protocol `controls`); absent = pitch and formant. */
-  readonly controls?: ReadonlyArray<'pitch' | 'formant'>;
+  readonly controls?: ReadonlyArray<VoiceControl>;
   /**
    * Converts one window: for stateful stages exactly one block; for stateless stages
    * `contextSamples + blockSamples` samples (oldest first). Returns the same number of samples, time-aligned

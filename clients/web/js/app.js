@@ -78,7 +78,6 @@ const stats = {
   /** The voice converting now (server-confirmed), what it honours, and a switch waiting for its answer. */
   model: null,
   controls: ['pitch', 'formant'],
-  modelPending: null,
   /** Voices the server offers: [{name, builtin, speakers, sampleRate, speechEncoder, controls, error?}]. */
   models: [],
   server: null,
@@ -344,7 +343,6 @@ function wireConnection(conn) {
     stats.server = message;
   });
   conn.on('model', (message) => {
-    stats.modelPending = null;
     ui.model.disabled = false;
     showModel(message.name, message.controls, message.latency);
     ui.modelStatus.textContent = `Now converting with ${message.name}.`;
@@ -360,7 +358,6 @@ function wireConnection(conn) {
   conn.on('error', (error) => {
     if (error.code === 'MODEL_NOT_FOUND') {
       // The session keeps its voice: put the selector back.
-      stats.modelPending = null;
       ui.model.disabled = !connection;
       ui.model.value = stats.model ?? 'builtin';
       ui.modelStatus.textContent = 'Switch refused; the voice did not change.';
@@ -395,7 +392,6 @@ async function teardown(state = 'idle') {
   ui.formant.disabled = false;
   ui.modelStatus.textContent = '';
   ui.modelLatency.textContent = '—';
-  stats.modelPending = null;
   stats.sessionId = null;
   ui.sessionId.textContent = '—';
   ui.obsUrl.value = '';
@@ -449,7 +445,6 @@ async function loadModels(token) {
 /** Asks the server for another voice; the answer is a `model` message or a MODEL_NOT_FOUND error. */
 function switchModel(name) {
   if (!connection || !name) return;
-  stats.modelPending = name;
   ui.model.value = name;
   ui.model.disabled = true; // one switch at a time: the server refuses a second while the first loads
   ui.modelStatus.textContent = `Loading ${name}…`;

@@ -2,21 +2,17 @@
 // answered by `ready`, then binary frames of interleaved samples both ways plus JSON control
 // messages (set, model, stats, ping/pong, error). Shared by the main page and the OBS page.
 
-/** WebSocket URL for this page's server (or `server` = "host:port"), with the token in the query. */
-export function serverUrl(server, token) {
-  const secure = location.protocol === 'https:';
-  const host = server && server.trim() ? server.trim().replace(/^(wss?|https?):\/\//, '').replace(/\/.*$/, '') : location.host;
-  const url = new URL(`${secure ? 'wss' : 'ws'}://${host}/ws`);
-  if (token) url.searchParams.set('token', token);
-  return url.toString();
-}
-
 /** HTTP URL of `path` on this page's server (or `server` = "host:port"), with the token in the query. */
 export function httpUrl(server, path, token) {
   const host = server && server.trim() ? server.trim().replace(/^(wss?|https?):\/\//, '').replace(/\/.*$/, '') : location.host;
   const url = new URL(`${location.protocol === 'https:' ? 'https' : 'http'}://${host}${path}`);
   if (token) url.searchParams.set('token', token);
   return url.toString();
+}
+
+/** WebSocket URL (/ws) for this page's server (or `server` = "host:port"), with the token in the query. */
+export function serverUrl(server, token) {
+  return httpUrl(server, '/ws', token).replace(/^http/, 'ws');
 }
 
 /**

@@ -10,7 +10,7 @@ import type { AnalysisSummary } from '../../plot/index.js';
 import { COLORMAP_NAMES, type ColormapName } from '../../plot/colormap.js';
 import { MAX_PLOT_SIDE, MIN_PLOT_HEIGHT, MIN_PLOT_WIDTH } from '../../plot/limits.js';
 import type { FrequencyScaleKind } from '../../plot/scale.js';
-import { parseNumberOption } from '../options.js';
+import { oneOf, parseNumberOption } from '../options.js';
 
 const SCALES: FrequencyScaleKind[] = ['log', 'mel', 'linear'];
 
@@ -25,13 +25,6 @@ interface AnalyzeCliOptions {
   freqScale: string;
   colormap: string;
   rangeDb: string;
-}
-
-function oneOf<T extends string>(name: string, raw: string, allowed: readonly T[]): T {
-  if (!(allowed as readonly string[]).includes(raw)) {
-    throw new SvcError('INVALID_ARGUMENT', `${name} must be one of ${allowed.join(', ')}, got "${raw}"`);
-  }
-  return raw as T;
 }
 
 function formatHzOrDash(hz: number): string {

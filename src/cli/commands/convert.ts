@@ -23,7 +23,7 @@ import {
   validateFormantRatio,
   validatePitchSemitones,
 } from '../../dsp/voice/params.js';
-import { parseNumberOption } from '../options.js';
+import { oneOf, parseNumberOption } from '../options.js';
 
 interface ConvertCliOptions {
   pitch: string;
@@ -66,23 +66,18 @@ function planModelEngine(options: ConvertCliOptions, pitchSemitones: number, for
   if (formantRatio !== 1) {
     throw new SvcError('INVALID_ARGUMENT', `--formant applies to the built-in DSP voice only; a model speaks with its speaker's own timbre (got --formant ${formantRatio} with --model)`, { hint: 'drop --formant, or drop --model to use the DSP voice' });
   }
-  const f0Method = (options.f0 ?? 'hybrid') as F0Method;
-  if (!F0_METHODS.includes(f0Method)) throw new SvcError('INVALID_ARGUMENT', `--f0 must be one of ${F0_METHODS.join(', ')}, got "${options.f0}"`);
-  const noiseScale = parseNumberOption('--noise-scale', options.noiseScale ?? String(DEFAULT_NOISE_SCALE), { unit: 'scale' });
-  if (noiseScale < 0 || noiseScale > 2) throw new SvcError('INVALID_ARGUMENT', `--noise-scale must be from 0 to 2, got ${noiseScale}`);
-  const seed = parseNumberOption('--seed', options.seed ?? '0', { unit: 'integer' });
-  if (!Number.isInteger(seed) || seed < 0) throw new SvcError('INVALID_ARGUMENT', `--seed must be a non-negative integer, got "${options.seed}"`);
+  const f0Method: F0Method = oneOf('--f0', options.f0 ?? 'hybrid', F0_METHODS);
+  const noiseScale = parseNumberOption('--noise-scale', options.noiseScale ?? String(DEFAULT_NOISE_SCALE), { min: 0, max: 2 });
+  const seed = parseNumberOption('--seed', options.seed ?? '0', { min: 0, integer: true });
   const provider = (options.provider ?? 'cpu') as OnnxProvider;
   if (!['cpu', 'cuda', 'coreml', 'auto'].includes(provider)) throw new SvcError('INVALID_ARGUMENT', `--provider must be cpu, cuda, coreml or auto, got "${options.provider}"`);
   let threads: number | undefined;
   if (options.threads !== undefined) {
-    threads = parseNumberOption('--threads', options.threads, { unit: 'count' });
-    if (!Number.isInteger(threads) || threads < 1 || threads > 256) throw new SvcError('INVALID_ARGUMENT', `--threads must be an integer from 1 to 256, got "${options.threads}"`);
+    threads = parseNumberOption('--threads', options.threads, { min: 1, max: 256, integer: true });
   }
   let targetF0Hz: number | undefined;
   if (options.targetF0 !== undefined) {
-    targetF0Hz = parseNumberOption('--target-f0', options.targetF0, { unit: 'Hz' });
-    if (targetF0Hz < 50 || targetF0Hz > 1100) throw new SvcError('INVALID_ARGUMENT', `--target-f0 must be 50..1100 Hz, got ${targetF0Hz}`);
+    targetF0Hz = parseNumberOption('--target-f0', options.targetF0, { min: 50, max: 1100, unit: 'Hz' });
   }
   const outputRate = options.outputRate ?? 'input';
   if (outputRate !== 'input' && outputRate !== 'model') throw new SvcError('INVALID_ARGUMENT', `--output-rate must be input or model, got "${outputRate}"`);

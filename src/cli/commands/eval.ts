@@ -4,6 +4,7 @@
 // converted first and scored against its source (pitch following) and the --target recordings (MCD).
 import type { Command } from 'commander';
 import { SvcError } from '../../errors.js';
+import { oneOf, parseNumberOption } from '../options.js';
 import { F0_METHODS, type F0Method } from '../../dsp/f0/types.js';
 import { evaluateModel, evaluatePaths, type EvalReport, type PairResult } from '../../eval/index.js';
 
@@ -46,11 +47,9 @@ export function register(program: Command): void {
     .option('--json', 'print the full report as JSON', false)
     .action(async (reference: string, test: string | undefined, opts: EvalCliOptions) => {
       if (!['auto', 'time', 'dtw'].includes(opts.align)) throw new SvcError('INVALID_ARGUMENT', `--align must be auto, time or dtw, got "${opts.align}"`);
-      if (!(F0_METHODS as readonly string[]).includes(opts.f0)) throw new SvcError('INVALID_ARGUMENT', `--f0 must be one of ${F0_METHODS.join(', ')}, got "${opts.f0}"`);
-      const pitch = Number(opts.pitch);
-      if (!Number.isFinite(pitch) || Math.abs(pitch) > 24) throw new SvcError('INVALID_ARGUMENT', `--pitch must be a number of semitones from -24 to 24, got "${opts.pitch}"`);
       const alignment = opts.align as 'auto' | 'time' | 'dtw';
-      const f0Method = opts.f0 as F0Method;
+      const f0Method: F0Method = oneOf('--f0', opts.f0, F0_METHODS);
+      const pitch = parseNumberOption('--pitch', opts.pitch, { min: -24, max: 24, unit: 'semitones' });
       const onPair = opts.json ? undefined : (p: PairResult): void => console.log(pairLine(p));
       if (opts.model !== undefined) {
         if (test !== undefined) throw new SvcError('INVALID_ARGUMENT', `with --model give only the source recordings (got a second path "${test}")`, { hint: 'use --target DIR for the target speaker\'s recordings' });

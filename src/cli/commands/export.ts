@@ -6,8 +6,8 @@ import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { SvcError } from '../../errors.js';
-import { readBundle, type SovitsManifest } from '../../models/bundle.js';
-import { runPythonModule } from '../../python.js';
+import { parseNumberOption } from '../options.js';
+import { writeBundleWithPython, type SovitsManifest } from '../../models/bundle.js';
 
 export interface ExportRunResult {
   out: string;
@@ -26,9 +26,7 @@ export async function exportRun(runDir: string, outDir: string, options: { step?
   if (options.step !== undefined) args.push('--step', String(options.step));
   if (options.name) args.push('--name', options.name);
   if (options.force) args.push('--force');
-  const result = await runPythonModule<ExportRunResult>('export_run', args, { onProgress: options.onProgress });
-  readBundle(result.out);
-  return result;
+  return writeBundleWithPython<ExportRunResult>('export_run', args, options.onProgress);
 }
 
 export function register(program: Command): void {
@@ -41,11 +39,7 @@ export function register(program: Command): void {
     .option('--name <name>', 'model name in the manifest (default: the --out folder name)')
     .option('--force', 'write into a non-empty --out folder, replacing bundle files', false)
     .action(async (run: string, opts: { out: string; step?: string; name?: string; force: boolean }) => {
-      let step: number | undefined;
-      if (opts.step !== undefined) {
-        step = Number(opts.step);
-        if (!Number.isInteger(step) || step < 0) throw new SvcError('INVALID_ARGUMENT', `--step must be a non-negative integer, got "${opts.step}"`);
-      }
+      const step = opts.step === undefined ? undefined : parseNumberOption('--step', opts.step, { min: 0, integer: true });
       const result = await exportRun(run, opts.out, { step, name: opts.name, force: opts.force, onProgress: (m) => console.error(`export: ${m}`) });
       const m = result.manifest;
       console.log(`model bundle: ${result.out} (step ${result.step})`);

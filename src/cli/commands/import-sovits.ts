@@ -6,8 +6,7 @@ import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { SvcError } from '../../errors.js';
-import { readBundle, type SovitsManifest } from '../../models/bundle.js';
-import { runPythonModule } from '../../python.js';
+import { writeBundleWithPython, type SovitsManifest } from '../../models/bundle.js';
 
 export interface ImportSovitsOptions {
   checkpoint: string;
@@ -38,9 +37,7 @@ export async function importSovits(options: ImportSovitsOptions): Promise<Import
   args.push('--name', options.name ?? basename(resolve(options.out)));
   if (options.encoder) args.push('--encoder', resolve(options.encoder));
   if (options.force) args.push('--force');
-  const result = await runPythonModule<ImportSovitsResult>('import_sovits', args, { onProgress: options.onProgress });
-  readBundle(result.out);
-  return result;
+  return writeBundleWithPython<ImportSovitsResult>('import_sovits', args, options.onProgress);
 }
 
 export function register(program: Command): void {

@@ -4,8 +4,8 @@
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
 import { SvcError } from '../../errors.js';
-import { readBundle, type SovitsManifest } from '../../models/bundle.js';
-import { runPythonModule } from '../../python.js';
+import { parseNumberOption } from '../options.js';
+import { writeBundleWithPython, type SovitsManifest } from '../../models/bundle.js';
 
 export type ReferenceSize = 'tiny' | 'standard';
 
@@ -21,9 +21,7 @@ export async function makeReference(size: ReferenceSize, outDir: string, options
   const args = ['--size', size, '--out', resolve(outDir), '--seed', String(options.seed ?? 1234)];
   if (options.force) args.push('--force');
   if (options.checkpoint) args.push('--checkpoint');
-  const result = await runPythonModule<MakeReferenceResult>('make_reference', args, { onProgress: options.onProgress });
-  readBundle(result.out);
-  return result;
+  return writeBundleWithPython<MakeReferenceResult>('make_reference', args, options.onProgress);
 }
 
 function millions(n: number): string {
@@ -43,8 +41,7 @@ export function register(program: Command): void {
       if (opts.size !== 'tiny' && opts.size !== 'standard') {
         throw new SvcError('INVALID_ARGUMENT', `--size must be tiny or standard, got "${opts.size}"`);
       }
-      const seed = Number(opts.seed);
-      if (!Number.isInteger(seed) || seed < 0) throw new SvcError('INVALID_ARGUMENT', `--seed must be a non-negative integer, got "${opts.seed}"`);
+      const seed = parseNumberOption('--seed', opts.seed, { min: 0, integer: true });
       const result = await makeReference(opts.size, opts.out, {
         seed, force: opts.force, checkpoint: opts.checkpoint,
         onProgress: (message) => console.error(`make-reference: ${message}`),

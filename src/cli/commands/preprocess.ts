@@ -6,7 +6,7 @@ import cliProgress from 'cli-progress';
 import { SvcError } from '../../errors.js';
 import { DEFAULT_F0_METHOD, F0_METHODS, type F0Method } from '../../dsp/f0/types.js';
 import { preprocessDataset, type PreprocessEvent, type PreprocessSummary } from '../../offline/preprocess.js';
-import { parseNumberOption } from '../options.js';
+import { oneOf, parseNumberOption } from '../options.js';
 
 interface PreprocessCliOptions {
   out: string;
@@ -55,9 +55,7 @@ export function register(program: Command): void {
     .option('--max-seconds <s>', 'longest clip, seconds (longer sound is split at its quietest point)', '15')
     .option('--overwrite', 'start the dataset again instead of resuming (removes its clips and manifest)', false)
     .action(async (inDir: string, opts: PreprocessCliOptions) => {
-      if (!(F0_METHODS as readonly string[]).includes(opts.f0)) {
-        throw new SvcError('INVALID_ARGUMENT', `--f0 must be one of ${F0_METHODS.join(', ')}, got "${opts.f0}"`);
-      }
+      oneOf('--f0', opts.f0, F0_METHODS);
       const minSeconds = parseNumberOption('--min-seconds', opts.minSeconds, { min: 0.5, max: 30, unit: 's' });
       const maxSeconds = parseNumberOption('--max-seconds', opts.maxSeconds, { min: 1, max: 60, unit: 's' });
       if (minSeconds >= maxSeconds) throw new SvcError('INVALID_ARGUMENT', `--min-seconds (${minSeconds}) must be below --max-seconds (${maxSeconds})`);

@@ -10,6 +10,7 @@ import type { OnnxProvider } from '../../models/onnx.js';
 import { listModels, modelDisplayName } from '../../models/registry.js';
 import type { ModelListEntry } from '../../stream/protocol.js';
 import { ModelResolver } from '../../stream/neuralStage.js';
+import { MODEL_CONTROLS } from '../../stream/stage.js';
 import { numberArg } from '../options.js';
 
 interface ServeOptions {
@@ -135,7 +136,7 @@ export function installedModelEntries(): ModelListEntry[] {
       speakers,
       sampleRate: manifest?.sampling_rate ?? null,
       speechEncoder: manifest?.speech_encoder ?? null,
-      controls: ['pitch'],
+      controls: [...MODEL_CONTROLS],
       ...(error === undefined ? {} : { error }),
     };
   });

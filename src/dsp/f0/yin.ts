@@ -4,6 +4,7 @@
 // windows centred on the frame (64 ms), every 160 samples (10 ms). The lagged products of the
 // difference function come from one FFT cross-correlation per window (O(N log N) instead of
 // O(N·maxLag): ~225 k multiply-adds per 16 kHz frame at fMin 50 Hz was most of the streaming cost).
+import { rmsDecibels } from '../volume.js';
 import { sharedRealFft } from '../fft.js';
 import { PyinTracker, type YinCandidate } from './pyin.js';
 import type { NativeFrame } from './types.js';
@@ -145,13 +146,6 @@ export const YIN_WINDOW = 1024;
 export const YIN_HOP = 160;
 export const YIN_LEAD = 384;
 
-/** RMS of a window in dBFS (−120 floor). */
-export function rmsDecibels(window: Float32Array, from = 0, to = window.length): number {
-  let sum = 0;
-  for (let i = from; i < to; i++) sum += window[i]! * window[i]!;
-  const rms = Math.sqrt(sum / Math.max(1, to - from));
-  return rms > 1e-6 ? 20 * Math.log10(rms) : -120;
-}
 
 /** Maps YIN aperiodicity and level to a 0..1 voicing confidence. */
 export function yinConfidence(aperiodicity: number, rmsDb: number): number {
