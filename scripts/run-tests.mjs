@@ -3,7 +3,8 @@
 // process so that one crashing file cannot hide the others, and ends with `N passed, N failed`.
 // Usage: npm test [-- FILTER...]   (FILTER: substrings of test file names)
 import { spawnSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -18,7 +19,6 @@ let passed = 0;
 let failed = 0;
 let skipped = 0;
 const failures = [];
-const strip = (s) => s.replace(/\x1b\[[0-9;]*m/g, '');
 
 if (filters.length === 0) {
   const t0 = Date.now();
@@ -28,24 +28,28 @@ if (filters.length === 0) {
   if (!ok) { console.log(tsc.stdout + tsc.stderr); failed++; failures.push('typecheck'); } else passed++;
 }
 
+const resultDir = mkdtempSync(join(tmpdir(), 'svc-tests-'));
 for (const file of files) {
   const t0 = Date.now();
-  const run = spawnSync(process.execPath, ['--import', 'tsx', join('test', file)], {
-    cwd: root, encoding: 'utf8', env: { ...process.env, FORCE_COLOR: '0' }, maxBuffer: 64 * 1024 * 1024,
+  const resultPath = join(resultDir, `${file}.json`);
+  const run = spawnSync(process.execPath, ['--import', 'tsx', join('scripts', 'test-child.mjs'), join('test', file)], {
+    cwd: root, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024,
+    env: { ...process.env, FORCE_COLOR: '0', SVC_TEST_RESULT: resultPath },
     timeout: Number(process.env.SVC_TEST_FILE_TIMEOUT_MS ?? 20 * 60 * 1000),
   });
-  const out = strip((run.stdout ?? '') + (run.stderr ?? ''));
-  const total = Number(/Total:\s+(\d+)/.exec(out)?.[1] ?? NaN);
-  const pass = Number(/Passed:\s+(\d+)/.exec(out)?.[1] ?? NaN);
-  const skip = Number(/Skipped:\s+(\d+)/.exec(out)?.[1] ?? 0);
+  const out = (run.stdout ?? '') + (run.stderr ?? '');
   const secs = ((Date.now() - t0) / 1000).toFixed(1);
-  if (Number.isNaN(total) || Number.isNaN(pass)) {
+  // Counts come from uvu's runners (scripts/test-child.mjs), never from parsing what uvu printed.
+  const result = existsSync(resultPath) ? JSON.parse(readFileSync(resultPath, 'utf8')) : undefined;
+  if (!result) {
     failed++;
     failures.push(file);
-    console.log(`FAIL ${file}: crashed or printed no totals (exit ${run.status}${run.signal ? ', ' + run.signal : ''}) ${secs}s`);
+    console.log(`FAIL ${file}: crashed before reporting (exit ${run.status}${run.signal ? ', ' + run.signal : ''}) ${secs}s`);
     console.log(out.split('\n').slice(-60).join('\n'));
     continue;
   }
+  const { passed: pass, skipped: skip, total } = result;
+  // A file whose tests all passed but that then exits non-zero (a crash in teardown) counts one failure.
   const fileFailed = total - pass - skip + (run.status !== 0 && total === pass + skip ? 1 : 0);
   passed += pass;
   skipped += skip;
@@ -54,6 +58,7 @@ for (const file of files) {
   if (fileFailed) { failures.push(file); console.log(out.split('\n').slice(-80).join('\n')); }
   else if (process.env.SVC_TEST_VERBOSE) console.log(out);
 }
+rmSync(resultDir, { recursive: true, force: true });
 
 if (failures.length) console.log(`failed files: ${failures.join(', ')}`);
 console.log(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);

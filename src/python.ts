@@ -5,7 +5,7 @@
 // SvcError('PYTHON_UNAVAILABLE') with the apt command that fixes it.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import { SvcError, type SvcErrorCode } from './errors.js';
+import { SvcError, isSvcErrorCode, type SvcErrorCode } from './errors.js';
 import { pythonExecutable, repoRoot } from './paths.js';
 
 /** The folder that holds the svc_py package. */
@@ -47,11 +47,6 @@ export interface RunPythonOptions {
   failureHint?: string;
 }
 
-const KNOWN_CODES: ReadonlySet<string> = new Set<SvcErrorCode>([
-  'FILE_NOT_FOUND', 'FILE_EMPTY', 'FILE_TRUNCATED', 'UNSUPPORTED_FORMAT', 'UNSUPPORTED_RATE', 'INVALID_AUDIO',
-  'INVALID_ARGUMENT', 'MODEL_NOT_FOUND', 'MODEL_INVALID', 'ONNX_INPUT_MISMATCH', 'ONNX_RUN_FAILED',
-  'PROVIDER_UNAVAILABLE', 'DEVICE_UNAVAILABLE', 'PYTHON_UNAVAILABLE', 'INTERNAL',
-]);
 
 const MISSING_MODULE = /No module named '?(torch|torchaudio|onnx|numpy)\b/;
 
@@ -73,7 +68,7 @@ function errorFromEvent(event: PythonEvent, module: string): SvcError {
   if (MISSING_MODULE.test(message)) {
     return new SvcError('PYTHON_UNAVAILABLE', `svc_py.${module} needs ${MISSING_MODULE.exec(message)![1]} in ${pythonExecutable}: ${message}`, { hint: PYTHON_INSTALL_HINT });
   }
-  const code = event.code && KNOWN_CODES.has(event.code) ? (event.code as SvcErrorCode) : 'INTERNAL';
+  const code: SvcErrorCode = isSvcErrorCode(event.code) ? event.code : 'INTERNAL';
   return new SvcError(code, message, event.hint ? { hint: event.hint } : {});
 }
 

@@ -410,7 +410,8 @@ def write_json_atomic(path, value):
 
 
 def write_wav_pcm16(path, audio, rate):
-    pcm = (np.clip(audio, -1, 1) * 32767).astype("<i2")
+    # svc's one PCM16 convention (src/audio/pcm16.ts): x * 32768 rounded, clipped to [-32768, 32767].
+    pcm = np.clip(np.rint(np.nan_to_num(audio) * 32768.0), -32768, 32767).astype("<i2")
     tmp = path + ".tmp"
     with wave.open(tmp, "wb") as handle:
         handle.setnchannels(1)

@@ -5,8 +5,10 @@
 // Every problem is an SvcError that names the file and says what was expected and what arrived.
 import { randomBytes } from 'node:crypto';
 import { readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { SvcError } from '../errors.js';
+import { dirname } from 'node:path';
+import { SvcError, ioError } from '../errors.js';
 import { SUPPORTED_SAMPLE_RATES, type AudioData, type MonoAudio } from './types.js';
+import { floatToPcm16, pcm16ToFloat } from './pcm16.js';
 
 export type WavFormat = 'pcm16' | 'float32';
 
@@ -158,10 +160,7 @@ export function encodeWav(audio: AudioData | MonoAudio, format: WavFormat = 'pcm
     for (let i = 0; i < frames; i++) {
       for (let c = 0; c < numChannels; c++) {
         const x = channels[c]![i]!;
-        let v = Math.round(x * 32768);
-        if (!(v >= -32768)) v = Number.isNaN(v) ? 0 : -32768; // NaN → 0, -Inf/under → min
-        else if (v > 32767) v = 32767;
-        out.writeInt16LE(v, p); p += 2;
+        out.writeInt16LE(floatToPcm16(x), p); p += 2;
       }
     }
   } else {
@@ -190,9 +189,7 @@ export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<
     await rename(tempPath, path);
     renamed = true;
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    const reason = code === 'ENOENT' ? 'the folder does not exist' : code === 'EACCES' || code === 'EPERM' ? 'permission denied' : code === 'EISDIR' ? 'it is a directory' : code === 'ENOSPC' ? 'the disk is full' : (error as Error).message;
-    throw new SvcError('INVALID_ARGUMENT', `cannot write ${path}: ${reason}`, { hint: 'choose a writable output path', cause: error });
+    throw ioError(error, (error as NodeJS.ErrnoException).code === 'ENOENT' ? dirname(path) : path, `write ${path}`);
   } finally {
     if (!renamed) await rm(tempPath, { force: true }).catch(() => undefined);
   }
@@ -302,7 +299,7 @@ function decodePcm(data: Uint8Array, fmt: WavFmt): AudioData {
       }
     }
   } else if (bitsPerSample === 16) {
-    for (let i = 0; i < frames; i++) for (let c = 0; c < numChannels; c++) { channels[c]![i] = view.getInt16(p, true) / 32768; p += 2; }
+    for (let i = 0; i < frames; i++) for (let c = 0; c < numChannels; c++) { channels[c]![i] = pcm16ToFloat(view.getInt16(p, true)); p += 2; }
   } else if (bitsPerSample === 8) {
     for (let i = 0; i < frames; i++) for (let c = 0; c < numChannels; c++) { channels[c]![i] = (data[p]! - 128) / 128; p += 1; }
   } else if (bitsPerSample === 24) {

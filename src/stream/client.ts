@@ -5,6 +5,7 @@ import WebSocket from 'ws';
 import { SvcError } from '../errors.js';
 import type { AudioData } from '../audio/types.js';
 import { bytesPerSample } from './codec.js';
+import { floatToPcm16, pcm16ToFloat } from '../audio/pcm16.js';
 import type { ErrorMessage, ModelSwitchedMessage, ReadyMessage, SampleFormat, StatsMessage } from './protocol.js';
 
 export interface StreamClientOptions {
@@ -170,7 +171,7 @@ export class StreamClient {
   private decode(bytes: Buffer): Float32Array {
     const count = Math.floor(bytes.byteLength / bytesPerSample(this.format));
     const out = new Float32Array(count);
-    for (let i = 0; i < count; i++) out[i] = this.format === 'f32' ? bytes.readFloatLE(i * 4) : bytes.readInt16LE(i * 2) / 32768;
+    for (let i = 0; i < count; i++) out[i] = this.format === 'f32' ? bytes.readFloatLE(i * 4) : pcm16ToFloat(bytes.readInt16LE(i * 2));
     return out;
   }
 
@@ -179,7 +180,7 @@ export class StreamClient {
     const bytes = Buffer.allocUnsafe(interleaved.length * bytesPerSample(this.format));
     for (let i = 0; i < interleaved.length; i++) {
       if (this.format === 'f32') bytes.writeFloatLE(interleaved[i], i * 4);
-      else bytes.writeInt16LE(Math.max(-32768, Math.min(32767, Math.round(interleaved[i] * 32767))), i * 2);
+      else bytes.writeInt16LE(floatToPcm16(interleaved[i]), i * 2);
     }
     this.ws.send(bytes);
   }

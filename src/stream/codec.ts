@@ -3,6 +3,7 @@
 // (non-finite → 0, clamped to ±1) so hostile bytes cannot poison the DSP state; encoding duplicates the
 // mono conversion into every channel.
 import type { SampleFormat } from './protocol.js';
+import { PCM16_SCALE, floatToPcm16, pcm16ToFloat } from '../audio/pcm16.js';
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
@@ -24,7 +25,7 @@ export function decodeFrame(bytes: Uint8Array, format: SampleFormat, channels: n
     // Fast path: typed-array views of the wire bytes (copied first when they are not aligned).
     const aligned = bytes.byteOffset % 4 === 0 ? bytes : new Uint8Array(bytes); // a copy (Buffer#slice would be a view)
     const wire = format === 'f32' ? new Float32Array(aligned.buffer, aligned.byteOffset, count * channels) : new Int16Array(aligned.buffer, aligned.byteOffset, count * channels);
-    const scale = format === 'f32' ? 1 / channels : 1 / (32768 * channels);
+    const scale = format === 'f32' ? 1 / channels : 1 / (PCM16_SCALE * channels);
     for (let i = 0; i < count; i++) {
       let sum = 0;
       for (let c = 0; c < channels; c++) sum += wire[i * channels + c];
@@ -39,7 +40,7 @@ export function decodeFrame(bytes: Uint8Array, format: SampleFormat, channels: n
     let sum = 0;
     for (let c = 0; c < channels; c++) {
       const offset = (i * channels + c) * step;
-      sum += format === 'f32' ? view.getFloat32(offset, true) : view.getInt16(offset, true) / 32768;
+      sum += format === 'f32' ? view.getFloat32(offset, true) : pcm16ToFloat(view.getInt16(offset, true));
     }
     const v = sum / channels;
     out[i] = Number.isFinite(v) ? (v > 1 ? 1 : v < -1 ? -1 : v) : 0;
@@ -60,8 +61,7 @@ export function encodeFrame(samples: Float32Array, format: SampleFormat, channel
     } else {
       const wire = new Int16Array(out.buffer, out.byteOffset, n * channels);
       for (let i = 0; i < n; i++) {
-        const v = Math.round(samples[i] * 32767);
-        const q = v > 32767 ? 32767 : v < -32768 ? -32768 : v;
+        const q = floatToPcm16(samples[i]);
         for (let c = 0; c < channels; c++) wire[i * channels + c] = q;
       }
     }
@@ -72,7 +72,7 @@ export function encodeFrame(samples: Float32Array, format: SampleFormat, channel
     for (let c = 0; c < channels; c++) {
       const offset = (i * channels + c) * step;
       if (format === 'f32') out.writeFloatLE(x, offset);
-      else out.writeInt16LE(Math.max(-32768, Math.min(32767, Math.round(x * 32767))), offset);
+      else out.writeInt16LE(floatToPcm16(x), offset);
     }
   }
   return out;

@@ -187,7 +187,7 @@ export class SvcConnection {
     if (this.socket.bufferedAmount > 256 * 1024) return false;
     if (this.format === 's16') {
       const ints = new Int16Array(samples.length);
-      for (let i = 0; i < samples.length; i++) ints[i] = Math.max(-32768, Math.min(32767, Math.round(samples[i] * 32767)));
+      for (let i = 0; i < samples.length; i++) ints[i] = Math.max(-32768, Math.min(32767, Math.round(samples[i] * 32768))); // svc's PCM16 convention (src/audio/pcm16.ts)
       this.socket.send(ints.buffer);
     } else {
       this.socket.send(samples.buffer.byteLength === samples.byteLength ? samples.buffer : samples.slice().buffer);

@@ -1,7 +1,7 @@
 // `svc serve`: the streaming voice-changer server (WebSocket protocol v1 on /ws, /metrics, the web
 // client on /). Runs until SIGINT/SIGTERM, then closes every session cleanly.
 import { Command, Option } from 'commander';
-import { SvcError } from '../../errors.js';
+import { SvcError, ioError } from '../../errors.js';
 import { BEHIND_POLICIES, type BehindPolicy } from '../../stream/pipeline.js';
 import { PROTOCOL_LIMITS } from '../../stream/protocol.js';
 import { loadBuiltinStageFactory, startServer } from '../../stream/server.js';
@@ -101,8 +101,9 @@ export function register(program: Command): void {
       } catch (error) {
         const code = (error as NodeJS.ErrnoException).code;
         await models.close();
-        if (code === 'EADDRINUSE') throw new SvcError('INVALID_ARGUMENT', `port ${options.port} on ${options.host} is already in use`, { hint: 'stop the other server or pick another --port (0 = any free port)' });
-        if (code === 'EACCES' || code === 'EADDRNOTAVAIL') throw new SvcError('INVALID_ARGUMENT', `cannot listen on ${options.host}:${options.port} (${code})`, { hint: 'use a port above 1023 and an address of this machine' });
+        if (code === 'EADDRINUSE') throw ioError(error, `port ${options.port} on ${options.host}`, 'listen');
+        if (code === 'EACCES') throw new SvcError('PERMISSION_DENIED', `cannot listen on ${options.host}:${options.port}: permission denied`, { hint: 'use a port above 1023' });
+        if (code === 'EADDRNOTAVAIL') throw new SvcError('INVALID_ARGUMENT', `cannot listen on ${options.host}:${options.port} (${code})`, { hint: 'use an address of this machine' });
         throw error;
       }
       console.log(`svc: listening on ${server.url} (voice: ${modelName === undefined ? 'built-in DSP' : `model ${modelName}`})`);
