@@ -68,14 +68,14 @@ test('ioError gives full disks, permissions and taken ports their own codes, nam
   }
 });
 
-test('writing into a folder that does not exist is FILE_NOT_FOUND naming the folder', async () => {
+test('writing into a folder that does not exist is INVALID_ARGUMENT naming the folder', async () => {
   const audio = { sampleRate: 16000, channels: [new Float32Array(160)] };
   try {
     await writeWav('/nonexistent-svc-folder/sub/out.wav', audio);
     assert.unreachable('write should fail');
   } catch (error) {
     assert.instance(error, SvcError);
-    assert.is((error as SvcError).code, 'FILE_NOT_FOUND');
+    assert.is((error as SvcError).code, 'INVALID_ARGUMENT');
     assert.match((error as SvcError).message, /nonexistent-svc-folder\/sub/);
   }
 });

@@ -189,7 +189,12 @@ export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<
     await rename(tempPath, path);
     renamed = true;
   } catch (error) {
-    throw ioError(error, (error as NodeJS.ErrnoException).code === 'ENOENT' ? dirname(path) : path, `write ${path}`);
+    // A missing output folder is a wrong argument (the path the user gave); a full disk or a
+    // permission problem is not, and keeps its own code.
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+      throw new SvcError('INVALID_ARGUMENT', `cannot write ${path}: the folder ${dirname(path)} does not exist`, { hint: 'create it or choose another output path', cause: error });
+    }
+    throw ioError(error, path, `write ${path}`);
   } finally {
     if (!renamed) await rm(tempPath, { force: true }).catch(() => undefined);
   }
