@@ -13,9 +13,9 @@ import { readMono } from '../src/audio/io.js';
 import { resample } from '../src/audio/resample.js';
 import { makeReference } from '../src/cli/commands/make-reference.js';
 import { repoRoot } from '../src/paths.js';
-import { convertAtModelRate, SovitsModel } from '../src/models/sovits.js';
-import { DspVoiceStage } from '../src/stream/dspStage.js';
-import { createNeuralStageFactory, NeuralStage } from '../src/stream/neuralStage.js';
+import { convertAtModelRate, SovitsModel } from '../src/voices/sovits/model.js';
+import { DspVoiceStage } from '../src/voices/dsp/stage.js';
+import { createNeuralStageFactory, NeuralStage } from '../src/voices/sovits/stage.js';
 import type { BenchContext, BenchRow } from './lib.js';
 import { realTimeFactor, summarizeTimes } from './lib.js';
 

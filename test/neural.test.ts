@@ -1,4 +1,4 @@
-// Neural conversion offline: parity of the engine (ONNX through src/models/sovits.ts) with the PyTorch
+// Neural conversion offline: parity of the engine (ONNX through src/voices/sovits/model.ts) with the PyTorch
 // reference forward, slicing of long inputs, pitch shift and auto-pitch, `svc convert --model`, `svc models`,
 // and every way a model can be wrong. Uses a tiny random-weight reference bundle built once here.
 import { test } from 'uvu';
@@ -7,8 +7,8 @@ import { copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } fro
 import { join } from 'node:path';
 import { readAudio, readMono } from '../src/audio/io.js';
 import { readNpy } from '../src/io/npy.js';
-import { loadModel } from '../src/models/registry.js';
-import { autoPitchSemitones, convertAtModelRate, medianVoicedF0, SovitsModel, type OfflineFeatures } from '../src/models/sovits.js';
+import { loadModel } from '../src/voices/registry.js';
+import { autoPitchSemitones, convertAtModelRate, medianVoicedF0, SovitsModel, type OfflineFeatures } from '../src/voices/sovits/model.js';
 import { runPythonModule } from '../src/python.js';
 import { makeTempDir, runSvc, shared } from './helpers/index.js';
 import { buildTinyBundles, relativeError, snrDb, writeFeatures, type TinyBundles } from './neural-fixtures.js';

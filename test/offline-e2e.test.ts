@@ -16,7 +16,7 @@ import { existsSync, mkdirSync, readFileSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { readMono } from '../src/audio/io.js';
 import { scorePair } from '../src/eval/metrics.js';
-import { readBundle } from '../src/models/bundle.js';
+import { readBundle } from '../src/voices/sovits/bundle.js';
 import type { DatasetManifest } from '../src/offline/preprocess.js';
 import { makeTempDir, repoRoot, runSvc, shared } from './helpers/index.js';
 

@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { availableProviders, createSession, ort } from '../src/models/onnx.js';
+import { availableProviders, createSession, ort } from '../src/onnx/session.js';
 import { isSvcError } from '../src/errors.js';
 import { makeTempDir, repoRoot } from './helpers/index.js';
 

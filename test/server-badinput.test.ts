@@ -7,10 +7,10 @@ import { randomBytes } from 'node:crypto';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { readAudio } from '../src/audio/io.js';
-import { convertWithDspVoice } from '../src/dsp/voice/index.js';
+import { convertWithDspVoice } from '../src/voices/dsp/index.js';
 import { streamAudio } from '../src/stream/client.js';
 import { startServer, type SvcServer } from '../src/stream/server.js';
-import { PassThroughStage } from '../src/stream/stage.js';
+import { PassThroughStage } from '../src/voices/stage.js';
 import { shared } from './helpers/index.js';
 import { f32Bytes, parsePrometheus, rawClient, sleep, type RawClient } from './stream-utils.js';
 

@@ -5,10 +5,10 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readAudio } from '../src/audio/io.js';
 import { resample } from '../src/audio/resample.js';
-import { convertWithDspVoice } from '../src/dsp/voice/index.js';
+import { convertWithDspVoice } from '../src/voices/dsp/index.js';
 import { streamAudio } from '../src/stream/client.js';
 import { startServer } from '../src/stream/server.js';
-import { PassThroughStage } from '../src/stream/stage.js';
+import { PassThroughStage } from '../src/voices/stage.js';
 import { makeTempDir, shared } from './helpers/index.js';
 import { bestLag, boundaryJumps, envelope, f32Bytes, framesToSamples, medianPitchRatio, parsePrometheus, rawClient, sendPaced, sleep } from './stream-utils.js';
 

@@ -5,8 +5,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { join } from 'node:path';
-import { createSession } from '../src/models/onnx.js';
-import { readBundle } from '../src/models/bundle.js';
+import { createSession } from '../src/onnx/session.js';
+import { readBundle } from '../src/voices/sovits/bundle.js';
 import { runPythonModule } from '../src/python.js';
 import { generatorParity } from './helpers/parity.js';
 import { makeTempDir, runSvc } from './helpers/index.js';

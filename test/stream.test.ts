@@ -3,9 +3,9 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { from, lastValueFrom, toArray } from 'rxjs';
-import { Float32RingBuffer } from '../src/stream/ringBuffer.js';
-import { convertChunks, StreamPipeline, type PipelineOptions } from '../src/stream/pipeline.js';
-import { PassThroughStage, type ConverterStage } from '../src/stream/stage.js';
+import { Float32RingBuffer } from '../src/engine/ringBuffer.js';
+import { convertChunks, StreamPipeline, type PipelineOptions } from '../src/engine/pipeline.js';
+import { PassThroughStage, type ConverterStage } from '../src/voices/stage.js';
 import { parseClientMessage } from '../src/stream/protocol.js';
 import { decodeFrame, encodeFrame } from '../src/stream/codec.js';
 import { concatFloat32 } from '../src/dsp/arrays.js';

@@ -6,7 +6,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readMono } from '../src/audio/io.js';
 import { SvcError } from '../src/errors.js';
-import { DspVoice, convertWithDspVoice } from '../src/dsp/voice/index.js';
+import { DspVoice, convertWithDspVoice } from '../src/voices/dsp/index.js';
 import { shared } from './helpers/index.js';
 import { clickScore, envelopeShiftOctaves, maxStep, measurePitchChange, peakAbs } from './helpers/voice-metrics.js';
 

@@ -5,7 +5,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readMono } from '../src/audio/io.js';
-import { convertWithDspVoice } from '../src/dsp/voice/index.js';
+import { convertWithDspVoice } from '../src/voices/dsp/index.js';
 import { yinEstimate } from '../src/dsp/f0/index.js';
 import { shared } from './helpers/index.js';
 import {

@@ -11,7 +11,7 @@ import type { BrowserContext, Page } from 'playwright-core';
 import { readAudio, readMono, writeWav } from '../src/audio/io.js';
 import { installedModelEntries } from '../src/cli/commands/serve.js';
 import { makeReference } from '../src/cli/commands/make-reference.js';
-import { ModelResolver } from '../src/stream/neuralStage.js';
+import { ModelResolver } from '../src/voices/sovits/stage.js';
 import { loadBuiltinStageFactory, startServer, type SvcServer } from '../src/stream/server.js';
 import { launchChromiumWithMic, pageStats, waitForStats } from './helpers/browser.js';
 import { makeTempDir, runSvc, shared } from './helpers/index.js';

@@ -1,5 +1,5 @@
 """Writing svc model bundles: a folder with manifest.json, config.json, generator.onnx,
-speakers.json and optionally encoder.onnx. src/models/bundle.ts reads and validates them;
+speakers.json and optionally encoder.onnx. src/voices/sovits/bundle.ts reads and validates them;
 docs/models.md documents every field."""
 import contextlib
 import datetime

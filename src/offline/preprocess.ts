@@ -18,7 +18,7 @@ import { encodeNpy } from '../io/npy.js';
 import { shippedModelsDir } from '../paths.js';
 import { runPythonModule } from '../python.js';
 import { resolveModelConfig, type ModelAudioSettings } from './config.js';
-import { ContentEncoder, ENCODER_SAMPLE_RATE, extractClipFeatures } from './features.js';
+import { ContentEncoder, ENCODER_SAMPLE_RATE, extractClipFeatures } from '../voices/sovits/features.js';
 import { applyGainInPlace, clippedFraction, loudnessGain, sliceAtSilences, type SliceOptions } from './slice.js';
 
 export const DATASET_FORMAT = 'svc-dataset';

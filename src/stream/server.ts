@@ -14,7 +14,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import { webClientDir } from '../paths.js';
 import { MetricsWriter, ProcessMetrics } from './metrics.js';
-import type { BehindPolicy } from './pipeline.js';
+import type { BehindPolicy } from '../engine/pipeline.js';
 import {
   CLOSE_CODES,
   PROTOCOL_LIMITS,
@@ -29,7 +29,7 @@ import {
   type ReadyMessage,
 } from './protocol.js';
 import { ConvertSession, type OutputEncoder, type StreamFormat } from './session.js';
-import { DSP_CONTROLS, type StageFactory } from './stage.js';
+import { DSP_CONTROLS, type StageFactory } from '../voices/stage.js';
 
 export interface ServerOptions {
   /** Interface to bind. Default 127.0.0.1 (this machine only). */
@@ -824,6 +824,6 @@ let builtinFactory: StageFactory | undefined;
 
 /** Loads the built-in voice stage factory (kept out of module load so a broken voice cannot stop the server module). */
 export async function loadBuiltinStageFactory(): Promise<StageFactory> {
-  builtinFactory ??= (await import('./dspStage.js')).createDspStageFactory();
+  builtinFactory ??= (await import('../voices/dsp/stage.js')).createDspStageFactory();
   return builtinFactory;
 }

@@ -5,9 +5,9 @@
 import { Observable, Subject, type Subscription } from 'rxjs';
 import { StreamingResampler } from '../audio/resample.js';
 import { decodeFrame, encodeFrame } from './codec.js';
-import { StreamPipeline, type BehindPolicy } from './pipeline.js';
+import { StreamPipeline, type BehindPolicy } from '../engine/pipeline.js';
 import type { LatencyBody, SampleFormat, StatsMessage, VoiceControl } from './protocol.js';
-import { DSP_CONTROLS, type ConverterStage, type StageFactory, type VoiceParams } from './stage.js';
+import { DSP_CONTROLS, type ConverterStage, type StageFactory, type VoiceParams } from '../voices/stage.js';
 
 export interface StreamFormat {
   sampleRate: number;

@@ -3,7 +3,7 @@
 // runs the graph in onnxruntime-node on the same inputs and measures the largest difference.
 import { join } from 'node:path';
 import { readNpy } from '../../src/io/npy.js';
-import { createSession, type FeedValue } from '../../src/models/onnx.js';
+import { createSession, type FeedValue } from '../../src/onnx/session.js';
 import { runPythonModule } from '../../src/python.js';
 
 export interface ParityResult {

@@ -2,7 +2,7 @@
 // conversion. Reads any supported audio (WAV/FLAC), mixes it to mono (explicitly: conversion is
 // mono), converts it with a voice engine and writes a WAV atomically at the input rate or --rate.
 // Engines: the built-in DSP voice (pitch + formant), or with `--model NAME|PATH` a So-VITS-SVC bundle
-// (src/models/sovits.ts convertMono), through the same read → convert → resample → write path.
+// (src/voices/sovits/model.ts convertMono), through the same read → convert → resample → write path.
 // All options are validated before any audio is read; on any error nothing is written.
 import type { Command } from 'commander';
 import { existsSync, statSync } from 'node:fs';
@@ -11,18 +11,18 @@ import { SvcError } from '../../errors.js';
 import { mixToMono, readAudio, writeWav, type WavFormat } from '../../audio/io.js';
 import { resample } from '../../audio/resample.js';
 import { SUPPORTED_SAMPLE_RATES } from '../../audio/types.js';
-import { convertWithDspVoice } from '../../dsp/voice/index.js';
+import { convertWithDspVoice } from '../../voices/dsp/index.js';
 import { F0_METHODS, type F0Method } from '../../dsp/f0/index.js';
-import { loadModel, modelDisplayName } from '../../models/registry.js';
-import { convertMono, DEFAULT_NOISE_SCALE } from '../../models/sovits.js';
-import type { OnnxProvider } from '../../models/onnx.js';
+import { loadModel, modelDisplayName } from '../../voices/registry.js';
+import { convertMono, DEFAULT_NOISE_SCALE } from '../../voices/sovits/model.js';
+import type { OnnxProvider } from '../../onnx/session.js';
 import {
   DSP_VOICE_RATE_RANGE,
   FORMANT_RATIO_RANGE,
   PITCH_SEMITONES_RANGE,
   validateFormantRatio,
   validatePitchSemitones,
-} from '../../dsp/voice/params.js';
+} from '../../voices/dsp/params.js';
 import { oneOf, parseNumberOption } from '../options.js';
 
 interface ConvertCliOptions {

@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { SvcError } from '../../errors.js';
 import { parseNumberOption } from '../options.js';
-import { writeBundleWithPython, type SovitsManifest } from '../../models/bundle.js';
+import { writeBundleWithPython, type SovitsManifest } from '../../voices/sovits/bundle.js';
 
 export interface ExportRunResult {
   out: string;

@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { SvcError } from '../../errors.js';
-import { writeBundleWithPython, type SovitsManifest } from '../../models/bundle.js';
+import { writeBundleWithPython, type SovitsManifest } from '../../voices/sovits/bundle.js';
 
 export interface ImportSovitsOptions {
   checkpoint: string;

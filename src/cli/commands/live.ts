@@ -7,8 +7,8 @@ import type { Command } from 'commander';
 import { Option } from 'commander';
 import { AudioInputStream, AudioOutputStream, defaultDevice, findDevice, probeAudioDevices, type AudioDevice } from '../../audio/devices.js';
 import { SvcError } from '../../errors.js';
-import { BEHIND_POLICIES, StreamPipeline, type BehindPolicy } from '../../stream/pipeline.js';
-import { createDspStageFactory } from '../../stream/dspStage.js';
+import { BEHIND_POLICIES, StreamPipeline, type BehindPolicy } from '../../engine/pipeline.js';
+import { createDspStageFactory } from '../../voices/dsp/stage.js';
 import { numberArg } from '../options.js';
 
 export interface LiveOptions {

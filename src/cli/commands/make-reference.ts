@@ -5,7 +5,7 @@ import type { Command } from 'commander';
 import { resolve } from 'node:path';
 import { SvcError } from '../../errors.js';
 import { parseNumberOption } from '../options.js';
-import { writeBundleWithPython, type SovitsManifest } from '../../models/bundle.js';
+import { writeBundleWithPython, type SovitsManifest } from '../../voices/sovits/bundle.js';
 
 export type ReferenceSize = 'tiny' | 'standard';
 

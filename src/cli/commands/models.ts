@@ -1,9 +1,9 @@
 // `svc models [--json] [--check]`: lists the installed So-VITS model bundles (repo models/ and the user
-// folder, see src/models/registry.ts) with what each needs and offers; --check also loads every model
+// folder, see src/voices/registry.ts) with what each needs and offers; --check also loads every model
 // (ONNX sessions, graph checks, a warm-up run) and reports the first problem of each.
 import type { Command } from 'commander';
 import { errorMessage } from '../../errors.js';
-import { listModels, loadModel, modelRoots, type InstalledModel } from '../../models/registry.js';
+import { listModels, loadModel, modelRoots, type InstalledModel } from '../../voices/registry.js';
 
 interface ModelsCliOptions {
   json: boolean;

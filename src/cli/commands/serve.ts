@@ -2,15 +2,15 @@
 // client on /). Runs until SIGINT/SIGTERM, then closes every session cleanly.
 import { Command, Option } from 'commander';
 import { SvcError, ioError } from '../../errors.js';
-import { BEHIND_POLICIES, type BehindPolicy } from '../../stream/pipeline.js';
+import { BEHIND_POLICIES, type BehindPolicy } from '../../engine/pipeline.js';
 import { PROTOCOL_LIMITS } from '../../stream/protocol.js';
 import { loadBuiltinStageFactory, startServer } from '../../stream/server.js';
 import { F0_METHODS, type F0Method } from '../../dsp/f0/index.js';
-import type { OnnxProvider } from '../../models/onnx.js';
-import { listModels, modelDisplayName } from '../../models/registry.js';
+import type { OnnxProvider } from '../../onnx/session.js';
+import { listModels, modelDisplayName } from '../../voices/registry.js';
 import type { ModelListEntry } from '../../stream/protocol.js';
-import { ModelResolver } from '../../stream/neuralStage.js';
-import { MODEL_CONTROLS } from '../../stream/stage.js';
+import { ModelResolver } from '../../voices/sovits/stage.js';
+import { MODEL_CONTROLS } from '../../voices/stage.js';
 import { numberArg } from '../options.js';
 
 interface ServeOptions {

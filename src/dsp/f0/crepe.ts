@@ -7,7 +7,7 @@
 // activation peaks as candidates for the fixed-lag Viterbi of pyin.ts (fewer octave jumps);
 // confidence = peak activation.
 import { join } from 'node:path';
-import { createSession, type OnnxModel } from '../../models/onnx.js';
+import { createSession, type OnnxModel } from '../../onnx/session.js';
 import { shippedModelsDir } from '../../paths.js';
 import { SampleBuffer, type NativeSource } from './source.js';
 import { PyinTracker } from './pyin.js';

@@ -5,7 +5,7 @@
 // the end of its window: 3120 samples (195 ms) after its centre; 12 frames of left context
 // reproduce the one-shot result. Streaming runs the model once 4 frames are final (+48 ms).
 import { join } from 'node:path';
-import { createSession, type OnnxModel } from '../../models/onnx.js';
+import { createSession, type OnnxModel } from '../../onnx/session.js';
 import { shippedModelsDir } from '../../paths.js';
 import { SampleBuffer, type NativeSource } from './source.js';
 import type { NativeFrame } from './types.js';

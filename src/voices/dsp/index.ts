@@ -1,5 +1,5 @@
 // Public surface of the built-in DSP voice (pitch + formant change, streaming-first).
-export { DspVoice, convertWithDspVoice, softLimit, DSP_VOICE_LOOKAHEAD_SECONDS, type DspVoiceOptions } from './dsp-voice.js';
+export { DspVoice, convertWithDspVoice, softLimit, DSP_VOICE_LOOKAHEAD_SECONDS, type DspVoiceOptions } from './voice.js';
 export {
   type DspVoiceParams,
   PITCH_SEMITONES_RANGE,

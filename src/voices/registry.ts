@@ -1,15 +1,15 @@
 // Where installed model bundles live and how a name becomes a loaded model. Two roots are searched, in
 // order: the repository's models/ folder (shippedModelsDir) and the user's folder — $SVC_MODELS_DIR, else
 // $XDG_DATA_HOME/svc/models, else ~/.local/share/svc/models. A bundle is any sub-folder with a
-// manifest.json (src/models/bundle.ts); shared content encoders, for bundles that carry none, are
+// manifest.json (src/voices/sovits/bundle.ts); shared content encoders, for bundles that carry none, are
 // <root>/encoders/<speech_encoder>.onnx (e.g. encoders/vec768l12.onnx). `svc models` lists them.
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { basename, isAbsolute, join, resolve } from 'node:path';
 import { SvcError, errorMessage } from '../errors.js';
 import { shippedModelsDir } from '../paths.js';
-import { readBundle, type SovitsManifest } from './bundle.js';
-import { SovitsModel, type SovitsLoadOptions } from './sovits.js';
+import { readBundle, type SovitsManifest } from './sovits/bundle.js';
+import { SovitsModel, type SovitsLoadOptions } from './sovits/model.js';
 
 /** The user's model folder ($SVC_MODELS_DIR, else XDG data home / svc / models). */
 export function userModelsDir(env: NodeJS.ProcessEnv = process.env): string {

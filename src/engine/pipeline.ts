@@ -15,7 +15,7 @@ import { Observable, Subject, type OperatorFunction } from 'rxjs';
 import { ComputeTimes, type ComputeSummary } from './computeStats.js';
 import { Float32RingBuffer } from './ringBuffer.js';
 import { SolaStitcher, solaDelaySamples, solaMinimumContextSamples } from './sola.js';
-import type { ConverterStage } from './stage.js';
+import type { ConverterStage } from '../voices/stage.js';
 
 export const BEHIND_POLICIES = ['skip', 'dry', 'silence'] as const;
 export type BehindPolicy = (typeof BEHIND_POLICIES)[number];

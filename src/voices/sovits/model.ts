@@ -1,7 +1,7 @@
 // So-VITS-SVC bundles at run time: loading a bundle's ONNX sessions and checking them against what the
 // engine will feed (SovitsModel), the pure feature plumbing shared by offline and streaming conversion
 // (content-row → frame mapping, deterministic noise, NSF source-phase continuity, pitch shift), and the
-// offline converter (convertWithModel). The streaming stage (src/stream/neuralStage.ts) reuses the same
+// offline converter (convertWithModel). The streaming stage (src/voices/sovits/stage.ts) reuses the same
 // pieces, which is what makes streamed output match offline output.
 //
 // Data flow of one conversion (shapes for the 44.1 kHz template: hop 512, ssl_dim 768):
@@ -12,12 +12,12 @@
 //   generator(c [1,Tc,D], f0 [1,T], mel2ph [1,T] (1-based row of c, 0 = zero row), uv, noise [1,inter,T],
 //             sid [1], vol [1,T]) → audio [1,1,T·hop]; frame k makes samples [k·hop, (k+1)·hop).
 import { existsSync, readFileSync } from 'node:fs';
-import { resample, StreamingResampler } from '../audio/resample.js';
-import { SvcError, isSvcError } from '../errors.js';
-import { DEFAULT_F0_METHOD, estimateF0, type F0Method } from '../dsp/f0/index.js';
-import { volumeRms } from '../dsp/volume.js';
+import { resample, StreamingResampler } from '../../audio/resample.js';
+import { SvcError, isSvcError } from '../../errors.js';
+import { DEFAULT_F0_METHOD, estimateF0, type F0Method } from '../../dsp/f0/index.js';
+import { volumeRms } from '../../dsp/volume.js';
 import { readBundle, resolveSpeaker, speakerName, type SovitsBundle, type SovitsManifest } from './bundle.js';
-import { createSession, type GraphOptimization, type OnnxModel, type OnnxProvider } from './onnx.js';
+import { createSession, type GraphOptimization, type OnnxModel, type OnnxProvider } from '../../onnx/session.js';
 
 export const ENCODER_RATE = 16000;
 export const ENCODER_HOP = 320;
@@ -43,7 +43,7 @@ export interface SovitsLoadOptions {
   allowSpinning?: boolean;
   /** Run each graph once at load (default true): checks the model really accepts the engine's feeds. */
   warmup?: boolean;
-  /** Encoder ONNX to use when the bundle has none (a shared encoder, see src/models/registry.ts). */
+  /** Encoder ONNX to use when the bundle has none (a shared encoder, see src/voices/registry.ts). */
   sharedEncoderPath?: string;
   log?: (message: string) => void;
 }

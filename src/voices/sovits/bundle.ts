@@ -7,8 +7,8 @@
 // readBundle validates the manifest once at load, so later stages can trust it. See docs/models.md.
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { SvcError } from '../errors.js';
-import { runPythonModule } from '../python.js';
+import { SvcError } from '../../errors.js';
+import { runPythonModule } from '../../python.js';
 
 export const BUNDLE_FORMAT = 'svc-sovits-bundle';
 export const BUNDLE_FORMAT_VERSION = 1;

@@ -8,7 +8,7 @@
 //     pipeline stitches consecutive outputs with a SOLA crossfade.
 // Every stage runs at its own `sampleRate`; sessions resample the client's audio to it and back.
 
-import type { VoiceControl } from './protocol.js';
+import type { VoiceControl } from '../stream/protocol.js';
 
 /** Voice parameters a client may change while streaming. */
 export interface VoiceParams {

@@ -11,12 +11,12 @@
 // context (leftContextMs, per model size) + SOLA's crossfade/search + the block + rightContextFrames; the
 // rest of the look-ahead is never emitted, so it is not generated (silence in the returned window).
 // Because the timeline, the noise (hashed by frame), the f0 and the rows are those of the offline
-// converter (src/models/sovits.ts), streamed output matches offline output outside SOLA's crossfades.
+// converter (src/voices/sovits/model.ts), streamed output matches offline output outside SOLA's crossfades.
 // `lookaheadSamples` is what the features need before the right edge of a window is final.
-import { SvcError } from '../errors.js';
-import { createF0Stream, type F0Method } from '../dsp/f0/index.js';
-import type { F0Stream } from '../dsp/f0/stream.js';
-import { VolumeStream } from '../dsp/volume.js';
+import { SvcError } from '../../errors.js';
+import { createF0Stream, type F0Method } from '../../dsp/f0/index.js';
+import type { F0Stream } from '../../dsp/f0/stream.js';
+import { VolumeStream } from '../../dsp/volume.js';
 import {
   DEFAULT_NOISE_SCALE,
   ENCODER_HOP,
@@ -31,10 +31,10 @@ import {
   unvoicedF0,
   type EncoderContext,
   SovitsModel,
-} from '../models/sovits.js';
-import type { OnnxProvider } from '../models/onnx.js';
-import { loadModel } from '../models/registry.js';
-import { MODEL_CONTROLS, type ConverterStage, type StageFactory, type VoiceParams } from './stage.js';
+} from './model.js';
+import type { OnnxProvider } from '../../onnx/session.js';
+import { loadModel } from '../registry.js';
+import { MODEL_CONTROLS, type ConverterStage, type StageFactory, type VoiceParams } from '../stage.js';
 
 export interface NeuralStageOptions {
   speaker?: string | number;

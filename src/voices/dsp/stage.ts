@@ -1,8 +1,8 @@
-// The built-in DSP voice (src/dsp/voice) as a converter stage: stateful and streaming, so it takes one
+// The built-in DSP voice (src/voices/dsp) as a converter stage: stateful and streaming, so it takes one
 // block per call, needs no left context and no SOLA; its fixed delay is its lookahead. It runs at the
 // client's own sample rate (no resampling, lowest latency) unless a rate is forced.
-import { DspVoice } from '../dsp/voice/index.js';
-import type { ConverterStage, StageFactory, VoiceParams } from './stage.js';
+import { DspVoice } from './index.js';
+import type { ConverterStage, StageFactory, VoiceParams } from '../stage.js';
 
 export class DspVoiceStage implements ConverterStage {
   readonly name = 'builtin';

@@ -1,16 +1,16 @@
 // Per-clip training features (docs/dataset.md): content units from an ONNX content encoder at
 // 16 kHz (one row per 20 ms), f0 + voicing at the model hop, RMS volume at the model hop, and
 // optionally the linear magnitude spectrogram (so-vits-svc padding). The encoder runs through
-// src/models/onnx.ts, which checks feeds against the graph.
+// src/onnx/session.ts, which checks feeds against the graph.
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { SvcError } from '../errors.js';
-import { resample } from '../audio/resample.js';
-import { estimateF0, interpolateUnvoiced, type F0Method } from '../dsp/f0/index.js';
-import { linearSpectrogram, toBinsFirst } from '../dsp/stft.js';
-import { volumeRms } from '../dsp/volume.js';
-import { createSession, type OnnxModel } from '../models/onnx.js';
-import type { ModelAudioSettings } from './config.js';
+import { SvcError } from '../../errors.js';
+import { resample } from '../../audio/resample.js';
+import { estimateF0, interpolateUnvoiced, type F0Method } from '../../dsp/f0/index.js';
+import { linearSpectrogram, toBinsFirst } from '../../dsp/stft.js';
+import { volumeRms } from '../../dsp/volume.js';
+import { createSession, type OnnxModel } from '../../onnx/session.js';
+import type { ModelAudioSettings } from '../../offline/config.js';
 
 export const ENCODER_SAMPLE_RATE = 16000;
 
