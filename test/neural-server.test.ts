@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { readMono } from '../src/audio/io.js';
 import { streamAudio } from '../src/stream/client.js';
 import { ModelResolver } from '../src/voices/sovits/stage.js';
-import { loadBuiltinStageFactory, startServer } from '../src/stream/server.js';
+import { loadBuiltinStageFactory, startServer } from '../src/server/server.js';
 import { makeTempDir, shared } from './helpers/index.js';
 import { buildTinyBundles } from './neural-fixtures.js';
 import { framesToSamples, rawClient, sendPaced, sleep } from './stream-utils.js';

@@ -9,7 +9,8 @@ import { runInNewContext } from 'node:vm';
 import { readAudio } from '../src/audio/io.js';
 import { convertWithDspVoice } from '../src/voices/dsp/index.js';
 import { streamAudio } from '../src/stream/client.js';
-import { startServer, type SvcServer } from '../src/stream/server.js';
+import { sessionTag } from '../src/server/metrics.js';
+import { startServer, type SvcServer } from '../src/server/server.js';
 import { PassThroughStage } from '../src/voices/stage.js';
 import { shared } from './helpers/index.js';
 import { f32Bytes, parsePrometheus, rawClient, sleep, type RawClient } from './stream-utils.js';
@@ -190,7 +191,7 @@ test('bad input of every kind: typed errors, a concurrent session undisturbed, m
     const heapAfter = heapAfterGc();
     const growthMb = (heapAfter - heapBefore) / 1e6;
     assert.ok(growthMb < 8, `heap grew by ${growthMb.toFixed(1)} MB`);
-    const metrics = parsePrometheus(server.metrics());
+    const metrics = parsePrometheus(await server.metrics());
     assert.ok(metrics.find((s) => s.name === 'svc_connections_total')!.value >= 1050);
     assert.ok(metrics.find((s) => s.name === 'svc_upgrades_rejected_total' && s.labels.reason === 'origin')!.value >= 1);
   } finally {
@@ -267,8 +268,8 @@ for (const [policy, blocking] of [['dry', false], ['skip', true]] as const) {
       assert.ok(stats.queueMaxMs <= 2 * 200 + 2 * 20, `queue reached ${stats.queueMaxMs} ms`);
       assert.is(stats.dropped.overflowMs, 0);
       assert.ok(stats.queueMs < 200, `queue still ${stats.queueMs} ms`);
-      const metrics = parsePrometheus(server.metrics());
-      const dropped = metrics.find((s) => s.name === 'svc_session_dropped_blocks_total' && s.labels.session === ready.sessionId && s.labels.action === policy);
+      const metrics = parsePrometheus(await server.metrics());
+      const dropped = metrics.find((s) => s.name === 'svc_session_dropped_blocks_total' && s.labels.session === sessionTag(ready.sessionId) && s.labels.action === policy);
       assert.is(dropped?.value, handled);
       client.ws.close();
     } finally {

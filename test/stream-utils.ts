@@ -108,7 +108,9 @@ export function parsePrometheus(text: string): Array<{ name: string; labels: Rec
     if (line.startsWith('#')) continue;
     const m = sampleRe.exec(line);
     if (!m) throw new Error(`not a valid sample line: ${JSON.stringify(line)}`);
-    if (!typed.has(m[1])) throw new Error(`sample before its TYPE line: ${line}`);
+    // Histogram and summary families expose NAME_bucket/_sum/_count samples under NAME's TYPE.
+    const family = typed.has(m[1]) ? m[1] : m[1].replace(/_(bucket|sum|count)$/, '');
+    if (!typed.has(family) || (family !== m[1] && !['histogram', 'summary'].includes(typed.get(family)!))) throw new Error(`sample before its TYPE line: ${line}`);
     const labels: Record<string, string> = {};
     let rest = m[2] ?? '';
     while (rest.length > 0) {

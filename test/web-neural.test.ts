@@ -12,7 +12,7 @@ import { readAudio, readMono, writeWav } from '../src/audio/io.js';
 import { installedModelEntries } from '../src/cli/commands/serve.js';
 import { makeReference } from '../src/cli/commands/make-reference.js';
 import { ModelResolver } from '../src/voices/sovits/stage.js';
-import { loadBuiltinStageFactory, startServer, type SvcServer } from '../src/stream/server.js';
+import { loadBuiltinStageFactory, startServer, type SvcServer } from '../src/server/server.js';
 import { launchChromiumWithMic, pageStats, waitForStats } from './helpers/browser.js';
 import { makeTempDir, runSvc, shared } from './helpers/index.js';
 import { medianF0, semitonesBetween } from './helpers/pitch.js';

@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
 import { readMono, writeWav } from '../src/audio/io.js';
-import { startServer, type SvcServer } from '../src/stream/server.js';
+import { startServer, type SvcServer } from '../src/server/server.js';
 import { launchChromiumWithMic, pageStats, waitForStats } from './helpers/browser.js';
 import { makeTempDir, shared } from './helpers/index.js';
 import { medianF0, semitonesBetween } from './helpers/pitch.js';

@@ -33,6 +33,11 @@ export class ComputeTimes {
     if (durationMs > this.maxMs) this.maxMs = durationMs;
   }
 
+  /** Blocks timed since the start and the last one's time in ms (cheap: for per-block histograms). */
+  get last(): { count: number; ms: number } {
+    return { count: this.count, ms: this.lastMs };
+  }
+
   /** Sum of all timings since the start, in ms (for CPU-per-session figures). */
   get totalComputeMs(): number {
     return this.totalMs;

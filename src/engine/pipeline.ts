@@ -169,6 +169,11 @@ export class StreamPipeline {
     return new Promise((resolve) => this.drainWaiters.push(resolve));
   }
 
+  /** Blocks computed so far and the last one's compute time in ms, without building full stats. */
+  get lastCompute(): { count: number; ms: number } {
+    return this.computeTimes.last;
+  }
+
   stats(): PipelineStats {
     return {
       ...this.counters,

@@ -268,6 +268,8 @@ export async function streamAudio(audio: AudioData, options: StreamAudioOptions)
     // Input plus silence that pushes the last partial block and the delayed tail out.
     const totalFrames = length + delay + 2 * block;
     const startMs = performance.now();
+    const audioSpeed = ready.limits.maxAudioSpeed ?? Infinity;
+    const burstS = (ready.limits.audioBurstMs ?? 0) / 1000;
     const interleaved = new Float32Array(block * channels);
     for (let sent = 0; sent < totalFrames; ) {
       if (serverFailure) break;
@@ -280,6 +282,13 @@ export async function streamAudio(audio: AudioData, options: StreamAudioOptions)
         await waitForEvent(100);
         if (performance.now() - lastProgressMs > stallMs) throw new SvcError('DEVICE_UNAVAILABLE', `no converted audio from the server for ${stallMs / 1000} s`);
         continue;
+      } else {
+        // The server accepts audio at most maxAudioSpeed × real time after a burst: stay under it (90 %).
+        const allowed = audio.sampleRate * (burstS + (audioSpeed * (performance.now() - startMs)) / 1000) * 0.9;
+        if (sent + block > allowed) {
+          await new Promise((r) => setTimeout(r, Math.max(5, ((sent + block - allowed) / (audio.sampleRate * audioSpeed * 0.9)) * 1000)));
+          continue;
+        }
       }
       const frames = Math.min(block, totalFrames - sent);
       const chunk = interleaved.subarray(0, frames * channels);

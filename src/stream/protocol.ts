@@ -151,7 +151,11 @@ export interface ReadyMessage {
   /** Voice parameters the current model honours: the DSP voice takes pitch and formant, neural models pitch only. */
   controls: VoiceControl[];
   latency: LatencyBody;
-  limits: { maxFrameBytes: number; maxMessagesPerSecond: number; maxQueueMs: number; idleTimeoutS: number };
+  /**
+   * The session's budgets: frames beyond maxFrameBytes, messages beyond maxMessagesPerSecond and audio
+   * beyond maxAudioSpeed × real time (after a burst of audioBurstMs) are dropped with an error.
+   */
+  limits: { maxFrameBytes: number; maxMessagesPerSecond: number; maxQueueMs: number; idleTimeoutS: number; maxAudioSpeed: number; audioBurstMs: number };
 }
 
 /**

@@ -1,7 +1,8 @@
 // One conversion session: the client's frames (its rate, format, channels) → mono → StreamingResampler
-// to the stage rate → StreamPipeline → stage-rate mono output, which every sink (the converting client
-// and any listeners) resamples to its own rate and encodes in its own format. Owns the latency and
-// drop accounting reported in `stats` messages and on /metrics.
+// to the stage rate → StreamPipeline → stage-rate mono output, which the session's sinks resample and
+// encode: one sink per output format (rate, sample format, channels), shared by every connection that
+// listens in that format (attachSink), so fifty listeners in five formats cost five resamplers. Owns the
+// latency and drop accounting reported in `stats` messages and on /metrics.
 import { Observable, Subject, type Subscription } from 'rxjs';
 import { StreamingResampler } from '../audio/resample.js';
 import { decodeFrame, encodeFrame } from './codec.js';
@@ -30,6 +31,45 @@ export interface SessionOptions extends StreamFormat {
   extraContextMs?: number;
   /** Name of the voice the stage factory makes (protocol `model`). Default "builtin". */
   modelName?: string;
+  /** Called after every converted block with its timings (for the server's histograms). */
+  onBlock?: (timing: BlockTiming) => void;
+}
+
+/** Timings of one output block. */
+export interface BlockTiming {
+  /** Stage compute time of the block, in ms (0 when the policy passed it through without computing). */
+  computeMs: number;
+  /**
+   * Wall time from the arrival of the input frame that completed the block to its output, in ms: what
+   * the server adds to the algorithmic latency (queueing + compute).
+   */
+  waitMs: number;
+  /** Block length, in ms (a block is late when waitMs exceeds it). */
+  blockMs: number;
+  /** Algorithmic latency of the session (block + look-ahead + resampler and SOLA delays), in ms. */
+  algorithmicMs: number;
+}
+
+/** One output format's sink as a connection holds it: its encoded frames and its latency. */
+export interface SinkHandle {
+  readonly format: StreamFormat;
+  /** Encoded frames for this format, in order (completes when the session ends). */
+  readonly frames$: Observable<Buffer>;
+  /** The session's latency as this sink's listeners hear it. */
+  latency(): LatencyBody;
+  /** Stops this holder's use of the sink; the last holder's detach releases the resampler. */
+  detach(): void;
+}
+
+/** A format's encoder and the holders that share it. */
+class SharedSink {
+  holders = 0;
+  readonly frames = new Subject<Buffer>();
+  constructor(public encoder: OutputEncoder) {}
+}
+
+function formatKey(f: StreamFormat): string {
+  return `${f.sampleRate}/${f.format}/${f.channels}`;
 }
 
 /** Resamples stage-rate mono output to one sink's rate and encodes it. */
@@ -72,7 +112,13 @@ export class ConvertSession {
   modelName: string;
   readonly createdAtMs = Date.now();
   voice: VoiceParams;
-  readonly counters: SessionCounters = { framesRejected: 0, outputFramesDropped: 0, underruns: 0 };
+  private readonly counters: SessionCounters = { framesRejected: 0, outputFramesDropped: 0, underruns: 0 };
+  private readonly sinks = new Map<string, SharedSink>();
+  /** Arrival times (ms) of the input frames that completed blocks not yet output, oldest first. */
+  private readonly blockArrivalsMs: number[] = [];
+  /** Stage-rate input samples pushed since the last pipeline change, for block completion. */
+  private stageSamplesPushed = 0;
+  private lastComputeCount = 0;
   private inputResampler: StreamingResampler | null;
   private readonly options: SessionOptions;
   private readonly stageErrors = new Subject<unknown>();
@@ -132,7 +178,7 @@ export class ConvertSession {
   }
 
   private wirePipeline(): void {
-    const output = this.pipeline.output$.subscribe((block) => this.stageOutput.next(block));
+    const output = this.pipeline.output$.subscribe((block) => this.onStageBlock(block));
     output.add(this.pipeline.errors$.subscribe((error) => this.stageErrors.next(error)));
     this.pipelineSubscription = output;
   }
@@ -141,7 +187,7 @@ export class ConvertSession {
    * Model switch: builds a stage from `stageFactory` with the session's voice and a pipeline for it; new
    * input is held while the old pipeline converts what it already queued, then the new pipeline takes over
    * with the held input (only the old queue's last partial block, < 1 block, is lost). Resolves true when
-   * the stage rate changed (sinks must then recreate their encoders, right away). On error the current
+   * the stage rate changed (the session's sinks are then rebuilt for the new rate). On error the current
    * voice stays.
    */
   async replaceStage(stageFactory: StageFactory, modelName: string): Promise<boolean> {
@@ -167,13 +213,122 @@ export class ConvertSession {
     this.inputResampler = resampler;
     this.modelName = modelName;
     this.defaultSinkCache = null; // the output resampler's delay depends on the stage rate
+    if (rateChanged) {
+      // Every sink re-encodes from the new rate (its holders keep their subscriptions).
+      for (const sink of this.sinks.values()) {
+        const target = sink.encoder.target;
+        sink.encoder.dispose();
+        sink.encoder = new OutputEncoder(stage.sampleRate, target);
+      }
+    }
+    this.blockArrivalsMs.length = 0;
+    this.stageSamplesPushed = 0;
+    this.lastComputeCount = 0;
     this.wirePipeline();
     old.subscription?.unsubscribe();
     old.pipeline.dispose();
     old.resampler?.dispose();
     old.stage.dispose();
-    for (const samples of held) this.pipeline.push(resampler ? resampler.process(samples) : samples);
+    const nowMs = performance.now();
+    for (const samples of held) this.pushStage(resampler ? resampler.process(samples) : samples, nowMs);
     return rateChanged;
+  }
+
+  /** Hands one converted block to every sink (each encodes it once for all its holders) and times it. */
+  private onStageBlock(block: Float32Array): void {
+    this.stageOutput.next(block);
+    for (const sink of this.sinks.values()) {
+      let encoded: { frame: Buffer } | null;
+      try {
+        encoded = sink.encoder.process(block);
+      } catch (error) {
+        sink.frames.error(error);
+        continue;
+      }
+      if (encoded) sink.frames.next(encoded.frame);
+    }
+    const arrivalMs = this.blockArrivalsMs.shift();
+    if (this.options.onBlock) {
+      const compute = this.pipeline.lastCompute;
+      const computed = compute.count !== this.lastComputeCount;
+      this.lastComputeCount = compute.count;
+      const latency = this.latency();
+      this.options.onBlock({
+        computeMs: computed ? compute.ms : 0,
+        waitMs: arrivalMs === undefined ? 0 : performance.now() - arrivalMs,
+        blockMs: latency.blockMs,
+        algorithmicMs: latency.algorithmicMs,
+      });
+    }
+  }
+
+  /** Pushes stage-rate input and notes when it completes blocks (for the wait timing). */
+  private pushStage(samples: Float32Array, arrivalMs: number): void {
+    const block = this.pipeline.blockSamples;
+    const before = Math.floor(this.stageSamplesPushed / block);
+    this.stageSamplesPushed += samples.length;
+    const completed = Math.floor(this.stageSamplesPushed / block) - before;
+    for (let i = 0; i < completed; i++) this.blockArrivalsMs.push(arrivalMs);
+    // Blocks the policy skipped never come out: keep the list to what a full queue can hold.
+    const most = Math.ceil(this.pipeline.maxQueueSamples / block) + 4;
+    if (this.blockArrivalsMs.length > most) this.blockArrivalsMs.splice(0, this.blockArrivalsMs.length - most);
+    this.pipeline.push(samples);
+  }
+
+  /**
+   * A sink for `format`: the session's one encoder for that format, shared with every other holder. The
+   * caller detaches it when done (the last detach disposes the encoder).
+   */
+  attachSink(format: StreamFormat): SinkHandle {
+    const key = formatKey(format);
+    let sink = this.sinks.get(key);
+    if (!sink) {
+      sink = new SharedSink(new OutputEncoder(this.stage.sampleRate, { ...format }));
+      this.sinks.set(key, sink);
+    }
+    sink.holders++;
+    const shared = sink;
+    let detached = false;
+    return {
+      format: { ...format },
+      frames$: shared.frames.asObservable(),
+      latency: () => this.latency(shared.encoder),
+      detach: () => {
+        if (detached) return;
+        detached = true;
+        shared.holders--;
+        if (shared.holders === 0 && this.sinks.get(key) === shared) {
+          this.sinks.delete(key);
+          shared.encoder.dispose();
+          shared.frames.complete();
+        }
+      },
+    };
+  }
+
+  /** Distinct output formats being encoded now (one resampler/encoder each). */
+  get sinkCount(): number {
+    return this.sinks.size;
+  }
+
+  /** Counts a client frame the server refused (rate, size, malformed) in this session's stats. */
+  countRejectedFrame(): void {
+    this.counters.framesRejected++;
+  }
+
+  /** Counts an output frame dropped because its client did not read in time. */
+  countDroppedOutput(): void {
+    this.counters.outputFramesDropped++;
+  }
+
+  /** Input queued beyond which the behind-real-time policy applies, in ms. */
+  get maxQueueMs(): number {
+    return Math.round((this.pipeline.maxQueueSamples * 1000) / this.stage.sampleRate);
+  }
+
+  /** Stage compute time spent on this session so far, in ms. */
+  get totalComputeMs(): number {
+    return this.pipeline.stats().totalComputeMs;
   }
 
   /** Decodes and queues one binary frame; returns an error text for a malformed frame (dropped). */
@@ -198,7 +353,7 @@ export class ConvertSession {
       return null;
     }
     const stageSamples = this.inputResampler ? this.inputResampler.process(decoded.samples) : decoded.samples;
-    this.pipeline.push(stageSamples);
+    this.pushStage(stageSamples, now);
     return null;
   }
 
@@ -295,6 +450,11 @@ export class ConvertSession {
     this.disposed = true;
     this.pipelineSubscription?.unsubscribe();
     this.pipeline.dispose();
+    for (const sink of this.sinks.values()) {
+      sink.encoder.dispose();
+      sink.frames.complete();
+    }
+    this.sinks.clear();
     this.stageOutput.complete();
     this.stageErrors.complete();
     this.inputResampler?.dispose();

@@ -4,7 +4,7 @@ import { Command, Option } from 'commander';
 import { SvcError, ioError } from '../../errors.js';
 import { BEHIND_POLICIES, type BehindPolicy } from '../../engine/pipeline.js';
 import { PROTOCOL_LIMITS } from '../../stream/protocol.js';
-import { loadBuiltinStageFactory, startServer } from '../../stream/server.js';
+import { loadBuiltinStageFactory, startServer } from '../../server/server.js';
 import { F0_METHODS, type F0Method } from '../../dsp/f0/index.js';
 import type { OnnxProvider } from '../../onnx/session.js';
 import { listModels, modelDisplayName } from '../../voices/registry.js';
