@@ -16,9 +16,9 @@ export interface RawClient {
   sendJson(message: unknown): void;
 }
 
-export function rawClient(url: string, options: { origin?: string; query?: string } = {}): RawClient {
+export function rawClient(url: string, options: { origin?: string; query?: string; localAddress?: string } = {}): RawClient {
   const wsUrl = `${url.replace(/^http/, 'ws')}/ws${options.query ?? ''}`;
-  const ws = new WebSocket(wsUrl, { headers: options.origin ? { Origin: options.origin } : undefined });
+  const ws = new WebSocket(wsUrl, { headers: options.origin ? { Origin: options.origin } : undefined, localAddress: options.localAddress });
   const messages: Array<Record<string, any>> = [];
   const frames: Buffer[] = [];
   const consumed = new Set<number>();

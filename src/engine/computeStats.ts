@@ -33,9 +33,9 @@ export class ComputeTimes {
     if (durationMs > this.maxMs) this.maxMs = durationMs;
   }
 
-  /** Blocks timed since the start and the last one's time in ms (cheap: for per-block histograms). */
-  get last(): { count: number; ms: number } {
-    return { count: this.count, ms: this.lastMs };
+  /** Blocks timed since the start and their total time in ms (cheap: for per-block histograms). */
+  get totals(): { count: number; totalMs: number } {
+    return { count: this.count, totalMs: this.totalMs };
   }
 
   /** Sum of all timings since the start, in ms (for CPU-per-session figures). */

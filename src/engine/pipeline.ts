@@ -169,9 +169,9 @@ export class StreamPipeline {
     return new Promise((resolve) => this.drainWaiters.push(resolve));
   }
 
-  /** Blocks computed so far and the last one's compute time in ms, without building full stats. */
-  get lastCompute(): { count: number; ms: number } {
-    return this.computeTimes.last;
+  /** Blocks computed so far and their total compute time in ms, without building full stats. */
+  get computeTotals(): { count: number; totalMs: number } {
+    return this.computeTimes.totals;
   }
 
   stats(): PipelineStats {

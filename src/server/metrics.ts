@@ -113,7 +113,7 @@ export class ServerMetrics {
 
   /** Per-block timings from a session (SessionOptions.onBlock). */
   block(timing: BlockTiming): void {
-    if (timing.computeMs > 0) this.blockCompute.observe(timing.computeMs / 1000);
+    for (let i = 0; i < timing.computed; i++) this.blockCompute.observe(timing.computeMs / 1000);
     this.blockLatency.observe((timing.algorithmicMs + timing.waitMs) / 1000);
     if (timing.waitMs > timing.blockMs) this.lateBlocks.inc();
   }

@@ -37,7 +37,9 @@ export interface SessionOptions extends StreamFormat {
 
 /** Timings of one output block. */
 export interface BlockTiming {
-  /** Stage compute time of the block, in ms (0 when the policy passed it through without computing). */
+  /** Blocks the stage computed since the previous output block (usually 1; 0 when the policy passed this one through). */
+  computed: number;
+  /** Mean stage compute time of those blocks, in ms. */
   computeMs: number;
   /**
    * Wall time from the arrival of the input frame that completed the block to its output, in ms: what
@@ -118,7 +120,7 @@ export class ConvertSession {
   private readonly blockArrivalsMs: number[] = [];
   /** Stage-rate input samples pushed since the last pipeline change, for block completion. */
   private stageSamplesPushed = 0;
-  private lastComputeCount = 0;
+  private computeSeen = { count: 0, totalMs: 0 };
   private inputResampler: StreamingResampler | null;
   private readonly options: SessionOptions;
   private readonly stageErrors = new Subject<unknown>();
@@ -223,7 +225,7 @@ export class ConvertSession {
     }
     this.blockArrivalsMs.length = 0;
     this.stageSamplesPushed = 0;
-    this.lastComputeCount = 0;
+    this.computeSeen = { count: 0, totalMs: 0 };
     this.wirePipeline();
     old.subscription?.unsubscribe();
     old.pipeline.dispose();
@@ -249,16 +251,13 @@ export class ConvertSession {
     }
     const arrivalMs = this.blockArrivalsMs.shift();
     if (this.options.onBlock) {
-      const compute = this.pipeline.lastCompute;
-      const computed = compute.count !== this.lastComputeCount;
-      this.lastComputeCount = compute.count;
+      // Blocks computed since the last output (0 when the policy passed this one through), at their mean time.
+      const totals = this.pipeline.computeTotals;
+      const computed = totals.count - this.computeSeen.count;
+      const computeMs = computed > 0 ? (totals.totalMs - this.computeSeen.totalMs) / computed : 0;
+      this.computeSeen = totals;
       const latency = this.latency();
-      this.options.onBlock({
-        computeMs: computed ? compute.ms : 0,
-        waitMs: arrivalMs === undefined ? 0 : performance.now() - arrivalMs,
-        blockMs: latency.blockMs,
-        algorithmicMs: latency.algorithmicMs,
-      });
+      this.options.onBlock({ computed, computeMs, waitMs: arrivalMs === undefined ? 0 : performance.now() - arrivalMs, blockMs: latency.blockMs, algorithmicMs: latency.algorithmicMs });
     }
   }
 

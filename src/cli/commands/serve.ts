@@ -4,6 +4,7 @@ import { Command, Option } from 'commander';
 import { SvcError, ioError } from '../../errors.js';
 import { BEHIND_POLICIES, type BehindPolicy } from '../../engine/pipeline.js';
 import { PROTOCOL_LIMITS } from '../../stream/protocol.js';
+import { isLoopbackHost } from '../../server/access.js';
 import { loadBuiltinStageFactory, startServer } from '../../server/server.js';
 import { F0_METHODS, type F0Method } from '../../dsp/f0/index.js';
 import type { OnnxProvider } from '../../onnx/session.js';
@@ -18,6 +19,10 @@ interface ServeOptions {
   port: number;
   token?: string;
   allowOrigin?: string[];
+  allowHost?: string[];
+  maxListeners: number;
+  helloTimeoutS: number;
+  maxAudioSpeed: number;
   blockMs: number;
   maxSessions: number;
   idleTimeoutS: number;
@@ -40,12 +45,16 @@ export function register(program: Command): void {
   program
     .command('serve')
     .description('Run the real-time voice-changer server: WebSocket streaming on ws://HOST:PORT/ws (protocol v1, docs/protocol.md), Prometheus metrics on /metrics, the voices clients may choose on /api/models, the browser client on / and the OBS page on /obs')
-    .option('--host <address>', 'interface to listen on; 0.0.0.0 exposes the server to the network (then set --token)', '127.0.0.1')
+    .option('--host <address>', 'interface to listen on; without --token only loopback addresses (127.0.0.1, ::1, localhost) are allowed; 0.0.0.0 exposes the server to the network and needs --token', '127.0.0.1')
     .option('--port <number>', 'TCP port (0 = any free port)', numberArg('--port', { min: 0, max: 65535, integer: true }), 8080)
     .option('--token <secret>', 'require this token from clients (?token=SECRET in the URL or "token" in hello); default: no token. Also read from SVC_TOKEN')
+    .option('--allow-host <name...>', 'without --token the server answers only requests whose Host is a loopback name (DNS-rebinding protection); also answer these host names, e.g. my-pc.local')
     .option('--allow-origin <origin...>', 'browser origins allowed to connect besides the server\'s own pages, e.g. https://example.org; "*" allows any (clients without an Origin header are always allowed)')
     .option('--block-ms <ms>', `block length for clients that do not choose one, in ms (${PROTOCOL_LIMITS.blockMs.min}-${PROTOCOL_LIMITS.blockMs.max}); smaller = lower latency, more CPU`, numberArg('--block-ms', { min: PROTOCOL_LIMITS.blockMs.min, max: PROTOCOL_LIMITS.blockMs.max }), 20)
     .option('--max-sessions <n>', 'most concurrent sessions (converting clients + listeners); more are refused with TOO_MANY_SESSIONS', numberArg('--max-sessions', { min: 1, max: 10000, integer: true }), 64)
+    .option('--max-listeners <n>', 'most listeners following one session', numberArg('--max-listeners', { min: 0, max: 10000, integer: true }), 8)
+    .option('--hello-timeout-s <seconds>', 'close a connection that has not sent its hello this long after connecting, in seconds', numberArg('--hello-timeout-s', { min: 1, max: 3600 }), 10)
+    .option('--max-audio-speed <x>', 'audio a client may send, as a multiple of real time (after a 2 s burst); frames beyond are dropped with RATE_LIMITED', numberArg('--max-audio-speed', { min: 1, max: 1000 }), 1.5)
     .option('--idle-timeout-s <seconds>', 'close a client that sends nothing for this long, in seconds (listeners excepted)', numberArg('--idle-timeout-s', { min: 1, max: 86400 }), 30)
     .addOption(
       new Option('--policy <policy>', 'what to do with input when conversion falls behind real time: skip = drop it, dry = pass it through unconverted, silence = output silence')
@@ -67,8 +76,10 @@ export function register(program: Command): void {
     .action(async (options: ServeOptions) => {
       const token = options.token ?? process.env.SVC_TOKEN;
       if (token !== undefined && token.length === 0) throw new SvcError('INVALID_ARGUMENT', '--token is empty', { hint: 'give a non-empty secret or leave --token out' });
-      if (options.host !== '127.0.0.1' && options.host !== 'localhost' && options.host !== '::1' && token === undefined) {
-        console.error(`svc: warning: listening on ${options.host} without --token: anyone who can reach this port can use the server`);
+      if (token === undefined && !isLoopbackHost(options.host)) {
+        throw new SvcError('INVALID_ARGUMENT', `without --token svc serve listens on this machine only (127.0.0.1, ::1, localhost), not ${options.host}`, {
+          hint: 'set --token SECRET (or SVC_TOKEN) to serve other machines: anyone who can reach the port could otherwise listen to every session',
+        });
       }
       const log = options.quiet ? undefined : (line: string) => console.error(`svc: ${line}`);
       // Model voices: loaded once per process, shared by sessions; a bad --model fails here, before listening.
@@ -86,6 +97,10 @@ export function register(program: Command): void {
           port: options.port,
           token,
           allowOrigins: options.allowOrigin,
+          allowHosts: options.allowHost,
+          maxListenersPerSession: options.maxListeners,
+          helloTimeoutS: options.helloTimeoutS,
+          maxAudioSpeed: options.maxAudioSpeed,
           blockMs: options.blockMs,
           maxSessions: options.maxSessions,
           idleTimeoutS: options.idleTimeoutS,
