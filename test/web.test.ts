@@ -82,7 +82,7 @@ test('the page streams the fake microphone and plays back converted audio', asyn
   assert.is(s.voice.pitch, 5, 'server confirmed pitch +5');
 
   // The server really got it: /metrics counts the session's input seconds.
-  const metrics = await (await fetch(`${server.url}/metrics`)).text();
+  const metrics = await (await fetch(`${server.url}/metrics?token=${TOKEN}`)).text(); // /metrics needs the token when the server has one
   assert.ok(inputSecondsFromMetrics(metrics) > 2, `server input seconds: ${inputSecondsFromMetrics(metrics)}`);
 
   // Latency parts are shown and add up to something plausible for a local server.
