@@ -59,6 +59,11 @@ export interface ServerOptions {
    * session swaps to it and keeps its previous voice when this rejects. Without it only modelName works.
    */
   resolveModel?: (name: string) => Promise<StageFactory>;
+  /**
+   * State on disk of what a model name's load depends on; a failed load is answered from cache while it
+   * stays the same. Default: the installed bundle's files (voices/registry.ts bundleFingerprint).
+   */
+  modelFingerprint?: (name: string) => string;
   /** The installed models for GET /api/models (read on every request). The built-in voice is always first. */
   listModels?: () => ModelListEntry[];
   /** Folder served over HTTP. Default clients/web. */

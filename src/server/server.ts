@@ -16,6 +16,7 @@ import { AccessPolicy } from './access.js';
 import { Connection, type ConnectionHost } from './connection.js';
 import { createHttpHandler } from './http.js';
 import { PendingGate } from './limits.js';
+import { ModelGate } from './models.js';
 import { ServerMetrics } from './metrics.js';
 import { HARD_MAX_TEXT_BYTES, HEARTBEAT_INTERVAL_MS, hardMaxPayloadBytes, resolveServerOptions, type ServerOptions } from './options.js';
 import { SessionTable } from './sessions.js';
@@ -46,6 +47,7 @@ export function createServer(options: ServerOptions = {}): SvcServer {
   const sessionCounts = () => ({ convert: table.converting, listen: table.listeners, pending: pending.size });
   const metrics = new ServerMetrics({ sessions: () => table.all(), counts: sessionCounts, maxSessions: config.maxSessions, policy: config.policy });
   let stageFactory = options.stageFactory;
+  const models = options.resolveModel ? new ModelGate(options.resolveModel, options.modelFingerprint) : undefined;
   let nextConnectionId = 1;
   let boundPort = 0;
   let closing = false;
@@ -57,7 +59,7 @@ export function createServer(options: ServerOptions = {}): SvcServer {
     table,
     pending,
     stageFactory: () => stageFactory!,
-    resolveModel: options.resolveModel,
+    resolveModel: models ? (name) => models.resolve(name) : undefined,
     log,
     closed: (conn) => connections.delete(conn),
   };

@@ -77,21 +77,36 @@ export function listModels(roots = modelRoots()): InstalledModel[] {
   return out;
 }
 
+/** The installed bundle folder of a bare name (roots only, first match), if there is one. */
+export function findInstalledModelDir(name: string, roots = modelRoots()): string | undefined {
+  if (!/^\w[\w.-]*$/.test(name) || name.includes('..')) return undefined;
+  for (const root of roots) {
+    const dir = join(root, name);
+    if (isDir(dir) && existsSync(join(dir, 'manifest.json'))) return dir;
+  }
+  return undefined;
+}
+
 /**
- * A model folder from a name (searched in the roots) or a path to a bundle folder. Unknown names give
- * MODEL_NOT_FOUND listing what is installed.
+ * A model folder from a name or a path to a bundle folder. A bare name is looked up in the roots first;
+ * only a command-line caller (not `installedOnly`) may then mean a folder of that name in the working
+ * folder. With `installedOnly` (names from clients) paths are refused and only the roots are searched.
+ * Unknown names give MODEL_NOT_FOUND listing what is installed.
  */
-export function resolveModelDir(nameOrPath: string, roots = modelRoots()): string {
+export function resolveModelDir(nameOrPath: string, roots = modelRoots(), options: { installedOnly?: boolean } = {}): string {
   if (!nameOrPath || nameOrPath.includes('\0')) throw new SvcError('INVALID_ARGUMENT', 'model name is empty');
   const looksLikePath = nameOrPath.includes('/') || nameOrPath.includes('\\') || nameOrPath.startsWith('.');
-  if (looksLikePath || isDir(nameOrPath)) {
+  if (looksLikePath && options.installedOnly) {
+    throw new SvcError('MODEL_NOT_FOUND', `model names are installed folder names, not paths: ${JSON.stringify(nameOrPath)}`, { hint: 'see `svc models` on the server' });
+  }
+  if (!looksLikePath) {
+    const installed = findInstalledModelDir(nameOrPath, roots);
+    if (installed) return installed;
+  }
+  if (looksLikePath || (!options.installedOnly && isDir(nameOrPath))) {
     const dir = resolve(nameOrPath);
     if (!isDir(dir)) throw new SvcError('MODEL_NOT_FOUND', `model folder not found: ${nameOrPath}`, { hint: 'pass a bundle folder (made by `svc import-sovits` or `svc make-reference`) or an installed model name (`svc models`)' });
     return dir;
-  }
-  for (const root of roots) {
-    const dir = join(root, nameOrPath);
-    if (isDir(dir) && existsSync(join(dir, 'manifest.json'))) return dir;
   }
   const installed = listModels(roots).filter((m) => !m.error).map((m) => m.name);
   throw new SvcError('MODEL_NOT_FOUND', `no model named '${nameOrPath}'; installed: ${installed.length ? installed.join(', ') : 'none'}`, {
@@ -100,14 +115,45 @@ export function resolveModelDir(nameOrPath: string, roots = modelRoots()): strin
 }
 
 /** Resolves and loads a model (sessions, checks, warm-up), with a shared encoder when the bundle has none. */
-export async function loadModel(nameOrPath: string, options: SovitsLoadOptions = {}): Promise<SovitsModel> {
-  const dir = resolveModelDir(nameOrPath);
+export async function loadModel(nameOrPath: string, options: SovitsLoadOptions & { installedOnly?: boolean } = {}): Promise<SovitsModel> {
+  const { installedOnly, ...loadOptions } = options;
+  const dir = resolveModelDir(nameOrPath, modelRoots(), { installedOnly });
   const bundle = readBundle(dir);
-  const sharedEncoderPath = options.sharedEncoderPath ?? (bundle.encoderPath ? undefined : findSharedEncoder(bundle.manifest.speech_encoder));
-  return SovitsModel.load(dir, { ...options, sharedEncoderPath });
+  const sharedEncoderPath = loadOptions.sharedEncoderPath ?? (bundle.encoderPath ? undefined : findSharedEncoder(bundle.manifest.speech_encoder));
+  return SovitsModel.load(dir, { ...loadOptions, sharedEncoderPath });
 }
 
 /** Display name of a model argument (folder name for paths). */
 export function modelDisplayName(nameOrPath: string): string {
   return basename(resolve(nameOrPath));
+}
+
+/**
+ * What an installed bundle looks like on disk now (its files' names, sizes and modification times, and
+ * the shared encoders'), or, for a name that is not installed, the roots' modification times: equal
+ * fingerprints mean nothing a load depends on has changed, so a cached load failure still holds.
+ */
+export function bundleFingerprint(name: string, roots = modelRoots()): string {
+  const stamp = (path: string) => {
+    try {
+      const st = statSync(path);
+      return `${st.size}:${st.mtimeMs}`;
+    } catch {
+      return '-';
+    }
+  };
+  const listing = (dir: string) => {
+    try {
+      return readdirSync(dir)
+        .sort()
+        .map((entry) => `${entry}=${stamp(join(dir, entry))}`)
+        .join(',');
+    } catch {
+      return '-';
+    }
+  };
+  const dir = findInstalledModelDir(name, roots);
+  const encoders = roots.map((root) => listing(join(root, 'encoders'))).join('|');
+  if (!dir) return `none|${roots.map(stamp).join('|')}|${encoders}`;
+  return `${dir}|${listing(dir)}|${encoders}`;
 }

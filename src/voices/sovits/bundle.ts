@@ -5,8 +5,8 @@
 //   speakers.json   speaker name -> id
 //   encoder.onnx    optional content encoder: `source` [1,1,N] -> `embed` [1,T,D] or `audio` [1,N] -> `units` [1,T,D]
 // readBundle validates the manifest once at load, so later stages can trust it. See docs/models.md.
-import { existsSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { isAbsolute, join, resolve, sep } from 'node:path';
 import { SvcError } from '../../errors.js';
 import { runPythonModule } from '../../python.js';
 
@@ -88,6 +88,21 @@ function invalid(dir: string, what: string): never {
   });
 }
 
+/**
+ * A file a manifest names, which must lie inside its bundle: a plain relative path, no `..` out of the
+ * folder, no absolute path, and (when it exists) no symbolic link leading out — a manifest from elsewhere
+ * must not make the server open /etc/passwd.
+ */
+function bundleFile(dir: string, file: unknown, what: string): string {
+  if (typeof file !== 'string' || file.length === 0 || file.includes('\0')) invalid(dir, `${what}.file must be a file name inside the bundle, found ${JSON.stringify(file)}`);
+  const root = resolve(dir);
+  const path = resolve(root, file);
+  const inside = (p: string, r: string) => p.startsWith(r + sep);
+  if (isAbsolute(file) || !inside(path, root)) invalid(dir, `${what}.file ${JSON.stringify(file)} points outside the bundle; files must lie inside its folder`);
+  if (existsSync(path) && !inside(realpathSync(path), realpathSync(root))) invalid(dir, `${what}.file ${JSON.stringify(file)} links outside the bundle`);
+  return path;
+}
+
 /** Reads and validates a bundle folder. */
 export function readBundle(dir: string): SovitsBundle {
   if (!existsSync(dir) || !statSync(dir).isDirectory()) {
@@ -118,14 +133,14 @@ export function readBundle(dir: string): SovitsBundle {
   for (const [name, id] of Object.entries(manifest.speakers ?? {})) {
     if (!Number.isInteger(id) || id < 0 || id >= manifest.n_speakers) invalid(dir, `speaker '${name}' has id ${String(id)}, outside 0..${manifest.n_speakers - 1}`);
   }
-  const generatorPath = join(dir, manifest.generator.file);
+  const generatorPath = bundleFile(dir, manifest.generator.file, 'generator');
   if (!existsSync(generatorPath)) invalid(dir, `generator file ${manifest.generator.file} is missing`);
   let encoderPath: string | null = null;
   if (manifest.encoder) {
     const enc = manifest.encoder;
     if (enc.convention !== 'source-embed' && enc.convention !== 'audio-units') invalid(dir, `encoder convention '${String(enc.convention)}' is not source-embed or audio-units`);
     if (enc.dim !== null && enc.dim !== manifest.ssl_dim) invalid(dir, `encoder gives ${enc.dim}-d features, the generator takes ${manifest.ssl_dim}-d`);
-    encoderPath = join(dir, enc.file);
+    encoderPath = bundleFile(dir, enc.file, 'encoder');
     if (!existsSync(encoderPath)) invalid(dir, `encoder file ${enc.file} is missing`);
   }
   return { dir, manifest, generatorPath, encoderPath, configPath: join(dir, 'config.json') };

@@ -513,18 +513,18 @@ export class ModelResolver {
     }
     let factory = this.factories.get(name);
     if (!factory) {
-      factory = this.model(modelName).then((model) => createNeuralStageFactory(model, { ...this.options, speaker }));
+      factory = this.model(modelName, { installedOnly: true }).then((model) => createNeuralStageFactory(model, { ...this.options, speaker }));
       this.factories.set(name, factory);
       factory.catch(() => this.factories.delete(name));
     }
     return factory;
   }
 
-  /** Loads (or reuses) a model by registry name or, for the server's own --model, a path. */
-  model(nameOrPath: string): Promise<SovitsModel> {
+  /** Loads (or reuses) a model by registry name or, for the server's own --model, a path (not `installedOnly`). */
+  model(nameOrPath: string, options: { installedOnly?: boolean } = {}): Promise<SovitsModel> {
     let model = this.loaded.get(nameOrPath);
     if (!model) {
-      model = loadModel(nameOrPath, { provider: this.options.provider, intraOpThreads: this.options.intraOpThreads, log: this.options.log });
+      model = loadModel(nameOrPath, { provider: this.options.provider, intraOpThreads: this.options.intraOpThreads, log: this.options.log, installedOnly: options.installedOnly });
       this.loaded.set(nameOrPath, model);
       model.catch(() => this.loaded.delete(nameOrPath));
     }

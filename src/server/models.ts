@@ -1,0 +1,44 @@
+// Model switches as the server sees them: one load at a time per name (concurrent requests share it),
+// failures remembered until the bundle changes on disk (a client asking twenty times for a broken bundle
+// costs one load, not twenty), and the time each resolution took for /metrics. The loading itself is the
+// resolver's (src/voices/sovits/stage.ts ModelResolver): installed names only, each model loaded once.
+import { bundleFingerprint } from '../voices/registry.js';
+import type { StageFactory } from '../voices/stage.js';
+
+export class ModelGate {
+  private readonly inFlight = new Map<string, Promise<StageFactory>>();
+  private readonly failures = new Map<string, { fingerprint: string; error: unknown }>();
+  /** Resolutions that really ran (not answered from the failure cache or an in-flight load). */
+  loads = 0;
+
+  constructor(
+    private readonly resolver: (name: string) => Promise<StageFactory>,
+    /** State of what a name's load depends on; default the installed bundle's files. */
+    private readonly fingerprint: (name: string) => string = (name) => bundleFingerprint(name.split(':')[0]),
+  ) {}
+
+  resolve(name: string): Promise<StageFactory> {
+    const pending = this.inFlight.get(name);
+    if (pending) return pending;
+    const fingerprint = this.fingerprint(name);
+    const failed = this.failures.get(name);
+    if (failed && failed.fingerprint === fingerprint) return Promise.reject(failed.error);
+    this.failures.delete(name);
+    this.loads++;
+    const load = Promise.resolve()
+      .then(() => this.resolver(name))
+      .then(
+        (factory) => {
+          this.inFlight.delete(name);
+          return factory;
+        },
+        (error: unknown) => {
+          this.inFlight.delete(name);
+          this.failures.set(name, { fingerprint, error });
+          throw error;
+        },
+      );
+    this.inFlight.set(name, load);
+    return load;
+  }
+}
