@@ -23,8 +23,8 @@ interface ChildServer {
   stop(): Promise<void>;
 }
 
-async function startChildServer(extraArgs: string[]): Promise<ChildServer> {
-  const hasTaskset = spawnSync('taskset', ['-c', '0', 'true']).status === 0;
+export async function startChildServer(extraArgs: string[], options: { pin?: boolean } = {}): Promise<ChildServer> {
+  const hasTaskset = (options.pin ?? true) && spawnSync('taskset', ['-c', '0', 'true']).status === 0;
   const args = ['--import', 'tsx', join(repoRoot, 'src', 'cli', 'main.ts'), 'serve', '--port', '0', '--quiet', ...extraArgs];
   const child = hasTaskset ? spawn('taskset', ['-c', '0', process.execPath, ...args], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] }) : spawn(process.execPath, args, { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
   const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
@@ -125,8 +125,11 @@ async function measureLatency(url: string, blockMs: number, impulses: number): P
   return { latenciesMs, algorithmicMs: session.ready.latency.algorithmicMs };
 }
 
-interface LoadResult {
+export interface LoadResult {
   sessions: number;
+  /** Blocks the server output during the run, and those output more than one block after their input arrived (svc_late_blocks_total). */
+  blocks: number;
+  lateBlocks: number;
   held: boolean;
   policyBlocks: number;
   worstLagMs: number;
@@ -155,7 +158,7 @@ function sumMatching(values: Map<string, number>, prefix: string, contains = '')
 }
 
 /** Runs `count` real-time sessions for `seconds` and reports whether all held real time. */
-async function runLoad(url: string, count: number, seconds: number, speechFrames: Buffer[]): Promise<LoadResult> {
+export async function runLoad(url: string, count: number, seconds: number, speechFrames: Buffer[]): Promise<LoadResult> {
   const sessions: Session[] = [];
   for (let i = 0; i < count; i++) sessions.push(await openSession(url, { sampleRate: 48000, blockMs: 20 }));
   const received = new Array<number>(count).fill(0);
@@ -181,6 +184,8 @@ async function runLoad(url: string, count: number, seconds: number, speechFrames
   const wallS = (performance.now() - t0) / 1000;
   await sleep(200);
   const after = await scrape(url);
+  const blocks = (after.get('svc_block_latency_seconds_count') ?? 0) - (before.get('svc_block_latency_seconds_count') ?? 0);
+  const lateBlocks = (after.get('svc_late_blocks_total') ?? 0) - (before.get('svc_late_blocks_total') ?? 0);
   const policyBlocks = sumMatching(after, 'svc_session_dropped_blocks_total') + sumMatching(after, 'svc_session_overflow_seconds_total');
   const cpuCores = ((after.get('process_cpu_seconds_total') ?? 0) - (before.get('process_cpu_seconds_total') ?? 0)) / wallS;
   const rssMb = (after.get('process_resident_memory_bytes') ?? 0) / 1e6;
@@ -190,7 +195,16 @@ async function runLoad(url: string, count: number, seconds: number, speechFrames
   await sleep(300);
   // Behind real time: the policy fired, or output fell more than 150 ms behind what was sent (beyond the pipeline delay).
   const held = policyBlocks === 0 && worstLagMs < 150 + 45;
-  return { sessions: count, held, policyBlocks, worstLagMs, cpuCores, rssMb, computeP95Ms, clientLateMs };
+  return { sessions: count, blocks, lateBlocks, held, policyBlocks, worstLagMs, cpuCores, rssMb, computeP95Ms, clientLateMs };
+}
+
+/** 20 ms frames (960 samples, f32) of 48 kHz speech, what the load runs send. */
+export async function speechFrames48k(ctx: BenchContext): Promise<Buffer[]> {
+  const speech = await readAudio(ctx.shared('speech', 'kathleen_arctic_cc0_48k', 'arctic_a0001.wav'));
+  const mono = speech.channels[0];
+  const frames: Buffer[] = [];
+  for (let i = 0; i + 960 <= mono.length; i += 960) frames.push(Buffer.from(mono.slice(i, i + 960).buffer));
+  return frames;
 }
 
 export async function run(ctx: BenchContext): Promise<BenchRow[]> {
@@ -211,10 +225,7 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
       rows.push({ group: 'stream', name: `end-to-end latency, ${blockMs} ms blocks (median)`, value: round1(median), unit: 'ms', note: `max ${round1(max)} ms over ${latenciesMs.length} impulses; algorithmic ${algorithmicMs} ms; 48 kHz, 128-sample frames, loopback${goal}` });
     }
     // ---- Capacity on one core ----
-    const speech = await readAudio(ctx.shared('speech', 'kathleen_arctic_cc0_48k', 'arctic_a0001.wav'));
-    const mono = speech.channels[0];
-    const speechFrames: Buffer[] = [];
-    for (let i = 0; i + 960 <= mono.length; i += 960) speechFrames.push(Buffer.from(mono.slice(i, i + 960).buffer));
+    const speechFrames = await speechFrames48k(ctx);
     const seconds = ctx.quick ? 3 : 8;
     const idle = await scrape(server.url);
     const idleRssMb = (idle.get('process_resident_memory_bytes') ?? 0) / 1e6;
