@@ -2,12 +2,18 @@
 // float32 streams at a chosen rate and block size. Everything a user can get wrong (no devices,
 // an id that does not exist, a device that refuses the rate) becomes SvcError('DEVICE_UNAVAILABLE').
 //
-// Two PortAudio quirks shape this module:
+// Three PortAudio/naudiodon quirks shape this module:
 //  - naudiodon silently falls back to the default device for an unknown id, so ids are validated
 //    here against the device list before a stream is opened;
 //  - PortAudio's ALSA enumeration can abort the whole process (a C assert) on some ALSA configs,
 //    and ALSA prints probing noise to stderr. `probeAudioDevices()` therefore enumerates in a child
-//    process, which keeps the CLI's output clean and turns a native crash into a clear error.
+//    process, which keeps the CLI's output clean and turns a native crash into a clear error;
+//  - naudiodon reports PortAudio's status flags (under/overflow, priming) as stream errors when
+//    `closeOnError` is set, as a plain string (so `error.message` is undefined), which destroys the
+//    stream: one start-up underflow on PulseAudio/PipeWire killed `svc live`. Without `closeOnError`
+//    it printf()s them onto stdout instead (breaking --json). So we keep `closeOnError` (statuses
+//    reach JavaScript) and `tolerateStatusErrors()` turns them into counters; real errors still fail,
+//    with PortAudio's own text.
 import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { SvcError } from '../errors.js';
@@ -45,6 +51,9 @@ interface NaudiodonHostApis {
   HostAPIs: { id: number; name: string; defaultInput: number; defaultOutput: number }[];
 }
 interface NaudiodonStream extends NodeJS.EventEmitter {
+  _write(chunk: Buffer, encoding: string, callback: (error?: unknown) => void): void;
+  destroy(error?: unknown): unknown;
+  push(chunk: Buffer | null): boolean;
   start(): void;
   quit(callback?: () => void): void;
   write(chunk: Buffer, callback?: (error?: Error | null) => void): boolean;
@@ -202,7 +211,7 @@ function validateStreamOptions(options: DeviceStreamOptions, direction: DeviceDi
   }
 }
 
-function openStream(options: DeviceStreamOptions, direction: DeviceDirection): NaudiodonStream {
+function openStream(options: DeviceStreamOptions, direction: DeviceDirection, counts: DeviceStatusCounts): NaudiodonStream {
   validateStreamOptions(options, direction);
   const lib = loadNaudiodon();
   const device = options.device?.id === options.deviceId ? options.device : findDevice(listAudioDevices(), options.deviceId, direction);
@@ -222,14 +231,77 @@ function openStream(options: DeviceStreamOptions, direction: DeviceDirection): N
     closeOnError: true,
   };
   try {
-    return lib.AudioIO(direction === 'input' ? { inOptions: streamOptions } : { outOptions: streamOptions });
+    const stream = lib.AudioIO(direction === 'input' ? { inOptions: streamOptions } : { outOptions: streamOptions });
+    // naudiodon logs every error with console.error itself; ours are reported once, by the caller.
+    stream.removeAllListeners('error');
+    tolerateStatusErrors(stream, direction, counts);
+    return stream;
   } catch (error) {
     throw new SvcError(
       'DEVICE_UNAVAILABLE',
-      `could not open audio ${direction} device ${device.id} (${device.name}) at ${options.sampleRate} Hz, ${options.channels} channel(s): ${(error as Error).message}`,
+      `could not open audio ${direction} device ${device.id} (${device.name}) at ${options.sampleRate} Hz, ${options.channels} channel(s): ${portAudioErrorText(error)}`,
       { hint: `try the device's default rate (${device.defaultSampleRate} Hz) with --rate, or another device; is it busy in another program?`, cause: error },
     );
   }
+}
+
+/** PortAudio's text for whatever naudiodon threw or emitted (it uses plain strings as often as Errors). */
+export function portAudioErrorText(error: unknown): string {
+  if (error instanceof Error) return error.message || error.name;
+  if (typeof error === 'string') return error;
+  if (error && typeof error === 'object' && 'message' in error) return String((error as { message: unknown }).message);
+  return String(error);
+}
+
+/** Under/overflows a device reported; counted, never fatal (a real card glitches, a stream must not die). */
+export interface DeviceStatusCounts {
+  inputOverflows: number;
+  inputUnderflows: number;
+  outputUnderflows: number;
+  outputOverflows: number;
+  /** Input chunks naudiodon discarded along with a status report. */
+  inputChunksLost: number;
+}
+
+export function emptyStatusCounts(): DeviceStatusCounts {
+  return { inputOverflows: 0, inputUnderflows: 0, outputUnderflows: 0, outputOverflows: 0, inputChunksLost: 0 };
+}
+
+const STATUS_PREFIX = 'portAudio status - ';
+
+/** Adds the flags of one naudiodon status string ("portAudio status - output underflow ") to `counts`; false if it is not one. */
+export function countStatus(text: string, counts: DeviceStatusCounts): boolean {
+  if (!text.startsWith(STATUS_PREFIX)) return false;
+  const flags = text.slice(STATUS_PREFIX.length);
+  if (flags.includes('input overflow')) counts.inputOverflows++;
+  if (flags.includes('input underflow')) counts.inputUnderflows++;
+  if (flags.includes('output underflow')) counts.outputUnderflows++;
+  if (flags.includes('output overflow')) counts.outputOverflows++;
+  return true;
+}
+
+/**
+ * Makes status reports non-fatal on a naudiodon stream opened with closeOnError. Output: the write
+ * callback gets the status string after the chunk was queued, so the callback is simply told "ok".
+ * Input: naudiodon calls destroy(status) instead of pushing the chunk it pulled; that chunk is lost
+ * (counted), and an empty push lets the stream read on.
+ */
+function tolerateStatusErrors(stream: NaudiodonStream, direction: DeviceDirection, counts: DeviceStatusCounts): void {
+  if (direction === 'output') {
+    const write = stream._write.bind(stream);
+    stream._write = (chunk, encoding, callback) =>
+      write(chunk, encoding, (error?: unknown) => callback(typeof error === 'string' && countStatus(error, counts) ? undefined : error));
+    return;
+  }
+  const destroy = stream.destroy.bind(stream);
+  stream.destroy = (error?: unknown) => {
+    if (typeof error === 'string' && countStatus(error, counts)) {
+      counts.inputChunksLost++;
+      stream.push(Buffer.alloc(0));
+      return stream;
+    }
+    return destroy(error);
+  };
 }
 
 /** Float32 interleaved bytes from PortAudio → a Float32Array view-safe copy. */
@@ -242,17 +314,19 @@ function bufferToFloat32(chunk: Buffer): Float32Array {
 /** A capture stream delivering interleaved float32 chunks (any length; callers re-block). */
 export class AudioInputStream {
   readonly options: DeviceStreamOptions;
+  /** Over/underflows PortAudio reported on this stream. */
+  readonly status: DeviceStatusCounts = emptyStatusCounts();
   private readonly stream: NaudiodonStream;
   private stopped = false;
 
   constructor(options: DeviceStreamOptions, onSamples: (interleaved: Float32Array) => void, onError: (error: SvcError) => void) {
     this.options = options;
-    this.stream = openStream(options, 'input');
+    this.stream = openStream(options, 'input', this.status);
     this.stream.on('data', (chunk: Buffer) => {
       if (!this.stopped) onSamples(bufferToFloat32(chunk));
     });
     this.stream.on('error', (error: Error) => {
-      if (!this.stopped) onError(new SvcError('DEVICE_UNAVAILABLE', `audio input device ${options.deviceId} failed: ${error.message}`, { cause: error }));
+      if (!this.stopped) onError(new SvcError('DEVICE_UNAVAILABLE', `audio input device ${options.deviceId} failed: ${portAudioErrorText(error)}`, { cause: error }));
     });
   }
 
@@ -260,7 +334,7 @@ export class AudioInputStream {
     try {
       this.stream.start();
     } catch (error) {
-      throw new SvcError('DEVICE_UNAVAILABLE', `could not start audio input device ${this.options.deviceId}: ${(error as Error).message}`, { cause: error });
+      throw new SvcError('DEVICE_UNAVAILABLE', `could not start audio input device ${this.options.deviceId}: ${portAudioErrorText(error)}`, { cause: error });
     }
   }
 
@@ -291,25 +365,49 @@ export class AudioInputStream {
   }
 }
 
+/** Where live output goes: a PortAudio device, or a PulseAudio sink (the virtual microphone). */
+export interface AudioSink {
+  readonly sampleRate: number;
+  readonly channels: number;
+  readonly status: DeviceStatusCounts;
+  start(): void;
+  /** Frames written but not yet played (as far as this process can tell). */
+  readonly queuedFrames: number;
+  write(interleaved: Float32Array): void;
+  stop(drainMs?: number): Promise<void>;
+}
+
 /** A playback stream taking interleaved float32 blocks; reports how much is queued. */
-export class AudioOutputStream {
+export class AudioOutputStream implements AudioSink {
   readonly options: DeviceStreamOptions;
+  readonly sampleRate: number;
+  readonly channels: number;
+  /** Over/underflows PortAudio reported on this stream. */
+  readonly status: DeviceStatusCounts = emptyStatusCounts();
   private readonly stream: NaudiodonStream;
   private stopped = false;
 
   constructor(options: DeviceStreamOptions, onError: (error: SvcError) => void) {
     this.options = options;
-    this.stream = openStream(options, 'output');
-    this.stream.on('error', (error: Error) => {
-      if (!this.stopped) onError(new SvcError('DEVICE_UNAVAILABLE', `audio output device ${options.deviceId} failed: ${error.message}`, { cause: error }));
+    this.sampleRate = options.sampleRate;
+    this.channels = options.channels;
+    this.stream = openStream(options, 'output', this.status);
+    this.stream.on('error', (error: unknown) => {
+      if (!this.stopped) onError(new SvcError('DEVICE_UNAVAILABLE', `audio output device ${options.deviceId} failed: ${portAudioErrorText(error)}`, { cause: error }));
     });
   }
 
-  start(): void {
+  /**
+   * Starts playback primed with `primeFrames` of silence (default: two device buffers): naudiodon's
+   * callback blocks until data arrives, so a device started empty underflows before the first block.
+   * The priming is latency the output adds, and `queuedFrames` counts it.
+   */
+  start(primeFrames = 2 * this.options.framesPerBuffer): void {
+    if (primeFrames > 0) this.write(new Float32Array(primeFrames * this.channels));
     try {
       this.stream.start();
     } catch (error) {
-      throw new SvcError('DEVICE_UNAVAILABLE', `could not start audio output device ${this.options.deviceId}: ${(error as Error).message}`, { cause: error });
+      throw new SvcError('DEVICE_UNAVAILABLE', `could not start audio output device ${this.options.deviceId}: ${portAudioErrorText(error)}`, { cause: error });
     }
   }
 

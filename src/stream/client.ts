@@ -261,9 +261,12 @@ export async function streamAudio(audio: AudioData, options: StreamAudioOptions)
           resolve();
         };
       });
-    // Flow control for non-real-time sending: keep at most half the server's queue limit in flight
-    // beyond what the pipeline holds back anyway, so the behind-real-time policy never triggers.
-    const windowFrames = delay + block + Math.floor((ready.limits.maxQueueMs / 2 / 1000) * audio.sampleRate);
+    // Flow control for non-real-time sending: keep at most one block (the one being converted) plus
+    // half the server's queue limit in flight (sent minus received), so the behind-real-time policy
+    // never triggers. The voice's delay is not in flight: the server answers every block with a block
+    // at once, the delay is inside the audio. (Counting it let a neural model's queue reach 320 ms
+    // against a 200 ms limit: most blocks came back unconverted.)
+    const windowFrames = block + Math.floor((ready.limits.maxQueueMs / 2 / 1000) * audio.sampleRate);
     const stallMs = options.stallTimeoutMs ?? 15_000;
     // Input plus silence that pushes the last partial block and the delayed tail out.
     const totalFrames = length + delay + 2 * block;

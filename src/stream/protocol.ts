@@ -180,6 +180,8 @@ export interface StatsMessage {
   queueMs: number;
   queueMaxMs: number;
   dropped: { skippedBlocks: number; dryBlocks: number; silencedBlocks: number; overflowMs: number; outputFramesDropped: number; framesRejected: number };
+  /** Blocks the voice converted, and blocks that were not (behind-real-time policy or a failed stage call). */
+  blocks: { converted: number; notConverted: number };
   underruns: number;
   overruns: number;
   policy: string;

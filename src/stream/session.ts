@@ -437,6 +437,7 @@ export class ConvertSession {
         outputFramesDropped: this.counters.outputFramesDropped,
         framesRejected: this.counters.framesRejected,
       },
+      blocks: { converted: p.blocksConverted, notConverted: policyBlocks + p.stageErrors },
       underruns: this.counters.underruns,
       overruns: policyBlocks,
       policy,

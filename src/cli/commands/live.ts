@@ -3,9 +3,12 @@
 // The pipeline's queue is bounded (behind-real-time policy), and the output side drops whole blocks
 // when more than --max-output-ms is already waiting for the sound card, so latency cannot creep up.
 // Once a second it prints the latency parts and counters; Ctrl-C (or --duration) stops cleanly.
+// With --virtual-mic the output is a PulseAudio/PipeWire virtual microphone (src/audio/virtualMic.ts)
+// instead of a sound card; it is removed again on every way out.
 import type { Command } from 'commander';
 import { Option } from 'commander';
-import { AudioInputStream, AudioOutputStream, defaultDevice, findDevice, probeAudioDevices, type AudioDevice } from '../../audio/devices.js';
+import { AudioInputStream, AudioOutputStream, defaultDevice, findDevice, probeAudioDevices, type AudioDevice, type AudioSink, type DeviceStatusCounts } from '../../audio/devices.js';
+import { DEFAULT_VIRTUAL_MIC_NAME, VirtualMic } from '../../audio/virtualMic.js';
 import { SvcError } from '../../errors.js';
 import { BEHIND_POLICIES, StreamPipeline, type BehindPolicy } from '../../engine/pipeline.js';
 import { createDspStageFactory } from '../../voices/dsp/stage.js';
@@ -25,12 +28,25 @@ export interface LiveOptions {
   maxOutputMs: number;
   statsInterval: number;
   json: boolean;
+  /** true (default name) or the virtual microphone's name; output goes there instead of a device. */
+  virtualMic?: boolean | string;
 }
 
-function pickDevices(devices: AudioDevice[], options: LiveOptions): { input: AudioDevice; output: AudioDevice } {
+function pickDevices(devices: AudioDevice[], options: LiveOptions): { input: AudioDevice; output: AudioDevice | null } {
   const input = options.input === undefined ? defaultDevice(devices, 'input') : findDevice(devices, options.input, 'input');
+  if (options.virtualMic !== undefined && options.virtualMic !== false) return { input, output: null };
   const output = options.output === undefined ? defaultDevice(devices, 'output') : findDevice(devices, options.output, 'output');
   return { input, output };
+}
+
+/** ", device glitches: …" when PortAudio reported any (counted, never fatal). */
+function deviceGlitches(input: DeviceStatusCounts | undefined, output: DeviceStatusCounts): string {
+  const parts: string[] = [];
+  if (input?.inputOverflows) parts.push(`input overflows ${input.inputOverflows}`);
+  if (input?.inputUnderflows) parts.push(`input underflows ${input.inputUnderflows}`);
+  if (output.outputUnderflows) parts.push(`output underflows ${output.outputUnderflows}`);
+  if (output.outputOverflows) parts.push(`output overflows ${output.outputOverflows}`);
+  return parts.length ? `, device glitches: ${parts.join(', ')}` : '';
 }
 
 /** Copies mono samples to every channel of an interleaved buffer. */
@@ -48,12 +64,15 @@ export async function runLive(options: LiveOptions, log: (line: string) => void 
       hint: 'check `svc devices`, `arecord -l` and `aplay -l`; without a sound card, define a virtual device (scripts/virtual-audio/README.md)',
     });
   }
+  if (options.virtualMic && options.output !== undefined) {
+    throw new SvcError('INVALID_ARGUMENT', '--virtual-mic and --output both choose where the voice goes; give one', { hint: 'drop --output to play into the virtual microphone' });
+  }
   const { input, output } = pickDevices(devices, options);
   const rate = options.rate ?? (input.defaultSampleRate > 0 ? Math.round(input.defaultSampleRate) : 48000);
   if (rate < 8000 || rate > 96000) throw new SvcError('INVALID_ARGUMENT', `--rate must be 8000..96000 Hz, got ${rate}`);
   const blockSamples = Math.max(16, Math.round((rate * options.blockMs) / 1000));
-  const outputChannels = options.outputChannels ?? Math.min(2, output.outputChannels);
-  if (outputChannels > output.outputChannels) {
+  const outputChannels = options.outputChannels ?? (output ? Math.min(2, output.outputChannels) : 1);
+  if (output && outputChannels > output.outputChannels) {
     throw new SvcError('DEVICE_UNAVAILABLE', `output device ${output.id} (${output.name}) has ${output.outputChannels} channel(s), --output-channels asked for ${outputChannels}`);
   }
   const maxOutputFrames = Math.round((options.maxOutputMs * rate) / 1000);
@@ -67,7 +86,8 @@ export async function runLive(options: LiveOptions, log: (line: string) => void 
     maxQueueSamples: options.maxQueueMs === undefined ? undefined : Math.round((options.maxQueueMs * rate) / 1000),
   });
   let inStream: AudioInputStream | null = null;
-  let outStream: AudioOutputStream | null = null;
+  let outStream: AudioSink | null = null;
+  let virtualMic: VirtualMic | null = null;
   let statsTimer: NodeJS.Timeout | null = null;
   const counters = { inputSamples: 0, outputSamples: 0, outputBlocksDropped: 0, inputPauses: 0 };
   let stopping = false;
@@ -77,8 +97,15 @@ export async function runLive(options: LiveOptions, log: (line: string) => void 
   const onSignal = (): void => finish();
 
   try {
-    outStream = new AudioOutputStream({ deviceId: output.id, device: output, sampleRate: rate, channels: outputChannels, framesPerBuffer: blockSamples }, (error) => finish(error));
+    if (output) {
+      outStream = new AudioOutputStream({ deviceId: output.id, device: output, sampleRate: rate, channels: outputChannels, framesPerBuffer: blockSamples }, (error) => finish(error));
+    } else {
+      virtualMic = new VirtualMic({ name: typeof options.virtualMic === 'string' ? options.virtualMic : DEFAULT_VIRTUAL_MIC_NAME, sampleRate: rate });
+      outStream = virtualMic.openSink({ channels: outputChannels, latencyMs: (blockSamples * 1000) / rate, onError: (error) => finish(error) });
+    }
     const out = outStream;
+    const outputName = output ? `"${output.name}" (#${output.id})` : `virtual microphone "${virtualMic!.sourceName}"`;
+    const outputDeviceMs = output ? output.defaultLowOutputLatencyMs : 0;
     let inputPaused = false;
     let resumeTimer: NodeJS.Timeout | null = null;
     const resumeWhenDrained = (): void => {
@@ -125,7 +152,7 @@ export async function runLive(options: LiveOptions, log: (line: string) => void 
         voiceMs: (pipeline.delaySamples * 1000) / rate,
         computeMs: p.compute.meanMs,
         inputDeviceMs: input.defaultLowInputLatencyMs,
-        outputDeviceMs: output.defaultLowOutputLatencyMs,
+        outputDeviceMs,
         outputQueueMs: (out.queuedFrames * 1000) / rate,
         pipelineQueueMs: (p.queueSamples * 1000) / rate,
       };
@@ -147,6 +174,7 @@ export async function runLive(options: LiveOptions, log: (line: string) => void 
             outputS: counters.outputSamples / rate,
             latency: { totalMs: latency.totalMs, ...latency.parts, computeMsP95: p.compute.p95Ms },
             inputPauses: counters.inputPauses,
+            device: { input: inStream?.status, output: out.status },
             dropped: { outputBlocks: counters.outputBlocksDropped, skippedBlocks: p.blocksSkipped, dryBlocks: p.blocksDry, silencedBlocks: p.blocksSilenced, overflowSamples: p.overflowSamples },
           }),
         );
@@ -156,14 +184,16 @@ export async function runLive(options: LiveOptions, log: (line: string) => void 
       log(
         `${final ? 'done' : 'live'}: in ${(counters.inputSamples / rate).toFixed(1)} s, out ${(counters.outputSamples / rate).toFixed(1)} s | ` +
           `latency ≈ ${latency.totalMs.toFixed(0)} ms (${latency.text}) | compute p95 ${p.compute.p95Ms.toFixed(2)} ms | ` +
-          `behind ${behind} block(s) (${options.policy}), output dropped ${counters.outputBlocksDropped}, input pauses ${counters.inputPauses}`,
+          `behind ${behind} block(s) (${options.policy}), output dropped ${counters.outputBlocksDropped}, input pauses ${counters.inputPauses}` +
+          deviceGlitches(inStream?.status, out.status),
       );
     };
 
     log(
-      `svc live: "${input.name}" (#${input.id}) → "${output.name}" (#${output.id}) at ${rate} Hz, ${options.blockMs} ms blocks, ` +
+      `svc live: "${input.name}" (#${input.id}) → ${outputName} at ${rate} Hz, ${options.blockMs} ms blocks, ` +
         `pitch ${options.pitch} st, formant ${options.formant}×${options.duration === undefined ? ' — Ctrl-C to stop' : `, for ${options.duration} s of input`}`,
     );
+    if (virtualMic) log(`svc live: ${virtualMic.instructions}`);
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
     outStream.start();
@@ -186,6 +216,7 @@ export async function runLive(options: LiveOptions, log: (line: string) => void 
     if (statsTimer) clearInterval(statsTimer);
     await inStream?.stop();
     await outStream?.stop();
+    virtualMic?.dispose();
     pipeline.dispose();
     stage.dispose();
   }
@@ -206,6 +237,10 @@ export function register(program: Command): void {
     .addOption(new Option('--policy <policy>', 'when conversion falls behind real time: skip the late blocks, play them dry (unconverted), or silence them').choices(BEHIND_POLICIES).default('dry'))
     .option('--max-queue-ms <ms>', 'input waiting for the voice beyond which --policy applies, in ms (default: the larger of 4 blocks and 200 ms)', numberArg('--max-queue-ms', { min: 20, max: 10000 }))
     .option('--max-output-ms <ms>', 'most audio allowed to wait for the output device before new blocks are dropped, in ms', numberArg('--max-output-ms', { min: 10, max: 5000 }), 200)
+    .option(
+      '--virtual-mic [name]',
+      `Linux: play the voice into a new PulseAudio/PipeWire virtual microphone (default name ${DEFAULT_VIRTUAL_MIC_NAME}) that Discord, OBS or a browser can pick; removed on exit. Instead of --output`,
+    )
     .option('--stats-interval <seconds>', 'seconds between status lines', numberArg('--stats-interval', { min: 0.1 }), 1)
     .option('--json', 'print status lines as JSON objects (one per line) instead of text; PortAudio\'s own start-up lines (not JSON) may come first', false)
     .action(async (options: LiveOptions) => {

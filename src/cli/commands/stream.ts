@@ -7,7 +7,7 @@ import { resample } from '../../audio/resample.js';
 import { SUPPORTED_SAMPLE_RATES, type AudioData } from '../../audio/types.js';
 import { SvcError } from '../../errors.js';
 import { StreamClient, streamAudio } from '../../stream/client.js';
-import { PROTOCOL_LIMITS, SAMPLE_FORMATS, type SampleFormat } from '../../stream/protocol.js';
+import { PROTOCOL_LIMITS, SAMPLE_FORMATS, type SampleFormat, type StatsMessage } from '../../stream/protocol.js';
 import { numberArg } from '../options.js';
 import { concatFloat32 } from '../../dsp/arrays.js';
 
@@ -103,16 +103,40 @@ async function fileToFile(inPath: string, outPath: string, o: { url: string; tok
     output = { sampleRate: input.sampleRate, channels };
   }
   await writeWav(outPath, output);
+  const s = result.stats;
+  const verdict = conversionVerdict(s, result.ready.model);
   if (!o.quiet) {
-    const s = result.stats;
     const latency = result.ready.latency;
     process.stderr.write(
-      `\nsvc: wrote ${outPath} (${(output.channels[0].length / output.sampleRate).toFixed(2)} s, ${output.sampleRate} Hz, ${output.channels.length} ch) with voice ${result.ready.model}; ` +
+      `\nsvc: wrote ${outPath} (${(output.channels[0].length / output.sampleRate).toFixed(2)} s, ${output.sampleRate} Hz, ${output.channels.length} ch); ${verdict.text}; ` +
         `algorithmic latency ${latency.algorithmicMs} ms (block ${latency.blockMs} ms + delay ${latency.delayMs} ms, trimmed)` +
-        (s ? `; compute ${s.latency.computeMsMean} ms mean / ${s.latency.computeMsP95} ms p95 per block; dropped ${s.dropped.skippedBlocks + s.dropped.dryBlocks + s.dropped.silencedBlocks} blocks` : '') +
+        (s ? `; compute ${s.latency.computeMsMean} ms mean / ${s.latency.computeMsP95} ms p95 per block` : '') +
         '\n',
     );
   }
+  if (verdict.mostlyUnconverted) {
+    throw new SvcError('NOT_CONVERTED', `most of the audio was not converted by ${result.ready.model} (${verdict.text}); ${outPath} holds it anyway`, {
+      hint: 'the server could not keep up: try a larger --block-ms, a lighter model, or a server with a larger --max-queue-ms',
+    });
+  }
+}
+
+/**
+ * What the server's last stats say about conversion: "voice X converted N of M blocks (…)", and whether
+ * most blocks were not converted (then `svc stream` fails: the output is mostly not the voice asked for).
+ */
+export function conversionVerdict(stats: StatsMessage | null, model: string): { text: string; mostlyUnconverted: boolean } {
+  if (!stats?.blocks) return { text: `voice ${model}`, mostlyUnconverted: false };
+  const { converted, notConverted } = stats.blocks;
+  const total = converted + notConverted;
+  if (notConverted === 0) return { text: `voice ${model} converted all ${total} blocks`, mostlyUnconverted: false };
+  const d = stats.dropped;
+  const how = [d.dryBlocks && `${d.dryBlocks} dry`, d.silencedBlocks && `${d.silencedBlocks} silenced`, d.skippedBlocks && `${d.skippedBlocks} skipped`].filter(Boolean).join(', ');
+  const failed = notConverted - d.dryBlocks - d.silencedBlocks - d.skippedBlocks;
+  return {
+    text: `voice ${model} converted ${converted} of ${total} blocks; ${notConverted} NOT converted (${[how, failed > 0 && `${failed} failed`].filter(Boolean).join(', ')})`,
+    mostlyUnconverted: notConverted > converted,
+  };
 }
 
 /** Live mode: a microphone and/or speakers through the server (the device module is svc live's). */

@@ -1,0 +1,233 @@
+// A virtual microphone on Linux, through the PulseAudio API (PulseAudio itself, or PipeWire's
+// pipewire-pulse): a null sink that svc plays the converted voice into, plus a remapped source on
+// that sink's monitor. Apps (Discord, OBS, browsers) list remapped sources as ordinary microphones,
+// while many hide "Monitor of …" sources, which is why the remap step is needed.
+//
+//   svc live ──pacat (float32, mono)──► sink <name>_out ──monitor──► module-remap-source <name>
+//                                                                      └─ "svc virtual microphone (<name>)"
+//
+// Both modules are unloaded on dispose(), on process exit (also after an uncaught error), and stale
+// ones left by a killed run (SIGKILL cannot be caught) are removed when the next run starts.
+import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { SvcError } from '../errors.js';
+import { emptyStatusCounts, type AudioSink, type DeviceStatusCounts } from './devices.js';
+
+export const DEFAULT_VIRTUAL_MIC_NAME = 'svc_mic';
+
+/** Names PulseAudio accepts for sinks/sources that we also put on a command line unquoted. */
+const NAME_PATTERN = /^[A-Za-z][A-Za-z0-9_.-]{0,62}$/;
+
+export interface VirtualMicOptions {
+  /** Source name apps see (the sink is `<name>_out`). */
+  name?: string;
+  sampleRate: number;
+  /** Environment for pactl/pacat (tests point PULSE_SERVER at their own daemon). Default: process.env. */
+  env?: NodeJS.ProcessEnv;
+}
+
+interface PactlResult {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+  error?: Error;
+}
+
+function pactl(args: string[], env: NodeJS.ProcessEnv): PactlResult {
+  const r = spawnSync('pactl', args, { encoding: 'utf8', env, timeout: 10_000 });
+  return { status: r.status, stdout: r.stdout ?? '', stderr: (r.stderr ?? '').trim(), error: r.error };
+}
+
+/** Ids of loaded modules whose arguments name this sink or source (a killed earlier run's leftovers). */
+export function staleModuleIds(listing: string, sinkName: string, sourceName: string): number[] {
+  const ids: number[] = [];
+  for (const line of listing.split('\n')) {
+    const [id, module, args = ''] = line.split('\t');
+    if (module !== 'module-null-sink' && module !== 'module-remap-source') continue;
+    const mine = new RegExp(`(^|\\s)(sink_name=${sinkName}|source_name=${sourceName})(\\s|$)`);
+    if (mine.test(args) && /^\d+$/.test(id ?? '')) ids.push(Number(id));
+  }
+  return ids;
+}
+
+export class VirtualMic {
+  readonly sourceName: string;
+  readonly sinkName: string;
+  readonly description: string;
+  readonly sampleRate: number;
+  private readonly env: NodeJS.ProcessEnv;
+  private moduleIds: number[] = [];
+  private readonly onExit = (): void => this.unloadModules();
+
+  /** Creates the sink and the remapped source; throws DEVICE_UNAVAILABLE with the reason if it cannot. */
+  constructor(options: VirtualMicOptions) {
+    const name = options.name ?? DEFAULT_VIRTUAL_MIC_NAME;
+    if (!NAME_PATTERN.test(name)) {
+      throw new SvcError('INVALID_ARGUMENT', `virtual microphone name must be a letter followed by letters, digits, '_', '.' or '-' (at most 63), got "${name}"`, {
+        hint: `e.g. --virtual-mic ${DEFAULT_VIRTUAL_MIC_NAME}`,
+      });
+    }
+    if (process.platform !== 'linux') {
+      throw new SvcError('DEVICE_UNAVAILABLE', `--virtual-mic needs PulseAudio or PipeWire, which svc uses on Linux only (this is ${process.platform})`, {
+        hint: 'on macOS install BlackHole, on Windows VB-CABLE, and pass its id to `svc live --output`',
+      });
+    }
+    this.env = options.env ?? process.env;
+    this.sourceName = name;
+    this.sinkName = `${name}_out`;
+    this.description = `svc virtual microphone (${name})`;
+    this.sampleRate = options.sampleRate;
+
+    const info = pactl(['info'], this.env);
+    if (info.error || info.status !== 0) {
+      const why = info.error ? `pactl could not run (${info.error.message})` : `pactl info failed: ${info.stderr || `exit ${info.status}`}`;
+      throw new SvcError('DEVICE_UNAVAILABLE', `--virtual-mic needs a running PulseAudio or PipeWire (pipewire-pulse) server: ${why}`, {
+        hint: 'install pulseaudio-utils (for pactl and pacat) and start your desktop\'s sound server (`pulseaudio --start`, or `systemctl --user start pipewire-pulse`)',
+      });
+    }
+    const listing = pactl(['list', 'short', 'modules'], this.env);
+    for (const id of staleModuleIds(listing.stdout, this.sinkName, this.sourceName)) pactl(['unload-module', String(id)], this.env);
+
+    process.on('exit', this.onExit);
+    try {
+      this.load([
+        'module-null-sink',
+        `sink_name=${this.sinkName}`,
+        `rate=${this.sampleRate}`,
+        'channels=1',
+        `sink_properties="device.description='svc voice output (${name})'"`,
+      ]);
+      this.load([
+        'module-remap-source',
+        `master=${this.sinkName}.monitor`,
+        `source_name=${this.sourceName}`,
+        `source_properties="device.description='${this.description}'"`,
+      ]);
+    } catch (error) {
+      this.dispose();
+      throw error;
+    }
+  }
+
+  private load(args: string[]): void {
+    const r = pactl(['load-module', ...args], this.env);
+    const id = Number(r.stdout.trim());
+    if (r.status !== 0 || !Number.isInteger(id)) {
+      throw new SvcError('DEVICE_UNAVAILABLE', `could not create the virtual microphone: pactl load-module ${args[0]} failed: ${r.stderr || r.stdout.trim() || `exit ${r.status}`}`, {
+        hint: 'is the name already used by another device? pick another with --virtual-mic NAME',
+      });
+    }
+    this.moduleIds.push(id);
+  }
+
+  /** What to tell the user to pick in the other app. */
+  get instructions(): string {
+    return `virtual microphone "${this.description}" (source ${this.sourceName}): pick it as the microphone in Discord, OBS or the browser`;
+  }
+
+  /** A sink that plays interleaved float32 into the virtual microphone (a pacat child process). */
+  openSink(options: { channels?: number; latencyMs?: number; onError: (error: SvcError) => void }): PacatSink {
+    return new PacatSink({ device: this.sinkName, sampleRate: this.sampleRate, channels: options.channels ?? 1, latencyMs: options.latencyMs ?? 20, env: this.env, onError: options.onError });
+  }
+
+  private unloadModules(): void {
+    // Source first: it depends on the sink's monitor.
+    for (const id of this.moduleIds.reverse()) pactl(['unload-module', String(id)], this.env);
+    this.moduleIds = [];
+  }
+
+  /** Removes the source and the sink. Safe to call twice. */
+  dispose(): void {
+    this.unloadModules();
+    process.off('exit', this.onExit);
+  }
+}
+
+/**
+ * Playback into a PulseAudio sink through `pacat` (pulseaudio-utils): float32 mono or more, with a
+ * requested server-side latency. The queue this process cannot see is estimated from the clock:
+ * written frames minus the frames the sink has played since start.
+ */
+export class PacatSink implements AudioSink {
+  readonly sampleRate: number;
+  readonly channels: number;
+  readonly status: DeviceStatusCounts = emptyStatusCounts();
+  readonly latencyMs: number;
+  private child: ChildProcessWithoutNullStreams | null = null;
+  private startedMs = 0;
+  private writtenFrames = 0;
+  private stderr = '';
+  private stopped = false;
+
+  constructor(private readonly o: { device: string; sampleRate: number; channels: number; latencyMs: number; env: NodeJS.ProcessEnv; onError: (error: SvcError) => void }) {
+    this.sampleRate = o.sampleRate;
+    this.channels = o.channels;
+    this.latencyMs = o.latencyMs;
+  }
+
+  start(): void {
+    const args = [
+      '--playback',
+      `--device=${this.o.device}`,
+      '--format=float32le',
+      `--rate=${this.sampleRate}`,
+      `--channels=${this.channels}`,
+      `--latency-msec=${Math.max(1, Math.round(this.latencyMs))}`,
+      '--client-name=svc',
+      // Without this PulseAudio moves the stream to another sink (maybe real speakers, or the
+      // microphone's own sink: a feedback loop) when ours disappears; we want to stop and say so.
+      '--no-move',
+      '--stream-name=svc voice',
+      '--raw',
+    ];
+    const child = spawn('pacat', args, { env: this.o.env, stdio: ['pipe', 'pipe', 'pipe'] });
+    this.child = child;
+    child.stderr.on('data', (d: Buffer) => (this.stderr = (this.stderr + d.toString()).slice(-2000)));
+    child.stdin.on('error', () => {}); // EPIPE after pacat died: reported by 'exit' below
+    child.on('error', (error) => {
+      if (!this.stopped) this.o.onError(new SvcError('DEVICE_UNAVAILABLE', `could not start pacat for the virtual microphone: ${error.message}`, { hint: 'install pulseaudio-utils', cause: error }));
+    });
+    child.on('exit', (code, signal) => {
+      if (!this.stopped) {
+        this.o.onError(new SvcError('DEVICE_UNAVAILABLE', `the virtual microphone's playback (pacat) stopped: ${this.stderr.trim() || (signal ? `killed by ${signal}` : `exit ${code}`)}`, {
+          hint: 'is the sound server still running? (`pactl info`)',
+        }));
+      }
+    });
+    this.startedMs = performance.now();
+  }
+
+  get queuedFrames(): number {
+    if (!this.child) return 0;
+    const playedFrames = ((performance.now() - this.startedMs) * this.sampleRate) / 1000;
+    return Math.max(0, Math.round(this.writtenFrames - playedFrames));
+  }
+
+  write(interleaved: Float32Array): void {
+    if (this.stopped || !this.child) return;
+    const frames = interleaved.length / this.channels;
+    // Once the sink ran dry (an underrun) playing restarts from now: the clock estimate follows.
+    const playedFrames = ((performance.now() - this.startedMs) * this.sampleRate) / 1000;
+    if (this.writtenFrames < playedFrames) {
+      if (this.writtenFrames > 0) this.status.outputUnderflows++;
+      this.writtenFrames = Math.round(playedFrames);
+    }
+    this.writtenFrames += frames;
+    this.child.stdin.write(Buffer.from(interleaved.buffer.slice(interleaved.byteOffset, interleaved.byteOffset + interleaved.byteLength)));
+  }
+
+  async stop(drainMs = 0): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    if (drainMs > 0) {
+      child.stdin.end(); // pacat plays what it has, then exits
+      await Promise.race([exited, new Promise((r) => setTimeout(r, drainMs + (this.queuedFrames * 1000) / this.sampleRate))]);
+    }
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGTERM');
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 2000))]);
+    }
+  }
+}

@@ -1,0 +1,142 @@
+// `svc live --virtual-mic` against a real PulseAudio daemon that this test starts: svc's microphone is
+// the monitor of a null sink "feed" (reached through ALSA's pulse plugin, so PortAudio-on-PulseAudio
+// is exercised too); paplay plays real speech into "feed"; parec records the virtual microphone the
+// way Discord or OBS would; the test checks the pitch, and that the devices disappear again on
+// Ctrl-C, when the sound server pulls the sink away (a device crash), and after a killed run.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { readMono, writeWav } from '../src/audio/io.js';
+import { makeTempDir, repoRoot, runSvc, shared } from './helpers/index.js';
+import { medianF0, semitonesBetween } from './helpers/pitch.js';
+import { float32FromBytes, startPulseDaemon, type PulseDaemon } from './helpers/pulse.js';
+
+const RATE = 48000;
+const temp = makeTempDir('svc-vmic-');
+const speechPath = join(temp.dir, 'speech.wav');
+let speech: Float32Array;
+let pulse: PulseDaemon;
+let feedId = -1;
+
+interface Running {
+  child: ChildProcess;
+  stdout: () => string;
+  stderr: () => string;
+  exited: Promise<number | null>;
+}
+
+function startSvc(args: string[]): Running {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'src', 'cli', 'main.ts'), ...args], { cwd: repoRoot, env: pulse.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (d) => (stdout += d));
+  child.stderr!.on('data', (d) => (stderr += d));
+  const exited = new Promise<number | null>((resolvePromise) => child.on('close', (code) => resolvePromise(code)));
+  const killer = setTimeout(() => child.kill('SIGKILL'), 120_000);
+  void exited.then(() => clearTimeout(killer));
+  return { child, stdout: () => stdout, stderr: () => stderr, exited };
+}
+
+async function waitFor(run: Running, pattern: RegExp): Promise<void> {
+  while (!pattern.test(run.stdout())) {
+    if (run.child.exitCode !== null) throw new Error(`svc exited early (${run.child.exitCode}): ${run.stderr()}${run.stdout()}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+const svcModules = (name: string) => pulse.pactl('list', 'short', 'modules').split('\n').filter((l) => l.includes(`=${name}`));
+
+test.before(async () => {
+  const mono = await readMono(shared('speech', 'kathleen_arctic_cc0_48k', 'arctic_a0001.wav'));
+  assert.is(mono.sampleRate, RATE);
+  speech = mono.samples;
+  await writeWav(speechPath, mono, { format: 'float32' });
+  pulse = await startPulseDaemon(temp.dir, { modules: [`module-null-sink sink_name=feed rate=${RATE} channels=1`], alsaPcms: { svc_feed: 'feed.monitor' } });
+  const listing = await runSvc(['devices', '--json'], { env: pulse.env });
+  assert.is(listing.code, 0, listing.stderr);
+  const feed = (JSON.parse(listing.stdout) as { id: number; name: string }[]).find((d) => d.name === 'svc_feed');
+  assert.ok(feed, `PortAudio lists the PulseAudio feed: ${listing.stdout}`);
+  feedId = feed.id;
+});
+
+test.after(async () => {
+  await pulse?.stop();
+  temp.cleanup();
+});
+
+test('the virtual microphone carries the converted voice (pitch +5 st) and is removed on Ctrl-C', async () => {
+  const run = startSvc(['live', '--input', String(feedId), '--rate', String(RATE), '--virtual-mic', 'svc_test', '--pitch', '5', '--stats-interval', '0.5']);
+  let parec: ChildProcess | undefined;
+  try {
+    await waitFor(run, /virtual microphone "svc virtual microphone \(svc_test\)" \(source svc_test\): pick it/);
+    const sources = pulse.pactl('list', 'sources');
+    assert.match(sources, /Name: svc_test\n[\s\S]*?device\.description = "svc virtual microphone \(svc_test\)"/);
+    assert.not.match(pulse.pactl('list', 'short', 'sources'), /^\d+\s+svc_test\s.*monitor/m, 'a real source, not a monitor');
+
+    // Record the virtual microphone as another app would, while the speech plays into svc's input.
+    parec = spawn('parec', ['-d', 'svc_test', '--format=float32le', `--rate=${RATE}`, '--channels=1', '--raw'], { env: pulse.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const recorded: Buffer[] = [];
+    parec.stdout!.on('data', (d: Buffer) => recorded.push(d));
+    const played = spawn('paplay', ['-d', 'feed', speechPath], { env: pulse.env, stdio: 'ignore' });
+    assert.is(await new Promise((r) => played.on('close', r)), 0, 'paplay played the speech');
+    await new Promise((r) => setTimeout(r, 1000)); // the voice's delay and the queues
+    parec.kill('SIGTERM');
+    await new Promise((r) => parec!.on('close', r));
+
+    run.child.kill('SIGINT');
+    assert.is(await run.exited, 0, run.stderr());
+    assert.match(run.stdout(), /^done: in \d+\.\d s/m);
+    assert.equal(svcModules('svc_test'), [], 'sink and source removed on Ctrl-C');
+
+    const output = float32FromBytes(Buffer.concat(recorded));
+    assert.ok(output.length > 2 * RATE, `recorded ${output.length / RATE} s`);
+    const f0In = medianF0(speech, RATE);
+    const f0Out = medianF0(output, RATE);
+    assert.ok(f0Out.frames > 30, `voiced frames on the virtual mic: ${f0Out.frames}`);
+    const semitones = semitonesBetween(f0In.hz, f0Out.hz);
+    assert.ok(Math.abs(semitones - 5) < 0.6, `pitch moved ${semitones.toFixed(2)} st (${f0In.hz.toFixed(1)} → ${f0Out.hz.toFixed(1)} Hz), asked 5`);
+  } finally {
+    parec?.kill('SIGKILL');
+    if (run.child.exitCode === null) run.child.kill('SIGKILL');
+  }
+});
+
+test('when the sound server removes the sink, svc live exits with the reason and leaves nothing behind', async () => {
+  const run = startSvc(['live', '--input', String(feedId), '--rate', String(RATE), '--virtual-mic', 'svc_crash']);
+  try {
+    await waitFor(run, /pick it as the microphone/);
+    const sinkModule = svcModules('svc_crash_out').find((l) => /module-null-sink/.test(l))!;
+    pulse.pactl('unload-module', sinkModule.split('\t')[0]!);
+    assert.is(await run.exited, 1, run.stdout());
+    assert.match(run.stderr(), /svc: the virtual microphone's playback \(pacat\) stopped/);
+    assert.equal(svcModules('svc_crash'), [], 'the remapped source was removed too');
+  } finally {
+    if (run.child.exitCode === null) run.child.kill('SIGKILL');
+  }
+});
+
+test('a run that was killed leaves devices the next run replaces', async () => {
+  const killed = startSvc(['live', '--input', String(feedId), '--rate', String(RATE), '--virtual-mic', 'svc_stale']);
+  await waitFor(killed, /pick it as the microphone/);
+  killed.child.kill('SIGKILL'); // no handler runs: the modules stay
+  await killed.exited;
+  assert.is(svcModules('svc_stale').length, 2, 'SIGKILL left the sink and the source');
+  const next = await runSvc(['live', '--input', String(feedId), '--rate', String(RATE), '--virtual-mic', 'svc_stale', '--duration', '0.5'], { env: pulse.env, timeoutMs: 60_000 });
+  assert.is(next.code, 0, next.stderr);
+  assert.equal(svcModules('svc_stale'), []);
+});
+
+test('without a sound server --virtual-mic says what is missing', async () => {
+  // A silent ALSA default device as the microphone: only the sound server is missing.
+  const alsa = join(temp.dir, 'null.conf');
+  writeFileSync(alsa, 'pcm.!default { type null }\nctl.!default { type hw\n card 0 }\n');
+  const env = { ...pulse.env, ALSA_CONFIG_PATH: alsa, PULSE_SERVER: `unix:${join(temp.dir, 'nothing-here')}` };
+  const result = await runSvc(['live', '--virtual-mic', '--rate', String(RATE), '--duration', '0.5'], { env });
+  assert.is(result.code, 1);
+  assert.match(result.stderr, /svc: --virtual-mic needs a running PulseAudio or PipeWire \(pipewire-pulse\) server/);
+  assert.match(result.stderr, /pulseaudio-utils/);
+});
+
+test.run();
