@@ -3,6 +3,7 @@
 #   python3-torch/torchaudio/onnx  training, ONNX export, golden values for DSP tests
 #   chromium                       the web client's browser test
 #   alsa-utils, libasound2-dev     live device I/O through a virtual ALSA device
+#   pulseaudio, pulseaudio-utils   svc live --virtual-mic and its test (a private PulseAudio daemon, pactl/pacat/parec)
 #   sox, fonts-dejavu-core         audio checks, fonts for analysis plots
 #   nginx                          the scale-out test (two svc servers behind a WebSocket proxy)
 # Safe to run again: it only installs what is missing. Needs root (or sudo) the first time.
@@ -10,7 +11,7 @@ set -euo pipefail
 
 need=()
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
-for pkg in python3-torch python3-torchaudio python3-onnx python3-numpy python3-matplotlib chromium alsa-utils libasound2-dev libasound2-plugins sox fonts-dejavu-core nginx; do
+for pkg in python3-torch python3-torchaudio python3-onnx python3-numpy python3-matplotlib chromium alsa-utils libasound2-dev libasound2-plugins pulseaudio pulseaudio-utils sox fonts-dejavu-core nginx; do
   have_pkg "$pkg" || need+=("$pkg")
 done
 

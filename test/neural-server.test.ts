@@ -65,6 +65,24 @@ test('a server whose default voice is a model (svc serve --model tiny) streams a
   }
 });
 
+test('a model streamed faster than real time under the default queue limit converts every block (svc stream flow control)', async () => {
+  // The server's defaults (queue limit max(4 blocks, 200 ms), policy) and the client's own flow control:
+  // with the voice's look-ahead counted as "in flight" the queue reached 320 ms and most blocks came back
+  // dry. Independent of the machine's speed: the window bounds the queue, not a clock.
+  const models = new ModelResolver({ builtin: loadBuiltinStageFactory, f0Method: 'dsp' });
+  const server = await startServer({ port: 0, stageFactory: await models.defaultFactory('tiny'), modelName: 'tiny', resolveModel: (n) => models.resolve(n) });
+  try {
+    const result = await streamAudio({ sampleRate: 16000, channels: [speech] }, { url: server.url, blockMs: 20 });
+    const s = result.stats!;
+    assert.ok(s.blocks.converted >= Math.floor(speech.length / 320), `converted ${s.blocks.converted} blocks`);
+    assert.is(s.blocks.notConverted, 0, `not converted: ${JSON.stringify(s.dropped)}, queue max ${s.queueMaxMs} ms`);
+    assert.ok(s.queueMaxMs <= 200, `queue peaked at ${s.queueMaxMs} ms`);
+  } finally {
+    await server.close();
+    await models.close();
+  }
+});
+
 test('switching builtin → model → builtin mid-stream keeps the stream going; bad switches keep the voice and the server', async () => {
   const models = new ModelResolver({ builtin: loadBuiltinStageFactory, f0Method: 'dsp' });
   const server = await startServer({ port: 0, resolveModel: (n) => models.resolve(n), maxQueueMs: 3000 });

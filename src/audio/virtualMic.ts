@@ -8,7 +8,7 @@
 //
 // Both modules are unloaded on dispose(), on process exit (also after an uncaught error), and stale
 // ones left by a killed run (SIGKILL cannot be caught) are removed when the next run starts.
-import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { SvcError } from '../errors.js';
 import { emptyStatusCounts, type AudioSink, type DeviceStatusCounts } from './devices.js';
 
@@ -56,6 +56,7 @@ export class VirtualMic {
   readonly sampleRate: number;
   private readonly env: NodeJS.ProcessEnv;
   private moduleIds: number[] = [];
+  private watcher: ChildProcessWithoutNullStreams | ChildProcess | null = null;
   private readonly onExit = (): void => this.unloadModules();
 
   /** Creates the sink and the remapped source; throws DEVICE_UNAVAILABLE with the reason if it cannot. */
@@ -129,6 +130,38 @@ export class VirtualMic {
     return new PacatSink({ device: this.sinkName, sampleRate: this.sampleRate, channels: options.channels ?? 1, latencyMs: options.latencyMs ?? 20, env: this.env, onError: options.onError });
   }
 
+  /**
+   * Calls `onLost` if the sound server removes the sink or the source under us (its restart, a user's
+   * `pactl unload-module`): PulseAudio would otherwise move our playback to another sink, maybe the
+   * real speakers or the microphone's own sink (a feedback loop). Uses `pactl subscribe`.
+   */
+  watch(onLost: (error: SvcError) => void): void {
+    const indexOf = (kind: 'sinks' | 'sources', name: string): string | undefined =>
+      pactl(['list', 'short', kind], this.env).stdout.split('\n').map((l) => l.split('\t')).find((f) => f[1] === name)?.[0];
+    const sink = indexOf('sinks', this.sinkName);
+    const source = indexOf('sources', this.sourceName);
+    const watcher = spawn('pactl', ['subscribe'], { env: this.env, stdio: ['ignore', 'pipe', 'ignore'] });
+    this.watcher = watcher;
+    let pending = '';
+    watcher.stdout.on('data', (d: Buffer) => {
+      pending += d.toString();
+      const lines = pending.split('\n');
+      pending = lines.pop()!;
+      for (const line of lines) {
+        const m = /^Event 'remove' on (sink|source) #(\d+)$/.exec(line.trim());
+        if (m && ((m[1] === 'sink' && m[2] === sink) || (m[1] === 'source' && m[2] === source)) && this.watcher) {
+          this.stopWatching();
+          onLost(new SvcError('DEVICE_UNAVAILABLE', `the virtual microphone's ${m[1]} was removed by the sound server (or another program)`, { hint: 'start svc live --virtual-mic again' }));
+        }
+      }
+    });
+  }
+
+  private stopWatching(): void {
+    this.watcher?.kill('SIGTERM');
+    this.watcher = null;
+  }
+
   private unloadModules(): void {
     // Source first: it depends on the sink's monitor.
     for (const id of this.moduleIds.reverse()) pactl(['unload-module', String(id)], this.env);
@@ -137,6 +170,7 @@ export class VirtualMic {
 
   /** Removes the source and the sink. Safe to call twice. */
   dispose(): void {
+    this.stopWatching();
     this.unloadModules();
     process.off('exit', this.onExit);
   }
@@ -173,9 +207,6 @@ export class PacatSink implements AudioSink {
       `--channels=${this.channels}`,
       `--latency-msec=${Math.max(1, Math.round(this.latencyMs))}`,
       '--client-name=svc',
-      // Without this PulseAudio moves the stream to another sink (maybe real speakers, or the
-      // microphone's own sink: a feedback loop) when ours disappears; we want to stop and say so.
-      '--no-move',
       '--stream-name=svc voice',
       '--raw',
     ];

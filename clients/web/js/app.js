@@ -82,6 +82,10 @@ const stats = {
   models: [],
   server: null,
   latency: null,
+  /** Latency of the model converting now (`ready`/`model` message): its block sizes the jitter buffer. */
+  modelLatency: null,
+  /** Jitter buffer as configured ({targetMs, maxMs, blockMs}) and as the worklet holds it (capacityMs). */
+  jitter: null,
   errors: [],
 };
 window.svcStats = stats;
@@ -185,11 +189,20 @@ function showVoice(voice) {
   ui.formantValue.textContent = `${Number(voice.formant).toFixed(2)}×`;
 }
 
-function jitterSettings() {
+/** The block the server converts in now, ms (changes with the model): audio arrives one block at a time. */
+function currentBlockMs() {
+  return stats.modelLatency?.blockMs ?? connection?.ready?.latency?.blockMs ?? BLOCK_MS;
+}
+
+function jitterSettings(blockMs = currentBlockMs()) {
   const targetMs = Number(ui.jitter.value);
-  // Bounded: at most target + 150 ms is held (older audio is dropped); the worklet also trims a
-  // buffer that stays above its target for a second, so bursts do not leave the delay high.
-  return { targetMs, maxMs: targetMs + 150 };
+  // Bounded: at most target + one block + 150 ms is held (older audio is dropped): a whole block
+  // must fit on top of the target, or every block of a 200 ms neural voice loses its start. The
+  // worklet also trims a buffer that stays above its target for a second, so bursts do not leave
+  // the delay high.
+  const settings = { targetMs, maxMs: targetMs + blockMs + 150, blockMs };
+  stats.jitter = settings;
+  return settings;
 }
 
 async function listInputs() {
@@ -299,6 +312,7 @@ async function connect() {
         stats.droppedSamples = s.droppedSamples;
         stats.trimmedSamples = s.trimmedSamples;
         stats.bufferedMs = (s.bufferedSamples / rate) * 1000;
+        if (stats.jitter) stats.jitter.capacityMs = (s.capacitySamples / rate) * 1000;
         stats.playbackRms = s.rms;
         outputMeter.update(s.peak, s.rms);
       },
@@ -345,6 +359,9 @@ function wireConnection(conn) {
   conn.on('model', (message) => {
     ui.model.disabled = false;
     showModel(message.name, message.controls, message.latency);
+    // Another model may convert in other blocks: size the jitter buffer for them.
+    const { targetMs, maxMs } = jitterSettings();
+    engine?.configureJitterBuffer(targetMs, maxMs);
     ui.modelStatus.textContent = `Now converting with ${message.name}.`;
     updateLatency();
   });
@@ -461,6 +478,7 @@ function showModel(name, controls, latency) {
   const formant = stats.controls.includes('formant');
   ui.formant.disabled = !formant;
   ui.formant.title = formant ? '' : `${name} keeps its speaker's timbre: only the pitch applies`;
+  stats.modelLatency = latency ?? null;
   ui.modelLatency.textContent = latency ? `${latency.algorithmicMs.toFixed(0)} ms (signal delay ${latency.delayMs.toFixed(0)} ms)` : '—';
 }
 

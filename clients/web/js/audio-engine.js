@@ -40,7 +40,9 @@ export class AudioEngine {
     this.context = new AudioContext(sampleRate ? { sampleRate, latencyHint: 'interactive' } : { latencyHint: 'interactive' });
     await this.context.audioWorklet.addModule(workletUrl('capture-processor.js'));
     await this.context.audioWorklet.addModule(workletUrl('playback-processor.js'));
-    if (this.context.state === 'suspended') await this.context.resume().catch(() => {});
+    // Not awaited: without a user gesture resume() stays pending forever (an ordinary tab opening the
+    // OBS page); callers check `context.state` and ask for a click when it is still 'suspended'.
+    if (this.context.state === 'suspended') this.context.resume().catch(() => {});
     return this.context;
   }
 

@@ -48,10 +48,13 @@ async function ensureAudio() {
   stats.sampleRate = ctx.sampleRate;
   engine.startPlayback({
     targetMs: bufferMs,
-    maxMs: bufferMs + 150, // bounded; the worklet trims back to the target after bursts
+    // Bounded; the worklet grows it to hold the target plus two of the largest frames (the session's
+    // block), and trims back to the target after bursts.
+    maxMs: bufferMs + 150,
     onStatus: (s) => {
       stats.underruns = s.underruns;
       stats.droppedSamples = s.droppedSamples;
+      stats.capacityMs = (s.capacitySamples / engine.sampleRate) * 1000;
     },
   });
   if (ctx.state === 'suspended') {

@@ -1,9 +1,14 @@
 // AudioWorklet: playback of the converted voice through a small, bounded jitter buffer.
 //  - Blocks from the network are appended to a ring buffer of `capacitySamples`; when a write does
 //    not fit, the OLDEST samples are dropped (latency stays bounded; `droppedSamples` counts them).
-//  - Playback starts (and restarts after an underrun) once `targetSamples` are buffered, which
-//    absorbs network jitter. An underrun (the buffer ran dry mid-quantum) is counted and the rest of
-//    the quantum is silence.
+//  - Playback starts (and restarts after an underrun) once `targetSamples` are buffered, or once the
+//    first samples have waited `targetSamples` long, whichever comes first, which absorbs network
+//    jitter. The second rule matters for blocks longer than the target (neural voices at 100–200 ms):
+//    audio then arrives a block at a time, and starting on arrival leaves nothing for the next
+//    block's jitter; waiting the target after arrival leaves the target. An underrun (the buffer ran
+//    dry mid-quantum) is counted and the rest of the quantum is silence.
+//  - The ring always holds the target plus two of the largest frames seen (it grows, keeping its
+//    contents, when frames grow: a longer block, a model switch), so a whole block is never dropped.
 //  - Bursts can leave the buffer fuller than needed for good. Once a second, if the buffer never went
 //    below target + 10 ms during that second, the excess is skipped with a short crossfade, so the
 //    delay returns to the target instead of staying high (`trimmedSamples` counts it).
@@ -14,6 +19,8 @@ class PlaybackProcessor extends AudioWorkletProcessor {
     const o = options.processorOptions;
     this.configure(o.targetSamples, o.capacitySamples);
     this.playing = false;
+    this.waitedFrames = 0;
+    this.largestFrame = 0;
     this.underruns = 0;
     this.droppedSamples = 0;
     this.receivedSamples = 0;
@@ -30,7 +37,7 @@ class PlaybackProcessor extends AudioWorkletProcessor {
 
   configure(targetSamples, capacitySamples) {
     this.targetSamples = Math.max(128, targetSamples | 0);
-    const capacity = Math.max(this.targetSamples + 256, capacitySamples | 0);
+    const capacity = Math.max(this.targetSamples + 256, this.targetSamples + 2 * (this.largestFrame ?? 0), capacitySamples | 0);
     const pending = this.ring ? this.takeAll() : null;
     this.ring = new Float32Array(capacity);
     this.readIndex = 0;
@@ -41,7 +48,12 @@ class PlaybackProcessor extends AudioWorkletProcessor {
   onMessage(message) {
     if (!message) return;
     if (message.type === 'samples') {
-      this.receivedSamples += message.samples.length;
+      const n = message.samples.length;
+      this.receivedSamples += n;
+      if (n > this.largestFrame) {
+        this.largestFrame = n;
+        if (this.targetSamples + 2 * n > this.ring.length) this.configure(this.targetSamples, this.targetSamples + 2 * n);
+      }
       this.append(message.samples);
     } else if (message.type === 'configure') {
       this.configure(message.targetSamples, message.capacitySamples);
@@ -87,7 +99,13 @@ class PlaybackProcessor extends AudioWorkletProcessor {
     const output = outputs[0];
     const out = output[0];
     const frames = out.length;
-    if (!this.playing && this.length >= this.targetSamples) this.playing = true;
+    if (!this.playing) {
+      this.waitedFrames = this.length > 0 ? this.waitedFrames + frames : 0;
+      if (this.length >= this.targetSamples || this.waitedFrames >= this.targetSamples) {
+        this.playing = true;
+        this.waitedFrames = 0;
+      }
+    }
     let produced = 0;
     if (this.playing) {
       produced = Math.min(frames, this.length);

@@ -102,6 +102,7 @@ export async function runLive(options: LiveOptions, log: (line: string) => void 
     } else {
       virtualMic = new VirtualMic({ name: typeof options.virtualMic === 'string' ? options.virtualMic : DEFAULT_VIRTUAL_MIC_NAME, sampleRate: rate });
       outStream = virtualMic.openSink({ channels: outputChannels, latencyMs: (blockSamples * 1000) / rate, onError: (error) => finish(error) });
+      virtualMic.watch((error) => finish(error));
     }
     const out = outStream;
     const outputName = output ? `"${output.name}" (#${output.id})` : `virtual microphone "${virtualMic!.sourceName}"`;
