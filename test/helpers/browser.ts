@@ -6,8 +6,14 @@ import { chromium, type BrowserContext, type Page } from 'playwright-core';
 export const CHROMIUM = '/usr/bin/chromium';
 
 /** Chromium with a fresh profile in `profileParentDir` whose microphone plays `micWav` (16-bit PCM WAV). */
-export async function launchChromiumWithMic(profileParentDir: string, micWav: string, viewport = { width: 1280, height: 900 }): Promise<BrowserContext> {
-  return chromium.launchPersistentContext(join(profileParentDir, 'profile'), {
+export async function launchChromiumWithMic(
+  profileParentDir: string,
+  micWav: string,
+  viewport = { width: 1280, height: 900 },
+  options: { autoplayWithoutGesture?: boolean; profileName?: string } = {},
+): Promise<BrowserContext> {
+  const autoplay = options.autoplayWithoutGesture ?? true;
+  return chromium.launchPersistentContext(join(profileParentDir, options.profileName ?? 'profile'), {
     executablePath: CHROMIUM,
     headless: true,
     args: [
@@ -21,7 +27,8 @@ export async function launchChromiumWithMic(profileParentDir: string, micWav: st
       '--use-fake-ui-for-media-stream',
       '--use-fake-device-for-media-stream',
       `--use-file-for-fake-audio-capture=${micWav}`,
-      '--autoplay-policy=no-user-gesture-required',
+      // Without it, audio needs a click first, as in an ordinary browser tab.
+      ...(autoplay ? ['--autoplay-policy=no-user-gesture-required'] : []),
     ],
     viewport,
   });
