@@ -7,7 +7,7 @@ import * as assert from 'uvu/assert';
 import { join } from 'node:path';
 import type { BrowserContext } from 'playwright-core';
 import { readMono, writeWav } from '../src/audio/io.js';
-import { startServer, type SvcServer } from '../src/stream/server.js';
+import { startServer, type SvcServer } from '../src/server/server.js';
 import { launchChromiumWithMic, pageStats, waitForStats } from './helpers/browser.js';
 import { makeTempDir, shared } from './helpers/index.js';
 

@@ -5,10 +5,14 @@
 // audio that arrived while the stage was busy accumulates in the queue, which is how "behind real time"
 // shows up; when the queue exceeds maxQueueSamples the behind-real-time policy is applied to the oldest
 // blocks until one block is left:
+//   'silence' output silence for them (no gap, no voice) — the DEFAULT: people use a voice changer
+//             not to be recognised, so falling behind must never play their own voice;
 //   'skip'    drop those input blocks (output gets shorter; lowest latency afterwards),
-//   'dry'     pass them through unconverted, delayed like converted audio (no gap, original voice),
-//   'silence' output silence for them (no gap, no voice).
-// Each case is counted. The ring buffer itself holds maxQueueSamples plus headroom; a write that still
+//   'dry'     pass them through unconverted, delayed like converted audio (no gap, original voice):
+//             only when asked for explicitly.
+// A block whose stage call failed follows the same rule: dry only under 'dry', else silence.
+// Silence after converted audio starts with a short ramp from the last output sample (SOLA's
+// crossfade does this for stateless stages), so it does not click. Each case is counted. The ring buffer itself holds maxQueueSamples plus headroom; a write that still
 // does not fit (stage stuck) discards the oldest queued input and counts it as overflow. Nothing here
 // grows without bound.
 import { Observable, Subject, type OperatorFunction } from 'rxjs';
@@ -17,7 +21,9 @@ import { Float32RingBuffer } from './ringBuffer.js';
 import { SolaStitcher, solaDelaySamples, solaMinimumContextSamples } from './sola.js';
 import type { ConverterStage } from '../voices/stage.js';
 
-export const BEHIND_POLICIES = ['skip', 'dry', 'silence'] as const;
+export const BEHIND_POLICIES = ['silence', 'skip', 'dry'] as const;
+/** What falls-behind does unless told otherwise: never the unconverted voice. */
+export const DEFAULT_BEHIND_POLICY: BehindPolicy = 'silence';
 export type BehindPolicy = (typeof BEHIND_POLICIES)[number];
 
 export interface PipelineOptions {
@@ -45,7 +51,7 @@ export interface PipelineStats {
   blocksSilenced: number;
   /** Input samples discarded because the ring buffer itself was full (stage stuck). */
   overflowSamples: number;
-  /** Blocks whose stage call threw (their output is dry). */
+  /** Blocks whose stage call threw (their output is silence, or dry under the dry policy). */
   stageErrors: number;
   queueSamples: number;
   queueMaxSamples: number;
@@ -87,7 +93,7 @@ export class StreamPipeline {
   private readonly errorSubject = new Subject<unknown>();
   /** Converted blocks in order, blockSamples each. */
   readonly output$: Observable<Float32Array> = this.outputSubject.asObservable();
-  /** Stage failures (the pipeline carries on with dry output for that block). */
+  /** Stage failures (the pipeline carries on; that block is silent, or dry under the dry policy). */
   readonly errors$: Observable<unknown> = this.errorSubject.asObservable();
 
   private readonly queue: Float32RingBuffer;
@@ -96,6 +102,7 @@ export class StreamPipeline {
   private readonly dryDelay: DelayLine | null;
   private readonly maxBlocksPerTurn: number;
   private readonly computeTimes = new ComputeTimes();
+  private lastOutputSample = 0;
   private pumpScheduled = false;
   private inFlight = false;
   private disposed = false;
@@ -107,7 +114,7 @@ export class StreamPipeline {
     const ms = (x: number) => Math.round((x * rate) / 1000);
     this.blockSamples = options.blockSamples;
     if (!Number.isInteger(this.blockSamples) || this.blockSamples <= 0) throw new RangeError(`blockSamples must be a positive integer, got ${options.blockSamples}`);
-    this.policy = options.policy ?? 'dry';
+    this.policy = options.policy ?? DEFAULT_BEHIND_POLICY;
     this.maxQueueSamples = Math.max(options.maxQueueSamples ?? Math.max(4 * this.blockSamples, ms(200)), 2 * this.blockSamples);
     this.maxBlocksPerTurn = options.maxBlocksPerTurn ?? 4;
     // Headroom beyond the policy threshold: bursts that arrive while the stage is busy.
@@ -281,7 +288,22 @@ export class StreamPipeline {
   private onStageError(error: unknown, block: Float32Array, stageInput: Float32Array): void {
     this.counters.stageErrors++;
     this.errorSubject.next(error);
-    this.emitDry(block, stageInput);
+    if (this.policy === 'dry') this.emitDry(block, stageInput);
+    else this.emitSilence(block);
+  }
+
+  /** A block of silence in place of `block` (the dry path's history still advances). */
+  private emitSilence(block: Float32Array): void {
+    this.dryDelay?.process(block);
+    if (this.sola) {
+      this.emit(this.sola.process(new Float32Array(this.windowSamples)));
+      return;
+    }
+    // Stateful stages have no crossfade: ramp from the last sample sent to zero over ~5 ms.
+    const out = new Float32Array(this.blockSamples);
+    const rampSamples = Math.min(out.length, Math.max(1, Math.round(this.stage.sampleRate * 0.005)));
+    for (let i = 0; i < rampSamples; i++) out[i] = this.lastOutputSample * (1 - (i + 1) / rampSamples);
+    this.emit(out);
   }
 
   private emitDry(block: Float32Array, stageInput: Float32Array): void {
@@ -303,15 +325,14 @@ export class StreamPipeline {
         this.emitDry(block, stageInput);
       } else {
         this.counters.blocksSilenced++;
-        this.dryDelay?.process(block);
-        if (this.sola) this.emit(this.sola.process(new Float32Array(this.windowSamples)));
-        else this.emit(new Float32Array(this.blockSamples));
+        this.emitSilence(block);
       }
     }
   }
 
   private emit(block: Float32Array): void {
     this.counters.outputSamples += block.length;
+    if (block.length > 0) this.lastOutputSample = block[block.length - 1]!;
     this.outputSubject.next(block);
   }
 }

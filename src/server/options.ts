@@ -1,7 +1,7 @@
 // The server's options: one typed definition with explicit defaults and limits, validated once when the
 // server is created (resolveServerOptions). Everything after that reads the resolved ServerConfig.
 import { SvcError } from '../errors.js';
-import type { BehindPolicy } from '../engine/pipeline.js';
+import { DEFAULT_BEHIND_POLICY, type BehindPolicy } from '../engine/pipeline.js';
 import { PROTOCOL_LIMITS, type ModelListEntry } from '../stream/protocol.js';
 import type { StageFactory } from '../voices/stage.js';
 import { isLoopbackHost } from './access.js';
@@ -30,7 +30,7 @@ export interface ServerOptions {
   /** Connections waiting for their hello per remote address / in total (oldest evicted beyond). Defaults 8 / 256. */
   maxPendingPerAddress?: number;
   maxPending?: number;
-  /** Behind-real-time policy. Default 'dry'. */
+  /** Behind-real-time policy. Default 'silence' (never the unconverted voice). */
   policy?: BehindPolicy;
   /** Input queued per session beyond which the policy applies, in ms. Default max(4 blocks, 200 ms). */
   maxQueueMs?: number;
@@ -135,7 +135,7 @@ export function resolveServerOptions(o: ServerOptions): ServerConfig {
     helloTimeoutMs: check('helloTimeoutS', o.helloTimeoutS ?? 10, 0.01, 3600) * 1000,
     maxPendingPerAddress,
     maxPending: check('maxPending', o.maxPending ?? 256, maxPendingPerAddress, 100000, true),
-    policy: o.policy ?? 'dry',
+    policy: o.policy ?? DEFAULT_BEHIND_POLICY,
     maxQueueMs: o.maxQueueMs,
     crossfadeMs: o.crossfadeMs,
     searchMs: o.searchMs,

@@ -10,7 +10,7 @@ import { Option } from 'commander';
 import { AudioInputStream, AudioOutputStream, defaultDevice, findDevice, probeAudioDevices, type AudioDevice, type AudioSink, type DeviceStatusCounts } from '../../audio/devices.js';
 import { DEFAULT_VIRTUAL_MIC_NAME, VirtualMic } from '../../audio/virtualMic.js';
 import { SvcError } from '../../errors.js';
-import { BEHIND_POLICIES, StreamPipeline, type BehindPolicy } from '../../engine/pipeline.js';
+import { BEHIND_POLICIES, DEFAULT_BEHIND_POLICY, StreamPipeline, type BehindPolicy } from '../../engine/pipeline.js';
 import { createDspStageFactory } from '../../voices/dsp/stage.js';
 import { numberArg } from '../options.js';
 
@@ -235,7 +235,11 @@ export function register(program: Command): void {
     .option('-f, --formant <ratio>', 'formant (timbre) scale, 0.5..2 (1 = unchanged, >1 = smaller/brighter voice)', numberArg('--formant', { min: 0.5, max: 2 }), 1)
     .option('--output-channels <n>', 'output channels; the mono voice is copied to each (default: 2, or 1 for mono devices)', numberArg('--output-channels', { integer: true, min: 1, max: 32 }))
     .option('-d, --duration <seconds>', 'stop after this many seconds of input audio (default: run until Ctrl-C)', numberArg('--duration', { min: 0.01 }))
-    .addOption(new Option('--policy <policy>', 'when conversion falls behind real time: skip the late blocks, play them dry (unconverted), or silence them').choices(BEHIND_POLICIES).default('dry'))
+    .addOption(
+      new Option('--policy <policy>', 'when conversion falls behind real time: silence the late blocks (never your real voice), skip them, or play them dry (unconverted: your own voice is heard)')
+        .choices(BEHIND_POLICIES)
+        .default(DEFAULT_BEHIND_POLICY),
+    )
     .option('--max-queue-ms <ms>', 'input waiting for the voice beyond which --policy applies, in ms (default: the larger of 4 blocks and 200 ms)', numberArg('--max-queue-ms', { min: 20, max: 10000 }))
     .option('--max-output-ms <ms>', 'most audio allowed to wait for the output device before new blocks are dropped, in ms', numberArg('--max-output-ms', { min: 10, max: 5000 }), 200)
     .option(

@@ -2,7 +2,7 @@
 // client on /). Runs until SIGINT/SIGTERM, then closes every session cleanly.
 import { Command, Option } from 'commander';
 import { SvcError, ioError } from '../../errors.js';
-import { BEHIND_POLICIES, type BehindPolicy } from '../../engine/pipeline.js';
+import { BEHIND_POLICIES, DEFAULT_BEHIND_POLICY, type BehindPolicy } from '../../engine/pipeline.js';
 import { PROTOCOL_LIMITS } from '../../stream/protocol.js';
 import { isLoopbackHost } from '../../server/access.js';
 import { loadBuiltinStageFactory, startServer } from '../../server/server.js';
@@ -57,9 +57,9 @@ export function register(program: Command): void {
     .option('--max-audio-speed <x>', 'audio a client may send, as a multiple of real time (after a 2 s burst); frames beyond are dropped with RATE_LIMITED', numberArg('--max-audio-speed', { min: 1, max: 1000 }), 1.5)
     .option('--idle-timeout-s <seconds>', 'close a client that sends nothing for this long, in seconds (listeners excepted)', numberArg('--idle-timeout-s', { min: 1, max: 86400 }), 30)
     .addOption(
-      new Option('--policy <policy>', 'what to do with input when conversion falls behind real time: skip = drop it, dry = pass it through unconverted, silence = output silence')
+      new Option('--policy <policy>', 'what to do with input when conversion falls behind real time: silence = output silence (never the real voice), skip = drop it, dry = pass it through unconverted (your own voice is heard)')
         .choices([...BEHIND_POLICIES])
-        .default('dry'),
+        .default(DEFAULT_BEHIND_POLICY),
     )
     .option('--max-queue-ms <ms>', 'input queued per session beyond which --policy applies, in ms (default: the larger of 4 blocks and 200 ms)', numberArg('--max-queue-ms', { min: 20, max: 10000 }))
     .option('--max-frame-bytes <bytes>', 'largest binary audio frame a client may send, in bytes', numberArg('--max-frame-bytes', { min: 1024, max: 16 * 1024 * 1024, integer: true }), 262144)
