@@ -263,16 +263,22 @@ export async function streamAudio(audio: AudioData, options: StreamAudioOptions)
       });
     // Flow control for non-real-time sending: keep at most one block (the one being converted) plus
     // half the server's queue limit in flight (sent minus received), so the behind-real-time policy
-    // never triggers. The voice's delay is not in flight: the server answers every block with a block
-    // at once, the delay is inside the audio. (Counting it let a neural model's queue reach 320 ms
-    // against a 200 ms limit: most blocks came back unconverted.)
+    // never triggers. The voice's look-ahead is not in flight: the server answers every block with a
+    // block at once, the delay is inside the audio. (Counting `delaySamples` let a neural model's
+    // queue reach 320 ms against a 200 ms limit: most blocks came back unconverted.) Frames the server
+    // rejected (its rate limit) never come back: when the window stays full, the server's
+    // `framesRejected` says how many, so a loss cannot stall the stream.
     const windowFrames = block + Math.floor((ready.limits.maxQueueMs / 2 / 1000) * audio.sampleRate);
+    const rejectedFrames = () => (client.lastStats?.dropped.framesRejected ?? 0) * block;
+    let statsAskedMs = 0;
     const stallMs = options.stallTimeoutMs ?? 15_000;
     // Input plus silence that pushes the last partial block and the delayed tail out.
     const totalFrames = length + delay + 2 * block;
     const startMs = performance.now();
     const audioSpeed = ready.limits.maxAudioSpeed ?? Infinity;
     const burstS = (ready.limits.audioBurstMs ?? 0) / 1000;
+    let tokens = Math.max(block, 0.9 * burstS * audio.sampleRate);
+    let tokensAtMs = startMs;
     const interleaved = new Float32Array(block * channels);
     for (let sent = 0; sent < totalFrames; ) {
       if (serverFailure) break;
@@ -281,17 +287,27 @@ export async function streamAudio(audio: AudioData, options: StreamAudioOptions)
         const dueMs = startMs + (sent / audio.sampleRate) * 1000;
         const waitMs = dueMs - performance.now();
         if (waitMs > 0) await new Promise((r) => setTimeout(r, waitMs));
-      } else if (sent - receivedFrames > windowFrames) {
+      } else if (sent - rejectedFrames() - receivedFrames > windowFrames) {
+        const now = performance.now();
+        if (now - lastProgressMs > 500 && now - statsAskedMs > 500) {
+          statsAskedMs = now;
+          client.sendJson({ type: 'stats' });
+        }
         await waitForEvent(100);
         if (performance.now() - lastProgressMs > stallMs) throw new SvcError('DEVICE_UNAVAILABLE', `no converted audio from the server for ${stallMs / 1000} s`);
         continue;
-      } else {
-        // The server accepts audio at most maxAudioSpeed × real time after a burst: stay under it (90 %).
-        const allowed = audio.sampleRate * (burstS + (audioSpeed * (performance.now() - startMs)) / 1000) * 0.9;
-        if (sent + block > allowed) {
-          await new Promise((r) => setTimeout(r, Math.max(5, ((sent + block - allowed) / (audio.sampleRate * audioSpeed * 0.9)) * 1000)));
+      } else if (Number.isFinite(audioSpeed)) {
+        // The server accepts audio at most maxAudioSpeed × real time after a burst (a token bucket that
+        // refills up to the burst, never beyond): mirror that bucket at 90 % of its rate and size, so
+        // time spent waiting on the window above does not count as credit the server never gives.
+        const now = performance.now();
+        tokens = Math.min(Math.max(block, 0.9 * burstS * audio.sampleRate), tokens + ((now - tokensAtMs) / 1000) * 0.9 * audioSpeed * audio.sampleRate);
+        tokensAtMs = now;
+        if (tokens < block) {
+          await new Promise((r) => setTimeout(r, Math.max(5, ((block - tokens) / (0.9 * audioSpeed * audio.sampleRate)) * 1000)));
           continue;
         }
+        tokens -= Math.min(block, totalFrames - sent);
       }
       const frames = Math.min(block, totalFrames - sent);
       const chunk = interleaved.subarray(0, frames * channels);
