@@ -9,7 +9,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { SvcError } from '../../errors.js';
-import type { BundleEncoder, BundleTensorSpec } from '../../models/bundle.js';
+import type { BundleEncoder, BundleTensorSpec } from '../sovits/bundle.js';
 
 export const RVC_BUNDLE_FORMAT = 'svc-rvc-bundle';
 

@@ -6,7 +6,6 @@
 import { SvcError } from '../../errors.js';
 import { resample } from '../../audio/resample.js';
 import { estimateF0, type F0Method } from '../../dsp/f0/index.js';
-import { blendWithIndex } from './faissIndex.js';
 import { DEFAULT_INDEX_RATE, DEFAULT_PROTECT, DEFAULT_RMS_MIX_RATE, applyProtect, mixRms, rowsToFrames } from './features.js';
 import type { RvcModel } from './model.js';
 
@@ -105,9 +104,9 @@ export async function rvcFeatures(model: RvcModel, audio16k: Float32Array, optio
   const dim = model.contentDim;
   const original = rowsToFrames(content, dim, frames);
   const indexRate = options.indexRate ?? DEFAULT_INDEX_RATE;
-  if (!model.index || indexRate <= 0) return { frames, phone: original, f0Hz };
+  if (!model.searcher || indexRate <= 0) return { frames, phone: original, f0Hz };
   const blended = Float32Array.from(content);
-  blendWithIndex(model.index, blended, indexRate);
+  await model.searcher.blend(blended, indexRate);
   const phone = rowsToFrames(blended, dim, frames);
   if (model.hasF0) applyProtect(phone, original, f0Hz, dim, options.protect ?? DEFAULT_PROTECT);
   return { frames, phone, f0Hz };

@@ -220,34 +220,73 @@ export interface KnnResult {
   distances: Float32Array;
 }
 
-/** k nearest stored vectors of one query (dim floats at query[offset]), probing index.nprobe lists. */
-export function searchKnn(index: IvfFlatIndex, query: Float32Array, offset: number, k: number, nprobe = index.nprobe): KnnResult {
-  const { dim, nlist } = index;
-  // Nearest lists: ||c||^2 - 2 q.c (the query's own norm does not change the order).
+/**
+ * The `nprobe` nearest lists of each of `n` queries (rows of dim floats): -1 where nlist < nprobe.
+ * Ranks by ||c||^2 - 2 q.c (the query's norm does not change the order). The centroid table is the
+ * cost of a search (nlist x dim, 7.9 MB for RVC's 100k-vector v2 index), so it is read once for all the
+ * queries of a block, four queries per pass over each centroid.
+ */
+export function nearestLists(index: IvfFlatIndex, queries: Float32Array, n: number, nprobe = index.nprobe): Int32Array {
+  const { dim, nlist, centroids, centroidNorms } = index;
   const probe = Math.min(nprobe, nlist);
-  const bestLists = new Int32Array(probe).fill(-1);
-  const bestListScore = new Float64Array(probe).fill(Infinity);
-  for (let l = 0; l < nlist; l++) {
-    const score = index.centroidNorms[l]! - 2 * dot(index.centroids, l * dim, query, offset, dim);
-    if (score < bestListScore[probe - 1]!) insertSorted(bestListScore, bestLists, score, l);
+  const lists = new Int32Array(n * probe).fill(-1);
+  const scores = new Float64Array(n * probe).fill(Infinity);
+  for (let q0 = 0; q0 < n; q0 += 4) {
+    const count = Math.min(4, n - q0);
+    const a = q0 * dim;
+    const b = (q0 + Math.min(1, count - 1)) * dim;
+    const c = (q0 + Math.min(2, count - 1)) * dim;
+    const d = (q0 + Math.min(3, count - 1)) * dim;
+    for (let l = 0; l < nlist; l++) {
+      const o = l * dim;
+      let sa = 0;
+      let sb = 0;
+      let sc = 0;
+      let sd = 0;
+      for (let i = 0; i < dim; i++) {
+        const v = centroids[o + i]!;
+        sa += v * queries[a + i]!;
+        sb += v * queries[b + i]!;
+        sc += v * queries[c + i]!;
+        sd += v * queries[d + i]!;
+      }
+      const norm = centroidNorms[l]!;
+      for (let k = 0; k < count; k++) {
+        const score = norm - 2 * (k === 0 ? sa : k === 1 ? sb : k === 2 ? sc : sd);
+        const base = (q0 + k) * probe;
+        if (score < scores[base + probe - 1]!) insertSortedAt(scores, lists, base, probe, score, l);
+      }
+    }
   }
+  return lists;
+}
+
+/** k nearest stored vectors of one query (dim floats at query[offset]) within the given lists. */
+export function searchLists(index: IvfFlatIndex, lists: ArrayLike<number>, query: Float32Array, offset: number, k: number): KnnResult {
+  const { dim } = index;
   const rows = new Int32Array(k).fill(-1);
-  const distances = new Float32Array(k).fill(Infinity);
   const scratch = new Float64Array(k).fill(Infinity);
-  for (const list of bestLists) {
+  for (let p = 0; p < lists.length; p++) {
+    const list = lists[p]!;
     if (list < 0) continue;
     for (let row = index.listStart[list]!; row < index.listStart[list + 1]!; row++) {
       const d = squaredDistance(index.vectors, row * dim, query, offset, dim);
-      if (d < scratch[k - 1]!) insertSorted(scratch, rows, d, row);
+      if (d < scratch[k - 1]!) insertSortedAt(scratch, rows, 0, k, d, row);
     }
   }
-  for (let j = 0; j < k; j++) distances[j] = scratch[j]!;
-  return { rows, distances };
+  return { rows, distances: Float32Array.from(scratch) };
 }
 
-function insertSorted(scores: Float64Array, items: Int32Array, score: number, item: number): void {
-  let j = scores.length - 1;
-  while (j > 0 && scores[j - 1]! > score) {
+/** k nearest stored vectors of one query (dim floats at query[offset]), probing index.nprobe lists. */
+export function searchKnn(index: IvfFlatIndex, query: Float32Array, offset: number, k: number, nprobe = index.nprobe): KnnResult {
+  const lists = nearestLists(index, query.subarray(offset, offset + index.dim), 1, nprobe);
+  return searchLists(index, lists, query, offset, k);
+}
+
+/** Inserts (score, item) into the ascending run scores[base .. base+len). */
+function insertSortedAt(scores: Float64Array, items: Int32Array, base: number, len: number, score: number, item: number): void {
+  let j = base + len - 1;
+  while (j > base && scores[j - 1]! > score) {
     scores[j] = scores[j - 1]!;
     items[j] = items[j - 1]!;
     j--;
@@ -256,6 +295,7 @@ function insertSorted(scores: Float64Array, items: Int32Array, score: number, it
   items[j] = item;
 }
 
+
 /**
  * RVC's retrieval blend in place on `rows` (n x dim content rows at 50 Hz, before the x2 repeat):
  * each row becomes indexRate * (inverse-square-distance weighted mean of its k neighbours) +
@@ -263,13 +303,21 @@ function insertSorted(scores: Float64Array, items: Int32Array, score: number, it
  */
 export function blendWithIndex(index: IvfFlatIndex, rows: Float32Array, indexRate: number, k = 8): void {
   if (indexRate <= 0) return;
+  const n = Math.floor(rows.length / index.dim);
+  blendRows(index, rows, nearestLists(index, rows, n), indexRate, k);
+}
+
+/** The blend given each row's probed lists (`lists`: n x min(nprobe, nlist), from nearestLists or IndexSearcher). */
+export function blendRows(index: IvfFlatIndex, rows: Float32Array, lists: Int32Array, indexRate: number, k = 8): void {
   const { dim } = index;
   const n = Math.floor(rows.length / dim);
+  const probe = Math.min(index.nprobe, index.nlist);
   const mixed = new Float32Array(dim);
+  const weights = new Float64Array(k);
   for (let r = 0; r < n; r++) {
-    const { rows: found, distances } = searchKnn(index, rows, r * dim, k);
+    const { rows: found, distances } = searchLists(index, lists.subarray(r * probe, (r + 1) * probe), rows, r * dim, k);
     let weightSum = 0;
-    const weights = new Float64Array(k);
+    weights.fill(0);
     for (let j = 0; j < k; j++) {
       if (found[j]! < 0) continue;
       weights[j] = 1 / Math.max(distances[j]!, 1e-12) ** 2;

@@ -4,10 +4,11 @@
 // `generate` runs frames at 100 Hz; graphs frozen at one length (RVC's torch-1.x exports) are fed
 // exactly that many frames, padded, and cropped back.
 import { SvcError } from '../../errors.js';
-import { createSession, type OnnxModel, type OnnxProvider } from '../../models/onnx.js';
-import { noiseTensor } from '../../models/sovits.js';
+import { createSession, type OnnxModel, type OnnxProvider } from '../../onnx/session.js';
+import { noiseTensor } from '../sovits/model.js';
 import { readRvcBundle, type RvcBundle, type RvcManifest } from './bundle.js';
 import { readFaissIndex, type IvfFlatIndex } from './faissIndex.js';
+import { IndexSearcher } from './indexSearch.js';
 import { RVC_NOISE_SCALE, rvcCoarsePitch } from './features.js';
 
 export interface RvcLoadOptions {
@@ -44,6 +45,8 @@ export class RvcModel {
     readonly generator: OnnxModel,
     readonly encoder: OnnxModel,
     readonly index: IvfFlatIndex | null,
+    /** The index's search with its coarse step on onnxruntime (./indexSearch.ts). */
+    readonly searcher: IndexSearcher | null,
   ) {
     const m = bundle.manifest;
     this.sampleRate = m.sampling_rate;
@@ -78,6 +81,7 @@ export class RvcModel {
     const sessionOptions = { provider: options.provider, intraOpThreads: options.intraOpThreads, allowSpinning: false };
     const generator = await createSession(bundle.generatorPath, sessionOptions);
     let encoder: OnnxModel | undefined;
+    let searcher: IndexSearcher | null = null;
     try {
       const names = generator.inputNames.join(',');
       const want = m.generator.inputs.map((i) => i.name).join(',');
@@ -85,12 +89,14 @@ export class RvcModel {
         throw new SvcError('MODEL_INVALID', `RVC bundle ${dir}: generator.onnx takes [${names}], the manifest says [${want}]`, { hint: 'rebuild it with `svc import-rvc`' });
       }
       encoder = await createSession(encoderPath, sessionOptions);
-      const model = new RvcModel(bundle, generator, encoder, index);
+      searcher = index ? await IndexSearcher.create(index) : null;
+      const model = new RvcModel(bundle, generator, encoder, index, searcher);
       await model.warmUp();
       return model;
     } catch (error) {
       await generator.dispose();
       await encoder?.dispose();
+      await searcher?.dispose();
       throw error;
     }
   }
@@ -172,6 +178,6 @@ export class RvcModel {
   async dispose(): Promise<void> {
     if (this.disposed) return;
     this.disposed = true;
-    await Promise.all([this.generator.dispose(), this.encoder.dispose()]);
+    await Promise.all([this.generator.dispose(), this.encoder.dispose(), this.searcher?.dispose()]);
   }
 }

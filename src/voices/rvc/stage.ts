@@ -5,14 +5,14 @@
 // windows. The last `lookaheadSamples` of each window lack their right context (the encoder's 25 ms
 // window, the f0 estimator's frames, the generator's receptive field) and are never emitted.
 import type { VoiceControl } from '../../stream/protocol.js';
-import type { ConverterStage, StageFactory, VoiceParams } from '../../stream/stage.js';
+import type { ConverterStage, StageFactory, VoiceParams } from '../stage.js';
 import { resample } from '../../audio/resample.js';
 import { SvcError } from '../../errors.js';
 import { RVC_INPUT_RATE, convertRvc16k, validateRvcOptions, type RvcVoiceOptions } from './convert.js';
 import type { RvcModel } from './model.js';
 
-/** What a client may change on an RVC voice: pitch, and RVC's own index rate / protect / rms mix. */
-export const RVC_CONTROLS: ReadonlyArray<VoiceControl> = ['pitch'];
+/** What a client may change on an RVC voice (protocol `set`): pitch, and RVC's index rate and protect. */
+export const RVC_CONTROLS: ReadonlyArray<VoiceControl> = ['pitch', 'indexRate', 'protect'];
 
 export interface RvcStageOptions extends RvcVoiceOptions {
   /** Past input per window, ms (default 500: the transformer prior and retrieval see half a second). */
@@ -38,7 +38,7 @@ export class RvcStage implements ConverterStage {
     this.sampleRate = model.sampleRate;
     this.lookaheadSamples = Math.round(((options.lookaheadMs ?? 80) * this.sampleRate) / 1000);
     this.contextSamples = Math.round(((options.contextMs ?? 500) * this.sampleRate) / 1000) + this.lookaheadSamples;
-    this.voice = { ...options, pitch: voice.pitch ?? options.pitch ?? 0 };
+    this.voice = { ...options, pitch: voice.pitch ?? options.pitch ?? 0, indexRate: voice.indexRate ?? options.indexRate, protect: voice.protect ?? options.protect };
   }
 
   async process(window: Float32Array): Promise<Float32Array> {
@@ -53,7 +53,11 @@ export class RvcStage implements ConverterStage {
   }
 
   setVoice(voice: Partial<VoiceParams>): void {
-    if (voice.pitch !== undefined) this.voice = { ...this.voice, pitch: voice.pitch };
+    const next = { ...this.voice };
+    if (voice.pitch !== undefined) next.pitch = voice.pitch;
+    if (voice.indexRate !== undefined) next.indexRate = voice.indexRate;
+    if (voice.protect !== undefined) next.protect = voice.protect;
+    this.voice = next;
   }
 
   /** RVC's own controls (index rate, protect, rms mix, f0 method) for the following windows. */
