@@ -36,7 +36,7 @@ import type { OnnxProvider } from '../../onnx/session.js';
 import { loadModel, loadRvcModel, modelRoots, resolveModelDir } from '../registry.js';
 import { isRvcBundleDir } from '../rvc/bundle.js';
 import type { RvcModel } from '../rvc/model.js';
-import { createRvcStageFactory } from '../rvc/stage.js';
+import { createRvcStageFactory, type RvcStageOptions } from '../rvc/stage.js';
 import { MODEL_CONTROLS, type ConverterStage, type StageFactory, type VoiceParams } from '../stage.js';
 
 export interface NeuralStageOptions {
@@ -489,6 +489,8 @@ export function neuralStageShape(model: SovitsModel, f0LatencySamples: number, o
 export interface ModelResolverOptions extends Omit<NeuralStageOptions, 'speaker'> {
   provider?: OnnxProvider;
   intraOpThreads?: number;
+  /** RVC voices' defaults (src/voices/rvc/stage.ts); clients change index rate and protect with `set`. */
+  rvc?: Pick<RvcStageOptions, 'indexRate' | 'protect' | 'rmsMixRate'>;
   /** The built-in DSP voice's factory, for the name "builtin". */
   builtin: () => Promise<StageFactory>;
 }
@@ -518,7 +520,7 @@ export class ModelResolver {
     let factory = this.factories.get(name);
     if (!factory) {
       factory = this.isRvc(modelName, true)
-        ? this.rvcModel(modelName, true).then((model) => createRvcStageFactory(model, { speaker, f0Method: this.options.f0Method }))
+        ? this.rvcModel(modelName, true).then((model) => createRvcStageFactory(model, { ...this.options.rvc, speaker, f0Method: this.options.f0Method }))
         : this.model(modelName, { installedOnly: true }).then((model) => createNeuralStageFactory(model, { ...this.options, speaker }));
       this.factories.set(name, factory);
       factory.catch(() => this.factories.delete(name));
@@ -559,7 +561,7 @@ export class ModelResolver {
 
   /** Stage factory for the server's default voice (a name or a bundle path given on its command line). */
   async defaultFactory(nameOrPath: string, speaker?: string): Promise<StageFactory> {
-    if (this.isRvc(nameOrPath)) return createRvcStageFactory(await this.rvcModel(nameOrPath), { speaker, f0Method: this.options.f0Method });
+    if (this.isRvc(nameOrPath)) return createRvcStageFactory(await this.rvcModel(nameOrPath), { ...this.options.rvc, speaker, f0Method: this.options.f0Method });
     const model = await this.model(nameOrPath);
     return createNeuralStageFactory(model, { ...this.options, speaker });
   }
