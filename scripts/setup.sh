@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the system packages svc's tests, training and browser client need (Debian):
 #   python3-torch/torchaudio/onnx  training, ONNX export, golden values for DSP tests
+#   python3-faiss                 RVC retrieval indexes: test fixtures written by faiss itself (svc_py.rvc.make_index)
 #   chromium                       the web client's browser test
 #   alsa-utils, libasound2-dev     live device I/O through a virtual ALSA device
 #   pulseaudio, pulseaudio-utils   svc live --virtual-mic and its test (a private PulseAudio daemon, pactl/pacat/parec)
@@ -11,7 +12,7 @@ set -euo pipefail
 
 need=()
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
-for pkg in python3-torch python3-torchaudio python3-onnx python3-numpy python3-matplotlib chromium alsa-utils libasound2-dev libasound2-plugins pulseaudio pulseaudio-utils sox fonts-dejavu-core nginx; do
+for pkg in python3-torch python3-torchaudio python3-onnx python3-numpy python3-matplotlib python3-faiss chromium alsa-utils libasound2-dev libasound2-plugins pulseaudio pulseaudio-utils sox fonts-dejavu-core nginx; do
   have_pkg "$pkg" || need+=("$pkg")
 done
 

@@ -53,6 +53,9 @@ export const CLOSE_CODES = {
 
 const pitch = number({ min: PROTOCOL_LIMITS.pitch.min, max: PROTOCOL_LIMITS.pitch.max });
 const formant = number({ min: PROTOCOL_LIMITS.formant.min, max: PROTOCOL_LIMITS.formant.max });
+/** RVC voices: share of retrieved index features (0..1) and consonant protection (0..0.5, 0.5 = off). */
+const indexRate = number({ min: 0, max: 1 });
+const protect = number({ min: 0, max: 0.5 });
 
 /** Hello with explicit defaults: every field but `type` and `version` may be left out. */
 export function helloSchema(defaultBlockMs = 20) {
@@ -72,7 +75,7 @@ export function helloSchema(defaultBlockMs = 20) {
 
 const setSchema = object({
   type: string({ maxLength: 16, oneOf: ['set'] as const }),
-  voice: object({ pitch: optional(pitch), formant: optional(formant) }),
+  voice: object({ pitch: optional(pitch), formant: optional(formant), indexRate: optional(indexRate), protect: optional(protect) }),
 });
 const modelSchema = object({
   type: string({ maxLength: 16, oneOf: ['model'] as const }),
@@ -128,7 +131,7 @@ export interface VoiceMessageBody {
 }
 
 /** A voice parameter a converter honours (`set` may still carry the others; they are kept but unused). */
-export type VoiceControl = 'pitch' | 'formant';
+export type VoiceControl = 'pitch' | 'formant' | 'indexRate' | 'protect';
 
 export interface LatencyBody {
   algorithmicMs: number;
@@ -208,6 +211,11 @@ export interface ModelListEntry {
   /** Content features the model needs (e.g. vec768l12, hubertsoft); null for builtin. */
   speechEncoder: string | null;
   controls: VoiceControl[];
+  /** Model family: 'sovits' or 'rvc' (absent for builtin). */
+  type?: 'sovits' | 'rvc';
+  /** RVC only: pitch-guided (f0) model, and whether it carries a retrieval index. */
+  f0?: boolean;
+  index?: boolean;
   /** Why the model cannot be used (broken bundle, missing encoder); absent when it can. */
   error?: string;
 }

@@ -363,6 +363,11 @@ export class ConvertSession {
 
   setVoice(voice: Partial<VoiceParams>): VoiceParams {
     this.voice = { pitch: voice.pitch ?? this.voice.pitch, formant: voice.formant ?? this.voice.formant };
+    // RVC's own controls ride along only when given (other voices ignore them).
+    for (const key of ['indexRate', 'protect'] as const) {
+      const value = voice[key] ?? this.voice[key];
+      if (value !== undefined) this.voice[key] = value;
+    }
     this.stage.setVoice(this.voice);
     return { ...this.voice };
   }

@@ -10,6 +10,8 @@ import { SvcError, errorMessage } from '../errors.js';
 import { shippedModelsDir } from '../paths.js';
 import { readBundle, type SovitsManifest } from './sovits/bundle.js';
 import { SovitsModel, type SovitsLoadOptions } from './sovits/model.js';
+import { isRvcBundleDir, readRvcBundle, type RvcManifest } from './rvc/bundle.js';
+import { RvcModel, rvcSpeechEncoder, type RvcLoadOptions } from './rvc/model.js';
 
 /** The user's model folder ($SVC_MODELS_DIR, else XDG data home / svc / models). */
 export function userModelsDir(env: NodeJS.ProcessEnv = process.env): string {
@@ -30,6 +32,8 @@ export interface InstalledModel {
   dir: string;
   root: string;
   manifest?: SovitsManifest;
+  /** Set instead of `manifest` for RVC bundles (src/voices/rvc/bundle.ts). */
+  rvc?: RvcManifest;
   /** Why the bundle cannot be used (manifest problems), when it cannot. */
   error?: string;
   /** Where the content encoder comes from: 'bundle', a shared encoder path, or 'missing'. */
@@ -66,6 +70,12 @@ export function listModels(roots = modelRoots()): InstalledModel[] {
       if (seen.has(entry)) continue; // the earlier root wins, as in resolveModelDir
       seen.add(entry);
       try {
+        if (isRvcBundleDir(dir)) {
+          const rvc = readRvcBundle(dir);
+          const shared = rvc.encoderPath ? undefined : findSharedEncoder(rvcSpeechEncoder(rvc.manifest), roots);
+          out.push({ name: entry, dir, root, rvc: rvc.manifest, encoder: rvc.encoderPath ? 'bundle' : (shared ?? 'missing') });
+          continue;
+        }
         const bundle = readBundle(dir);
         const shared = bundle.encoderPath ? undefined : findSharedEncoder(bundle.manifest.speech_encoder, roots);
         out.push({ name: entry, dir, root, manifest: bundle.manifest, encoder: bundle.encoderPath ? 'bundle' : (shared ?? 'missing') });
@@ -121,6 +131,15 @@ export async function loadModel(nameOrPath: string, options: SovitsLoadOptions &
   const bundle = readBundle(dir);
   const sharedEncoderPath = loadOptions.sharedEncoderPath ?? (bundle.encoderPath ? undefined : findSharedEncoder(bundle.manifest.speech_encoder));
   return SovitsModel.load(dir, { ...loadOptions, sharedEncoderPath });
+}
+
+/** Resolves and loads an RVC bundle, with a shared vec256l9/vec768l12 encoder when it has none. */
+export async function loadRvcModel(nameOrPath: string, options: RvcLoadOptions & { installedOnly?: boolean } = {}): Promise<RvcModel> {
+  const { installedOnly, ...loadOptions } = options;
+  const dir = resolveModelDir(nameOrPath, modelRoots(), { installedOnly });
+  const bundle = readRvcBundle(dir);
+  const sharedEncoderPath = loadOptions.sharedEncoderPath ?? (bundle.encoderPath ? undefined : findSharedEncoder(rvcSpeechEncoder(bundle.manifest)));
+  return RvcModel.load(dir, { ...loadOptions, sharedEncoderPath });
 }
 
 /** Display name of a model argument (folder name for paths). */

@@ -16,6 +16,9 @@ export interface VoiceParams {
   pitch: number;
   /** Formant (spectral envelope) scale factor (0.5..2); 1 keeps the speaker's timbre. */
   formant: number;
+  /** RVC voices only: share of features retrieved from the index (0..1) and consonant protection (0..0.5). */
+  indexRate?: number;
+  protect?: number;
 }
 
 /** The built-in DSP voice (and any stage that leaves `controls` out) honours both. */

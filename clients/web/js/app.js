@@ -422,7 +422,8 @@ function modelLabel(entry, speaker) {
   if (entry.builtin) return 'builtin (DSP pitch + formant)';
   const rate = entry.sampleRate ? ` · ${entry.sampleRate / 1000} kHz` : '';
   const who = speaker === undefined ? '' : `:${speaker}`;
-  return `${entry.name}${who}${rate}${entry.error ? ' — unusable' : ''}`;
+  const rvc = entry.type === 'rvc' ? ` · RVC${entry.f0 ? '' : ' no-f0'}${entry.index ? ' + index' : ''}` : '';
+  return `${entry.name}${who}${rate}${rvc}${entry.error ? ' — unusable' : ''}`;
 }
 
 /** Fills the selector from GET /api/models: builtin, then each model (one option per speaker when it has several). */

@@ -13,7 +13,10 @@ import { resample } from '../../audio/resample.js';
 import { SUPPORTED_SAMPLE_RATES } from '../../audio/types.js';
 import { convertWithDspVoice } from '../../voices/dsp/index.js';
 import { F0_METHODS, type F0Method } from '../../dsp/f0/index.js';
-import { loadModel, modelDisplayName } from '../../voices/registry.js';
+import { loadModel, loadRvcModel, modelDisplayName, resolveModelDir } from '../../voices/registry.js';
+import { isRvcBundleDir } from '../../voices/rvc/bundle.js';
+import { convertRvcMono } from '../../voices/rvc/convert.js';
+import { DEFAULT_INDEX_RATE, DEFAULT_PROTECT, DEFAULT_RMS_MIX_RATE } from '../../voices/rvc/features.js';
 import { convertMono, DEFAULT_NOISE_SCALE } from '../../voices/sovits/model.js';
 import type { OnnxProvider } from '../../onnx/session.js';
 import {
@@ -40,6 +43,9 @@ interface ConvertCliOptions {
   provider?: string;
   threads?: string;
   outputRate?: string;
+  indexRate?: string;
+  protect?: string;
+  rmsMixRate?: string;
 }
 
 /** What to convert with; validated, ready to run. (A model engine will join the DSP voice here.) */
@@ -59,6 +65,8 @@ export type ConvertEngine =
       threads?: number;
       /** 'input': back at the input's rate (default); 'model': the model's own rate. */
       outputRate: 'input' | 'model';
+      /** RVC models only (src/voices/rvc): retrieval share, consonant protection, loudness-envelope mix. */
+      rvc: { indexRate?: number; protect?: number; rmsMixRate?: number };
     };
 
 /** Validates the --model options into an engine (no model is loaded yet). */
@@ -81,9 +89,14 @@ function planModelEngine(options: ConvertCliOptions, pitchSemitones: number, for
   }
   const outputRate = options.outputRate ?? 'input';
   if (outputRate !== 'input' && outputRate !== 'model') throw new SvcError('INVALID_ARGUMENT', `--output-rate must be input or model, got "${outputRate}"`);
+  const rvc = {
+    indexRate: options.indexRate === undefined ? undefined : parseNumberOption('--index-rate', options.indexRate, { min: 0, max: 1 }),
+    protect: options.protect === undefined ? undefined : parseNumberOption('--protect', options.protect, { min: 0, max: 0.5 }),
+    rmsMixRate: options.rmsMixRate === undefined ? undefined : parseNumberOption('--rms-mix-rate', options.rmsMixRate, { min: 0, max: 1 }),
+  };
   return {
     kind: 'model', model: options.model!, speaker: options.speaker, pitchSemitones, autoPitch: options.autoPitch ?? false, targetF0Hz,
-    f0Method, noiseScale, seed, provider, threads, outputRate,
+    f0Method, noiseScale, seed, provider, threads, outputRate, rvc,
   };
 }
 
@@ -123,7 +136,7 @@ export function planConvert(input: string, output: string, options: ConvertCliOp
     throw new SvcError('FILE_NOT_FOUND', `cannot write ${output}: the folder ${folder} does not exist`, { hint: 'create the folder first or choose another output path' });
   }
   if (options.model === undefined) {
-    for (const [flag, value] of [['--speaker', options.speaker], ['--auto-pitch', options.autoPitch || undefined], ['--f0', options.f0], ['--noise-scale', options.noiseScale], ['--output-rate', options.outputRate], ['--target-f0', options.targetF0]] as const) {
+    for (const [flag, value] of [['--index-rate', options.indexRate], ['--protect', options.protect], ['--rms-mix-rate', options.rmsMixRate], ['--speaker', options.speaker], ['--auto-pitch', options.autoPitch || undefined], ['--f0', options.f0], ['--noise-scale', options.noiseScale], ['--output-rate', options.outputRate], ['--target-f0', options.targetF0]] as const) {
       if (value !== undefined) throw new SvcError('INVALID_ARGUMENT', `${flag} needs --model NAME (it applies to So-VITS models, not the DSP voice)`, { hint: 'list installed models with `svc models`' });
     }
   }
@@ -143,6 +156,7 @@ export interface ConvertResult {
 
 /** The --model path: load (checks + warm-up), convert, release the sessions on every path. */
 async function runModelConvert(plan: ConvertPlan, engine: Extract<ConvertEngine, { kind: 'model' }>, samples: Float32Array, sampleRate: number): Promise<{ samples: Float32Array; sampleRate: number; pitchSemitones: number; speakerName: string }> {
+  if (isRvcBundleDir(resolveModelDir(engine.model))) return runRvcConvert(plan, engine, samples, sampleRate);
   const model = await loadModel(engine.model, { provider: engine.provider, intraOpThreads: engine.threads, log: (m) => console.error(`svc: ${m}`) });
   try {
     const result = await convertMono(model, samples, sampleRate, {
@@ -150,6 +164,21 @@ async function runModelConvert(plan: ConvertPlan, engine: Extract<ConvertEngine,
       f0Method: engine.f0Method, noiseScale: engine.noiseScale, seed: engine.seed, outputRate: plan.outputRate !== undefined ? 'model' : engine.outputRate,
     });
     return result;
+  } finally {
+    await model.dispose();
+  }
+}
+
+/** The --model path for an RVC bundle (src/voices/rvc/convert.ts). */
+async function runRvcConvert(plan: ConvertPlan, engine: Extract<ConvertEngine, { kind: 'model' }>, samples: Float32Array, sampleRate: number): Promise<{ samples: Float32Array; sampleRate: number; pitchSemitones: number; speakerName: string }> {
+  if (engine.autoPitch) throw new SvcError('INVALID_ARGUMENT', '--auto-pitch needs a So-VITS model with speaker f0 facts; RVC models take --pitch', { hint: 'pass --pitch N (semitones)' });
+  const model = await loadRvcModel(engine.model, { provider: engine.provider, intraOpThreads: engine.threads });
+  try {
+    const result = await convertRvcMono(model, samples, sampleRate, {
+      speaker: engine.speaker, pitch: engine.pitchSemitones, f0Method: engine.f0Method, seed: engine.seed, ...engine.rvc,
+      outputRate: plan.outputRate !== undefined ? 'model' : engine.outputRate,
+    });
+    return { samples: result.samples, sampleRate: result.sampleRate, pitchSemitones: engine.pitchSemitones, speakerName: String(model.speakerId(engine.speaker)) };
   } finally {
     await model.dispose();
   }
@@ -201,7 +230,7 @@ export function register(program: Command): void {
     .option('--formant <ratio>', `formant (spectral envelope) scale, ${FORMANT_RATIO_RANGE.min}..${FORMANT_RATIO_RANGE.max}; >1 sounds smaller/brighter, <1 larger/darker, 1 = unchanged`, '1')
     .option('--format <format>', 'output sample format: pcm16 (16-bit integer) or float32 (32-bit IEEE float)', 'pcm16')
     .option('--rate <hz>', `output sample rate in Hz, one of ${SUPPORTED_SAMPLE_RATES.join(', ')} (default: the input's rate)`)
-    .option('--model <name|path>', 'convert with a So-VITS-SVC model bundle instead of the DSP voice: an installed name (`svc models`) or a bundle folder')
+    .option('--model <name|path>', 'convert with a So-VITS-SVC or RVC model bundle instead of the DSP voice: an installed name (`svc models`) or a bundle folder')
     .option('--speaker <name|id>', 'model speaker, by name (speakers.json) or id (default: the first speaker)')
     .option('--auto-pitch', "model only: add the whole-semitone shift that moves the input's median f0 to the speaker's typical f0 (manifest speaker_f0_hz, or --target-f0); --pitch is added on top")
     .option('--target-f0 <hz>', "model only: the target voice's typical f0 for --auto-pitch, in Hz (50..1100), e.g. 120 low / 220 high")
@@ -210,6 +239,9 @@ export function register(program: Command): void {
     .option('--seed <n>', 'model only: seed of the prior noise (integer; same seed = same output)')
     .option('--provider <name>', 'model only: ONNX execution provider cpu|cuda|coreml|auto (auto: best available, falls back to cpu)')
     .option('--threads <n>', 'model only: ONNX threads per operator (default: 1 for small models such as the tiny reference, else up to 2)')
+    .option('--index-rate <r>', `RVC models: share of features retrieved from the model's .index, 0..1 (default ${DEFAULT_INDEX_RATE}, as RVC)`)
+    .option('--protect <p>', `RVC models: unvoiced consonants and breaths keep 1-p of their own features, 0..0.5 (default ${DEFAULT_PROTECT}; 0.5 = off)`)
+    .option('--rms-mix-rate <r>', `RVC models: 1 keeps the model's loudness envelope, 0 takes the input's (default ${DEFAULT_RMS_MIX_RATE}, as RVC)`)
     .option('--output-rate <which>', "model only: 'input' = back at the input's rate (default), 'model' = the model's own rate (no second resampling); --rate overrides both")
     .addHelpText('after', '\nExamples:\n  svc convert voice.wav up.wav --pitch 5\n  svc convert voice.flac girl.wav --pitch 12 --formant 1.2 --rate 48000\n  svc convert song.wav deep.wav --pitch -7 --formant 0.85 --format float32\n')
     .action(async (input: string, output: string, options: ConvertCliOptions) => {

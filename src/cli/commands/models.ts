@@ -3,7 +3,9 @@
 // (ONNX sessions, graph checks, a warm-up run) and reports the first problem of each.
 import type { Command } from 'commander';
 import { errorMessage } from '../../errors.js';
-import { listModels, loadModel, modelRoots, type InstalledModel } from '../../voices/registry.js';
+import { listModels, loadModel, loadRvcModel, modelRoots, type InstalledModel } from '../../voices/registry.js';
+import { describeRvc } from '../../voices/rvc/bundle.js';
+import { rvcSpeechEncoder } from '../../voices/rvc/model.js';
 
 interface ModelsCliOptions {
   json: boolean;
@@ -11,6 +13,10 @@ interface ModelsCliOptions {
 }
 
 function describe(model: InstalledModel): string {
+  if (model.rvc) {
+    const encoder = model.encoder === 'bundle' ? 'own encoder' : model.encoder === 'missing' ? `NO ${rvcSpeechEncoder(model.rvc)} encoder (put one at <models>/encoders/${rvcSpeechEncoder(model.rvc)}.onnx)` : `shared encoder ${model.encoder}`;
+    return `${model.name}  ${describeRvc(model.rvc)}; ${encoder}\n    speakers: ids 0..${model.rvc.n_speakers - 1}\n    ${model.dir}`;
+  }
   const m = model.manifest;
   if (!m) return `${model.name}  INVALID: ${model.error}\n    ${model.dir}`;
   const speakers = Object.keys(m.speakers);
@@ -23,7 +29,7 @@ function describe(model: InstalledModel): string {
 export function register(program: Command): void {
   program
     .command('models')
-    .description(`List installed So-VITS-SVC model bundles: folders with a manifest.json in the repository's models/ and in the user folder ($SVC_MODELS_DIR, else ~/.local/share/svc/models). Use a listed name with \`svc convert --model NAME\` or \`svc serve --model NAME\`.`)
+    .description(`List installed So-VITS-SVC and RVC model bundles: folders with a manifest.json in the repository's models/ and in the user folder ($SVC_MODELS_DIR, else ~/.local/share/svc/models). Use a listed name with \`svc convert --model NAME\` or \`svc serve --model NAME\`.`)
     .option('--json', 'print the list as JSON (name, dir, manifest or error, encoder source, check result)', false)
     .option('--check', 'also load each model (ONNX sessions on the CPU, input/output checks, a warm-up run) and report problems', false)
     .action(async (options: ModelsCliOptions) => {
@@ -33,7 +39,7 @@ export function register(program: Command): void {
         for (const model of models) {
           if (model.error) continue;
           try {
-            const loaded = await loadModel(model.dir);
+            const loaded = model.rvc ? await loadRvcModel(model.dir) : await loadModel(model.dir);
             await loaded.dispose();
             checks.set(model.name, 'ok');
           } catch (error) {

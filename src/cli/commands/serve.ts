@@ -9,6 +9,8 @@ import { loadBuiltinStageFactory, startServer } from '../../server/server.js';
 import { F0_METHODS, type F0Method } from '../../dsp/f0/index.js';
 import type { OnnxProvider } from '../../onnx/session.js';
 import { listModels, modelDisplayName } from '../../voices/registry.js';
+import { rvcSpeechEncoder } from '../../voices/rvc/model.js';
+import { RVC_CONTROLS } from '../../voices/rvc/stage.js';
 import type { ModelListEntry } from '../../stream/protocol.js';
 import { ModelResolver } from '../../voices/sovits/stage.js';
 import { MODEL_CONTROLS } from '../../voices/stage.js';
@@ -39,6 +41,9 @@ interface ServeOptions {
   f0?: string;
   provider?: string;
   threads?: number;
+  indexRate?: number;
+  protect?: number;
+  rmsMixRate?: number;
 }
 
 export function register(program: Command): void {
@@ -68,10 +73,13 @@ export function register(program: Command): void {
     .option('--search-ms <ms>', 'SOLA search window for the best-matching splice point (stateless models), in ms; adds half of it to the latency', numberArg('--search-ms', { min: 0, max: 50 }), 10)
     .option('--context-ms <ms>', 'extra past audio given to stateless models with every block, in ms (more context = steadier output, more compute)', numberArg('--context-ms', { min: 0, max: 5000 }), 0)
     .option('--quiet', 'do not log session starts and ends', false)
-    .option('--model <name|path>', 'default voice for new sessions: an installed So-VITS model (`svc models`) or a bundle folder (default: the built-in DSP voice). Clients switch with {"type":"model","name":"NAME"} to any installed model, NAME:SPEAKER, or "builtin"')
+    .option('--model <name|path>', 'default voice for new sessions: an installed So-VITS or RVC model (`svc models`) or a bundle folder (default: the built-in DSP voice). Clients switch with {"type":"model","name":"NAME"} to any installed model, NAME:SPEAKER, or "builtin"')
     .option('--speaker <name|id>', 'speaker of --model (default: its first speaker)')
     .addOption(new Option('--f0 <method>', 'f0 estimator of model voices, in its low-latency mode: dsp = YIN (70 ms look-ahead, no model), swift/hybrid (115 ms), crepe (40 ms, most compute)').choices([...F0_METHODS]).default('dsp'))
     .addOption(new Option('--provider <name>', 'ONNX execution provider for model voices (auto: best available, falls back to cpu)').choices(['cpu', 'cuda', 'coreml', 'auto']).default('cpu'))
+    .option('--index-rate <r>', 'RVC voices: share of features retrieved from the model\'s .index, 0..1 (default 0.75; clients change it with set {"indexRate"})', numberArg('--index-rate', { min: 0, max: 1 }))
+    .option('--protect <p>', 'RVC voices: consonant protection 0..0.5 (default 0.33; 0.5 = off; set {"protect"})', numberArg('--protect', { min: 0, max: 0.5 }))
+    .option('--rms-mix-rate <r>', 'RVC voices: 1 keeps the model\'s loudness envelope, 0 takes the input\'s (default 0.25)', numberArg('--rms-mix-rate', { min: 0, max: 1 }))
     .option('--threads <n>', 'ONNX threads per operator for model voices (default: 1 for small models such as the tiny reference, else up to 2)', numberArg('--threads', { min: 1, max: 256, integer: true }))
     .action(async (options: ServeOptions) => {
       const token = options.token ?? process.env.SVC_TOKEN;
@@ -83,7 +91,8 @@ export function register(program: Command): void {
       }
       const log = options.quiet ? undefined : (line: string) => console.error(`svc: ${line}`);
       // Model voices: loaded once per process, shared by sessions; a bad --model fails here, before listening.
-      const models = new ModelResolver({ builtin: loadBuiltinStageFactory, f0Method: options.f0 as F0Method, provider: options.provider as OnnxProvider, intraOpThreads: options.threads, log });
+      const models = new ModelResolver({ builtin: loadBuiltinStageFactory, f0Method: options.f0 as F0Method, provider: options.provider as OnnxProvider, intraOpThreads: options.threads, log,
+        rvc: { indexRate: options.indexRate, protect: options.protect, rmsMixRate: options.rmsMixRate } });
       const stageFactory = options.model === undefined ? undefined : await models.defaultFactory(options.model, options.speaker);
       const modelName = options.model === undefined ? undefined : modelDisplayName(options.model) + (options.speaker === undefined ? '' : `:${options.speaker}`);
       let server;
@@ -143,6 +152,14 @@ export function register(program: Command): void {
 /** The installed bundles (`svc models`) as GET /api/models lists them; unusable ones carry their error. */
 export function installedModelEntries(): ModelListEntry[] {
   return listModels().map((m): ModelListEntry => {
+    if (m.rvc) {
+      const rvc = m.rvc;
+      const error = m.error ?? (m.encoder === 'missing' ? `no content encoder: the bundle has none and no shared encoders/${rvcSpeechEncoder(rvc)}.onnx is installed` : undefined);
+      return {
+        name: m.name, builtin: false, speakers: [], sampleRate: rvc.sampling_rate, speechEncoder: rvcSpeechEncoder(rvc), controls: [...RVC_CONTROLS],
+        type: 'rvc', f0: rvc.f0, index: rvc.index !== null, ...(error === undefined ? {} : { error }),
+      };
+    }
     const manifest = m.manifest;
     const speakers = manifest ? Object.entries(manifest.speakers).sort((a, b) => a[1] - b[1]).map(([name]) => name) : [];
     const error = m.error ?? (m.encoder === 'missing' ? `no content encoder: the bundle has none and no shared encoders/${manifest?.speech_encoder}.onnx is installed` : undefined);
@@ -153,6 +170,7 @@ export function installedModelEntries(): ModelListEntry[] {
       sampleRate: manifest?.sampling_rate ?? null,
       speechEncoder: manifest?.speech_encoder ?? null,
       controls: [...MODEL_CONTROLS],
+      ...(manifest ? { type: 'sovits' as const } : {}),
       ...(error === undefined ? {} : { error }),
     };
   });

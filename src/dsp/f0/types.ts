@@ -4,7 +4,7 @@
 
 export type F0Method = 'swift' | 'crepe' | 'dsp' | 'hybrid';
 export const F0_METHODS: readonly F0Method[] = ['hybrid', 'swift', 'crepe', 'dsp'];
-/** The most accurate method measured (see docs in src/dsp/f0/index.ts and test/f0-accuracy.test.ts). */
+/** The default method (not the most accurate on real singing: see the f0 command help and README for the figures). */
 export const DEFAULT_F0_METHOD: F0Method = 'hybrid';
 
 export interface F0Track {

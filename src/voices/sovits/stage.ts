@@ -33,7 +33,10 @@ import {
   SovitsModel,
 } from './model.js';
 import type { OnnxProvider } from '../../onnx/session.js';
-import { loadModel } from '../registry.js';
+import { loadModel, loadRvcModel, modelRoots, resolveModelDir } from '../registry.js';
+import { isRvcBundleDir } from '../rvc/bundle.js';
+import type { RvcModel } from '../rvc/model.js';
+import { createRvcStageFactory, type RvcStageOptions } from '../rvc/stage.js';
 import { MODEL_CONTROLS, type ConverterStage, type StageFactory, type VoiceParams } from '../stage.js';
 
 export interface NeuralStageOptions {
@@ -486,6 +489,8 @@ export function neuralStageShape(model: SovitsModel, f0LatencySamples: number, o
 export interface ModelResolverOptions extends Omit<NeuralStageOptions, 'speaker'> {
   provider?: OnnxProvider;
   intraOpThreads?: number;
+  /** RVC voices' defaults (src/voices/rvc/stage.ts); clients change index rate and protect with `set`. */
+  rvc?: Pick<RvcStageOptions, 'indexRate' | 'protect' | 'rmsMixRate'>;
   /** The built-in DSP voice's factory, for the name "builtin". */
   builtin: () => Promise<StageFactory>;
 }
@@ -499,6 +504,7 @@ export interface ModelResolverOptions extends Omit<NeuralStageOptions, 'speaker'
 export class ModelResolver {
   private readonly loaded = new Map<string, Promise<SovitsModel>>();
   private readonly factories = new Map<string, Promise<StageFactory>>();
+  private readonly rvcLoaded = new Map<string, Promise<RvcModel>>();
 
   constructor(private readonly options: ModelResolverOptions) {}
 
@@ -513,7 +519,9 @@ export class ModelResolver {
     }
     let factory = this.factories.get(name);
     if (!factory) {
-      factory = this.model(modelName, { installedOnly: true }).then((model) => createNeuralStageFactory(model, { ...this.options, speaker }));
+      factory = this.isRvc(modelName, true)
+        ? this.rvcModel(modelName, true).then((model) => createRvcStageFactory(model, { ...this.options.rvc, speaker, f0Method: this.options.f0Method }))
+        : this.model(modelName, { installedOnly: true }).then((model) => createNeuralStageFactory(model, { ...this.options, speaker }));
       this.factories.set(name, factory);
       factory.catch(() => this.factories.delete(name));
     }
@@ -531,15 +539,37 @@ export class ModelResolver {
     return model;
   }
 
+  /** True when a name or path resolves to an RVC bundle (src/voices/rvc); unknown names are left to the loaders' errors. */
+  private isRvc(nameOrPath: string, installedOnly = false): boolean {
+    try {
+      return isRvcBundleDir(resolveModelDir(nameOrPath, modelRoots(), { installedOnly }));
+    } catch {
+      return false;
+    }
+  }
+
+  /** Loads (or reuses) an RVC model by registry name or path. */
+  rvcModel(nameOrPath: string, installedOnly = false): Promise<RvcModel> {
+    let model = this.rvcLoaded.get(nameOrPath);
+    if (!model) {
+      model = loadRvcModel(nameOrPath, { provider: this.options.provider, intraOpThreads: this.options.intraOpThreads, installedOnly });
+      this.rvcLoaded.set(nameOrPath, model);
+      model.catch(() => this.rvcLoaded.delete(nameOrPath));
+    }
+    return model;
+  }
+
   /** Stage factory for the server's default voice (a name or a bundle path given on its command line). */
   async defaultFactory(nameOrPath: string, speaker?: string): Promise<StageFactory> {
+    if (this.isRvc(nameOrPath)) return createRvcStageFactory(await this.rvcModel(nameOrPath), { ...this.options.rvc, speaker, f0Method: this.options.f0Method });
     const model = await this.model(nameOrPath);
     return createNeuralStageFactory(model, { ...this.options, speaker });
   }
 
   async close(): Promise<void> {
-    const models = [...this.loaded.values()];
+    const models: Array<Promise<{ dispose(): Promise<void> }>> = [...this.loaded.values(), ...this.rvcLoaded.values()];
     this.loaded.clear();
+    this.rvcLoaded.clear();
     this.factories.clear();
     for (const m of models) await m.then((x) => x.dispose(), () => {});
   }
