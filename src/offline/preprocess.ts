@@ -20,6 +20,7 @@ import { runPythonModule } from '../python.js';
 import { resolveModelConfig, type ModelAudioSettings } from './config.js';
 import { ContentEncoder, ENCODER_SAMPLE_RATE, extractClipFeatures } from '../voices/sovits/features.js';
 import { applyGainInPlace, clippedFraction, loudnessGain, sliceAtSilences, type SliceOptions } from './slice.js';
+import { removeStaleTempFiles } from '../io/temp-files.js';
 
 export const DATASET_FORMAT = 'svc-dataset';
 export const DATASET_FORMAT_VERSION = 1;
@@ -252,6 +253,8 @@ export async function preprocessDataset(options: PreprocessOptions): Promise<Pre
   }
   if (resolve(options.inputDir) === outDir) throw new SvcError('INVALID_ARGUMENT', '--out must differ from the input folder', { hint: 'write the dataset to a new folder' });
   await mkdir(outDir, { recursive: true });
+  // Clips and features a killed earlier run was writing (clips/*.tmp-PID-…) go before resuming.
+  removeStaleTempFiles(outDir, { subfolders: ['clips', '.progress'] });
   const progressDir = join(outDir, '.progress');
   const manifestPath = join(outDir, 'manifest.json');
   if (options.overwrite) {

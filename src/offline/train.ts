@@ -10,6 +10,7 @@ import { shippedModelsDir } from '../paths.js';
 import { runPythonModule } from '../python.js';
 import { resolveModelConfig } from './config.js';
 import { readDatasetManifest } from './preprocess.js';
+import { removeStaleTempFiles } from '../io/temp-files.js';
 
 export interface TrainOptions {
   datasetDir: string;
@@ -88,6 +89,8 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const nproc = options.nproc ?? 1;
   if (!Number.isInteger(nproc) || nproc < 1 || nproc > 64) throw new SvcError('INVALID_ARGUMENT', `--nproc must be an integer from 1 to 64, got ${nproc}`);
   await checkTrainInputs(options);
+  // Checkpoints, plots and samples a killed earlier run was writing (G_20.pth.tmp-PID, …) go first.
+  removeStaleTempFiles(resolve(options.runDir), { subfolders: ['val'] });
   const trainerArgs = ['--dataset', resolve(options.datasetDir), '--out', resolve(options.runDir), '--config', options.config, '--steps', String(options.steps)];
   if (options.resume) trainerArgs.push('--resume');
   const base = resolveBase(options.base, options.config);

@@ -8,6 +8,7 @@ import { join, resolve } from 'node:path';
 import { SvcError } from '../../errors.js';
 import { parseNumberOption } from '../options.js';
 import { writeBundleWithPython, type SovitsManifest } from '../../voices/sovits/bundle.js';
+import { removeStaleTempFiles } from '../../io/temp-files.js';
 
 export interface ExportRunResult {
   out: string;
@@ -22,6 +23,7 @@ export async function exportRun(runDir: string, outDir: string, options: { step?
   if (!existsSync(join(runDir, 'run.json'))) {
     throw new SvcError('INVALID_ARGUMENT', `${runDir} is not an svc training run (no run.json)`, { hint: 'pass the --out folder of `svc train`; for so-vits-svc checkpoints use `svc import-sovits`' });
   }
+  removeStaleTempFiles(resolve(outDir)); // generator.onnx.tmp.onnx of a killed export
   const args = ['--run', resolve(runDir), '--out', resolve(outDir)];
   if (options.step !== undefined) args.push('--step', String(options.step));
   if (options.name) args.push('--name', options.name);
