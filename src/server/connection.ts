@@ -33,6 +33,8 @@ export interface ConnectionHost {
   readonly table: SessionTable<Connection>;
   readonly pending: PendingGate<Connection>;
   stageFactory(): StageFactory;
+  /** The built-in voice (on the DSP worker threads when the server has them), for {"type":"model","name":"builtin"}. */
+  builtinStageFactory(): Promise<StageFactory>;
   readonly resolveModel?: (name: string) => Promise<StageFactory>;
   log(line: string): void;
   /** The connection has closed (the server forgets it). */
@@ -379,7 +381,7 @@ export class Connection {
       this.send(this.modelSwitched(session));
       return;
     }
-    const resolveModel = this.host.resolveModel;
+    const resolveModel = name === 'builtin' ? () => this.host.builtinStageFactory() : this.host.resolveModel;
     if (!resolveModel) {
       this.error('MODEL_NOT_FOUND', `no model named ${JSON.stringify(name)}; available: ${JSON.stringify(this.host.config.modelName)}`);
       return;

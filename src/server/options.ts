@@ -50,6 +50,13 @@ export interface ServerOptions {
   statsIntervalMs?: number;
   /** Output not yet written to a slow client beyond which frames are dropped, in bytes. Default 1 MiB. */
   maxSendBufferBytes?: number;
+  /**
+   * Worker threads that run the built-in DSP voice of every session (the main thread keeps the sockets,
+   * resampling and encoding). 0 (the default) runs it on the main thread. Each block then makes a round
+   * trip to its thread, so use it on a machine with cores to spare (scale-up, see bench/server.bench.ts);
+   * on an overloaded machine the round trips themselves make sessions late. Unused when stageFactory is given.
+   */
+  dspWorkers?: number;
   /** Builds the converter for each session. Default: the built-in DSP voice. */
   stageFactory?: StageFactory;
   /** Name of the voice for logs and `model` messages. Default "builtin". */
@@ -104,6 +111,7 @@ export interface ServerConfig {
   statsIntervalMs: number;
   maxSendBufferBytes: number;
   modelName: string;
+  dspWorkers: number;
 }
 
 function check(name: string, value: number, min: number, max: number, integer = false): number {
@@ -147,6 +155,7 @@ export function resolveServerOptions(o: ServerOptions): ServerConfig {
     statsIntervalMs: check('statsIntervalMs', o.statsIntervalMs ?? 1000, 10, 3_600_000),
     maxSendBufferBytes: check('maxSendBufferBytes', o.maxSendBufferBytes ?? 1 << 20, 1024, 1 << 30, true),
     modelName: o.modelName ?? 'builtin',
+    dspWorkers: check('dspWorkers', o.dspWorkers ?? 0, 0, 256, true),
   };
 }
 

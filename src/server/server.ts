@@ -20,6 +20,7 @@ import { ModelGate } from './models.js';
 import { ServerMetrics } from './metrics.js';
 import { HARD_MAX_TEXT_BYTES, HEARTBEAT_INTERVAL_MS, hardMaxPayloadBytes, resolveServerOptions, type ServerOptions } from './options.js';
 import { SessionTable } from './sessions.js';
+import { DspWorkerPool } from '../voices/dsp/pool.js';
 
 export { hardMaxPayloadBytes, type ServerOptions } from './options.js';
 
@@ -47,6 +48,9 @@ export function createServer(options: ServerOptions = {}): SvcServer {
   const sessionCounts = () => ({ convert: table.converting, listen: table.listeners, pending: pending.size });
   const metrics = new ServerMetrics({ sessions: () => table.all(), counts: sessionCounts, maxSessions: config.maxSessions, policy: config.policy });
   let stageFactory = options.stageFactory;
+  /** The built-in voice on worker threads (started with the server when it is the default voice). */
+  let dspPool: DspWorkerPool | null = null;
+  const builtinStageFactory = async (): Promise<StageFactory> => dspPool?.stageFactory() ?? loadBuiltinStageFactory();
   const models = options.resolveModel ? new ModelGate(options.resolveModel, options.modelFingerprint) : undefined;
   let nextConnectionId = 1;
   let boundPort = 0;
@@ -59,6 +63,7 @@ export function createServer(options: ServerOptions = {}): SvcServer {
     table,
     pending,
     stageFactory: () => stageFactory!,
+    builtinStageFactory,
     resolveModel: models ? (name) => models.resolve(name) : undefined,
     log,
     closed: (conn) => connections.delete(conn),
@@ -135,7 +140,11 @@ export function createServer(options: ServerOptions = {}): SvcServer {
     },
     async listen() {
       await ConvertSession.ready();
-      stageFactory ??= await loadBuiltinStageFactory();
+      if (!stageFactory && config.dspWorkers > 0) {
+        dspPool = new DspWorkerPool(config.dspWorkers);
+        await dspPool.ready();
+      }
+      stageFactory ??= await builtinStageFactory();
       await new Promise<void>((resolvePromise, reject) => {
         const onError = (error: Error) => reject(error);
         http.once('error', onError);
@@ -162,6 +171,7 @@ export function createServer(options: ServerOptions = {}): SvcServer {
         http.close(() => resolvePromise());
         http.closeAllConnections();
       });
+      await dspPool?.close();
       metrics.dispose();
     },
     metrics: () => metrics.text(),

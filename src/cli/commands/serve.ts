@@ -25,6 +25,7 @@ interface ServeOptions {
   maxListeners: number;
   helloTimeoutS: number;
   maxAudioSpeed: number;
+  dspWorkers: number;
   blockMs: number;
   maxSessions: number;
   idleTimeoutS: number;
@@ -57,6 +58,7 @@ export function register(program: Command): void {
     .option('--allow-origin <origin...>', 'browser origins allowed to connect besides the server\'s own pages, e.g. https://example.org; "*" allows any (clients without an Origin header are always allowed)')
     .option('--block-ms <ms>', `block length for clients that do not choose one, in ms (${PROTOCOL_LIMITS.blockMs.min}-${PROTOCOL_LIMITS.blockMs.max}); smaller = lower latency, more CPU`, numberArg('--block-ms', { min: PROTOCOL_LIMITS.blockMs.min, max: PROTOCOL_LIMITS.blockMs.max }), 20)
     .option('--max-sessions <n>', 'most concurrent sessions (converting clients + listeners); more are refused with TOO_MANY_SESSIONS', numberArg('--max-sessions', { min: 1, max: 10000, integer: true }), 64)
+    .option('--dsp-workers <n>', 'worker threads running the built-in voice of every session (0 = on the main thread); on a machine with cores to spare, one per core serves more sessions', numberArg('--dsp-workers', { min: 0, max: 256, integer: true }), 0)
     .option('--max-listeners <n>', 'most listeners following one session', numberArg('--max-listeners', { min: 0, max: 10000, integer: true }), 8)
     .option('--hello-timeout-s <seconds>', 'close a connection that has not sent its hello this long after connecting, in seconds', numberArg('--hello-timeout-s', { min: 1, max: 3600 }), 10)
     .option('--max-audio-speed <x>', 'audio a client may send, as a multiple of real time (after a 2 s burst); frames beyond are dropped with RATE_LIMITED', numberArg('--max-audio-speed', { min: 1, max: 1000 }), 1.5)
@@ -110,6 +112,7 @@ export function register(program: Command): void {
           maxListenersPerSession: options.maxListeners,
           helloTimeoutS: options.helloTimeoutS,
           maxAudioSpeed: options.maxAudioSpeed,
+          dspWorkers: options.dspWorkers,
           blockMs: options.blockMs,
           maxSessions: options.maxSessions,
           idleTimeoutS: options.idleTimeoutS,
