@@ -276,6 +276,23 @@ test('the RVC stage streams through the engine pipeline: input length, and the o
   assert.ok(c > 0.7, `streamed vs offline loudness envelope correlation ${c.toFixed(3)}`);
 });
 
+test('svc convert --model and svc models take RVC bundles', async () => {
+  const out = join(temp.dir, 'converted.wav');
+  const converted = await runSvc(['convert', SPEECH_16K, out, '--model', join(temp.dir, 'v1-40k-f1'), '--f0', 'dsp', '--index-rate', '0.5', '--protect', '0.2', '--pitch', '2']);
+  assert.is(converted.code, 0, converted.stderr);
+  const written = await readMono(out);
+  const input = await readMono(SPEECH_16K);
+  assert.equal([written.sampleRate, written.samples.length], [input.sampleRate, input.samples.length]);
+  assert.match(converted.stdout, /model v1-40k-f1/);
+  const badRate = await runSvc(['convert', SPEECH_16K, out, '--index-rate', '2']);
+  assert.is(badRate.code, 1);
+  assert.match(badRate.stderr, /--index-rate needs --model/);
+  const listed = await runSvc(['models'], { env: { SVC_MODELS_DIR: temp.dir } });
+  assert.is(listed.code, 0, listed.stderr);
+  assert.match(listed.stdout, /v1-40k-f1 {2}RVC v1, 40000 Hz, 256-d content, f0 yes, index yes; own encoder/);
+  assert.match(listed.stdout, /v2-32k-f0 {2}RVC v2, 32000 Hz, 768-d content, f0 no, index no; NO vec768l12 encoder/);
+});
+
 test.after(async () => {
   await model?.dispose();
   temp.cleanup();
