@@ -137,7 +137,7 @@ export function planConvert(input: string, output: string, options: ConvertCliOp
   }
   if (options.model === undefined) {
     for (const [flag, value] of [['--index-rate', options.indexRate], ['--protect', options.protect], ['--rms-mix-rate', options.rmsMixRate], ['--speaker', options.speaker], ['--auto-pitch', options.autoPitch || undefined], ['--f0', options.f0], ['--noise-scale', options.noiseScale], ['--output-rate', options.outputRate], ['--target-f0', options.targetF0]] as const) {
-      if (value !== undefined) throw new SvcError('INVALID_ARGUMENT', `${flag} needs --model NAME (it applies to So-VITS models, not the DSP voice)`, { hint: 'list installed models with `svc models`' });
+      if (value !== undefined) throw new SvcError('INVALID_ARGUMENT', `${flag} needs --model NAME (it applies to model voices (So-VITS, RVC), not the DSP voice)`, { hint: 'list installed models with `svc models`' });
     }
   }
   const engine = options.model !== undefined ? planModelEngine(options, pitchSemitones, formantRatio) : { kind: 'dsp' as const, pitchSemitones, formantRatio };
