@@ -1,8 +1,13 @@
 // `svc live`: microphone → voice changer → speakers on this machine, through PortAudio.
-//   input device ──(blocks of --block-ms)──► StreamPipeline(converter stage) ──► output device
-// The pipeline's queue is bounded (behind-real-time policy), and the output side drops whole blocks
-// when more than --max-output-ms is already waiting for the sound card, so latency cannot creep up.
-// Once a second it prints the latency parts and counters; Ctrl-C (or --duration) stops cleanly.
+//   input device ──(f32 frames)──► ConvertSession (the server's own session engine: resampling to the
+//   voice's rate, the bounded pipeline, the voice, resampling back) ──► output device
+// The voice is the built-in DSP voice or, with --model, a So-VITS model built by the same resolver as
+// `svc serve --model`, so live and served conversion cannot drift apart. Without --block-ms a model's
+// block is chosen from its measured speed at load (src/engine/blockChoice.ts). The pipeline's queue is
+// bounded (behind-real-time policy, default silence: the real voice never goes out), and the output
+// side holds the queue for the sound card at a fixed size: --latency-ms pins the whole delay, else
+// blocks are dropped when more than --max-output-ms waits. Once a second it prints the latency parts
+// and counters; Ctrl-C (or --duration) stops cleanly.
 // With --virtual-mic the output is a PulseAudio/PipeWire virtual microphone (src/audio/virtualMic.ts)
 // instead of a sound card; it is removed again on every way out.
 import type { Command } from 'commander';
@@ -10,15 +15,29 @@ import { Option } from 'commander';
 import { AudioInputStream, AudioOutputStream, defaultDevice, findDevice, probeAudioDevices, type AudioDevice, type AudioSink, type DeviceStatusCounts } from '../../audio/devices.js';
 import { DEFAULT_VIRTUAL_MIC_NAME, VirtualMic } from '../../audio/virtualMic.js';
 import { SvcError } from '../../errors.js';
-import { BEHIND_POLICIES, DEFAULT_BEHIND_POLICY, StreamPipeline, type BehindPolicy } from '../../engine/pipeline.js';
-import { createDspStageFactory } from '../../voices/dsp/stage.js';
+import { BEHIND_POLICIES, DEFAULT_BEHIND_POLICY, type BehindPolicy } from '../../engine/pipeline.js';
+import { chooseBlockMs } from '../../engine/blockChoice.js';
+import { F0_METHODS, type F0Method } from '../../dsp/f0/index.js';
+import { loadBuiltinStageFactory } from '../../server/server.js';
+import { ConvertSession } from '../../stream/session.js';
+import { encodeFrame } from '../../stream/codec.js';
+import { modelDisplayName } from '../../voices/registry.js';
+import { ModelResolver } from '../../voices/sovits/stage.js';
+import type { StageFactory } from '../../voices/stage.js';
 import { numberArg } from '../options.js';
 
 export interface LiveOptions {
   input?: number;
   output?: number;
   rate?: number;
-  blockMs: number;
+  /** Block length; default 20 ms for the DSP voice, measured per model. */
+  blockMs?: number;
+  /** An installed So-VITS model or a bundle folder (as `svc serve --model`); default the DSP voice. */
+  model?: string;
+  speaker?: string;
+  f0: F0Method;
+  /** Constant total latency target (input to output), ms. */
+  latencyMs?: number;
   pitch: number;
   formant: number;
   outputChannels?: number;
@@ -70,26 +89,21 @@ export async function runLive(options: LiveOptions, log: (line: string) => void 
   const { input, output } = pickDevices(devices, options);
   const rate = options.rate ?? (input.defaultSampleRate > 0 ? Math.round(input.defaultSampleRate) : 48000);
   if (rate < 8000 || rate > 96000) throw new SvcError('INVALID_ARGUMENT', `--rate must be 8000..96000 Hz, got ${rate}`);
-  const blockSamples = Math.max(16, Math.round((rate * options.blockMs) / 1000));
   const outputChannels = options.outputChannels ?? (output ? Math.min(2, output.outputChannels) : 1);
   if (output && outputChannels > output.outputChannels) {
     throw new SvcError('DEVICE_UNAVAILABLE', `output device ${output.id} (${output.name}) has ${output.outputChannels} channel(s), --output-channels asked for ${outputChannels}`);
   }
-  const maxOutputFrames = Math.round((options.maxOutputMs * rate) / 1000);
   const durationSamples = options.duration === undefined ? Infinity : Math.round(options.duration * rate);
+  const voice = { pitch: options.pitch, formant: options.formant };
 
-  // The built-in DSP voice at the device rate (the same stage `svc serve` uses for its sessions).
-  const stage = createDspStageFactory({ sampleRate: rate })({ clientSampleRate: rate, voice: { pitch: options.pitch, formant: options.formant } });
-  const pipeline = new StreamPipeline(stage, {
-    blockSamples,
-    policy: options.policy,
-    maxQueueSamples: options.maxQueueMs === undefined ? undefined : Math.round((options.maxQueueMs * rate) / 1000),
-  });
+  // The voice, exactly as `svc serve` builds it: the DSP voice, or a model through the server's resolver.
+  const models = new ModelResolver({ builtin: loadBuiltinStageFactory, f0Method: options.f0 });
+  let session: ConvertSession | null = null;
   let inStream: AudioInputStream | null = null;
   let outStream: AudioSink | null = null;
   let virtualMic: VirtualMic | null = null;
   let statsTimer: NodeJS.Timeout | null = null;
-  const counters = { inputSamples: 0, outputSamples: 0, outputBlocksDropped: 0, inputPauses: 0 };
+  const counters = { inputSamples: 0, outputSamples: 0, outputBlocksDropped: 0, silencePaddedMs: 0, inputPauses: 0 };
   let stopping = false;
   const startedMs = Date.now();
   let finish: (error?: SvcError) => void = () => {};
@@ -97,6 +111,46 @@ export async function runLive(options: LiveOptions, log: (line: string) => void 
   const onSignal = (): void => finish();
 
   try {
+    const stageFactory: StageFactory = options.model === undefined ? await loadBuiltinStageFactory() : await models.defaultFactory(options.model, options.speaker);
+    const modelName = options.model === undefined ? 'builtin' : modelDisplayName(options.model) + (options.speaker === undefined ? '' : `:${options.speaker}`);
+    let blockMs = options.blockMs ?? 20;
+    if (options.blockMs === undefined && options.model !== undefined) {
+      const choice = await chooseBlockMs(stageFactory, { sampleRate: rate, voice });
+      blockMs = choice.blockMs;
+      const timings = choice.measured.map((m) => `${m.blockMs} ms → ${m.computeMsP95.toFixed(1)} ms`).join(', ');
+      log(`svc live: ${modelName} computes ${timings} per block (p95) here: ${choice.keepsUp ? `using ${blockMs} ms blocks` : `too slow even at ${blockMs} ms blocks; expect silenced blocks`} (--block-ms overrides)`);
+    }
+    const blockSamples = Math.max(16, Math.round((rate * blockMs) / 1000));
+    await ConvertSession.ready();
+    session = new ConvertSession({
+      id: 'live',
+      sampleRate: rate,
+      format: 'f32',
+      channels: 1,
+      blockMs,
+      voice,
+      stageFactory,
+      policy: options.policy,
+      maxQueueMs: options.maxQueueMs,
+      modelName,
+    });
+    const live = session;
+    const sink = live.attachSink({ sampleRate: rate, format: 'f32', channels: 1 });
+    const latency = sink.latency();
+    // Constant latency: everything but the output queue is fixed, so the queue is held at the rest.
+    const fixedMs = latency.algorithmicMs + input.defaultLowInputLatencyMs + (output ? output.defaultLowOutputLatencyMs : 0);
+    let targetQueueFrames: number | null = null;
+    if (options.latencyMs !== undefined) {
+      const queueMs = options.latencyMs - fixedMs;
+      if (queueMs < latency.blockMs) {
+        throw new SvcError('INVALID_ARGUMENT', `--latency-ms ${options.latencyMs} is below what this voice and these devices need: at least ${Math.ceil(fixedMs + latency.blockMs)} ms (${fixedMs.toFixed(0)} ms fixed + one block of output queue)`, {
+          hint: `use --latency-ms ${Math.ceil(fixedMs + 2 * latency.blockMs)} or more, or a smaller --block-ms`,
+        });
+      }
+      targetQueueFrames = Math.round((queueMs * rate) / 1000);
+    }
+    const maxOutputFrames = targetQueueFrames ?? Math.round((options.maxOutputMs * rate) / 1000);
+
     if (output) {
       outStream = new AudioOutputStream({ deviceId: output.id, device: output, sampleRate: rate, channels: outputChannels, framesPerBuffer: blockSamples }, (error) => finish(error));
     } else {
@@ -117,7 +171,18 @@ export async function runLive(options: LiveOptions, log: (line: string) => void 
         inStream?.resume();
       } else resumeTimer = setTimeout(resumeWhenDrained, 5);
     };
-    pipeline.output$.subscribe((block) => {
+    sink.frames$.subscribe((frame) => {
+      const block = new Float32Array(frame.byteLength >> 2);
+      new Uint8Array(block.buffer).set(frame.subarray(0, block.length * 4));
+      if (targetQueueFrames !== null) {
+        // Constant latency: the device ran low (an underrun, a stall upstream): pad silence back to
+        // the target, so the delay returns to what it was instead of shrinking for a while.
+        const missing = targetQueueFrames - out.queuedFrames;
+        if (missing > blockSamples) {
+          out.write(new Float32Array(missing * outputChannels));
+          counters.silencePaddedMs += (missing * 1000) / rate;
+        }
+      }
       // Bounded output: if the card is not taking audio as fast as it comes, drop this block ...
       if (out.queuedFrames > maxOutputFrames) {
         counters.outputBlocksDropped++;
@@ -127,7 +192,7 @@ export async function runLive(options: LiveOptions, log: (line: string) => void 
       out.write(interleaveMono(block, outputChannels));
       // ... and before that happens, stop pulling input (an input device running faster than the
       // output device, e.g. two cards with different clocks, then drops at the input side instead).
-      if (!inputPaused && out.queuedFrames > maxOutputFrames / 2) {
+      if (targetQueueFrames === null && !inputPaused && out.queuedFrames > maxOutputFrames / 2) {
         inputPaused = true;
         counters.inputPauses++;
         inStream?.pause();
@@ -140,22 +205,22 @@ export async function runLive(options: LiveOptions, log: (line: string) => void 
         if (counters.inputSamples >= durationSamples) return;
         const take = Math.min(samples.length, durationSamples - counters.inputSamples);
         counters.inputSamples += take;
-        pipeline.push(take === samples.length ? samples : samples.subarray(0, take));
+        live.acceptFrame(encodeFrame(take === samples.length ? samples : samples.subarray(0, take), 'f32', 1));
         if (counters.inputSamples >= durationSamples) finish();
       },
       (error) => finish(error),
     );
 
     const latencyParts = (): { totalMs: number; text: string; parts: Record<string, number> } => {
-      const p = pipeline.stats();
+      const p = live.pipeline.stats();
       const parts = {
-        blockMs: (blockSamples * 1000) / rate,
-        voiceMs: (pipeline.delaySamples * 1000) / rate,
+        blockMs: latency.blockMs,
+        voiceMs: latency.delayMs,
         computeMs: p.compute.meanMs,
         inputDeviceMs: input.defaultLowInputLatencyMs,
         outputDeviceMs,
         outputQueueMs: (out.queuedFrames * 1000) / rate,
-        pipelineQueueMs: (p.queueSamples * 1000) / rate,
+        pipelineQueueMs: (p.queueSamples * 1000) / live.stage.sampleRate,
       };
       const totalMs = Object.values(parts).reduce((a, b) => a + b, 0);
       const text =
@@ -164,7 +229,7 @@ export async function runLive(options: LiveOptions, log: (line: string) => void 
       return { totalMs, text, parts };
     };
     const printStats = (final = false): void => {
-      const p = pipeline.stats();
+      const p = live.pipeline.stats();
       const latency = latencyParts();
       if (options.json) {
         log(
@@ -175,13 +240,17 @@ export async function runLive(options: LiveOptions, log: (line: string) => void 
             outputS: counters.outputSamples / rate,
             latency: { totalMs: latency.totalMs, ...latency.parts, computeMsP95: p.compute.p95Ms },
             inputPauses: counters.inputPauses,
+            model: modelName,
+            blocks: { converted: p.blocksConverted, notConverted: p.blocksSkipped + p.blocksDry + p.blocksSilenced + p.stageErrors },
+            latencyTargetMs: options.latencyMs ?? null,
+            silencePaddedMs: counters.silencePaddedMs,
             device: { input: inStream?.status, output: out.status },
             dropped: { outputBlocks: counters.outputBlocksDropped, skippedBlocks: p.blocksSkipped, dryBlocks: p.blocksDry, silencedBlocks: p.blocksSilenced, overflowSamples: p.overflowSamples },
           }),
         );
         return;
       }
-      const behind = p.blocksSkipped + p.blocksDry + p.blocksSilenced;
+      const behind = p.blocksSkipped + p.blocksDry + p.blocksSilenced + p.stageErrors;
       log(
         `${final ? 'done' : 'live'}: in ${(counters.inputSamples / rate).toFixed(1)} s, out ${(counters.outputSamples / rate).toFixed(1)} s | ` +
           `latency ≈ ${latency.totalMs.toFixed(0)} ms (${latency.text}) | compute p95 ${p.compute.p95Ms.toFixed(2)} ms | ` +
@@ -191,13 +260,18 @@ export async function runLive(options: LiveOptions, log: (line: string) => void 
     };
 
     log(
-      `svc live: "${input.name}" (#${input.id}) → ${outputName} at ${rate} Hz, ${options.blockMs} ms blocks, ` +
-        `pitch ${options.pitch} st, formant ${options.formant}×${options.duration === undefined ? ' — Ctrl-C to stop' : `, for ${options.duration} s of input`}`,
+      `svc live: "${input.name}" (#${input.id}) → ${outputName} at ${rate} Hz, voice ${modelName}, ${blockMs} ms blocks, ` +
+        `pitch ${options.pitch} st${live.controls().includes('formant') ? `, formant ${options.formant}×` : ''}` +
+        `${options.latencyMs === undefined ? '' : `, constant latency ${options.latencyMs} ms`}${options.duration === undefined ? ' — Ctrl-C to stop' : `, for ${options.duration} s of input`}`,
     );
     if (virtualMic) log(`svc live: ${virtualMic.instructions}`);
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
-    outStream.start();
+    if (targetQueueFrames !== null && outStream instanceof AudioOutputStream) outStream.start(targetQueueFrames);
+    else {
+      outStream.start();
+      if (targetQueueFrames !== null) outStream.write(new Float32Array(targetQueueFrames * outputChannels));
+    }
     inStream.start();
     statsTimer = setInterval(() => printStats(false), options.statsInterval * 1000);
     const error = await finished;
@@ -206,7 +280,7 @@ export async function runLive(options: LiveOptions, log: (line: string) => void 
     clearInterval(statsTimer);
     statsTimer = null;
     await inStream.stop();
-    await pipeline.drain();
+    await live.pipeline.drain();
     if (error) throw error;
     // Let what is queued play out when the run ended on its own (--duration); Ctrl-C cuts it.
     await outStream.stop(options.duration !== undefined ? 2000 : 0);
@@ -218,19 +292,23 @@ export async function runLive(options: LiveOptions, log: (line: string) => void 
     await inStream?.stop();
     await outStream?.stop();
     virtualMic?.dispose();
-    pipeline.dispose();
-    stage.dispose();
+    session?.dispose();
+    await models.close();
   }
 }
 
 export function register(program: Command): void {
   program
     .command('live')
-    .description('Change your voice live on this machine: microphone → built-in DSP voice → speakers (sound cards via PortAudio; ids from `svc devices`)')
+    .description('Change your voice live on this machine: microphone → built-in DSP voice or a model (--model) → speakers or a virtual microphone (sound cards via PortAudio; ids from `svc devices`)')
     .option('-i, --input <id>', 'input (microphone) device id from `svc devices` (default: the system default input)', numberArg('--input', { integer: true, min: 0 }))
     .option('-o, --output <id>', 'output (speaker) device id from `svc devices` (default: the system default output)', numberArg('--output', { integer: true, min: 0 }))
     .option('-r, --rate <hz>', "sample rate for both devices, in Hz (default: the input device's default rate)", numberArg('--rate', { integer: true, min: 8000, max: 96000 }))
-    .option('-b, --block-ms <ms>', 'block length in milliseconds: smaller = lower latency, more CPU wakeups', numberArg('--block-ms', { min: 2.5, max: 200 }), 20)
+    .option('-m, --model <name|path>', 'voice: an installed So-VITS model (`svc models`) or a bundle folder, converted exactly as `svc serve --model` does (default: the built-in DSP voice)')
+    .option('--speaker <name|id>', 'speaker of --model (default: its first speaker)')
+    .addOption(new Option('--f0 <method>', 'f0 estimator of --model, in its low-latency mode (as `svc serve --f0`)').choices([...F0_METHODS]).default('dsp'))
+    .option('-b, --block-ms <ms>', 'block length in milliseconds: smaller = lower latency, more CPU (default: 20 for the DSP voice; for --model the smallest block it converts in time here, measured at start)', numberArg('--block-ms', { min: 2.5, max: 500 }))
+    .option('--latency-ms <ms>', 'hold the total delay (input device to output device) at exactly this, by keeping the output queue at the rest: for streamers syncing voice to video. Fails if below what the voice needs', numberArg('--latency-ms', { min: 5, max: 5000 }))
     .option('-p, --pitch <semitones>', 'pitch change in semitones, -24..24 (12 = one octave up)', numberArg('--pitch', { min: -24, max: 24 }), 0)
     .option('-f, --formant <ratio>', 'formant (timbre) scale, 0.5..2 (1 = unchanged, >1 = smaller/brighter voice)', numberArg('--formant', { min: 0.5, max: 2 }), 1)
     .option('--output-channels <n>', 'output channels; the mono voice is copied to each (default: 2, or 1 for mono devices)', numberArg('--output-channels', { integer: true, min: 1, max: 32 }))
