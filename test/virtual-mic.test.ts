@@ -9,6 +9,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readMono, writeWav } from '../src/audio/io.js';
+import { makeReference } from '../src/cli/commands/make-reference.js';
 import { makeTempDir, repoRoot, runSvc, shared } from './helpers/index.js';
 import { medianF0, semitonesBetween } from './helpers/pitch.js';
 import { float32FromBytes, startPulseDaemon, type PulseDaemon } from './helpers/pulse.js';
@@ -67,7 +68,9 @@ test.after(async () => {
 });
 
 test('the virtual microphone carries the converted voice (pitch +5 st) and is removed on Ctrl-C', async () => {
-  const run = startSvc(['live', '--input', String(feedId), '--rate', String(RATE), '--virtual-mic', 'svc_test', '--pitch', '5', '--stats-interval', '0.5']);
+  // A constant 400 ms latency and a deep queue: this shared 2-core machine may stall svc for a few
+  // hundred ms, which would otherwise tear holes into what the virtual microphone carries.
+  const run = startSvc(['live', '--input', String(feedId), '--rate', String(RATE), '--virtual-mic', 'svc_test', '--pitch', '5', '--stats-interval', '0.5', '--latency-ms', '400', '--max-queue-ms', '1000']);
   let parec: ChildProcess | undefined;
   try {
     await waitFor(run, /virtual microphone "svc virtual microphone \(svc_test\)" \(source svc_test\): pick it/);
@@ -99,6 +102,29 @@ test('the virtual microphone carries the converted voice (pitch +5 st) and is re
     assert.ok(Math.abs(semitones - 5) < 0.6, `pitch moved ${semitones.toFixed(2)} st (${f0In.hz.toFixed(1)} → ${f0Out.hz.toFixed(1)} Hz), asked 5`);
   } finally {
     parec?.kill('SIGKILL');
+    if (run.child.exitCode === null) run.child.kill('SIGKILL');
+  }
+});
+
+test('svc live --model (the tiny reference) converts ≥ 99 % of blocks live into the virtual microphone', async () => {
+  const bundle = join(temp.dir, 'tiny');
+  await makeReference('tiny', bundle, { seed: 7 });
+  // The speech plays for about 3.8 s; --duration counts input seconds (the monitor delivers silence too).
+  const run = startSvc(['live', '--input', String(feedId), '--rate', String(RATE), '--model', bundle, '--virtual-mic', 'svc_neural', '--duration', '8', '--json', '--stats-interval', '1']);
+  try {
+    await waitFor(run, /pick it as the microphone/);
+    const played = spawn('paplay', ['-d', 'feed', speechPath], { env: pulse.env, stdio: 'ignore' });
+    await new Promise((r) => played.on('close', r));
+    assert.is(await run.exited, 0, run.stderr());
+    assert.match(run.stdout(), /svc live: tiny computes .* per block \(p95\) here/);
+    const summary = JSON.parse(run.stdout().split('\n').find((l) => l.startsWith('{"type":"summary"'))!);
+    assert.is(summary.model, 'tiny');
+    const total = summary.blocks.converted + summary.blocks.notConverted;
+    assert.ok(total > 10, `blocks ${JSON.stringify(summary.blocks)}`);
+    assert.ok(summary.blocks.converted >= 0.99 * total, `converted ${summary.blocks.converted} of ${total}`);
+    assert.is(summary.dropped.dryBlocks, 0);
+    assert.equal(svcModules('svc_neural'), []);
+  } finally {
     if (run.child.exitCode === null) run.child.kill('SIGKILL');
   }
 });

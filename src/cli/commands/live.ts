@@ -149,7 +149,8 @@ export async function runLive(options: LiveOptions, log: (line: string) => void 
       }
       targetQueueFrames = Math.round((queueMs * rate) / 1000);
     }
-    const maxOutputFrames = targetQueueFrames ?? Math.round((options.maxOutputMs * rate) / 1000);
+    // At least two blocks: the output gets a whole block at a time (320 ms for a slow model).
+    const maxOutputFrames = targetQueueFrames ?? Math.round((Math.max(options.maxOutputMs, 2 * blockMs) * rate) / 1000);
 
     if (output) {
       outStream = new AudioOutputStream({ deviceId: output.id, device: output, sampleRate: rate, channels: outputChannels, framesPerBuffer: blockSamples }, (error) => finish(error));
