@@ -103,7 +103,7 @@ export async function runLive(options: LiveOptions, log: (line: string) => void 
   let outStream: AudioSink | null = null;
   let virtualMic: VirtualMic | null = null;
   let statsTimer: NodeJS.Timeout | null = null;
-  const counters = { inputSamples: 0, outputSamples: 0, outputBlocksDropped: 0, silencePaddedMs: 0, inputPauses: 0 };
+  const counters = { inputSamples: 0, outputSamples: 0, outputBlocksDropped: 0, inputPauses: 0 };
   let stopping = false;
   const startedMs = Date.now();
   let finish: (error?: SvcError) => void = () => {};
@@ -150,13 +150,16 @@ export async function runLive(options: LiveOptions, log: (line: string) => void 
       targetQueueFrames = Math.round((queueMs * rate) / 1000);
     }
     // At least two blocks: the output gets a whole block at a time (320 ms for a slow model).
-    const maxOutputFrames = targetQueueFrames ?? Math.round((Math.max(options.maxOutputMs, 2 * blockMs) * rate) / 1000);
+    const maxOutputFrames = targetQueueFrames !== null ? targetQueueFrames + blockSamples : Math.round((Math.max(options.maxOutputMs, 2 * blockMs) * rate) / 1000);
 
     if (output) {
       outStream = new AudioOutputStream({ deviceId: output.id, device: output, sampleRate: rate, channels: outputChannels, framesPerBuffer: blockSamples }, (error) => finish(error));
     } else {
       virtualMic = new VirtualMic({ name: typeof options.virtualMic === 'string' ? options.virtualMic : DEFAULT_VIRTUAL_MIC_NAME, sampleRate: rate });
-      outStream = virtualMic.openSink({ channels: outputChannels, latencyMs: (blockSamples * 1000) / rate, onError: (error) => finish(error) });
+      // The sound server's own buffer: with a latency target, all of the output queue (robust to this
+      // process stalling); else one block, at least 40 ms (pacat must get the CPU in time).
+      const serverBufferMs = targetQueueFrames !== null ? (targetQueueFrames * 1000) / rate : Math.max(40, (blockSamples * 1000) / rate);
+      outStream = virtualMic.openSink({ channels: outputChannels, latencyMs: serverBufferMs, onError: (error) => finish(error) });
       virtualMic.watch((error) => finish(error));
     }
     const out = outStream;
@@ -175,15 +178,10 @@ export async function runLive(options: LiveOptions, log: (line: string) => void 
     sink.frames$.subscribe((frame) => {
       const block = new Float32Array(frame.byteLength >> 2);
       new Uint8Array(block.buffer).set(frame.subarray(0, block.length * 4));
-      if (targetQueueFrames !== null) {
-        // Constant latency: the device ran low (an underrun, a stall upstream): pad silence back to
-        // the target, so the delay returns to what it was instead of shrinking for a while.
-        const missing = targetQueueFrames - out.queuedFrames;
-        if (missing > blockSamples) {
-          out.write(new Float32Array(missing * outputChannels));
-          counters.silencePaddedMs += (missing * 1000) / rate;
-        }
-      }
+      // Constant latency needs no padding: a stall upstream moves audio from the output queue to the
+      // input side and the burst that follows refills it, the total unchanged. Only an underrun (the
+      // device played silence) adds delay, and the queue then exceeds the target by that much: the
+      // bound below drops it again, restoring the target.
       // Bounded output: if the card is not taking audio as fast as it comes, drop this block ...
       if (out.queuedFrames > maxOutputFrames) {
         counters.outputBlocksDropped++;
@@ -244,7 +242,6 @@ export async function runLive(options: LiveOptions, log: (line: string) => void 
             model: modelName,
             blocks: { converted: p.blocksConverted, notConverted: p.blocksSkipped + p.blocksDry + p.blocksSilenced + p.stageErrors },
             latencyTargetMs: options.latencyMs ?? null,
-            silencePaddedMs: counters.silencePaddedMs,
             device: { input: inStream?.status, output: out.status },
             dropped: { outputBlocks: counters.outputBlocksDropped, skippedBlocks: p.blocksSkipped, dryBlocks: p.blocksDry, silencedBlocks: p.blocksSilenced, overflowSamples: p.overflowSamples },
           }),
