@@ -12,6 +12,7 @@ import { readAudio, readMono, writeWav } from '../src/audio/io.js';
 import { installedModelEntries } from '../src/cli/commands/serve.js';
 import { makeReference } from '../src/cli/commands/make-reference.js';
 import { ModelResolver } from '../src/voices/sovits/stage.js';
+import { sessionTag } from '../src/server/metrics.js';
 import { loadBuiltinStageFactory, startServer, type SvcServer } from '../src/server/server.js';
 import { launchChromiumWithMic, pageStats, waitForStats } from './helpers/browser.js';
 import { makeTempDir, runSvc, shared } from './helpers/index.js';
@@ -136,7 +137,8 @@ test('the web page switches to the installed model and plays converted audio; st
     assert.ok(rms(received) > 0.003, `kept audio after the switch is not silent (RMS ${rms(received)})`);
     // The server converted it with the model (not the behind-real-time dry path).
     const metrics = await (await fetch(`${server.url}/metrics`)).text();
-    assert.match(metrics, new RegExp(`svc_session_model_info\\{session="${s.sessionId}",model="tiny:tiny_b"\\} 1`));
+    // /metrics labels sessions by a public tag of the id (the id itself lets a client listen).
+    assert.match(metrics, new RegExp(`svc_session_model_info\\{session="${sessionTag(s.sessionId!)}",model="tiny:tiny_b"\\} 1`));
     assert.ok(s.server!.dropped.dryBlocks + s.server!.dropped.skippedBlocks <= 2, `blocks not converted: ${JSON.stringify(s.server!.dropped)}`);
 
     // A bad name: a non-fatal error, the voice stays and the selector goes back to it.

@@ -43,7 +43,11 @@ export interface ServerOptions {
   maxFrameBytes?: number;
   /** Messages (text + binary) per second a connection may send. Default 1000. */
   maxMessagesPerSecond?: number;
-  /** Audio a session may send, as a multiple of real time, after a burst of audioBurstS. Defaults 1.5 and 2 s. */
+  /**
+   * Audio a session may send, as a multiple of real time, after a burst of audioBurstS. Defaults 1.5 and
+   * 10 s: the burst absorbs a real-time client's frames that arrive in a bunch after a stall (of the
+   * network or of this server), while a flood is held to 10 s + 1.5 × its duration.
+   */
   maxAudioSpeed?: number;
   audioBurstS?: number;
   /** Interval of pushed `stats` messages, in ms. Default 1000. */
@@ -151,7 +155,7 @@ export function resolveServerOptions(o: ServerOptions): ServerConfig {
     maxFrameBytes: check('maxFrameBytes', o.maxFrameBytes ?? 262_144, 1024, 64 * 1024 * 1024, true),
     maxMessagesPerSecond: check('maxMessagesPerSecond', o.maxMessagesPerSecond ?? 1000, 1, 1e6),
     maxAudioSpeed: check('maxAudioSpeed', o.maxAudioSpeed ?? 1.5, 1, 1000),
-    audioBurstS: check('audioBurstS', o.audioBurstS ?? 2, 0.1, 600),
+    audioBurstS: check('audioBurstS', o.audioBurstS ?? 10, 0.1, 600),
     statsIntervalMs: check('statsIntervalMs', o.statsIntervalMs ?? 1000, 10, 3_600_000),
     maxSendBufferBytes: check('maxSendBufferBytes', o.maxSendBufferBytes ?? 1 << 20, 1024, 1 << 30, true),
     modelName: o.modelName ?? 'builtin',

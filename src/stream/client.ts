@@ -277,7 +277,11 @@ export async function streamAudio(audio: AudioData, options: StreamAudioOptions)
     const startMs = performance.now();
     const audioSpeed = ready.limits.maxAudioSpeed ?? Infinity;
     const burstS = (ready.limits.audioBurstMs ?? 0) / 1000;
-    let tokens = Math.max(block, 0.9 * burstS * audio.sampleRate);
+    // Half the server's burst and 80 % of its rate: the server counts arrival time, so frames that reach it
+    // in a bunch after a stall (network, or the server busy loading a model) must still fit its bucket.
+    const paceShare = 0.8;
+    const paceBurstFrames = Math.max(block, 0.5 * burstS * audio.sampleRate);
+    let tokens = paceBurstFrames;
     let tokensAtMs = startMs;
     const interleaved = new Float32Array(block * channels);
     for (let sent = 0; sent < totalFrames; ) {
@@ -298,13 +302,13 @@ export async function streamAudio(audio: AudioData, options: StreamAudioOptions)
         continue;
       } else if (Number.isFinite(audioSpeed)) {
         // The server accepts audio at most maxAudioSpeed × real time after a burst (a token bucket that
-        // refills up to the burst, never beyond): mirror that bucket at 90 % of its rate and size, so
+        // refills up to the burst, never beyond): mirror that bucket with a smaller rate and size, so
         // time spent waiting on the window above does not count as credit the server never gives.
         const now = performance.now();
-        tokens = Math.min(Math.max(block, 0.9 * burstS * audio.sampleRate), tokens + ((now - tokensAtMs) / 1000) * 0.9 * audioSpeed * audio.sampleRate);
+        tokens = Math.min(paceBurstFrames, tokens + ((now - tokensAtMs) / 1000) * paceShare * audioSpeed * audio.sampleRate);
         tokensAtMs = now;
         if (tokens < block) {
-          await new Promise((r) => setTimeout(r, Math.max(5, ((block - tokens) / (0.9 * audioSpeed * audio.sampleRate)) * 1000)));
+          await new Promise((r) => setTimeout(r, Math.max(5, ((block - tokens) / (paceShare * audioSpeed * audio.sampleRate)) * 1000)));
           continue;
         }
         tokens -= Math.min(block, totalFrames - sent);

@@ -3,6 +3,7 @@
 // rest of the server only sees typed messages.
 import { SUPPORTED_SAMPLE_RATES } from '../audio/types.js';
 import { number, object, opaque, optional, SchemaError, string, type Infer } from './schema.js';
+import { errorMessage } from '../errors.js';
 
 export const PROTOCOL_VERSION = 1;
 
@@ -105,7 +106,7 @@ export function parseClientMessage(text: string, options: { defaultBlockMs?: num
   try {
     value = JSON.parse(text);
   } catch (error) {
-    return { ok: false, code: 'BAD_JSON', message: `text messages must be JSON: ${(error as Error).message}` };
+    return { ok: false, code: 'BAD_JSON', message: `text messages must be JSON: ${errorMessage(error)}` };
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     return { ok: false, code: 'BAD_MESSAGE', message: `a message must be a JSON object with a "type", got ${Array.isArray(value) ? 'an array' : typeof value}` };

@@ -61,7 +61,7 @@ export function register(program: Command): void {
     .option('--dsp-workers <n>', 'worker threads running the built-in voice of every session (0 = on the main thread); on a machine with cores to spare, one per core serves more sessions', numberArg('--dsp-workers', { min: 0, max: 256, integer: true }), 0)
     .option('--max-listeners <n>', 'most listeners following one session', numberArg('--max-listeners', { min: 0, max: 10000, integer: true }), 8)
     .option('--hello-timeout-s <seconds>', 'close a connection that has not sent its hello this long after connecting, in seconds', numberArg('--hello-timeout-s', { min: 1, max: 3600 }), 10)
-    .option('--max-audio-speed <x>', 'audio a client may send, as a multiple of real time (after a 2 s burst); frames beyond are dropped with RATE_LIMITED', numberArg('--max-audio-speed', { min: 1, max: 1000 }), 1.5)
+    .option('--max-audio-speed <x>', 'audio a client may send, as a multiple of real time (after a 10 s burst); frames beyond are dropped with RATE_LIMITED', numberArg('--max-audio-speed', { min: 1, max: 1000 }), 1.5)
     .option('--idle-timeout-s <seconds>', 'close a client that sends nothing for this long, in seconds (listeners excepted)', numberArg('--idle-timeout-s', { min: 1, max: 86400 }), 30)
     .addOption(
       new Option('--policy <policy>', 'what to do with input when conversion falls behind real time: silence = output silence (never the real voice), skip = drop it, dry = pass it through unconverted (your own voice is heard)')
