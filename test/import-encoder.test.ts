@@ -8,7 +8,7 @@ import * as assert from 'uvu/assert';
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createSession } from '../src/models/onnx.js';
+import { createSession } from '../src/onnx/session.js';
 import { pythonExecutable } from '../src/paths.js';
 import { makeTempDir, repoRoot, runSvc } from './helpers/index.js';
 

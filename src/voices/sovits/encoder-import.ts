@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { SvcError } from '../../errors.js';
-import { createSession } from '../../models/onnx.js';
+import { createSession } from '../../onnx/session.js';
 import { runPythonModule } from '../../python.js';
 
 /** Names `svc import-encoder --name` takes (so-vits-svc's speech_encoder values it can build). */
