@@ -67,8 +67,6 @@ export interface SovitsManifest {
    * two or more speakers): `sid` float32 [T, columns.length], per-frame weights, column i = speaker columns[i].
    */
   speaker_mix?: { graph: 'per-frame'; columns: string[] } | null;
-  /** Cluster model / feature index files in the bundle (so-vits-svc 4.1 kmeans_10000.pt, feature_and_index.pkl). */
-  cluster?: { file: string; kind: 'kmeans' | 'index'; speakers: string[] } | null;
   parameters: Record<string, number>;
   /** Optional typical f0 per speaker name ('*' = any), for automatic pitch shift; not written by import. */
   speaker_f0_hz?: Record<string, number>;
