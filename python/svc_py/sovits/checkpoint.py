@@ -25,7 +25,7 @@ def identify_other_checkpoint(path, data):
     if isinstance(data.get("weight"), dict) and ("config" in data or "sr" in data):
         details = ", ".join(f"{k} {data[k]}" for k in ("version", "sr", "f0") if k in data)
         _unsupported(f"{path} is an RVC (Retrieval-based Voice Conversion) model ({details or 'weight/config layout'}), not a so-vits-svc checkpoint",
-                     "RVC models are imported by svc's RVC importer, not import-sovits; for so-vits-svc pass G_<step>.pth")
+                     "import it with `svc import-rvc` (with its .index); for so-vits-svc pass G_<step>.pth")
     if "cfg" in data or "args" in data:
         raise SvcPyError("MODEL_INVALID", f"{path} is a fairseq content encoder (HuBERT/ContentVec), not a so-vits-svc generator",
                          "pass it as --encoder (it is converted to encoder.onnx), or convert it alone with `svc import-encoder`")
