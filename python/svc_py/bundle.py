@@ -84,8 +84,10 @@ def describe_user_encoder(path):
     return {"convention": convention, "input": given["name"], "output": out["name"], "dim": dim, "opset": opsets[0] if opsets else None}
 
 
-def write_bundle(out_dir, config, original_config, generator_info, speakers, name, source, parameters, encoder=None):
-    """Writes speakers.json, config.json and manifest.json (the ONNX files are already in out_dir)."""
+def write_bundle(out_dir, config, original_config, generator_info, speakers, name, source, parameters, encoder=None, speaker_mix=None):
+    """Writes speakers.json, config.json and manifest.json (the ONNX files are already in out_dir).
+    speaker_mix: None (sid int64 [1]) or {"graph": "per-frame", "columns": [speaker names]} for
+    upstream's speaker-mix graph (sid float32 [T, len(columns)])."""
     with open(os.path.join(out_dir, "config.json"), "w", encoding="utf-8") as handle:
         json.dump(original_config, handle, indent=2)
     with open(os.path.join(out_dir, "speakers.json"), "w", encoding="utf-8") as handle:
@@ -115,6 +117,7 @@ def write_bundle(out_dir, config, original_config, generator_info, speakers, nam
             "dynamic_axes": generator_info["dynamic_axes"],
         },
         "encoder": encoder,
+        "speaker_mix": speaker_mix,
         "parameters": parameters,
         "source": source,
         "created": datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0).isoformat(),

@@ -13,19 +13,50 @@ def _fail(message, hint=None):
     raise SvcPyError("MODEL_INVALID", message, hint)
 
 
-def load_checkpoint_file(path):
-    """-> (state_dict of float32 tensors, iteration or None). Uses weights_only loading: a
-    checkpoint is data, never code."""
+def _unsupported(message, hint):
+    raise SvcPyError("MODEL_UNSUPPORTED", message, hint)
+
+
+def identify_other_checkpoint(path, data):
+    """Names checkpoints of other kinds users keep next to G_*.pth (or confuse with it), so the
+    error says what the file is and where it goes instead of listing keys."""
+    if not isinstance(data, dict):
+        return
+    if isinstance(data.get("weight"), dict) and ("config" in data or "sr" in data):
+        details = ", ".join(f"{k} {data[k]}" for k in ("version", "sr", "f0") if k in data)
+        _unsupported(f"{path} is an RVC (Retrieval-based Voice Conversion) model ({details or 'weight/config layout'}), not a so-vits-svc checkpoint",
+                     "import it with `svc import-rvc` (with its .index); for so-vits-svc pass G_<step>.pth")
+    if "cfg" in data or "args" in data:
+        raise SvcPyError("MODEL_INVALID", f"{path} is a fairseq content encoder (HuBERT/ContentVec), not a so-vits-svc generator",
+                         "pass it as --encoder (it is converted to encoder.onnx), or convert it alone with `svc import-encoder`")
+    state = data.get("model") if isinstance(data.get("model"), dict) else data
+    keys = [str(k) for k in state] if isinstance(state, dict) else []
+    if any(k.startswith(("unit_embed", "decoder.denoise_fn", "naive_fn", "decoder.spec")) for k in keys) or "global_step" in data and any(k.startswith("decoder.") for k in keys):
+        _unsupported(f"{path} is a so-vits-svc shallow-diffusion model (logs/44k/diffusion/model_*.pt); svc does not run the diffusion stage",
+                     "import the generator G_<step>.pth alone: svc converts with the So-VITS generator (upstream's output without --shallow_diffusion)")
+    if keys and all(isinstance(v, dict) and "cluster_centers_" in v for v in data.values()):
+        raise SvcPyError("MODEL_INVALID", f"{path} is a so-vits-svc cluster model (kmeans per speaker), not the generator",
+                         "import the generator G_<step>.pth and pass this file as --cluster")
+    if any(k.startswith(("feature_extractor.conv", "encoder.layers.")) for k in keys) and not any(k.startswith(("enc_p.", "dec.")) for k in keys):
+        raise SvcPyError("MODEL_INVALID", f"{path} is a content encoder (soft-VC HuBERT-Soft or HuBERT), not a so-vits-svc generator",
+                         "pass it as --encoder, or convert it alone with `svc import-encoder`")
+
+
+def load_checkpoint_file(path, info=None):
+    """-> (state_dict of float32 tensors, iteration or None). The file is read as data only
+    (safe_pickle; objects of unknown classes are never built). `info`, if given, receives
+    `dtypes` (the weights' dtypes as stored, e.g. float16 for a _half release)."""
     if not os.path.isfile(path):
         raise SvcPyError("FILE_NOT_FOUND", f"checkpoint not found: {path}", "pass the generator checkpoint G_<step>.pth from so-vits-svc's logs/44k folder")
     if os.path.getsize(path) == 0:
         raise SvcPyError("FILE_EMPTY", f"checkpoint {path} is empty (0 bytes)", "copy the G_<step>.pth again")
     try:
-        data = safe_pickle.load_torch_file(path)
+        data = safe_pickle.load_torch_file(path, objects_as_data=True)
     except Exception as error:  # not a zip/pickle file, or pickled code objects
         first = str(error).splitlines()[0][:160] if str(error) else type(error).__name__
         _fail(f"{path} is not a PyTorch checkpoint that can be read as data ({first})",
               "pass a so-vits-svc generator checkpoint G_<step>.pth (a PyTorch file holding {'model': state_dict, ...})")
+    identify_other_checkpoint(path, data)
     if isinstance(data, dict) and isinstance(data.get("model"), dict):
         state = data["model"]
         iteration = data.get("iteration")
@@ -43,24 +74,43 @@ def load_checkpoint_file(path):
         sample = ", ".join(list(state)[:5])
         _fail(f"{path} holds a state dict, but not a so-vits-svc generator's (no enc_p./dec./emb_g. keys; first keys: {sample})",
               "pass a so-vits-svc 4.0/4.1 generator checkpoint G_<step>.pth")
+    if info is not None:
+        info["dtypes"] = sorted({str(v.dtype).replace("torch.", "") for v in state.values() if isinstance(v, torch.Tensor)})
     state = {k: (v.float() if v.is_floating_point() else v) for k, v in state.items()}
     return state, iteration
+
+
+# Weights inference never reads: the posterior encoder (training only; upstream's compress_model.py
+# drops it from release checkpoints) and the f0 predictor (only with auto-f0, which svc does not use).
+UNUSED_AT_INFERENCE = ("enc_q.", "f0_decoder.")
 
 
 def _shape(t):
     return list(t.shape)
 
 
-def check_state_dict(state, expected, config):
+def check_state_dict(state, expected, config, allow_absent_unused=False):
     """Compares checkpoint keys/shapes with the model built from the config; raises one error
-    that names the likely cause (version, encoder width, vol embedding, ...) and lists the keys."""
+    that names the likely cause (version, encoder width, vol embedding, ...) and lists the keys.
+    With allow_absent_unused, keys of UNUSED_AT_INFERENCE modules may be missing as a whole
+    module (a release checkpoint); returns those absent keys."""
     model = config["model"]
-    missing = [k for k in expected if k not in state]
+    absent = []
+    if allow_absent_unused:
+        for prefix in UNUSED_AT_INFERENCE:
+            module_keys = [k for k in expected if k.startswith(prefix)]
+            if module_keys and not any(k.startswith(prefix) for k in state):
+                absent += module_keys
+    missing = [k for k in expected if k not in state and k not in absent]
     unexpected = [k for k in state if k not in expected]
     differ = [(k, _shape(state[k]), _shape(expected[k])) for k in expected if k in state and _shape(state[k]) != _shape(expected[k])]
     if not (missing or unexpected or differ):
-        return
+        return absent
     causes = []
+    # A module missing as a whole is its own cause; depthwise/shared-flow guesses look only at
+    # modules the checkpoint does have (a checkpoint without enc_q is not a depthwise mismatch).
+    whole = [p for p in UNUSED_AT_INFERENCE if any(k.startswith(p) for k in missing) and not any(k.startswith(p) for k in state)]
+    partial_missing = [k for k in missing if not k.startswith(tuple(whole))]
     if "pre.weight" in state and "pre.weight" in expected and _shape(state["pre.weight"]) != _shape(expected["pre.weight"]):
         width = _shape(state["pre.weight"])[1]
         guess = {256: "so-vits-svc 4.0 (or 4.1 with vec256l9/hubertsoft)", 768: "so-vits-svc 4.1 with vec768l12 (or another 768-d encoder)"}.get(width, f"a model with {width}-d content features")
@@ -69,13 +119,15 @@ def check_state_dict(state, expected, config):
         causes.append("the config has vol_embedding=true but the checkpoint was trained without the volume embedding")
     if "emb_vol.weight" in state and "emb_vol.weight" not in expected:
         causes.append("the checkpoint has a volume embedding (4.1 vol_embedding=true) but the config does not")
-    if any(k.startswith("f0_decoder.") for k in missing):
+    if "enc_q." in whole:
+        causes.append("the checkpoint has no posterior encoder enc_q.* (a release checkpoint from compress_model.py; inference does not need it)")
+    if "f0_decoder." in whole:
         causes.append("the config expects the automatic f0 predictor but the checkpoint has none (use_automatic_f0_prediction=false)")
     if any(k.startswith("f0_decoder.") for k in unexpected):
         causes.append("the checkpoint has an f0 predictor (f0_decoder.*) but the config sets use_automatic_f0_prediction=false")
-    if any(".depth_conv." in k for k in unexpected) or any(".depth_conv." in k for k in missing):
+    if any(".depth_conv." in k for k in unexpected) or any(".depth_conv." in k for k in partial_missing):
         causes.append("use_depthwise_conv differs between checkpoint and config")
-    if any(k.startswith("flow.wn.") for k in unexpected + missing):
+    if any(k.startswith("flow.wn.") for k in unexpected + partial_missing):
         causes.append("flow_share_parameter differs between checkpoint and config")
     if "emb_g.weight" in state and "emb_g.weight" in expected and _shape(state["emb_g.weight"])[0] != _shape(expected["emb_g.weight"])[0]:
         causes.append(f"the checkpoint has {_shape(state['emb_g.weight'])[0]} speaker slots, the config's n_speakers is {model['n_speakers']}")
@@ -88,7 +140,9 @@ def check_state_dict(state, expected, config):
         shown = "; ".join(f"{k} checkpoint {a} vs config {b}" for k, a, b in differ[:4])
         details.append(f"shapes differ ({len(differ)}): {shown}{' ...' if len(differ) > 4 else ''}")
     cause = ("; ".join(causes) + ". ") if causes else ""
+    only_release = whole == ["enc_q."] and not (unexpected or differ or partial_missing)
     _fail(f"checkpoint does not match the config: {cause}{' | '.join(details)}",
+          "`svc import-sovits` accepts release checkpoints without enc_q" if only_release else
           "pass the config.json that was trained together with this checkpoint (same so-vits-svc version and encoder)")
 
 

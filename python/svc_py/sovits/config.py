@@ -24,9 +24,13 @@ KEYS_41 = [
 ]
 # Keys upstream writes but the generator does not read.
 IGNORED_MODEL_KEYS = ["n_layers_q", "use_spectral_norm", "use_depthwise_transposeconv"]
+# so-vits-svc-fork (voicepaw) writes these into "model": type_ picks the generator ("hifi-gan" is
+# the So-VITS 4.0 architecture; "ms-istft" is its QuickVC variant), pretrained lists download URLs
+# of its base checkpoints. Read (type_) or ignored with a note (pretrained).
+FORK_MODEL_KEYS = ["type_", "pretrained"]
 # 4.1 development key; only false (the default) is supported.
 UNSUPPORTED_IF_TRUE = ["use_depthwise_transposeconv"]
-KNOWN_MODEL_KEYS = set(REQUIRED_MODEL_KEYS + KEYS_41 + IGNORED_MODEL_KEYS + UNSUPPORTED_IF_TRUE)
+KNOWN_MODEL_KEYS = set(REQUIRED_MODEL_KEYS + KEYS_41 + IGNORED_MODEL_KEYS + UNSUPPORTED_IF_TRUE + FORK_MODEL_KEYS)
 
 REQUIRED_DATA_KEYS = ["sampling_rate", "hop_length", "filter_length"]
 KNOWN_DATA_KEYS = set(REQUIRED_DATA_KEYS + [
@@ -78,6 +82,15 @@ def validate_config(config, path="config.json"):
     unknown_top = sorted(set(config) - KNOWN_TOP_KEYS)
     model = config["model"]
     data = config["data"]
+    notes = []
+    if "type_" in model:
+        if model["type_"] != "hifi-gan":
+            raise SvcPyError("MODEL_UNSUPPORTED", f"{path}: model.type_ '{model['type_']}' is so-vits-svc-fork's "
+                             f"{'QuickVC (multi-stream iSTFT) generator' if model['type_'] == 'ms-istft' else 'generator variant'}, which svc does not run",
+                             "svc runs so-vits-svc-fork models with type_ \"hifi-gan\" (its so-vits-svc-4.0v1 templates) and upstream 4.0/4.1 models")
+        notes.append("so-vits-svc-fork config (model.type_ hifi-gan = the So-VITS 4.0 generator)")
+    if "pretrained" in model:
+        notes.append("model.pretrained (so-vits-svc-fork's base-checkpoint URLs) ignored: nothing is downloaded")
     missing = [f"model.{k}" for k in REQUIRED_MODEL_KEYS if k not in model]
     missing += [f"data.{k}" for k in REQUIRED_DATA_KEYS if k not in data]
     unknown = [f"model.{k}" for k in sorted(set(model) - KNOWN_MODEL_KEYS)]
@@ -110,14 +123,14 @@ def validate_config(config, path="config.json"):
               "fix ssl_dim or speech_encoder so they agree")
     for key in UNSUPPORTED_IF_TRUE:
         if m.get(key):
-            _fail(f"{path}: model.{key}=true is not supported", f"train with {key}=false")
+            raise SvcPyError("MODEL_UNSUPPORTED", f"{path}: model.{key}=true is not supported", f"train with {key}=false")
     if version == "4.1":
         if m.get("use_transformer_flow"):
-            _fail(f"{path}: model.use_transformer_flow=true (the VITS2 transformer flow) is not supported yet; only the residual coupling flow is",
-                  "train with use_transformer_flow=false")
+            raise SvcPyError("MODEL_UNSUPPORTED", f"{path}: model.use_transformer_flow=true is so-vits-svc 4.1's VITS2 transformer flow, which svc does not run; only the residual coupling flow is",
+                             "use a model trained with use_transformer_flow=false (the 4.1 default), or convert with upstream")
         if m.get("vocoder_name") != "nsf-hifigan":
-            _fail(f"{path}: model.vocoder_name '{m.get('vocoder_name')}' is not supported; only nsf-hifigan is",
-                  "train with vocoder_name \"nsf-hifigan\"")
+            raise SvcPyError("MODEL_UNSUPPORTED", f"{path}: model.vocoder_name '{m.get('vocoder_name')}' (the NSF-HiFiGAN with Snake activations) is not supported; only nsf-hifigan is",
+                             "use a model trained with vocoder_name \"nsf-hifigan\" (the 4.1 default template)")
     hop = int(data["hop_length"])
     product = 1
     for rate in m["upsample_rates"]:
@@ -142,6 +155,7 @@ def validate_config(config, path="config.json"):
     normalized["train"].setdefault("segment_size", 10240)
     normalized["version"] = version
     normalized["speech_encoder"] = encoder
+    normalized["notes"] = notes
     return normalized
 
 
@@ -155,4 +169,6 @@ def model_kwargs(config):
     kwargs["sampling_rate"] = int(data["sampling_rate"])
     kwargs.pop("speech_encoder", None)
     kwargs.pop("speaker_embedding", None)
+    for key in FORK_MODEL_KEYS:
+        kwargs.pop(key, None)
     return kwargs

@@ -9,7 +9,12 @@
           vol    f32 [1, T]            dynamic axis 1      only when model.vol_embedding (4.1)
   output  audio  f32 [1, 1, T * hop]
 Dynamic axes are given as lists, as upstream does, so torch names them `<input>_dynamic_axes_<n>`.
-Opset 16, no constant folding (as upstream)."""
+Opset 16, no constant folding (as upstream).
+
+The speaker-mix variant (upstream's onnx/model_onnx_speaker_mix.py export_chara_mix, which
+onnx_export.py writes whenever a config names two or more speakers) takes `sid` f32 [T, S]: per
+frame, weights over the S speakers of the config's spk table (in file order); g = sum_s w_s emb_g(s),
+a conditioning that changes frame by frame."""
 import time
 
 import torch
@@ -24,9 +29,13 @@ OPSET = 16
 class OnnxSynthesizer(nn.Module):
     """Inference graph of a SynthesizerTrn in upstream's ONNX calling convention."""
 
-    def __init__(self, net):
+    def __init__(self, net, mix_speaker_ids=None):
         super().__init__()
         self.net = net
+        self.mix = mix_speaker_ids is not None
+        if self.mix:
+            with torch.no_grad():  # [S, gin]: the embedding of each mixable speaker, as export_chara_mix
+                self.register_buffer("speaker_map", net.emb_g(torch.LongTensor(list(mix_speaker_ids))).clone())
 
     def forward(self, c, f0, mel2ph, uv, noise, sid, vol=None):
         net = self.net
@@ -34,7 +43,8 @@ class OnnxSynthesizer(nn.Module):
         padded = F.pad(c, [0, 0, 1, 0])
         index = mel2ph.unsqueeze(2).repeat([1, 1, c.shape[-1]])
         content = torch.gather(padded, 1, index).transpose(1, 2)  # [1, ssl_dim, T]
-        g = net.speaker(sid)
+        # mix: sid [T, S] weights -> g [1, gin, T] (a per-frame blend of speaker embeddings)
+        g = torch.matmul(sid, self.speaker_map).transpose(0, 1).unsqueeze(0) if self.mix else net.speaker(sid)
         x_mask = torch.ones_like(f0).unsqueeze(1)
         x = net.content_prenet(content, x_mask, uv, vol)
         z_p, _, _, c_mask = net.enc_p(x, x_mask, f0_to_coarse(f0), noise=noise)
@@ -42,7 +52,7 @@ class OnnxSynthesizer(nn.Module):
         return net.dec(z * c_mask, f0, g=g)
 
 
-def input_spec(net):
+def input_spec(net, mix_count=None):
     """Input names, dtypes, shapes (symbolic) and dynamic axes of the exported graph."""
     inputs = [
         {"name": "c", "dtype": "float32", "shape": [1, "Tc", net.ssl_dim]},
@@ -50,7 +60,7 @@ def input_spec(net):
         {"name": "mel2ph", "dtype": "int64", "shape": [1, "T"]},
         {"name": "uv", "dtype": "float32", "shape": [1, "T"]},
         {"name": "noise", "dtype": "float32", "shape": [1, net.inter_channels, "T"]},
-        {"name": "sid", "dtype": "int64", "shape": [1]},
+        {"name": "sid", "dtype": "int64", "shape": [1]} if mix_count is None else {"name": "sid", "dtype": "float32", "shape": ["T", mix_count]},
     ]
     if net.vol_embedding:
         inputs.append({"name": "vol", "dtype": "float32", "shape": [1, "T"]})
@@ -58,6 +68,7 @@ def input_spec(net):
 
 
 DYNAMIC_AXES = {"c": [0, 1], "f0": [1], "mel2ph": [1], "uv": [1], "noise": [2], "vol": [1]}
+MIX_DYNAMIC_AXES = {**DYNAMIC_AXES, "sid": [0]}
 
 
 def example_inputs(net, frames=20, seed=0):
@@ -88,21 +99,26 @@ def set_deterministic_source(net, deterministic):
     net.dec.m_source.l_sin_gen.deterministic = bool(deterministic)
 
 
-def export_generator(net, path, deterministic_source=False, frames=20):
-    """Writes the ONNX graph; returns {inputs, outputs, dynamic_axes, seconds}."""
+def export_generator(net, path, deterministic_source=False, frames=20, mix_speaker_ids=None):
+    """Writes the ONNX graph; returns {inputs, outputs, dynamic_axes, seconds}. mix_speaker_ids
+    (a list of speaker ids, the spk table's order) exports upstream's speaker-mix graph."""
     net.eval()
     set_deterministic_source(net, deterministic_source)
-    wrapper = OnnxSynthesizer(net).eval()
+    wrapper = OnnxSynthesizer(net, mix_speaker_ids).eval()
     inputs = example_inputs(net, frames)
-    names = [spec["name"] for spec in input_spec(net)]
-    axes = {name: DYNAMIC_AXES[name] for name in names if name in DYNAMIC_AXES}
+    mix_count = None if mix_speaker_ids is None else len(mix_speaker_ids)
+    if mix_count is not None:
+        inputs["sid"] = torch.full((frames, mix_count), 1.0 / mix_count)
+    names = [spec["name"] for spec in input_spec(net, mix_count)]
+    table = DYNAMIC_AXES if mix_count is None else MIX_DYNAMIC_AXES
+    axes = {name: table[name] for name in names if name in table}
     started = time.time()
     with torch.no_grad():
         torch.onnx.export(wrapper, tuple(inputs[n] for n in names), path, input_names=names, output_names=["audio"],
                           dynamic_axes=axes, opset_version=OPSET, do_constant_folding=False)
     seconds = time.time() - started
     set_deterministic_source(net, False)
-    return {"inputs": input_spec(net), "outputs": [{"name": "audio", "dtype": "float32", "shape": [1, 1, "T*hop"]}],
+    return {"inputs": input_spec(net, mix_count), "outputs": [{"name": "audio", "dtype": "float32", "shape": [1, 1, "T*hop"]}],
             "dynamic_axes": axes, "opset": OPSET, "seconds": seconds}
 
 

@@ -1,20 +1,30 @@
-// `svc import-sovits --checkpoint G.pth --config config.json --out models/NAME`: turns an upstream
-// so-vits-svc 4.0/4.1 generator checkpoint into an svc bundle (python/svc_py/import_sovits.py):
-// checks keys and shapes against the config (naming missing/unexpected keys and the likely cause),
-// exports generator.onnx with upstream's signature, writes manifest.json, config.json, speakers.json.
+// `svc import-sovits --checkpoint G.pth | --onnx MODEL.onnx --config config.json --out models/NAME`: turns an
+// upstream so-vits-svc 4.0/4.1 (or so-vits-svc-fork hifi-gan) generator checkpoint, release checkpoints
+// included, or an upstream onnx_export.py export (single-speaker or speaker-mix graph) into an svc bundle
+// (python/svc_py/import_sovits.py): checks keys and shapes (or the ONNX signature) against the config,
+// naming the likely cause of a mismatch; checks or converts --encoder first (a .pt encoder becomes
+// encoder.onnx, checked against PyTorch); writes manifest.json, config.json, speakers.json.
 import type { Command } from 'commander';
-import { existsSync } from 'node:fs';
-import { basename, resolve } from 'node:path';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, join, resolve } from 'node:path';
 import { SvcError } from '../../errors.js';
-import { writeBundleWithPython, type SovitsManifest } from '../../voices/sovits/bundle.js';
+import { readBundle, type SovitsManifest } from '../../voices/sovits/bundle.js';
+import { runPythonModule } from '../../python.js';
+import { checkEncoderProbe, type EncoderProbe } from '../../voices/sovits/encoder-import.js';
 
 export interface ImportSovitsOptions {
-  checkpoint: string;
+  /** The generator checkpoint G_<step>.pth (or a release G_*_release[_half].pth); or pass `onnx`. */
+  checkpoint?: string;
+  /** An upstream onnx_export.py export, wrapped as it is. */
+  onnx?: string;
   config: string;
   out: string;
   name?: string;
-  /** A content encoder ONNX to copy into the bundle (source->embed or audio->units convention). */
+  /** A content encoder: an ONNX to copy (source->embed or audio->units) or a fairseq/soft-VC .pt to convert. */
   encoder?: string;
+  /** Export upstream's speaker-mix graph (sid float32 [T, speakers]) so `--speaker a:0.7,b:0.3` works. */
+  speakerMix?: boolean;
   force?: boolean;
   onProgress?: (message: string) => void;
 }
@@ -23,40 +33,70 @@ export interface ImportSovitsResult {
   out: string;
   manifest: SovitsManifest;
   export_seconds: number;
+  /** What was read, ignored or absent (fork keys, a release checkpoint's missing enc_q, fp16). */
+  notes: string[];
+  /** max |ONNX - PyTorch| / peak of a converted .pt encoder. */
+  encoder_parity?: number;
 }
 
 export async function importSovits(options: ImportSovitsOptions): Promise<ImportSovitsResult> {
-  for (const [flag, path] of [['--checkpoint', options.checkpoint], ['--config', options.config], ['--encoder', options.encoder]] as const) {
+  if (!options.checkpoint === !options.onnx) {
+    throw new SvcError('INVALID_ARGUMENT', 'pass exactly one of --checkpoint G_<step>.pth and --onnx MODEL.onnx', { hint: '--onnx takes an export from so-vits-svc\'s onnx_export.py' });
+  }
+  for (const [flag, path] of [['--checkpoint', options.checkpoint], ['--onnx', options.onnx], ['--config', options.config], ['--encoder', options.encoder]] as const) {
     if (path !== undefined && !existsSync(path)) {
       throw new SvcError('FILE_NOT_FOUND', `${flag} ${path} does not exist`, {
-        hint: flag === '--config' ? 'pass the config.json trained with the checkpoint' : flag === '--checkpoint' ? 'pass the generator checkpoint G_<step>.pth' : 'pass the content encoder .onnx',
+        hint: flag === '--config' ? 'pass the config.json trained with the checkpoint' : flag === '--checkpoint' ? 'pass the generator checkpoint G_<step>.pth' : flag === '--onnx' ? 'pass the .onnx from onnx_export.py' : 'pass the content encoder (.onnx, or a ContentVec/HuBERT/hubert-soft .pt)',
       });
     }
   }
-  const args = ['--checkpoint', resolve(options.checkpoint), '--config', resolve(options.config), '--out', resolve(options.out)];
+  const args = ['--config', resolve(options.config), '--out', resolve(options.out)];
+  if (options.checkpoint) args.push('--checkpoint', resolve(options.checkpoint));
+  if (options.onnx) args.push('--onnx', resolve(options.onnx));
   args.push('--name', options.name ?? basename(resolve(options.out)));
-  if (options.encoder) args.push('--encoder', resolve(options.encoder));
   if (options.force) args.push('--force');
-  return writeBundleWithPython<ImportSovitsResult>('import_sovits', args, options.onProgress);
+  if (options.speakerMix) args.push('--speaker-mix');
+  const probeDir = mkdtempSync(join(tmpdir(), 'svc-import-probe-'));
+  try {
+    if (options.encoder) args.push('--encoder', resolve(options.encoder), '--encoder-probe-dir', probeDir);
+    const result = await runPythonModule<ImportSovitsResult & { encoder_probe: EncoderProbe | null }>('import_sovits', args, { onProgress: options.onProgress });
+    if (result.encoder_probe) {
+      try {
+        result.encoder_parity = (await checkEncoderProbe(join(result.out, 'encoder.onnx'), result.encoder_probe)).relative;
+      } catch (error) {
+        rmSync(result.out, { recursive: true, force: true });
+        throw error;
+      }
+    }
+    readBundle(result.out);
+    const { encoder_probe: _probe, ...rest } = result;
+    return rest;
+  } finally {
+    rmSync(probeDir, { recursive: true, force: true });
+  }
 }
 
 export function register(program: Command): void {
   program
     .command('import-sovits')
-    .description('Import a so-vits-svc 4.0/4.1 generator checkpoint (G_*.pth + config.json) as an svc model bundle with an ONNX generator')
-    .requiredOption('--checkpoint <file>', 'generator checkpoint G_<step>.pth from so-vits-svc (not D_*.pth)')
+    .description('Import a so-vits-svc 4.0/4.1 (or so-vits-svc-fork) model (G_*.pth or an onnx_export.py .onnx, + config.json) as an svc model bundle')
+    .option('--checkpoint <file>', 'generator checkpoint G_<step>.pth from so-vits-svc (release/half checkpoints too; not D_*.pth)')
+    .option('--onnx <file>', 'instead of --checkpoint: an upstream onnx_export.py export (single-speaker or speaker-mix graph)')
     .requiredOption('--config <file>', 'the so-vits-svc config.json the checkpoint was trained with')
     .requiredOption('--out <dir>', 'bundle folder to create, e.g. models/NAME (must be empty unless --force)')
     .option('--name <name>', 'model name stored in the manifest (default: the --out folder name)')
-    .option('--encoder <file>', 'content encoder .onnx to include (input source [1,1,N] -> embed, or audio [1,N] -> units; 16 kHz, 20 ms rows)')
+    .option('--encoder <file>', 'content encoder to include: an .onnx (source [1,1,N] -> embed, or audio [1,N] -> units), or a ContentVec/HuBERT/hubert-soft .pt to convert (checked first)')
+    .option('--speaker-mix', 'with --checkpoint: export upstream\'s speaker-mix graph (sid float32 [T, speakers]) so speakers can be blended (--speaker a:0.7,b:0.3)', false)
     .option('--force', 'write into a non-empty --out folder, replacing bundle files', false)
-    .action(async (opts: { checkpoint: string; config: string; out: string; name?: string; encoder?: string; force: boolean }) => {
+    .action(async (opts: { checkpoint?: string; onnx?: string; config: string; out: string; name?: string; encoder?: string; speakerMix: boolean; force: boolean }) => {
       const result = await importSovits({ ...opts, onProgress: (message) => console.error(`import-sovits: ${message}`) });
       const m = result.manifest;
       const speakers = Object.keys(m.speakers);
       console.log(`imported ${m.name} -> ${result.out}`);
       console.log(`  so-vits-svc ${m.sovits_version}, ${m.sampling_rate} Hz, hop ${m.hop_length}, ${m.ssl_dim}-d ${m.speech_encoder} content, vol_embedding ${m.vol_embedding}`);
-      console.log(`  speakers (${speakers.length}): ${speakers.join(', ') || '-'}; generator.onnx exported in ${result.export_seconds.toFixed(1)} s`);
+      console.log(`  speakers (${speakers.length}): ${speakers.join(', ') || '-'}${m.speaker_mix ? ' (speaker-mix graph: --speaker a:0.7,b:0.3)' : ''}; generator.onnx ${opts.onnx ? 'copied from the upstream export' : `exported in ${result.export_seconds.toFixed(1)} s`}`);
+      for (const note of result.notes) console.log(`  note: ${note}`);
+      if (result.encoder_parity !== undefined) console.log(`  encoder.onnx converted from ${basename(opts.encoder!)}: ONNX vs PyTorch max |difference| ${result.encoder_parity.toExponential(2)} of peak`);
       if (!m.encoder) console.log(`  no content encoder in the bundle: supply a ${m.speech_encoder} encoder .onnx (--encoder) to convert audio`);
     });
 }

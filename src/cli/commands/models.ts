@@ -23,7 +23,9 @@ function describe(model: InstalledModel): string {
   const speakerText = speakers.length ? speakers.join(', ') : `ids 0..${m.n_speakers - 1}`;
   const encoder = model.encoder === 'bundle' ? `${m.encoder?.kind ?? 'own'} encoder` : model.encoder === 'missing' ? `NO ${m.speech_encoder} encoder (put one at <models>/encoders/${m.speech_encoder}.onnx)` : `shared encoder ${model.encoder}`;
   const random = m.source?.random_weights ? ' [random weights: reference only]' : '';
-  return `${model.name}  so-vits-svc ${m.sovits_version}, ${m.sampling_rate} Hz, hop ${m.hop_length}, ${m.ssl_dim}-d ${m.speech_encoder}${m.vol_embedding ? ', vol' : ''}; ${encoder}${random}\n    speakers: ${speakerText}\n    ${model.dir}`;
+  // What the bundle can do beyond one speaker: a mix graph blends speakers per frame (--speaker a:0.7,b:0.3).
+  const mix = m.speaker_mix ? `speaker mix: yes (per-frame graph over ${m.speaker_mix.columns.join(', ')})` : speakers.length > 1 ? 'speaker mix: no (one sid per call; re-import with --speaker-mix)' : 'speaker mix: -';
+  return `${model.name}  so-vits-svc ${m.sovits_version}, ${m.sampling_rate} Hz, hop ${m.hop_length}, ${m.ssl_dim}-d ${m.speech_encoder}${m.vol_embedding ? ', vol' : ''}; ${encoder}${random}\n    speakers: ${speakerText}; ${mix}\n    ${model.dir}`;
 }
 
 export function register(program: Command): void {

@@ -62,6 +62,11 @@ export interface SovitsManifest {
     dynamic_axes: Record<string, number[]>;
   };
   encoder: BundleEncoder | null;
+  /**
+   * null/absent: the generator takes `sid` int64 [1]. Upstream's speaker-mix graph (onnx_export.py with
+   * two or more speakers): `sid` float32 [T, columns.length], per-frame weights, column i = speaker columns[i].
+   */
+  speaker_mix?: { graph: 'per-frame'; columns: string[] } | null;
   parameters: Record<string, number>;
   /** Optional typical f0 per speaker name ('*' = any), for automatic pitch shift; not written by import. */
   speaker_f0_hz?: Record<string, number>;
@@ -133,6 +138,18 @@ export function readBundle(dir: string): SovitsBundle {
   for (const [name, id] of Object.entries(manifest.speakers ?? {})) {
     if (!Number.isInteger(id) || id < 0 || id >= manifest.n_speakers) invalid(dir, `speaker '${name}' has id ${String(id)}, outside 0..${manifest.n_speakers - 1}`);
   }
+  const sid = manifest.generator.inputs.find((i) => i.name === 'sid')!;
+  const mix = manifest.speaker_mix;
+  if (mix) {
+    if (mix.graph !== 'per-frame' || !Array.isArray(mix.columns) || mix.columns.length < 1) invalid(dir, 'speaker_mix must be {graph: "per-frame", columns: [speaker names]}');
+    const unknown = mix.columns.filter((name) => !(name in (manifest.speakers ?? {})));
+    if (unknown.length) invalid(dir, `speaker_mix columns name unknown speakers: ${unknown.join(', ')}`);
+    if (sid.dtype !== 'float32' || sid.shape.length !== 2 || sid.shape[1] !== mix.columns.length) {
+      invalid(dir, `a speaker-mix generator takes sid float32 [T, ${mix.columns.length}], the manifest says ${sid.dtype} [${sid.shape.join(', ')}]`);
+    }
+  } else if (sid.dtype !== 'int64') {
+    invalid(dir, `generator input sid is ${sid.dtype} [${sid.shape.join(', ')}] but the manifest has no speaker_mix: expected int64 [1] (or a speaker_mix entry for upstream's mix graph)`);
+  }
   const generatorPath = bundleFile(dir, manifest.generator.file, 'generator');
   if (!existsSync(generatorPath)) invalid(dir, `generator file ${manifest.generator.file} is missing`);
   let encoderPath: string | null = null;
@@ -156,6 +173,76 @@ export function resolveSpeaker(manifest: SovitsManifest, speaker: string | numbe
   throw new SvcError('INVALID_ARGUMENT', `unknown speaker '${speaker}' for model ${manifest.name}`, {
     hint: `use one of: ${names.join(', ') || `ids 0..${manifest.n_speakers - 1}`}`,
   });
+}
+
+/** A speaker, or a blend of speakers (weights sum to 1), as `--speaker` and the protocol give it. */
+export interface SpeakerChoice {
+  /** The single speaker, or the mix's heaviest one (its typical f0 drives --auto-pitch). */
+  speakerId: number;
+  /** null for one speaker; else every speaker with a positive weight. */
+  mix: Array<{ id: number; weight: number }> | null;
+}
+
+/**
+ * Parses `NAME`, `ID` or a mix `a:0.7,b:0.3` (weights ≥ 0, normalized to sum 1; a name without a
+ * weight counts 1). A mix needs upstream's speaker-mix graph (manifest.speaker_mix): a graph that
+ * takes one `sid` cannot blend speakers, so that is refused with the way to get one.
+ */
+export function resolveSpeakerChoice(manifest: SovitsManifest, speaker: string | number | undefined): SpeakerChoice {
+  if (typeof speaker !== 'string' || !/[:,]/.test(speaker) || speaker in manifest.speakers) {
+    const speakerId = resolveSpeaker(manifest, speaker);
+    return { speakerId, mix: null };
+  }
+  const parts = speaker.split(',').map((part) => part.trim()).filter(Boolean);
+  const weights = new Map<number, number>();
+  for (const part of parts) {
+    const at = part.lastIndexOf(':');
+    const name = at < 0 ? part : part.slice(0, at);
+    const weight = at < 0 ? 1 : Number(part.slice(at + 1));
+    if (!Number.isFinite(weight) || weight < 0) {
+      throw new SvcError('INVALID_ARGUMENT', `speaker mix '${speaker}': weight '${part.slice(at + 1)}' of ${name} is not a number >= 0`, { hint: 'write the mix as name:weight,name:weight, e.g. alice:0.7,bob:0.3' });
+    }
+    const id = resolveSpeaker(manifest, name);
+    weights.set(id, (weights.get(id) ?? 0) + weight);
+  }
+  const total = [...weights.values()].reduce((a, b) => a + b, 0);
+  if (!(total > 0)) throw new SvcError('INVALID_ARGUMENT', `speaker mix '${speaker}' has no positive weight`, { hint: 'give at least one speaker a weight above 0' });
+  const mix = [...weights].filter(([, w]) => w > 0).map(([id, w]) => ({ id, weight: w / total }));
+  const speakerId = mix.reduce((best, entry) => (entry.weight > best.weight ? entry : best)).id;
+  if (mix.length === 1) return { speakerId, mix: null };
+  if (!manifest.speaker_mix) {
+    throw new SvcError('INVALID_ARGUMENT', `model ${manifest.name} cannot mix speakers: its generator takes one speaker id (sid int64 [1]), and the speaker embedding is inside the graph`, {
+      hint: 'import the model as a speaker-mix graph: `svc import-sovits --checkpoint G.pth --speaker-mix ...`, or `--onnx` with an export from so-vits-svc\'s onnx_export.py',
+    });
+  }
+  speakerColumns(manifest, mix);
+  return { speakerId, mix };
+}
+
+/** Column of each mixed speaker in a speaker-mix graph's sid (INVALID_ARGUMENT for a speaker without one). */
+function speakerColumns(manifest: SovitsManifest, mix: Array<{ id: number; weight: number }>): number[] {
+  const columns = manifest.speaker_mix!.columns;
+  return mix.map(({ id }) => {
+    const column = columns.indexOf(speakerName(manifest, id) ?? '');
+    if (column < 0) throw new SvcError('INVALID_ARGUMENT', `speaker id ${id} is not one of the mix graph's speakers (${columns.join(', ')})`);
+    return column;
+  });
+}
+
+/**
+ * The generator's `sid` feed for `frames` frames: int64 [1] for a single-speaker graph; for a
+ * speaker-mix graph float32 [frames, columns] with the choice's weights on every row (one-hot for
+ * one speaker). `weightsAt`, if given, supplies per-frame mixes (frame index -> choice).
+ */
+export function speakerFeed(manifest: SovitsManifest, choice: SpeakerChoice, frames: number): { data: Float32Array | BigInt64Array; dims: number[] } {
+  if (!manifest.speaker_mix) return { data: BigInt64Array.from([BigInt(choice.speakerId)]), dims: [1] };
+  const width = manifest.speaker_mix.columns.length;
+  const mix = choice.mix ?? [{ id: choice.speakerId, weight: 1 }];
+  const row = new Float32Array(width);
+  speakerColumns(manifest, mix).forEach((column, i) => (row[column] = mix[i]!.weight));
+  const data = new Float32Array(frames * width);
+  for (let frame = 0; frame < frames; frame++) data.set(row, frame * width);
+  return { data, dims: [frames, width] };
 }
 
 /** Name of speaker id `speakerId` in the bundle's table, or undefined for an id without a name. */

@@ -16,7 +16,7 @@ import { resample, StreamingResampler } from '../../audio/resample.js';
 import { SvcError, isSvcError } from '../../errors.js';
 import { DEFAULT_F0_METHOD, estimateF0, type F0Method } from '../../dsp/f0/index.js';
 import { volumeRms } from '../../dsp/volume.js';
-import { readBundle, resolveSpeaker, speakerName, type SovitsBundle, type SovitsManifest } from './bundle.js';
+import { readBundle, resolveSpeakerChoice, speakerFeed, speakerName, type SovitsBundle, type SpeakerChoice, type SovitsManifest } from './bundle.js';
 import { createSession, type GraphOptimization, type OnnxModel, type OnnxProvider } from '../../onnx/session.js';
 
 export const ENCODER_RATE = 16000;
@@ -67,6 +67,8 @@ export interface GeneratorWindow {
 
 export interface GenerateOptions {
   speakerId: number;
+  /** A blend of speakers for a speaker-mix graph (bundle.ts resolveSpeakerChoice); null/absent = speakerId alone. */
+  mix?: SpeakerChoice['mix'];
   noiseScale: number;
   seed: number;
   /**
@@ -438,9 +440,14 @@ export class SovitsModel {
     }
   }
 
-  /** Speaker id from a name or id (INVALID_ARGUMENT listing the speakers when unknown). */
+  /** Speaker id from a name or id (INVALID_ARGUMENT listing the speakers when unknown); a mix gives its heaviest speaker. */
   speakerId(speaker: string | number | undefined): number {
-    return resolveSpeaker(this.manifest, speaker);
+    return this.speakerChoice(speaker).speakerId;
+  }
+
+  /** A speaker or a mix `a:0.7,b:0.3` (mixes need a speaker-mix graph; bundle.ts resolveSpeakerChoice). */
+  speakerChoice(speaker: string | number | undefined): SpeakerChoice {
+    return resolveSpeakerChoice(this.manifest, speaker);
   }
 
   /** One short run of each graph; a failure names the feeds and becomes MODEL_INVALID. */
@@ -500,7 +507,7 @@ export class SovitsModel {
       mel2ph: { data: window.mel2ph, dims: [1, frames] },
       uv: { data: window.uv, dims: [1, frames] },
       noise: { data: noiseTensor(options.seed, window.frameOffset, frames, this.interChannels, options.noiseScale), dims: [1, this.interChannels, frames] },
-      sid: { data: BigInt64Array.from([BigInt(options.speakerId)]), dims: [1] },
+      sid: speakerFeed(this.manifest, { speakerId: options.speakerId, mix: options.mix ?? null }, frames),
     };
     if (this.volEmbedding) feeds.vol = { data: window.vol, dims: [1, frames] };
     const out = await this.generator.run(feeds);
@@ -687,7 +694,7 @@ export interface ConvertResult {
   sampleRate: number;
   pitchSemitones: number;
   speakerId: number;
-  /** The speaker's name in speakers.json (its id as text when it has none). */
+  /** The speaker's name in speakers.json (its id as text when it has none); a mix lists `name weight` pairs. */
   speakerName: string;
   frames: number;
 }
@@ -728,7 +735,7 @@ export async function convertAtModelRate(model: SovitsModel, samples: Float32Arr
   validateConvertOptions(options);
   const sr = model.sampleRate;
   const hop = model.hopSamples;
-  const speakerId = model.speakerId(options.speaker);
+  const { speakerId, mix } = model.speakerChoice(options.speaker);
   const noiseScale = options.noiseScale ?? DEFAULT_NOISE_SCALE;
   const seed = options.seed ?? 0;
   const mapping = options.mapping ?? 'time';
@@ -773,8 +780,10 @@ export async function convertAtModelRate(model: SovitsModel, samples: Float32Arr
   const mel2ph = buildMel2ph(frames, rows, mapping, hop, sr);
   options.onFeatures?.({ audio16k, content, rows, mel2ph, f0Hz, uv, vol, speakerId, noiseScale, seed, pitchSemitones, frames });
 
-  const out = await generateSliced(model, { content, rows, mel2ph, f0Hz, uv, vol, frameOffset: 0 }, { speakerId, noiseScale, seed }, options);
-  return { samples: out.subarray(0, n).slice(), sampleRate: sr, pitchSemitones, speakerId, speakerName: speakerName(model.manifest, speakerId) ?? String(speakerId), frames };
+  const out = await generateSliced(model, { content, rows, mel2ph, f0Hz, uv, vol, frameOffset: 0 }, { speakerId, mix, noiseScale, seed }, options);
+  const nameOf = (id: number): string => speakerName(model.manifest, id) ?? String(id);
+  const label = mix ? mix.map((entry) => `${nameOf(entry.id)} ${entry.weight.toFixed(2)}`).join(' + ') : nameOf(speakerId);
+  return { samples: out.subarray(0, n).slice(), sampleRate: sr, pitchSemitones, speakerId, speakerName: label, frames };
 }
 
 /** Phase (cycles) of the NSF fundamental at the start of frame k, summing each frame's advance. */

@@ -32,6 +32,7 @@ import {
   type EncoderContext,
   SovitsModel,
 } from './model.js';
+import type { SpeakerChoice } from './bundle.js';
 import type { OnnxProvider } from '../../onnx/session.js';
 import { loadModel, loadRvcModel, modelRoots, resolveModelDir } from '../registry.js';
 import { isRvcBundleDir } from '../rvc/bundle.js';
@@ -166,6 +167,7 @@ export class NeuralStage implements ConverterStage {
   readonly contextSamples: number;
   private readonly hop: number;
   private readonly speakerId: number;
+  private readonly speakerMix: SpeakerChoice['mix'];
   private readonly noiseScale: number;
   private readonly seed: number;
   private readonly rightFrames: number;
@@ -183,7 +185,7 @@ export class NeuralStage implements ConverterStage {
     this.name = model.name;
     this.sampleRate = model.sampleRate;
     this.hop = model.hopSamples;
-    this.speakerId = model.speakerId(options.speaker);
+    ({ speakerId: this.speakerId, mix: this.speakerMix } = model.speakerChoice(options.speaker));
     this.noiseScale = options.noiseScale ?? DEFAULT_NOISE_SCALE;
     this.seed = options.seed ?? 0;
     this.rightFrames = options.rightContextFrames ?? 2;
@@ -407,7 +409,7 @@ export class NeuralStage implements ConverterStage {
     }
     const audio = await this.model.generate(
       { content, rows, mel2ph, f0Hz, uv, vol, frameOffset: k0 },
-      { speakerId: this.speakerId, noiseScale: this.noiseScale, seed: this.seed, sourcePhaseCycles: this.phaseAt(s, k0, f0Hz) },
+      { speakerId: this.speakerId, mix: this.speakerMix, noiseScale: this.noiseScale, seed: this.seed, sourcePhaseCycles: this.phaseAt(s, k0, f0Hz) },
     );
     this.forget(s, k0);
     const offset = start - k0 * hop;
@@ -459,7 +461,7 @@ export class NeuralStage implements ConverterStage {
  */
 export async function createNeuralStageFactory(model: SovitsModel, options: NeuralStageOptions = {}): Promise<StageFactory & { shape: StageShape }> {
   await EncoderFeed.ready();
-  model.speakerId(options.speaker); // unknown speaker: fail now, not per session
+  model.speakerChoice(options.speaker); // unknown speaker or a mix the graph cannot take: fail now, not per session
   const probe = await createF0Stream(model.sampleRate, { method: options.f0Method ?? DEFAULT_STREAM_F0_METHOD, hopSamples: model.hopSamples, lowLatency: options.f0LowLatency ?? true });
   const f0LatencySamples = probe.latencySamples;
   await probe.dispose();
