@@ -23,7 +23,7 @@ def write_tiny_encoder(path, dim=256):
 
 
 def pick_checkpoint(run_dir, step):
-    from .train import checkpoint_steps
+    from .train.checkpoints import checkpoint_steps
     steps = checkpoint_steps(run_dir)
     if not steps:
         raise SvcPyError("FILE_NOT_FOUND", f"{run_dir} holds no generator checkpoint G_<step>.pth",
