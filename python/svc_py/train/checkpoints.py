@@ -114,11 +114,12 @@ def load_base_weights(net, state, what, source):
     net.load_state_dict(merged)
 
 
-def save_checkpoint(run_dir, step, net_g, net_d, optim_g, optim_d, history, config, keep):
-    """G_<step>.pth (upstream's keys + svc's loss history and config) and D_<step>.pth, then prunes
-    all but the newest `keep` pairs."""
+def save_checkpoint(run_dir, step, net_g, net_d, optim_g, optim_d, history, config, keep, batch_rng):
+    """G_<step>.pth (upstream's keys + svc's loss history, config and random states) and
+    D_<step>.pth, then prunes all but the newest `keep` pairs."""
     save_atomic({"model": net_g.state_dict(), "iteration": step, "optimizer": optim_g.state_dict(),
-                 "learning_rate": optim_g.param_groups[0]["lr"], "svc": {"history": history, "config": config}},
+                 "learning_rate": optim_g.param_groups[0]["lr"],
+                 "svc": {"history": history, "config": config, "random_state": random_state(batch_rng)}},
                 os.path.join(run_dir, f"G_{step}.pth"))
     save_atomic({"model": net_d.state_dict(), "iteration": step, "optimizer": optim_d.state_dict(),
                  "learning_rate": optim_d.param_groups[0]["lr"]}, os.path.join(run_dir, f"D_{step}.pth"))
@@ -126,8 +127,8 @@ def save_checkpoint(run_dir, step, net_g, net_d, optim_g, optim_d, history, conf
 
 
 def resume_checkpoint(run_dir, net_g, net_d, optim_g, optim_d):
-    """Loads the newest complete pair into the nets and optimizers. Returns (step, history), or
-    None when run_dir holds no checkpoint. Our own checkpoints hold plain tensors and numbers,
+    """Loads the newest complete pair into the nets and optimizers. Returns (step, history, random
+    state or None for checkpoints without one), or None when run_dir holds no checkpoint. Our own checkpoints hold plain tensors and numbers,
     read as data (safe_pickle)."""
     last = latest_checkpoint(run_dir)
     if last is None:
@@ -138,7 +139,22 @@ def resume_checkpoint(run_dir, net_g, net_d, optim_g, optim_d):
     net_d.load_state_dict(d_state["model"])
     optim_g.load_state_dict(g_state["optimizer"])
     optim_d.load_state_dict(d_state["optimizer"])
-    return int(g_state["iteration"]), g_state.get("svc", {}).get("history", [])
+    svc = g_state.get("svc", {})
+    return int(g_state["iteration"]), svc.get("history", []), svc.get("random_state")
+
+
+def random_state(batch_rng):
+    """The batch sampler's and torch's CPU random states, as plain data: with them a resumed run
+    draws the same batches, slices and noise as a run that was never stopped, so where a kill
+    lands does not change the trained model."""
+    version, internal, gauss = batch_rng.getstate()
+    return {"python": [version, list(internal), gauss], "torch": torch.get_rng_state()}
+
+
+def restore_random_state(batch_rng, state):
+    version, internal, gauss = state["python"]
+    batch_rng.setstate((version, tuple(internal), gauss))
+    torch.set_rng_state(state["torch"])
 
 
 def start_from_base(base, manifest, net_g, net_d):

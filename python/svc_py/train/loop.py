@@ -32,7 +32,7 @@ from torch.nn import functional as F
 from ..events import SvcPyError, emit, progress
 from ..sovits.config import read_config
 from ..sovits.models import build_generator, count_parameters
-from .checkpoints import require_same_encoder, resume_checkpoint, save_checkpoint, start_from_base
+from .checkpoints import require_same_encoder, restore_random_state, resume_checkpoint, save_checkpoint, start_from_base
 from .config import load_config
 from .data import Dataset, MelScale, slice_frames, spectrogram
 from .model import build_discriminator, discriminator_loss, feature_loss, generator_loss, kl_loss, stft_loss
@@ -151,22 +151,24 @@ def main():
     net_d = build_discriminator(config).to(device)
     optim_g = torch.optim.AdamW(net_g.parameters(), train_cfg["learning_rate"], betas=train_cfg["betas"], eps=train_cfg["eps"])
     optim_d = torch.optim.AdamW(net_d.parameters(), train_cfg["learning_rate"], betas=train_cfg["betas"], eps=train_cfg["eps"])
-    step, history = 0, []
+    step, history, saved_random_state = 0, [], None
     if args.resume:
         resumed = resume_checkpoint(args.out, net_g, net_d, optim_g, optim_d)
         if resumed is not None:
-            step, history = resumed
+            step, history, saved_random_state = resumed
         if is_main:
             progress(f"resumed from step {step}" if resumed else "no checkpoint to resume from; starting at step 0", step=step)
     if args.base and step == 0:
         line = start_from_base(args.base, manifest, net_g, net_d)
         if is_main:
             progress(line)
-    # Per-step exponential decay equivalent to upstream's per-epoch lr_decay.
+    # Per-step exponential decay equivalent to upstream's per-epoch lr_decay. A resumed run keeps
+    # the learning rate its optimizer state saved (the product of every step's decay, bit for bit).
     steps_per_epoch = max(1, len(train_set.clips) // batch_size)
     gamma = train_cfg["lr_decay"] ** (1.0 / steps_per_epoch)
-    for group in optim_g.param_groups + optim_d.param_groups:
-        group["lr"] = train_cfg["learning_rate"] * gamma ** step
+    if step == 0:
+        for group in optim_g.param_groups + optim_d.param_groups:
+            group["lr"] = train_cfg["learning_rate"]
     model_g, model_d = net_g, net_d
     if distributed:
         from torch.nn.parallel import DistributedDataParallel as DDP
@@ -176,6 +178,9 @@ def main():
     use_amp = device.type == "cuda"
     scaler = torch.cuda.amp.GradScaler(enabled=use_amp)
     rng = random.Random(args.seed * 1000 + rank * 7919 + step)
+    if saved_random_state is not None and not distributed:
+        # Continue the stopped run's random streams (rank 0's only are saved, so not under DDP).
+        restore_random_state(rng, saved_random_state)
     if is_main:
         emit("start", step=step, total=total_steps, parameters={"generator": count_parameters(net_g), "discriminator": count_parameters(net_d)},
              clips={"train": len(train_set.clips), "val": len(val_set.clips)}, device=str(device), world_size=world)
@@ -235,7 +240,7 @@ def main():
             emit("step", step=step, total=total_steps, losses=losses, steps_per_s=rate,
                  eta_s=(total_steps - step) / rate if rate > 0 else None, lr=optim_g.param_groups[0]["lr"])
         if is_main and (step % checkpoint_every == 0 or step == total_steps):
-            save_checkpoint(args.out, step, net_g, net_d, optim_g, optim_d, history, config, int(train_cfg.get("keep_ckpts", 3)))
+            save_checkpoint(args.out, step, net_g, net_d, optim_g, optim_d, history, config, int(train_cfg.get("keep_ckpts", 3)), rng)
             write_validation_audio(net_g, val_set.clips[0], device, os.path.join(args.out, "val", f"step_{step}.wav"), data["sampling_rate"])
             write_loss_history(args.out, history)
             emit("checkpoint", step=step, path=os.path.join(args.out, f"G_{step}.pth"))

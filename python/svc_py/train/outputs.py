@@ -54,9 +54,10 @@ def write_wav_pcm16(path, audio, rate):
 
 def write_validation_audio(net_g, clip, device, path, rate):
     """Resynthesises one validation clip (fixed noise, noise_scale 0.4, as so-vits-svc infers) so a
-    person can hear each checkpoint."""
+    person can hear each checkpoint. The vocoder's sine source draws noise from torch's global
+    generator: forked here, so listening to a run never changes what it trains."""
     net_g.eval()
-    with torch.no_grad():
+    with torch.no_grad(), torch.random.fork_rng(devices=[]):
         generator = torch.Generator().manual_seed(0)
         c = torch.from_numpy(clip["content"].T.copy())[None].to(device)
         f0 = torch.from_numpy(clip["f0"])[None].to(device)
