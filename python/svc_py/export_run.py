@@ -1,5 +1,5 @@
 """`python -m svc_py.export_run --run RUN --out DIR [--step N] [--name NAME] [--force]`: a training run
-(python/svc_py/train.py's folder: config.json, run.json, G_<step>.pth) -> an svc model bundle
+(the run folder of python/svc_py/train: config.json, run.json, G_<step>.pth) -> an svc model bundle
 (generator.onnx, config.json, speakers.json, manifest.json and the dataset's encoder.onnx) that
 `svc convert --model` and the server load. Uses the So-VITS helpers' export and bundle writers.
 
