@@ -7,8 +7,9 @@
 // weights; measured ≈ 0.85), that the resumed run continues from the
 // checkpoint to the same final step with one continuous loss history, and that the converted file
 // plays, keeps the source's duration and level, and follows the source's pitch (f0 correlation and
-// error over frames voiced in both, as converted and an octave up). Also: --nproc 2 (torchrun, 2 CPU
-// processes, gloo) from random weights (--base none). About 4–6 minutes on 2 cores.
+// error over frames voiced in both, as converted, and a male source an octave up). Also: --nproc 2 (torchrun, 2 CPU
+// processes, gloo) from random weights (--base none), and a run stopped and resumed equals one never
+// stopped (bit-identical losses). About 5–8 minutes on 2 cores.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn } from 'node:child_process';
@@ -25,6 +26,8 @@ const dataset = join(temp.dir, 'dataset');
 const run = join(temp.dir, 'run');
 const STEPS = 400;
 const KILL_AFTER_CHECKPOINT = 200;
+// A safety net, not a speed check: 200 steps took 11+ minutes at load 26 on 2 cores (8 jobs).
+const TRAIN_TIMEOUT_MS = 25 * 60_000;
 
 /** Starts `svc train` in its own process group and SIGKILLs the whole group (CLI + trainer) once the checkpoint at `killAt` is reported. */
 function trainAndKill(args: string[], killAt: number): Promise<{ stderr: string; killed: boolean }> {
@@ -32,7 +35,7 @@ function trainAndKill(args: string[], killAt: number): Promise<{ stderr: string;
     const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'src', 'cli', 'main.ts'), ...args], { cwd: repoRoot, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
     let killed = false;
-    const timer = setTimeout(() => process.kill(-child.pid!, 'SIGKILL'), 600_000);
+    const timer = setTimeout(() => process.kill(-child.pid!, 'SIGKILL'), TRAIN_TIMEOUT_MS);
     child.stderr.on('data', (d) => {
       stderr += d;
       if (!killed && stderr.includes(`G_${killAt}.pth`)) {
@@ -65,14 +68,17 @@ test('preprocess a small real dataset', async () => {
 });
 
 test(`train tiny ${STEPS} steps; SIGKILL after step ${KILL_AFTER_CHECKPOINT}; resume to the same step; the mel loss falls`, async () => {
-  const args = ['train', dataset, '--out', run, '--config', 'tiny', '--steps', String(STEPS), '--checkpoint-every', '100', '--log-every', '5'];
+  // --threads 1: the default (cores / 2) would make the trained model depend on the machine's core
+  // count; with it, one seed gives one model per CPU type (and the resume is exact, so where the
+  // kill lands does not matter either).
+  const args = ['train', dataset, '--out', run, '--config', 'tiny', '--steps', String(STEPS), '--checkpoint-every', '100', '--log-every', '5', '--threads', '1'];
   const first = await trainAndKill(args, KILL_AFTER_CHECKPOINT);
   assert.ok(first.killed, `never saw checkpoint ${KILL_AFTER_CHECKPOINT}:\n${first.stderr.slice(-2000)}`);
   assert.match(first.stderr, /starting from the pretrained base .*sovits_tiny_base.*G_0\.pth and .*D_0\.pth/);
   assert.ok(existsSync(join(run, `G_${KILL_AFTER_CHECKPOINT}.pth`)) && existsSync(join(run, `D_${KILL_AFTER_CHECKPOINT}.pth`)));
   assert.not.ok(existsSync(join(run, `G_${STEPS}.pth`)), 'the first run was stopped before the end');
 
-  const resumed = await runSvc([...args, '--resume'], { timeoutMs: 600_000 });
+  const resumed = await runSvc([...args, '--resume'], { timeoutMs: TRAIN_TIMEOUT_MS });
   assert.is(resumed.code, 0, resumed.stderr);
   assert.match(resumed.stderr, new RegExp(`resumed from step (${KILL_AFTER_CHECKPOINT}|${KILL_AFTER_CHECKPOINT + 100})`));
   assert.not.match(resumed.stderr, /pretrained base/, 'a resumed run continues from its checkpoint, not from the base');
@@ -121,15 +127,22 @@ test('export the run and convert a VCTK utterance: it plays, keeps the duration 
   assert.ok(scores.bothVoicedFrames >= 50, `only ${scores.bothVoicedFrames} frames voiced in both`);
   assert.ok(scores.f0Correlation > 0.9, `f0 correlation ${scores.f0Correlation}`);
   assert.ok(scores.f0RmseCents < 100, `f0 RMSE ${scores.f0RmseCents} cents`);
-  // An octave up (--pitch 12) lands an octave up: the error after removing 1200 cents stays small.
+  // An octave up (--pitch 12) lands an octave up, for the use it is made for: a male voice (VCTK
+  // p226, f0 ~100-150 Hz) into this female model (clb, ~150-250 Hz). Shifting the female source
+  // up an octave (400-600 Hz) asks a 400-step tiny model for pitches it never heard: it reads as
+  // unvoiced there, and how much so depends on float rounding (measured on this 2-core machine:
+  // 77-141 of 415 frames voiced in both; 1 frame on another CPU). The male source measured
+  // 483 frames, correlation 0.992, RMSE 22 cents at --threads 1 (docs/training.md, "Reproducibility").
+  const male = shared('speech', 'vctk_autovc_16k', 'p226', 'p226_003.wav');
   const up = join(temp.dir, 'converted-up.wav');
-  const convUp = await runSvc(['convert', source, up, '--model', bundleDir, '--pitch', '12']);
+  const convUp = await runSvc(['convert', male, up, '--model', bundleDir, '--pitch', '12']);
   assert.is(convUp.code, 0, convUp.stderr);
+  const maleInput = await readMono(male);
   const shifted = await readMono(up);
-  assert.is(shifted.samples.length, converted.samples.length);
-  const upScores = await scorePair(input, shifted, { alignment: 'time', f0Method: 'hybrid', pitchOffsetSemitones: 12 });
-  console.log(`+12 semitones vs source + 1200 cents: f0 correlation ${upScores.f0Correlation.toFixed(3)}, f0 RMSE ${upScores.f0RmseCents.toFixed(0)} cents over ${upScores.bothVoicedFrames} frames`);
-  assert.ok(upScores.bothVoicedFrames >= 50 && upScores.f0Correlation > 0.9 && upScores.f0RmseCents < 100,
+  assert.ok(Math.abs(shifted.samples.length - maleInput.samples.length) <= 320, `${shifted.samples.length} vs ${maleInput.samples.length} samples`);
+  const upScores = await scorePair(maleInput, shifted, { alignment: 'time', f0Method: 'hybrid', pitchOffsetSemitones: 12 });
+  console.log(`male source +12 semitones vs source + 1200 cents: f0 correlation ${upScores.f0Correlation.toFixed(3)}, f0 RMSE ${upScores.f0RmseCents.toFixed(0)} cents over ${upScores.bothVoicedFrames} frames`);
+  assert.ok(upScores.bothVoicedFrames >= 150 && upScores.f0Correlation > 0.9 && upScores.f0RmseCents < 100,
     `an octave up: correlation ${upScores.f0Correlation}, RMSE ${upScores.f0RmseCents} cents over ${upScores.bothVoicedFrames} frames`);
 
   // svc eval --model converts through the same CLI and scores converted vs source.
@@ -138,6 +151,18 @@ test('export the run and convert a VCTK utterance: it plays, keeps the duration 
   const report = JSON.parse(evaluated.stdout) as { pairs: Array<{ name: string; alignment: string; mcdDb: number }> };
   assert.equal(report.pairs.map((p) => [p.name, p.alignment]), [['p225_003', 'time']]);
   assert.ok(Math.abs(report.pairs[0]!.mcdDb - scores.mcdDb) < 0.5, `eval CLI MCD ${report.pairs[0]!.mcdDb} vs ${scores.mcdDb}`);
+});
+
+test('a resumed run is the run that was never stopped: same seed, same losses, step for step', async () => {
+  const common = ['--config', 'tiny', '--checkpoint-every', '2', '--log-every', '1', '--threads', '1'];
+  const straight = join(temp.dir, 'run-straight');
+  const stopped = join(temp.dir, 'run-stopped');
+  for (const [out, steps, extra] of [[straight, '4', []], [stopped, '2', []], [stopped, '4', ['--resume']]] as const) {
+    const r = await runSvc(['train', dataset, '--out', out, '--steps', steps, ...common, ...extra], { timeoutMs: 300_000 });
+    assert.is(r.code, 0, r.stderr);
+  }
+  const losses = (dir: string): unknown => JSON.parse(readFileSync(join(dir, 'losses.json'), 'utf8'));
+  assert.equal(losses(stopped), losses(straight));
 });
 
 test('--nproc 2 trains with two CPU processes (torchrun, DistributedDataParallel over gloo) from random weights', async () => {

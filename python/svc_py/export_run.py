@@ -1,5 +1,5 @@
 """`python -m svc_py.export_run --run RUN --out DIR [--step N] [--name NAME] [--force]`: a training run
-(python/svc_py/train.py's folder: config.json, run.json, G_<step>.pth) -> an svc model bundle
+(the run folder of python/svc_py/train: config.json, run.json, G_<step>.pth) -> an svc model bundle
 (generator.onnx, config.json, speakers.json, manifest.json and the dataset's encoder.onnx) that
 `svc convert --model` and the server load. Uses the So-VITS helpers' export and bundle writers.
 
@@ -23,7 +23,7 @@ def write_tiny_encoder(path, dim=256):
 
 
 def pick_checkpoint(run_dir, step):
-    from .train import checkpoint_steps
+    from .train.checkpoints import checkpoint_steps
     steps = checkpoint_steps(run_dir)
     if not steps:
         raise SvcPyError("FILE_NOT_FOUND", f"{run_dir} holds no generator checkpoint G_<step>.pth",

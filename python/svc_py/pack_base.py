@@ -26,7 +26,7 @@ def main():
     import torch
 
     from .safe_pickle import load_torch_file
-    from .train import latest_checkpoint, save_atomic
+    from .train.checkpoints import latest_checkpoint, save_atomic
 
     step = args.step if args.step is not None else latest_checkpoint(args.run)
     if step is None or not os.path.exists(os.path.join(args.run, f"G_{step}.pth")):

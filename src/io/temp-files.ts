@@ -1,6 +1,6 @@
 // Temp files that killed writes leave behind. Every atomic write in svc goes to a sibling temp file that
-// is renamed onto the final name: `<name>.tmp-<pid>[-<hex>]` (audio/io.ts, preprocess, train.py's
-// checkpoints) or `<name>.tmp[.onnx|.png]` (export_run.py, train.py's plots). A process killed mid-write
+// is renamed onto the final name: `<name>.tmp-<pid>[-<hex>]` (audio/io.ts, preprocess, svc_py.train's
+// checkpoints) or `<name>.tmp[.onnx|.png]` (export_run.py, svc_py.train's plots). A process killed mid-write
 // leaves that file; the next run in the same folder (start or --resume) removes the ones whose writer is
 // gone: its pid no longer runs, or, without a pid, the file has not changed for `minAgeMs`.
 import { readdirSync, statSync, unlinkSync } from 'node:fs';

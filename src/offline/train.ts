@@ -1,4 +1,4 @@
-// `svc train`: runs the PyTorch trainer (python/svc_py/train.py) as a child process and turns its
+// `svc train`: runs the PyTorch trainer (python/svc_py/train/) as a child process and turns its
 // JSON-line events (start, step, checkpoint, progress, result, error) into callbacks. With nproc > 1
 // it runs `python -m svc_py.torchrun --standalone --nproc_per_node N -m svc_py.train ...` (torchrun)
 // (DistributedDataParallel, gloo on CPU). The dataset and config are checked here first so common

@@ -39,12 +39,14 @@ KNOWN_DATA_KEYS = set(REQUIRED_DATA_KEYS + [
 ])
 KNOWN_TOP_KEYS = {"train", "data", "model", "spk"}
 
-# Content-encoder names upstream accepts, with the feature width each produces.
+# Content-encoder names upstream accepts (and svc's own), with the feature width each produces.
 SPEECH_ENCODERS = {
     "vec768l12": 768, "vec256l9": 256, "vec256l9-onnx": 256, "vec256l12-onnx": 256,
     "vec768l9-onnx": 768, "vec768l12-onnx": 768, "hubertsoft": 256, "hubertsoft-onnx": 256,
     "whisper-ppg": 1024, "whisper-ppg-large": 1280, "cnhubertlarge": 1024,
     "dphubert": 768, "wavlmbase+": 768,
+    # svc's own encoder (python/svc_py/content, models/svc_phone_encoder): phone posteriors, or its bottleneck.
+    "svcphone40": 40, "svcphone256": 256,
 }
 
 # The upstream 4.1 defaults for optional model keys (what SynthesizerTrn uses when absent).

@@ -256,19 +256,25 @@ def _scores_and_features(disc, x):
     return torch.flatten(x, 1, -1), fmap
 
 
-class DiscriminatorP(nn.Module):
-    """HiFi-GAN period discriminator: the waveform folded to [T/p, p], 2-D convs along time."""
+def scaled_width(channels, scale):
+    """A discriminator width at `scale` of upstream's (at least 2 channels); exact at scale 1."""
+    return channels if scale == 1.0 else max(2, int(channels * scale))
 
-    def __init__(self, period, kernel_size=5, stride=3, use_spectral_norm=False):
+
+class DiscriminatorP(nn.Module):
+    """HiFi-GAN period discriminator: the waveform folded to [T/p, p], 2-D convs along time.
+    `width_scale` multiplies every width (svc's train.discriminator_scale; 1.0 = upstream's layout,
+    whose state_dict keys and shapes D_*.pth files hold)."""
+
+    def __init__(self, period, kernel_size=5, stride=3, use_spectral_norm=False, width_scale=1.0):
         super().__init__()
         self.period = period
         norm = spectral_norm if use_spectral_norm else weight_norm
         pad = (get_padding(kernel_size, 1), 0)
-        chans = [1, 32, 128, 512, 1024]
+        chans = [1] + [scaled_width(c, width_scale) for c in (32, 128, 512, 1024, 1024)]
         self.convs = nn.ModuleList(
-            [norm(nn.Conv2d(chans[i], chans[i + 1], (kernel_size, 1), (stride, 1), padding=pad)) for i in range(4)]
-            + [norm(nn.Conv2d(1024, 1024, (kernel_size, 1), 1, padding=pad))])
-        self.conv_post = norm(nn.Conv2d(1024, 1, (3, 1), 1, padding=(1, 0)))
+            [norm(nn.Conv2d(chans[i], chans[i + 1], (kernel_size, 1), (stride if i < 4 else 1, 1), padding=pad)) for i in range(5)])
+        self.conv_post = norm(nn.Conv2d(chans[-1], 1, (3, 1), 1, padding=(1, 0)))
 
     def forward(self, x):
         b, c, t = x.shape
@@ -281,15 +287,24 @@ class DiscriminatorP(nn.Module):
 
 
 class DiscriminatorS(nn.Module):
-    """HiFi-GAN (MelGAN) scale discriminator on the raw waveform: grouped strided 1-D convs."""
+    """HiFi-GAN (MelGAN) scale discriminator on the raw waveform: grouped strided 1-D convs.
+    `width_scale` multiplies widths and groups (groups shrink until they divide both widths)."""
 
-    def __init__(self, use_spectral_norm=False):
+    def __init__(self, use_spectral_norm=False, width_scale=1.0):
         super().__init__()
         norm = spectral_norm if use_spectral_norm else weight_norm
-        specs = [(1, 16, 15, 1, 1, 7), (16, 64, 41, 4, 4, 20), (64, 256, 41, 4, 16, 20), (256, 1024, 41, 4, 64, 20),
-                 (1024, 1024, 41, 4, 256, 20), (1024, 1024, 5, 1, 1, 2)]
-        self.convs = nn.ModuleList([norm(nn.Conv1d(i, o, k, s, groups=g, padding=p)) for i, o, k, s, g, p in specs])
-        self.conv_post = norm(nn.Conv1d(1024, 1, 3, 1, padding=1))
+        # (width out, kernel, stride, groups, padding) per conv, upstream's at width_scale 1.
+        specs = [(16, 15, 1, 1, 7), (64, 41, 4, 4, 20), (256, 41, 4, 16, 20), (1024, 41, 4, 64, 20), (1024, 41, 4, 256, 20), (1024, 5, 1, 1, 2)]
+        layers, width_in = [], 1
+        for width, kernel, stride, groups, pad in specs:
+            width_out = scaled_width(width, width_scale)
+            groups = max(1, int(groups * width_scale))
+            while width_in % groups or width_out % groups:
+                groups -= 1
+            layers.append(norm(nn.Conv1d(width_in, width_out, kernel, stride, groups=groups, padding=pad)))
+            width_in = width_out
+        self.convs = nn.ModuleList(layers)
+        self.conv_post = norm(nn.Conv1d(width_in, 1, 3, 1, padding=1))
 
     def forward(self, x):
         return _scores_and_features(self, x)
@@ -299,10 +314,11 @@ class MultiPeriodDiscriminator(nn.Module):
     """Upstream's combined discriminator: one scale discriminator (index 0) and period
     discriminators for periods 2, 3, 5, 7, 11 (indices 1..5)."""
 
-    def __init__(self, use_spectral_norm=False, periods=(2, 3, 5, 7, 11)):
+    def __init__(self, use_spectral_norm=False, periods=(2, 3, 5, 7, 11), width_scale=1.0):
         super().__init__()
         self.discriminators = nn.ModuleList(
-            [DiscriminatorS(use_spectral_norm)] + [DiscriminatorP(p, use_spectral_norm=use_spectral_norm) for p in periods])
+            [DiscriminatorS(use_spectral_norm, width_scale)]
+            + [DiscriminatorP(p, use_spectral_norm=use_spectral_norm, width_scale=width_scale) for p in periods])
 
     def forward(self, y, y_hat):
         real_scores, fake_scores, real_maps, fake_maps = [], [], [], []

@@ -1,5 +1,5 @@
 // `svc train DATASET --out RUN`: trains a So-VITS-SVC model on a dataset from `svc preprocess`
-// (python/svc_py/train.py; docs/training.md). Shows step, losses, steps/s and ETA (a progress bar on
+// (python/svc_py/train/; docs/training.md). Shows step, losses, steps/s and ETA (a progress bar on
 // a terminal, a line per logged step otherwise). Checkpoints G_<step>.pth/D_<step>.pth land in RUN;
 // --resume continues from the newest; --nproc N trains N processes with torchrun (gloo on CPU).
 import type { Command } from 'commander';
