@@ -54,7 +54,9 @@ test.before(async () => {
   const speech = await readMono(shared('speech', 'kathleen_arctic_cc0_48k', 'arctic_a0001.wav'));
   await writeWav(micWav, speech, { format: 'pcm16' });
   micF0Hz = medianF0(speech.samples, speech.sampleRate).hz;
-  server = await startServer({ host: '127.0.0.1', port: 0, token: TOKEN });
+  // A generous queue: this shared 2-core machine may stall the page or the server for a moment, and the
+  // default policy then silences blocks (the policy is tested in no-leak.test.ts).
+  server = await startServer({ host: '127.0.0.1', port: 0, token: TOKEN, maxQueueMs: 3000 });
   browser = await launchChromiumWithMic(temp.dir, micWav);
   page = browser.pages()[0] ?? (await browser.newPage());
   page.on('pageerror', (error) => console.error('page error:', error.message));
