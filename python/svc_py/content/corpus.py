@@ -9,13 +9,13 @@ import os
 import random
 import re
 import subprocess
-import wave
 
 import numpy as np
 import torch
 import torchaudio
 
 from ..events import SvcPyError
+from ..train.outputs import write_wav_pcm16
 
 RATE = 16000
 # espeak-ng voices and variants for synthetic coverage (formant synthesis: many vocal tracts).
@@ -33,13 +33,7 @@ def read_audio(path):
 
 
 def write_wav16(path, audio):
-    # svc's one PCM16 convention (src/audio/pcm16.ts): x * 32768 rounded, clipped to [-32768, 32767].
-    pcm = np.clip(np.rint(np.nan_to_num(audio) * 32768.0), -32768, 32767).astype("<i2")
-    with wave.open(path, "wb") as handle:
-        handle.setnchannels(1)
-        handle.setsampwidth(2)
-        handle.setframerate(RATE)
-        handle.writeframes(pcm.tobytes())
+    write_wav_pcm16(path, audio, RATE)
 
 
 def sources_md_texts(data_root):
