@@ -32,7 +32,7 @@ export async function startChildServer(extraArgs: string[], options: { pin?: boo
   let err = '';
   child.stderr!.on('data', (d) => (err += d));
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start: ${err}`)), 30_000);
+    const timer = setTimeout(() => reject(new Error(`server did not start within 120 s: ${err}`)), 120_000); // worker threads boot tsx each: slow on a busy machine
     child.stdout!.on('data', (d) => {
       out += d;
       const m = /listening on (http:\/\/\S+)/.exec(out);

@@ -5,6 +5,10 @@ import * as assert from 'uvu/assert';
 import { hostName, isLoopbackHost } from '../src/server/access.js';
 import { withoutPaths } from '../src/server/errors.js';
 import { PendingGate, TokenBucket } from '../src/server/limits.js';
+import { bundleFilePath } from '../src/voices/bundle-file.js';
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { makeTempDir } from './helpers/index.js';
 
 test('TokenBucket: a burst of capacity, then the rate', () => {
   let now = 0;
@@ -49,6 +53,25 @@ test('client errors keep file names and drop the folders of absolute paths', () 
   assert.is(withoutPaths('cannot load /srv/models/tiny/encoder.onnx: truncated'), 'cannot load encoder.onnx: truncated');
   assert.is(withoutPaths('C:\\Users\\me\\models\\tiny\\manifest.json is not JSON'), 'manifest.json is not JSON');
   assert.is(withoutPaths('ws://127.0.0.1:8080/ws, ratio 1/2, a/b'), 'ws://127.0.0.1:8080/ws, ratio 1/2, a/b');
+});
+
+test('manifest files stay inside their bundle: no .., no absolute path, no link out', () => {
+  const temp = makeTempDir('svc-bundle-file-');
+  try {
+    const dir = join(temp.dir, 'voice');
+    mkdirSync(join(dir, 'sub'), { recursive: true });
+    writeFileSync(join(dir, 'generator.onnx'), 'x');
+    writeFileSync(join(temp.dir, 'outside.onnx'), 'x');
+    symlinkSync(join(temp.dir, 'outside.onnx'), join(dir, 'link.onnx'));
+    assert.equal(bundleFilePath(dir, 'generator.onnx', 'generator'), { path: join(dir, 'generator.onnx') });
+    assert.equal(bundleFilePath(dir, 'sub/../generator.onnx', 'generator'), { path: join(dir, 'generator.onnx') });
+    for (const bad of ['../outside.onnx', '../../../../etc/passwd', '/etc/passwd', 'link.onnx', '', 'a\0b', 42]) {
+      const found = bundleFilePath(dir, bad, 'generator');
+      assert.ok('problem' in found, `${JSON.stringify(bad)} refused`);
+    }
+  } finally {
+    temp.cleanup();
+  }
 });
 
 test.run();

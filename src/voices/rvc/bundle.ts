@@ -9,6 +9,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { SvcError } from '../../errors.js';
+import { bundleFilePath } from '../bundle-file.js';
 import type { BundleEncoder, BundleTensorSpec } from '../sovits/bundle.js';
 
 export const RVC_BUNDLE_FORMAT = 'svc-rvc-bundle';
@@ -64,6 +65,13 @@ export function isRvcBundleDir(dir: string): boolean {
   }
 }
 
+/** A file the manifest names, inside the bundle (voices/bundle-file.ts), or MODEL_INVALID. */
+function bundleFile(dir: string, file: unknown, what: string): string {
+  const found = bundleFilePath(dir, file, what);
+  if ('problem' in found) invalid(dir, found.problem);
+  return found.path;
+}
+
 function invalid(dir: string, what: string): never {
   throw new SvcError('MODEL_INVALID', `RVC bundle ${dir}: ${what}`, { hint: 'rebuild it with `svc import-rvc MODEL.pth --out DIR`' });
 }
@@ -91,17 +99,17 @@ export function readRvcBundle(dir: string): RvcBundle {
   const expected = rvcGeneratorInputs(manifest.f0);
   if (names.join(',') !== expected.join(',')) invalid(dir, `generator inputs are [${names.join(', ')}], expected [${expected.join(', ')}]`);
   if (manifest.fixed_frames != null && (!Number.isInteger(manifest.fixed_frames) || manifest.fixed_frames <= 0)) invalid(dir, `fixed_frames must be a positive integer or null, found ${String(manifest.fixed_frames)}`);
-  const generatorPath = join(dir, manifest.generator.file);
+  const generatorPath = bundleFile(dir, manifest.generator.file, 'generator');
   if (!existsSync(generatorPath)) invalid(dir, `generator file ${manifest.generator.file} is missing`);
   let indexPath: string | null = null;
   if (manifest.index) {
-    indexPath = join(dir, manifest.index.file);
+    indexPath = bundleFile(dir, manifest.index.file, 'index');
     if (!existsSync(indexPath)) invalid(dir, `index file ${manifest.index.file} is missing`);
   }
   let encoderPath: string | null = null;
   if (manifest.encoder) {
     if (manifest.encoder.dim !== null && manifest.encoder.dim !== manifest.content_dim) invalid(dir, `encoder gives ${manifest.encoder.dim}-d features, the model takes ${manifest.content_dim}-d`);
-    encoderPath = join(dir, manifest.encoder.file);
+    encoderPath = bundleFile(dir, manifest.encoder.file, 'encoder');
     if (!existsSync(encoderPath)) invalid(dir, `encoder file ${manifest.encoder.file} is missing`);
   }
   return { dir, manifest, generatorPath, indexPath, encoderPath };

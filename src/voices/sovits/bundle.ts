@@ -5,8 +5,9 @@
 //   speakers.json   speaker name -> id
 //   encoder.onnx    optional content encoder: `source` [1,1,N] -> `embed` [1,T,D] or `audio` [1,N] -> `units` [1,T,D]
 // readBundle validates the manifest once at load, so later stages can trust it. See docs/models.md.
-import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
-import { isAbsolute, join, resolve, sep } from 'node:path';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { bundleFilePath } from '../bundle-file.js';
 import { SvcError } from '../../errors.js';
 import { runPythonModule } from '../../python.js';
 
@@ -93,19 +94,11 @@ function invalid(dir: string, what: string): never {
   });
 }
 
-/**
- * A file a manifest names, which must lie inside its bundle: a plain relative path, no `..` out of the
- * folder, no absolute path, and (when it exists) no symbolic link leading out — a manifest from elsewhere
- * must not make the server open /etc/passwd.
- */
+/** A file the manifest names, inside the bundle (voices/bundle-file.ts), or MODEL_INVALID. */
 function bundleFile(dir: string, file: unknown, what: string): string {
-  if (typeof file !== 'string' || file.length === 0 || file.includes('\0')) invalid(dir, `${what}.file must be a file name inside the bundle, found ${JSON.stringify(file)}`);
-  const root = resolve(dir);
-  const path = resolve(root, file);
-  const inside = (p: string, r: string) => p.startsWith(r + sep);
-  if (isAbsolute(file) || !inside(path, root)) invalid(dir, `${what}.file ${JSON.stringify(file)} points outside the bundle; files must lie inside its folder`);
-  if (existsSync(path) && !inside(realpathSync(path), realpathSync(root))) invalid(dir, `${what}.file ${JSON.stringify(file)} links outside the bundle`);
-  return path;
+  const found = bundleFilePath(dir, file, what);
+  if ('problem' in found) invalid(dir, found.problem);
+  return found.path;
 }
 
 /** Reads and validates a bundle folder. */
