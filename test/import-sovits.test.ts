@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { readBundle, resolveSpeakerChoice, speakerFeed } from '../src/voices/sovits/bundle.js';
 import { convertAtModelRate, SovitsModel } from '../src/voices/sovits/model.js';
 import { pythonExecutable } from '../src/paths.js';
+import { createSession } from '../src/onnx/session.js';
 import { importSovits } from '../src/cli/commands/import-sovits.js';
 import { makeReference } from '../src/cli/commands/make-reference.js';
 import { makeTempDir, repoRoot, runSvc, shared } from './helpers/index.js';
@@ -191,6 +192,49 @@ test('refusals name the file type and the supported path, before any export', as
     assert.match(result.stderr, message);
     assert.not.match(result.stderr, /generator\.onnx written/, 'failed before the generator export');
   }
+});
+
+test('a kmeans cluster model (upstream train_cluster.py) imports as cluster.onnx, matches upstream\'s mix, and applies at --cluster-ratio', async () => {
+  await reference();
+  const out = join(temp.dir, 'clustered');
+  const result = await importSovits({ onnx: join(refDir, 'generator.onnx'), config: join(refDir, 'config.json'), out, encoder: join(refDir, 'encoder.onnx'), cluster: join(fixtures, 'cluster', 'kmeans_8.pt') });
+  assert.equal(result.manifest.cluster, { file: 'cluster.onnx', kind: 'kmeans', speakers: ['tiny_a', 'tiny_b'], clusters: 8, source: 'kmeans_8.pt' });
+
+  // cluster.onnx against so-vits-svc's own get_cluster_center_result (ratio 0.5), per speaker.
+  const upstream = JSON.parse(readFileSync(join(fixtures, 'cluster', 'kmeans_8.json'), 'utf8')) as { input: number[][]; ratio: number; mixed: Record<string, number[][]> };
+  const session = await createSession(join(out, 'cluster.onnx'));
+  try {
+    for (const [index, speaker] of ['tiny_a', 'tiny_b'].entries()) {
+      const mixed = (await session.run({
+        c: { data: Float32Array.from(upstream.input.flat()), dims: [upstream.input.length, 256] },
+        speaker: { data: BigInt64Array.from([BigInt(index)]), dims: [1] },
+        ratio: { data: Float32Array.from([upstream.ratio]), dims: [1] },
+      })).mixed!.data as Float32Array;
+      const expected = upstream.mixed[speaker]!.flat();
+      const worst = expected.reduce((m, v, i) => Math.max(m, Math.abs(v - mixed[i]!)), 0);
+      assert.ok(worst < 1e-5, `${speaker}: max |svc - upstream| ${worst}`);
+    }
+  } finally {
+    await session.dispose();
+  }
+
+  const model = await SovitsModel.load(out);
+  try {
+    // The engine's path (speaker name -> cluster row) gives upstream's mix for tiny_b.
+    const mixed = await model.clusterMix(Float32Array.from(upstream.input.flat()), upstream.input.length, model.speakerId('tiny_b'), upstream.ratio);
+    const worst = upstream.mixed.tiny_b!.flat().reduce((m, v, i) => Math.max(m, Math.abs(v - mixed[i]!)), 0);
+    assert.ok(worst < 1e-5, `engine cluster mix vs upstream: ${worst}`);
+    // A conversion with the cluster applied (the generator's NSF noise makes two runs differ, so only sanity here).
+    const input = voiceLike(0.6, model.sampleRate);
+    const pulled = await convertAtModelRate(model, input, { seed: 5, speaker: 'tiny_b', clusterRatio: 0.7 });
+    assert.is(pulled.samples.length, input.length);
+    assert.ok(pulled.samples.every(Number.isFinite));
+  } finally {
+    await model.dispose();
+  }
+  const refused = await runSvc(['convert', '--model', refDir, '--cluster-ratio', '0.5', shared('speech', 'kathleen_arctic_cc0_48k', 'arctic_a0001.wav'), join(temp.dir, 'out2.wav')]);
+  assert.is(refused.code, 1);
+  assert.match(refused.stderr, /has no cluster model/);
 });
 
 test.after(() => temp.cleanup());

@@ -99,6 +99,7 @@ def main():
     parser.add_argument("--encoder")
     parser.add_argument("--encoder-probe-dir")
     parser.add_argument("--speaker-mix", action="store_true")
+    parser.add_argument("--cluster")
     parser.add_argument("--force", action="store_true")
     args = parser.parse_args()
     if bool(args.checkpoint) == bool(args.onnx):
@@ -124,11 +125,12 @@ def main():
         progress(f"upstream ONNX export: {'speaker-mix graph (sid float32 [T, ' + str(len(speakers)) + '])' if speaker_mix else 'single-speaker graph (sid int64 [1])'}")
         with bundle_output(args.out, args.force):
             finish_encoder = prepare_encoder(args.encoder, args.out, config, args.encoder_probe_dir) if args.encoder else None
+            cluster = prepare_cluster(args.cluster, args.out, config) if args.cluster else None
             shutil.copyfile(args.onnx, os.path.join(args.out, "generator.onnx"))
             encoder, probe = _finish(finish_encoder)
             manifest = write_bundle(args.out, config, original, info, speakers, name,
                                     {"type": "import-onnx", "onnx": os.path.abspath(args.onnx), "notes": notes},
-                                    {"generator_inference": onnx_parameter_count(args.onnx)}, encoder, speaker_mix=speaker_mix)
+                                    {"generator_inference": onnx_parameter_count(args.onnx)}, encoder, speaker_mix=speaker_mix, cluster=cluster)
         return {"out": os.path.abspath(args.out), "manifest": manifest, "export_seconds": 0.0, "notes": notes, "encoder_probe": probe}
 
     from .sovits.checkpoint import check_state_dict, load_checkpoint_file
@@ -155,6 +157,7 @@ def main():
     progress(f"checkpoint loaded (step {iteration}), {count_parameters(net)} parameters")
     with bundle_output(args.out, args.force):
         finish_encoder = prepare_encoder(args.encoder, args.out, config, args.encoder_probe_dir) if args.encoder else None
+        cluster = prepare_cluster(args.cluster, args.out, config) if args.cluster else None
         mix_ids = [speakers[name] for name in speakers] if args.speaker_mix else None
         if args.speaker_mix and len(speakers) < 2:
             raise SvcPyError("INVALID_ARGUMENT", f"--speaker-mix needs two or more speakers in the config's spk table, it names {len(speakers)}")
@@ -165,8 +168,22 @@ def main():
                                 {"type": "import", "checkpoint": os.path.abspath(args.checkpoint), "iteration": iteration,
                                  "absent": sorted({key.split(".")[0] for key in absent}), "notes": notes},
                                 {"generator": count_parameters(net), "generator_inference": inference_parameters(net)}, encoder,
-                                speaker_mix={"graph": "per-frame", "columns": list(speakers)} if mix_ids else None)
+                                speaker_mix={"graph": "per-frame", "columns": list(speakers)} if mix_ids else None, cluster=cluster)
     return {"out": os.path.abspath(args.out), "manifest": manifest, "export_seconds": info["seconds"], "notes": notes, "encoder_probe": probe}
+
+
+def prepare_cluster(path, out_dir, config):
+    """kmeans_10000.pt -> out_dir/cluster.onnx (cluster.py); returns the manifest's cluster entry."""
+    from .cluster import export_cluster, read_kmeans
+    if not os.path.isfile(path):
+        raise SvcPyError("FILE_NOT_FOUND", f"cluster model not found: {path}", "pass logs/44k/kmeans_10000.pt")
+    names, centres = read_kmeans(path, list(config["spk"]))
+    if centres.shape[2] != int(config["model"]["ssl_dim"]):
+        raise SvcPyError("MODEL_INVALID", f"{path} clusters {centres.shape[2]}-d features but the model takes {config['model']['ssl_dim']}-d",
+                         "pass the cluster model trained on this model's features")
+    export_cluster(centres, os.path.join(out_dir, "cluster.onnx"))
+    progress(f"cluster.onnx: {centres.shape[1]} centres for each of {', '.join(names)}")
+    return {"file": "cluster.onnx", "kind": "kmeans", "speakers": names, "clusters": int(centres.shape[1]), "source": os.path.basename(path)}
 
 
 def _finish(finish_encoder):

@@ -33,6 +33,13 @@ _BUILTINS = {name: getattr(__import__("builtins"), name) for name in ("dict", "l
 _BUILTINS["long"] = int  # protocol-2 pickles name Python 2's __builtin__.long
 
 
+def _codecs_encode(text, encoding="latin1"):
+    """_codecs.encode, as protocol-2 pickles store bytes (e.g. numpy array data): text -> latin-1 bytes only."""
+    if encoding not in ("latin1", "latin-1") or not isinstance(text, str):
+        raise pickle.UnpicklingError(f"refusing _codecs.encode with {encoding!r}: only latin-1 text becomes bytes")
+    return text.encode("latin1")
+
+
 def _defaultdict(factory=None):
     """collections.defaultdict(factory) read as a plain dict (its items follow as SETITEMS)."""
     return {}
@@ -93,6 +100,8 @@ class Unpickler(pickle.Unpickler):
                 return _BUILTINS[name]
             if (module, name) == ("collections", "defaultdict"):
                 return _defaultdict
+            if (module, name) == ("_codecs", "encode"):
+                return _codecs_encode
             if module.split(".")[0] in _DATA_MODULES:
                 return _stand_in(module, name)
         raise pickle.UnpicklingError(f"refusing to load {module}.{name}: only tensors and plain data are read from checkpoints")
@@ -115,10 +124,31 @@ def _state_dict(obj):
     return state if isinstance(state, dict) else {}
 
 
+def _numpy_array(value):
+    """numpy's ndarray pickle (_reconstruct(ndarray, (0,), b'b') + BUILD (version, shape, dtype, fortran, raw))
+    -> a numpy array built from the raw bytes; None when the state is not that."""
+    state = value.state
+    if not (isinstance(state, tuple) and len(state) == 5 and isinstance(state[4], (bytes, bytearray))):
+        return None
+    import numpy as np
+    _, shape, dtype, fortran, raw = state
+    if not (isinstance(dtype, PickledObject) and dtype.name == "dtype" and dtype.args and isinstance(dtype.args[0], str)):
+        return None
+    order = dtype.state[1] if isinstance(dtype.state, tuple) and len(dtype.state) > 1 and dtype.state[1] in "<>|=" else "="
+    kind = np.dtype(dtype.args[0]).newbyteorder(order)
+    if kind.hasobject:
+        return None
+    return np.frombuffer(bytes(raw), dtype=kind).reshape(tuple(shape), order="F" if fortran else "C").copy()
+
+
 def plain(value):
     """PickledObject trees -> plain Python data (see the module docstring)."""
     if isinstance(value, PickledObject):
         full = f"{value.module}.{value.name}"
+        if value.module.startswith("numpy") and value.name == "_reconstruct":
+            array = _numpy_array(value)
+            if array is not None:
+                return array
         state = _state_dict(value)
         if value.module.startswith("omegaconf") and "_content" in state:
             content = state["_content"]

@@ -39,6 +39,7 @@ interface ConvertCliOptions {
   targetF0?: string;
   f0?: string;
   noiseScale?: string;
+  clusterRatio?: string;
   seed?: string;
   provider?: string;
   threads?: string;
@@ -60,6 +61,7 @@ export type ConvertEngine =
       targetF0Hz?: number;
       f0Method: F0Method;
       noiseScale: number;
+      clusterRatio: number;
       seed: number;
       provider: OnnxProvider;
       threads?: number;
@@ -77,6 +79,7 @@ function planModelEngine(options: ConvertCliOptions, pitchSemitones: number, for
   const f0Method: F0Method = oneOf('--f0', options.f0 ?? 'hybrid', F0_METHODS);
   const noiseScale = parseNumberOption('--noise-scale', options.noiseScale ?? String(DEFAULT_NOISE_SCALE), { min: 0, max: 2 });
   const seed = parseNumberOption('--seed', options.seed ?? '0', { min: 0, integer: true });
+  const clusterRatio = parseNumberOption('--cluster-ratio', options.clusterRatio ?? '0', { min: 0, max: 1 });
   const provider = (options.provider ?? 'cpu') as OnnxProvider;
   if (!['cpu', 'cuda', 'coreml', 'auto'].includes(provider)) throw new SvcError('INVALID_ARGUMENT', `--provider must be cpu, cuda, coreml or auto, got "${options.provider}"`);
   let threads: number | undefined;
@@ -96,7 +99,7 @@ function planModelEngine(options: ConvertCliOptions, pitchSemitones: number, for
   };
   return {
     kind: 'model', model: options.model!, speaker: options.speaker, pitchSemitones, autoPitch: options.autoPitch ?? false, targetF0Hz,
-    f0Method, noiseScale, seed, provider, threads, outputRate, rvc,
+    f0Method, noiseScale, clusterRatio, seed, provider, threads, outputRate, rvc,
   };
 }
 
@@ -136,7 +139,7 @@ export function planConvert(input: string, output: string, options: ConvertCliOp
     throw new SvcError('FILE_NOT_FOUND', `cannot write ${output}: the folder ${folder} does not exist`, { hint: 'create the folder first or choose another output path' });
   }
   if (options.model === undefined) {
-    for (const [flag, value] of [['--index-rate', options.indexRate], ['--protect', options.protect], ['--rms-mix-rate', options.rmsMixRate], ['--speaker', options.speaker], ['--auto-pitch', options.autoPitch || undefined], ['--f0', options.f0], ['--noise-scale', options.noiseScale], ['--output-rate', options.outputRate], ['--target-f0', options.targetF0]] as const) {
+    for (const [flag, value] of [['--index-rate', options.indexRate], ['--protect', options.protect], ['--rms-mix-rate', options.rmsMixRate], ['--speaker', options.speaker], ['--auto-pitch', options.autoPitch || undefined], ['--f0', options.f0], ['--noise-scale', options.noiseScale], ['--cluster-ratio', options.clusterRatio], ['--output-rate', options.outputRate], ['--target-f0', options.targetF0]] as const) {
       if (value !== undefined) throw new SvcError('INVALID_ARGUMENT', `${flag} needs --model NAME (it applies to model voices (So-VITS, RVC), not the DSP voice)`, { hint: 'list installed models with `svc models`' });
     }
   }
@@ -161,7 +164,7 @@ async function runModelConvert(plan: ConvertPlan, engine: Extract<ConvertEngine,
   try {
     const result = await convertMono(model, samples, sampleRate, {
       speaker: engine.speaker, pitch: engine.pitchSemitones, autoPitch: engine.autoPitch, targetF0Hz: engine.targetF0Hz,
-      f0Method: engine.f0Method, noiseScale: engine.noiseScale, seed: engine.seed, outputRate: plan.outputRate !== undefined ? 'model' : engine.outputRate,
+      f0Method: engine.f0Method, noiseScale: engine.noiseScale, clusterRatio: engine.clusterRatio, seed: engine.seed, outputRate: plan.outputRate !== undefined ? 'model' : engine.outputRate,
     });
     return result;
   } finally {
@@ -235,6 +238,7 @@ export function register(program: Command): void {
     .option('--auto-pitch', "model only: add the whole-semitone shift that moves the input's median f0 to the speaker's typical f0 (manifest speaker_f0_hz, or --target-f0); --pitch is added on top")
     .option('--target-f0 <hz>', "model only: the target voice's typical f0 for --auto-pitch, in Hz (50..1100), e.g. 120 low / 220 high")
     .option('--f0 <method>', `model only: f0 estimator, one of ${F0_METHODS.join(', ')} (default hybrid: SwiftF0 pitch + YIN voicing; dsp = YIN, no model)`)
+    .option('--cluster-ratio <r>', 'model only: so-vits-svc\'s cluster_infer_ratio, 0..1 (default 0): pull the content toward the speaker\'s kmeans centres (needs a bundle imported with --cluster)')
     .option('--noise-scale <x>', `model only: scale of the prior noise, 0..2 (default ${DEFAULT_NOISE_SCALE}, as so-vits-svc); 0 = deterministic`)
     .option('--seed <n>', 'model only: seed of the prior noise (integer; same seed = same output)')
     .option('--provider <name>', 'model only: ONNX execution provider cpu|cuda|coreml|auto (auto: best available, falls back to cpu)')

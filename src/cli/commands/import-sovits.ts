@@ -23,6 +23,8 @@ export interface ImportSovitsOptions {
   name?: string;
   /** A content encoder: an ONNX to copy (source->embed or audio->units) or a fairseq/soft-VC .pt to convert. */
   encoder?: string;
+  /** so-vits-svc 4.1 cluster model kmeans_10000.pt, turned into cluster.onnx (for --cluster-ratio). */
+  cluster?: string;
   /** Export upstream's speaker-mix graph (sid float32 [T, speakers]) so `--speaker a:0.7,b:0.3` works. */
   speakerMix?: boolean;
   force?: boolean;
@@ -43,10 +45,10 @@ export async function importSovits(options: ImportSovitsOptions): Promise<Import
   if (!options.checkpoint === !options.onnx) {
     throw new SvcError('INVALID_ARGUMENT', 'pass exactly one of --checkpoint G_<step>.pth and --onnx MODEL.onnx', { hint: '--onnx takes an export from so-vits-svc\'s onnx_export.py' });
   }
-  for (const [flag, path] of [['--checkpoint', options.checkpoint], ['--onnx', options.onnx], ['--config', options.config], ['--encoder', options.encoder]] as const) {
+  for (const [flag, path] of [['--checkpoint', options.checkpoint], ['--onnx', options.onnx], ['--config', options.config], ['--encoder', options.encoder], ['--cluster', options.cluster]] as const) {
     if (path !== undefined && !existsSync(path)) {
       throw new SvcError('FILE_NOT_FOUND', `${flag} ${path} does not exist`, {
-        hint: flag === '--config' ? 'pass the config.json trained with the checkpoint' : flag === '--checkpoint' ? 'pass the generator checkpoint G_<step>.pth' : flag === '--onnx' ? 'pass the .onnx from onnx_export.py' : 'pass the content encoder (.onnx, or a ContentVec/HuBERT/hubert-soft .pt)',
+        hint: flag === '--config' ? 'pass the config.json trained with the checkpoint' : flag === '--checkpoint' ? 'pass the generator checkpoint G_<step>.pth' : flag === '--onnx' ? 'pass the .onnx from onnx_export.py' : flag === '--cluster' ? 'pass logs/44k/kmeans_10000.pt' : 'pass the content encoder (.onnx, or a ContentVec/HuBERT/hubert-soft .pt)',
       });
     }
   }
@@ -56,6 +58,7 @@ export async function importSovits(options: ImportSovitsOptions): Promise<Import
   args.push('--name', options.name ?? basename(resolve(options.out)));
   if (options.force) args.push('--force');
   if (options.speakerMix) args.push('--speaker-mix');
+  if (options.cluster) args.push('--cluster', resolve(options.cluster));
   const probeDir = mkdtempSync(join(tmpdir(), 'svc-import-probe-'));
   try {
     if (options.encoder) args.push('--encoder', resolve(options.encoder), '--encoder-probe-dir', probeDir);
@@ -86,15 +89,17 @@ export function register(program: Command): void {
     .requiredOption('--out <dir>', 'bundle folder to create, e.g. models/NAME (must be empty unless --force)')
     .option('--name <name>', 'model name stored in the manifest (default: the --out folder name)')
     .option('--encoder <file>', 'content encoder to include: an .onnx (source [1,1,N] -> embed, or audio [1,N] -> units), or a ContentVec/HuBERT/hubert-soft .pt to convert (checked first)')
+    .option('--cluster <file>', 'so-vits-svc 4.1 cluster model kmeans_10000.pt: stored as cluster.onnx, applied with convert/serve --cluster-ratio')
     .option('--speaker-mix', 'with --checkpoint: export upstream\'s speaker-mix graph (sid float32 [T, speakers]) so speakers can be blended (--speaker a:0.7,b:0.3)', false)
     .option('--force', 'write into a non-empty --out folder, replacing bundle files', false)
-    .action(async (opts: { checkpoint?: string; onnx?: string; config: string; out: string; name?: string; encoder?: string; speakerMix: boolean; force: boolean }) => {
+    .action(async (opts: { checkpoint?: string; onnx?: string; config: string; out: string; name?: string; encoder?: string; cluster?: string; speakerMix: boolean; force: boolean }) => {
       const result = await importSovits({ ...opts, onProgress: (message) => console.error(`import-sovits: ${message}`) });
       const m = result.manifest;
       const speakers = Object.keys(m.speakers);
       console.log(`imported ${m.name} -> ${result.out}`);
       console.log(`  so-vits-svc ${m.sovits_version}, ${m.sampling_rate} Hz, hop ${m.hop_length}, ${m.ssl_dim}-d ${m.speech_encoder} content, vol_embedding ${m.vol_embedding}`);
       console.log(`  speakers (${speakers.length}): ${speakers.join(', ') || '-'}${m.speaker_mix ? ' (speaker-mix graph: --speaker a:0.7,b:0.3)' : ''}; generator.onnx ${opts.onnx ? 'copied from the upstream export' : `exported in ${result.export_seconds.toFixed(1)} s`}`);
+      if (m.cluster) console.log(`  cluster: ${m.cluster.clusters} kmeans centres for ${m.cluster.speakers.join(', ')} (apply with --cluster-ratio)`);
       for (const note of result.notes) console.log(`  note: ${note}`);
       if (result.encoder_parity !== undefined) console.log(`  encoder.onnx converted from ${basename(opts.encoder!)}: ONNX vs PyTorch max |difference| ${result.encoder_parity.toExponential(2)} of peak`);
       if (!m.encoder) console.log(`  no content encoder in the bundle: supply a ${m.speech_encoder} encoder .onnx (--encoder) to convert audio`);

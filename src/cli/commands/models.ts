@@ -25,7 +25,8 @@ function describe(model: InstalledModel): string {
   const random = m.source?.random_weights ? ' [random weights: reference only]' : '';
   // What the bundle can do beyond one speaker: a mix graph blends speakers per frame (--speaker a:0.7,b:0.3).
   const mix = m.speaker_mix ? `speaker mix: yes (per-frame graph over ${m.speaker_mix.columns.join(', ')})` : speakers.length > 1 ? 'speaker mix: no (one sid per call; re-import with --speaker-mix)' : 'speaker mix: -';
-  return `${model.name}  so-vits-svc ${m.sovits_version}, ${m.sampling_rate} Hz, hop ${m.hop_length}, ${m.ssl_dim}-d ${m.speech_encoder}${m.vol_embedding ? ', vol' : ''}; ${encoder}${random}\n    speakers: ${speakerText}; ${mix}\n    ${model.dir}`;
+  const cluster = m.cluster ? `cluster: kmeans, ${m.cluster.clusters} centres for ${m.cluster.speakers.join(', ')} (--cluster-ratio)` : 'cluster/index: none';
+  return `${model.name}  so-vits-svc ${m.sovits_version}, ${m.sampling_rate} Hz, hop ${m.hop_length}, ${m.ssl_dim}-d ${m.speech_encoder}${m.vol_embedding ? ', vol' : ''}; ${encoder}${random}\n    speakers: ${speakerText}; ${mix}; ${cluster}\n    ${model.dir}`;
 }
 
 export function register(program: Command): void {

@@ -45,6 +45,7 @@ interface ServeOptions {
   indexRate?: number;
   protect?: number;
   rmsMixRate?: number;
+  clusterRatio?: number;
 }
 
 export function register(program: Command): void {
@@ -82,6 +83,7 @@ export function register(program: Command): void {
     .option('--index-rate <r>', 'RVC voices: share of features retrieved from the model\'s .index, 0..1 (default 0.75; clients change it with set {"indexRate"})', numberArg('--index-rate', { min: 0, max: 1 }))
     .option('--protect <p>', 'RVC voices: consonant protection 0..0.5 (default 0.33; 0.5 = off; set {"protect"})', numberArg('--protect', { min: 0, max: 0.5 }))
     .option('--rms-mix-rate <r>', 'RVC voices: 1 keeps the model\'s loudness envelope, 0 takes the input\'s (default 0.25)', numberArg('--rms-mix-rate', { min: 0, max: 1 }))
+    .option('--cluster-ratio <r>', 'so-vits-svc cluster_infer_ratio for model voices that have a cluster model (imported with --cluster), 0..1', numberArg('--cluster-ratio', { min: 0, max: 1 }))
     .option('--threads <n>', 'ONNX threads per operator for model voices (default: 1 for small models such as the tiny reference, else up to 2)', numberArg('--threads', { min: 1, max: 256, integer: true }))
     .action(async (options: ServeOptions) => {
       const token = options.token ?? process.env.SVC_TOKEN;
@@ -93,7 +95,7 @@ export function register(program: Command): void {
       }
       const log = options.quiet ? undefined : (line: string) => console.error(`svc: ${line}`);
       // Model voices: loaded once per process, shared by sessions; a bad --model fails here, before listening.
-      const models = new ModelResolver({ builtin: loadBuiltinStageFactory, f0Method: options.f0 as F0Method, provider: options.provider as OnnxProvider, intraOpThreads: options.threads, log,
+      const models = new ModelResolver({ builtin: loadBuiltinStageFactory, f0Method: options.f0 as F0Method, provider: options.provider as OnnxProvider, intraOpThreads: options.threads, clusterRatio: options.clusterRatio, log,
         rvc: { indexRate: options.indexRate, protect: options.protect, rmsMixRate: options.rmsMixRate } });
       const stageFactory = options.model === undefined ? undefined : await models.defaultFactory(options.model, options.speaker);
       const modelName = options.model === undefined ? undefined : modelDisplayName(options.model) + (options.speaker === undefined ? '' : `:${options.speaker}`);

@@ -68,6 +68,11 @@ export interface SovitsManifest {
    * two or more speakers): `sid` float32 [T, columns.length], per-frame weights, column i = speaker columns[i].
    */
   speaker_mix?: { graph: 'per-frame'; columns: string[] } | null;
+  /**
+   * so-vits-svc 4.1 cluster model (kmeans_10000.pt) as `cluster.onnx`: c f32 [T,D], speaker i64 [1] (row of
+   * `speakers`), ratio f32 [1] -> mixed f32 [T,D] = ratio·nearest centre + (1 − ratio)·c (python/svc_py/cluster.py).
+   */
+  cluster?: { file: string; kind: 'kmeans'; speakers: string[]; clusters: number; source?: string } | null;
   parameters: Record<string, number>;
   /** Optional typical f0 per speaker name ('*' = any), for automatic pitch shift; not written by import. */
   speaker_f0_hz?: Record<string, number>;
@@ -142,6 +147,13 @@ export function readBundle(dir: string): SovitsBundle {
     }
   } else if (sid.dtype !== 'int64') {
     invalid(dir, `generator input sid is ${sid.dtype} [${sid.shape.join(', ')}] but the manifest has no speaker_mix: expected int64 [1] (or a speaker_mix entry for upstream's mix graph)`);
+  }
+  if (manifest.cluster) {
+    const cluster = manifest.cluster;
+    if (cluster.kind !== 'kmeans' || !Array.isArray(cluster.speakers)) invalid(dir, 'cluster must be {file, kind: "kmeans", speakers: [...]}');
+    const unknown = cluster.speakers.filter((name) => !(name in (manifest.speakers ?? {})));
+    if (unknown.length) invalid(dir, `cluster names unknown speakers: ${unknown.join(', ')}`);
+    if (!existsSync(bundleFile(dir, cluster.file, 'cluster'))) invalid(dir, `cluster file ${cluster.file} is missing`);
   }
   const generatorPath = bundleFile(dir, manifest.generator.file, 'generator');
   if (!existsSync(generatorPath)) invalid(dir, `generator file ${manifest.generator.file} is missing`);

@@ -12,6 +12,7 @@
 //   generator(c [1,Tc,D], f0 [1,T], mel2ph [1,T] (1-based row of c, 0 = zero row), uv, noise [1,inter,T],
 //             sid [1], vol [1,T]) → audio [1,1,T·hop]; frame k makes samples [k·hop, (k+1)·hop).
 import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { resample, StreamingResampler } from '../../audio/resample.js';
 import { SvcError, isSvcError } from '../../errors.js';
 import { DEFAULT_F0_METHOD, estimateF0, type F0Method } from '../../dsp/f0/index.js';
@@ -67,6 +68,8 @@ export interface GeneratorWindow {
 
 export interface GenerateOptions {
   speakerId: number;
+  /** so-vits-svc's cluster_infer_ratio: pull content rows toward the speaker's nearest kmeans centre (0 = off). */
+  clusterRatio?: number;
   /** A blend of speakers for a speaker-mix graph (bundle.ts resolveSpeakerChoice); null/absent = speakerId alone. */
   mix?: SpeakerChoice['mix'];
   noiseScale: number;
@@ -375,6 +378,9 @@ export class SovitsModel {
   readonly provider: string;
   private disposed = false;
 
+  /** The bundle's cluster.onnx (kmeans), when it has one. */
+  private cluster: OnnxModel | undefined;
+
   private constructor(
     readonly bundle: SovitsBundle,
     readonly generator: OnnxModel,
@@ -431,6 +437,7 @@ export class SovitsModel {
       encoder = await createSession(encoderPath, sessionOptions);
       const { convention, input, output } = checkEncoderGraph(encoder, m, encoderPath);
       const model = new SovitsModel(bundle, generator, encoder, convention, input, output);
+      if (m.cluster) model.cluster = await createSession(join(dir, m.cluster.file), { ...sessionOptions, log: undefined });
       if (options.warmup ?? true) await model.warmUp();
       return model;
     } catch (error) {
@@ -497,9 +504,39 @@ export class SovitsModel {
     return { content: tensor.data as Float32Array, rows };
   }
 
+  /**
+   * Checks a cluster ratio against the bundle: 0..1, and > 0 only with a cluster model that covers the
+   * speaker (INVALID_ARGUMENT naming what is missing).
+   */
+  checkClusterRatio(ratio: number | undefined, speakerId: number): void {
+    if (ratio === undefined || ratio === 0) return;
+    if (!(Number.isFinite(ratio) && ratio >= 0 && ratio <= 1)) throw new SvcError('INVALID_ARGUMENT', `cluster ratio must be from 0 to 1, got ${ratio}`);
+    const cluster = this.manifest.cluster;
+    if (!cluster) {
+      throw new SvcError('INVALID_ARGUMENT', `model ${this.name} has no cluster model, so a cluster ratio of ${ratio} cannot apply`, { hint: 'import the model with `--cluster kmeans_10000.pt`, or leave the ratio at 0' });
+    }
+    if (!cluster.speakers.includes(speakerName(this.manifest, speakerId) ?? '')) {
+      throw new SvcError('INVALID_ARGUMENT', `the cluster model of ${this.name} has no centres for speaker id ${speakerId}`, { hint: `it covers ${cluster.speakers.join(', ')}` });
+    }
+  }
+
+  /** rows × contentDim content → the same rows pulled toward the speaker's nearest kmeans centre by `ratio`. */
+  async clusterMix(content: Float32Array, rows: number, speakerId: number, ratio: number): Promise<Float32Array> {
+    this.checkClusterRatio(ratio, speakerId);
+    const index = this.manifest.cluster!.speakers.indexOf(speakerName(this.manifest, speakerId)!);
+    const out = await this.cluster!.run({
+      c: { data: content.subarray(0, rows * this.contentDim), dims: [rows, this.contentDim] },
+      speaker: { data: BigInt64Array.from([BigInt(index)]), dims: [1] },
+      ratio: { data: Float32Array.from([ratio]), dims: [1] },
+    });
+    return out.mixed!.data as Float32Array;
+  }
+
   /** One generator call: frames [frameOffset, frameOffset + frames) → frames·hop samples. */
   async generate(window: GeneratorWindow, options: GenerateOptions): Promise<Float32Array> {
     const frames = window.f0Hz.length;
+    // so-vits-svc applies the cluster to the content rows before the generator (infer_tool.get_unit_f0).
+    if (options.clusterRatio) window = { ...window, content: await this.clusterMix(window.content, window.rows, options.speakerId, options.clusterRatio) };
     const f0 = options.sourcePhaseCycles === undefined ? window.f0Hz : alignSourcePhase(window.f0Hz, options.sourcePhaseCycles, this.hopSamples, this.sampleRate);
     const feeds: Record<string, { data: Float32Array | BigInt64Array; dims: number[] }> = {
       c: { data: window.content, dims: [1, window.rows, this.contentDim] },
@@ -522,7 +559,7 @@ export class SovitsModel {
   async dispose(): Promise<void> {
     if (this.disposed) return;
     this.disposed = true;
-    await Promise.all([this.generator.dispose(), this.encoder.dispose()]);
+    await Promise.all([this.generator.dispose(), this.encoder.dispose(), this.cluster?.dispose()]);
   }
 }
 
@@ -660,6 +697,8 @@ export interface ConvertOptions {
   f0LowLatency?: boolean;
   noiseScale?: number;
   seed?: number;
+  /** so-vits-svc's cluster_infer_ratio (0..1; needs a bundle with a cluster model). */
+  clusterRatio?: number;
   mapping?: ContentMapping;
   /** Look-ahead (frames) of the unvoiced-gap fill (unvoicedF0); default Infinity = so-vits-svc's interpolation. */
   f0GapLookaheadFrames?: number;
@@ -736,6 +775,7 @@ export async function convertAtModelRate(model: SovitsModel, samples: Float32Arr
   const sr = model.sampleRate;
   const hop = model.hopSamples;
   const { speakerId, mix } = model.speakerChoice(options.speaker);
+  model.checkClusterRatio(options.clusterRatio, speakerId);
   const noiseScale = options.noiseScale ?? DEFAULT_NOISE_SCALE;
   const seed = options.seed ?? 0;
   const mapping = options.mapping ?? 'time';
@@ -780,7 +820,7 @@ export async function convertAtModelRate(model: SovitsModel, samples: Float32Arr
   const mel2ph = buildMel2ph(frames, rows, mapping, hop, sr);
   options.onFeatures?.({ audio16k, content, rows, mel2ph, f0Hz, uv, vol, speakerId, noiseScale, seed, pitchSemitones, frames });
 
-  const out = await generateSliced(model, { content, rows, mel2ph, f0Hz, uv, vol, frameOffset: 0 }, { speakerId, mix, noiseScale, seed }, options);
+  const out = await generateSliced(model, { content, rows, mel2ph, f0Hz, uv, vol, frameOffset: 0 }, { speakerId, mix, noiseScale, seed, clusterRatio: options.clusterRatio }, options);
   const nameOf = (id: number): string => speakerName(model.manifest, id) ?? String(id);
   const label = mix ? mix.map((entry) => `${nameOf(entry.id)} ${entry.weight.toFixed(2)}`).join(' + ') : nameOf(speakerId);
   return { samples: out.subarray(0, n).slice(), sampleRate: sr, pitchSemitones, speakerId, speakerName: label, frames };

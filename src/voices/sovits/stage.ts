@@ -42,6 +42,8 @@ import { MODEL_CONTROLS, type ConverterStage, type StageFactory, type VoiceParam
 
 export interface NeuralStageOptions {
   speaker?: string | number;
+  /** so-vits-svc's cluster_infer_ratio, 0..1 (needs a bundle with a cluster model). */
+  clusterRatio?: number;
   f0Method?: F0Method;
   /** The f0 estimator's low-latency mode (truncated look-ahead; default true for streaming). */
   f0LowLatency?: boolean;
@@ -409,7 +411,7 @@ export class NeuralStage implements ConverterStage {
     }
     const audio = await this.model.generate(
       { content, rows, mel2ph, f0Hz, uv, vol, frameOffset: k0 },
-      { speakerId: this.speakerId, mix: this.speakerMix, noiseScale: this.noiseScale, seed: this.seed, sourcePhaseCycles: this.phaseAt(s, k0, f0Hz) },
+      { speakerId: this.speakerId, mix: this.speakerMix, clusterRatio: this.options.clusterRatio, noiseScale: this.noiseScale, seed: this.seed, sourcePhaseCycles: this.phaseAt(s, k0, f0Hz) },
     );
     this.forget(s, k0);
     const offset = start - k0 * hop;
@@ -461,7 +463,8 @@ export class NeuralStage implements ConverterStage {
  */
 export async function createNeuralStageFactory(model: SovitsModel, options: NeuralStageOptions = {}): Promise<StageFactory & { shape: StageShape }> {
   await EncoderFeed.ready();
-  model.speakerChoice(options.speaker); // unknown speaker or a mix the graph cannot take: fail now, not per session
+  // Unknown speaker, a mix the graph cannot take or a cluster ratio without a cluster: fail now, not per session.
+  model.checkClusterRatio(options.clusterRatio, model.speakerChoice(options.speaker).speakerId);
   const probe = await createF0Stream(model.sampleRate, { method: options.f0Method ?? DEFAULT_STREAM_F0_METHOD, hopSamples: model.hopSamples, lowLatency: options.f0LowLatency ?? true });
   const f0LatencySamples = probe.latencySamples;
   await probe.dispose();
@@ -523,7 +526,7 @@ export class ModelResolver {
     if (!factory) {
       factory = this.isRvc(modelName, true)
         ? this.rvcModel(modelName, true).then((model) => createRvcStageFactory(model, { ...this.options.rvc, speaker, f0Method: this.options.f0Method }))
-        : this.model(modelName, { installedOnly: true }).then((model) => createNeuralStageFactory(model, { ...this.options, speaker }));
+        : this.model(modelName, { installedOnly: true }).then((model) => createNeuralStageFactory(model, this.stageOptions(model, speaker)));
       this.factories.set(name, factory);
       factory.catch(() => this.factories.delete(name));
     }
@@ -565,7 +568,12 @@ export class ModelResolver {
   async defaultFactory(nameOrPath: string, speaker?: string): Promise<StageFactory> {
     if (this.isRvc(nameOrPath)) return createRvcStageFactory(await this.rvcModel(nameOrPath), { ...this.options.rvc, speaker, f0Method: this.options.f0Method });
     const model = await this.model(nameOrPath);
-    return createNeuralStageFactory(model, { ...this.options, speaker });
+    return createNeuralStageFactory(model, this.stageOptions(model, speaker));
+  }
+
+  /** The server's --cluster-ratio applies to the models that have a cluster model; others convert without. */
+  private stageOptions(model: SovitsModel, speaker: string | undefined): NeuralStageOptions {
+    return { ...this.options, speaker, clusterRatio: model.manifest.cluster ? this.options.clusterRatio : undefined };
   }
 
   async close(): Promise<void> {
