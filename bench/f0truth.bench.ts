@@ -23,7 +23,9 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
       const audio = await readMono(ctx.shared(file));
       const samples = audio.samples.subarray(0, Math.round(seconds * audio.sampleRate));
       ctx.log(`f0truth: re-synthesising ${file} (${(samples.length / audio.sampleRate).toFixed(1)} s)`);
-      truths.push(await resynthesize(samples, audio.sampleRate, { hopSamples: Math.round(audio.sampleRate / 100) }));
+      // Analysed with YIN + the pYIN-style tracker (dsp), as MDB-stem-synth used pYIN, so no model-based
+      // tracker scored here made the melody it is scored on.
+      truths.push(await resynthesize(samples, audio.sampleRate, { hopSamples: Math.round(audio.sampleRate / 100), method: 'dsp' }));
     }
     for (const method of F0_METHODS) {
       let voiced = 0;

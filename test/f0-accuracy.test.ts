@@ -120,7 +120,7 @@ test('real singing and speech: methods agree, octave errors are rare; consensus 
     // where both call it unvoiced, undecided (masked) otherwise. hybrid and swift are scored
     // against crepe+dsp (hybrid shares YIN with dsp), crepe against swift+dsp, dsp against
     // swift+crepe.
-    const others: Record<F0Method, [F0Method, F0Method]> = { hybrid: ['crepe', 'dsp'], swift: ['crepe', 'dsp'], crepe: ['swift', 'dsp'], dsp: ['swift', 'crepe'] };
+    const others: Record<F0Method, [F0Method, F0Method]> = { hybrid: ['crepe', 'dsp'], swift: ['crepe', 'dsp'], crepe: ['swift', 'dsp'], dsp: ['swift', 'crepe'], 'crepe-hybrid': ['swift', 'dsp'] };
     for (const method of F0_METHODS) {
       const [p, q] = others[method].map((m) => tracks[m]) as [F0Track, F0Track];
       const ref = { f0Hz: new Float32Array(n), voiced: new Uint8Array(n) };

@@ -87,9 +87,9 @@ export class F0Stream implements F0StreamLike {
       if (o.method === 'swift' || o.method === 'hybrid') {
         add(await SwiftSource.create({ threads: o.threads, context: o.lowLatency ? SWIFT_LOW_LATENCY : SWIFT_EXACT }), 'pitch');
       }
-      if (o.method === 'crepe') add(await CrepeSource.create(o.fMinHz, o.fMaxHz, { threads: o.threads }), 'pitch');
+      if (o.method === 'crepe' || o.method === 'crepe-hybrid') add(await CrepeSource.create(o.fMinHz, o.fMaxHz, { threads: o.threads }), 'pitch');
       if (o.method === 'dsp') add(new YinSource(o.fMinHz, o.fMaxHz, o.lowLatency ? 2 : DSP_TRACK_LAG_FRAMES), 'pitch');
-      if (o.method === 'hybrid') add(new YinSource(o.fMinHz, o.fMaxHz), 'dsp');
+      if (o.method === 'hybrid' || o.method === 'crepe-hybrid') add(new YinSource(o.fMinHz, o.fMaxHz), 'dsp');
     } catch (error) {
       for (const s of states) await s.source.dispose();
       throw error;

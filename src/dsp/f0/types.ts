@@ -2,8 +2,8 @@
 // floor(n / h) frames and frame i is centred at sample i*h, i.e. time i*h/sampleRate.
 // (so-vits-svc computes p_len = len(wav) // hop_length and resizes every predictor's f0 to it.)
 
-export type F0Method = 'swift' | 'crepe' | 'dsp' | 'hybrid';
-export const F0_METHODS: readonly F0Method[] = ['hybrid', 'swift', 'crepe', 'dsp'];
+export type F0Method = 'swift' | 'crepe' | 'dsp' | 'hybrid' | 'crepe-hybrid';
+export const F0_METHODS: readonly F0Method[] = ['hybrid', 'swift', 'crepe', 'dsp', 'crepe-hybrid'];
 /** The default method (not the most accurate on real singing: see the f0 command help and README for the figures). */
 export const DEFAULT_F0_METHOD: F0Method = 'hybrid';
 

@@ -43,11 +43,12 @@ export function decideVoicing(e: FrameEvidence, fMinHz: number, fMaxHz: number):
       const voiced = inRange && periodic && (e.rmsDb ?? -120) > VOICING.dspMinRmsDb && (e.relativeDb ?? 0) > VOICING.hybridMinRelativeDb;
       return { voiced, confidence: e.confidence };
     }
-    case 'hybrid': {
+    case 'hybrid':
+    case 'crepe-hybrid': {
       const ap = e.aperiodicity ?? 1;
       const voiced =
         inRange &&
-        e.confidence >= VOICING.hybridSwiftConfidence &&
+        e.confidence >= (e.method === 'hybrid' ? VOICING.hybridSwiftConfidence : VOICING.crepeConfidence) &&
         ap < VOICING.hybridAperiodicity &&
         (e.rmsDb ?? -120) > VOICING.hybridMinRmsDb &&
         (e.relativeDb ?? 0) > VOICING.hybridMinRelativeDb;
