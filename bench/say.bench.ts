@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { writeWav } from '../src/audio/io.js';
 import { resample } from '../src/audio/resample.js';
 import type { MonoAudio } from '../src/audio/types.js';
-import { convertWithDspVoice } from '../src/dsp/voice/index.js';
+import { convertWithDspVoice } from '../src/voices/dsp/index.js';
 import { synthesizeEspeak } from '../src/tts/espeak.js';
 import type { BenchContext, BenchRow } from './lib.js';
 

@@ -7,7 +7,7 @@
 // get_speech_timestamps does (threshold / threshold − 0.15, minimum speech and silence lengths).
 import { join } from 'node:path';
 import { SvcError } from '../errors.js';
-import { createSession, type OnnxModel } from '../models/onnx.js';
+import { createSession, type OnnxModel } from '../onnx/session.js';
 import { shippedModelsDir } from '../paths.js';
 
 export const VAD_SAMPLE_RATE = 16000;

@@ -3,7 +3,8 @@
 // and content from the synthesised speech and, unless a pitch is given, moves eSpeak's pitch onto
 // the speaker's typical f0 (manifest speaker_f0_hz; --pitch overrides).
 import type { MonoAudio } from '../audio/types.js';
-import { convertWithDspVoice } from '../dsp/voice/index.js';
+import { convertWithDspVoice } from '../voices/dsp/index.js';
+import { SvcError } from '../errors.js';
 import { synthesizeEspeak, type EspeakOptions } from './espeak.js';
 
 export const BUILTIN_VOICE = 'builtin';
@@ -38,8 +39,21 @@ export async function say(options: SayOptions): Promise<SayResult> {
     const samples = convertWithDspVoice(raw.samples, raw.sampleRate, { pitchSemitones, formantRatio: options.formantRatio ?? 1 });
     return { audio: { sampleRate: raw.sampleRate, samples }, raw, pitchSemitones, autoPitch: false };
   }
-  const { loadModel } = await import('../models/registry.js');
-  const { convertMono } = await import('../models/sovits.js');
+  const { loadModel, loadRvcModel, resolveModelDir } = await import('../voices/registry.js');
+  const { isRvcBundleDir } = await import('../voices/rvc/bundle.js');
+  if (isRvcBundleDir(resolveModelDir(options.model))) {
+    // RVC bundles record no typical f0 of their speaker, so the shift has to be given.
+    if (options.pitchSemitones === undefined) throw new SvcError('INVALID_ARGUMENT', `model ${options.model} is an RVC voice, which does not record its speaker's typical pitch`, { hint: 'give --pitch N (semitones; e.g. 0 for eSpeak\'s pitch, +12 for a high voice)' });
+    const { convertRvcMono } = await import('../voices/rvc/convert.js');
+    const rvc = await loadRvcModel(options.model);
+    try {
+      const result = await convertRvcMono(rvc, raw.samples, raw.sampleRate, { speaker: options.speaker, pitch: options.pitchSemitones, outputRate: 'model' });
+      return { audio: { sampleRate: result.sampleRate, samples: result.samples }, raw, pitchSemitones: options.pitchSemitones, autoPitch: false, speakerName: String(rvc.speakerId(options.speaker)) };
+    } finally {
+      await rvc.dispose();
+    }
+  }
+  const { convertMono } = await import('../voices/sovits/model.js');
   const model = await loadModel(options.model, { log: options.log });
   try {
     // Without --pitch the speaker's typical f0 decides (a model without one says so and names --pitch).

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { SvcError } from '../../errors.js';
 import { writeFileAtomic, encodeWav } from '../../audio/io.js';
-import { FORMANT_RATIO_RANGE, PITCH_SEMITONES_RANGE, validateFormantRatio, validatePitchSemitones } from '../../dsp/voice/params.js';
+import { FORMANT_RATIO_RANGE, PITCH_SEMITONES_RANGE, validateFormantRatio, validatePitchSemitones } from '../../voices/dsp/params.js';
 import { MAX_TEXT_CHARACTERS, TTS_RATE_WPM, checkText } from '../../tts/espeak.js';
 import { BUILTIN_VOICE } from '../../tts/say.js';
 import { parseNumberOption } from '../options.js';
@@ -72,7 +72,7 @@ export function register(program: Command): void {
       const formantRatio = options.formant === undefined ? 1 : validateFormantRatio(parseNumberOption('--formant', options.formant, { unit: 'ratio' }), '--formant');
       if (!builtin) {
         // An unknown model fails here, before eSpeak runs, with the registry's own message.
-        const { resolveModelDir } = await import('../../models/registry.js');
+        const { resolveModelDir } = await import('../../voices/registry.js');
         resolveModelDir(options.voice);
       }
 
