@@ -8,6 +8,7 @@
 #   sox, fonts-dejavu-core         audio checks, fonts for analysis plots
 #   nginx                          the scale-out test (two svc servers behind a WebSocket proxy)
 #   pocketsphinx(-en-us), espeak-ng, python3-sklearn  svc's content encoder (scripts/make-content-encoder.sh)
+#   (espeak-ng is also `svc say`'s text to speech; pocketsphinx-en-us its intelligibility bench)
 # Safe to run again: it only installs what is missing. Needs root (or sudo) the first time.
 set -euo pipefail
 

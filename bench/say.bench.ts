@@ -1,0 +1,89 @@
+// Intelligibility of `svc say`: pocketsphinx (Debian pocketsphinx + pocketsphinx-en-us, the CMU
+// en-us acoustic model) decodes phones (allphone mode) from eSpeak NG's raw speech and from the
+// same speech after the built-in DSP voice (pitch 0, +5 and −5 semitones, formant 1.1); the phone
+// error rate (edit distance to the CMU-dictionary pronunciation of the text, stress removed, over
+// its length) of each is reported side by side. The issue's bar: the voice at most 10 points
+// worse than the raw synthesis. pocketsphinx's own error is high on synthetic speech; the
+// difference is the figure that matters.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { writeWav } from '../src/audio/io.js';
+import { resample } from '../src/audio/resample.js';
+import type { MonoAudio } from '../src/audio/types.js';
+import { convertWithDspVoice } from '../src/voices/dsp/index.js';
+import { synthesizeEspeak } from '../src/tts/espeak.js';
+import type { BenchContext, BenchRow } from './lib.js';
+
+const MODEL_DIR = '/usr/share/pocketsphinx/model/en-us';
+const SENTENCES = [
+  'The quick brown fox jumps over the lazy dog.',
+  'Please call Stella and ask her to bring these things with her from the store.',
+  'Six spoons of fresh snow peas, five thick slabs of blue cheese, and maybe a snack for her brother Bob.',
+  'We also need a small plastic snake and a big toy frog for the kids.',
+  'The rainbow is a division of white light into many beautiful colors.',
+  'She can scoop these things into three red bags, and we will go meet her Wednesday at the train station.',
+];
+
+/** word → phones (first pronunciation, stress-free) from the CMU dictionary pocketsphinx ships. */
+function loadDictionary(): Map<string, string[]> {
+  const dict = new Map<string, string[]>();
+  for (const line of readFileSync(join(MODEL_DIR, 'cmudict-en-us.dict'), 'utf8').split('\n')) {
+    const [word, ...phones] = line.trim().split(/\s+/);
+    if (word && !word.includes('(') && !dict.has(word)) dict.set(word, phones.map((p) => p.replace(/\d/g, '')));
+  }
+  return dict;
+}
+
+export function editDistance(a: readonly string[], b: readonly string[]): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) row[j] = Math.min(previous[j]! + 1, row[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    previous = row;
+  }
+  return previous[b.length]!;
+}
+
+async function recognisePhones(audio: MonoAudio, dir: string, name: string): Promise<string[]> {
+  const path = join(dir, `${name}.wav`);
+  await writeWav(path, { sampleRate: 16000, samples: audio.sampleRate === 16000 ? audio.samples : await resample(audio.samples, audio.sampleRate, 16000) });
+  const r = spawnSync('pocketsphinx_continuous', ['-infile', path, '-hmm', join(MODEL_DIR, 'en-us'), '-allphone', join(MODEL_DIR, 'en-us-phone.lm.bin'), '-backtrace', 'yes', '-beam', '1e-20', '-pbeam', '1e-20', '-lw', '2.0', '-logfn', '/dev/null'], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`pocketsphinx_continuous failed: ${r.stderr}`);
+  return r.stdout.trim().split(/\s+/).filter((p) => p && p !== 'SIL' && !p.startsWith('+'));
+}
+
+export async function run(ctx: BenchContext): Promise<BenchRow[]> {
+  if (!existsSync(join(MODEL_DIR, 'en-us-phone.lm.bin'))) throw new Error('pocketsphinx-en-us is not installed (apt-get install pocketsphinx pocketsphinx-en-us, or scripts/setup.sh)');
+  const dict = loadDictionary();
+  const variants: Array<{ name: string; apply: (a: MonoAudio) => MonoAudio }> = [
+    { name: 'eSpeak NG raw', apply: (a) => a },
+    { name: 'DSP voice, pitch 0', apply: (a) => ({ sampleRate: a.sampleRate, samples: convertWithDspVoice(a.samples, a.sampleRate, { pitchSemitones: 0, formantRatio: 1 }) }) },
+    { name: 'DSP voice, pitch +5, formant 1.1', apply: (a) => ({ sampleRate: a.sampleRate, samples: convertWithDspVoice(a.samples, a.sampleRate, { pitchSemitones: 5, formantRatio: 1.1 }) }) },
+    { name: 'DSP voice, pitch -5', apply: (a) => ({ sampleRate: a.sampleRate, samples: convertWithDspVoice(a.samples, a.sampleRate, { pitchSemitones: -5, formantRatio: 1 }) }) },
+  ];
+  const errors = variants.map(() => 0);
+  let referencePhones = 0;
+  const dir = mkdtempSync(join(tmpdir(), 'svc-say-bench-'));
+  try {
+    const sentences = ctx.quick ? SENTENCES.slice(0, 2) : SENTENCES;
+    for (const [index, sentence] of sentences.entries()) {
+      const reference = sentence.toLowerCase().replace(/[^a-z' ]/g, ' ').split(/\s+/).filter(Boolean).flatMap((w) => dict.get(w) ?? []);
+      referencePhones += reference.length;
+      const raw = await synthesizeEspeak(sentence);
+      for (const [v, variant] of variants.entries()) {
+        const phones = await recognisePhones(variant.apply(raw), dir, `s${index}-v${v}`);
+        errors[v] += editDistance(reference, phones);
+      }
+      ctx.log(`say: sentence ${index + 1}/${sentences.length}: ${variants.map((v, i) => `${v.name} ${((100 * errors[i]!) / referencePhones).toFixed(1)} %`).join(', ')}`);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const rawPer = (100 * errors[0]!) / referencePhones;
+  return variants.map((variant, i) => {
+    const per = (100 * errors[i]!) / referencePhones;
+    return { group: 'say', name: `phone error rate, ${variant.name}`, value: per, unit: '%', note: i === 0 ? `pocketsphinx allphone, ${referencePhones} CMU-dict phones` : `${per - rawPer >= 0 ? '+' : ''}${(per - rawPer).toFixed(1)} points vs raw (bar: ≤ +10)` };
+  });
+}

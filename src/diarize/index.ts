@@ -1,0 +1,139 @@
+// Who spoke when. The pipeline, top to bottom:
+//   audio (any rate) → 16 kHz mono → Silero VAD → speech regions
+//   → MFCC frames → 1.5 s windows → mean/std statistics → LDA speaker embedding (unit length)
+//   → clustering (count given, or from the spectral eigengap; agglomerative seeds + k-means)
+//   → every 10 ms speech frame takes its nearest window's speaker → speaker turns.
+// Overlapped speech is not separated: each instant gets one speaker; the result reports how much
+// speech the turns cover so a user can see what was assigned. Speakers are named SPEAKER_00, 01, …
+// in order of first appearance (as pyannote names them).
+import { SvcError } from '../errors.js';
+import { resample } from '../audio/resample.js';
+import type { MonoAudio } from '../audio/types.js';
+import { closestCentroidCosine, clusterEmbeddings, SAME_SPEAKER_COSINE } from './cluster.js';
+import { embedWindows, loadSpeakerProjection, speakerWindows, type SpeakerProjection } from './embedding.js';
+import { logF0Frames, MFCC_HOP_SECONDS, mfcc } from './mfcc.js';
+import { labelsFromWindows, regionFrames } from './frames.js';
+import type { SpeakerTurn } from './rttm.js';
+import { SileroVad, speechRegions, VAD_SAMPLE_RATE, type SpeechRegionOptions, type TimeRegion } from './vad.js';
+
+export { diarizationErrorRate, type DerResult } from './der.js';
+export { formatRttm, parseRttm, rttmFileId, type SpeakerTurn } from './rttm.js';
+export { SileroVad, speechRegions, type TimeRegion } from './vad.js';
+
+/** Most speakers `--speakers N` accepts. */
+export const MAX_SPEAKERS = 10;
+/** A speaker needs this share of the speech windows to count ('auto', and extra speakers of --speakers N). */
+export const MIN_SPEAKER_SHARE = 0.04;
+/** Shortest turn kept; shorter runs go to the neighbouring speaker. */
+const MIN_TURN_SECONDS = 0.25;
+
+export interface DiarizeOptions {
+  speakers: number | 'auto';
+  vad?: SpeechRegionOptions;
+  projection?: SpeakerProjection;
+  /** A loaded VAD to reuse (benchmarks); otherwise one is loaded and released. */
+  vadModel?: SileroVad;
+}
+
+export interface Diarization {
+  durationSeconds: number;
+  speechSeconds: number;
+  regions: TimeRegion[];
+  /** Turns sorted by start; speaker names SPEAKER_00.. */
+  turns: SpeakerTurn[];
+  speakers: string[];
+  /** Speech seconds per speaker, same order as `speakers`. */
+  speakerSeconds: number[];
+  /** Things a user should know (fewer speakers than asked, one speaker only, ...). */
+  notes: string[];
+}
+
+export function speakerName(index: number): string {
+  return `SPEAKER_${String(index).padStart(2, '0')}`;
+}
+
+export async function diarize(audio: MonoAudio, options: DiarizeOptions): Promise<Diarization> {
+  const { speakers } = options;
+  if (speakers !== 'auto' && (!Number.isInteger(speakers) || speakers < 1 || speakers > MAX_SPEAKERS)) {
+    throw new SvcError('INVALID_ARGUMENT', `speakers must be auto or an integer from 1 to ${MAX_SPEAKERS}, got ${speakers}`);
+  }
+  const samples = audio.sampleRate === VAD_SAMPLE_RATE ? audio.samples : await resample(audio.samples, audio.sampleRate, VAD_SAMPLE_RATE);
+  const durationSeconds = samples.length / VAD_SAMPLE_RATE;
+  const vad = options.vadModel ?? (await SileroVad.load());
+  let probabilities: Float32Array;
+  try {
+    probabilities = await vad.probabilities(samples);
+  } finally {
+    if (!options.vadModel) await vad.dispose();
+  }
+  const regions = speechRegions(probabilities, durationSeconds, options.vad);
+  const speechSeconds = regions.reduce((sum, r) => sum + r.endSeconds - r.startSeconds, 0);
+  const notes: string[] = [];
+  const empty = { durationSeconds, speechSeconds, regions, turns: [], speakers: [], speakerSeconds: [], notes };
+  if (regions.length === 0) {
+    notes.push('no speech found (the voice-activity detector heard only silence or noise)');
+    return empty;
+  }
+  const features = mfcc(samples);
+  const spans = regionFrames(regions, features.frames);
+  const logF0 = await logF0Frames(samples, features.frames);
+  const windows = speakerWindows(features, logF0, spans.map(([s, e]) => ({ startSeconds: s * MFCC_HOP_SECONDS, endSeconds: e * MFCC_HOP_SECONDS })));
+  let frameLabels: Int32Array;
+  if (windows.length === 0 || speakers === 1) {
+    frameLabels = labelsFromWindows([], new Int32Array(0), spans, features.frames);
+  } else {
+    const projection = options.projection ?? loadSpeakerProjection();
+    const embeddings = embedWindows(windows, projection);
+    const windowLabels = clusterEmbeddings(embeddings, { speakers, maxSpeakers: MAX_SPEAKERS, minShare: MIN_SPEAKER_SHARE });
+    const count = Math.max(...windowLabels) + 1;
+    if (speakers !== 'auto') {
+      const closest = closestCentroidCosine(embeddings, windowLabels, count);
+      if (count < speakers) notes.push(`asked for ${speakers} speakers but only ${count} have enough speech (each at least ${Math.round(MIN_SPEAKER_SHARE * 100)} % of it)`);
+      else if (closest.cosine > SAME_SPEAKER_COSINE) notes.push(`asked for ${speakers} speakers but ${speakerName(closest.a)} and ${speakerName(closest.b)} sound like one voice (similarity ${closest.cosine.toFixed(2)}); the recording may hold fewer speakers (try --speakers auto)`);
+    }
+    frameLabels = labelsFromWindows(windows, windowLabels, spans, features.frames);
+  }
+  const turns = framesToTurns(frameLabels, spans);
+  const names = [...new Set(turns.map((t) => t.speaker))];
+  const speakerSeconds = names.map((n) => turns.filter((t) => t.speaker === n).reduce((sum, t) => sum + t.endSeconds - t.startSeconds, 0));
+  if (names.length === 1) notes.push(speakers === 'auto' ? 'one speaker found' : speakers === 1 ? 'one speaker, as asked' : `one speaker found although ${speakers} were asked for`);
+  return { durationSeconds, speechSeconds, regions, turns, speakers: names, speakerSeconds, notes };
+}
+
+/** Runs of one label inside each speech span become turns; runs under MIN_TURN_SECONDS join a neighbour. */
+export function framesToTurns(labels: Int32Array, spans: Array<[number, number]>): SpeakerTurn[] {
+  const minFrames = Math.round(MIN_TURN_SECONDS / MFCC_HOP_SECONDS);
+  const rename = new Map<number, number>();
+  for (const l of labels) if (l >= 0 && !rename.has(l)) rename.set(l, rename.size);
+  const turns: SpeakerTurn[] = [];
+  for (const [start, end] of spans) {
+    const runs: Array<{ label: number; start: number; end: number }> = [];
+    for (let t = start; t < end; t++) {
+      const l = labels[t]!;
+      const last = runs[runs.length - 1];
+      if (last && last.label === l) last.end = t + 1;
+      else runs.push({ label: l, start: t, end: t + 1 });
+    }
+    // Absorb short runs into the longer neighbour, shortest first, until none is left.
+    for (;;) {
+      let shortest = -1;
+      for (let i = 0; i < runs.length; i++) if (runs.length > 1 && runs[i]!.end - runs[i]!.start < minFrames && (shortest < 0 || runs[i]!.end - runs[i]!.start < runs[shortest]!.end - runs[shortest]!.start)) shortest = i;
+      if (shortest < 0) break;
+      const prev = runs[shortest - 1];
+      const next = runs[shortest + 1];
+      const target = !prev ? next! : !next ? prev : prev.end - prev.start >= next.end - next.start ? prev : next;
+      target.start = Math.min(target.start, runs[shortest]!.start);
+      target.end = Math.max(target.end, runs[shortest]!.end);
+      runs.splice(shortest, 1);
+      for (let i = runs.length - 1; i > 0; i--) {
+        if (runs[i]!.label === runs[i - 1]!.label) {
+          runs[i - 1]!.end = runs[i]!.end;
+          runs.splice(i, 1);
+        }
+      }
+    }
+    for (const run of runs) turns.push({ speaker: speakerName(rename.get(run.label) ?? 0), startSeconds: run.start * MFCC_HOP_SECONDS, endSeconds: run.end * MFCC_HOP_SECONDS });
+  }
+  return turns;
+}
+

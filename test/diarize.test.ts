@@ -1,0 +1,140 @@
+// `svc diarize` and src/diarize: DER against hand-built references (exact values), RTTM in the
+// standard ten-field form that parses back, a real two-speaker conversation (VCTK p225 F + p227 M,
+// not the speakers the LDA was trained on) diarized with a low DER through the real CLI, the split
+// that `svc preprocess` reads (one folder per speaker, clips that hold that speaker), the timeline
+// PNG, and bad input: silence, a missing file, --speakers out of range or larger than present.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadImage } from '@napi-rs/canvas';
+import { readMono, writeWav } from '../src/audio/io.js';
+import { diarizationErrorRate, formatRttm, parseRttm, type SpeakerTurn } from '../src/diarize/index.js';
+import { buildConversation, speakerFiles } from '../bench/conversations.js';
+import { makeTempDir, runSvc, shared } from './helpers/index.js';
+
+const temp = makeTempDir('svc-diarize-');
+const conversationPath = join(temp.dir, 'talk.wav');
+let reference: SpeakerTurn[] = [];
+
+test.before(async () => {
+  const vctk = shared('speech', 'vctk_autovc_16k');
+  const conversation = await buildConversation(['p225', 'p227'].map((name) => ({ name, files: speakerFiles(join(vctk, name)) })), { turns: 8, seed: 11 });
+  reference = conversation.reference;
+  await writeWav(conversationPath, { sampleRate: conversation.sampleRate, samples: conversation.samples });
+});
+test.after(() => temp.cleanup());
+
+test('DER: exact on hand-made turns (miss, false alarm, confusion, collar, best mapping)', () => {
+  const ref: SpeakerTurn[] = [
+    { speaker: 'A', startSeconds: 0, endSeconds: 10 },
+    { speaker: 'B', startSeconds: 10, endSeconds: 20 },
+  ];
+  // Perfect up to renaming.
+  assert.is(diarizationErrorRate(ref, ref.map((t) => ({ ...t, speaker: t.speaker === 'A' ? 'x' : 'y' })), 0).der, 0);
+  // B's last 5 s missing: 5 / 20 missed.
+  const missed = diarizationErrorRate(ref, [ref[0]!, { speaker: 'B', startSeconds: 10, endSeconds: 15 }], 0);
+  assert.ok(Math.abs(missed.der - 0.25) < 1e-3, `${missed.der}`);
+  assert.ok(Math.abs(missed.missedSeconds - 5) < 0.02);
+  // Everything one speaker: half of it confused.
+  const merged = diarizationErrorRate(ref, [{ speaker: 'z', startSeconds: 0, endSeconds: 20 }], 0);
+  assert.ok(Math.abs(merged.der - 0.5) < 1e-3 && Math.abs(merged.confusionSeconds - 10) < 0.02, `${merged.der}`);
+  // A boundary 0.2 s late is forgiven by the 0.25 s collar, not without it.
+  const late = [{ speaker: 'a', startSeconds: 0, endSeconds: 10.2 }, { speaker: 'b', startSeconds: 10.2, endSeconds: 20 }];
+  assert.is(diarizationErrorRate(ref, late, 0.25).der, 0);
+  assert.ok(diarizationErrorRate(ref, late, 0).der > 0.005);
+  // Overlap counts per speaker: reference overlap of 2 s that the hypothesis gives to one speaker = 2 s missed.
+  const overlapRef = [{ speaker: 'A', startSeconds: 0, endSeconds: 10 }, { speaker: 'B', startSeconds: 8, endSeconds: 20 }];
+  const overlap = diarizationErrorRate(overlapRef, [{ speaker: 'a', startSeconds: 0, endSeconds: 10 }, { speaker: 'b', startSeconds: 10, endSeconds: 20 }], 0);
+  assert.ok(Math.abs(overlap.missedSeconds - 2) < 0.02 && Math.abs(overlap.der - 2 / 22) < 1e-3, `${overlap.der}`);
+});
+
+test('RTTM: ten fields per SPEAKER line, parses back to the same turns', () => {
+  const turns = [{ speaker: 'SPEAKER_00', startSeconds: 0.5, endSeconds: 2.25 }, { speaker: 'SPEAKER_01', startSeconds: 2.5, endSeconds: 4 }];
+  const text = formatRttm('my file', turns);
+  const lines = text.trim().split('\n');
+  assert.equal(lines[0], 'SPEAKER my_file 1 0.500 1.750 <NA> <NA> SPEAKER_00 <NA> <NA>');
+  for (const line of lines) assert.is(line.split(' ').length, 10);
+  assert.equal(parseRttm(text).get('my_file'), turns);
+});
+
+test('svc diarize: a real 2-speaker conversation, RTTM on stdout, DER under 10 %', async () => {
+  const r = await runSvc(['diarize', conversationPath, '--speakers', '2']);
+  assert.is(r.code, 0, r.stderr);
+  const turns = parseRttm(r.stdout).get('talk');
+  assert.ok(turns && turns.length >= 4, r.stdout);
+  const der = diarizationErrorRate(reference, turns!, 0.25);
+  assert.ok(der.der < 0.1, `DER ${(der.der * 100).toFixed(1)} % (${JSON.stringify(der)})`);
+  assert.match(r.stderr, /2 speaker\(s\)/);
+});
+
+test('svc diarize --speakers auto finds 2 speakers; --split feeds preprocess; --png; --rttm', async () => {
+  const split = join(temp.dir, 'split');
+  const rttm = join(temp.dir, 'talk.rttm');
+  const png = join(temp.dir, 'talk.png');
+  const r = await runSvc(['diarize', conversationPath, '--rttm', rttm, '--split', split, '--png', png]);
+  assert.is(r.code, 0, r.stderr);
+  const turns = parseRttm(readFileSync(rttm, 'utf8')).get('talk')!;
+  assert.is(new Set(turns.map((t) => t.speaker)).size, 2);
+  assert.ok(diarizationErrorRate(reference, turns, 0.25).der < 0.1);
+  // One folder per speaker, each holding clips of that speaker: the clips' total matches its turns.
+  const speakers = readdirSync(split).sort();
+  assert.equal(speakers, ['SPEAKER_00', 'SPEAKER_01']);
+  for (const speaker of speakers) {
+    const clips = readdirSync(join(split, speaker));
+    assert.ok(clips.length >= 1 && clips.every((c) => /^talk_\d{3}\.wav$/.test(c)), clips.join(','));
+    let seconds = 0;
+    for (const clip of clips) {
+      const audio = await readMono(join(split, speaker, clip));
+      assert.is(audio.sampleRate, 16000);
+      seconds += audio.samples.length / audio.sampleRate;
+    }
+    const turnSeconds = turns.filter((t) => t.speaker === speaker).reduce((s, t) => s + t.endSeconds - t.startSeconds, 0);
+    assert.ok(seconds >= turnSeconds - 0.05, `${speaker}: clips ${seconds} s, turns ${turnSeconds} s`);
+  }
+  const image = await loadImage(readFileSync(png));
+  assert.is(image.width, 1200);
+  assert.ok(image.height >= 240);
+  // The split is what `svc preprocess` reads: a folder per speaker.
+  const dataset = join(temp.dir, 'dataset');
+  const p = await runSvc(['preprocess', split, '--out', dataset, '--val', '0']);
+  assert.is(p.code, 0, p.stderr);
+  assert.match(p.stdout, /2 speaker\(s\): SPEAKER_00, SPEAKER_01/);
+});
+
+test('bad input: silence, missing file, --speakers out of range, more speakers than present, busy split folder', async () => {
+  const silence = join(temp.dir, 'silence.wav');
+  await writeWav(silence, { sampleRate: 16000, samples: new Float32Array(16000 * 3) });
+  const rttm = join(temp.dir, 'silence.rttm');
+  const s = await runSvc(['diarize', silence, '--rttm', rttm]);
+  assert.is(s.code, 1);
+  assert.match(s.stderr, /^svc: no speech found in silence\.wav/);
+  assert.is(s.stderr.trim().split('\n').length, 1);
+  assert.not.ok(existsSync(rttm));
+
+  const missing = await runSvc(['diarize', join(temp.dir, 'nope.wav')]);
+  assert.is(missing.code, 1);
+  assert.match(missing.stderr, /audio file not found/);
+
+  const range = await runSvc(['diarize', conversationPath, '--speakers', '0']);
+  assert.is(range.code, 1);
+  assert.match(range.stderr, /--speakers must be an integer from 1 to 10, got "0"/);
+
+  // One speaker's audio, asked for 3: a note, and one speaker out.
+  const single = shared('speech', 'vctk_autovc_16k', 'p225', 'p225_023.wav');
+  const three = await runSvc(['diarize', single, '--speakers', '3']);
+  assert.is(three.code, 0, three.stderr);
+  assert.match(three.stderr, /^svc: note: asked for 3 speakers but (only \d have enough speech|SPEAKER_0\d and SPEAKER_0\d sound like one voice)/);
+
+  const busy = join(temp.dir, 'busy');
+  await writeWav(join(temp.dir, 'busy-marker.wav'), { sampleRate: 16000, samples: new Float32Array(10) });
+  const { mkdirSync, copyFileSync } = await import('node:fs');
+  mkdirSync(busy);
+  copyFileSync(join(temp.dir, 'busy-marker.wav'), join(busy, 'x.wav'));
+  const b = await runSvc(['diarize', conversationPath, '--split', busy]);
+  assert.is(b.code, 1);
+  assert.match(b.stderr, /--split folder .* is not empty/);
+  assert.equal(readdirSync(busy), ['x.wav']);
+});
+
+test.run();
