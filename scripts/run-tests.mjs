@@ -35,7 +35,7 @@ for (const file of files) {
   const run = spawnSync(process.execPath, ['--import', 'tsx', join('scripts', 'test-child.mjs'), join('test', file)], {
     cwd: root, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024,
     env: { ...process.env, FORCE_COLOR: '0', SVC_TEST_RESULT: resultPath },
-    timeout: Number(process.env.SVC_TEST_FILE_TIMEOUT_MS ?? 20 * 60 * 1000),
+    timeout: Number(process.env.SVC_TEST_FILE_TIMEOUT_MS ?? 30 * 60 * 1000),
   });
   const out = (run.stdout ?? '') + (run.stderr ?? '');
   const secs = ((Date.now() - t0) / 1000).toFixed(1);
