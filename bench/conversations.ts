@@ -7,6 +7,7 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { readMono } from '../src/audio/io.js';
 import { resample } from '../src/audio/resample.js';
+import { seededRandom } from '../src/diarize/cluster.js';
 import type { SpeakerTurn } from '../src/diarize/rttm.js';
 
 export const CONVERSATION_RATE = 16000;
@@ -39,18 +40,6 @@ export function speakerFiles(folder: string, prefix = ''): string[] {
     .filter((f) => /\.(wav|flac)$/i.test(f) && f.startsWith(prefix))
     .sort()
     .map((f) => join(folder, f));
-}
-
-/** Small deterministic PRNG (mulberry32). */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** [start, end) samples of the part louder than 35 dB under the peak (20 ms frames). */

@@ -102,6 +102,27 @@ test('svc diarize --speakers auto finds 2 speakers; --split feeds preprocess; --
   assert.match(p.stdout, /2 speaker\(s\): SPEAKER_00, SPEAKER_01/);
 });
 
+test('svc preprocess --diarize --keep-speaker largest: one speaker\'s turns become the dataset', async () => {
+  const folder = join(temp.dir, 'recordings');
+  const { mkdirSync, copyFileSync } = await import('node:fs');
+  mkdirSync(folder);
+  copyFileSync(conversationPath, join(folder, 'talk.wav'));
+  const dataset = join(temp.dir, 'kept');
+  const r = await runSvc(['preprocess', folder, '--diarize', '--out', dataset, '--val', '0']);
+  assert.is(r.code, 0, r.stderr);
+  assert.match(r.stderr, /talk\.wav: 2 speaker\(s\), kept SPEAKER_0\d/);
+  const manifest = JSON.parse(readFileSync(join(dataset, 'manifest.json'), 'utf8')) as { speakers: Record<string, number>; clips: Array<{ seconds: number }> };
+  assert.equal(Object.keys(manifest.speakers), ['recordings']);
+  // The kept speaker is the one with most reference speech; the clips hold at most that much audio.
+  const perSpeaker = new Map<string, number>();
+  for (const t of reference) perSpeaker.set(t.speaker, (perSpeaker.get(t.speaker) ?? 0) + t.endSeconds - t.startSeconds);
+  const clipSeconds = manifest.clips.reduce((s, c) => s + c.seconds, 0);
+  assert.ok(clipSeconds > 0 && clipSeconds < Math.max(...perSpeaker.values()) + 2, `${clipSeconds} s of clips; reference ${JSON.stringify([...perSpeaker])}`);
+  const bad = await runSvc(['preprocess', folder, '--keep-speaker', 'largest', '--out', join(temp.dir, 'x')]);
+  assert.is(bad.code, 1);
+  assert.match(bad.stderr, /--keep-speaker needs --diarize/);
+});
+
 test('bad input: silence, missing file, --speakers out of range, more speakers than present, busy split folder', async () => {
   const silence = join(temp.dir, 'silence.wav');
   await writeWav(silence, { sampleRate: 16000, samples: new Float32Array(16000 * 3) });

@@ -176,7 +176,7 @@ function kMeansPlusPlusSeeds(embeddings: readonly Float32Array[], count: number,
 }
 
 /** Small deterministic PRNG (mulberry32): the same recording always gives the same clusters. */
-function seededRandom(seed: number): () => number {
+export function seededRandom(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;

@@ -19,6 +19,8 @@ interface PreprocessCliOptions {
   minSeconds: string;
   maxSeconds: string;
   overwrite: boolean;
+  diarize?: boolean;
+  keepSpeaker?: string;
 }
 
 /** Multi-line summary for the terminal. */
@@ -53,6 +55,8 @@ export function register(program: Command): void {
     .option('--val <n>', 'validation clips per speaker (at most a fifth of its clips)', '2')
     .option('--min-seconds <s>', 'shortest clip, seconds (shorter pieces are merged or dropped)', '2')
     .option('--max-seconds <s>', 'longest clip, seconds (longer sound is split at its quietest point)', '15')
+    .option('--diarize', 'diarize each recording first (svc diarize) and keep one speaker\'s turns only (--keep-speaker)')
+    .option('--keep-speaker <name|largest>', 'with --diarize: the speaker to keep per recording, SPEAKER_00… as `svc diarize` names them, or largest (the one with most speech; default)')
     .option('--overwrite', 'start the dataset again instead of resuming (removes its clips and manifest)', false)
     .action(async (inDir: string, opts: PreprocessCliOptions) => {
       oneOf('--f0', opts.f0, F0_METHODS);
@@ -60,6 +64,17 @@ export function register(program: Command): void {
       const maxSeconds = parseNumberOption('--max-seconds', opts.maxSeconds, { min: 1, max: 60, unit: 's' });
       if (minSeconds >= maxSeconds) throw new SvcError('INVALID_ARGUMENT', `--min-seconds (${minSeconds}) must be below --max-seconds (${maxSeconds})`);
       const valPerSpeaker = parseNumberOption('--val', opts.val, { min: 0, max: 1000, unit: 'clips' });
+      if (opts.keepSpeaker !== undefined && !opts.diarize) throw new SvcError('INVALID_ARGUMENT', '--keep-speaker needs --diarize');
+      if (opts.diarize) {
+        // The kept turns go to a folder beside the dataset, which is then preprocessed as one speaker.
+        const { keepOneSpeaker } = await import('../../diarize/keep.js');
+        const { basename, dirname, join, resolve } = await import('node:path');
+        const kept = join(dirname(resolve(opts.out)), `.${basename(resolve(opts.out))}.diarized`);
+        const reports = await keepOneSpeaker(inDir, kept, opts.keepSpeaker ?? 'largest');
+        for (const r of reports) console.error(`preprocess: ${r.file}: ${r.speakers} speaker(s), kept ${r.kept} (${r.seconds.toFixed(1)} s)`);
+        opts.speaker = opts.speaker ?? basename(resolve(inDir));
+        inDir = kept;
+      }
       const tty = process.stderr.isTTY === true;
       const bar = tty ? new cliProgress.SingleBar({ format: 'preprocess |{bar}| {percentage}% | {file} | ETA {eta_formatted}', etaBuffer: 20, stream: process.stderr }, cliProgress.Presets.shades_classic) : undefined;
       let done = 0;
