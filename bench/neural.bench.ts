@@ -11,9 +11,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readMono } from '../src/audio/io.js';
 import { resample } from '../src/audio/resample.js';
-import { makeReference } from '../src/cli/commands/make-reference.js';
+import { makeReference } from '../src/voices/sovits/bundle.js';
 import { repoRoot } from '../src/paths.js';
-import { convertAtModelRate, SovitsModel } from '../src/voices/sovits/model.js';
+import { SovitsModel } from '../src/voices/sovits/model.js';
+import { convertAtModelRate } from '../src/voices/sovits/convert.js';
 import { DspVoiceStage } from '../src/voices/dsp/stage.js';
 import { createNeuralStageFactory, NeuralStage } from '../src/voices/sovits/stage.js';
 import type { BenchContext, BenchRow } from './lib.js';
@@ -80,7 +81,6 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
         const block = Math.round((blockMs * sr) / 1000);
         const windowSamples = stageFactory.shape.contextSamples + block;
         const stage = stageFactory({ clientSampleRate: sr, voice: { pitch: 0, formant: 1 } }) as NeuralStage;
-        stage.prepare({ blockSamples: block, windowSamples });
         const window = new Float32Array(windowSamples);
         const times: number[] = [];
         let cpuMs = 0;
@@ -96,7 +96,7 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
             timed.reset();
             const cpu = process.cpuUsage();
             const t = performance.now();
-            await stage.process(window.slice());
+            await stage.process(window.slice(), { startSample: (n + 1) * block - windowSamples, discontinuity: n === 0 });
             const ms = performance.now() - t;
             const used = process.cpuUsage(cpu);
             if (n >= warmup) {

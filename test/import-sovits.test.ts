@@ -10,11 +10,12 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readBundle, resolveSpeakerChoice, speakerFeed } from '../src/voices/sovits/bundle.js';
-import { convertAtModelRate, SovitsModel } from '../src/voices/sovits/model.js';
+import { SovitsModel } from '../src/voices/sovits/model.js';
+import { convertAtModelRate } from '../src/voices/sovits/convert.js';
 import { pythonExecutable } from '../src/paths.js';
 import { createSession } from '../src/onnx/session.js';
 import { importSovits } from '../src/cli/commands/import-sovits.js';
-import { makeReference } from '../src/cli/commands/make-reference.js';
+import { makeReference } from '../src/voices/sovits/bundle.js';
 import { makeTempDir, repoRoot, runSvc, shared } from './helpers/index.js';
 
 const temp = makeTempDir('svc-import-sovits-');

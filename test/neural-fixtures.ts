@@ -3,9 +3,9 @@
 // source made deterministic (the graph the PyTorch reference runs), so that outputs can be compared.
 import { copyFileSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { makeReference } from '../src/cli/commands/make-reference.js';
+import { makeReference } from '../src/voices/sovits/bundle.js';
 import { writeNpy } from '../src/io/npy.js';
-import type { OfflineFeatures } from '../src/voices/sovits/model.js';
+import type { OfflineFeatures } from '../src/voices/sovits/convert.js';
 import { noiseTensor } from '../src/voices/sovits/model.js';
 import { runPythonModule } from '../src/python.js';
 

@@ -10,14 +10,15 @@ import { join } from 'node:path';
 import { readMono } from '../src/audio/io.js';
 import { resample } from '../src/audio/resample.js';
 import { readNpy } from '../src/io/npy.js';
-import { convertAtModelRate, SovitsModel, type OfflineFeatures } from '../src/voices/sovits/model.js';
+import { SovitsModel } from '../src/voices/sovits/model.js';
+import { convertAtModelRate, type OfflineFeatures } from '../src/voices/sovits/convert.js';
 import { runPythonModule } from '../src/python.js';
 import { createNeuralStageFactory, DEFAULT_GAP_LOOKAHEAD_FRAMES } from '../src/voices/sovits/stage.js';
 import { convertChunks } from '../src/engine/pipeline.js';
 import { makeTempDir, shared } from './helpers/index.js';
 import { relativeError, snrDb, writeFeatures } from './neural-fixtures.js';
 import { copyFileSync, mkdirSync, readdirSync } from 'node:fs';
-import { makeReference } from '../src/cli/commands/make-reference.js';
+import { makeReference } from '../src/voices/sovits/bundle.js';
 
 const temp = makeTempDir('svc-neural-standard-');
 const random = join(temp.dir, 'standard');

@@ -6,7 +6,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { from, lastValueFrom, toArray } from 'rxjs';
 import { readMono } from '../src/audio/io.js';
-import { convertAtModelRate, SovitsModel } from '../src/voices/sovits/model.js';
+import { SovitsModel } from '../src/voices/sovits/model.js';
+import { convertAtModelRate } from '../src/voices/sovits/convert.js';
 import { createNeuralStageFactory, DEFAULT_GAP_LOOKAHEAD_FRAMES, NeuralStage } from '../src/voices/sovits/stage.js';
 import { convertChunks } from '../src/engine/pipeline.js';
 import { makeTempDir, shared } from './helpers/index.js';
@@ -82,18 +83,18 @@ test('a window that does not continue the previous one (skipped input) restarts 
   try {
     const block = 1600;
     const windowSamples = stage.contextSamples + block;
-    stage.prepare({ blockSamples: block, windowSamples });
     const windowAt = (end: number) => {
       const w = new Float32Array(windowSamples);
       const start = end - windowSamples;
       for (let i = 0; i < windowSamples; i++) w[i] = start + i >= 0 ? speech[start + i]! : 0;
       return w;
     };
+    const at = (end: number) => ({ startSample: end - windowSamples, discontinuity: false });
     const outputs: Float32Array[] = [];
-    for (let end = block; end <= 12 * block; end += block) outputs.push(await stage.process(windowAt(end)));
+    for (let end = block; end <= 12 * block; end += block) outputs.push(await stage.process(windowAt(end), at(end)));
     assert.is(logs.length, 0);
     // Jump 20 blocks ahead: not continuous with the last window.
-    const jumped = await stage.process(windowAt(32 * block));
+    const jumped = await stage.process(windowAt(32 * block), at(32 * block));
     assert.is(jumped.length, windowSamples);
     assert.is(logs.length, 1);
     assert.match(logs[0]!, /restarting/);
@@ -101,15 +102,14 @@ test('a window that does not continue the previous one (skipped input) restarts 
     // Twin stage fed the same windows: identical output until the pitch change, different right after it.
     const twin = new NeuralStage(model, { pitch: 0, formant: 1 }, settings, factory.shape);
     try {
-      twin.prepare({ blockSamples: block, windowSamples });
-      await twin.process(windowAt(5 * block));
-      await twin.process(windowAt(32 * block)); // the same restart as the stage's
-      const a = await stage.process(windowAt(33 * block));
-      const b = await twin.process(windowAt(33 * block));
+      await twin.process(windowAt(5 * block), at(5 * block));
+      await twin.process(windowAt(32 * block), at(32 * block)); // the same restart as the stage's
+      const a = await stage.process(windowAt(33 * block), at(33 * block));
+      const b = await twin.process(windowAt(33 * block), at(33 * block));
       assert.equal(Array.from(a), Array.from(b), 'same input, same voice: same output');
       twin.setVoice({ pitch: 12 });
-      const c = await stage.process(windowAt(34 * block));
-      const d = await twin.process(windowAt(34 * block));
+      const c = await stage.process(windowAt(34 * block), at(34 * block));
+      const d = await twin.process(windowAt(34 * block), at(34 * block));
       const snr = snrDb(c, d);
       assert.ok(snr < 30, `an octave up changes the next window (SNR between voices ${snr.toFixed(1)} dB)`);
     } finally {

@@ -3,7 +3,8 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { availableProviders, createSession, ort } from '../src/onnx/session.js';
+import * as ort from 'onnxruntime-node';
+import { availableProviders, createSession } from '../src/onnx/session.js';
 import { isSvcError } from '../src/errors.js';
 import { makeTempDir, repoRoot } from './helpers/index.js';
 

@@ -7,7 +7,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { copyFileSync, mkdirSync, readdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { makeReference } from '../src/cli/commands/make-reference.js';
+import { makeReference } from '../src/voices/sovits/bundle.js';
 import { loadBuiltinStageFactory, startServer, type SvcServer } from '../src/server/server.js';
 import { ModelResolver } from '../src/voices/sovits/stage.js';
 import type { StageFactory } from '../src/voices/stage.js';

@@ -9,7 +9,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readMono, writeWav } from '../src/audio/io.js';
-import { makeReference } from '../src/cli/commands/make-reference.js';
+import { makeReference } from '../src/voices/sovits/bundle.js';
 import { makeTempDir, repoRoot, runSvc, shared } from './helpers/index.js';
 import { medianF0, semitonesBetween } from './helpers/pitch.js';
 import { float32FromBytes, startPulseDaemon, type PulseDaemon } from './helpers/pulse.js';

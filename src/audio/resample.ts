@@ -315,6 +315,75 @@ export interface ResampleOptions {
 }
 
 /**
+ * Streaming resampling with the filter delay removed: output sample j is the input at time j/toRate s,
+ * whatever the chunking. It pre-pads P zeros so that the delay (filt_len/2 + P input samples) is a whole
+ * number of output samples ((filt_len/2 + P) a multiple of fromRate/gcd), then drops that many outputs.
+ * resample() drains it; so does the So-VITS feature timeline's 16 kHz feed, live and offline alike.
+ * Call `await AlignedResampler.ready()` once before constructing.
+ */
+export class AlignedResampler {
+  private readonly resampler: StreamingResampler | null;
+  private toDrop: number;
+  /** Input samples still inside the filter before an output sample exists (its look-ahead). */
+  readonly lookaheadInputSamples: number;
+
+  static ready(): Promise<void> {
+    return loadSpeex();
+  }
+
+  constructor(readonly fromRate: number, readonly toRate: number, quality: number) {
+    validateRates(fromRate, toRate);
+    if (fromRate === toRate) {
+      this.resampler = null;
+      this.toDrop = 0;
+      this.lookaheadInputSamples = 0;
+      return;
+    }
+    this.resampler = new StreamingResampler({ fromRate, toRate, quality });
+    const step = fromRate / gcd(fromRate, toRate);
+    const half = this.resampler.filterLengthSamples / 2;
+    const pad = (step - (half % step)) % step;
+    this.toDrop = ((half + pad) * toRate) / fromRate; // exact integer
+    this.lookaheadInputSamples = Math.ceil(half);
+    this.drop(this.resampler.process(new Float32Array(pad)));
+  }
+
+  process(chunk: Float32Array): Float32Array {
+    if (!this.resampler) return Float32Array.from(chunk);
+    return this.drop(this.resampler.process(chunk));
+  }
+
+  /** Ends the input: the remaining output (the filter's tail; trim it to the length you need). */
+  flush(): Float32Array {
+    if (!this.resampler) return new Float32Array(0);
+    return this.drop(this.resampler.flush());
+  }
+
+  private drop(samples: Float32Array): Float32Array {
+    if (this.toDrop <= 0) return samples;
+    const cut = Math.min(this.toDrop, samples.length);
+    this.toDrop -= cut;
+    return samples.subarray(cut).slice();
+  }
+
+  dispose(): void {
+    this.resampler?.dispose();
+  }
+}
+
+/** The first `length` samples of process(samples) then flush() (zeros if they fall short). */
+export function drainAligned(resampler: AlignedResampler, samples: Float32Array, length: number): Float32Array {
+  const out = new Float32Array(length);
+  const head = resampler.process(samples);
+  out.set(head.subarray(0, length));
+  if (head.length < length) {
+    const tail = resampler.flush();
+    out.set(tail.subarray(0, length - head.length), head.length);
+  }
+  return out;
+}
+
+/**
  * Offline resampling with the delay removed: output length round(n * toRate / fromRate) and output
  * sample k aligned with input time k * fromRate / toRate. Identity (a copy) when the rates match.
  */
@@ -322,19 +391,9 @@ export async function resample(samples: Float32Array, fromRate: number, toRate: 
   validateRates(fromRate, toRate);
   if (fromRate === toRate) return Float32Array.from(samples);
   await loadSpeex();
-  const resampler = new StreamingResampler({ fromRate, toRate, quality: options.quality ?? 10 });
+  const resampler = new AlignedResampler(fromRate, toRate, options.quality ?? 10);
   try {
-    // Pre-pad P zeros so that the delay (filt_len/2 + P input samples) is a whole number of output
-    // samples: (filt_len/2 + P) must be a multiple of fromRate/gcd.
-    const step = fromRate / gcd(fromRate, toRate);
-    const half = resampler.filterLengthSamples / 2;
-    const pad = (step - (half % step)) % step;
-    const delayOut = ((half + pad) * toRate) / fromRate; // exact integer
-    const outLength = Math.round((samples.length * toRate) / fromRate);
-    const produced = concatFloat32([resampler.process(new Float32Array(pad)), resampler.process(samples), resampler.flush()]);
-    const out = new Float32Array(outLength);
-    out.set(produced.subarray(delayOut, Math.min(produced.length, delayOut + outLength)));
-    return out;
+    return drainAligned(resampler, samples, Math.round((samples.length * toRate) / fromRate));
   } finally {
     resampler.dispose();
   }

@@ -19,7 +19,7 @@ import { Observable, Subject, type OperatorFunction } from 'rxjs';
 import { ComputeTimes, type ComputeSummary } from './computeStats.js';
 import { Float32RingBuffer } from './ringBuffer.js';
 import { SolaStitcher, solaDelaySamples, solaMinimumContextSamples } from './sola.js';
-import type { ConverterStage } from '../voices/stage.js';
+import type { BlockTime, ConverterStage } from '../voices/stage.js';
 
 export const BEHIND_POLICIES = ['silence', 'skip', 'dry'] as const;
 /** What falls-behind does unless told otherwise: never the unconverted voice. */
@@ -107,6 +107,10 @@ export class StreamPipeline {
   private inFlight = false;
   private disposed = false;
   private drainWaiters: Array<() => void> = [];
+  /** Blocks read from the queue so far (converted or handled by the policy): the stream's clock. */
+  private blocksRead = 0;
+  /** Index of the last block the stage was given (−1: none yet). */
+  private lastStageBlock = -1;
   private counters = { inputSamples: 0, outputSamples: 0, blocksConverted: 0, blocksSkipped: 0, blocksDry: 0, blocksSilenced: 0, overflowSamples: 0, stageErrors: 0, queueMaxSamples: 0 };
 
   constructor(readonly stage: ConverterStage, options: PipelineOptions) {
@@ -135,7 +139,6 @@ export class StreamPipeline {
       this.sola = new SolaStitcher({ ...solaShape, blockSamples: this.blockSamples, windowSamples: this.windowSamples });
       this.dryDelay = null;
       this.delaySamples = solaDelaySamples(solaShape);
-      stage.prepare?.({ blockSamples: this.blockSamples, windowSamples: this.windowSamples });
     }
     this.window = new Float32Array(this.windowSamples);
   }
@@ -230,11 +233,12 @@ export class StreamPipeline {
       const block = new Float32Array(this.blockSamples);
       this.queue.readInto(block);
       const stageInput = this.advanceWindow(block);
+      const time = this.stageTime();
       blocksThisTurn++;
       const startedMs = performance.now();
       let result: Float32Array | Promise<Float32Array>;
       try {
-        result = this.stage.process(stageInput);
+        result = this.stage.process(stageInput, time);
       } catch (error) {
         this.onStageError(error, block, stageInput);
         continue;
@@ -264,8 +268,17 @@ export class StreamPipeline {
     if (this.isIdle()) this.resolveDrainWaiters();
   }
 
+  /** Where the window of the block just read sits in the stream; marks the block as given to the stage. */
+  private stageTime(): BlockTime {
+    const block = this.blocksRead - 1;
+    const time = { startSample: this.blocksRead * this.blockSamples - this.windowSamples, discontinuity: this.lastStageBlock !== block - 1 };
+    this.lastStageBlock = block;
+    return time;
+  }
+
   /** Slides the context window by one block; returns what the stage gets (a copy it may keep). */
   private advanceWindow(block: Float32Array): Float32Array {
+    this.blocksRead++;
     if (this.stage.stateful) return block;
     this.window.copyWithin(0, this.blockSamples);
     this.window.set(block, this.windowSamples - this.blockSamples);
@@ -335,6 +348,33 @@ export class StreamPipeline {
     if (block.length > 0) this.lastOutputSample = block[block.length - 1]!;
     this.outputSubject.next(block);
   }
+}
+
+/** Pipeline timing as users give it (CLI options, the protocol's hello), in milliseconds. */
+export interface PipelineTimingMs {
+  blockMs: number;
+  policy?: BehindPolicy;
+  maxQueueMs?: number;
+  crossfadeMs?: number;
+  searchMs?: number;
+  extraContextMs?: number;
+}
+
+/**
+ * The one pipeline builder (`svc serve` sessions, `svc live`): timing in ms converted at the stage's
+ * rate; unset values take the pipeline's defaults.
+ */
+export function createPipeline(stage: ConverterStage, timing: PipelineTimingMs): StreamPipeline {
+  const rate = stage.sampleRate;
+  const samples = (ms: number | undefined) => (ms === undefined ? undefined : Math.round((ms * rate) / 1000));
+  return new StreamPipeline(stage, {
+    blockSamples: Math.max(1, Math.round((timing.blockMs * rate) / 1000)),
+    policy: timing.policy,
+    maxQueueSamples: samples(timing.maxQueueMs),
+    crossfadeSamples: samples(timing.crossfadeMs),
+    searchSamples: samples(timing.searchMs),
+    extraContextSamples: samples(timing.extraContextMs),
+  });
 }
 
 /**

@@ -18,7 +18,8 @@ import { encodeNpy } from '../io/npy.js';
 import { shippedModelsDir } from '../paths.js';
 import { runPythonModule } from '../python.js';
 import { resolveModelConfig, type ModelAudioSettings } from './config.js';
-import { ContentEncoder, ENCODER_SAMPLE_RATE, extractClipFeatures } from '../voices/sovits/features.js';
+import { ContentEncoder, ENCODER_HOP, ENCODER_RATE } from '../voices/sovits/encoder.js';
+import { extractClipFeatures } from '../voices/sovits/features.js';
 import { applyGainInPlace, clippedFraction, loudnessGain, sliceAtSilences, type SliceOptions } from './slice.js';
 import { removeStaleTempFiles } from '../io/temp-files.js';
 
@@ -266,8 +267,8 @@ export async function preprocessDataset(options: PreprocessOptions): Promise<Pre
   const encoderSource = await resolveEncoderPath(options.encoder, progressDir, settings);
   // One session for the whole run: it validates the encoder (before anything is written) and gives
   // its sha256; the dataset's copy below is the same bytes (a resumed dataset's copy has the same hash).
-  const encoder = await ContentEncoder.load(encoderSource.path);
-  const encoderSha = encoder.sha256;
+  const encoder = await ContentEncoder.load(encoderSource.path, { intraOpThreads: 1 });
+  const encoderSha = encoder.sha256();
   try {
     const settingsPath = join(progressDir, 'settings.json');
     const wanted: DatasetSettings = {
@@ -365,7 +366,7 @@ export async function preprocessDataset(options: PreprocessOptions): Promise<Pre
     config: settings.name,
     encoder: {
       name: encoderSource.name, file: 'encoder.onnx', dim: encoder.dim ?? settings.sslDim, sha256: encoderSha, input: encoder.inputName,
-      convention: encoder.inputRank === 3 ? 'source-embed' : 'audio-units', sample_rate: ENCODER_SAMPLE_RATE, hop_samples: 320,
+      convention: encoder.convention, sample_rate: ENCODER_RATE, hop_samples: ENCODER_HOP,
     },
     f0_method: options.f0Method,
     spectrogram,

@@ -9,8 +9,6 @@ import { availableParallelism } from 'node:os';
 import * as ort from 'onnxruntime-node';
 import { SvcError } from '../errors.js';
 
-export { ort };
-
 // ORT's native logger prints failures (e.g. a provider library that cannot load during 'auto'
 // fallback) straight to stderr; every failure reaches the caller as an SvcError instead.
 if (!process.env.SVC_DEBUG) ort.env.logLevel = 'fatal';
@@ -82,10 +80,6 @@ function describeFeed(name: string, value: FeedValue | undefined): string {
   return `${name}:${type}[${value.dims.join(',')}]`;
 }
 
-function providerNameForOrt(provider: Exclude<OnnxProvider, 'auto'>): string {
-  return provider;
-}
-
 /** Execution providers this onnxruntime-node build ships for this platform. */
 export function availableProviders(): Array<Exclude<OnnxProvider, 'auto'>> {
   const out: Array<Exclude<OnnxProvider, 'auto'>> = ['cpu'];
@@ -151,7 +145,7 @@ export async function createSession(modelPath: string, options: SessionOptions =
     const provider = chain[i]!;
     try {
       const session = await ort.InferenceSession.create(modelPath, {
-        executionProviders: [providerNameForOrt(provider)],
+        executionProviders: [provider],
         graphOptimizationLevel,
         intraOpNumThreads,
         interOpNumThreads,

@@ -2,8 +2,11 @@
 // failures remembered until the bundle changes on disk (a client asking twenty times for a broken bundle
 // costs one load, not twenty), and the time each resolution took for /metrics. The loading itself is the
 // resolver's (src/voices/sovits/stage.ts ModelResolver): installed names only, each model loaded once.
-import { bundleFingerprint } from '../voices/registry.js';
-import type { StageFactory } from '../voices/stage.js';
+import type { ModelListEntry } from '../stream/protocol.js';
+import { bundleFingerprint, listModels } from '../voices/registry.js';
+import { rvcSpeechEncoder } from '../voices/rvc/model.js';
+import { RVC_CONTROLS } from '../voices/rvc/stage.js';
+import { MODEL_CONTROLS, type StageFactory } from '../voices/stage.js';
 
 export class ModelGate {
   private readonly inFlight = new Map<string, Promise<StageFactory>>();
@@ -41,4 +44,31 @@ export class ModelGate {
     this.inFlight.set(name, load);
     return load;
   }
+}
+
+/** The installed bundles (`svc models`) as GET /api/models lists them; unusable ones carry their error. */
+export function installedModelEntries(): ModelListEntry[] {
+  return listModels().map((m): ModelListEntry => {
+    if (m.rvc) {
+      const rvc = m.rvc;
+      const error = m.error ?? (m.encoder === 'missing' ? `no content encoder: the bundle has none and no shared encoders/${rvcSpeechEncoder(rvc)}.onnx is installed` : undefined);
+      return {
+        name: m.name, builtin: false, speakers: [], sampleRate: rvc.sampling_rate, speechEncoder: rvcSpeechEncoder(rvc), controls: [...RVC_CONTROLS],
+        type: 'rvc', f0: rvc.f0, index: rvc.index !== null, ...(error === undefined ? {} : { error }),
+      };
+    }
+    const manifest = m.manifest;
+    const speakers = manifest ? Object.entries(manifest.speakers).sort((a, b) => a[1] - b[1]).map(([name]) => name) : [];
+    const error = m.error ?? (m.encoder === 'missing' ? `no content encoder: the bundle has none and no shared encoders/${manifest?.speech_encoder}.onnx is installed` : undefined);
+    return {
+      name: m.name,
+      builtin: false,
+      speakers,
+      sampleRate: manifest?.sampling_rate ?? null,
+      speechEncoder: manifest?.speech_encoder ?? null,
+      controls: [...MODEL_CONTROLS],
+      ...(manifest ? { type: 'sovits' as const } : {}),
+      ...(error === undefined ? {} : { error }),
+    };
+  });
 }

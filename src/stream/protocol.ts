@@ -2,6 +2,7 @@
 // defaults and limits, and of the messages the server sends. Client text is validated here, once; the
 // rest of the server only sees typed messages.
 import { SUPPORTED_SAMPLE_RATES } from '../audio/types.js';
+import { DEFAULT_VOICE, VOICE_LIMITS, type VoiceControl } from '../voices/stage.js';
 import { number, object, opaque, optional, SchemaError, string, type Infer } from './schema.js';
 import { errorMessage } from '../errors.js';
 
@@ -10,8 +11,8 @@ export const PROTOCOL_VERSION = 1;
 export const PROTOCOL_LIMITS = {
   sampleRates: SUPPORTED_SAMPLE_RATES,
   blockMs: { min: 10, max: 500 },
-  pitch: { min: -24, max: 24 },
-  formant: { min: 0.5, max: 2 },
+  pitch: VOICE_LIMITS.pitch,
+  formant: VOICE_LIMITS.formant,
   /** Largest JSON text message, in bytes. */
   maxTextBytes: 4096,
   tokenMaxLength: 256,
@@ -68,7 +69,7 @@ export function helloSchema(defaultBlockMs = 20) {
     format: string({ maxLength: 8, oneOf: SAMPLE_FORMATS, default: 'f32' }),
     channels: number({ integer: true, oneOf: [1, 2], default: 1 }),
     blockMs: number({ min: PROTOCOL_LIMITS.blockMs.min, max: PROTOCOL_LIMITS.blockMs.max, default: defaultBlockMs }),
-    voice: object({ pitch: number({ min: PROTOCOL_LIMITS.pitch.min, max: PROTOCOL_LIMITS.pitch.max, default: 0 }), formant: number({ min: PROTOCOL_LIMITS.formant.min, max: PROTOCOL_LIMITS.formant.max, default: 1 }) }, { whenAbsent: 'defaults' }),
+    voice: object({ pitch: number({ min: PROTOCOL_LIMITS.pitch.min, max: PROTOCOL_LIMITS.pitch.max, default: DEFAULT_VOICE.pitch }), formant: number({ min: PROTOCOL_LIMITS.formant.min, max: PROTOCOL_LIMITS.formant.max, default: DEFAULT_VOICE.formant }) }, { whenAbsent: 'defaults' }),
     token: optional(string({ maxLength: PROTOCOL_LIMITS.tokenMaxLength })),
     listen: optional(string({ maxLength: PROTOCOL_LIMITS.sessionIdMaxLength })),
   });
@@ -132,7 +133,7 @@ export interface VoiceMessageBody {
 }
 
 /** A voice parameter a converter honours (`set` may still carry the others; they are kept but unused). */
-export type VoiceControl = 'pitch' | 'formant' | 'indexRate' | 'protect';
+export type { VoiceControl };
 
 export interface LatencyBody {
   algorithmicMs: number;

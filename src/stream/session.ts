@@ -6,7 +6,7 @@
 import { Observable, Subject, type Subscription } from 'rxjs';
 import { StreamingResampler } from '../audio/resample.js';
 import { decodeFrame, encodeFrame } from './codec.js';
-import { StreamPipeline, type BehindPolicy } from '../engine/pipeline.js';
+import { createPipeline, type BehindPolicy, type StreamPipeline } from '../engine/pipeline.js';
 import type { LatencyBody, SampleFormat, StatsMessage, VoiceControl } from './protocol.js';
 import { DSP_CONTROLS, type ConverterStage, type StageFactory, type VoiceParams } from '../voices/stage.js';
 
@@ -162,15 +162,7 @@ export class ConvertSession {
     try {
       const rate = stage.sampleRate;
       const o = this.options;
-      const ms = (x: number | undefined) => (x === undefined ? undefined : Math.round((x * rate) / 1000));
-      const pipeline = new StreamPipeline(stage, {
-        blockSamples: Math.max(1, Math.round((o.blockMs * rate) / 1000)),
-        policy: o.policy,
-        maxQueueSamples: ms(o.maxQueueMs),
-        crossfadeSamples: ms(o.crossfadeMs),
-        searchSamples: ms(o.searchMs),
-        extraContextSamples: ms(o.extraContextMs),
-      });
+      const pipeline = createPipeline(stage, { blockMs: o.blockMs, policy: o.policy, maxQueueMs: o.maxQueueMs, crossfadeMs: o.crossfadeMs, searchMs: o.searchMs, extraContextMs: o.extraContextMs });
       const resampler = rate === this.format.sampleRate ? null : new StreamingResampler({ fromRate: this.format.sampleRate, toRate: rate });
       return { pipeline, resampler };
     } catch (error) {

@@ -53,7 +53,7 @@ export async function say(options: SayOptions): Promise<SayResult> {
       await rvc.dispose();
     }
   }
-  const { convertMono } = await import('../voices/sovits/model.js');
+  const { convertMono } = await import('../voices/sovits/convert.js');
   const model = await loadModel(options.model, { log: options.log });
   try {
     // Without --pitch the speaker's typical f0 decides (a model without one says so and names --pitch).

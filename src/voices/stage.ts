@@ -7,18 +7,53 @@
 //     `contextSamples` of past input before the block, they return output for context + block, and the
 //     pipeline stitches consecutive outputs with a SOLA crossfade.
 // Every stage runs at its own `sampleRate`; sessions resample the client's audio to it and back.
-
-import type { VoiceControl } from '../stream/protocol.js';
+// Time travels with every window ({startSample, discontinuity}, counted by the pipeline), so a stage that
+// keeps features on an absolute timeline never has to guess where a window sits.
+//
+// The voice parameters (VoiceParams), their ranges and defaults are defined here once; the wire
+// protocol, the CLI options and the voices all take them from here.
 
 /** Voice parameters a client may change while streaming. */
 export interface VoiceParams {
-  /** Pitch shift in semitones (−24..24). */
+  /** Pitch shift in semitones (VOICE_LIMITS.pitch). */
   pitch: number;
-  /** Formant (spectral envelope) scale factor (0.5..2); 1 keeps the speaker's timbre. */
+  /** Formant (spectral envelope) scale factor (VOICE_LIMITS.formant); 1 keeps the speaker's timbre. */
   formant: number;
   /** RVC voices only: share of features retrieved from the index (0..1) and consonant protection (0..0.5). */
   indexRate?: number;
   protect?: number;
+}
+
+/** A voice parameter a stage can honour (protocol `controls`). */
+export type VoiceControl = keyof VoiceParams;
+
+/** Allowed range of each voice parameter. */
+export const VOICE_LIMITS = {
+  pitch: { min: -24, max: 24 },
+  formant: { min: 0.5, max: 2 },
+} as const;
+
+/** The voice when nobody asked for another: unchanged pitch and timbre. */
+export const DEFAULT_VOICE: Readonly<VoiceParams> = { pitch: 0, formant: 1 };
+
+/** Frequency ratio of a pitch change: 2^(semitones/12). */
+export function semitonesToRatio(semitones: number): number {
+  return Math.pow(2, semitones / 12);
+}
+
+/** Where a window sits in the stream, counted by the pipeline in stage-rate samples. */
+export interface BlockTime {
+  /**
+   * Absolute index of the window's first sample (sample 0 = the first sample of the first block; a
+   * stateless stage's first windows start before 0, where the context is zeros).
+   */
+  startSample: number;
+  /**
+   * True when the stage did not see the input right before this window's block: the first window, or
+   * blocks the pipeline handled by its behind policy in between. Stages that keep history compare
+   * startSample with what they have seen to know how much they missed.
+   */
+  discontinuity: boolean;
 }
 
 /** The built-in DSP voice (and any stage that leaves `controls` out) honours both. */
@@ -47,15 +82,9 @@ export interface ConverterStage {
    * Converts one window: for stateful stages exactly one block; for stateless stages
    * `contextSamples + blockSamples` samples (oldest first). Returns the same number of samples, time-aligned
    * with the input window. May return a Promise (e.g. an ONNX model run off the main thread); the pipeline
-   * keeps at most one call in flight.
+   * keeps at most one call in flight. `time` says where the window sits in the stream.
    */
-  process(window: Float32Array): Float32Array | Promise<Float32Array>;
-  /**
-   * Stateless stages, optional: the pipeline calls it once, before the first window, with its block and
-   * window sizes, so a stage can keep caches on an absolute timeline (successive windows advance by
-   * blockSamples; windows the policy handled without the stage advance it by whole blocks).
-   */
-  prepare?(shape: { blockSamples: number; windowSamples: number }): void;
+  process(window: Float32Array, time: BlockTime): Float32Array | Promise<Float32Array>;
   /** Changes the voice for the following blocks. */
   setVoice(voice: Partial<VoiceParams>): void;
   /** Forgets all history (stateful stages), e.g. after input was skipped. */

@@ -1,8 +1,8 @@
-// `svc convert IN OUT [--pitch N] [--formant R] [--format pcm16|float32] [--rate HZ]`: offline file
+// `svc convert IN OUT [--pitch N] [--formant R] [--model NAME|PATH] [--format pcm16|float32] [--rate HZ]`: offline file
 // conversion. Reads any supported audio (WAV/FLAC), mixes it to mono (explicitly: conversion is
 // mono), converts it with a voice engine and writes a WAV atomically at the input rate or --rate.
 // Engines: the built-in DSP voice (pitch + formant), or with `--model NAME|PATH` a So-VITS-SVC bundle
-// (src/voices/sovits/model.ts convertMono), through the same read → convert → resample → write path.
+// (src/voices/sovits/convert.ts convertMono), through the same read → convert → resample → write path.
 // All options are validated before any audio is read; on any error nothing is written.
 import type { Command } from 'commander';
 import { existsSync, statSync } from 'node:fs';
@@ -17,7 +17,8 @@ import { loadModel, loadRvcModel, modelDisplayName, resolveModelDir } from '../.
 import { isRvcBundleDir } from '../../voices/rvc/bundle.js';
 import { convertRvcMono } from '../../voices/rvc/convert.js';
 import { DEFAULT_INDEX_RATE, DEFAULT_PROTECT, DEFAULT_RMS_MIX_RATE } from '../../voices/rvc/features.js';
-import { convertMono, DEFAULT_NOISE_SCALE } from '../../voices/sovits/model.js';
+import { convertMono } from '../../voices/sovits/convert.js';
+import { DEFAULT_NOISE_SCALE } from '../../voices/sovits/model.js';
 import type { OnnxProvider } from '../../onnx/session.js';
 import {
   DSP_VOICE_RATE_RANGE,
@@ -220,11 +221,13 @@ export async function runConvert(plan: ConvertPlan, inputName = plan.inputPath):
 export function register(program: Command): void {
   program
     .command('convert')
-    .summary('convert an audio file with the built-in DSP voice (pitch + formant)')
+    .summary('convert an audio file with the built-in DSP voice (pitch + formant) or a So-VITS-SVC model (--model)')
     .description(
-      'Convert an audio file offline. The input (WAV or FLAC, any channel count) is mixed to mono and converted with the ' +
-        'built-in DSP voice: pitch change in semitones and formant (voice-colour) change as a ratio, independently ' +
-        '(pitch-synchronous overlap-add with spectral-envelope scaling; unvoiced sounds are not made periodic). ' +
+      'Convert an audio file offline. The input (WAV or FLAC, any channel count) is mixed to mono and converted with ' +
+        'the built-in DSP voice — pitch change in semitones and formant (voice-colour) change as a ratio, independently ' +
+        '(pitch-synchronous overlap-add with spectral-envelope scaling; unvoiced sounds are not made periodic) — or, with ' +
+        '--model, with a So-VITS-SVC model: the voice becomes the model speaker\'s, --pitch shifts it (--auto-pitch ' +
+        'picks the shift), and the features are those the live engine and training compute. ' +
         'The output is a mono WAV of the same duration, written atomically (nothing is written on error).',
     )
     .argument('<input>', 'audio file to convert (.wav or .flac; stereo/multichannel is mixed to mono)')
@@ -247,7 +250,7 @@ export function register(program: Command): void {
     .option('--protect <p>', `RVC models: unvoiced consonants and breaths keep 1-p of their own features, 0..0.5 (default ${DEFAULT_PROTECT}; 0.5 = off)`)
     .option('--rms-mix-rate <r>', `RVC models: 1 keeps the model's loudness envelope, 0 takes the input's (default ${DEFAULT_RMS_MIX_RATE}, as RVC)`)
     .option('--output-rate <which>', "model only: 'input' = back at the input's rate (default), 'model' = the model's own rate (no second resampling); --rate overrides both")
-    .addHelpText('after', '\nExamples:\n  svc convert voice.wav up.wav --pitch 5\n  svc convert voice.flac girl.wav --pitch 12 --formant 1.2 --rate 48000\n  svc convert song.wav deep.wav --pitch -7 --formant 0.85 --format float32\n')
+    .addHelpText('after', '\nExamples:\n  svc convert voice.wav up.wav --pitch 5\n  svc convert voice.flac girl.wav --pitch 12 --formant 1.2 --rate 48000\n  svc convert song.wav deep.wav --pitch -7 --formant 0.85 --format float32\n  svc convert voice.wav sung.wav --model my-voice --speaker alice --auto-pitch\n')
     .action(async (input: string, output: string, options: ConvertCliOptions) => {
       const plan = planConvert(input, output, options);
       const result = await runConvert(plan, input);

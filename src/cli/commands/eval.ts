@@ -3,6 +3,7 @@
 // agreement. Two files, or two folders paired by file name; with --model each source file is
 // converted first and scored against its source (pitch following) and the --target recordings (MCD).
 import type { Command } from 'commander';
+import { VOICE_LIMITS } from '../../voices/stage.js';
 import { SvcError } from '../../errors.js';
 import { oneOf, parseNumberOption } from '../options.js';
 import { F0_METHODS, type F0Method } from '../../dsp/f0/types.js';
@@ -49,7 +50,7 @@ export function register(program: Command): void {
       if (!['auto', 'time', 'dtw'].includes(opts.align)) throw new SvcError('INVALID_ARGUMENT', `--align must be auto, time or dtw, got "${opts.align}"`);
       const alignment = opts.align as 'auto' | 'time' | 'dtw';
       const f0Method: F0Method = oneOf('--f0', opts.f0, F0_METHODS);
-      const pitch = parseNumberOption('--pitch', opts.pitch, { min: -24, max: 24, unit: 'semitones' });
+      const pitch = parseNumberOption('--pitch', opts.pitch, { ...VOICE_LIMITS.pitch, unit: 'semitones' });
       const onPair = opts.json ? undefined : (p: PairResult): void => console.log(pairLine(p));
       if (opts.model !== undefined) {
         if (test !== undefined) throw new SvcError('INVALID_ARGUMENT', `with --model give only the source recordings (got a second path "${test}")`, { hint: 'use --target DIR for the target speaker\'s recordings' });

@@ -2,27 +2,9 @@
 // the real architecture (python/svc_py/make_reference.py) for tests, benchmarks and latency work.
 // It converts to noise-like speech, not a voice. Prints parameter counts and export times.
 import type { Command } from 'commander';
-import { resolve } from 'node:path';
 import { SvcError } from '../../errors.js';
 import { parseNumberOption } from '../options.js';
-import { writeBundleWithPython, type SovitsManifest } from '../../voices/sovits/bundle.js';
-
-export type ReferenceSize = 'tiny' | 'standard';
-
-export interface MakeReferenceResult {
-  out: string;
-  manifest: SovitsManifest;
-  parameters: { generator: number; generator_inference: number; encoder: number };
-  export_seconds: { generator: number; encoder: number };
-}
-
-/** Builds a reference bundle; resolves with what the Python job reported (bundle re-validated). */
-export async function makeReference(size: ReferenceSize, outDir: string, options: { seed?: number; force?: boolean; checkpoint?: boolean; onProgress?: (message: string) => void } = {}): Promise<MakeReferenceResult> {
-  const args = ['--size', size, '--out', resolve(outDir), '--seed', String(options.seed ?? 1234)];
-  if (options.force) args.push('--force');
-  if (options.checkpoint) args.push('--checkpoint');
-  return writeBundleWithPython<MakeReferenceResult>('make_reference', args, options.onProgress);
-}
+import { makeReference, type ReferenceSize } from '../../voices/sovits/bundle.js';
 
 function millions(n: number): string {
   return `${(n / 1e6).toFixed(2)} M`;

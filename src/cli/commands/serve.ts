@@ -8,12 +8,9 @@ import { isLoopbackHost } from '../../server/access.js';
 import { loadBuiltinStageFactory, startServer } from '../../server/server.js';
 import { F0_METHODS, type F0Method } from '../../dsp/f0/index.js';
 import type { OnnxProvider } from '../../onnx/session.js';
-import { listModels, modelDisplayName } from '../../voices/registry.js';
-import { rvcSpeechEncoder } from '../../voices/rvc/model.js';
-import { RVC_CONTROLS } from '../../voices/rvc/stage.js';
-import type { ModelListEntry } from '../../stream/protocol.js';
+import { modelDisplayName } from '../../voices/registry.js';
+import { installedModelEntries } from '../../server/models.js';
 import { ModelResolver } from '../../voices/sovits/stage.js';
-import { MODEL_CONTROLS } from '../../voices/stage.js';
 import { numberArg } from '../options.js';
 
 interface ServeOptions {
@@ -152,31 +149,4 @@ export function register(program: Command): void {
       await models.close();
       console.error('svc: stopped');
     });
-}
-
-/** The installed bundles (`svc models`) as GET /api/models lists them; unusable ones carry their error. */
-export function installedModelEntries(): ModelListEntry[] {
-  return listModels().map((m): ModelListEntry => {
-    if (m.rvc) {
-      const rvc = m.rvc;
-      const error = m.error ?? (m.encoder === 'missing' ? `no content encoder: the bundle has none and no shared encoders/${rvcSpeechEncoder(rvc)}.onnx is installed` : undefined);
-      return {
-        name: m.name, builtin: false, speakers: [], sampleRate: rvc.sampling_rate, speechEncoder: rvcSpeechEncoder(rvc), controls: [...RVC_CONTROLS],
-        type: 'rvc', f0: rvc.f0, index: rvc.index !== null, ...(error === undefined ? {} : { error }),
-      };
-    }
-    const manifest = m.manifest;
-    const speakers = manifest ? Object.entries(manifest.speakers).sort((a, b) => a[1] - b[1]).map(([name]) => name) : [];
-    const error = m.error ?? (m.encoder === 'missing' ? `no content encoder: the bundle has none and no shared encoders/${manifest?.speech_encoder}.onnx is installed` : undefined);
-    return {
-      name: m.name,
-      builtin: false,
-      speakers,
-      sampleRate: manifest?.sampling_rate ?? null,
-      speechEncoder: manifest?.speech_encoder ?? null,
-      controls: [...MODEL_CONTROLS],
-      ...(manifest ? { type: 'sovits' as const } : {}),
-      ...(error === undefined ? {} : { error }),
-    };
-  });
 }

@@ -9,7 +9,8 @@
 import { join } from 'node:path';
 import { createSession, type OnnxModel } from '../../onnx/session.js';
 import { shippedModelsDir } from '../../paths.js';
-import { SampleBuffer, type NativeSource } from './source.js';
+import type { NativeSource } from './source.js';
+import { IndexedBuffer } from '../indexed-buffer.js';
 import { PyinTracker } from './pyin.js';
 import type { NativeFrame } from './types.js';
 
@@ -93,7 +94,7 @@ export class CrepeSource implements NativeSource {
   // Windows are centred at 160j, but on fast glides the estimates fit the signal 40 samples
   // later best (rms error 12 vs 17 cents), so frames are placed there.
   readonly centreOffset = 40;
-  private readonly audio = new SampleBuffer(0);
+  private readonly audio = new IndexedBuffer();
   private next = 0;
   readonly lookahead: number;
   private readonly minBin: number;
@@ -126,7 +127,7 @@ export class CrepeSource implements NativeSource {
   }
 
   push(samples16k: Float32Array): void {
-    this.audio.append(samples16k);
+    this.audio.push(samples16k);
   }
 
   async frames(final: boolean, endCentre = 0): Promise<NativeFrame[]> {
@@ -159,7 +160,7 @@ export class CrepeSource implements NativeSource {
       this.next += count;
     }
     if (final && this.tracker) for (const t of this.tracker.finish()) result.push({ f0Hz: t.f0Hz, confidence: this.pending.shift()!, voiced: t.voiced });
-    this.audio.dropBefore(this.next * CREPE_HOP - CREPE_WINDOW / 2);
+    this.audio.trimBefore(this.next * CREPE_HOP - CREPE_WINDOW / 2, 16384);
     return result;
   }
 

@@ -2,26 +2,45 @@
 // coarse (256-bin mel-scale) f0 index the pitch embedding takes.
 
 /**
- * Fills unvoiced frames by linear interpolation between the voiced neighbours; before the first
- * and after the last voiced frame the edge value is held (np.interp semantics). All-unvoiced
- * input yields zeros. Returns a new array.
+ * f0 the generator takes at an unvoiced frame k, between the previous voiced frame p (f0 prevHz; p < 0:
+ * none) and the next voiced frame q (nextHz; q = Infinity: none known), seeing at most `lookaheadFrames`
+ * ahead: gaps that close within the look-ahead are interpolated linearly (so-vits-svc / np.interp);
+ * a longer gap holds prevHz and glides to nextHz over its last `lookaheadFrames` frames. With an infinite
+ * look-ahead this is exactly upstream's interpolation; a live stream uses a finite one (it cannot see
+ * further). The one gap rule of svc: interpolateUnvoiced and the So-VITS feature timeline both call it.
  */
-export function interpolateUnvoiced(f0Hz: Float32Array, voiced: Uint8Array): Float32Array {
+export function unvoicedF0(k: number, p: number, prevHz: number, q: number, nextHz: number, lookaheadFrames: number): number {
+  const nextVisible = Number.isFinite(q) && q - k <= lookaheadFrames && nextHz > 0;
+  if (!nextVisible) return p >= 0 ? prevHz : 0;
+  if (!(p >= 0 && prevHz > 0)) return nextHz;
+  const s = Math.max(p, q - lookaheadFrames);
+  if (k <= s) return prevHz;
+  return prevHz + ((nextHz - prevHz) * (k - s)) / (q - s);
+}
+
+/**
+ * Fills unvoiced frames (unvoicedF0): by default linear interpolation between the voiced neighbours,
+ * the edge value held before the first and after the last voiced frame (np.interp semantics).
+ * All-unvoiced input yields zeros. Returns a new array.
+ */
+export function interpolateUnvoiced(f0Hz: Float32Array, voiced: Uint8Array, lookaheadFrames = Infinity): Float32Array {
   const n = f0Hz.length;
   const out = new Float32Array(n);
-  let prev = -1;
+  const isVoiced = (i: number) => voiced[i] === 1 && f0Hz[i]! > 0;
+  // next[i]: first voiced frame ≥ i (Infinity when none).
+  const next = new Float64Array(n + 1);
+  next[n] = Infinity;
+  for (let i = n - 1; i >= 0; i--) next[i] = isVoiced(i) ? i : next[i + 1]!;
+  let p = -1;
   for (let i = 0; i < n; i++) {
-    if (!voiced[i] || !(f0Hz[i]! > 0)) continue;
-    out[i] = f0Hz[i]!;
-    if (prev < 0) out.fill(f0Hz[i]!, 0, i);
-    else if (i - prev > 1) {
-      const a = f0Hz[prev]!;
-      const b = f0Hz[i]!;
-      for (let k = prev + 1; k < i; k++) out[k] = a + ((b - a) * (k - prev)) / (i - prev);
+    if (isVoiced(i)) {
+      out[i] = f0Hz[i]!;
+      p = i;
+      continue;
     }
-    prev = i;
+    const q = next[i]!;
+    out[i] = unvoicedF0(i, p, p >= 0 ? f0Hz[p]! : 0, q, Number.isFinite(q) ? f0Hz[q]! : 0, lookaheadFrames);
   }
-  if (prev >= 0) out.fill(f0Hz[prev]!, prev + 1);
   return out;
 }
 

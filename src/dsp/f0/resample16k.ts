@@ -3,6 +3,8 @@
 // lower Nyquist), so output sample m is exactly at time m/16000 s and streaming output equals the
 // one-shot output sample for sample. Kept private to f0 so its delay is fixed and known.
 
+import { IndexedBuffer } from '../indexed-buffer.js';
+
 export const ANALYSIS_RATE = 16000;
 const ZERO_CROSSINGS = 10;
 const PHASES = 512;
@@ -26,8 +28,7 @@ export class StreamingResamplerTo16k {
   private readonly step: number; // input samples per output sample
   private readonly halfTaps: number;
   private readonly table: Float32Array; // [PHASES + 1][2*halfTaps]
-  private buffer = new Float32Array(0);
-  private bufferStart = 0; // absolute index of buffer[0]
+  private readonly buffer = new IndexedBuffer(1, { capacityRows: 8192 });
   private received = 0;
   private produced = 0;
   private readonly passthrough: boolean;
@@ -64,10 +65,7 @@ export class StreamingResamplerTo16k {
       this.produced += chunk.length;
       return chunk.slice();
     }
-    const merged = new Float32Array(this.buffer.length + chunk.length);
-    merged.set(this.buffer);
-    merged.set(chunk, this.buffer.length);
-    this.buffer = merged;
+    this.buffer.push(chunk);
     this.received += chunk.length;
     return this.produce(this.received);
   }
@@ -83,6 +81,8 @@ export class StreamingResamplerTo16k {
   private produce(limitExclusive: number, total = Infinity): Float32Array {
     const taps = 2 * this.halfTaps;
     const out: number[] = [];
+    const held = this.buffer.view();
+    const heldStart = this.buffer.base;
     for (;;) {
       const m = this.produced;
       if (m >= total) break;
@@ -94,32 +94,16 @@ export class StreamingResamplerTo16k {
       let acc = 0;
       const first = base - this.halfTaps + 1;
       for (let t = 0; t < taps; t++) {
-        const k = first + t - this.bufferStart;
-        if (k < 0 || k >= this.buffer.length) continue;
-        acc += this.buffer[k]! * this.table[row + t]!;
+        const k = first + t - heldStart;
+        if (k < 0 || k >= held.length) continue;
+        acc += held[k]! * this.table[row + t]!;
       }
       out.push(acc);
       this.produced++;
     }
     // Drop input no future output needs.
     const nextFirst = Math.floor(this.produced * this.step) - this.halfTaps + 1;
-    const drop = Math.min(this.buffer.length, Math.max(0, nextFirst - this.bufferStart));
-    if (drop > 4096) {
-      this.buffer = this.buffer.slice(drop);
-      this.bufferStart += drop;
-    }
+    this.buffer.trimBefore(nextFirst, 4096);
     return Float32Array.from(out);
   }
-}
-
-/** One-shot resampling to 16 kHz (same filter as the streaming class). */
-export function resampleTo16k(samples: Float32Array, inputRate: number): Float32Array {
-  if (inputRate === ANALYSIS_RATE) return samples.slice();
-  const r = new StreamingResamplerTo16k(inputRate);
-  const a = r.process(samples);
-  const b = r.flush();
-  const out = new Float32Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
-  return out;
 }

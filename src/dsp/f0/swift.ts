@@ -7,7 +7,8 @@
 import { join } from 'node:path';
 import { createSession, type OnnxModel } from '../../onnx/session.js';
 import { shippedModelsDir } from '../../paths.js';
-import { SampleBuffer, type NativeSource } from './source.js';
+import type { NativeSource } from './source.js';
+import { IndexedBuffer } from '../indexed-buffer.js';
 import type { NativeFrame } from './types.js';
 
 export const SWIFT_MODEL_PATH = join(shippedModelsDir, 'swift_f0', 'model.onnx');
@@ -43,7 +44,7 @@ export class SwiftSource implements NativeSource {
   // earlier best (measured: tmp offset scan, rms error 22 vs 27 cents), so frames are placed there.
   readonly centreOffset = 80;
   readonly lookahead: number;
-  private readonly audio = new SampleBuffer(0);
+  private readonly audio = new IndexedBuffer();
   private next = 0;
 
   private constructor(private readonly model: OnnxModel, private readonly context: SwiftContext) {
@@ -57,7 +58,7 @@ export class SwiftSource implements NativeSource {
   }
 
   push(samples16k: Float32Array): void {
-    this.audio.append(samples16k);
+    this.audio.push(samples16k);
   }
 
   async frames(final: boolean, endCentre = 0): Promise<NativeFrame[]> {
@@ -68,7 +69,7 @@ export class SwiftSource implements NativeSource {
     if (final) {
       // make sure the segment produces frames up to `last` (model emits floor(len/256) frames)
       const needEnd = (last + 1) * SWIFT_HOP;
-      if (needEnd > this.audio.end) this.audio.append(new Float32Array(needEnd - this.audio.end));
+      if (needEnd > this.audio.end) this.audio.push(new Float32Array(needEnd - this.audio.end));
     }
     // Each run re-analyses ~24 frames of context, so while streaming wait until a few frames are
     // ready (adds at most (minBatch−1)·16 ms of delay, cuts the model cost ~minBatch times).
@@ -93,7 +94,7 @@ export class SwiftSource implements NativeSource {
       frames.push({ f0Hz: pitch[k]!, confidence: peak < SILENCE_PEAK ? 0 : confidence[k]! });
     }
     this.next = first + frames.length;
-    this.audio.dropBefore(Math.max(0, this.next - this.context.leftFrames) * SWIFT_HOP);
+    this.audio.trimBefore(Math.max(0, this.next - this.context.leftFrames) * SWIFT_HOP, 16384);
     return frames;
   }
 

@@ -1,6 +1,9 @@
 // Parameters of the built-in DSP voice: allowed ranges, validation at the boundary (SvcError
 // INVALID_ARGUMENT naming the allowed range) and the unit conversions the voice uses inside.
 import { SvcError } from '../../errors.js';
+import { VOICE_LIMITS } from '../stage.js';
+
+export { semitonesToRatio } from '../stage.js';
 
 export interface DspVoiceParams {
   /** Pitch change in semitones, -24..+24 (0 = unchanged). */
@@ -9,8 +12,8 @@ export interface DspVoiceParams {
   formantRatio?: number;
 }
 
-export const PITCH_SEMITONES_RANGE = { min: -24, max: 24 } as const;
-export const FORMANT_RATIO_RANGE = { min: 0.5, max: 2.0 } as const;
+export const PITCH_SEMITONES_RANGE = VOICE_LIMITS.pitch;
+export const FORMANT_RATIO_RANGE = VOICE_LIMITS.formant;
 /** Sample rates the voice is designed and tested for (Hz). */
 export const DSP_VOICE_RATE_RANGE = { min: 8000, max: 96000 } as const;
 
@@ -39,9 +42,4 @@ export function validateVoiceSampleRate(sampleRate: number): number {
     });
   }
   return sampleRate;
-}
-
-/** Frequency ratio of a pitch change: 2^(semitones/12). */
-export function semitonesToRatio(semitones: number): number {
-  return Math.pow(2, semitones / 12);
 }

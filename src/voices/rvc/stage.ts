@@ -4,8 +4,7 @@
 // rms mix with 40 ms / 10 ms frames as the realtime GUI), and the pipeline SOLA-stitches consecutive
 // windows. The last `lookaheadSamples` of each window lack their right context (the encoder's 25 ms
 // window, the f0 estimator's frames, the generator's receptive field) and are never emitted.
-import type { VoiceControl } from '../../stream/protocol.js';
-import type { ConverterStage, StageFactory, VoiceParams } from '../stage.js';
+import type { ConverterStage, StageFactory, VoiceControl, VoiceParams } from '../stage.js';
 import { resample } from '../../audio/resample.js';
 import { SvcError } from '../../errors.js';
 import { RVC_INPUT_RATE, convertRvc16k, validateRvcOptions, type RvcVoiceOptions } from './convert.js';

@@ -6,7 +6,7 @@
 //   encoder.onnx    optional content encoder: `source` [1,1,N] -> `embed` [1,T,D] or `audio` [1,N] -> `units` [1,T,D]
 // readBundle validates the manifest once at load, so later stages can trust it. See docs/models.md.
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { bundleFilePath } from '../bundle-file.js';
 import { SvcError } from '../../errors.js';
 import { runPythonModule } from '../../python.js';
@@ -264,4 +264,24 @@ export async function writeBundleWithPython<T extends { out: string }>(module: s
   const result = await runPythonModule<T>(module, args, { onProgress });
   readBundle(result.out);
   return result;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Random-weight reference bundles (python/svc_py/make_reference.py) for tests, benchmarks and latency work
+
+export type ReferenceSize = 'tiny' | 'standard';
+
+export interface MakeReferenceResult {
+  out: string;
+  manifest: SovitsManifest;
+  parameters: { generator: number; generator_inference: number; encoder: number };
+  export_seconds: { generator: number; encoder: number };
+}
+
+/** Builds a reference bundle; resolves with what the Python job reported (bundle re-validated). */
+export async function makeReference(size: ReferenceSize, outDir: string, options: { seed?: number; force?: boolean; checkpoint?: boolean; onProgress?: (message: string) => void } = {}): Promise<MakeReferenceResult> {
+  const args = ['--size', size, '--out', resolve(outDir), '--seed', String(options.seed ?? 1234)];
+  if (options.force) args.push('--force');
+  if (options.checkpoint) args.push('--checkpoint');
+  return writeBundleWithPython<MakeReferenceResult>('make_reference', args, options.onProgress);
 }

@@ -1,44 +1,25 @@
 // The So-VITS neural voice as a streaming converter stage. To the pipeline it is stateless per window:
 // it gets `contextSamples` of past input plus one block at the model's rate, returns the converted audio
-// for that whole window, and the pipeline SOLA-stitches consecutive windows. Inside, everything that is
-// expensive or needs a long history is computed once per sample on an absolute timeline (sample 0 = the
-// first block) and cached:
-//   - f0 (F0Stream at the model hop) and vol (VolumeStream): incremental, frame k centred at k·hop;
-//   - the 16 kHz encoder feed (EncoderFeed) in a bounded buffer, and the content rows: each call encodes
-//     only the rows that became final, re-running a bounded left context (EncoderContext);
-//   - the NSF source phase, accumulated over final frames, so that each window continues it.
-// Only the generator re-runs per window, and only on what SOLA can emit plus bounded context: its left
-// context (leftContextMs, per model size) + SOLA's crossfade/search + the block + rightContextFrames; the
-// rest of the look-ahead is never emitted, so it is not generated (silence in the returned window).
-// Because the timeline, the noise (hashed by frame), the f0 and the rows are those of the offline
-// converter (src/voices/sovits/model.ts), streamed output matches offline output outside SOLA's crossfades.
+// for that whole window, and the pipeline SOLA-stitches consecutive windows. Inside, the window's new
+// samples (known from its startSample) are pushed into the feature timeline (timeline.ts: f0, volume,
+// the 16 kHz feed and content rows, the gap fill, the NSF source phase), which offline conversion and
+// dataset preprocessing drain too. Only the generator re-runs per window, and only on what SOLA can emit
+// plus bounded context: its left context (leftContextMs, per model size) + SOLA's crossfade/search + the
+// block + rightContextFrames; the rest of the look-ahead is never emitted, so it is not generated
+// (silence in the returned window). Because the timeline, the noise (hashed by frame), the f0 and the
+// rows are those of offline conversion, streamed output matches offline output outside SOLA's crossfades.
 // `lookaheadSamples` is what the features need before the right edge of a window is final.
 import { SvcError } from '../../errors.js';
 import { createF0Stream, type F0Method } from '../../dsp/f0/index.js';
-import type { F0Stream } from '../../dsp/f0/stream.js';
-import { VolumeStream } from '../../dsp/volume.js';
-import {
-  DEFAULT_NOISE_SCALE,
-  ENCODER_HOP,
-  ENCODER_RATE,
-  ENCODER_WINDOW,
-  EncoderFeed,
-  contentRowForFrame,
-  defaultEncoderContext,
-  encodeRows,
-  pitchRatio,
-  sourceAdvanceCycles,
-  unvoicedF0,
-  type EncoderContext,
-  SovitsModel,
-} from './model.js';
-import type { SpeakerChoice } from './bundle.js';
 import type { OnnxProvider } from '../../onnx/session.js';
 import { loadModel, loadRvcModel, modelRoots, resolveModelDir } from '../registry.js';
 import { isRvcBundleDir } from '../rvc/bundle.js';
 import type { RvcModel } from '../rvc/model.js';
 import { createRvcStageFactory, type RvcStageOptions } from '../rvc/stage.js';
-import { MODEL_CONTROLS, type ConverterStage, type StageFactory, type VoiceParams } from '../stage.js';
+import { MODEL_CONTROLS, semitonesToRatio, type BlockTime, type ConverterStage, type StageFactory, type VoiceParams } from '../stage.js';
+import { DEFAULT_NOISE_SCALE, defaultEncoderContext, SovitsModel } from './model.js';
+import { SovitsTimeline, type EncoderContext } from './timeline.js';
+import type { SpeakerChoice } from './bundle.js';
 
 export interface NeuralStageOptions {
   speaker?: string | number;
@@ -83,82 +64,6 @@ interface StageShape {
   contextSamples: number;
 }
 
-/** Growable frame-indexed buffer with a moving start (bounded by trimBefore). */
-class FrameBuffer {
-  private data: Float32Array;
-  /** Absolute index of data[0]. */
-  base = 0;
-  length = 0;
-
-  constructor(readonly width = 1, capacity = 1024) {
-    this.data = new Float32Array(capacity * width);
-  }
-
-  get end(): number {
-    return this.base + this.length;
-  }
-
-  push(values: ArrayLike<number>): void {
-    const count = values.length / this.width;
-    if ((this.length + count) * this.width > this.data.length) {
-      const grown = new Float32Array(Math.max(2 * this.data.length, (this.length + count) * this.width));
-      grown.set(this.data.subarray(0, this.length * this.width));
-      this.data = grown;
-    }
-    this.data.set(values as Float32Array, this.length * this.width);
-    this.length += count;
-  }
-
-  /** Row k (absolute) as a view, or undefined when it is not held. */
-  row(k: number): Float32Array | undefined {
-    if (k < this.base || k >= this.end) return undefined;
-    const i = (k - this.base) * this.width;
-    return this.data.subarray(i, i + this.width);
-  }
-
-  at(k: number): number | undefined {
-    return k < this.base || k >= this.end ? undefined : this.data[(k - this.base) * this.width]!;
-  }
-
-  /** The held rows [base, end), row-major (a view). */
-  view(): Float32Array {
-    return this.data.subarray(0, this.length * this.width);
-  }
-
-  /** Forgets every row before absolute index k. */
-  trimBefore(k: number): void {
-    const drop = Math.min(this.length, k - this.base);
-    if (drop <= 0) return;
-    this.data.copyWithin(0, drop * this.width, this.length * this.width);
-    this.length -= drop;
-    this.base += drop;
-  }
-}
-
-/** Per-stream state (recreated when the stream restarts). */
-interface StreamState {
-  f0: F0Stream;
-  vol: VolumeStream | null;
-  feed: EncoderFeed;
-  /** Model-rate samples fed so far (the absolute index of the next one). */
-  received: number;
-  /** f0 frames: Hz (0 = unvoiced) and voiced flag. */
-  f0Hz: FrameBuffer;
-  voiced: FrameBuffer;
-  volume: FrameBuffer;
-  /** Last voiced frame (absolute) and its f0, also when it was trimmed. */
-  lastVoicedFrame: number;
-  lastVoicedHz: number;
-  firstVoicedHz: number;
-  /** 16 kHz encoder input (absolute samples). */
-  audio16k: FrameBuffer;
-  /** Final content rows [rows.base, rows.end). */
-  rows: FrameBuffer;
-  /** Source phase (cycles) committed at the start of frame phaseFrame. */
-  phaseFrame: number;
-  phaseCycles: number;
-}
-
 export class NeuralStage implements ConverterStage {
   readonly name: string;
   readonly sampleRate: number;
@@ -177,9 +82,9 @@ export class NeuralStage implements ConverterStage {
   readonly gapFrames: number;
   private readonly encoderContext: EncoderContext;
   private ratio: number;
-  private state: StreamState | null = null;
-  private previousWindow: Float32Array | null = null;
-  private blockSamples = 0;
+  private timeline: SovitsTimeline | null = null;
+  /** Stream sample (pipeline count) of the timeline's sample 0. */
+  private origin = 0;
   private disposed = false;
 
   constructor(readonly model: SovitsModel, voice: VoiceParams, private readonly options: NeuralStageOptions, shape: StageShape) {
@@ -195,265 +100,88 @@ export class NeuralStage implements ConverterStage {
     this.encoderContext = options.encoderContext ?? defaultEncoderContext(model);
     this.lookaheadSamples = shape.lookaheadSamples;
     this.contextSamples = shape.contextSamples;
-    this.ratio = pitchRatio(voice.pitch);
+    this.ratio = semitonesToRatio(voice.pitch);
   }
 
   setVoice(voice: Partial<VoiceParams>): void {
     // The neural voice's timbre is the model speaker's: formant does not apply.
-    if (voice.pitch !== undefined) this.ratio = pitchRatio(voice.pitch);
+    if (voice.pitch !== undefined) this.ratio = semitonesToRatio(voice.pitch);
   }
 
   reset(): void {
-    this.previousWindow = null;
-    this.dropState();
+    this.dropTimeline();
   }
 
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
-    this.dropState();
+    this.dropTimeline();
   }
 
-  private dropState(): void {
-    const s = this.state;
-    this.state = null;
-    if (!s) return;
-    s.feed.dispose();
-    s.vol?.dispose();
-    void s.f0.dispose().catch(() => {});
+  private dropTimeline(): void {
+    this.timeline?.dispose();
+    this.timeline = null;
   }
 
-  private async newState(): Promise<StreamState> {
-    await EncoderFeed.ready();
-    const f0 = await createF0Stream(this.sampleRate, { method: this.options.f0Method ?? DEFAULT_STREAM_F0_METHOD, hopSamples: this.hop, lowLatency: this.options.f0LowLatency ?? true });
-    return {
-      f0,
-      vol: this.model.volEmbedding ? new VolumeStream(this.hop) : null,
-      feed: new EncoderFeed(this.sampleRate),
-      received: 0,
-      f0Hz: new FrameBuffer(),
-      voiced: new FrameBuffer(),
-      volume: new FrameBuffer(),
-      lastVoicedFrame: -1,
-      lastVoicedHz: 0,
-      firstVoicedHz: 0,
-      audio16k: new FrameBuffer(1, 16384),
-      rows: new FrameBuffer(this.model.contentDim, 256),
-      phaseFrame: 0,
-      phaseCycles: 0,
-    };
-  }
-
-  /** New input since the previous window: the block, or more after blocks the pipeline skipped; null = discontinuity. */
-  private newSamples(window: Float32Array): Float32Array | null {
-    const previous = this.previousWindow;
-    if (!previous || this.blockSamples === 0) return null;
-    const w = window.length;
-    for (let shift = this.blockSamples; shift < w; shift += this.blockSamples) {
-      let same = true;
-      for (let i = 0, n = w - shift; i < n; i++) {
-        if (window[i] !== previous[i + shift]) {
-          same = false;
-          break;
-        }
-      }
-      if (same) return window.subarray(w - shift);
-    }
-    return null;
-  }
-
-  async process(window: Float32Array): Promise<Float32Array> {
+  async process(window: Float32Array, time: BlockTime): Promise<Float32Array> {
     if (this.disposed) throw new SvcError('INTERNAL', `neural stage ${this.name} used after dispose`);
     const w = window.length;
-    if (this.blockSamples === 0) this.blockSamples = Math.max(1, w - Math.max(0, this.contextSamples));
-    let fresh = this.newSamples(window);
-    if (fresh === null || !this.state) {
-      if (this.state && this.previousWindow) this.options.log?.(`neural stage ${this.name}: input is not continuous; restarting its features`);
-      const firstEver = this.previousWindow === null && this.state === null;
-      this.dropState();
-      this.state = await this.newState();
-      // The very first window is zeros + the first block: the stream starts at the block (as a file
-      // starts at its first sample). After a discontinuity the whole window becomes the new history.
-      fresh = firstEver ? window.subarray(w - this.blockSamples) : window;
+    const seenEnd = this.timeline ? this.origin + this.timeline.received : -Infinity;
+    let fresh: Float32Array;
+    if (this.timeline && time.startSample <= seenEnd && time.startSample + w >= seenEnd) {
+      // Continuous: the window holds what was fed up to seenEnd, then new input (one block, or more after
+      // blocks the pipeline handled by its behind policy).
+      fresh = window.subarray(seenEnd - time.startSample);
+    } else {
+      if (this.timeline) this.options.log?.(`neural stage ${this.name}: input is not continuous; restarting its features`);
+      this.dropTimeline();
+      this.timeline = await SovitsTimeline.create({
+        sampleRate: this.sampleRate,
+        hopSamples: this.hop,
+        f0Method: this.options.f0Method ?? DEFAULT_STREAM_F0_METHOD,
+        f0LowLatency: this.options.f0LowLatency ?? true,
+        volume: this.model.volEmbedding,
+        encoder: this.model,
+        contentDim: this.model.contentDim,
+        encoderContext: this.encoderContext,
+        gapLookaheadFrames: this.gapFrames,
+      });
+      // The stream starts at sample 0 (as a file starts at its first sample; the context before it is
+      // zeros). After a discontinuity the whole window becomes the new history.
+      this.origin = Math.max(0, time.startSample);
+      fresh = window.subarray(this.origin - time.startSample);
     }
-    this.previousWindow = window;
-    const s = this.state!;
-    await this.feed(s, fresh);
+    const timeline = this.timeline!;
+    await timeline.push(fresh);
     // The generator stops `rightFrames` frames after the last sample SOLA can use (the window's last
     // lookaheadSamples are never emitted): re-running that look-ahead region each block was ~40 % of the
     // generator's work at 200 ms blocks for nothing. The unused tail of the returned window is silence.
-    const start = s.received - w;
-    const usedEnd = s.received - this.lookaheadSamples;
-    const generateEnd = this.options.generateWholeWindow ? s.received : Math.min(s.received, (Math.ceil(usedEnd / this.hop) + this.rightFrames) * this.hop);
-    return this.generateWindow(s, start, Math.max(1, generateEnd - start), w);
-  }
-
-  /** Block size the pipeline uses; called by the factory's sessions through `prepare` when available. */
-  prepare(shape: { blockSamples: number; windowSamples: number }): void {
-    this.blockSamples = shape.blockSamples;
-  }
-
-  private async feed(s: StreamState, samples: Float32Array): Promise<void> {
-    s.received += samples.length;
-    const frames = await s.f0.process(samples);
-    for (const f of frames) {
-      s.f0Hz.push([f.f0Hz]);
-      s.voiced.push([f.voiced ? 1 : 0]);
-      if (f.voiced && f.f0Hz > 0) {
-        if (s.lastVoicedFrame < 0) s.firstVoicedHz = f.f0Hz;
-        s.lastVoicedFrame = f.index;
-        s.lastVoicedHz = f.f0Hz;
-      }
-    }
-    if (s.vol) s.volume.push(s.vol.process(samples));
-    s.audio16k.push(s.feed.process(samples));
-    await this.encodeFinalRows(s);
-  }
-
-  /** Encodes the rows whose input (and the encoder's right context) has fully arrived. */
-  private async encodeFinalRows(s: StreamState): Promise<void> {
-    const available = s.audio16k.end;
-    const { leftRows, rightRows } = this.encoderContext;
-    const finalRows = Math.floor((available - (ENCODER_WINDOW - ENCODER_HOP)) / ENCODER_HOP) - rightRows;
-    const from = s.rows.end;
-    if (finalRows <= from) return;
-    const audioStart = s.audio16k.base;
-    const audio = s.audio16k.view();
-    s.rows.push(await encodeRows(this.model, audio, audioStart, from, finalRows, this.encoderContext));
-    // Keep the audio the next run's left context needs.
-    s.audio16k.trimBefore(Math.max(0, s.rows.end - leftRows) * ENCODER_HOP);
-  }
-
-  /** f0 the generator gets at frame k before the pitch shift (sovits.unvoicedF0 with this stage's gap look-ahead). */
-  private f0At(s: StreamState, k: number): number {
-    const known = s.f0Hz.end;
-    if (k >= known) k = known - 1;
-    if (k < 0) k = 0;
-    const v = s.voiced.at(k);
-    const hz = s.f0Hz.at(k);
-    if (v && hz !== undefined && hz > 0) return hz;
-    // Previous voiced frame: the tracked last one when k is past it, else search back.
-    let p = -1;
-    let prevHz = 0;
-    if (k > s.lastVoicedFrame) {
-      p = s.lastVoicedFrame;
-      prevHz = s.lastVoicedHz;
-    } else {
-      for (let j = k - 1; j >= s.f0Hz.base; j--) {
-        if (s.voiced.at(j) && s.f0Hz.at(j)! > 0) {
-          p = j;
-          prevHz = s.f0Hz.at(j)!;
-          break;
-        }
-      }
-    }
-    // Next voiced frame within the look-ahead (only frames already known).
-    let q = Infinity;
-    let nextHz = 0;
-    for (let j = k + 1; j <= Math.min(known - 1, k + this.gapFrames); j++) {
-      if (s.voiced.at(j) && s.f0Hz.at(j)! > 0) {
-        q = j;
-        nextHz = s.f0Hz.at(j)!;
-        break;
-      }
-    }
-    return unvoicedF0(k, p, prevHz, q, nextHz, this.gapFrames);
+    const received = timeline.received;
+    const start = received - w;
+    const usedEnd = received - this.lookaheadSamples;
+    const generateEnd = this.options.generateWholeWindow ? received : Math.min(received, (Math.ceil(usedEnd / this.hop) + this.rightFrames) * this.hop);
+    return this.generateWindow(timeline, start, Math.max(1, generateEnd - start), w);
   }
 
   /** Generates samples [start, start + length) of the stream into a zeroed array of `outLength` samples (the pipeline's window). */
-  private async generateWindow(s: StreamState, start: number, length: number, outLength: number): Promise<Float32Array> {
+  private async generateWindow(timeline: SovitsTimeline, start: number, length: number, outLength: number): Promise<Float32Array> {
     const hop = this.hop;
-    const sr = this.sampleRate;
     const k0 = Math.floor(start / hop);
     const k1 = Math.ceil((start + length) / hop);
-    const frames = k1 - k0;
-    const f0Hz = new Float32Array(frames);
-    const uv = new Float32Array(frames);
-    const vol = new Float32Array(frames);
-    const knownF0 = s.f0Hz.end;
-    const knownVol = s.volume.end;
-    for (let i = 0; i < frames; i++) {
-      const k = k0 + i;
-      f0Hz[i] = this.f0At(s, k) * this.ratio;
-      if (k >= 0) {
-        uv[i] = s.voiced.at(Math.min(k, knownF0 - 1)) ?? 0;
-        vol[i] = s.volume.at(Math.min(k, knownVol - 1)) ?? 0;
-      }
-    }
-    // Content rows for the frames: the time mapping; rows not final yet (look-ahead) hold the last one.
-    const finalRows = s.rows.end;
-    const mel2phRows = new Int32Array(frames);
-    let minRow = Infinity;
-    let maxRow = -1;
-    for (let i = 0; i < frames; i++) {
-      const k = k0 + i;
-      if (k < 0 || finalRows === 0) {
-        mel2phRows[i] = -1;
-        continue;
-      }
-      const r = Math.max(s.rows.base, contentRowForFrame(k, 'time', hop, sr, finalRows, Infinity));
-      mel2phRows[i] = r;
-      minRow = Math.min(minRow, r);
-      maxRow = Math.max(maxRow, r);
-    }
-    const dim = this.model.contentDim;
-    let content: Float32Array;
-    let rows: number;
-    const mel2ph = new BigInt64Array(frames);
-    if (maxRow < 0) {
-      content = new Float32Array(dim);
-      rows = 1;
-    } else {
-      rows = maxRow - minRow + 1;
-      content = new Float32Array(rows * dim);
-      for (let r = minRow; r <= maxRow; r++) content.set(s.rows.row(r)!, (r - minRow) * dim);
-      for (let i = 0; i < frames; i++) mel2ph[i] = mel2phRows[i]! < 0 ? 0n : BigInt(mel2phRows[i]! - minRow + 1);
-    }
-    const audio = await this.model.generate(
-      { content, rows, mel2ph, f0Hz, uv, vol, frameOffset: k0 },
-      { speakerId: this.speakerId, mix: this.speakerMix, clusterRatio: this.options.clusterRatio, noiseScale: this.noiseScale, seed: this.seed, sourcePhaseCycles: this.phaseAt(s, k0, f0Hz) },
-    );
-    this.forget(s, k0);
+    const window = timeline.window(k0, k1, this.ratio);
+    const audio = await this.model.generate(window, {
+      speakerId: this.speakerId,
+      mix: this.speakerMix,
+      clusterRatio: this.options.clusterRatio,
+      noiseScale: this.noiseScale,
+      seed: this.seed,
+      sourcePhaseCycles: timeline.sourcePhase(k0, this.ratio, window.f0Hz),
+    });
+    timeline.forgetBefore(k0);
     const offset = start - k0 * hop;
     const out = new Float32Array(outLength);
     out.set(audio.subarray(offset, offset + Math.min(length, outLength)));
     return out;
-  }
-
-  /**
-   * Source phase at frame k0 (cycles), continuing the stream. Frames up to the last voiced one have
-   * final f0 and are committed (with the pitch ratio of the time, as they were emitted); the open unvoiced
-   * tail after it is summed afresh each call.
-   */
-  private phaseAt(s: StreamState, k0: number, windowF0: Float32Array): number {
-    const hop = this.hop;
-    const sr = this.sampleRate;
-    if (k0 < 0) {
-      // Frames before the stream start: the phase must reach 0 at frame 0 (the offline start).
-      let sum = 0;
-      for (let i = 0; i < Math.min(-k0, windowF0.length); i++) sum += sourceAdvanceCycles(windowF0[i]!, hop, sr);
-      return -sum;
-    }
-    // Beyond ~4096 frames of open unvoiced tail the held f0 is committed anyway (bounded history).
-    const commitTo = Math.min(k0, s.f0Hz.end, Math.max(s.lastVoicedFrame + 1, k0 - 4096));
-    for (let k = s.phaseFrame; k < commitTo; k++) s.phaseCycles += sourceAdvanceCycles(this.f0At(s, k) * this.ratio, hop, sr);
-    s.phaseCycles -= Math.floor(s.phaseCycles);
-    s.phaseFrame = Math.max(s.phaseFrame, commitTo);
-    let phase = s.phaseCycles;
-    for (let k = s.phaseFrame; k < k0; k++) phase += sourceAdvanceCycles(this.f0At(s, k) * this.ratio, hop, sr);
-    return phase - Math.floor(phase);
-  }
-
-  /** Drops frames and rows no later window can need (windows only move forward). */
-  private forget(s: StreamState, k0: number): void {
-    const keepFrame = Math.min(k0, s.phaseFrame) - 1;
-    if (keepFrame > s.f0Hz.base + 4096) {
-      s.f0Hz.trimBefore(keepFrame);
-      s.voiced.trimBefore(keepFrame);
-      s.volume.trimBefore(keepFrame);
-    }
-    const firstRow = Math.max(0, contentRowForFrame(Math.max(0, k0), 'time', this.hop, this.sampleRate, Number.MAX_SAFE_INTEGER, Infinity) - 1);
-    if (firstRow > s.rows.base + 256) s.rows.trimBefore(firstRow);
   }
 }
 
@@ -462,7 +190,7 @@ export class NeuralStage implements ConverterStage {
  * Measures the f0 estimator's latency once, to size the look-ahead.
  */
 export async function createNeuralStageFactory(model: SovitsModel, options: NeuralStageOptions = {}): Promise<StageFactory & { shape: StageShape }> {
-  await EncoderFeed.ready();
+  await SovitsTimeline.ready();
   // Unknown speaker, a mix the graph cannot take or a cluster ratio without a cluster: fail now, not per session.
   model.checkClusterRatio(options.clusterRatio, model.speakerChoice(options.speaker).speakerId);
   const probe = await createF0Stream(model.sampleRate, { method: options.f0Method ?? DEFAULT_STREAM_F0_METHOD, hopSamples: model.hopSamples, lowLatency: options.f0LowLatency ?? true });
@@ -478,12 +206,7 @@ export function neuralStageShape(model: SovitsModel, f0LatencySamples: number, o
   const sr = model.sampleRate;
   const hop = model.hopSamples;
   const right = options.rightContextFrames ?? 2;
-  const { rightRows } = options.encoderContext ?? defaultEncoderContext(model);
-  const feedLookahead = new EncoderFeed(sr);
-  const resamplerLookahead = feedLookahead.lookaheadInputSamples;
-  feedLookahead.dispose();
-  // A row is final once 320·(row + 1 + rightRows) + 80 samples at 16 kHz exist (plus the resampler's look-ahead).
-  const encoderLatency = Math.ceil((((1 + rightRows) * ENCODER_HOP + (ENCODER_WINDOW - ENCODER_HOP)) * sr) / ENCODER_RATE) + resamplerLookahead;
+  const encoderLatency = SovitsTimeline.encoderLatencySamples(sr, options.encoderContext ?? defaultEncoderContext(model));
   const gap = options.f0GapLookaheadFrames ?? DEFAULT_GAP_LOOKAHEAD_FRAMES;
   // Frame k + right must be final when sample k·hop is emitted: its f0 needs `gap` more frames known.
   const lookaheadSamples = Math.max(f0LatencySamples + (right + gap + 1) * hop, encoderLatency + (right + 1) * hop) + hop;

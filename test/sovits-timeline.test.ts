@@ -1,0 +1,120 @@
+// The So-VITS feature timeline is the one place features are computed: dataset preprocessing (training
+// features), offline conversion and the streaming stage all drain it. Here: the features preprocessing
+// writes for a clip are bit-identical to what the generator is fed for that clip, and to what a live
+// timeline computes from the same audio pushed in arbitrary chunks (incremental f0, volume, 16 kHz feed);
+// the live content rows come from bounded-context encoder runs on other lengths, which onnxruntime sums in
+// another order: equal to float32 rounding (≤ 1e-6), not bit for bit.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { join } from 'node:path';
+import { readMono } from '../src/audio/io.js';
+import { CONFIG_PRESETS } from '../src/offline/config.js';
+import { runPythonModule } from '../src/python.js';
+import { ContentEncoder } from '../src/voices/sovits/encoder.js';
+import { extractClipFeatures, trainingTimelineOptions } from '../src/voices/sovits/features.js';
+import { SovitsTimeline, type TimelineOptions, type TrainingFeatures } from '../src/voices/sovits/timeline.js';
+import { makeTempDir, shared } from './helpers/index.js';
+
+const temp = makeTempDir('svc-timeline-');
+const settings = CONFIG_PRESETS.tiny;
+let encoder: ContentEncoder;
+let clip: Float32Array;
+
+test.before(async () => {
+  const path = join(temp.dir, 'tiny-encoder.onnx');
+  await runPythonModule('export_run', ['--write-tiny-encoder', path]);
+  encoder = await ContentEncoder.load(path, { intraOpThreads: 1 });
+  // 4 s of speech with pauses at the model rate (the tiny config runs at 16 kHz).
+  clip = (await readMono(shared('speech', 'vctk_autovc_16k', 'p225', 'p225_003.wav'))).samples.slice(0, 4 * 16000);
+});
+
+test.after(async () => {
+  await encoder?.dispose();
+  temp.cleanup();
+});
+
+/** Pushes `samples` in pseudo-random chunks of 1..maxChunk samples (seeded). */
+async function pushInChunks(timeline: SovitsTimeline, samples: Float32Array, maxChunk: number, seed: number): Promise<void> {
+  let state = seed >>> 0;
+  for (let offset = 0; offset < samples.length; ) {
+    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+    const size = 1 + (state % maxChunk);
+    await timeline.push(samples.subarray(offset, Math.min(samples.length, offset + size)));
+    offset += size;
+  }
+}
+
+/** f0, uv and volume bit for bit; content rows to `unitsTolerance` (0 = bit for bit). */
+function assertSameFeatures(a: TrainingFeatures, b: TrainingFeatures, label: string, unitsTolerance = 0): void {
+  assert.is(a.frames, b.frames, `${label}: frames`);
+  assert.is(a.units.rows, b.units.rows, `${label}: content rows`);
+  assert.is(a.units.dim, b.units.dim, `${label}: content width`);
+  for (const key of ['f0Hz', 'uv', 'volume'] as const) {
+    const x = a[key];
+    const y = b[key];
+    assert.is(x.length, y.length, `${label}: ${key} length`);
+    for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) assert.unreachable(`${label}: ${key}[${i}] ${x[i]} vs ${y[i]}`);
+  }
+  const u = a.units.data;
+  const v = b.units.data;
+  for (let i = 0; i < u.length; i++) if (!(Math.abs(u[i]! - v[i]!) <= unitsTolerance)) assert.unreachable(`${label}: content row ${Math.floor(i / a.units.dim)} differs (${u[i]} vs ${v[i]})`);
+}
+
+test('training features (preprocess) equal a live timeline fed the clip in random chunks', async () => {
+  const trained = await extractClipFeatures(clip, settings, encoder, { f0Method: 'dsp' });
+  assert.is(trained.frames, Math.floor(clip.length / settings.hopLength));
+  assert.ok(trained.voicedFrames > 20 && trained.voicedFrames < trained.frames, `voiced frames ${trained.voicedFrames} of ${trained.frames}`);
+  assert.is(trained.units.rows, Math.floor((clip.length - 400) / 320) + 1, 'one content row per 20 ms');
+  for (const [maxChunk, seed] of [[700, 1], [4000, 2], [97, 3]] as const) {
+    const live = await SovitsTimeline.create(trainingTimelineOptions(settings, encoder, 'dsp'));
+    try {
+      await pushInChunks(live, clip, maxChunk, seed);
+      await live.finish();
+      assertSameFeatures(live.trainingFeatures(), trained, `chunks ≤ ${maxChunk}`, 1e-6);
+    } finally {
+      live.dispose();
+    }
+  }
+});
+
+test('the generator is fed the training features bit for bit: f0, uv and volume of every frame, and the content rows', async () => {
+  const trained = await extractClipFeatures(clip, settings, encoder, { f0Method: 'dsp' });
+  const timeline = await SovitsTimeline.create(trainingTimelineOptions(settings, encoder, 'dsp'));
+  try {
+    await timeline.drainFile(clip);
+    const fed = timeline.window(0, trained.frames, 1);
+    assert.equal(Array.from(fed.f0Hz), Array.from(trained.f0Hz));
+    assert.equal(Array.from(fed.uv), Array.from(trained.uv));
+    assert.equal(Array.from(fed.vol), Array.from(trained.volume));
+    // Frame k reads the row holding its centre (20 ms rows, 20 ms hop here: row k).
+    for (let k = 0; k < trained.frames; k++) assert.is(fed.mel2ph[k], BigInt(Math.min(k, trained.units.rows - 1) + 1));
+    assert.equal(Array.from(fed.content), Array.from(trained.units.data.subarray(0, fed.rows * trained.units.dim)));
+  } finally {
+    timeline.dispose();
+  }
+});
+
+test("the live stage's settings (low-latency f0, 2-frame gap look-ahead) give the same windows however the input is chunked", async () => {
+  const options: TimelineOptions = { ...trainingTimelineOptions(settings, encoder, 'dsp'), f0LowLatency: true, gapLookaheadFrames: 2, encoderContext: { leftRows: 2, rightRows: 2 } };
+  const whole = await SovitsTimeline.create(options);
+  const chunked = await SovitsTimeline.create(options);
+  try {
+    await whole.push(clip);
+    await pushInChunks(chunked, clip, 1600, 9);
+    const frames = Math.min(whole.framesKnown, chunked.framesKnown);
+    assert.ok(frames > 150, `frames known ${frames}`);
+    const a = whole.window(0, frames, 1.5);
+    const b = chunked.window(0, frames, 1.5);
+    assert.equal(Array.from(a.f0Hz), Array.from(b.f0Hz));
+    assert.equal(Array.from(a.uv), Array.from(b.uv));
+    assert.equal(Array.from(a.mel2ph), Array.from(b.mel2ph));
+    assert.is(a.content.length, b.content.length);
+    for (let i = 0; i < a.content.length; i++) if (!(Math.abs(a.content[i]! - b.content[i]!) <= 1e-6)) assert.unreachable(`content value ${i}: ${a.content[i]} vs ${b.content[i]}`);
+    assert.is(whole.sourcePhase(frames, 1.5), chunked.sourcePhase(frames, 1.5));
+  } finally {
+    whole.dispose();
+    chunked.dispose();
+  }
+});
+
+test.run();
