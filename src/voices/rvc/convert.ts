@@ -3,6 +3,7 @@
 //   audio → 16 kHz → f0 at 100 Hz (hop 160), shifted by the pitch key → coarse + fine pitch
 //         → content rows at 50 Hz → retrieval blend (index rate) → ×2 repeat → protect → generator
 //         (in slices with context, crossfaded) → rms mix → back to the caller's rate.
+import { generateInSlices } from '../../engine/slices.js';
 import { SvcError } from '../../errors.js';
 import { resample } from '../../audio/resample.js';
 import { estimateF0, type F0Method } from '../../dsp/f0/index.js';
@@ -122,24 +123,9 @@ export async function generateAll(model: RvcModel, features: RvcFeatures, speake
   if (fixed !== null) context = Math.min(context, Math.floor(fixed / 4));
   const slice = Math.max(8, fixed !== null ? fixed - 2 * context : (options.sliceFrames ?? 1000));
   const fade = Math.max(1, Math.min(context, 10));
-  const out = new Float32Array(frames * hop);
-  for (let from = 0; from < frames; from += slice) {
-    const to = Math.min(frames, from + slice);
-    const runFrom = Math.max(0, from - context);
-    const runTo = Math.min(frames, to + context);
-    const audio = await model.generate({ phone: phone.subarray(runFrom * dim, runTo * dim), f0Hz: f0Hz.subarray(runFrom, runTo), frameOffset: runFrom }, speakerId, seed);
-    const keepFrom = from === 0 ? 0 : (from - Math.floor(fade / 2)) * hop;
-    const keepTo = to === frames ? frames * hop : (to + Math.ceil(fade / 2)) * hop;
-    const fadeSamples = fade * hop;
-    for (let s = keepFrom; s < keepTo; s++) {
-      const v = audio[s - runFrom * hop] ?? 0;
-      if (from > 0 && s < keepFrom + fadeSamples) {
-        const w = 0.5 - 0.5 * Math.cos((Math.PI * (s - keepFrom + 0.5)) / fadeSamples);
-        out[s] = out[s]! * (1 - w) + v * w;
-      } else out[s] = v;
-    }
-  }
-  return out;
+  return generateInSlices({ frames, hopSamples: hop, sliceFrames: slice, contextFrames: context, fadeFrames: fade }, (runFrom, runTo) =>
+    model.generate({ phone: phone.subarray(runFrom * dim, runTo * dim), f0Hz: f0Hz.subarray(runFrom, runTo), frameOffset: runFrom }, speakerId, seed),
+  );
 }
 
 /** Converts a 16 kHz signal; returns floor(n / 160) · hop samples at the model rate. */

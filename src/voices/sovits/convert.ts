@@ -3,6 +3,7 @@
 // generator runs in overlapping slices. Auto-pitch and the option checks live here too.
 import { resample } from '../../audio/resample.js';
 import { DEFAULT_F0_METHOD, type F0Method } from '../../dsp/f0/index.js';
+import { generateInSlices } from '../../engine/slices.js';
 import { SvcError } from '../../errors.js';
 import { semitonesToRatio, VOICE_LIMITS } from '../stage.js';
 import { speakerName, type SovitsManifest } from './bundle.js';
@@ -35,11 +36,6 @@ export function speakerTypicalF0(manifest: SovitsManifest, speakerId: number): n
   const name = speakerName(manifest, speakerId);
   const value = (name !== undefined ? table[name] : undefined) ?? table['*'];
   return typeof value === 'number' && value > 0 ? value : undefined;
-}
-
-/** Raised-cosine weight rising 0 → 1 over n samples, at sample i. */
-function fadeIn(i: number, n: number): number {
-  return 0.5 - 0.5 * Math.cos((Math.PI * (i + 0.5)) / n);
 }
 
 export interface ConvertOptions {
@@ -186,28 +182,11 @@ async function generateSliced(
   const slice = Math.max(8, options.sliceFrames ?? Math.round(20 * framesPerSecond));
   const context = Math.max(0, options.sliceContextFrames ?? Math.round(0.5 * framesPerSecond));
   const fade = Math.max(1, Math.min(context, options.crossfadeFrames ?? Math.max(1, Math.round(0.1 * framesPerSecond))));
-  const out = new Float32Array(frames * hop);
-  for (let from = 0; from < frames; from += slice) {
-    const to = Math.min(frames, from + slice);
-    const runFrom = Math.max(0, from - context);
-    const runTo = Math.min(frames, to + context);
+  return generateInSlices({ frames, hopSamples: hop, sliceFrames: slice, contextFrames: context, fadeFrames: fade }, (runFrom, runTo) => {
     const window = timeline.window(runFrom, runTo, ratio, mapping);
     const phase = runFrom === 0 ? undefined : timeline.sourcePhase(runFrom, ratio);
-    const audio = await model.generate(window, { ...generate, sourcePhaseCycles: phase });
-    // Keep [from − fade/2, to + fade/2) of this run; crossfade the overlap with the previous slice.
-    const keepFrom = from === 0 ? 0 : (from - Math.floor(fade / 2)) * hop;
-    const keepTo = to === frames ? frames * hop : (to + Math.ceil(fade / 2)) * hop;
-    const fadeSamples = fade * hop;
-    for (let s = keepFrom; s < keepTo; s++) {
-      const v = audio[s - runFrom * hop] ?? 0;
-      if (from > 0 && s < keepFrom + fadeSamples) {
-        const w = fadeIn(s - keepFrom, fadeSamples);
-        out[s] = out[s]! * (1 - w) + v * w;
-      } else out[s] = v;
-    }
-    options.onProgress?.(to, frames);
-  }
-  return out;
+    return model.generate(window, { ...generate, sourcePhaseCycles: phase });
+  }, options.onProgress);
 }
 
 /**
