@@ -34,7 +34,7 @@ export interface NeuralStageOptions {
   leftContextMs?: number;
   /** Generator frames after the emitted region that must be final (default 2). */
   rightContextFrames?: number;
-  /** Look-ahead of the unvoiced-gap f0 fill in frames (default 2; see sovits.unvoicedF0). */
+  /** Look-ahead of the unvoiced-gap f0 fill in frames (default 2; see dsp/f0 unvoicedF0). */
   f0GapLookaheadFrames?: number;
   encoderContext?: EncoderContext;
   /** Runs the generator over the whole window, look-ahead included (the old behaviour; for benchmarks). */
