@@ -3,7 +3,9 @@
 // costs one load, not twenty), and the time each resolution took for /metrics. The loading itself is the
 // resolver's (src/voices/sovits/stage.ts ModelResolver): installed names only, each model loaded once.
 import type { ModelListEntry } from '../stream/protocol.js';
-import { bundleFingerprint, listModels } from '../voices/registry.js';
+import { bundleFingerprint, listModels, type InstalledModel } from '../voices/registry.js';
+import type { ModelResolver } from '../voices/sovits/stage.js';
+import type { ServerOptions } from './options.js';
 import { rvcSpeechEncoder } from '../voices/rvc/model.js';
 import { RVC_CONTROLS } from '../voices/rvc/stage.js';
 import { MODEL_CONTROLS, type StageFactory } from '../voices/stage.js';
@@ -46,9 +48,23 @@ export class ModelGate {
   }
 }
 
-/** The installed bundles (`svc models`) as GET /api/models lists them; unusable ones carry their error. */
-export function installedModelEntries(): ModelListEntry[] {
-  return listModels().map((m): ModelListEntry => {
+/**
+ * How `svc serve` finds voices by name: the resolver (installed bundles and the `--model` folder, which
+ * clients select by its folder name), its listing for GET /api/models, and the on-disk state the failure
+ * cache keys on.
+ */
+export function serverModelOptions(models: ModelResolver): Pick<ServerOptions, 'resolveModel' | 'listModels' | 'modelFingerprint'> {
+  return {
+    resolveModel: (name) => models.resolve(name),
+    listModels: () => installedModelEntries(models.folderModels()),
+    modelFingerprint: (name) => models.fingerprint(name),
+  };
+}
+
+/** The installed bundles (`svc models`), after `folders` (the server's --model folder), as GET /api/models lists them; unusable ones carry their error. */
+export function installedModelEntries(folders: InstalledModel[] = []): ModelListEntry[] {
+  const installed = listModels().filter((m) => !folders.some((f) => f.name === m.name));
+  return [...folders, ...installed].map((m): ModelListEntry => {
     if (m.rvc) {
       const rvc = m.rvc;
       const error = m.error ?? (m.encoder === 'missing' ? `no content encoder: the bundle has none and no shared encoders/${rvcSpeechEncoder(rvc)}.onnx is installed` : undefined);

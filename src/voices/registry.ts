@@ -69,22 +69,26 @@ export function listModels(roots = modelRoots()): InstalledModel[] {
       if (entry === 'encoders' || entry.startsWith('.') || !isDir(dir) || !existsSync(join(dir, 'manifest.json'))) continue;
       if (seen.has(entry)) continue; // the earlier root wins, as in resolveModelDir
       seen.add(entry);
-      try {
-        if (isRvcBundleDir(dir)) {
-          const rvc = readRvcBundle(dir);
-          const shared = rvc.encoderPath ? undefined : findSharedEncoder(rvcSpeechEncoder(rvc.manifest), roots);
-          out.push({ name: entry, dir, root, rvc: rvc.manifest, encoder: rvc.encoderPath ? 'bundle' : (shared ?? 'missing') });
-          continue;
-        }
-        const bundle = readBundle(dir);
-        const shared = bundle.encoderPath ? undefined : findSharedEncoder(bundle.manifest.speech_encoder, roots);
-        out.push({ name: entry, dir, root, manifest: bundle.manifest, encoder: bundle.encoderPath ? 'bundle' : (shared ?? 'missing') });
-      } catch (error) {
-        out.push({ name: entry, dir, root, error: errorMessage(error) });
-      }
+      out.push(describeBundle(entry, dir, root, roots));
     }
   }
   return out;
+}
+
+/** One bundle folder as `svc models` and GET /api/models see it (an unreadable manifest gives `error`). */
+export function describeBundle(name: string, dir: string, root: string, roots = modelRoots()): InstalledModel {
+  try {
+    if (isRvcBundleDir(dir)) {
+      const rvc = readRvcBundle(dir);
+      const shared = rvc.encoderPath ? undefined : findSharedEncoder(rvcSpeechEncoder(rvc.manifest), roots);
+      return { name, dir, root, rvc: rvc.manifest, encoder: rvc.encoderPath ? 'bundle' : (shared ?? 'missing') };
+    }
+    const bundle = readBundle(dir);
+    const shared = bundle.encoderPath ? undefined : findSharedEncoder(bundle.manifest.speech_encoder, roots);
+    return { name, dir, root, manifest: bundle.manifest, encoder: bundle.encoderPath ? 'bundle' : (shared ?? 'missing') };
+  } catch (error) {
+    return { name, dir, root, error: errorMessage(error) };
+  }
 }
 
 /** The installed bundle folder of a bare name (roots only, first match), if there is one. */
@@ -119,8 +123,9 @@ export function resolveModelDir(nameOrPath: string, roots = modelRoots(), option
     return dir;
   }
   const installed = listModels(roots).filter((m) => !m.error).map((m) => m.name);
+  // Names from clients (installedOnly): no server folders and no advice to pass a path, which they may not.
   throw new SvcError('MODEL_NOT_FOUND', `no model named '${nameOrPath}'; installed: ${installed.length ? installed.join(', ') : 'none'}`, {
-    hint: `put bundles in ${roots.join(' or ')} (see \`svc models\`), or pass a bundle folder path`,
+    hint: options.installedOnly ? 'see `svc models` on the server' : `put bundles in ${roots.join(' or ')} (see \`svc models\`), or pass a bundle folder path`,
   });
 }
 
@@ -149,10 +154,10 @@ export function modelDisplayName(nameOrPath: string): string {
 
 /**
  * What an installed bundle looks like on disk now (its files' names, sizes and modification times, and
- * the shared encoders'), or, for a name that is not installed, the roots' modification times: equal
+ * the shared encoders'; `bundleDir` for a folder given on the command line), or, for a name that is not installed, the roots' modification times: equal
  * fingerprints mean nothing a load depends on has changed, so a cached load failure still holds.
  */
-export function bundleFingerprint(name: string, roots = modelRoots()): string {
+export function bundleFingerprint(name: string, roots = modelRoots(), bundleDir?: string): string {
   const stamp = (path: string) => {
     try {
       const st = statSync(path);
@@ -171,7 +176,7 @@ export function bundleFingerprint(name: string, roots = modelRoots()): string {
       return '-';
     }
   };
-  const dir = findInstalledModelDir(name, roots);
+  const dir = bundleDir ?? findInstalledModelDir(name, roots);
   const encoders = roots.map((root) => listing(join(root, 'encoders'))).join('|');
   if (!dir) return `none|${roots.map(stamp).join('|')}|${encoders}`;
   return `${dir}|${listing(dir)}|${encoders}`;

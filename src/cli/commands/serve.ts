@@ -9,7 +9,7 @@ import { loadBuiltinStageFactory, startServer } from '../../server/server.js';
 import { F0_METHODS, type F0Method } from '../../dsp/f0/index.js';
 import type { OnnxProvider } from '../../onnx/session.js';
 import { modelDisplayName } from '../../voices/registry.js';
-import { installedModelEntries } from '../../server/models.js';
+import { serverModelOptions } from '../../server/models.js';
 import { ModelResolver } from '../../voices/sovits/stage.js';
 import { numberArg } from '../options.js';
 
@@ -101,8 +101,7 @@ export function register(program: Command): void {
         server = await startServer({
           stageFactory,
           modelName,
-          resolveModel: (name) => models.resolve(name),
-          listModels: installedModelEntries,
+          ...serverModelOptions(models),
           host: options.host,
           port: options.port,
           token,

@@ -12,7 +12,8 @@
 import { SvcError } from '../../errors.js';
 import { createF0Stream, type F0Method } from '../../dsp/f0/index.js';
 import type { OnnxProvider } from '../../onnx/session.js';
-import { loadModel, loadRvcModel, modelRoots, resolveModelDir } from '../registry.js';
+import { basename, dirname } from 'node:path';
+import { bundleFingerprint, describeBundle, findInstalledModelDir, listModels, loadModel, loadRvcModel, modelRoots, resolveModelDir, type InstalledModel } from '../registry.js';
 import { isRvcBundleDir } from '../rvc/bundle.js';
 import type { RvcModel } from '../rvc/model.js';
 import { createRvcStageFactory, type RvcStageOptions } from '../rvc/stage.js';
@@ -224,15 +225,18 @@ export interface ModelResolverOptions extends Omit<NeuralStageOptions, 'speaker'
 }
 
 /**
- * Server-side model selection by name: "builtin" (the DSP voice) or an installed model, optionally with a
- * speaker ("NAME:SPEAKER"). Only installed names are accepted — never paths — since names come from
- * clients. Each model is loaded once (sessions, checks, warm-up) and shared by every session using it;
- * `close()` releases them all. A failed load is not cached, so a fixed bundle can be retried.
+ * Server-side model selection by name: "builtin" (the DSP voice), an installed model or the bundle folder
+ * the server was started with (`serve --model FOLDER`, known by its folder name), optionally with a
+ * speaker ("NAME:SPEAKER"). Clients give names, never paths. Each model is loaded once (sessions, checks,
+ * warm-up) and shared by every session using it; `close()` releases them all. A failed load is not
+ * cached, so a fixed bundle can be retried.
  */
 export class ModelResolver {
   private readonly loaded = new Map<string, Promise<SovitsModel>>();
   private readonly factories = new Map<string, Promise<StageFactory>>();
   private readonly rvcLoaded = new Map<string, Promise<RvcModel>>();
+  /** Bundle folders given on the command line that are not installed, by folder name (what clients ask for). */
+  private readonly folders = new Map<string, string>();
 
   constructor(private readonly options: ModelResolverOptions) {}
 
@@ -242,18 +246,41 @@ export class ModelResolver {
     const colon = name.indexOf(':');
     const modelName = colon < 0 ? name : name.slice(0, colon);
     const speaker = colon < 0 ? undefined : name.slice(colon + 1);
-    if (!/^[\w][\w.-]*$/.test(modelName) || modelName.includes('..')) {
-      return Promise.reject(new SvcError('MODEL_NOT_FOUND', `model names are installed folder names (letters, digits, '.', '-', '_'), got ${JSON.stringify(name)}`, { hint: 'see `svc models` on the server' }));
+    const folder = this.folders.get(modelName);
+    if (folder === undefined && (!/^[\w][\w.-]*$/.test(modelName) || modelName.includes('..'))) {
+      return Promise.reject(new SvcError('MODEL_NOT_FOUND', `model names are installed folder names (letters, digits, '.', '-', '_'), not paths; got ${JSON.stringify(name)}`, { hint: 'the server lists them on its models endpoint (api/models) and with `svc models`' }));
+    }
+    const dir = folder ?? findInstalledModelDir(modelName);
+    if (dir === undefined) {
+      return Promise.reject(new SvcError('MODEL_NOT_FOUND', `no model named '${modelName}'; installed: ${this.names().join(', ') || 'none'}; also builtin`, { hint: 'the server lists them on its models endpoint (api/models) and with `svc models`' }));
     }
     let factory = this.factories.get(name);
     if (!factory) {
-      factory = this.isRvc(modelName, true)
-        ? this.rvcModel(modelName, true).then((model) => createRvcStageFactory(model, { ...this.options.rvc, speaker, f0Method: this.options.f0Method }))
-        : this.model(modelName, { installedOnly: true }).then((model) => createNeuralStageFactory(model, this.stageOptions(model, speaker)));
+      // Loaded by folder, so the server's --model and the same bundle asked for by name share one load.
+      factory = isRvcBundleDir(dir)
+        ? this.rvcModel(dir).then((model) => createRvcStageFactory(model, { ...this.options.rvc, speaker, f0Method: this.options.f0Method }))
+        : this.model(dir).then((model) => createNeuralStageFactory(model, this.stageOptions(model, speaker)));
       this.factories.set(name, factory);
       factory.catch(() => this.factories.delete(name));
     }
     return factory;
+  }
+
+  /** Model names a client may ask for besides builtin: the command-line folders, then the installed bundles that load. */
+  names(): string[] {
+    const names = [...this.folders.keys(), ...listModels().filter((m) => !m.error).map((m) => m.name)];
+    return names.filter((n, i) => names.indexOf(n) === i);
+  }
+
+  /** The command-line bundle folders as `svc models` would describe them (for GET /api/models). */
+  folderModels(): InstalledModel[] {
+    return [...this.folders].map(([name, dir]) => describeBundle(name, dir, dirname(dir)));
+  }
+
+  /** What a name's load depends on, on disk (see bundleFingerprint); the server's failure cache keys on it. */
+  fingerprint(name: string): string {
+    const modelName = name.split(':')[0]!;
+    return bundleFingerprint(modelName, modelRoots(), this.folders.get(modelName));
   }
 
   /** Loads (or reuses) a model by registry name or, for the server's own --model, a path (not `installedOnly`). */
@@ -267,15 +294,6 @@ export class ModelResolver {
     return model;
   }
 
-  /** True when a name or path resolves to an RVC bundle (src/voices/rvc); unknown names are left to the loaders' errors. */
-  private isRvc(nameOrPath: string, installedOnly = false): boolean {
-    try {
-      return isRvcBundleDir(resolveModelDir(nameOrPath, modelRoots(), { installedOnly }));
-    } catch {
-      return false;
-    }
-  }
-
   /** Loads (or reuses) an RVC model by registry name or path. */
   rvcModel(nameOrPath: string, installedOnly = false): Promise<RvcModel> {
     let model = this.rvcLoaded.get(nameOrPath);
@@ -287,11 +305,20 @@ export class ModelResolver {
     return model;
   }
 
-  /** Stage factory for the server's default voice (a name or a bundle path given on its command line). */
+  /**
+   * Stage factory for the server's default voice (a name or a bundle path given on its command line). A
+   * folder that is not an installed bundle becomes selectable by its folder name, as `svc models` would
+   * call it; it shadows an installed bundle of the same name.
+   */
   async defaultFactory(nameOrPath: string, speaker?: string): Promise<StageFactory> {
-    if (this.isRvc(nameOrPath)) return createRvcStageFactory(await this.rvcModel(nameOrPath), { ...this.options.rvc, speaker, f0Method: this.options.f0Method });
-    const model = await this.model(nameOrPath);
-    return createNeuralStageFactory(model, this.stageOptions(model, speaker));
+    const dir = resolveModelDir(nameOrPath);
+    const name = basename(dir);
+    if (findInstalledModelDir(name) !== dir) {
+      if (findInstalledModelDir(name) !== undefined) this.options.log?.(`--model ${name}: the folder given replaces the installed model of that name`);
+      this.folders.set(name, dir);
+      for (const key of [...this.factories.keys()]) if (key.split(':')[0] === name) this.factories.delete(key);
+    }
+    return this.resolve(speaker === undefined ? name : `${name}:${speaker}`);
   }
 
   /** The server's --cluster-ratio applies to the models that have a cluster model; others convert without. */
