@@ -5,6 +5,8 @@ export interface ComputeSummary {
   /** Blocks timed since the start. */
   count: number;
   meanMs: number;
+  /** Median of the recent window: the typical block (never above p95; the mean can be, after a few slow blocks). */
+  medianMs: number;
   p95Ms: number;
   maxMs: number;
   lastMs: number;
@@ -44,10 +46,11 @@ export class ComputeTimes {
   }
 
   summary(): ComputeSummary {
-    if (this.filled === 0) return { count: 0, meanMs: 0, p95Ms: 0, maxMs: 0, lastMs: 0 };
+    if (this.filled === 0) return { count: 0, meanMs: 0, medianMs: 0, p95Ms: 0, maxMs: 0, lastMs: 0 };
     const recent = Array.from(this.recentMs.subarray(0, this.filled)).sort((a, b) => a - b);
     const mean = recent.reduce((s, x) => s + x, 0) / recent.length;
     const p95 = recent[Math.min(recent.length - 1, Math.ceil(0.95 * recent.length) - 1)];
-    return { count: this.count, meanMs: mean, p95Ms: p95, maxMs: this.maxMs, lastMs: this.lastMs };
+    const median = recent[Math.ceil(0.5 * recent.length) - 1];
+    return { count: this.count, meanMs: mean, medianMs: median, p95Ms: p95, maxMs: this.maxMs, lastMs: this.lastMs };
   }
 }

@@ -84,6 +84,7 @@ export function installedModelEntries(folders: InstalledModel[] = []): ModelList
       speechEncoder: manifest?.speech_encoder ?? null,
       controls: [...MODEL_CONTROLS],
       ...(manifest ? { type: 'sovits' as const } : {}),
+      ...(manifest?.source?.random_weights === true ? { randomWeights: true } : {}),
       ...(error === undefined ? {} : { error }),
     };
   });

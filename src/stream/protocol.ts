@@ -181,7 +181,7 @@ export interface StatsMessage {
   model: string;
   inputMs: number;
   outputMs: number;
-  latency: { algorithmicMs: number; computeMsMean: number; computeMsP95: number; computeMsMax: number; blockMs: number; delayMs: number; delaySamples: number };
+  latency: { algorithmicMs: number; computeMsMean: number; computeMsMedian: number; computeMsP95: number; computeMsMax: number; blockMs: number; delayMs: number; delaySamples: number };
   queueMs: number;
   queueMaxMs: number;
   dropped: { skippedBlocks: number; dryBlocks: number; silencedBlocks: number; overflowMs: number; outputFramesDropped: number; framesRejected: number };
@@ -220,6 +220,8 @@ export interface ModelListEntry {
   index?: boolean;
   /** Why the model cannot be used (broken bundle, missing encoder); absent when it can. */
   error?: string;
+  /** True for a random-weight reference bundle (`svc make-reference`): it makes sound, not a voice. */
+  randomWeights?: boolean;
 }
 
 export interface ModelListResponse {

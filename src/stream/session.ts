@@ -418,6 +418,7 @@ export class ConvertSession {
       latency: {
         algorithmicMs: latency.algorithmicMs,
         computeMsMean: round3(p.compute.meanMs),
+        computeMsMedian: round3(p.compute.medianMs),
         computeMsP95: round3(p.compute.p95Ms),
         computeMsMax: round3(p.compute.maxMs),
         blockMs: latency.blockMs,

@@ -50,7 +50,7 @@ const ui = {
 
 const inputMeter = new LevelMeter($('meter-in'), $('meter-in-value'));
 const outputMeter = new LevelMeter($('meter-out'), $('meter-out-value'));
-const spectrogram = new Spectrogram($('spectrogram'));
+const spectrogram = new Spectrogram($('spectrogram'), { axis: $('spec-axis') });
 
 /** Everything a script or test may want to read; kept current while streaming. */
 const stats = {
@@ -223,7 +223,8 @@ function updateLatency() {
   const rate = stats.sampleRate || 48000;
   const blockMs = ready ? (ready.blockSamples / rate) * 1000 : null;
   const delayMs = server?.latency?.delayMs ?? ready?.latency?.delayMs ?? null;
-  const computeMs = server?.latency?.computeMsMean ?? null;
+  // The median, not the mean: one slow block (a model's first) lifts the mean above the p95 shown beside it.
+  const computeMs = server?.latency?.computeMsMedian ?? server?.latency?.computeMsMean ?? null;
   const inputMs = engine?.inputLatencyMs ?? null;
   const rttMs = stats.rttMs;
   const jitterMs = stats.bufferedMs;
@@ -232,7 +233,7 @@ function updateLatency() {
   const totalMs = Object.values(parts).reduce((sum, v) => sum + (typeof v === 'number' ? v : 0), 0);
   stats.latency = { ...parts, serverAlgorithmicMs: server?.latency?.algorithmicMs ?? ready?.latency?.algorithmicMs ?? null, computeMsP95: server?.latency?.computeMsP95 ?? null, totalMs };
   $('lat-block').textContent = ms(blockMs);
-  $('lat-input').textContent = inputMs === null ? 'n/a' : ms(inputMs);
+  $('lat-input').textContent = inputMs === null ? (engine ? 'n/a' : '—') : ms(inputMs);
   $('lat-rtt').textContent = ms(rttMs);
   $('lat-algo').textContent = ms(delayMs);
   $('lat-compute').textContent = ms(computeMs, 2);
@@ -308,6 +309,7 @@ async function connect() {
       maxMs,
       monitorGain: ui.monitor.checked ? Number(ui.volume.value) : 0,
       onStatus: (s) => {
+        if (!engine) return; // after disconnect
         stats.underruns = s.underruns;
         stats.droppedSamples = s.droppedSamples;
         stats.trimmedSamples = s.trimmedSamples;
@@ -354,6 +356,7 @@ function wireConnection(conn) {
     engine?.play(samples);
   });
   conn.on('stats', (message) => {
+    if (conn !== connection) return; // a late message of a closed session
     stats.server = message;
   });
   conn.on('model', (message) => {
@@ -370,6 +373,7 @@ function wireConnection(conn) {
     showVoice(stats.voice);
   });
   conn.on('pong', (rtt) => {
+    if (conn !== connection) return;
     stats.rttMs = stats.rttMs === null ? rtt : 0.7 * stats.rttMs + 0.3 * rtt;
   });
   conn.on('error', (error) => {
@@ -410,6 +414,11 @@ async function teardown(state = 'idle') {
   ui.modelStatus.textContent = '';
   ui.modelLatency.textContent = '—';
   stats.sessionId = null;
+  // Figures of the closed session must not stay on screen as if they were current.
+  stats.server = null;
+  stats.rttMs = null;
+  stats.bufferedMs = null;
+  stats.modelLatency = null;
   ui.sessionId.textContent = '—';
   ui.obsUrl.value = '';
   updateLatency();
@@ -423,7 +432,9 @@ function modelLabel(entry, speaker) {
   const rate = entry.sampleRate ? ` · ${entry.sampleRate / 1000} kHz` : '';
   const who = speaker === undefined ? '' : `:${speaker}`;
   const rvc = entry.type === 'rvc' ? ` · RVC${entry.f0 ? '' : ' no-f0'}${entry.index ? ' + index' : ''}` : '';
-  return `${entry.name}${who}${rate}${rvc}${entry.error ? ' — unusable' : ''}`;
+  // make-reference bundles have random weights: they test the pipeline, they do not sound like anyone.
+  const reference = entry.randomWeights ? ' · test model (random weights)' : '';
+  return `${entry.name}${who}${rate}${rvc}${reference}${entry.error ? ' — unusable' : ''}`;
 }
 
 /** Fills the selector from GET /api/models: builtin, then each model (one option per speaker when it has several). */

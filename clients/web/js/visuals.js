@@ -65,9 +65,22 @@ function buildPalette() {
   return palette;
 }
 
+/**
+ * Axis ticks of a log-frequency scale from minHz (bottom) to topHz (top): each with its label and its
+ * height as a fraction from the top (0 = top edge, 1 = bottom edge), the mapping drawColumn uses.
+ */
+export function frequencyTicks(minHz, topHz) {
+  const logMin = Math.log(minHz);
+  const logSpan = Math.log(topHz) - logMin;
+  return [50, 100, 200, 500, 1000, 2000, 4000, 8000, 16000]
+    .filter((hz) => hz >= minHz && hz <= topHz)
+    .map((hz) => ({ hz, label: hz >= 1000 ? `${hz / 1000} kHz` : `${hz} Hz`, fromTop: 1 - (Math.log(hz) - logMin) / logSpan }));
+}
+
 export class Spectrogram {
-  constructor(canvas, { minHz = 50, maxHz = 8000, minDb = -100, maxDb = -20 } = {}) {
+  constructor(canvas, { minHz = 50, maxHz = 8000, minDb = -100, maxDb = -20, axis = null } = {}) {
     this.canvas = canvas;
+    this.axis = axis;
     this.ctx = canvas.getContext('2d', { alpha: false });
     this.minHz = minHz;
     this.maxHz = maxHz;
@@ -78,6 +91,21 @@ export class Spectrogram {
     this.bins = null;
     this.running = false;
     this.clear();
+    this.renderAxis(maxHz);
+  }
+
+  /** Places the frequency labels beside the canvas at the heights drawColumn gives those frequencies. */
+  renderAxis(topHz) {
+    if (!this.axis) return;
+    this.axis.replaceChildren(
+      ...frequencyTicks(this.minHz, topHz).map((tick) => {
+        const span = document.createElement('span');
+        span.textContent = tick.label;
+        span.dataset.hz = String(tick.hz);
+        span.style.top = `${(tick.fromTop * 100).toFixed(3)}%`;
+        return span;
+      }),
+    );
   }
 
   clear() {
@@ -88,6 +116,7 @@ export class Spectrogram {
   setSource(analyser) {
     this.analyser = analyser;
     this.bins = analyser ? new Float32Array(analyser.frequencyBinCount) : null;
+    if (analyser) this.renderAxis(Math.min(this.maxHz, analyser.context.sampleRate / 2));
   }
 
   start() {
