@@ -17,7 +17,7 @@ import { loadModel, loadRvcModel, modelDisplayName, resolveModelDir } from '../.
 import { isRvcBundleDir } from '../../voices/rvc/bundle.js';
 import { convertRvcMono } from '../../voices/rvc/convert.js';
 import { DEFAULT_INDEX_RATE, DEFAULT_PROTECT, DEFAULT_RMS_MIX_RATE } from '../../voices/rvc/features.js';
-import { convertMono, DEFAULT_NOISE_SCALE } from '../../voices/sovits/model.js';
+import { convertMono, DEFAULT_NOISE_SCALE, MODEL_PRECISIONS, type ModelPrecision } from '../../voices/sovits/model.js';
 import type { OnnxProvider } from '../../onnx/session.js';
 import {
   DSP_VOICE_RATE_RANGE,
@@ -42,6 +42,7 @@ interface ConvertCliOptions {
   seed?: string;
   provider?: string;
   threads?: string;
+  precision?: string;
   outputRate?: string;
   indexRate?: string;
   protect?: string;
@@ -63,6 +64,7 @@ export type ConvertEngine =
       seed: number;
       provider: OnnxProvider;
       threads?: number;
+      precision: ModelPrecision;
       /** 'input': back at the input's rate (default); 'model': the model's own rate. */
       outputRate: 'input' | 'model';
       /** RVC models only (src/voices/rvc): retrieval share, consonant protection, loudness-envelope mix. */
@@ -83,6 +85,7 @@ function planModelEngine(options: ConvertCliOptions, pitchSemitones: number, for
   if (options.threads !== undefined) {
     threads = parseNumberOption('--threads', options.threads, { min: 1, max: 256, integer: true });
   }
+  const precision: ModelPrecision = oneOf('--precision', options.precision ?? 'auto', MODEL_PRECISIONS);
   let targetF0Hz: number | undefined;
   if (options.targetF0 !== undefined) {
     targetF0Hz = parseNumberOption('--target-f0', options.targetF0, { min: 50, max: 1100, unit: 'Hz' });
@@ -96,7 +99,7 @@ function planModelEngine(options: ConvertCliOptions, pitchSemitones: number, for
   };
   return {
     kind: 'model', model: options.model!, speaker: options.speaker, pitchSemitones, autoPitch: options.autoPitch ?? false, targetF0Hz,
-    f0Method, noiseScale, seed, provider, threads, outputRate, rvc,
+    f0Method, noiseScale, seed, provider, threads, precision, outputRate, rvc,
   };
 }
 
@@ -157,7 +160,7 @@ export interface ConvertResult {
 /** The --model path: load (checks + warm-up), convert, release the sessions on every path. */
 async function runModelConvert(plan: ConvertPlan, engine: Extract<ConvertEngine, { kind: 'model' }>, samples: Float32Array, sampleRate: number): Promise<{ samples: Float32Array; sampleRate: number; pitchSemitones: number; speakerName: string }> {
   if (isRvcBundleDir(resolveModelDir(engine.model))) return runRvcConvert(plan, engine, samples, sampleRate);
-  const model = await loadModel(engine.model, { provider: engine.provider, intraOpThreads: engine.threads, log: (m) => console.error(`svc: ${m}`) });
+  const model = await loadModel(engine.model, { provider: engine.provider, intraOpThreads: engine.threads, precision: engine.precision, log: (m) => console.error(`svc: ${m}`) });
   try {
     const result = await convertMono(model, samples, sampleRate, {
       speaker: engine.speaker, pitch: engine.pitchSemitones, autoPitch: engine.autoPitch, targetF0Hz: engine.targetF0Hz,
@@ -242,6 +245,7 @@ export function register(program: Command): void {
     .option('--index-rate <r>', `RVC models: share of features retrieved from the model's .index, 0..1 (default ${DEFAULT_INDEX_RATE}, as RVC)`)
     .option('--protect <p>', `RVC models: unvoiced consonants and breaths keep 1-p of their own features, 0..0.5 (default ${DEFAULT_PROTECT}; 0.5 = off)`)
     .option('--rms-mix-rate <r>', `RVC models: 1 keeps the model's loudness envelope, 0 takes the input's (default ${DEFAULT_RMS_MIX_RATE}, as RVC)`)
+    .option('--precision <p>', 'model only: int8 (quantized graphs), float32, or auto (default: int8 when the bundle has it and the provider is cpu)')
     .option('--output-rate <which>', "model only: 'input' = back at the input's rate (default), 'model' = the model's own rate (no second resampling); --rate overrides both")
     .addHelpText('after', '\nExamples:\n  svc convert voice.wav up.wav --pitch 5\n  svc convert voice.flac girl.wav --pitch 12 --formant 1.2 --rate 48000\n  svc convert song.wav deep.wav --pitch -7 --formant 0.85 --format float32\n')
     .action(async (input: string, output: string, options: ConvertCliOptions) => {

@@ -30,6 +30,7 @@ import {
   sourceAdvanceCycles,
   unvoicedF0,
   type EncoderContext,
+  type ModelPrecision,
   SovitsModel,
 } from './model.js';
 import type { SpeakerChoice } from './bundle.js';
@@ -493,6 +494,7 @@ export interface ModelResolverOptions extends Omit<NeuralStageOptions, 'speaker'
   intraOpThreads?: number;
   /** RVC voices' defaults (src/voices/rvc/stage.ts); clients change index rate and protect with `set`. */
   rvc?: Pick<RvcStageOptions, 'indexRate' | 'protect' | 'rmsMixRate'>;
+  precision?: ModelPrecision;
   /** The built-in DSP voice's factory, for the name "builtin". */
   builtin: () => Promise<StageFactory>;
 }
@@ -534,7 +536,7 @@ export class ModelResolver {
   model(nameOrPath: string, options: { installedOnly?: boolean } = {}): Promise<SovitsModel> {
     let model = this.loaded.get(nameOrPath);
     if (!model) {
-      model = loadModel(nameOrPath, { provider: this.options.provider, intraOpThreads: this.options.intraOpThreads, log: this.options.log, installedOnly: options.installedOnly });
+      model = loadModel(nameOrPath, { provider: this.options.provider, intraOpThreads: this.options.intraOpThreads, precision: this.options.precision, log: this.options.log, installedOnly: options.installedOnly });
       this.loaded.set(nameOrPath, model);
       model.catch(() => this.loaded.delete(nameOrPath));
     }
