@@ -14,6 +14,7 @@ import { resample } from '../src/audio/resample.js';
 import { makeReference } from '../src/cli/commands/make-reference.js';
 import { repoRoot } from '../src/paths.js';
 import { runPythonModule } from '../src/python.js';
+import { openSession, startChildServer } from './stream.bench.js';
 import { scorePair } from '../src/eval/metrics.js';
 import { convertAtModelRate, SovitsModel } from '../src/voices/sovits/model.js';
 import { DspVoiceStage } from '../src/voices/dsp/stage.js';
@@ -93,6 +94,48 @@ async function deterministicTwin(dir: string): Promise<string> {
   return twin;
 }
 
+/**
+ * End-to-end latency through the WebSocket loop: a client streams speech in real time (48 kHz, 128-sample
+ * frames, as a browser worklet) to `svc serve --model` in a child process on loopback; output sample k is
+ * the conversion of input sample k − delaySamples (docs/protocol.md), so every returned sample's latency is
+ * its arrival time minus the capture time of the input sample it answers: block buffering + look-ahead +
+ * SOLA + compute + transport, over every position in the block (what clicks at random block phases give).
+ */
+async function loopLatency(url: string, blockMs: number, speech48k: Float32Array, seconds: number): Promise<{ medianMs: number; p90Ms: number; algorithmicMs: number; computeP95Ms: number }> {
+  const rate = 48000;
+  const frame = 128;
+  const session = await openSession(url, { sampleRate: rate, blockMs });
+  const delay = session.ready.latency.delaySamples as number;
+  const algorithmicMs = session.ready.latency.algorithmicMs as number;
+  const latencies: number[] = [];
+  let received = 0;
+  let startMs = 0;
+  session.onBinary = (data, atMs) => {
+    const n = data.byteLength / 4;
+    for (let j = 0; j < n; j += 32) {
+      const input = received + j - delay;
+      if (input >= rate / 2) latencies.push(atMs - (startMs + ((input + 1) * 1000) / rate));
+    }
+    received += n;
+  };
+  const total = Math.round((seconds * rate) / frame);
+  startMs = performance.now();
+  for (let f = 0; f < total; f++) {
+    const due = startMs + ((f + 1) * frame * 1000) / rate;
+    const wait = due - performance.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    const at = (f * frame) % (speech48k.length - frame);
+    session.ws.send(Buffer.from(speech48k.slice(at, at + frame).buffer));
+  }
+  await new Promise((r) => setTimeout(r, algorithmicMs + 1000));
+  session.ws.send(JSON.stringify({ type: 'stats' }));
+  await new Promise((r) => setTimeout(r, 500));
+  const stats = session.messages.filter((m) => m.type === 'stats').pop();
+  session.ws.close();
+  const sorted = latencies.sort((a, b) => a - b);
+  return { medianMs: sorted[sorted.length >> 1] ?? NaN, p90Ms: sorted[Math.floor(sorted.length * 0.9)] ?? NaN, algorithmicMs, computeP95Ms: stats?.latency?.computeMsP95 ?? NaN };
+}
+
 interface BlockResult {
   medianMs: number;
   encoderSamples: number;
@@ -165,6 +208,28 @@ async function sideBySide(ctx: BenchContext, rows: BenchRow[], dir: string, int8
     rows.push({ group: 'neural', name: `standard ${ms} ms blocks: svc ONNX int8 (whole stage) vs PyTorch eager`, value: block.total_ms / measured.get(ms)!.medianMs, unit: 'x', note: `float32 ONNX: ${(block.total_ms / floatResults.get(ms)!.medianMs).toFixed(2)}×; goal ≥ 3×` });
   }
   rows.push({ group: 'neural', name: 'standard PyTorch eager: peak rss of its process', value: torch.peak_rss_mib, unit: 'MiB', note: `${(torch.peak_rss_after_load_mib - torch.rss_start_mib).toFixed(0)} MiB for the model over the interpreter with torch loaded` });
+
+  // End-to-end through the WebSocket loop, svc serve --model (int8, both cores) in a child process.
+  const speech = await readMono(ctx.shared('speech', 'kathleen_arctic_cc0_48k', 'arctic_a0001.wav'));
+  const speech48k = speech.sampleRate === 48000 ? speech.samples : await resample(speech.samples, speech.sampleRate, 48000);
+  const server = await startChildServer(['--model', dir, '--max-queue-ms', '2000'], { pin: false });
+  try {
+    const serverRss = (() => {
+      try {
+        return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${server.child.pid}/status`, 'utf8'))?.[1] ?? NaN) / 1024;
+      } catch {
+        return NaN;
+      }
+    })();
+    rows.push({ group: 'neural', name: 'standard svc serve --model: server rss after load (int8)', value: serverRss, unit: 'MiB', note: 'whole server process, model loaded and warmed up; goal ≤ 1 GB' });
+    for (const blockMs of [100, 200]) {
+      ctx.log(`neural: WebSocket loop latency, standard model, ${blockMs} ms blocks`);
+      const r = await loopLatency(server.url, blockMs, speech48k, ctx.quick ? 4 : 8);
+      rows.push({ group: 'neural', name: `standard end-to-end latency through WebSocket, ${blockMs} ms blocks (median)`, value: r.medianMs, unit: 'ms', note: `p90 ${r.p90Ms.toFixed(0)} ms; algorithmic ${r.algorithmicMs.toFixed(0)} ms (block + look-ahead + SOLA); server compute p95 ${r.computeP95Ms.toFixed(0)} ms; 48 kHz client, loopback; goal ≤ 250 ms` });
+    }
+  } finally {
+    await server.stop();
+  }
 }
 
 export async function run(ctx: BenchContext): Promise<BenchRow[]> {

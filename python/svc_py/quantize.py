@@ -338,9 +338,13 @@ def write_int8(out_dir, net, generator_info, encoder_file=None):
                        "encoder: DynamicQuantizeMatMul (per-column int8 weights)",
              "nodes": {"generator_conv": generator["conv"]}}
     if encoder_file:
-        encoder = quantize_file(os.path.join(out_dir, encoder_file), os.path.join(out_dir, INT8_ENCODER))
-        entry["encoder"] = INT8_ENCODER
-        entry["nodes"]["encoder_matmul"] = encoder["matmul"]
+        path = os.path.join(out_dir, INT8_ENCODER)
+        encoder = quantize_file(os.path.join(out_dir, encoder_file), path)
+        if encoder["matmul"]:
+            entry["encoder"] = INT8_ENCODER
+            entry["nodes"]["encoder_matmul"] = encoder["matmul"]
+        else:  # no constant-weight MatMul (a conv encoder): the float encoder serves both precisions
+            os.remove(path)
     entry["seconds"] = round(time.time() - started, 1)
     progress(f"int8 graphs written in {entry['seconds']:.1f} s ({entry['nodes']})")
     return entry
