@@ -197,14 +197,17 @@ async function sideBySide(ctx: BenchContext, rows: BenchRow[], dir: string, int8
   rows.push({ group: 'neural', name: 'standard int8 vs float32 output: MCD', value: scores.mcdDb, unit: 'dB', note: `f0 RMSE ${scores.f0RmseCents.toFixed(1)} cents over ${scores.bothVoicedFrames} frames voiced in both; voicing agreement ${(100 * scores.voicingAgreement).toFixed(1)} %` });
 
   // PyTorch eager, same work per block (encoder samples and generator frames of the ONNX stage's blocks).
+  // One thread: Debian's torch runs OpenMP and OpenBLAS pools, and with 2 threads each on a busy 2-core
+  // machine a 200 ms block took 30 s instead of 15 s (python/svc_py/bench_torch.py); svc's own one-thread
+  // figure is the '1 intra-op thread' row.
   const blocks = [100, 200].map((blockMs) => ({ block_ms: blockMs, encoder_samples: measured.get(blockMs)!.encoderSamples, generator_frames: measured.get(blockMs)!.generatorFrames }));
   ctx.log('neural: PyTorch eager side of the side-by-side (builds the standard model in torch)');
-  const torch = await runPythonModule<{ torch: string; threads: number; blocks: Array<{ block_ms: number; total_ms: number; encoder_ms: number; generator_ms: number; encoder_samples: number; generator_frames: number }>; peak_rss_mib: number; peak_rss_after_load_mib: number; rss_start_mib: number }>(
-    'bench_torch', ['--blocks', JSON.stringify(blocks), '--threads', '2', '--runs', ctx.quick ? '3' : '8'], { onProgress: (m) => ctx.log(`neural: ${m}`) },
+  const torch = await runPythonModule<{ torch: string; threads: number; blocks: Array<{ block_ms: number; total_ms: number; encoder_ms: number; generator_ms: number; encoder_samples: number; generator_frames: number; runs: number }>; peak_rss_mib: number; peak_rss_after_load_mib: number; rss_start_mib: number }>(
+    'bench_torch', ['--blocks', JSON.stringify(blocks), '--threads', '1', '--runs', ctx.quick ? '2' : '5', '--budget-s', ctx.quick ? '20' : '60'], { onProgress: (m) => ctx.log(`neural: ${m}`), env: { OPENBLAS_NUM_THREADS: '1', OMP_NUM_THREADS: '1' } },
   );
   for (const block of torch.blocks) {
     const ms = block.block_ms;
-    rows.push({ group: 'neural', name: `standard PyTorch eager ${ms} ms blocks: encoder + generator per block`, value: block.total_ms, unit: 'ms', note: `torch ${torch.torch}, ${torch.threads} threads; encoder ${block.encoder_ms.toFixed(0)} ms (${block.encoder_samples} samples at 16 kHz), generator ${block.generator_ms.toFixed(0)} ms (${block.generator_frames} frames)` });
+    rows.push({ group: 'neural', name: `standard PyTorch eager ${ms} ms blocks: encoder + generator per block`, value: block.total_ms, unit: 'ms', note: `torch ${torch.torch}, ${torch.threads} threads (OpenMP and OpenBLAS), median of ${block.runs}; encoder ${block.encoder_ms.toFixed(0)} ms (${block.encoder_samples} samples at 16 kHz), generator ${block.generator_ms.toFixed(0)} ms (${block.generator_frames} frames)` });
     rows.push({ group: 'neural', name: `standard ${ms} ms blocks: svc ONNX int8 (whole stage) vs PyTorch eager`, value: block.total_ms / measured.get(ms)!.medianMs, unit: 'x', note: `float32 ONNX: ${(block.total_ms / floatResults.get(ms)!.medianMs).toFixed(2)}×; goal ≥ 3×` });
   }
   rows.push({ group: 'neural', name: 'standard PyTorch eager: peak rss of its process', value: torch.peak_rss_mib, unit: 'MiB', note: `${(torch.peak_rss_after_load_mib - torch.rss_start_mib).toFixed(0)} MiB for the model over the interpreter with torch loaded` });

@@ -4,7 +4,10 @@ the PyTorch-eager side of `npm run bench`'s side-by-side: the same random-weight
 block on the same work the ONNX stage does (encoder on `encoder_samples` of 16 kHz audio, generator on
 `generator_frames` frames with the rows those frames use), in upstream's inference code path
 (OnnxSynthesizer is upstream's forward), timed as median milliseconds per block, with the process's
-peak RSS after loading and after running.
+peak RSS after loading and after running. Debian's torch does its matrix products in OpenBLAS, whose own
+thread pool comes on top of torch's OpenMP threads: the caller sets OPENBLAS_NUM_THREADS to --threads
+(with both pools at 2 threads on a busy 2-core machine, one 200 ms block took 30 s). Each block size runs
+at least --runs times after one warm-up run, fewer when one run exceeds --budget-s.
 
 --blocks: [{"block_ms": 200, "encoder_samples": 9040, "generator_frames": 25}, ...]"""
 import argparse
@@ -28,6 +31,7 @@ def main():
     parser.add_argument("--blocks", required=True)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--runs", type=int, default=8)
+    parser.add_argument("--budget-s", type=float, default=60.0, help="stop repeating a block size after this many seconds")
     args = parser.parse_args()
     blocks = json.loads(args.blocks)
 
@@ -59,18 +63,21 @@ def main():
             inputs = example_inputs(net, frames=int(block["generator_frames"]), seed=1)
             feeds = tuple(inputs[n] for n in names)
             encoder_ms, generator_ms = [], []
-            for run in range(args.runs + 2):
+            block_started = time.time()
+            for run in range(args.runs + 1):
                 t0 = time.perf_counter()
                 encoder(source)
                 t1 = time.perf_counter()
                 wrapper(*feeds)
                 t2 = time.perf_counter()
-                if run >= 2:  # the first runs allocate
+                if run >= 1:  # the first run allocates
                     encoder_ms.append((t1 - t0) * 1000)
                     generator_ms.append((t2 - t1) * 1000)
+                if time.time() - block_started > args.budget_s and encoder_ms:
+                    break
             totals = [e + g for e, g in zip(encoder_ms, generator_ms)]
             results.append({**block, "encoder_ms": statistics.median(encoder_ms), "generator_ms": statistics.median(generator_ms),
-                            "total_ms": statistics.median(totals)})
+                            "total_ms": statistics.median(totals), "runs": len(totals)})
             progress(f"torch {block['block_ms']} ms blocks: {results[-1]['total_ms']:.0f} ms per block")
     return {"torch": torch.__version__, "threads": args.threads, "load_seconds": load_seconds, "blocks": results,
             "rss_start_mib": rss_start, "peak_rss_after_load_mib": rss_loaded, "peak_rss_mib": peak_rss_mib()}
