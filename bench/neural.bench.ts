@@ -210,7 +210,7 @@ async function sideBySide(ctx: BenchContext, rows: BenchRow[], dir: string, int8
     rows.push({ group: 'neural', name: `standard PyTorch eager ${ms} ms blocks: encoder + generator per block`, value: block.total_ms, unit: 'ms', note: `torch ${torch.torch}, ${torch.threads} threads (OpenMP and OpenBLAS), median of ${block.runs}; encoder ${block.encoder_ms.toFixed(0)} ms (${block.encoder_samples} samples at 16 kHz), generator ${block.generator_ms.toFixed(0)} ms (${block.generator_frames} frames)` });
     rows.push({ group: 'neural', name: `standard ${ms} ms blocks: svc ONNX int8 (whole stage) vs PyTorch eager`, value: block.total_ms / measured.get(ms)!.medianMs, unit: 'x', note: `float32 ONNX: ${(block.total_ms / floatResults.get(ms)!.medianMs).toFixed(2)}×; goal ≥ 3×` });
   }
-  rows.push({ group: 'neural', name: 'standard PyTorch eager: peak rss of its process', value: torch.peak_rss_mib, unit: 'MiB', note: `${(torch.peak_rss_after_load_mib - torch.rss_start_mib).toFixed(0)} MiB for the model over the interpreter with torch loaded` });
+  rows.push({ group: 'neural', name: 'standard PyTorch eager: peak rss of its process', value: torch.peak_rss_mib, unit: 'MiB', note: `interpreter with torch imported ${torch.rss_start_mib.toFixed(0)} MiB, after building the model ${torch.peak_rss_after_load_mib.toFixed(0)} MiB; compare the svc server row below` });
 
   // End-to-end through the WebSocket loop, svc serve --model (int8, both cores) in a child process.
   const speech = await readMono(ctx.shared('speech', 'kathleen_arctic_cc0_48k', 'arctic_a0001.wav'));
