@@ -139,7 +139,7 @@ export function planConvert(input: string, output: string, options: ConvertCliOp
     throw new SvcError('FILE_NOT_FOUND', `cannot write ${output}: the folder ${folder} does not exist`, { hint: 'create the folder first or choose another output path' });
   }
   if (options.model === undefined) {
-    for (const [flag, value] of [['--index-rate', options.indexRate], ['--protect', options.protect], ['--rms-mix-rate', options.rmsMixRate], ['--speaker', options.speaker], ['--auto-pitch', options.autoPitch || undefined], ['--f0', options.f0], ['--noise-scale', options.noiseScale], ['--output-rate', options.outputRate], ['--target-f0', options.targetF0]] as const) {
+    for (const [flag, value] of [['--index-rate', options.indexRate], ['--protect', options.protect], ['--rms-mix-rate', options.rmsMixRate], ['--speaker', options.speaker], ['--auto-pitch', options.autoPitch || undefined], ['--f0', options.f0], ['--noise-scale', options.noiseScale], ['--output-rate', options.outputRate], ['--target-f0', options.targetF0], ['--precision', options.precision]] as const) {
       if (value !== undefined) throw new SvcError('INVALID_ARGUMENT', `${flag} needs --model NAME (it applies to model voices (So-VITS, RVC), not the DSP voice)`, { hint: 'list installed models with `svc models`' });
     }
   }
