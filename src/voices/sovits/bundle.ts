@@ -71,7 +71,7 @@ export interface SovitsManifest {
    * int8 versions of the graphs (python/svc_py/quantize.py), next to the float ones; absent/null: float
    * only. Loaded instead of the float graphs with precision 'int8' (the default when present).
    */
-  int8?: { generator: string; encoder: string | null; method?: string } | null;
+  int8?: { generator: string; encoder: string | null; method?: string; nodes?: Record<string, number> } | null;
   parameters: Record<string, number>;
   /** Optional typical f0 per speaker name ('*' = any), for automatic pitch shift; not written by import. */
   speaker_f0_hz?: Record<string, number>;
