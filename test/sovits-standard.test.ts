@@ -16,7 +16,8 @@ const dir = join(temp.dir, 'standard');
 test.after(() => temp.cleanup());
 
 test('make-reference standard: the 4.1 44.1 kHz template with a HuBERT-base-size encoder', async () => {
-  const run = await runSvc(['make-reference', '--size', 'standard', '--out', dir, '--checkpoint']);
+  // Up to ~7 min on a busy 2-core machine (export + int8 graphs); ~1.5 min idle.
+  const run = await runSvc(['make-reference', '--size', 'standard', '--out', dir, '--checkpoint'], { timeoutMs: 900_000 });
   assert.is(run.code, 0, run.stderr);
   console.log(run.stdout.trim());
   const { manifest: m } = readBundle(dir);
