@@ -6,7 +6,7 @@
 // ~500 MB);
 // --quick runs the tiny bundle only (and standard if it is already built).
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readMono } from '../src/audio/io.js';
@@ -15,6 +15,9 @@ import { makeReference } from '../src/voices/sovits/bundle.js';
 import { repoRoot } from '../src/paths.js';
 import { SovitsModel } from '../src/voices/sovits/model.js';
 import { convertAtModelRate } from '../src/voices/sovits/convert.js';
+import { runPythonModule } from '../src/python.js';
+import { openSession, startChildServer } from './stream.bench.js';
+import { scorePair } from '../src/eval/metrics.js';
 import { DspVoiceStage } from '../src/voices/dsp/stage.js';
 import { createNeuralStageFactory, NeuralStage } from '../src/voices/sovits/stage.js';
 import type { BenchContext, BenchRow } from './lib.js';
@@ -25,7 +28,7 @@ const BLOCKS_MS = [50, 100, 200, 500];
 /** Hash of the Python files that define the reference bundles: a cached bundle is reused only while they are unchanged. */
 function referenceSourceHash(): string {
   const root = join(repoRoot, 'python', 'svc_py');
-  const files = ['make_reference.py', 'encoders.py', 'bundle.py', ...readdirSync(join(root, 'sovits')).filter((f) => f.endsWith('.py')).sort().map((f) => join('sovits', f))];
+  const files = ['make_reference.py', 'encoders.py', 'bundle.py', 'quantize.py', ...readdirSync(join(root, 'sovits')).filter((f) => f.endsWith('.py')).sort().map((f) => join('sovits', f))];
   const hash = createHash('sha256');
   for (const file of files) hash.update(file).update(readFileSync(join(root, file)));
   return hash.digest('hex').slice(0, 12);
@@ -40,20 +43,197 @@ async function ensureBundle(size: 'tiny' | 'standard', ctx: BenchContext): Promi
   return dir;
 }
 
-/** Wraps the model's encoder and generator calls to accumulate their time (ms). */
-function instrument(model: SovitsModel): { encoderMs: number; generatorMs: number; reset(): void } {
-  const totals = { encoderMs: 0, generatorMs: 0, reset() { this.encoderMs = 0; this.generatorMs = 0; } };
+interface Timers {
+  encoderMs: number;
+  generatorMs: number;
+  /** Work of the last block: 16 kHz samples encoded, frames generated (for the PyTorch side-by-side). */
+  encoderSamples: number;
+  generatorFrames: number;
+  reset(): void;
+}
+
+/** Wraps the model's encoder and generator calls to accumulate their time (ms) and work. */
+function instrument(model: SovitsModel): Timers {
+  const totals: Timers = { encoderMs: 0, generatorMs: 0, encoderSamples: 0, generatorFrames: 0, reset() { this.encoderMs = 0; this.generatorMs = 0; this.encoderSamples = 0; this.generatorFrames = 0; } };
   const encode = model.encode.bind(model);
   const generate = model.generate.bind(model);
   model.encode = async (audio) => {
     const t0 = performance.now();
+    totals.encoderSamples += audio.length;
     try { return await encode(audio); } finally { totals.encoderMs += performance.now() - t0; }
   };
   model.generate = async (window, options) => {
     const t0 = performance.now();
+    totals.generatorFrames += window.f0Hz.length;
     try { return await generate(window, options); } finally { totals.generatorMs += performance.now() - t0; }
   };
   return totals;
+}
+
+/** Median of a list (0 when empty). */
+function medianOf(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted.length ? sorted[sorted.length >> 1]! : 0;
+}
+
+/**
+ * A copy of a bundle whose generator graphs (float and int8) have a deterministic NSF source (no random
+ * overtone phases or noise: python/svc_py/quantize.py --deterministic-source), so two precisions can be
+ * compared sample by sample. Built once next to the cached bundle.
+ */
+async function deterministicTwin(dir: string): Promise<string> {
+  const twin = `${dir}-deterministic`;
+  if (existsSync(join(twin, 'manifest.json'))) return twin;
+  mkdirSync(twin, { recursive: true });
+  const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as { generator: { file: string }; encoder: { file: string } | null; int8?: { generator: string; encoder: string | null } | null };
+  for (const file of ['config.json', 'speakers.json']) copyFileSync(join(dir, file), join(twin, file));
+  for (const file of [manifest.encoder?.file, manifest.int8?.encoder]) if (file && !existsSync(join(twin, file))) symlinkSync(join(dir, file), join(twin, file));
+  for (const file of [manifest.generator.file, manifest.int8?.generator]) {
+    if (file) await runPythonModule('quantize', ['--in', join(dir, file), '--out', join(twin, file), '--no-matmul', '--deterministic-source']);
+  }
+  writeFileSync(join(twin, 'manifest.json'), JSON.stringify(manifest, null, 2));
+  return twin;
+}
+
+/**
+ * End-to-end latency through the WebSocket loop: a client streams speech in real time (48 kHz, 128-sample
+ * frames, as a browser worklet) to `svc serve --model` in a child process on loopback; output sample k is
+ * the conversion of input sample k − delaySamples (docs/protocol.md), so every returned sample's latency is
+ * its arrival time minus the capture time of the input sample it answers: block buffering + look-ahead +
+ * SOLA + compute + transport, over every position in the block (what clicks at random block phases give).
+ */
+async function loopLatency(url: string, blockMs: number, speech48k: Float32Array, seconds: number): Promise<{ medianMs: number; p90Ms: number; algorithmicMs: number; computeP95Ms: number }> {
+  const rate = 48000;
+  const frame = 128;
+  const session = await openSession(url, { sampleRate: rate, blockMs });
+  const delay = session.ready.latency.delaySamples as number;
+  const algorithmicMs = session.ready.latency.algorithmicMs as number;
+  const latencies: number[] = [];
+  let received = 0;
+  let startMs = 0;
+  session.onBinary = (data, atMs) => {
+    const n = data.byteLength / 4;
+    for (let j = 0; j < n; j += 32) {
+      const input = received + j - delay;
+      if (input >= rate / 2) latencies.push(atMs - (startMs + ((input + 1) * 1000) / rate));
+    }
+    received += n;
+  };
+  const total = Math.round((seconds * rate) / frame);
+  startMs = performance.now();
+  for (let f = 0; f < total; f++) {
+    const due = startMs + ((f + 1) * frame * 1000) / rate;
+    const wait = due - performance.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    const at = (f * frame) % (speech48k.length - frame);
+    session.ws.send(Buffer.from(speech48k.slice(at, at + frame).buffer));
+  }
+  await new Promise((r) => setTimeout(r, algorithmicMs + 1000));
+  session.ws.send(JSON.stringify({ type: 'stats' }));
+  await new Promise((r) => setTimeout(r, 500));
+  const stats = session.messages.filter((m) => m.type === 'stats').pop();
+  session.ws.close();
+  const sorted = latencies.sort((a, b) => a - b);
+  return { medianMs: sorted[sorted.length >> 1] ?? NaN, p90Ms: sorted[Math.floor(sorted.length * 0.9)] ?? NaN, algorithmicMs, computeP95Ms: stats?.latency?.computeMsP95 ?? NaN };
+}
+
+interface BlockResult {
+  medianMs: number;
+  encoderSamples: number;
+  generatorFrames: number;
+}
+type Measure = (stageFactory: Awaited<ReturnType<typeof createNeuralStageFactory>>, timed: Timers, blockMs: number, label: string) => Promise<BlockResult>;
+
+/** SNR (dB) of `test` against `reference` over their common length. */
+function snrDb(reference: Float32Array, test: Float32Array): number {
+  let signal = 0;
+  let noise = 0;
+  for (let i = 0, n = Math.min(reference.length, test.length); i < n; i++) {
+    signal += reference[i]! ** 2;
+    noise += (reference[i]! - test[i]!) ** 2;
+  }
+  return 10 * Math.log10(signal / Math.max(noise, 1e-30));
+}
+
+/**
+ * The standard bundle's int8 graphs against its float32 graphs (speed per block, memory, output quality)
+ * and against the same model in PyTorch eager (python/svc_py/bench_torch.py: same weights, same work per
+ * block, same threads), all in this run.
+ */
+async function sideBySide(ctx: BenchContext, rows: BenchRow[], dir: string, int8: SovitsModel, audio: Float32Array, measure: Measure, measured: Map<number, BlockResult>): Promise<void> {
+  const rssBefore = process.memoryUsage().rss;
+  const float = await SovitsModel.load(dir, { precision: 'float32' });
+  rows.push({ group: 'neural', name: 'standard memory after load (rss increase, float32)', value: (process.memoryUsage().rss - rssBefore) / 2 ** 20, unit: 'MiB', note: 'a second model in the same process' });
+  const floatResults = new Map<number, BlockResult>();
+  try {
+    const factory = await createNeuralStageFactory(float, { f0Method: 'dsp' });
+    const timers = instrument(float);
+    for (const blockMs of [100, 200]) {
+      const result = await measure(factory, timers, blockMs, ' (float32)');
+      floatResults.set(blockMs, result);
+      const quantized = measured.get(blockMs)!;
+      rows.push({ group: 'neural', name: `standard stream ${blockMs} ms blocks: int8 speed-up over float32`, value: result.medianMs / quantized.medianMs, unit: 'x', note: `float32 ${result.medianMs.toFixed(0)} ms vs int8 ${quantized.medianMs.toFixed(0)} ms per block, same run` });
+    }
+  } finally {
+    await float.dispose();
+  }
+
+  // Quality: the two precisions with a deterministic NSF source, offline on the same speech.
+  const twin = await deterministicTwin(dir);
+  const seconds = ctx.quick ? 2 : 5;
+  const clip = audio.subarray(0, Math.min(audio.length, Math.round(seconds * int8.sampleRate)));
+  const outputs: Record<string, Float32Array> = {};
+  for (const precision of ['float32', 'int8'] as const) {
+    const model = await SovitsModel.load(twin, { precision });
+    try {
+      outputs[precision] = (await convertAtModelRate(model, clip, { f0Method: 'dsp' })).samples;
+    } finally {
+      await model.dispose();
+    }
+  }
+  const sr = int8.sampleRate;
+  const scores = await scorePair({ samples: outputs.float32!, sampleRate: sr }, { samples: outputs.int8!, sampleRate: sr }, { alignment: 'time', f0Method: 'dsp' });
+  const note = `${seconds} s speech, offline, deterministic NSF source; goal ≥ 30 dB`;
+  rows.push({ group: 'neural', name: 'standard int8 vs float32 output: SNR', value: snrDb(outputs.float32!, outputs.int8!), unit: 'dB', note });
+  rows.push({ group: 'neural', name: 'standard int8 vs float32 output: MCD', value: scores.mcdDb, unit: 'dB', note: `f0 RMSE ${scores.f0RmseCents.toFixed(1)} cents over ${scores.bothVoicedFrames} frames voiced in both; voicing agreement ${(100 * scores.voicingAgreement).toFixed(1)} %` });
+
+  // PyTorch eager, same work per block (encoder samples and generator frames of the ONNX stage's blocks).
+  // One thread: Debian's torch runs OpenMP and OpenBLAS pools, and with 2 threads each on a busy 2-core
+  // machine a 200 ms block took 30 s instead of 15 s (python/svc_py/bench_torch.py); svc's own one-thread
+  // figure is the '1 intra-op thread' row.
+  const blocks = [100, 200].map((blockMs) => ({ block_ms: blockMs, encoder_samples: measured.get(blockMs)!.encoderSamples, generator_frames: measured.get(blockMs)!.generatorFrames }));
+  ctx.log('neural: PyTorch eager side of the side-by-side (builds the standard model in torch)');
+  const torch = await runPythonModule<{ torch: string; threads: number; blocks: Array<{ block_ms: number; total_ms: number; encoder_ms: number; generator_ms: number; encoder_samples: number; generator_frames: number; runs: number }>; peak_rss_mib: number; peak_rss_after_load_mib: number; rss_start_mib: number }>(
+    'bench_torch', ['--blocks', JSON.stringify(blocks), '--threads', '1', '--runs', ctx.quick ? '2' : '5', '--budget-s', ctx.quick ? '20' : '60'], { onProgress: (m) => ctx.log(`neural: ${m}`), env: { OPENBLAS_NUM_THREADS: '1', OMP_NUM_THREADS: '1' } },
+  );
+  for (const block of torch.blocks) {
+    const ms = block.block_ms;
+    rows.push({ group: 'neural', name: `standard PyTorch eager ${ms} ms blocks: encoder + generator per block`, value: block.total_ms, unit: 'ms', note: `torch ${torch.torch}, ${torch.threads} threads (OpenMP and OpenBLAS), median of ${block.runs}; encoder ${block.encoder_ms.toFixed(0)} ms (${block.encoder_samples} samples at 16 kHz), generator ${block.generator_ms.toFixed(0)} ms (${block.generator_frames} frames)` });
+    rows.push({ group: 'neural', name: `standard ${ms} ms blocks: svc ONNX int8 (whole stage) vs PyTorch eager`, value: block.total_ms / measured.get(ms)!.medianMs, unit: 'x', note: `float32 ONNX: ${(block.total_ms / floatResults.get(ms)!.medianMs).toFixed(2)}×; goal ≥ 3×` });
+  }
+  rows.push({ group: 'neural', name: 'standard PyTorch eager: peak rss of its process', value: torch.peak_rss_mib, unit: 'MiB', note: `interpreter with torch imported ${torch.rss_start_mib.toFixed(0)} MiB, after building the model ${torch.peak_rss_after_load_mib.toFixed(0)} MiB; compare the svc server row below` });
+
+  // End-to-end through the WebSocket loop, svc serve --model (int8, both cores) in a child process.
+  const speech = await readMono(ctx.shared('speech', 'kathleen_arctic_cc0_48k', 'arctic_a0001.wav'));
+  const speech48k = speech.sampleRate === 48000 ? speech.samples : await resample(speech.samples, speech.sampleRate, 48000);
+  const server = await startChildServer(['--model', dir, '--max-queue-ms', '2000'], { pin: false });
+  try {
+    const serverRss = (() => {
+      try {
+        return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${server.child.pid}/status`, 'utf8'))?.[1] ?? NaN) / 1024;
+      } catch {
+        return NaN;
+      }
+    })();
+    rows.push({ group: 'neural', name: 'standard svc serve --model: server rss after load (int8)', value: serverRss, unit: 'MiB', note: 'whole server process, model loaded and warmed up; goal ≤ 1 GB' });
+    for (const blockMs of [100, 200]) {
+      ctx.log(`neural: WebSocket loop latency, standard model, ${blockMs} ms blocks`);
+      const r = await loopLatency(server.url, blockMs, speech48k, ctx.quick ? 4 : 8);
+      rows.push({ group: 'neural', name: `standard end-to-end latency through WebSocket, ${blockMs} ms blocks (median)`, value: r.medianMs, unit: 'ms', note: `p90 ${r.p90Ms.toFixed(0)} ms; algorithmic ${r.algorithmicMs.toFixed(0)} ms (block + look-ahead + SOLA); server compute p95 ${r.computeP95Ms.toFixed(0)} ms; 48 kHz client, loopback; goal ≤ 250 ms` });
+    }
+  } finally {
+    await server.stop();
+  }
 }
 
 export async function run(ctx: BenchContext): Promise<BenchRow[]> {
@@ -69,15 +249,15 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
     const rssModel = process.memoryUsage().rss - rssBefore;
     try {
       const sr = model.sampleRate;
-      const note = `${size}: ${sr} Hz, hop ${model.hopSamples}, ${model.contentDim}-d ${model.manifest.encoder?.kind} encoder; cpu, default threads (1 for small graphs, else 2), no spinning`;
+      const note = `${size}: ${sr} Hz, hop ${model.hopSamples}, ${model.contentDim}-d ${model.manifest.encoder?.kind} encoder; ${model.precision} graphs; cpu, default threads (1 for small graphs, else 2), no spinning`;
       rows.push({ group: 'neural', name: `${size} load (sessions + checks + warm-up)`, value: loadMs, unit: 'ms', note });
-      rows.push({ group: 'neural', name: `${size} memory after load (rss increase)`, value: rssModel / 2 ** 20, unit: 'MiB' });
+      rows.push({ group: 'neural', name: `${size} memory after load (rss increase, ${model.precision})`, value: rssModel / 2 ** 20, unit: 'MiB' });
       const audio = await resample(speech.samples, speech.sampleRate, sr);
       const factory = await createNeuralStageFactory(model, { f0Method: 'dsp' });
       const lookaheadMs = (factory.shape.lookaheadSamples * 1000) / sr;
       rows.push({ group: 'neural', name: `${size} stage look-ahead (features final)`, value: lookaheadMs, unit: 'ms', note: `f0 dsp (low latency) ${((factory.shape.f0LatencySamples * 1000) / sr).toFixed(0)} ms; context ${((factory.shape.contextSamples * 1000) / sr).toFixed(0)} ms` });
       const timers = instrument(model);
-      const measure = async (stageFactory: Awaited<ReturnType<typeof createNeuralStageFactory>>, timed: ReturnType<typeof instrument>, blockMs: number, label: string) => {
+      const measure = async (stageFactory: Awaited<ReturnType<typeof createNeuralStageFactory>>, timed: Timers, blockMs: number, label: string) => {
         const block = Math.round((blockMs * sr) / 1000);
         const windowSamples = stageFactory.shape.contextSamples + block;
         const stage = stageFactory({ clientSampleRate: sr, voice: { pitch: 0, formant: 1 } }) as NeuralStage;
@@ -88,6 +268,8 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
         const maxBlocks = Math.max(ctx.quick ? 4 : 10, Math.floor(audio.length / block));
         let encoderMs = 0;
         let generatorMs = 0;
+        const encoderSamples: number[] = [];
+        const generatorFrames: number[] = [];
         try {
           for (let n = 0; n < warmup + maxBlocks; n++) {
             const start = (n * block) % Math.max(1, audio.length - block);
@@ -104,6 +286,8 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
               cpuMs += (used.user + used.system) / 1000;
               encoderMs += timed.encoderMs;
               generatorMs += timed.generatorMs;
+              encoderSamples.push(timed.encoderSamples);
+              generatorFrames.push(timed.generatorFrames);
             }
           }
         } finally {
@@ -122,13 +306,15 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
         // processes sharing the cores (with several ONNX threads it sums them).
         const cpuPerBlock = cpuMs / times.length;
         rows.push({ group: 'neural', name: `${size} stream ${blockMs} ms blocks${label}: cpu time per block`, value: cpuPerBlock, unit: 'ms', note: `${(blockMs / cpuPerBlock).toFixed(1)}× real time in cpu time` });
+        return { medianMs: median, encoderSamples: medianOf(encoderSamples), generatorFrames: medianOf(generatorFrames) };
       };
       // Before/after at 200 ms in the same run: the old per-block work (generator over the whole window,
       // look-ahead included; 150 ms generator context; HuBERT-size encoders re-running 25 rows of context;
       // ONNX pool threads spinning between runs), on a second load of the same bundle.
-      const old = await SovitsModel.load(dir, { allowSpinning: true });
+      const old = await SovitsModel.load(dir, { allowSpinning: true, precision: 'float32' });
       try {
         const before = await createNeuralStageFactory(old, {
+          // (float32: int8 graphs came later)
           f0Method: 'dsp',
           generateWholeWindow: true,
           leftContextMs: 150,
@@ -138,7 +324,11 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
       } finally {
         await old.dispose();
       }
-      for (const blockMs of BLOCKS_MS) await measure(factory, timers, blockMs, '');
+      const measured = new Map<number, Awaited<ReturnType<typeof measure>>>();
+      for (const blockMs of BLOCKS_MS) measured.set(blockMs, await measure(factory, timers, blockMs, ` (${model.precision})`));
+      if (size === 'standard' && model.precision === 'int8') {
+        await sideBySide(ctx, rows, dir, model, audio, measure, measured);
+      }
       if (size === 'standard' && !ctx.quick) {
         // Intra-op threads 1 vs the default 2 (a second load of the same bundle).
         const single = await SovitsModel.load(dir, { intraOpThreads: 1 });

@@ -32,7 +32,7 @@ export async function startChildServer(extraArgs: string[], options: { pin?: boo
   let err = '';
   child.stderr!.on('data', (d) => (err += d));
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start within 120 s: ${err}`)), 120_000); // worker threads boot tsx each: slow on a busy machine
+    const timer = setTimeout(() => reject(new Error(`server did not start within 180 s: ${err}`)), 180_000); // worker threads boot tsx each: slow on a busy machine
     child.stdout!.on('data', (d) => {
       out += d;
       const m = /listening on (http:\/\/\S+)/.exec(out);
@@ -54,14 +54,14 @@ export async function startChildServer(extraArgs: string[], options: { pin?: boo
   };
 }
 
-interface Session {
+export interface Session {
   ws: WebSocket;
   ready: Record<string, any>;
   messages: Array<Record<string, any>>;
   onBinary: (data: Buffer, atMs: number) => void;
 }
 
-async function openSession(url: string, hello: Record<string, unknown>): Promise<Session> {
+export async function openSession(url: string, hello: Record<string, unknown>): Promise<Session> {
   const ws = new WebSocket(`${url.replace('http', 'ws')}/ws`, { perMessageDeflate: false });
   const session: Session = { ws, ready: {}, messages: [], onBinary: () => {} };
   await new Promise<void>((resolve, reject) => {

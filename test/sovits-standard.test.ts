@@ -16,7 +16,8 @@ const dir = join(temp.dir, 'standard');
 test.after(() => temp.cleanup());
 
 test('make-reference standard: the 4.1 44.1 kHz template with a HuBERT-base-size encoder', async () => {
-  const run = await runSvc(['make-reference', '--size', 'standard', '--out', dir, '--checkpoint']);
+  // Up to ~7 min on a busy 2-core machine (export + int8 graphs); ~1.5 min idle.
+  const run = await runSvc(['make-reference', '--size', 'standard', '--out', dir, '--checkpoint'], { timeoutMs: 900_000 });
   assert.is(run.code, 0, run.stderr);
   console.log(run.stdout.trim());
   const { manifest: m } = readBundle(dir);
@@ -25,6 +26,9 @@ test('make-reference standard: the 4.1 44.1 kHz template with a HuBERT-base-size
     ['4.1', 44100, 512, 768, 'vec768l12', false, 192],
   );
   assert.equal([m.encoder!.kind, m.encoder!.layer, m.encoder!.dim, m.encoder!.convention], ['hubert_base', 12, 768, 'source-embed']);
+  // int8 graphs next to the float ones (python/svc_py/quantize.py): decoder convs as QDQ, HuBERT's 73 weight MatMuls dynamic.
+  assert.equal([m.int8?.generator, m.int8?.encoder], ['generator.int8.onnx', 'encoder.int8.onnx']);
+  assert.ok((m.int8?.nodes?.generator_conv ?? 0) >= 70 && m.int8?.nodes?.encoder_matmul === 73, JSON.stringify(m.int8?.nodes));
   // HuBERT base is ~94 M parameters; the 4.1 generator ~45-55 M.
   assert.ok(m.parameters.encoder! > 90e6 && m.parameters.encoder! < 100e6, `encoder ${m.parameters.encoder}`);
   assert.ok(m.parameters.generator! > 40e6 && m.parameters.generator! < 60e6, `generator ${m.parameters.generator}`);

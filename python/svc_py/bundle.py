@@ -13,7 +13,7 @@ BUNDLE_FORMAT = "svc-sovits-bundle"
 BUNDLE_FORMAT_VERSION = 1
 
 
-BUNDLE_FILES = ("manifest.json", "config.json", "speakers.json", "generator.onnx", "encoder.onnx", "cluster.onnx", "G_0.pth")
+BUNDLE_FILES = ("manifest.json", "config.json", "speakers.json", "generator.onnx", "encoder.onnx", "cluster.onnx", "generator.int8.onnx", "encoder.int8.onnx", "G_0.pth")
 
 
 def prepare_out_dir(out_dir, force=False):
@@ -84,10 +84,11 @@ def describe_user_encoder(path):
     return {"convention": convention, "input": given["name"], "output": out["name"], "dim": dim, "opset": opsets[0] if opsets else None}
 
 
-def write_bundle(out_dir, config, original_config, generator_info, speakers, name, source, parameters, encoder=None, speaker_mix=None, cluster=None):
+def write_bundle(out_dir, config, original_config, generator_info, speakers, name, source, parameters, encoder=None, speaker_mix=None, cluster=None, int8=None):
     """Writes speakers.json, config.json and manifest.json (the ONNX files are already in out_dir).
     speaker_mix: None (sid int64 [1]) or {"graph": "per-frame", "columns": [speaker names]} for
-    upstream's speaker-mix graph (sid float32 [T, len(columns)])."""
+    upstream's speaker-mix graph (sid float32 [T, len(columns)]).
+    int8: the int8 graphs' entry from quantize.write_int8 (None: float only)."""
     with open(os.path.join(out_dir, "config.json"), "w", encoding="utf-8") as handle:
         json.dump(original_config, handle, indent=2)
     with open(os.path.join(out_dir, "speakers.json"), "w", encoding="utf-8") as handle:
@@ -119,6 +120,7 @@ def write_bundle(out_dir, config, original_config, generator_info, speakers, nam
         "encoder": encoder,
         "speaker_mix": speaker_mix,
         "cluster": cluster,
+        "int8": int8,
         "parameters": parameters,
         "source": source,
         "created": datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0).isoformat(),

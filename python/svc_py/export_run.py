@@ -54,6 +54,7 @@ def main():
     from .bundle import bundle_output, copy_user_encoder, write_bundle
     from .sovits.checkpoint import check_state_dict, load_checkpoint_file
     from .sovits.config import read_config
+    from .quantize import write_int8
     from .sovits.export import export_generator
     from .sovits.models import build_generator, count_parameters, inference_parameters
 
@@ -99,7 +100,8 @@ def main():
         manifest = write_bundle(args.out, config, original, info, config["spk"], name,
                                 {"type": "trained", "run": os.path.abspath(args.run), "step": iteration, "dataset": run_info["dataset"],
                                  "f0_method": run_info.get("f0_method")},
-                                {"generator": count_parameters(net), "generator_inference": inference_parameters(net)}, encoder)
+                                {"generator": count_parameters(net), "generator_inference": inference_parameters(net)}, encoder,
+                                int8=write_int8(args.out, net, info, encoder["file"]))
     return {"out": os.path.abspath(args.out), "step": iteration, "manifest": manifest, "export_seconds": info["seconds"]}
 
 

@@ -133,6 +133,7 @@ def main():
                                     {"generator_inference": onnx_parameter_count(args.onnx)}, encoder, speaker_mix=speaker_mix, cluster=cluster)
         return {"out": os.path.abspath(args.out), "manifest": manifest, "export_seconds": 0.0, "notes": notes, "encoder_probe": probe}
 
+    from .quantize import write_int8
     from .sovits.checkpoint import check_state_dict, load_checkpoint_file
     from .sovits.export import export_generator
     from .sovits.models import build_generator, count_parameters, inference_parameters
@@ -168,7 +169,9 @@ def main():
                                 {"type": "import", "checkpoint": os.path.abspath(args.checkpoint), "iteration": iteration,
                                  "absent": sorted({key.split(".")[0] for key in absent}), "notes": notes},
                                 {"generator": count_parameters(net), "generator_inference": inference_parameters(net)}, encoder,
-                                speaker_mix={"graph": "per-frame", "columns": list(speakers)} if mix_ids else None, cluster=cluster)
+                                speaker_mix={"graph": "per-frame", "columns": list(speakers)} if mix_ids else None, cluster=cluster,
+                                # int8 calibration follows the single-speaker graph's node names: mix graphs stay float.
+                                int8=None if mix_ids else write_int8(args.out, net, info, encoder and encoder["file"]))
     return {"out": os.path.abspath(args.out), "manifest": manifest, "export_seconds": info["seconds"], "notes": notes, "encoder_probe": probe}
 
 

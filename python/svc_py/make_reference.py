@@ -77,6 +77,7 @@ def main():
     import torch
 
     from .bundle import bundle_output, write_bundle
+    from .quantize import write_int8
     from .encoders import HubertLayerOutput, TinyConvEncoder, count_parameters as encoder_parameters, encoder_manifest, export_encoder
     from .sovits.checkpoint import save_upstream_checkpoint
     from .sovits.config import validate_config
@@ -108,10 +109,11 @@ def main():
 
         parameters = {"generator": count_parameters(net), "generator_inference": inference_parameters(net),
                       "encoder": encoder_parameters(encoder)}
+        int8 = write_int8(args.out, net, info, "encoder.onnx")
         name = os.path.basename(os.path.normpath(args.out))
         manifest = write_bundle(args.out, config, original, info, config["spk"], name,
                                 {"type": "reference", "size": args.size, "seed": args.seed, "random_weights": True},
-                                parameters, manifest_encoder)
+                                parameters, manifest_encoder, int8=int8)
     return {"out": os.path.abspath(args.out), "manifest": manifest, "parameters": parameters,
             "export_seconds": {"generator": info["seconds"], "encoder": encoder_seconds}}
 

@@ -18,7 +18,7 @@ import { isRvcBundleDir } from '../../voices/rvc/bundle.js';
 import { convertRvcMono } from '../../voices/rvc/convert.js';
 import { DEFAULT_INDEX_RATE, DEFAULT_PROTECT, DEFAULT_RMS_MIX_RATE } from '../../voices/rvc/features.js';
 import { convertMono } from '../../voices/sovits/convert.js';
-import { DEFAULT_NOISE_SCALE } from '../../voices/sovits/model.js';
+import { DEFAULT_NOISE_SCALE, MODEL_PRECISIONS, type ModelPrecision } from '../../voices/sovits/model.js';
 import type { OnnxProvider } from '../../onnx/session.js';
 import {
   DSP_VOICE_RATE_RANGE,
@@ -44,6 +44,7 @@ interface ConvertCliOptions {
   seed?: string;
   provider?: string;
   threads?: string;
+  precision?: string;
   outputRate?: string;
   indexRate?: string;
   protect?: string;
@@ -66,6 +67,7 @@ export type ConvertEngine =
       seed: number;
       provider: OnnxProvider;
       threads?: number;
+      precision: ModelPrecision;
       /** 'input': back at the input's rate (default); 'model': the model's own rate. */
       outputRate: 'input' | 'model';
       /** RVC models only (src/voices/rvc): retrieval share, consonant protection, loudness-envelope mix. */
@@ -87,6 +89,7 @@ function planModelEngine(options: ConvertCliOptions, pitchSemitones: number, for
   if (options.threads !== undefined) {
     threads = parseNumberOption('--threads', options.threads, { min: 1, max: 256, integer: true });
   }
+  const precision: ModelPrecision = oneOf('--precision', options.precision ?? 'auto', MODEL_PRECISIONS);
   let targetF0Hz: number | undefined;
   if (options.targetF0 !== undefined) {
     targetF0Hz = parseNumberOption('--target-f0', options.targetF0, { min: 50, max: 1100, unit: 'Hz' });
@@ -100,7 +103,7 @@ function planModelEngine(options: ConvertCliOptions, pitchSemitones: number, for
   };
   return {
     kind: 'model', model: options.model!, speaker: options.speaker, pitchSemitones, autoPitch: options.autoPitch ?? false, targetF0Hz,
-    f0Method, noiseScale, clusterRatio, seed, provider, threads, outputRate, rvc,
+    f0Method, noiseScale, clusterRatio, seed, provider, threads, precision, outputRate, rvc,
   };
 }
 
@@ -140,7 +143,7 @@ export function planConvert(input: string, output: string, options: ConvertCliOp
     throw new SvcError('FILE_NOT_FOUND', `cannot write ${output}: the folder ${folder} does not exist`, { hint: 'create the folder first or choose another output path' });
   }
   if (options.model === undefined) {
-    for (const [flag, value] of [['--index-rate', options.indexRate], ['--protect', options.protect], ['--rms-mix-rate', options.rmsMixRate], ['--speaker', options.speaker], ['--auto-pitch', options.autoPitch || undefined], ['--f0', options.f0], ['--noise-scale', options.noiseScale], ['--cluster-ratio', options.clusterRatio], ['--output-rate', options.outputRate], ['--target-f0', options.targetF0]] as const) {
+    for (const [flag, value] of [['--index-rate', options.indexRate], ['--protect', options.protect], ['--rms-mix-rate', options.rmsMixRate], ['--speaker', options.speaker], ['--auto-pitch', options.autoPitch || undefined], ['--f0', options.f0], ['--noise-scale', options.noiseScale], ['--cluster-ratio', options.clusterRatio], ['--output-rate', options.outputRate], ['--target-f0', options.targetF0], ['--precision', options.precision]] as const) {
       if (value !== undefined) throw new SvcError('INVALID_ARGUMENT', `${flag} needs --model NAME (it applies to model voices (So-VITS, RVC), not the DSP voice)`, { hint: 'list installed models with `svc models`' });
     }
   }
@@ -161,7 +164,7 @@ export interface ConvertResult {
 /** The --model path: load (checks + warm-up), convert, release the sessions on every path. */
 async function runModelConvert(plan: ConvertPlan, engine: Extract<ConvertEngine, { kind: 'model' }>, samples: Float32Array, sampleRate: number): Promise<{ samples: Float32Array; sampleRate: number; pitchSemitones: number; speakerName: string }> {
   if (isRvcBundleDir(resolveModelDir(engine.model))) return runRvcConvert(plan, engine, samples, sampleRate);
-  const model = await loadModel(engine.model, { provider: engine.provider, intraOpThreads: engine.threads, log: (m) => console.error(`svc: ${m}`) });
+  const model = await loadModel(engine.model, { provider: engine.provider, intraOpThreads: engine.threads, precision: engine.precision, log: (m) => console.error(`svc: ${m}`) });
   try {
     const result = await convertMono(model, samples, sampleRate, {
       speaker: engine.speaker, pitch: engine.pitchSemitones, autoPitch: engine.autoPitch, targetF0Hz: engine.targetF0Hz,
@@ -249,6 +252,7 @@ export function register(program: Command): void {
     .option('--index-rate <r>', `RVC models: share of features retrieved from the model's .index, 0..1 (default ${DEFAULT_INDEX_RATE}, as RVC)`)
     .option('--protect <p>', `RVC models: unvoiced consonants and breaths keep 1-p of their own features, 0..0.5 (default ${DEFAULT_PROTECT}; 0.5 = off)`)
     .option('--rms-mix-rate <r>', `RVC models: 1 keeps the model's loudness envelope, 0 takes the input's (default ${DEFAULT_RMS_MIX_RATE}, as RVC)`)
+    .option('--precision <p>', 'model only: int8 (quantized graphs), float32, or auto (default: int8 when the bundle has it and the provider is cpu)')
     .option('--output-rate <which>', "model only: 'input' = back at the input's rate (default), 'model' = the model's own rate (no second resampling); --rate overrides both")
     .addHelpText('after', '\nExamples:\n  svc convert voice.wav up.wav --pitch 5\n  svc convert voice.flac girl.wav --pitch 12 --formant 1.2 --rate 48000\n  svc convert song.wav deep.wav --pitch -7 --formant 0.85 --format float32\n  svc convert voice.wav sung.wav --model my-voice --speaker alice --auto-pitch\n')
     .action(async (input: string, output: string, options: ConvertCliOptions) => {

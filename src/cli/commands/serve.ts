@@ -10,6 +10,7 @@ import { F0_METHODS, type F0Method } from '../../dsp/f0/index.js';
 import type { OnnxProvider } from '../../onnx/session.js';
 import { modelDisplayName } from '../../voices/registry.js';
 import { serverModelOptions } from '../../server/models.js';
+import { MODEL_PRECISIONS, type ModelPrecision } from '../../voices/sovits/model.js';
 import { ModelResolver } from '../../voices/sovits/stage.js';
 import { numberArg } from '../options.js';
 
@@ -43,6 +44,7 @@ interface ServeOptions {
   protect?: number;
   rmsMixRate?: number;
   clusterRatio?: number;
+  precision?: string;
 }
 
 export function register(program: Command): void {
@@ -82,6 +84,7 @@ export function register(program: Command): void {
     .option('--rms-mix-rate <r>', 'RVC voices: 1 keeps the model\'s loudness envelope, 0 takes the input\'s (default 0.25)', numberArg('--rms-mix-rate', { min: 0, max: 1 }))
     .option('--cluster-ratio <r>', 'so-vits-svc cluster_infer_ratio for model voices that have a cluster model (imported with --cluster), 0..1', numberArg('--cluster-ratio', { min: 0, max: 1 }))
     .option('--threads <n>', 'ONNX threads per operator for model voices (default: 1 for small models such as the tiny reference, else up to 2)', numberArg('--threads', { min: 1, max: 256, integer: true }))
+    .addOption(new Option('--precision <p>', 'graphs model voices run: int8 (quantized, ~2.5x less CPU), float32, or auto = int8 when the bundle has it and the provider is cpu').choices([...MODEL_PRECISIONS]).default('auto'))
     .action(async (options: ServeOptions) => {
       const token = options.token ?? process.env.SVC_TOKEN;
       if (token !== undefined && token.length === 0) throw new SvcError('INVALID_ARGUMENT', '--token is empty', { hint: 'give a non-empty secret or leave --token out' });
@@ -92,7 +95,7 @@ export function register(program: Command): void {
       }
       const log = options.quiet ? undefined : (line: string) => console.error(`svc: ${line}`);
       // Model voices: loaded once per process, shared by sessions; a bad --model fails here, before listening.
-      const models = new ModelResolver({ builtin: loadBuiltinStageFactory, f0Method: options.f0 as F0Method, provider: options.provider as OnnxProvider, intraOpThreads: options.threads, clusterRatio: options.clusterRatio, log,
+      const models = new ModelResolver({ builtin: loadBuiltinStageFactory, f0Method: options.f0 as F0Method, provider: options.provider as OnnxProvider, intraOpThreads: options.threads, clusterRatio: options.clusterRatio, precision: options.precision as ModelPrecision, log,
         rvc: { indexRate: options.indexRate, protect: options.protect, rmsMixRate: options.rmsMixRate } });
       const stageFactory = options.model === undefined ? undefined : await models.defaultFactory(options.model, options.speaker);
       const modelName = options.model === undefined ? undefined : modelDisplayName(options.model) + (options.speaker === undefined ? '' : `:${options.speaker}`);

@@ -73,6 +73,11 @@ export interface SovitsManifest {
    * `speakers`), ratio f32 [1] -> mixed f32 [T,D] = ratio·nearest centre + (1 − ratio)·c (python/svc_py/cluster.py).
    */
   cluster?: { file: string; kind: 'kmeans'; speakers: string[]; clusters: number; source?: string } | null;
+  /**
+   * int8 versions of the graphs (python/svc_py/quantize.py), next to the float ones; absent/null: float
+   * only. Loaded instead of the float graphs with precision 'int8' (the default when present).
+   */
+  int8?: { generator: string; encoder: string | null; method?: string; nodes?: Record<string, number> } | null;
   parameters: Record<string, number>;
   /** Optional typical f0 per speaker name ('*' = any), for automatic pitch shift; not written by import. */
   speaker_f0_hz?: Record<string, number>;
@@ -85,6 +90,8 @@ export interface SovitsBundle {
   manifest: SovitsManifest;
   generatorPath: string;
   encoderPath: string | null;
+  /** The int8 graphs (manifest.int8), when the bundle has them; encoder null: the float encoder serves both. */
+  int8: { generatorPath: string; encoderPath: string | null } | null;
   configPath: string;
 }
 
@@ -165,7 +172,17 @@ export function readBundle(dir: string): SovitsBundle {
     encoderPath = bundleFile(dir, enc.file, 'encoder');
     if (!existsSync(encoderPath)) invalid(dir, `encoder file ${enc.file} is missing`);
   }
-  return { dir, manifest, generatorPath, encoderPath, configPath: join(dir, 'config.json') };
+  let int8: SovitsBundle['int8'] = null;
+  if (manifest.int8) {
+    const file = (name: unknown, what: string): string => {
+      if (typeof name !== 'string' || !name || name.includes('/') || name.includes('\\')) invalid(dir, `int8.${what} must be a file name in the bundle, found ${JSON.stringify(name)}`);
+      const path = join(dir, name);
+      if (!existsSync(path)) invalid(dir, `int8 ${what} file ${name} is missing`);
+      return path;
+    };
+    int8 = { generatorPath: file(manifest.int8.generator, 'generator'), encoderPath: manifest.int8.encoder == null ? null : file(manifest.int8.encoder, 'encoder') };
+  }
+  return { dir, manifest, generatorPath, encoderPath, int8, configPath: join(dir, 'config.json') };
 }
 
 /** Speaker id from a name or a number string; throws INVALID_ARGUMENT listing the speakers. */

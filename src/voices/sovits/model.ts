@@ -16,6 +16,26 @@ import type { EncoderContext, GeneratorWindow } from './timeline.js';
 /** so-vits-svc's default noise scale (inference `noice_scale`). */
 export const DEFAULT_NOISE_SCALE = 0.4;
 
+/**
+ * Which graphs a bundle runs: 'float32' (the exported graphs), 'int8' (manifest.int8: int8 generator convs
+ * and encoder matmuls, python/svc_py/quantize.py; ~2.5× less CPU per block on the standard model, output
+ * ≥ 30 dB SNR against float: docs/models.md), or 'auto' (int8 when the bundle has it and the provider is
+ * cpu; GPU providers run the float graphs, since their int8 kernels fall back to the CPU).
+ */
+export type ModelPrecision = 'auto' | 'float32' | 'int8';
+export const MODEL_PRECISIONS: readonly ModelPrecision[] = ['auto', 'float32', 'int8'];
+
+/** The precision `load` will use for a bundle (INVALID_ARGUMENT when int8 is asked of a float-only bundle). */
+export function resolvePrecision(bundle: SovitsBundle, requested: ModelPrecision = 'auto', provider: OnnxProvider = 'cpu'): 'float32' | 'int8' {
+  if (requested === 'int8' && !bundle.int8) {
+    throw new SvcError('INVALID_ARGUMENT', `model ${bundle.manifest.name} has no int8 graphs (manifest.int8)`, {
+      hint: 'use --precision float32, or rebuild the bundle with this svc (make-reference, import-sovits and export write int8 graphs for models of 2 M parameters or more)',
+    });
+  }
+  if (requested !== 'auto') return requested;
+  return bundle.int8 && provider === 'cpu' ? 'int8' : 'float32';
+}
+
 export interface SovitsLoadOptions {
   provider?: OnnxProvider;
   intraOpThreads?: number;
@@ -29,6 +49,8 @@ export interface SovitsLoadOptions {
   allowSpinning?: boolean;
   /** Run each graph once at load (default true): checks the model really accepts the engine's feeds. */
   warmup?: boolean;
+  /** Graphs to run (default 'auto': int8 when the bundle has them and the provider is cpu). */
+  precision?: ModelPrecision;
   /** Encoder ONNX to use when the bundle has none (a shared encoder, see src/voices/registry.ts). */
   sharedEncoderPath?: string;
   log?: (message: string) => void;
@@ -172,6 +194,8 @@ export class SovitsModel {
 
   private constructor(
     readonly bundle: SovitsBundle,
+    /** The graphs this model runs ('int8': the bundle's manifest.int8 files). */
+    readonly precision: 'float32' | 'int8',
     readonly generator: OnnxModel,
     readonly encoder: ContentEncoder,
   ) {
@@ -202,7 +226,8 @@ export class SovitsModel {
         hint: 'rebuild the bundle from the checkpoint and its own config with `svc import-sovits`',
       });
     }
-    const encoderPath = bundle.encoderPath ?? options.sharedEncoderPath;
+    const precision = resolvePrecision(bundle, options.precision, options.provider);
+    const encoderPath = (precision === 'int8' ? bundle.int8!.encoderPath : null) ?? bundle.encoderPath ?? options.sharedEncoderPath;
     if (!encoderPath) {
       throw new SvcError('MODEL_NOT_FOUND', `model ${m.name} has no content encoder and no shared '${m.speech_encoder}' encoder was found`, {
         hint: `put the ${m.speech_encoder} encoder ONNX at <models dir>/encoders/${m.speech_encoder}.onnx (see docs/models.md)`,
@@ -216,13 +241,13 @@ export class SovitsModel {
     const said = new Set<string>();
     const log = options.log && ((message: string) => (said.has(message) ? undefined : (said.add(message), options.log!(message))));
     const sessionOptions = { provider: options.provider, intraOpThreads, interOpThreads: options.interOpThreads, graphOptimization: options.graphOptimization, allowSpinning: options.allowSpinning ?? false, log };
-    const generator = await createSession(bundle.generatorPath, sessionOptions);
+    const generator = await createSession(precision === 'int8' ? bundle.int8!.generatorPath : bundle.generatorPath, sessionOptions);
     let encoder: ContentEncoder | undefined;
     try {
       checkGeneratorGraph(generator, m, dir);
       encoder = await ContentEncoder.load(encoderPath, { ...sessionOptions, convention: m.encoder?.convention, output: m.encoder?.output });
       checkEncoderAgainstManifest(encoder, m);
-      const model = new SovitsModel(bundle, generator, encoder);
+      const model = new SovitsModel(bundle, precision, generator, encoder);
       if (m.cluster) model.cluster = await createSession(join(dir, m.cluster.file), { ...sessionOptions, log: undefined });
       if (options.warmup ?? true) await model.warmUp();
       return model;

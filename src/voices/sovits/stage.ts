@@ -11,6 +11,7 @@
 // `lookaheadSamples` is what the features need before the right edge of a window is final.
 import { SvcError } from '../../errors.js';
 import { createF0Stream, type F0Method } from '../../dsp/f0/index.js';
+import type { ModelPrecision } from './model.js';
 import type { OnnxProvider } from '../../onnx/session.js';
 import { basename, dirname } from 'node:path';
 import { bundleFingerprint, describeBundle, findInstalledModelDir, listModels, loadModel, loadRvcModel, modelRoots, resolveModelDir, type InstalledModel } from '../registry.js';
@@ -220,6 +221,7 @@ export interface ModelResolverOptions extends Omit<NeuralStageOptions, 'speaker'
   intraOpThreads?: number;
   /** RVC voices' defaults (src/voices/rvc/stage.ts); clients change index rate and protect with `set`. */
   rvc?: Pick<RvcStageOptions, 'indexRate' | 'protect' | 'rmsMixRate'>;
+  precision?: ModelPrecision;
   /** The built-in DSP voice's factory, for the name "builtin". */
   builtin: () => Promise<StageFactory>;
 }
@@ -287,7 +289,7 @@ export class ModelResolver {
   model(nameOrPath: string, options: { installedOnly?: boolean } = {}): Promise<SovitsModel> {
     let model = this.loaded.get(nameOrPath);
     if (!model) {
-      model = loadModel(nameOrPath, { provider: this.options.provider, intraOpThreads: this.options.intraOpThreads, log: this.options.log, installedOnly: options.installedOnly });
+      model = loadModel(nameOrPath, { provider: this.options.provider, intraOpThreads: this.options.intraOpThreads, precision: this.options.precision, log: this.options.log, installedOnly: options.installedOnly });
       this.loaded.set(nameOrPath, model);
       model.catch(() => this.loaded.delete(nameOrPath));
     }
