@@ -38,6 +38,8 @@ KNOWN_DATA_KEYS = set(REQUIRED_DATA_KEYS + [
     "mel_fmin", "mel_fmax", "unit_interpolate_mode", "contentvec_final_proj",
 ])
 KNOWN_TOP_KEYS = {"train", "data", "model", "spk"}
+# Top-level keys validate_config adds to its normalized copy; dropped again before a config is written.
+DERIVED_TOP_KEYS = ("version", "speech_encoder", "notes")
 
 # Content-encoder names upstream accepts (and svc's own), with the feature width each produces.
 SPEECH_ENCODERS = {

@@ -30,7 +30,7 @@ import torch.distributed as dist
 from torch.nn import functional as F
 
 from ..events import SvcPyError, emit, progress
-from ..sovits.config import read_config
+from ..sovits.config import DERIVED_TOP_KEYS, read_config
 from ..sovits.models import build_generator, count_parameters
 from .checkpoints import require_same_encoder, restore_random_state, resume_checkpoint, save_checkpoint, start_from_base
 from .config import load_config
@@ -98,7 +98,7 @@ def run_config(args, manifest):
 def write_run_files(args, manifest, config):
     """config.json as a plain so-vits-svc config (validate_config's derived top-level keys dropped),
     so --resume, svc export and upstream tools can read it back; run.json for svc export."""
-    saved = {k: v for k, v in config.items() if k not in ("version", "speech_encoder")}
+    saved = {k: v for k, v in config.items() if k not in DERIVED_TOP_KEYS}
     write_json_atomic(os.path.join(args.out, "config.json"), saved)
     write_json_atomic(os.path.join(args.out, "run.json"), {
         "dataset": os.path.abspath(args.dataset), "encoder": manifest.get("encoder"), "f0_method": manifest.get("f0_method"),
