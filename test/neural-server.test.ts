@@ -10,6 +10,9 @@ import { readMono } from '../src/audio/io.js';
 import { streamAudio } from '../src/stream/client.js';
 import { ModelResolver } from '../src/voices/sovits/stage.js';
 import { loadBuiltinStageFactory, startServer } from '../src/server/server.js';
+import { installedModelEntries } from '../src/server/models.js';
+import { CANDIDATE_BLOCK_MS } from '../src/engine/blockChoice.js';
+import type { ModelListResponse } from '../src/stream/protocol.js';
 import { makeTempDir, shared } from './helpers/index.js';
 import { buildTinyBundles } from './neural-fixtures.js';
 import { framesToSamples, rawClient, sendPaced, sleep } from './stream-utils.js';
@@ -78,6 +81,43 @@ test('a model streamed faster than real time under the default queue limit conve
     assert.is(s.blocks.notConverted, 0, `not converted: ${JSON.stringify(s.dropped)}, queue max ${s.queueMaxMs} ms`);
     assert.ok(s.queueMaxMs <= 200, `queue peaked at ${s.queueMaxMs} ms`);
   } finally {
+    await server.close();
+    await models.close();
+  }
+});
+
+test('without a blockMs a model streams in the block measured at load: real time, ≥ 99 % of blocks converted; /api/models and the model reply carry it', async () => {
+  // `svc serve --model tiny` with no --block-ms: the server times the model at start (the function
+  // `svc live` uses) and gives clients that choose no block the smallest one it converts in time here.
+  // Sent at real-time pace like a microphone, on this busy machine, almost every block is converted.
+  const models = new ModelResolver({ builtin: loadBuiltinStageFactory, f0Method: 'dsp' });
+  const server = await startServer({ port: 0, stageFactory: await models.defaultFactory('tiny'), modelName: 'tiny', resolveModel: (n) => models.resolve(n), listModels: () => installedModelEntries() });
+  const other = rawClient(server.url);
+  try {
+    const list = (await (await fetch(`${server.url}/api/models`)).json()) as ModelListResponse;
+    const blockMs = list.models.find((m) => m.name === 'tiny')!.blockMs!;
+    assert.ok(CANDIDATE_BLOCK_MS.includes(blockMs as (typeof CANDIDATE_BLOCK_MS)[number]), `measured block ${blockMs} ms`);
+    assert.is(list.models.find((m) => m.name === 'builtin')!.blockMs, 20);
+    const result = await streamAudio({ sampleRate: 16000, channels: [speech] }, { url: server.url, realtime: true });
+    assert.is(result.ready.blockSamples, (blockMs * 16000) / 1000, 'the session converts in the measured block');
+    const s = result.stats!;
+    const share = s.blocks.converted / (s.blocks.converted + s.blocks.notConverted);
+    assert.ok(s.blocks.converted >= Math.floor((speech.length / 16000) * (1000 / blockMs)) - 1, `converted ${s.blocks.converted} blocks`);
+    assert.ok(share >= 0.99, `${(100 * share).toFixed(1)} % of blocks converted (${JSON.stringify(s.dropped)}, compute p95 ${s.latency.computeMsP95} ms per ${blockMs} ms block)`);
+
+    // A session that starts on the built-in voice (20 ms) and switches to the model takes the model's block;
+    // one that chose its block keeps it.
+    await other.opened;
+    other.sendJson({ type: 'hello', version: 1, sampleRate: 16000 });
+    assert.is((await other.next('ready')).blockSamples, (blockMs * 16000) / 1000, 'the default voice is the model');
+    other.sendJson({ type: 'model', name: 'builtin' });
+    assert.is((await other.next('model', 20000)).blockSamples, 320, 'the built-in voice converts in 20 ms blocks');
+    other.sendJson({ type: 'model', name: 'tiny' });
+    assert.is((await other.next('model', 20000)).blockSamples, (blockMs * 16000) / 1000, "back to the model's block");
+    const fixed = await streamAudio({ sampleRate: 16000, channels: [speech.subarray(0, 8000)] }, { url: server.url, blockMs: 50, model: 'builtin' });
+    assert.is(fixed.ready.blockSamples, 800, 'a chosen block stays across the switch');
+  } finally {
+    other.ws.close();
     await server.close();
     await models.close();
   }

@@ -35,7 +35,7 @@ interface PageStats {
   model: string | null;
   controls: string[];
   models: Array<{ name: string; builtin: boolean; speakers: string[]; sampleRate: number | null; speechEncoder: string | null }>;
-  server: { model?: string; dropped: { dryBlocks: number; skippedBlocks: number; silencedBlocks: number } } | null;
+  server: { model?: string; dropped: { dryBlocks: number; skippedBlocks: number; silencedBlocks: number }; blocks: { converted: number; notConverted: number }; latency: { blockMs: number } } | null;
   latency: { algorithmicMs: number | null } | null;
   errors: string[];
 }
@@ -103,8 +103,9 @@ test('the web page switches to the installed model and plays converted audio; st
     browser = await launchChromiumWithMic(temp.dir, micWav);
     const page = browser.pages()[0] ?? (await browser.newPage());
     page.on('pageerror', (error) => console.error('page error:', error.message));
-    // 200 ms blocks: the neural stage re-runs its context window per block, so larger blocks cost less.
-    await page.goto(`${server.url}/?debug=1&blockMs=200`);
+    // No ?blockMs: the server picks each voice's block (20 ms for the built-in voice, the model's
+    // measured at its load), and the page follows it across the switch.
+    await page.goto(`${server.url}/?debug=1`);
     await page.click('#connect');
     const live = await waitFor(page, (s) => s.state === 'live' || s.errors.length > 0, 'the page to go live');
     assert.is(live.errors.length, 0, live.errors.join('; '));
@@ -139,7 +140,14 @@ test('the web page switches to the installed model and plays converted audio; st
     const metrics = await (await fetch(`${server.url}/metrics`)).text();
     // /metrics labels sessions by a public tag of the id (the id itself lets a client listen).
     assert.match(metrics, new RegExp(`svc_session_model_info\\{session="${sessionTag(s.sessionId!)}",model="tiny:tiny_b"\\} 1`));
-    assert.ok(s.server!.dropped.dryBlocks + s.server!.dropped.skippedBlocks <= 2, `blocks not converted: ${JSON.stringify(s.server!.dropped)}`);
+    // With the block the server chose for the model, (almost) every block is converted on this busy machine.
+    const blocks = s.server!.blocks;
+    const share = blocks.converted / (blocks.converted + blocks.notConverted);
+    assert.ok(share >= 0.99, `${(100 * share).toFixed(1)} % of blocks converted at ${s.server!.latency.blockMs} ms blocks: ${JSON.stringify(s.server!.dropped)}`);
+    const list = (await (await fetch(`${server.url}/api/models`)).json()) as { models: Array<{ name: string; blockMs?: number }> };
+    const modelBlockMs = list.models.find((m) => m.name === 'tiny')!.blockMs;
+    assert.is(s.server!.latency.blockMs, modelBlockMs, 'the session converts in the block measured for the model');
+    assert.match((await page.textContent('#format')) ?? '', new RegExp(`· ${modelBlockMs} ms blocks`));
 
     // A bad name: a non-fatal error, the voice stays and the selector goes back to it.
     await page.evaluate(() => {
@@ -166,9 +174,11 @@ test('svc stream --model tiny round-trips a file: same length, not silent, pitch
   const out0 = join(temp.dir, 'tiny0.wav');
   const out5 = join(temp.dir, 'tiny5.wav');
   for (const [out, pitch] of [[out0, '0'], [out5, '5']] as const) {
-    const r = await runSvc(['stream', '--url', server.url, '--in', SPEECH_16K, '--out', out, '--model', 'tiny', '--pitch', pitch, '--block-ms', '200']);
+    // No --block-ms: the session takes the block the server measured for the model.
+    const r = await runSvc(['stream', '--url', server.url, '--in', SPEECH_16K, '--out', out, '--model', 'tiny', '--pitch', pitch]);
     assert.is(r.code, 0, r.stderr);
     assert.match(r.stderr, /voice tiny converted all \d+ blocks/);
+    assert.match(r.stderr, /block \d+ ms, the voice's/);
   }
   const input = await readAudio(SPEECH_16K);
   const a = await readAudio(out0);

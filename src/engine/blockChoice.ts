@@ -59,3 +59,9 @@ export async function chooseBlockMs(
   }
   return { blockMs: measured.at(-1)!.blockMs, measured, keepsUp: false };
 }
+
+/** "computes 20 ms → 31.0 ms, 40 ms → 33.2 ms per block (p95): using 40 ms blocks" — for logs and `svc live`. */
+export function describeBlockChoice(choice: BlockChoice): string {
+  const timings = choice.measured.map((m) => `${m.blockMs} ms → ${m.computeMsP95.toFixed(1)} ms`).join(', ');
+  return `computes ${timings} per block (p95) here: ${choice.keepsUp ? `using ${choice.blockMs} ms blocks` : `too slow even at ${choice.blockMs} ms blocks; expect silenced blocks`}`;
+}

@@ -33,6 +33,10 @@ export interface ConnectionHost {
   readonly table: SessionTable<Connection>;
   readonly pending: PendingGate<Connection>;
   stageFactory(): StageFactory;
+  /** Block for a client whose hello has no blockMs, with the default voice (measured for a model). */
+  defaultBlockMs(): number;
+  /** The block of voice `name` made by `factory`, for sessions that did not choose theirs (measured once per model). */
+  blockMsFor(name: string, factory: StageFactory): Promise<number>;
   /** The built-in voice (on the DSP worker threads when the server has them), for {"type":"model","name":"builtin"}. */
   builtinStageFactory(): Promise<StageFactory>;
   readonly resolveModel?: (name: string) => Promise<StageFactory>;
@@ -56,6 +60,8 @@ export class Connection {
   private readonly modelSwitches = new TokenBucket(MODEL_SWITCHES_PER_SECOND, MODEL_SWITCH_BURST);
   private readonly rateNotice = new NoticeThrottle();
   private switching = false;
+  /** The session takes its voice's block (its hello had no blockMs), also after a model switch. */
+  private voiceBlock = false;
   private alive = true;
 
   constructor(
@@ -158,7 +164,7 @@ export class Connection {
       this.onAudio(bytes);
       return;
     }
-    const parsed = parseClientMessage(bytes.toString('utf8'), { defaultBlockMs: config.blockMs });
+    const parsed = parseClientMessage(bytes.toString('utf8'));
     if (!parsed.ok) {
       this.error(parsed.code, parsed.message);
       return;
@@ -226,12 +232,15 @@ export class Connection {
     const host = this.host;
     const config = host.config;
     const id = newSessionId();
+    // Without a blockMs the session follows its voice's block (also across model switches).
+    this.voiceBlock = hello.blockMs === undefined;
+    const blockMs = hello.blockMs ?? host.defaultBlockMs();
     let session: ConvertSession;
     try {
       session = new ConvertSession({
         id,
         ...format,
-        blockMs: hello.blockMs,
+        blockMs,
         voice: hello.voice,
         stageFactory: host.stageFactory(),
         modelName: config.modelName,
@@ -260,7 +269,7 @@ export class Connection {
     );
     this.touch();
     this.send(this.readyMessage('convert', format));
-    host.log(`session ${id} started (${format.sampleRate} Hz ${format.format} ×${format.channels}, block ${hello.blockMs} ms)`);
+    host.log(`session ${id} started (${format.sampleRate} Hz ${format.format} ×${format.channels}, block ${blockMs} ms${this.voiceBlock ? ", the voice's" : ''})`);
   }
 
   private startListening(hello: HelloMessage, format: StreamFormat): void {
@@ -400,7 +409,9 @@ export class Connection {
       .then(async (factory) => {
         this.host.metrics.modelLoaded((performance.now() - startedMs) / 1000, 'ok');
         if (this.state !== 'convert' || this.session !== session) return;
-        await session.replaceStage(factory, name);
+        const blockMs = this.voiceBlock ? await this.host.blockMsFor(name, factory) : session.blockMs;
+        if (this.state !== 'convert' || this.session !== session) return;
+        await session.replaceStage(factory, name, blockMs);
         this.host.log(`session ${session.id} now uses model ${name}`);
         // The confirmation carries the new latency (the model's look-ahead changes the signal delay);
         // listeners get theirs too, and the converting client a fresh stats message.
@@ -418,7 +429,8 @@ export class Connection {
   }
 
   modelSwitched(session: ConvertSession): ModelSwitchedMessage {
-    return { type: 'model', name: session.modelName, controls: session.controls(), latency: this.sink?.latency() ?? session.latency() };
+    const rate = this.sink?.format.sampleRate ?? session.format.sampleRate;
+    return { type: 'model', name: session.modelName, controls: session.controls(), latency: this.sink?.latency() ?? session.latency(), blockSamples: Math.round((session.blockMs * rate) / 1000) };
   }
 
   // ---------- Lifecycle ----------

@@ -32,6 +32,8 @@ export interface HttpContext {
   webRoot: string;
   modelName: string;
   listModels?: () => ModelListEntry[];
+  /** A voice's default block once known (the built-in voice's always; a model's after its first load). */
+  blockMsOf?: (name: string) => number | undefined;
   health(): object;
   log(line: string): void;
 }
@@ -92,7 +94,11 @@ export function createHttpHandler(ctx: HttpContext): (req: IncomingMessage, res:
       json(500, { error: 'INTERNAL', message: `could not list the installed models: ${clientText(error)}` });
       return;
     }
-    const body: ModelListResponse = { default: ctx.modelName, models: [builtin, ...installed.map((m) => (m.error === undefined ? m : { ...m, error: clientText(m.error) }))] };
+    const withBlock = (m: ModelListEntry): ModelListEntry => {
+      const blockMs = ctx.blockMsOf?.(m.name);
+      return blockMs === undefined ? m : { ...m, blockMs };
+    };
+    const body: ModelListResponse = { default: ctx.modelName, models: [builtin, ...installed.map((m) => (m.error === undefined ? m : { ...m, error: clientText(m.error) }))].map(withBlock) };
     json(200, body);
   }
 

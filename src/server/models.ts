@@ -2,6 +2,8 @@
 // failures remembered until the bundle changes on disk (a client asking twenty times for a broken bundle
 // costs one load, not twenty), and the time each resolution took for /metrics. The loading itself is the
 // resolver's (src/voices/sovits/stage.ts ModelResolver): installed names only, each model loaded once.
+// ModelBlocks: each voice's default block, measured at its first load.
+import { chooseBlockMs, describeBlockChoice, type BlockChoice } from '../engine/blockChoice.js';
 import type { ModelListEntry } from '../stream/protocol.js';
 import { bundleFingerprint, listModels, type InstalledModel } from '../voices/registry.js';
 import type { ModelResolver } from '../voices/sovits/stage.js';
@@ -45,6 +47,58 @@ export class ModelGate {
       );
     this.inFlight.set(name, load);
     return load;
+  }
+}
+
+/**
+ * The block a voice converts in for clients whose hello names none: the operator's `--block-ms` when given
+ * (every voice), 20 ms for the built-in voice, and for a model the smallest block it converts in time on
+ * this machine, measured once when it loads by the function `svc live` uses (engine/blockChoice.ts). A
+ * neural voice at 20 ms spends more per block on its fixed costs than the block lasts and most of its
+ * blocks would not be converted. The measurement runs the model for a second or two on the server's
+ * thread, once per loaded model.
+ */
+export class ModelBlocks {
+  private readonly choices = new Map<string, { factory: StageFactory; choice: Promise<BlockChoice>; blockMs?: number }>();
+
+  constructor(
+    private readonly o: {
+      /** The block of the built-in voice, and of every voice when `fixed`. */
+      blockMs: number;
+      fixed: boolean;
+      /** Client rate the measurement runs at (the resampling counts). Default 48000. */
+      sampleRate?: number;
+      log?: (line: string) => void;
+    },
+  ) {}
+
+  /** The default block of `name` (NAME or NAME:SPEAKER, as a client selects it), made by `factory`. */
+  async blockMsFor(name: string, factory: StageFactory): Promise<number> {
+    if (this.o.fixed || name === 'builtin') return this.o.blockMs;
+    let entry = this.choices.get(name);
+    if (!entry || entry.factory !== factory) {
+      const choice = chooseBlockMs(factory, { sampleRate: this.o.sampleRate ?? 48000 });
+      const created: { factory: StageFactory; choice: Promise<BlockChoice>; blockMs?: number } = { factory, choice };
+      entry = created;
+      this.choices.set(name, created);
+      choice.then(
+        (c) => {
+          created.blockMs = c.blockMs;
+          this.o.log?.(`model ${name}: ${describeBlockChoice(c)}`);
+        },
+        () => {
+          if (this.choices.get(name) === created) this.choices.delete(name);
+        },
+      );
+    }
+    return (await entry.choice).blockMs;
+  }
+
+  /** The block measured so far for bundle `bundle` (any of its speakers), for GET /api/models; undefined before its first load. */
+  knownBlockMs(bundle: string): number | undefined {
+    if (this.o.fixed || bundle === 'builtin') return this.o.blockMs;
+    for (const [name, entry] of this.choices) if ((name === bundle || name.startsWith(bundle + ':')) && entry.blockMs !== undefined) return entry.blockMs;
+    return undefined;
   }
 }
 

@@ -17,7 +17,11 @@ export interface ServerOptions {
   allowHosts?: string[];
   /** Browser origins allowed besides the server's own ("*" allows every origin). */
   allowOrigins?: string[];
-  /** Block length for clients whose hello has no blockMs, in ms (10–500). Default 20. */
+  /**
+   * Block length for clients whose hello has no blockMs, in ms (10–500), for every voice. Default: 20 ms
+   * for the built-in voice and, for a model, the smallest block it converts in time on this machine,
+   * measured when it loads (models.ts ModelBlocks).
+   */
   blockMs?: number;
   /** Most concurrent sessions (convert + listen). Default 64. */
   maxSessions?: number;
@@ -96,7 +100,10 @@ export interface ServerConfig {
   token: string | undefined;
   allowHosts: string[];
   allowOrigins: string[];
+  /** Block for clients that choose none: the operator's for every voice, else 20 ms for the built-in voice. */
   blockMs: number;
+  /** True when the operator set blockMs: model voices then use it too instead of their measured block. */
+  blockMsFixed: boolean;
   maxSessions: number;
   maxListenersPerSession: number;
   idleTimeoutMs: number;
@@ -141,6 +148,7 @@ export function resolveServerOptions(o: ServerOptions): ServerConfig {
     allowHosts: o.allowHosts ?? [],
     allowOrigins: o.allowOrigins ?? [],
     blockMs: check('blockMs', o.blockMs ?? 20, PROTOCOL_LIMITS.blockMs.min, PROTOCOL_LIMITS.blockMs.max),
+    blockMsFixed: o.blockMs !== undefined,
     maxSessions: check('maxSessions', o.maxSessions ?? 64, 1, 100000, true),
     maxListenersPerSession: check('maxListenersPerSession', o.maxListenersPerSession ?? 8, 0, 10000, true),
     idleTimeoutMs: check('idleTimeoutS', o.idleTimeoutS ?? 30, 0.01, 86400) * 1000,

@@ -16,7 +16,7 @@ import { AccessPolicy } from './access.js';
 import { Connection, type ConnectionHost } from './connection.js';
 import { createHttpHandler } from './http.js';
 import { PendingGate } from './limits.js';
-import { ModelGate } from './models.js';
+import { ModelBlocks, ModelGate } from './models.js';
 import { ServerMetrics } from './metrics.js';
 import { HARD_MAX_TEXT_BYTES, HEARTBEAT_INTERVAL_MS, hardMaxPayloadBytes, resolveServerOptions, type ServerOptions } from './options.js';
 import { SessionTable } from './sessions.js';
@@ -52,6 +52,9 @@ export function createServer(options: ServerOptions = {}): SvcServer {
   let dspPool: DspWorkerPool | null = null;
   const builtinStageFactory = async (): Promise<StageFactory> => dspPool?.stageFactory() ?? loadBuiltinStageFactory();
   const models = options.resolveModel ? new ModelGate(options.resolveModel, options.modelFingerprint) : undefined;
+  const blocks = new ModelBlocks({ blockMs: config.blockMs, fixed: config.blockMsFixed, log });
+  /** The block of the default voice for clients that choose none (a model's is measured in listen()). */
+  let defaultBlockMs = config.blockMs;
   let nextConnectionId = 1;
   let boundPort = 0;
   let closing = false;
@@ -63,6 +66,8 @@ export function createServer(options: ServerOptions = {}): SvcServer {
     table,
     pending,
     stageFactory: () => stageFactory!,
+    defaultBlockMs: () => defaultBlockMs,
+    blockMsFor: (name, factory) => blocks.blockMsFor(name, factory),
     builtinStageFactory,
     resolveModel: models ? (name) => models.resolve(name) : undefined,
     log,
@@ -76,6 +81,7 @@ export function createServer(options: ServerOptions = {}): SvcServer {
       webRoot: resolve(options.webRoot ?? webClientDir),
       modelName: config.modelName,
       listModels: options.listModels,
+      blockMsOf: (name) => blocks.knownBlockMs(name),
       health: () => ({ ok: true, sessions: sessionCounts(), model: config.modelName, protocol: PROTOCOL_VERSION }),
       log,
     }),
@@ -144,6 +150,7 @@ export function createServer(options: ServerOptions = {}): SvcServer {
         dspPool = new DspWorkerPool(config.dspWorkers);
         await dspPool.ready();
       }
+      if (stageFactory && config.modelName !== 'builtin') defaultBlockMs = await blocks.blockMsFor(config.modelName, stageFactory);
       stageFactory ??= await builtinStageFactory();
       await new Promise<void>((resolvePromise, reject) => {
         const onError = (error: Error) => reject(error);

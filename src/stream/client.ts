@@ -157,6 +157,8 @@ export class StreamClient {
           ready.model = message.name;
           if (message.controls) ready.controls = message.controls;
           if (message.latency) ready.latency = message.latency;
+          // A session that left the block to the server takes the new voice's.
+          if (message.blockSamples) ready.blockSamples = message.blockSamples;
           resolve(message);
         },
         reject: (error) => {

@@ -59,8 +59,13 @@ const formant = number({ min: PROTOCOL_LIMITS.formant.min, max: PROTOCOL_LIMITS.
 const indexRate = number({ min: 0, max: 1 });
 const protect = number({ min: 0, max: 0.5 });
 
-/** Hello with explicit defaults: every field but `type` and `version` may be left out. */
-export function helloSchema(defaultBlockMs = 20) {
+/**
+ * Hello with explicit defaults: every field but `type` and `version` may be left out. Without blockMs the
+ * server picks the block for the voice (`defaultBlockMs` when given here; else the server's choice per
+ * voice: 20 ms for the built-in voice, a model's measured block).
+ */
+export function helloSchema(defaultBlockMs?: number) {
+  const blockMs = number({ min: PROTOCOL_LIMITS.blockMs.min, max: PROTOCOL_LIMITS.blockMs.max, default: defaultBlockMs });
   return object({
     type: string({ maxLength: 16, oneOf: ['hello'] as const }),
     version: number({ integer: true, oneOf: [PROTOCOL_VERSION] }),
@@ -68,7 +73,7 @@ export function helloSchema(defaultBlockMs = 20) {
     sampleRate: number({ integer: true, oneOf: PROTOCOL_LIMITS.sampleRates, default: 48000 }),
     format: string({ maxLength: 8, oneOf: SAMPLE_FORMATS, default: 'f32' }),
     channels: number({ integer: true, oneOf: [1, 2], default: 1 }),
-    blockMs: number({ min: PROTOCOL_LIMITS.blockMs.min, max: PROTOCOL_LIMITS.blockMs.max, default: defaultBlockMs }),
+    blockMs: defaultBlockMs === undefined ? optional(blockMs) : blockMs,
     voice: object({ pitch: number({ min: PROTOCOL_LIMITS.pitch.min, max: PROTOCOL_LIMITS.pitch.max, default: DEFAULT_VOICE.pitch }), formant: number({ min: PROTOCOL_LIMITS.formant.min, max: PROTOCOL_LIMITS.formant.max, default: DEFAULT_VOICE.formant }) }, { whenAbsent: 'defaults' }),
     token: optional(string({ maxLength: PROTOCOL_LIMITS.tokenMaxLength })),
     listen: optional(string({ maxLength: PROTOCOL_LIMITS.sessionIdMaxLength })),
@@ -172,6 +177,11 @@ export interface ModelSwitchedMessage {
   name: string;
   controls: VoiceControl[];
   latency: LatencyBody;
+  /**
+   * Samples per block at the client's rate from now on: a session whose hello had no blockMs takes the new
+   * voice's block (measured for models); one that chose its block keeps it.
+   */
+  blockSamples: number;
 }
 
 export interface StatsMessage {
@@ -222,6 +232,11 @@ export interface ModelListEntry {
   error?: string;
   /** True for a random-weight reference bundle (`svc make-reference`): it makes sound, not a voice. */
   randomWeights?: boolean;
+  /**
+   * The block, ms, this voice converts in for clients whose hello has no blockMs: the built-in voice's
+   * always; a model's once the server has loaded it (measured then: the smallest block it converts in time).
+   */
+  blockMs?: number;
 }
 
 export interface ModelListResponse {

@@ -106,7 +106,8 @@ export interface SessionCounters {
 export class ConvertSession {
   readonly id: string;
   readonly format: StreamFormat;
-  readonly blockMs: number;
+  /** Block length, ms; a model switch may change it (replaceStage). */
+  blockMs: number;
   /** Current converter and its pipeline; replaceStage() swaps both (model switch). */
   stage: ConverterStage;
   pipeline: StreamPipeline;
@@ -150,7 +151,7 @@ export class ConvertSession {
     this.blockMs = options.blockMs;
     this.voice = { ...options.voice };
     this.stage = options.stageFactory({ clientSampleRate: options.sampleRate, voice: this.voice });
-    ({ pipeline: this.pipeline, resampler: this.inputResampler } = this.buildPipeline(this.stage));
+    ({ pipeline: this.pipeline, resampler: this.inputResampler } = this.buildPipeline(this.stage, this.blockMs));
     this.wirePipeline();
   }
 
@@ -158,11 +159,11 @@ export class ConvertSession {
    * The pipeline (block, queue, SOLA sizes from the session's options in ms, converted at the stage's
    * rate) and the client-rate → stage-rate resampler for `stage`; disposes the stage if either fails.
    */
-  private buildPipeline(stage: ConverterStage): { pipeline: StreamPipeline; resampler: StreamingResampler | null } {
+  private buildPipeline(stage: ConverterStage, blockMs: number): { pipeline: StreamPipeline; resampler: StreamingResampler | null } {
     try {
       const rate = stage.sampleRate;
       const o = this.options;
-      const pipeline = createPipeline(stage, { blockMs: o.blockMs, policy: o.policy, maxQueueMs: o.maxQueueMs, crossfadeMs: o.crossfadeMs, searchMs: o.searchMs, extraContextMs: o.extraContextMs });
+      const pipeline = createPipeline(stage, { blockMs, policy: o.policy, maxQueueMs: o.maxQueueMs, crossfadeMs: o.crossfadeMs, searchMs: o.searchMs, extraContextMs: o.extraContextMs });
       const resampler = rate === this.format.sampleRate ? null : new StreamingResampler({ fromRate: this.format.sampleRate, toRate: rate });
       return { pipeline, resampler };
     } catch (error) {
@@ -182,13 +183,13 @@ export class ConvertSession {
    * input is held while the old pipeline converts what it already queued, then the new pipeline takes over
    * with the held input (only the old queue's last partial block, < 1 block, is lost). Resolves true when
    * the stage rate changed (the session's sinks are then rebuilt for the new rate). On error the current
-   * voice stays.
+   * voice stays. `blockMs` is the new voice's block (default: the current one).
    */
-  async replaceStage(stageFactory: StageFactory, modelName: string): Promise<boolean> {
+  async replaceStage(stageFactory: StageFactory, modelName: string, blockMs = this.blockMs): Promise<boolean> {
     if (this.disposed) return false;
     if (this.heldInput) throw new Error('a model switch is already in progress');
     const stage = stageFactory({ clientSampleRate: this.format.sampleRate, voice: this.voice });
-    const { pipeline, resampler } = this.buildPipeline(stage);
+    const { pipeline, resampler } = this.buildPipeline(stage, blockMs);
     this.heldInput = [];
     this.heldSamples = 0;
     await this.pipeline.drain();
@@ -206,6 +207,7 @@ export class ConvertSession {
     this.pipeline = pipeline;
     this.inputResampler = resampler;
     this.modelName = modelName;
+    this.blockMs = blockMs;
     this.defaultSinkCache = null; // the output resampler's delay depends on the stage rate
     if (rateChanged) {
       // Every sink re-encodes from the new rate (its holders keep their subscriptions).

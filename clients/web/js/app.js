@@ -12,7 +12,9 @@ import { LevelMeter, Spectrogram } from './visuals.js';
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
 const DEBUG = params.has('debug');
-const BLOCK_MS = Number(params.get('blockMs')) || 20;
+// ?blockMs=N chooses the block; without it the server picks the voice's (20 ms for the built-in voice, a
+// model's measured block), and a model switch brings the new voice's block.
+const BLOCK_MS = Number(params.get('blockMs')) || null;
 const SUPPORTED_RATES = [8000, 16000, 22050, 24000, 32000, 44100, 48000];
 const STORAGE_KEY = 'svc.settings.v1';
 
@@ -191,7 +193,7 @@ function showVoice(voice) {
 
 /** The block the server converts in now, ms (changes with the model): audio arrives one block at a time. */
 function currentBlockMs() {
-  return stats.modelLatency?.blockMs ?? connection?.ready?.latency?.blockMs ?? BLOCK_MS;
+  return stats.modelLatency?.blockMs ?? connection?.ready?.latency?.blockMs ?? BLOCK_MS ?? 20;
 }
 
 function jitterSettings(blockMs = currentBlockMs()) {
@@ -274,13 +276,12 @@ async function connect() {
     }
     const rate = ctx.sampleRate;
     stats.sampleRate = rate;
-    const blockSamples = Math.round((rate * BLOCK_MS) / 1000);
-    stats.blockSamples = blockSamples;
 
     setStatus('connecting', 'Connecting…');
     connection = new SvcConnection();
     const token = ui.token.value.trim();
-    const hello = { type: 'hello', version: 1, role: 'convert', sampleRate: rate, format: 'f32', channels: 1, blockMs: BLOCK_MS, voice: currentVoice() };
+    const hello = { type: 'hello', version: 1, role: 'convert', sampleRate: rate, format: 'f32', channels: 1, voice: currentVoice() };
+    if (BLOCK_MS) hello.blockMs = BLOCK_MS;
     if (token) hello.token = token;
     wireConnection(connection);
     const ready = await connection.connect(serverUrl(ui.server.value, token), hello);
@@ -290,7 +291,10 @@ async function connect() {
     stats.sessionId = ready.sessionId;
     stats.voice = ready.voice;
     ui.sessionId.textContent = ready.sessionId;
-    ui.format.textContent = `${rate} Hz · mono · float32 · ${BLOCK_MS} ms blocks`;
+    // The microphone is sent in chunks of the session's first block (the server re-blocks any size).
+    const blockSamples = ready.blockSamples;
+    stats.blockSamples = blockSamples;
+    showFormat();
     showModel(ready.model ?? 'builtin', ready.controls, ready.latency);
     loadModels(token).then(() => {
       const wanted = params.get('model');
@@ -365,6 +369,7 @@ function wireConnection(conn) {
     // Another model may convert in other blocks: size the jitter buffer for them.
     const { targetMs, maxMs } = jitterSettings();
     engine?.configureJitterBuffer(targetMs, maxMs);
+    showFormat();
     ui.modelStatus.textContent = `Now converting with ${message.name}.`;
     updateLatency();
   });
@@ -478,6 +483,14 @@ function switchModel(name) {
   ui.model.disabled = true; // one switch at a time: the server refuses a second while the first loads
   ui.modelStatus.textContent = `Loading ${name}…`;
   connection.setModel(name);
+}
+
+/** "48000 Hz · mono · float32 · 160 ms blocks": the block the server converts in now. */
+function showFormat() {
+  const rate = stats.sampleRate || 48000;
+  const blockSamples = connection?.ready?.blockSamples;
+  if (!blockSamples) return;
+  ui.format.textContent = `${rate} Hz · mono · float32 · ${Math.round((blockSamples / rate) * 1000)} ms blocks`;
 }
 
 /** Shows the voice converting now: its name, its latency, and whether the formant control applies. */

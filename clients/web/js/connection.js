@@ -152,6 +152,7 @@ export class SvcConnection {
         if (this.ready) {
           this.ready.model = message.name;
           if (message.latency) this.ready.latency = message.latency;
+          if (message.blockSamples) this.ready.blockSamples = message.blockSamples;
           if (message.controls) this.ready.controls = message.controls;
         }
         this.emit('model', message);

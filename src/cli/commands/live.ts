@@ -16,7 +16,7 @@ import { AudioInputStream, AudioOutputStream, defaultDevice, findDevice, probeAu
 import { DEFAULT_VIRTUAL_MIC_NAME, VirtualMic } from '../../audio/virtualMic.js';
 import { SvcError } from '../../errors.js';
 import { BEHIND_POLICIES, DEFAULT_BEHIND_POLICY, type BehindPolicy } from '../../engine/pipeline.js';
-import { chooseBlockMs } from '../../engine/blockChoice.js';
+import { chooseBlockMs, describeBlockChoice } from '../../engine/blockChoice.js';
 import { F0_METHODS, type F0Method } from '../../dsp/f0/index.js';
 import { loadBuiltinStageFactory } from '../../server/server.js';
 import { ConvertSession } from '../../stream/session.js';
@@ -117,8 +117,7 @@ export async function runLive(options: LiveOptions, log: (line: string) => void 
     if (options.blockMs === undefined && options.model !== undefined) {
       const choice = await chooseBlockMs(stageFactory, { sampleRate: rate, voice });
       blockMs = choice.blockMs;
-      const timings = choice.measured.map((m) => `${m.blockMs} ms → ${m.computeMsP95.toFixed(1)} ms`).join(', ');
-      log(`svc live: ${modelName} computes ${timings} per block (p95) here: ${choice.keepsUp ? `using ${blockMs} ms blocks` : `too slow even at ${blockMs} ms blocks; expect silenced blocks`} (--block-ms overrides)`);
+      log(`svc live: ${modelName} ${describeBlockChoice(choice)} (--block-ms overrides)`);
     }
     const blockSamples = Math.max(16, Math.round((rate * blockMs) / 1000));
     await ConvertSession.ready();

@@ -24,7 +24,7 @@ interface ServeOptions {
   helloTimeoutS: number;
   maxAudioSpeed: number;
   dspWorkers: number;
-  blockMs: number;
+  blockMs?: number;
   maxSessions: number;
   idleTimeoutS: number;
   policy: BehindPolicy;
@@ -56,7 +56,7 @@ export function register(program: Command): void {
     .option('--token <secret>', 'require this token from clients (?token=SECRET in the URL or "token" in hello); default: no token. Also read from SVC_TOKEN')
     .option('--allow-host <name...>', 'without --token the server answers only requests whose Host is a loopback name (DNS-rebinding protection); also answer these host names, e.g. my-pc.local')
     .option('--allow-origin <origin...>', 'browser origins allowed to connect besides the server\'s own pages, e.g. https://example.org; "*" allows any (clients without an Origin header are always allowed)')
-    .option('--block-ms <ms>', `block length for clients that do not choose one, in ms (${PROTOCOL_LIMITS.blockMs.min}-${PROTOCOL_LIMITS.blockMs.max}); smaller = lower latency, more CPU`, numberArg('--block-ms', { min: PROTOCOL_LIMITS.blockMs.min, max: PROTOCOL_LIMITS.blockMs.max }), 20)
+    .option('--block-ms <ms>', `block length for clients that do not choose one, for every voice, in ms (${PROTOCOL_LIMITS.blockMs.min}-${PROTOCOL_LIMITS.blockMs.max}); smaller = lower latency, more CPU. Default: 20 for the built-in voice; for a model the smallest block it converts in time here, measured when it loads`, numberArg('--block-ms', { min: PROTOCOL_LIMITS.blockMs.min, max: PROTOCOL_LIMITS.blockMs.max }))
     .option('--max-sessions <n>', 'most concurrent sessions (converting clients + listeners); more are refused with TOO_MANY_SESSIONS', numberArg('--max-sessions', { min: 1, max: 10000, integer: true }), 64)
     .option('--dsp-workers <n>', 'worker threads running the built-in voice of every session (0 = on the main thread); on a machine with cores to spare, one per core serves more sessions', numberArg('--dsp-workers', { min: 0, max: 256, integer: true }), 0)
     .option('--max-listeners <n>', 'most listeners following one session', numberArg('--max-listeners', { min: 0, max: 10000, integer: true }), 8)

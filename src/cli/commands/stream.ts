@@ -40,7 +40,7 @@ export function register(program: Command): void {
     .option('--output-device <id>', 'play the converted audio on this output device (ids from `svc devices`)', numberArg('--output-device', { min: 0, max: 1e6, integer: true }))
     .option('--realtime', 'send a file at real-time pace, like a microphone; without it the file goes as fast as the server keeps up', false)
     .option('--token <secret>', 'the server\'s token, if it has one (also read from SVC_TOKEN)')
-    .option('--block-ms <ms>', `block length in ms (${PROTOCOL_LIMITS.blockMs.min}-${PROTOCOL_LIMITS.blockMs.max}); default: the server's (20)`, numberArg('--block-ms', { min: PROTOCOL_LIMITS.blockMs.min, max: PROTOCOL_LIMITS.blockMs.max }))
+    .option('--block-ms <ms>', `block length in ms (${PROTOCOL_LIMITS.blockMs.min}-${PROTOCOL_LIMITS.blockMs.max}); default: the voice's, chosen by the server (20 for the built-in voice; for a model the smallest block it converts in time there, measured when it loads)`, numberArg('--block-ms', { min: PROTOCOL_LIMITS.blockMs.min, max: PROTOCOL_LIMITS.blockMs.max }))
     .option('--pitch <semitones>', `pitch shift in semitones (${PROTOCOL_LIMITS.pitch.min}..${PROTOCOL_LIMITS.pitch.max}; 12 = an octave up)`, numberArg('--pitch', { min: PROTOCOL_LIMITS.pitch.min, max: PROTOCOL_LIMITS.pitch.max }), 0)
     .option('--formant <ratio>', `formant scale (${PROTOCOL_LIMITS.formant.min}..${PROTOCOL_LIMITS.formant.max}; 1 keeps the timbre, >1 smaller/brighter)`, numberArg('--formant', { min: PROTOCOL_LIMITS.formant.min, max: PROTOCOL_LIMITS.formant.max }), 1)
     .addOption(new Option('--format <format>', 'sample format on the wire: f32 (32-bit float) or s16 (16-bit integer, half the bandwidth)').choices([...SAMPLE_FORMATS]).default('f32'))
@@ -109,7 +109,7 @@ async function fileToFile(inPath: string, outPath: string, o: { url: string; tok
     const latency = result.ready.latency;
     process.stderr.write(
       `\nsvc: wrote ${outPath} (${(output.channels[0].length / output.sampleRate).toFixed(2)} s, ${output.sampleRate} Hz, ${output.channels.length} ch); ${verdict.text}; ` +
-        `algorithmic latency ${latency.algorithmicMs} ms (block ${latency.blockMs} ms + delay ${latency.delayMs} ms, trimmed)` +
+        `algorithmic latency ${latency.algorithmicMs} ms (block ${latency.blockMs} ms${o.blockMs === undefined ? ", the voice's" : ''} + delay ${latency.delayMs} ms, trimmed)` +
         (s ? `; compute ${s.latency.computeMsMean} ms mean / ${s.latency.computeMsP95} ms p95 per block` : '') +
         '\n',
     );
@@ -180,7 +180,7 @@ async function withDevices(options: StreamOptions, token: string | undefined, vo
       else recorded.push(samples);
     };
     void client.closed.then(() => stop());
-    if (!options.quiet) process.stderr.write(`svc: streaming (algorithmic latency ${ready.latency.algorithmicMs} ms); Ctrl-C to stop\n`);
+    if (!options.quiet) process.stderr.write(`svc: streaming with voice ${ready.model}, ${ready.latency.blockMs} ms blocks (algorithmic latency ${ready.latency.algorithmicMs} ms); Ctrl-C to stop\n`);
     if (fileInput) {
       // A file played live: real-time pace, then wait for the tail.
       const mono = fileInput.channels.length === 1 ? fileInput.channels[0] : fileInput.channels[0].map((x, i) => (x + fileInput.channels[1][i]) / 2);
