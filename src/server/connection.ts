@@ -15,11 +15,14 @@ import {
   type ModelSwitchedMessage,
   type ProtocolErrorCode,
   type ReadyMessage,
+  type SayMessage,
+  PROTOCOL_LIMITS,
 } from '../stream/protocol.js';
+import { SayQueue } from '../stream/say.js';
 import { ConvertSession, type SinkHandle, type StreamFormat } from '../stream/session.js';
 import type { StageFactory } from '../voices/stage.js';
 import type { AccessPolicy } from './access.js';
-import { clientText, errorCode, logStack, logText } from './errors.js';
+import { clientText, errorCode, logStack, logText, withoutPaths } from './errors.js';
 import { NoticeThrottle, TokenBucket, type PendingGate } from './limits.js';
 import type { DropReason, ServerMetrics } from './metrics.js';
 import { MODEL_SWITCH_BURST, MODEL_SWITCHES_PER_SECOND, type ServerConfig } from './options.js';
@@ -59,6 +62,9 @@ export class Connection {
   private audio: TokenBucket | null = null;
   private readonly modelSwitches = new TokenBucket(MODEL_SWITCHES_PER_SECOND, MODEL_SWITCH_BURST);
   private readonly rateNotice = new NoticeThrottle();
+  /** Live say: its per-minute budget and its queue (made on the first say). */
+  private readonly says = new TokenBucket(PROTOCOL_LIMITS.say.perMinute / 60, PROTOCOL_LIMITS.say.burst);
+  private sayQueue: SayQueue | null = null;
   private switching = false;
   /** The session takes its voice's block (its hello had no blockMs), also after a model switch. */
   private voiceBlock = false;
@@ -368,7 +374,33 @@ export class Connection {
         }
         this.onModel(session, message.name);
         return;
+      case 'say':
+      case 'sayStop':
+        if (this.state !== 'convert' || !session) {
+          this.error('BAD_MESSAGE', 'listeners cannot speak into a session; the converting client sends say');
+          return;
+        }
+        if (message.type === 'sayStop') this.sayQueue?.stop();
+        else this.onSay(session, message);
+        return;
     }
+  }
+
+  /** {"type":"say"}: typed text spoken into this session (stream/say.ts), within the per-minute budget. */
+  private onSay(session: ConvertSession, message: SayMessage): void {
+    const limits = PROTOCOL_LIMITS.say;
+    // A say the full queue refuses (SAY_BUSY) costs no budget.
+    if (!this.sayQueue?.full && !this.says.take()) {
+      this.error('RATE_LIMITED', `at most ${limits.perMinute} say messages per minute (${limits.burst} at once); this one was dropped`);
+      return;
+    }
+    this.sayQueue ??= new SayQueue(session, {
+      state: (state) => this.send(state),
+      error: (code, text) => this.error(code, withoutPaths(text)),
+      active: () => this.touch(),
+      log: (line) => this.host.log(`session ${session.id}: ${line}`),
+    });
+    this.sayQueue.request(message);
   }
 
   statsMessage(session: ConvertSession) {
@@ -460,6 +492,8 @@ export class Connection {
     if (this.timer) clearTimeout(this.timer);
     for (const s of this.subscriptions) s.unsubscribe();
     this.subscriptions.length = 0;
+    this.sayQueue?.dispose();
+    this.sayQueue = null;
     this.sink?.detach();
     this.sink = null;
     const session = this.session;

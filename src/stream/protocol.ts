@@ -5,6 +5,7 @@ import { SUPPORTED_SAMPLE_RATES } from '../audio/types.js';
 import { DEFAULT_VOICE, VOICE_LIMITS, type VoiceControl } from '../voices/stage.js';
 import { number, object, opaque, optional, SchemaError, string, type Infer } from './schema.js';
 import { errorMessage } from '../errors.js';
+import { TTS_RATE_WPM } from '../tts/espeak.js';
 
 export const PROTOCOL_VERSION = 1;
 
@@ -18,6 +19,18 @@ export const PROTOCOL_LIMITS = {
   tokenMaxLength: 256,
   sessionIdMaxLength: 64,
   modelNameMaxLength: 128,
+  /** Live `say` (docs/protocol.md, *Speaking typed text*). */
+  say: {
+    /** Characters per say message (≈ 1 minute of speech at the default rate). */
+    maxCharacters: 1000,
+    rateWpm: TTS_RATE_WPM,
+    /** Say messages per minute per session (token bucket), and the burst allowed at once. */
+    perMinute: 20,
+    burst: 5,
+    /** Says a session holds at once: the one speaking and those waiting; more are refused (SAY_BUSY). */
+    maxQueued: 4,
+    ttsVoiceMaxLength: 40,
+  },
 } as const;
 
 export const SAMPLE_FORMATS = ['f32', 's16'] as const;
@@ -36,6 +49,8 @@ export const ERROR_CODES = [
   'TOO_MANY_SESSIONS',
   'UNKNOWN_SESSION',
   'MODEL_NOT_FOUND',
+  'TTS_UNAVAILABLE',
+  'SAY_BUSY',
   'IDLE_TIMEOUT',
   'INTERNAL',
 ] as const;
@@ -88,6 +103,13 @@ const modelSchema = object({
   type: string({ maxLength: 16, oneOf: ['model'] as const }),
   name: string({ maxLength: PROTOCOL_LIMITS.modelNameMaxLength }),
 });
+const saySchema = object({
+  type: string({ maxLength: 16, oneOf: ['say'] as const }),
+  text: string({ maxLength: PROTOCOL_LIMITS.say.maxCharacters, nonBlank: true }),
+  rate: number({ min: PROTOCOL_LIMITS.say.rateWpm.min, max: PROTOCOL_LIMITS.say.rateWpm.max, default: PROTOCOL_LIMITS.say.rateWpm.default }),
+  ttsVoice: optional(string({ maxLength: PROTOCOL_LIMITS.say.ttsVoiceMaxLength, pattern: { regex: /^[A-Za-z0-9_+-]+$/, description: 'an eSpeak voice name such as en-us, en-gb or en-us+f3' } })),
+});
+const sayStopSchema = object({ type: string({ maxLength: 16, oneOf: ['sayStop'] as const }) });
 const statsSchema = object({ type: string({ maxLength: 16, oneOf: ['stats'] as const }) });
 const pingSchema = object({ type: string({ maxLength: 16, oneOf: ['ping'] as const }), t: opaque(256) });
 
@@ -96,12 +118,14 @@ export type SetMessage = Infer<typeof setSchema>;
 export type ModelMessage = Infer<typeof modelSchema>;
 export type StatsRequestMessage = Infer<typeof statsSchema>;
 export type PingMessage = Infer<typeof pingSchema>;
-export type ControlMessage = SetMessage | ModelMessage | StatsRequestMessage | PingMessage;
+export type SayMessage = Infer<typeof saySchema>;
+export type SayStopMessage = Infer<typeof sayStopSchema>;
+export type ControlMessage = SetMessage | ModelMessage | StatsRequestMessage | PingMessage | SayMessage | SayStopMessage;
 export type ClientMessage = HelloMessage | ControlMessage;
 
 export type ParseResult = { ok: true; message: ClientMessage } | { ok: false; code: 'BAD_JSON' | 'BAD_MESSAGE' | 'FRAME_TOO_LARGE'; message: string };
 
-const CONTROL_SCHEMAS = { set: setSchema, model: modelSchema, stats: statsSchema, ping: pingSchema } as const;
+const CONTROL_SCHEMAS = { set: setSchema, model: modelSchema, stats: statsSchema, ping: pingSchema, say: saySchema, sayStop: sayStopSchema } as const;
 
 /** Parses and validates one text message from a client. */
 export function parseClientMessage(text: string, options: { defaultBlockMs?: number } = {}): ParseResult {
@@ -127,7 +151,7 @@ export function parseClientMessage(text: string, options: { defaultBlockMs?: num
     if (error instanceof SchemaError) return { ok: false, code: 'BAD_MESSAGE', message: error.message };
     throw error;
   }
-  return { ok: false, code: 'BAD_MESSAGE', message: `unknown message type ${JSON.stringify(type)}; expected one of "hello", "set", "model", "stats", "ping"` };
+  return { ok: false, code: 'BAD_MESSAGE', message: `unknown message type ${JSON.stringify(type)}; expected one of "hello", "set", "model", "stats", "ping", "say", "sayStop"` };
 }
 
 // ---- Server → client messages ----
@@ -201,6 +225,21 @@ export interface StatsMessage {
   overruns: number;
   policy: string;
   listeners: number;
+}
+
+/**
+ * Progress of one live `say` (answer to {"type":"say"}): `queued` (behind `position` others), `speaking`
+ * (its first audio went into the session `firstAudioMs` after the message arrived), `done` (all of it
+ * went in: `speechMs` of speech), `stopped` (sayStop or the session ended), `failed` (an error message
+ * with the cause comes just before).
+ */
+export interface SayStateMessage {
+  type: 'say';
+  id: number;
+  state: 'queued' | 'speaking' | 'done' | 'stopped' | 'failed';
+  position?: number;
+  firstAudioMs?: number;
+  speechMs?: number;
 }
 
 export interface ErrorMessage {

@@ -46,14 +46,18 @@ export function number(options: { min?: number; max?: number; integer?: boolean;
   };
 }
 
-export function string<const T extends string = string>(options: { maxLength: number; oneOf?: readonly T[]; default?: NoInfer<T> }): Schema<T> {
-  const description = options.oneOf ? `one of ${options.oneOf.map((x) => JSON.stringify(x)).join(', ')}` : `a string of at most ${options.maxLength} characters`;
+export function string<const T extends string = string>(options: { maxLength: number; oneOf?: readonly T[]; default?: NoInfer<T>; nonBlank?: boolean; pattern?: { regex: RegExp; description: string } }): Schema<T> {
+  const description = options.oneOf
+    ? `one of ${options.oneOf.map((x) => JSON.stringify(x)).join(', ')}`
+    : `${options.nonBlank ? 'a non-blank string' : options.pattern ? options.pattern.description : 'a string'} of at most ${options.maxLength} characters`;
   return {
     description,
     parse(value, path) {
       if (value === undefined && options.default !== undefined) return options.default;
       if (typeof value !== 'string' || value.length > options.maxLength) throw new SchemaError(path, description, value);
       if (options.oneOf && !options.oneOf.includes(value as T)) throw new SchemaError(path, description, value);
+      if (options.nonBlank && value.trim().length === 0) throw new SchemaError(path, description, value);
+      if (options.pattern && !options.pattern.regex.test(value)) throw new SchemaError(path, description, value);
       return value as T;
     },
   };

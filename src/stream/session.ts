@@ -338,16 +338,35 @@ export class ConvertSession {
     if (this.lastFrameAtMs > 0 && now - this.lastFrameAtMs > Math.max(2 * this.blockMs, 100)) this.counters.underruns++;
     this.lastFrameAtMs = now;
     this.inputSamples += decoded.samples.length;
+    // A live say speaks in place of the client's audio: received (and counted), not converted.
+    if (this.inputReplaced) return null;
+    this.enqueue(decoded.samples, now);
+    return null;
+  }
+
+  /**
+   * While true, the client's own audio is accepted but not converted: a live `say` (stream/say.ts) feeds
+   * the session instead, so listeners hear the text alone, and the input rate stays real time.
+   */
+  inputReplaced = false;
+
+  /** Client-rate mono audio the server generates (a live `say`), queued like the client's own. */
+  pushGenerated(samples: Float32Array): void {
+    if (this.disposed || samples.length === 0) return;
+    this.enqueue(samples, performance.now());
+  }
+
+  /** Queues client-rate mono input: resampled to the stage rate, or held during a model switch. */
+  private enqueue(samples: Float32Array, nowMs: number): void {
     if (this.heldInput) {
       // A model switch is waiting for the old pipeline to finish its queue: hold the input (≤ 5 s).
-      this.heldInput.push(decoded.samples);
-      this.heldSamples += decoded.samples.length;
+      this.heldInput.push(samples);
+      this.heldSamples += samples.length;
       while (this.heldSamples > this.format.sampleRate * 5 && this.heldInput.length > 1) this.heldSamples -= this.heldInput.shift()!.length;
-      return null;
+      return;
     }
-    const stageSamples = this.inputResampler ? this.inputResampler.process(decoded.samples) : decoded.samples;
-    this.pushStage(stageSamples, now);
-    return null;
+    const stageSamples = this.inputResampler ? this.inputResampler.process(samples) : samples;
+    this.pushStage(stageSamples, nowMs);
   }
 
   /** Voice parameters the current stage honours. */

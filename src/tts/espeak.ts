@@ -2,12 +2,16 @@
 // so svc (MIT) talks to it over a pipe instead of linking it in: the npm WebAssembly builds
 // (@echogarden/espeak-ng-emscripten, espeak-ng) would put GPL code inside svc's process. Text goes
 // in on stdin (never on the command line, so no quoting issues and no length limit there), a
-// 16-bit mono WAV comes back on stdout at eSpeak's rate (22.05 kHz).
+// 16-bit mono WAV comes back on stdout at eSpeak's rate (22.05 kHz), one clause at a time, so a live
+// `say` streams it (streamEspeak) while the CLI collects it (synthesizeEspeak).
 import { spawn } from 'node:child_process';
 import type { MonoAudio } from '../audio/types.js';
 import { SvcError } from '../errors.js';
 
-export const ESPEAK_PROGRAM = process.env.SVC_ESPEAK ?? 'espeak-ng';
+/** The eSpeak NG program: SVC_ESPEAK (read at each call), else espeak-ng on PATH. */
+export function espeakProgram(): string {
+  return process.env.SVC_ESPEAK || 'espeak-ng';
+}
 export const TTS_RATE_WPM = { min: 80, max: 450, default: 165 } as const;
 /** Longest text one call speaks (characters). */
 export const MAX_TEXT_CHARACTERS = 10_000;
@@ -29,47 +33,127 @@ export function checkText(text: string, maxCharacters = MAX_TEXT_CHARACTERS): st
   return trimmed;
 }
 
-/** Parses the canonical 44-byte WAV header eSpeak writes on stdout (its sizes say "streaming"). */
-function parseEspeakWav(bytes: Buffer): MonoAudio {
-  if (bytes.length < 44 || bytes.toString('ascii', 0, 4) !== 'RIFF' || bytes.toString('ascii', 8, 12) !== 'WAVE' || bytes.toString('ascii', 36, 40) !== 'data') {
-    throw new SvcError('INTERNAL', `${ESPEAK_PROGRAM} did not write a WAV (got ${bytes.length} bytes)`);
-  }
-  const channels = bytes.readUInt16LE(22);
-  const sampleRate = bytes.readUInt32LE(24);
-  const bits = bytes.readUInt16LE(34);
-  if (channels !== 1 || bits !== 16) throw new SvcError('INTERNAL', `${ESPEAK_PROGRAM} wrote ${channels} channel(s) of ${bits}-bit audio, expected mono 16-bit`);
-  const count = Math.floor((bytes.length - 44) / 2);
+/** Speaks `text` with eSpeak NG; SvcError TTS_UNAVAILABLE when the program is missing. */
+export async function synthesizeEspeak(text: string, options: EspeakOptions = {}): Promise<MonoAudio> {
+  const chunks: Float32Array[] = [];
+  const stream = streamEspeak(text, options, (samples) => chunks.push(samples));
+  const { sampleRate, samples: count } = await stream.done;
   const samples = new Float32Array(count);
-  for (let i = 0; i < count; i++) samples[i] = bytes.readInt16LE(44 + 2 * i) / 32768;
+  let offset = 0;
+  for (const chunk of chunks) {
+    samples.set(chunk, offset);
+    offset += chunk.length;
+  }
+  if (samples.length === 0) throw new SvcError('INVALID_ARGUMENT', 'eSpeak NG produced no audio for this text', { hint: 'give words it can pronounce' });
   return { sampleRate, samples };
 }
 
-/** Speaks `text` with eSpeak NG; SvcError TTS_UNAVAILABLE when the program is missing. */
-export async function synthesizeEspeak(text: string, options: EspeakOptions = {}): Promise<MonoAudio> {
+/** A running eSpeak NG: its audio arrives through the callback as it is synthesised. */
+export interface EspeakStream {
+  /** Resolves once eSpeak has exited and all its audio was delivered: the rate and the sample count. */
+  readonly done: Promise<{ sampleRate: number; samples: number }>;
+  /** Stops eSpeak (done then resolves with what was delivered). */
+  cancel(): void;
+  /** Stops reading eSpeak's output (it then blocks on its pipe): back-pressure for a paced consumer. */
+  pause(): void;
+  resume(): void;
+}
+
+/**
+ * Runs eSpeak NG and hands its audio over as it is produced: eSpeak writes one clause at a time on
+ * stdout (the first arrives ~50 ms after the text), so a live `say` can start speaking long before
+ * eSpeak has finished. `onAudio` gets mono samples in [−1, 1] at `sampleRate` (eSpeak's, 22.05 kHz).
+ * Rejects with TTS_UNAVAILABLE when the program is missing, INVALID_ARGUMENT when eSpeak refuses (an
+ * unknown voice).
+ */
+export function streamEspeak(text: string, options: EspeakOptions, onAudio: (samples: Float32Array, sampleRate: number) => void, program = espeakProgram()): EspeakStream {
   const voice = options.voice ?? 'en-us';
-  if (!/^[A-Za-z0-9_+-]{1,40}$/.test(voice)) throw new SvcError('INVALID_ARGUMENT', `the eSpeak voice must be a name such as en-us, en-gb or en-us+f3, got ${JSON.stringify(voice)}`);
-  const rate = options.rateWpm ?? TTS_RATE_WPM.default;
-  const args = ['--stdout', '-v', voice, '-s', String(Math.round(rate)), '-p', String(Math.round(options.pitch ?? 50))];
-  const chunks: Buffer[] = [];
-  const errors: Buffer[] = [];
-  const code = await new Promise<number>((resolve, reject) => {
-    const child = spawn(ESPEAK_PROGRAM, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+  let cancel = () => {};
+  let pause = () => {};
+  let resume = () => {};
+  const done = new Promise<{ sampleRate: number; samples: number }>((resolve, reject) => {
+    if (!/^[A-Za-z0-9_+-]{1,40}$/.test(voice)) {
+      reject(new SvcError('INVALID_ARGUMENT', `the eSpeak voice must be a name such as en-us, en-gb or en-us+f3, got ${JSON.stringify(voice)}`));
+      return;
+    }
+    const rate = options.rateWpm ?? TTS_RATE_WPM.default;
+    const args = ['--stdout', '-v', voice, '-s', String(Math.round(rate)), '-p', String(Math.round(options.pitch ?? 50))];
+    const child = spawn(program, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    const decoder = new EspeakWavDecoder();
+    const errors: Buffer[] = [];
+    let cancelled = false;
+    let failed: unknown = null;
+    cancel = () => {
+      cancelled = true;
+      child.kill();
+    };
+    pause = () => child.stdout.pause();
+    resume = () => child.stdout.resume();
     child.on('error', (error: NodeJS.ErrnoException) => {
       if (error.code === 'ENOENT') {
-        reject(new SvcError('TTS_UNAVAILABLE', `text to speech needs the eSpeak NG program (${ESPEAK_PROGRAM}), which is not installed`, { hint: 'install it with `apt-get install espeak-ng` (or run scripts/setup.sh)' }));
-      } else reject(new SvcError('TTS_UNAVAILABLE', `cannot start ${ESPEAK_PROGRAM}: ${error.message}`, { cause: error }));
+        failed = new SvcError('TTS_UNAVAILABLE', `text to speech needs the eSpeak NG program (${program}), which is not installed`, { hint: 'install it with `apt-get install espeak-ng` (or run scripts/setup.sh)' });
+      } else failed = new SvcError('TTS_UNAVAILABLE', `cannot start ${program}: ${error.message}`, { cause: error });
     });
-    child.stdout.on('data', (c: Buffer) => chunks.push(c));
+    child.stdout.on('data', (bytes: Buffer) => {
+      if (cancelled || failed) return;
+      try {
+        const samples = decoder.push(bytes);
+        if (samples.length > 0) onAudio(samples, decoder.sampleRate);
+      } catch (error) {
+        failed = error;
+        child.kill();
+      }
+    });
     child.stderr.on('data', (c: Buffer) => errors.push(c));
-    child.on('close', (status) => resolve(status ?? 1));
     child.stdin.on('error', () => {}); // a child that exits early (bad voice) closes its stdin; 'close' reports it
+    child.on('close', (status) => {
+      if (failed) return reject(failed);
+      const result = { sampleRate: decoder.sampleRate, samples: decoder.samplesOut };
+      if (cancelled) return resolve(result);
+      const stderr = Buffer.concat(errors).toString('utf8').trim();
+      if (status !== 0 || /does not exist|not found/i.test(stderr)) {
+        return reject(new SvcError('INVALID_ARGUMENT', `eSpeak NG failed${stderr ? `: ${stderr.split('\n')[0]}` : ` (exit ${status})`}`, { hint: 'list its voices with `espeak-ng --voices`' }));
+      }
+      if (!decoder.headerSeen) return reject(new SvcError('INTERNAL', `${program} did not write a WAV`));
+      resolve(result);
+    });
     child.stdin.end(text);
   });
-  const stderr = Buffer.concat(errors).toString('utf8').trim();
-  if (code !== 0 || /does not exist|not found/i.test(stderr)) {
-    throw new SvcError('INVALID_ARGUMENT', `eSpeak NG failed${stderr ? `: ${stderr.split('\n')[0]}` : ` (exit ${code})`}`, { hint: 'list its voices with `espeak-ng --voices`' });
+  return { done, cancel: () => cancel(), pause: () => pause(), resume: () => resume() };
+}
+
+/**
+ * Incremental reader of the WAV eSpeak writes on stdout: the canonical 44-byte header (its sizes say
+ * "streaming"), then 16-bit mono samples split anywhere, even inside a sample.
+ */
+export class EspeakWavDecoder {
+  sampleRate = 0;
+  samplesOut = 0;
+  headerSeen = false;
+  private pending: Buffer = Buffer.alloc(0);
+
+  push(bytes: Buffer): Float32Array {
+    let data = this.pending.length > 0 ? Buffer.concat([this.pending, bytes]) : bytes;
+    if (!this.headerSeen) {
+      if (data.length < 44) {
+        this.pending = data;
+        return new Float32Array(0);
+      }
+      if (data.toString('ascii', 0, 4) !== 'RIFF' || data.toString('ascii', 8, 12) !== 'WAVE' || data.toString('ascii', 36, 40) !== 'data') {
+        throw new SvcError('INTERNAL', `eSpeak NG did not write a WAV (its output starts ${JSON.stringify(data.toString('latin1', 0, 12))})`);
+      }
+      const channels = data.readUInt16LE(22);
+      const bits = data.readUInt16LE(34);
+      if (channels !== 1 || bits !== 16) throw new SvcError('INTERNAL', `eSpeak NG wrote ${channels} channel(s) of ${bits}-bit audio, expected mono 16-bit`);
+      this.sampleRate = data.readUInt32LE(24);
+      this.headerSeen = true;
+      data = data.subarray(44);
+    }
+    const count = data.length >> 1;
+    const samples = new Float32Array(count);
+    for (let i = 0; i < count; i++) samples[i] = data.readInt16LE(2 * i) / 32768;
+    this.pending = Buffer.from(data.subarray(2 * count));
+    this.samplesOut += count;
+    return samples;
   }
-  const audio = parseEspeakWav(Buffer.concat(chunks));
-  if (audio.samples.length === 0) throw new SvcError('INVALID_ARGUMENT', 'eSpeak NG produced no audio for this text', { hint: 'give words it can pronounce' });
-  return audio;
 }

@@ -340,6 +340,7 @@ async function connect() {
     spectrogram.start();
     statsTimer = setInterval(updateCounters, 250);
     ui.disconnect.disabled = false;
+    enableSay(true);
     setStatus('live', `Live · ${engine.inputLabel || 'microphone'}`);
   } catch (error) {
     const title = error.code ? `Server refused (${error.code})` : 'Could not start';
@@ -391,6 +392,9 @@ function wireConnection(conn) {
     showError(`Server error (${error.code})`, error.message);
     if (error.fatal) teardown('error');
   });
+  conn.on('message', (message) => {
+    if (message.type === 'say') showSay(message);
+  });
   conn.on('close', ({ code, reason, byUser }) => {
     if (byUser) return;
     showError('Disconnected', `the server closed the connection (code ${code}${reason ? `: ${reason}` : ''})`);
@@ -413,6 +417,7 @@ async function teardown(state = 'idle') {
   outputMeter.reset();
   ui.connect.disabled = false;
   ui.disconnect.disabled = true;
+  enableSay(false);
   ui.copyObs.disabled = true;
   ui.model.disabled = true;
   ui.formant.disabled = false;
@@ -548,6 +553,25 @@ ui.jitter.addEventListener('input', () => {
   saveSettings();
 });
 for (const radio of document.querySelectorAll('input[name="spec-source"]')) radio.addEventListener('change', setSpectrogramSource);
+
+// ---- Say: typed text spoken into this session (protocol {"type":"say"}) ----
+function enableSay(on) {
+  $('say-text').disabled = !on;
+  $('say-send').disabled = !on;
+}
+
+function showSay(message) {
+  const what = { queued: `queued (${message.position} before it)`, speaking: `speaking (first audio after ${message.firstAudioMs} ms)`, done: 'done', stopped: 'stopped', failed: 'failed' }[message.state] ?? message.state;
+  $('say-status').textContent = `Say ${message.id}: ${what}.`;
+}
+
+$('say-form').addEventListener('submit', (event) => {
+  event.preventDefault();
+  const text = $('say-text').value.trim();
+  if (!text || !connection) return;
+  connection.send({ type: 'say', text });
+  $('say-text').value = '';
+});
 
 ui.connect.addEventListener('click', connect);
 ui.disconnect.addEventListener('click', () => teardown('idle'));
