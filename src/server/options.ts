@@ -4,7 +4,7 @@ import { SvcError } from '../errors.js';
 import { DEFAULT_BEHIND_POLICY, type BehindPolicy } from '../engine/pipeline.js';
 import { PROTOCOL_LIMITS, type ModelListEntry } from '../stream/protocol.js';
 import type { StageFactory } from '../voices/stage.js';
-import { isLoopbackHost } from './access.js';
+import { isLoopbackHost, TrustedProxies } from './access.js';
 
 export interface ServerOptions {
   /** Interface to bind. Default 127.0.0.1 (this machine only); any other needs a token. */
@@ -17,6 +17,11 @@ export interface ServerOptions {
   allowHosts?: string[];
   /** Browser origins allowed besides the server's own ("*" allows every origin). */
   allowOrigins?: string[];
+  /**
+   * Reverse proxies whose X-Forwarded-For names the client (CIDR blocks, addresses or "loopback"), so
+   * per-address budgets count clients, not the proxy. Default: none (the socket's address counts).
+   */
+  trustProxy?: string[];
   /** Block length for clients whose hello has no blockMs, in ms (10–500). Default 20. */
   blockMs?: number;
   /** Most concurrent sessions (convert + listen). Default 64. */
@@ -96,6 +101,7 @@ export interface ServerConfig {
   token: string | undefined;
   allowHosts: string[];
   allowOrigins: string[];
+  trustProxy: string[];
   blockMs: number;
   maxSessions: number;
   maxListenersPerSession: number;
@@ -140,6 +146,7 @@ export function resolveServerOptions(o: ServerOptions): ServerConfig {
     token: o.token,
     allowHosts: o.allowHosts ?? [],
     allowOrigins: o.allowOrigins ?? [],
+    trustProxy: TrustedProxies.parse(o.trustProxy ?? []).specs.slice(),
     blockMs: check('blockMs', o.blockMs ?? 20, PROTOCOL_LIMITS.blockMs.min, PROTOCOL_LIMITS.blockMs.max),
     maxSessions: check('maxSessions', o.maxSessions ?? 64, 1, 100000, true),
     maxListenersPerSession: check('maxListenersPerSession', o.maxListenersPerSession ?? 8, 0, 10000, true),

@@ -20,6 +20,7 @@ interface ServeOptions {
   token?: string;
   allowOrigin?: string[];
   allowHost?: string[];
+  trustProxy?: string[];
   maxListeners: number;
   helloTimeoutS: number;
   maxAudioSpeed: number;
@@ -55,6 +56,7 @@ export function register(program: Command): void {
     .option('--port <number>', 'TCP port (0 = any free port)', numberArg('--port', { min: 0, max: 65535, integer: true }), 8080)
     .option('--token <secret>', 'require this token from clients (?token=SECRET in the URL or "token" in hello); default: no token. Also read from SVC_TOKEN')
     .option('--allow-host <name...>', 'without --token the server answers only requests whose Host is a loopback name (DNS-rebinding protection); also answer these host names, e.g. my-pc.local')
+    .option('--trust-proxy <cidr...>', 'reverse proxies (CIDR blocks, addresses, or "loopback") whose X-Forwarded-For names the client, so per-address limits count clients and not the proxy; others\' X-Forwarded-For is ignored')
     .option('--allow-origin <origin...>', 'browser origins allowed to connect besides the server\'s own pages, e.g. https://example.org; "*" allows any (clients without an Origin header are always allowed)')
     .option('--block-ms <ms>', `block length for clients that do not choose one, in ms (${PROTOCOL_LIMITS.blockMs.min}-${PROTOCOL_LIMITS.blockMs.max}); smaller = lower latency, more CPU`, numberArg('--block-ms', { min: PROTOCOL_LIMITS.blockMs.min, max: PROTOCOL_LIMITS.blockMs.max }), 20)
     .option('--max-sessions <n>', 'most concurrent sessions (converting clients + listeners); more are refused with TOO_MANY_SESSIONS', numberArg('--max-sessions', { min: 1, max: 10000, integer: true }), 64)
@@ -110,6 +112,7 @@ export function register(program: Command): void {
           token,
           allowOrigins: options.allowOrigin,
           allowHosts: options.allowHost,
+          trustProxy: options.trustProxy,
           maxListenersPerSession: options.maxListeners,
           helloTimeoutS: options.helloTimeoutS,
           maxAudioSpeed: options.maxAudioSpeed,
