@@ -11,7 +11,7 @@ import type { OnnxProvider } from '../../onnx/session.js';
 import { modelDisplayName } from '../../voices/registry.js';
 import { serverModelOptions } from '../../server/models.js';
 import { MODEL_PRECISIONS, type ModelPrecision } from '../../voices/sovits/model.js';
-import { ModelResolver } from '../../voices/sovits/stage.js';
+import { ModelWorkers } from '../../voices/worker/model-host.js';
 import { numberArg } from '../options.js';
 
 interface ServeOptions {
@@ -96,8 +96,10 @@ export function register(program: Command): void {
         });
       }
       const log = options.quiet ? undefined : (line: string) => console.error(`svc: ${line}`);
-      // Model voices: loaded once per process, shared by sessions; a bad --model fails here, before listening.
-      const models = new ModelResolver({ builtin: loadBuiltinStageFactory, f0Method: options.f0 as F0Method, provider: options.provider as OnnxProvider, intraOpThreads: options.threads, clusterRatio: options.clusterRatio, precision: options.precision as ModelPrecision, log,
+      // Model voices: each bundle loaded once, on its own worker thread that also runs the stages of every
+      // session using it (src/voices/worker/model-host.ts), so a load never stalls other sessions; a bad
+      // --model fails here, before listening.
+      const models = new ModelWorkers({ builtin: loadBuiltinStageFactory, f0Method: options.f0 as F0Method, provider: options.provider as OnnxProvider, intraOpThreads: options.threads, clusterRatio: options.clusterRatio, precision: options.precision as ModelPrecision, log,
         rvc: { indexRate: options.indexRate, protect: options.protect, rmsMixRate: options.rmsMixRate } });
       const stageFactory = options.model === undefined ? undefined : await models.defaultFactory(options.model, options.speaker);
       const modelName = options.model === undefined ? undefined : modelDisplayName(options.model) + (options.speaker === undefined ? '' : `:${options.speaker}`);
