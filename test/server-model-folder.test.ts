@@ -11,7 +11,7 @@ import { makeReference } from '../src/voices/sovits/bundle.js';
 import { serverModelOptions } from '../src/server/models.js';
 import { loadBuiltinStageFactory, startServer, type SvcServer } from '../src/server/server.js';
 import { modelDisplayName } from '../src/voices/registry.js';
-import { ModelResolver } from '../src/voices/sovits/stage.js';
+import { ModelWorkers } from '../src/voices/worker/model-host.js';
 import { makeTempDir } from './helpers/index.js';
 import { rawClient, type RawClient } from './stream-utils.js';
 
@@ -19,7 +19,7 @@ const temp = makeTempDir('svc-server-model-folder-');
 const root = join(temp.dir, 'models');
 const folder = join(temp.dir, 'my bundles', 'tiny');
 let previousModelsDir: string | undefined;
-let models: ModelResolver;
+let models: ModelWorkers;
 let server: SvcServer;
 
 /** A server path in a client-facing text: an absolute path with at least one folder. */
@@ -33,7 +33,7 @@ test.before(async () => {
   previousModelsDir = process.env.SVC_MODELS_DIR;
   process.env.SVC_MODELS_DIR = root;
   // What `svc serve --model FOLDER` wires up (src/cli/commands/serve.ts).
-  models = new ModelResolver({ builtin: loadBuiltinStageFactory, f0Method: 'dsp' });
+  models = new ModelWorkers({ builtin: loadBuiltinStageFactory, f0Method: 'dsp' });
   server = await startServer({ port: 0, stageFactory: await models.defaultFactory(folder), modelName: modelDisplayName(folder), ...serverModelOptions(models) });
 });
 

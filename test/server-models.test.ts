@@ -9,7 +9,7 @@ import { copyFileSync, mkdirSync, readdirSync, readFileSync, truncateSync, write
 import { join } from 'node:path';
 import { makeReference } from '../src/voices/sovits/bundle.js';
 import { loadBuiltinStageFactory, startServer, type SvcServer } from '../src/server/server.js';
-import { ModelResolver } from '../src/voices/sovits/stage.js';
+import { ModelWorkers } from '../src/voices/worker/model-host.js';
 import type { StageFactory } from '../src/voices/stage.js';
 import { makeTempDir } from './helpers/index.js';
 import { rawClient, type RawClient } from './stream-utils.js';
@@ -17,7 +17,7 @@ import { rawClient, type RawClient } from './stream-utils.js';
 const temp = makeTempDir('svc-server-models-');
 const root = join(temp.dir, 'models');
 let previousModelsDir: string | undefined;
-let models: ModelResolver;
+let models: ModelWorkers;
 let server: SvcServer;
 let resolverCalls: string[] = [];
 
@@ -45,7 +45,7 @@ test.before(async () => {
   copyBundle(tiny, join('..', 'cwd', 'cwdbundle'));
   previousModelsDir = process.env.SVC_MODELS_DIR;
   process.env.SVC_MODELS_DIR = root;
-  models = new ModelResolver({ builtin: loadBuiltinStageFactory, f0Method: 'dsp' });
+  models = new ModelWorkers({ builtin: loadBuiltinStageFactory, f0Method: 'dsp' });
   const resolveModel = (name: string): Promise<StageFactory> => {
     resolverCalls.push(name);
     return models.resolve(name);

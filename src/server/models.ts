@@ -104,10 +104,10 @@ export class ModelBlocks {
 
 /**
  * How `svc serve` finds voices by name: the resolver (installed bundles and the `--model` folder, which
- * clients select by its folder name), its listing for GET /api/models, and the on-disk state the failure
- * cache keys on.
+ * clients select by its folder name; `svc serve` passes ModelWorkers, which loads and runs each model on
+ * its own thread), its listing for GET /api/models, and the on-disk state the failure cache keys on.
  */
-export function serverModelOptions(models: ModelResolver): Pick<ServerOptions, 'resolveModel' | 'listModels' | 'modelFingerprint'> {
+export function serverModelOptions(models: Pick<ModelResolver, 'resolve' | 'folderModels' | 'fingerprint'>): Pick<ServerOptions, 'resolveModel' | 'listModels' | 'modelFingerprint'> {
   return {
     resolveModel: (name) => models.resolve(name),
     listModels: () => installedModelEntries(models.folderModels()),

@@ -4,7 +4,7 @@ import { SvcError } from '../errors.js';
 import { DEFAULT_BEHIND_POLICY, type BehindPolicy } from '../engine/pipeline.js';
 import { PROTOCOL_LIMITS, type ModelListEntry } from '../stream/protocol.js';
 import type { StageFactory } from '../voices/stage.js';
-import { isLoopbackHost } from './access.js';
+import { isLoopbackHost, TrustedProxies } from './access.js';
 
 export interface ServerOptions {
   /** Interface to bind. Default 127.0.0.1 (this machine only); any other needs a token. */
@@ -17,6 +17,11 @@ export interface ServerOptions {
   allowHosts?: string[];
   /** Browser origins allowed besides the server's own ("*" allows every origin). */
   allowOrigins?: string[];
+  /**
+   * Reverse proxies whose X-Forwarded-For names the client (CIDR blocks, addresses or "loopback"), so
+   * per-address budgets count clients, not the proxy. Default: none (the socket's address counts).
+   */
+  trustProxy?: string[];
   /**
    * Block length for clients whose hello has no blockMs, in ms (10–500), for every voice. Default: 20 ms
    * for the built-in voice and, for a model, the smallest block it converts in time on this machine,
@@ -100,6 +105,7 @@ export interface ServerConfig {
   token: string | undefined;
   allowHosts: string[];
   allowOrigins: string[];
+  trustProxy: string[];
   /** Block for clients that choose none: the operator's for every voice, else 20 ms for the built-in voice. */
   blockMs: number;
   /** True when the operator set blockMs: model voices then use it too instead of their measured block. */
@@ -147,6 +153,7 @@ export function resolveServerOptions(o: ServerOptions): ServerConfig {
     token: o.token,
     allowHosts: o.allowHosts ?? [],
     allowOrigins: o.allowOrigins ?? [],
+    trustProxy: TrustedProxies.parse(o.trustProxy ?? []).specs.slice(),
     blockMs: check('blockMs', o.blockMs ?? 20, PROTOCOL_LIMITS.blockMs.min, PROTOCOL_LIMITS.blockMs.max),
     blockMsFixed: o.blockMs !== undefined,
     maxSessions: check('maxSessions', o.maxSessions ?? 64, 1, 100000, true),

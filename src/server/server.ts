@@ -41,7 +41,7 @@ export interface SvcServer {
 export function createServer(options: ServerOptions = {}): SvcServer {
   const config = resolveServerOptions(options);
   const log = options.log ?? (() => {});
-  const access = new AccessPolicy({ token: config.token, allowHosts: config.allowHosts, allowOrigins: config.allowOrigins });
+  const access = new AccessPolicy({ token: config.token, allowHosts: config.allowHosts, allowOrigins: config.allowOrigins, trustProxy: config.trustProxy });
   const table = new SessionTable<Connection>(config.maxSessions, config.maxListenersPerSession);
   const pending = new PendingGate<Connection>(config.maxPendingPerAddress, config.maxPending);
   const connections = new Set<Connection>();
@@ -120,7 +120,7 @@ export function createServer(options: ServerOptions = {}): SvcServer {
       log(`rejected WebSocket from origin ${req.headers.origin}`);
       return rejectUpgrade(socket, 403, 'origin', 'Forbidden');
     }
-    wss.handleUpgrade(req, socket, head, (ws) => onConnection(ws, url, req.socket.remoteAddress ?? 'unknown'));
+    wss.handleUpgrade(req, socket, head, (ws) => onConnection(ws, url, access.clientAddress(req)));
   }
 
   function onConnection(ws: WebSocket, url: URL, address: string): void {

@@ -11,7 +11,7 @@ import type { OnnxProvider } from '../../onnx/session.js';
 import { modelDisplayName } from '../../voices/registry.js';
 import { serverModelOptions } from '../../server/models.js';
 import { MODEL_PRECISIONS, type ModelPrecision } from '../../voices/sovits/model.js';
-import { ModelResolver } from '../../voices/sovits/stage.js';
+import { ModelWorkers } from '../../voices/worker/model-host.js';
 import { numberArg } from '../options.js';
 
 interface ServeOptions {
@@ -20,6 +20,7 @@ interface ServeOptions {
   token?: string;
   allowOrigin?: string[];
   allowHost?: string[];
+  trustProxy?: string[];
   maxListeners: number;
   helloTimeoutS: number;
   maxAudioSpeed: number;
@@ -55,6 +56,7 @@ export function register(program: Command): void {
     .option('--port <number>', 'TCP port (0 = any free port)', numberArg('--port', { min: 0, max: 65535, integer: true }), 8080)
     .option('--token <secret>', 'require this token from clients (?token=SECRET in the URL or "token" in hello); default: no token. Also read from SVC_TOKEN')
     .option('--allow-host <name...>', 'without --token the server answers only requests whose Host is a loopback name (DNS-rebinding protection); also answer these host names, e.g. my-pc.local')
+    .option('--trust-proxy <cidr...>', 'reverse proxies (CIDR blocks, addresses, or "loopback") whose X-Forwarded-For names the client, so per-address limits count clients and not the proxy; others\' X-Forwarded-For is ignored')
     .option('--allow-origin <origin...>', 'browser origins allowed to connect besides the server\'s own pages, e.g. https://example.org; "*" allows any (clients without an Origin header are always allowed)')
     .option('--block-ms <ms>', `block length for clients that do not choose one, for every voice, in ms (${PROTOCOL_LIMITS.blockMs.min}-${PROTOCOL_LIMITS.blockMs.max}); smaller = lower latency, more CPU. Default: 20 for the built-in voice; for a model the smallest block it converts in time here, measured when it loads`, numberArg('--block-ms', { min: PROTOCOL_LIMITS.blockMs.min, max: PROTOCOL_LIMITS.blockMs.max }))
     .option('--max-sessions <n>', 'most concurrent sessions (converting clients + listeners); more are refused with TOO_MANY_SESSIONS', numberArg('--max-sessions', { min: 1, max: 10000, integer: true }), 64)
@@ -94,8 +96,10 @@ export function register(program: Command): void {
         });
       }
       const log = options.quiet ? undefined : (line: string) => console.error(`svc: ${line}`);
-      // Model voices: loaded once per process, shared by sessions; a bad --model fails here, before listening.
-      const models = new ModelResolver({ builtin: loadBuiltinStageFactory, f0Method: options.f0 as F0Method, provider: options.provider as OnnxProvider, intraOpThreads: options.threads, clusterRatio: options.clusterRatio, precision: options.precision as ModelPrecision, log,
+      // Model voices: each bundle loaded once, on its own worker thread that also runs the stages of every
+      // session using it (src/voices/worker/model-host.ts), so a load never stalls other sessions; a bad
+      // --model fails here, before listening.
+      const models = new ModelWorkers({ builtin: loadBuiltinStageFactory, f0Method: options.f0 as F0Method, provider: options.provider as OnnxProvider, intraOpThreads: options.threads, clusterRatio: options.clusterRatio, precision: options.precision as ModelPrecision, log,
         rvc: { indexRate: options.indexRate, protect: options.protect, rmsMixRate: options.rmsMixRate } });
       const stageFactory = options.model === undefined ? undefined : await models.defaultFactory(options.model, options.speaker);
       const modelName = options.model === undefined ? undefined : modelDisplayName(options.model) + (options.speaker === undefined ? '' : `:${options.speaker}`);
@@ -110,6 +114,7 @@ export function register(program: Command): void {
           token,
           allowOrigins: options.allowOrigin,
           allowHosts: options.allowHost,
+          trustProxy: options.trustProxy,
           maxListenersPerSession: options.maxListeners,
           helloTimeoutS: options.helloTimeoutS,
           maxAudioSpeed: options.maxAudioSpeed,

@@ -3,11 +3,12 @@
 // it was created) and resolves with the converted block. The stage contract already allows a Promise
 // from process() and the pipeline keeps one call in flight per session, so order is kept by construction;
 // output is bit-identical to the in-process voice (same code, same state, one block at a time).
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { SvcError } from '../../errors.js';
 import type { ConverterStage, StageFactory, VoiceParams } from '../stage.js';
 import { DspVoice } from './voice.js';
 import type { PoolReply, PoolRequest } from './worker.js';
+import { startModuleWorker } from '../worker/start.js';
 
 interface PoolWorker {
   worker: Worker;
@@ -17,14 +18,6 @@ interface PoolWorker {
   failed: Error | null;
   /** Resolves once the thread has loaded the voice code (seconds under tsx on a busy machine). */
   ready: Promise<void>;
-}
-
-/** A Worker running worker.ts: under tsx (tests, bench) the .ts file through tsx's loader, else the built .js. */
-function startWorker(): Worker {
-  const url = new URL(import.meta.url.endsWith('.ts') ? './worker.ts' : './worker.js', import.meta.url);
-  if (!url.pathname.endsWith('.ts')) return new Worker(url);
-  const tsxApi = import.meta.resolve('tsx/esm/api');
-  return new Worker(`import(${JSON.stringify(tsxApi)}).then((api) => { api.register(); return import(${JSON.stringify(url.href)}); });`, { eval: true });
 }
 
 export class DspWorkerPool {
@@ -41,7 +34,7 @@ export class DspWorkerPool {
 
   private spawn(): PoolWorker {
     let markReady = () => {};
-    const entry: PoolWorker = { worker: startWorker(), stages: 0, pending: new Map(), failed: null, ready: new Promise((r) => (markReady = r)) };
+    const entry: PoolWorker = { worker: startModuleWorker(import.meta.url, 'worker'), stages: 0, pending: new Map(), failed: null, ready: new Promise((r) => (markReady = r)) };
     entry.worker.unref();
     entry.worker.on('message', (reply: PoolReply) => {
       if (reply.op === 'ready') return markReady();

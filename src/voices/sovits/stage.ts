@@ -216,6 +216,14 @@ export function neuralStageShape(model: SovitsModel, f0LatencySamples: number, o
   return { f0LatencySamples, lookaheadSamples, contextSamples: lookaheadSamples + leftContext + Math.round(0.02 * sr) };
 }
 
+/** Where a protocol model name points (ModelResolver.locate). */
+export interface LocatedModel {
+  modelName: string;
+  speaker: string | undefined;
+  /** The bundle folder. */
+  dir: string;
+}
+
 export interface ModelResolverOptions extends Omit<NeuralStageOptions, 'speaker'> {
   provider?: OnnxProvider;
   intraOpThreads?: number;
@@ -245,17 +253,13 @@ export class ModelResolver {
   /** Stage factory for a protocol model name; rejects with MODEL_NOT_FOUND / MODEL_INVALID / INVALID_ARGUMENT. */
   resolve(name: string): Promise<StageFactory> {
     if (name === 'builtin') return this.options.builtin();
-    const colon = name.indexOf(':');
-    const modelName = colon < 0 ? name : name.slice(0, colon);
-    const speaker = colon < 0 ? undefined : name.slice(colon + 1);
-    const folder = this.folders.get(modelName);
-    if (folder === undefined && (!/^[\w][\w.-]*$/.test(modelName) || modelName.includes('..'))) {
-      return Promise.reject(new SvcError('MODEL_NOT_FOUND', `model names are installed folder names (letters, digits, '.', '-', '_'), not paths; got ${JSON.stringify(name)}`, { hint: 'the server lists them on its models endpoint (api/models) and with `svc models`' }));
+    let located: LocatedModel;
+    try {
+      located = this.locate(name);
+    } catch (error) {
+      return Promise.reject(error);
     }
-    const dir = folder ?? findInstalledModelDir(modelName);
-    if (dir === undefined) {
-      return Promise.reject(new SvcError('MODEL_NOT_FOUND', `no model named '${modelName}'; installed: ${this.names().join(', ') || 'none'}; also builtin`, { hint: 'the server lists them on its models endpoint (api/models) and with `svc models`' }));
-    }
+    const { dir, speaker } = located;
     let factory = this.factories.get(name);
     if (!factory) {
       // Loaded by folder, so the server's --model and the same bundle asked for by name share one load.
@@ -266,6 +270,26 @@ export class ModelResolver {
       factory.catch(() => this.factories.delete(name));
     }
     return factory;
+  }
+
+  /**
+   * The bundle folder a protocol model name ("NAME" or "NAME:SPEAKER", not "builtin") stands for, without
+   * loading anything: a command-line folder or an installed bundle. Throws MODEL_NOT_FOUND for anything
+   * else (paths included).
+   */
+  locate(name: string): LocatedModel {
+    const colon = name.indexOf(':');
+    const modelName = colon < 0 ? name : name.slice(0, colon);
+    const speaker = colon < 0 ? undefined : name.slice(colon + 1);
+    const folder = this.folders.get(modelName);
+    if (folder === undefined && (!/^[\w][\w.-]*$/.test(modelName) || modelName.includes('..'))) {
+      throw new SvcError('MODEL_NOT_FOUND', `model names are installed folder names (letters, digits, '.', '-', '_'), not paths; got ${JSON.stringify(name)}`, { hint: 'the server lists them on its models endpoint (api/models) and with `svc models`' });
+    }
+    const dir = folder ?? findInstalledModelDir(modelName);
+    if (dir === undefined) {
+      throw new SvcError('MODEL_NOT_FOUND', `no model named '${modelName}'; installed: ${this.names().join(', ') || 'none'}; also builtin`, { hint: 'the server lists them on its models endpoint (api/models) and with `svc models`' });
+    }
+    return { modelName, speaker, dir };
   }
 
   /** Model names a client may ask for besides builtin: the command-line folders, then the installed bundles that load. */
@@ -313,6 +337,12 @@ export class ModelResolver {
    * call it; it shadows an installed bundle of the same name.
    */
   async defaultFactory(nameOrPath: string, speaker?: string): Promise<StageFactory> {
+    const name = this.addFolder(nameOrPath);
+    return this.resolve(speaker === undefined ? name : `${name}:${speaker}`);
+  }
+
+  /** Makes a bundle folder given on the command line selectable by its folder name (see defaultFactory); returns that name. */
+  addFolder(nameOrPath: string): string {
     const dir = resolveModelDir(nameOrPath);
     const name = basename(dir);
     if (findInstalledModelDir(name) !== dir) {
@@ -320,7 +350,7 @@ export class ModelResolver {
       this.folders.set(name, dir);
       for (const key of [...this.factories.keys()]) if (key.split(':')[0] === name) this.factories.delete(key);
     }
-    return this.resolve(speaker === undefined ? name : `${name}:${speaker}`);
+    return name;
   }
 
   /** The server's --cluster-ratio applies to the models that have a cluster model; others convert without. */
