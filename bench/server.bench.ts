@@ -11,14 +11,17 @@ import { runLoad, speechFrames48k, startChildServer, type LoadResult } from './s
 
 export async function run(ctx: BenchContext): Promise<BenchRow[]> {
   const rows: BenchRow[] = [];
-  const load = () => `host load average ${loadavg()[0].toFixed(1)} on ${availableParallelism()} cores`;
+  // The machine's own load (1, 5, 15 min averages, as `uptime` prints them): on a shared machine the
+  // sessions held say as much about the neighbours as about the server.
+  const load = () => `host load average ${loadavg().map((x) => x.toFixed(1)).join(', ')} on ${availableParallelism()} cores`;
+  ctx.log(`server: before the run: ${load()}`);
   const frames = await speechFrames48k(ctx);
   const seconds = ctx.quick ? 3 : 8;
-  const steps = ctx.quick ? [10, 20] : [20, 40, 60, 80, 100, 120];
+  const steps = ctx.quick ? [10, 20] : [10, 20, 40, 60, 80, 100, 120, 140];
   // Side by side: the voice on the main thread, and on one worker thread per core (--dsp-workers).
   for (const workers of [0, availableParallelism()]) {
-    const label = workers === 0 ? 'main thread' : `${workers} DSP threads`;
-    const server = await startChildServer(['--max-sessions', '1000', '--max-queue-ms', '200', '--dsp-workers', String(workers)], { pin: false });
+    const label = workers === 0 ? 'main thread' : `--dsp-workers auto = ${workers} threads`;
+    const server = await startChildServer(['--max-sessions', '1000', '--max-queue-ms', '200', '--dsp-workers', workers === 0 ? '0' : 'auto'], { pin: false });
     try {
       let held: LoadResult | null = null;
       for (const count of steps) {
@@ -26,7 +29,7 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
         const result = await runLoad(server.url, count, seconds, frames);
         const share = result.blocks > 0 ? result.lateBlocks / result.blocks : 1;
         const ok = share < 0.01 && result.policyBlocks === 0;
-        ctx.log(`server:   late ${result.lateBlocks}/${result.blocks} policy=${result.policyBlocks} cpu=${result.cpuCores.toFixed(2)} cores clientLate=${result.clientLateMs.toFixed(1)} ms`);
+        ctx.log(`server:   ${count} sessions ${ok ? 'held' : 'not held'}: late share ${((share * 100).toFixed(2))} % (${result.lateBlocks}/${result.blocks}) policy=${result.policyBlocks} cpu=${result.cpuCores.toFixed(2)} cores clientLate=${result.clientLateMs.toFixed(1)} ms; ${load()}`);
         rows.push({
           group: 'server',
           name: `late-block share at ${count} sessions (${label})`,

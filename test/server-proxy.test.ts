@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import WebSocket from 'ws';
 import { streamAudio } from '../src/stream/client.js';
 import { startServer } from '../src/server/server.js';
 import { sleep } from './stream-utils.js';
@@ -49,6 +50,7 @@ http {
       proxy_set_header Upgrade $http_upgrade;
       proxy_set_header Connection "upgrade";
       proxy_set_header Host $host;
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
       proxy_read_timeout 1h;
     }
   }
@@ -104,6 +106,50 @@ test('two servers behind nginx: sessions spread over both and each converts its 
     await new Promise((r) => nginx.once('exit', r));
     await a.close();
     await b.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('behind nginx with --trust-proxy 127.0.0.1 (the proxy), the pending cap counts each client, not the proxy, and ignores what clients claim', async () => {
+  // Only nginx's own address is trusted: the clients here are on loopback too (127.0.0.2, 127.0.0.3).
+  const server = await startServer({ port: 0, trustProxy: ['127.0.0.1'], maxPendingPerAddress: 1 });
+  const dir = mkdtempSync(join(tmpdir(), 'svc-proxy-'));
+  const proxyPort = await freePort();
+  const nginx = startNginx(dir, proxyPort, [server.port]);
+  let stderr = '';
+  nginx.stderr!.on('data', (d) => (stderr += d));
+  const clients: WebSocket[] = [];
+  /** A connection through nginx from a loopback source address that never says hello; resolves its close code. */
+  const idle = async (localAddress: string, claim?: string) => {
+    const ws = new WebSocket(`ws://127.0.0.1:${proxyPort}/ws`, { localAddress, headers: claim ? { 'X-Forwarded-For': claim } : {} });
+    clients.push(ws);
+    const closed = new Promise<number>((resolve) => ws.on('close', (code) => resolve(code)));
+    ws.on('error', () => {});
+    await new Promise<void>((resolve, reject) => {
+      ws.on('open', () => resolve());
+      ws.on('error', reject);
+    });
+    return { ws, closed };
+  };
+  try {
+    await waitForHttp(`http://127.0.0.1:${proxyPort}/health`).catch((error: Error) => {
+      throw new Error(`${error.message}; nginx said: ${stderr}`);
+    });
+    // Every connection reaches the server from nginx's 127.0.0.1; nginx names the client in X-Forwarded-For.
+    const first = await idle('127.0.0.2');
+    const other = await idle('127.0.0.3', '127.0.0.2'); // claims to be 127.0.0.2: nginx appends the truth
+    await sleep(200);
+    assert.is(server.sessionCounts().pending, 2, 'two clients, one pending connection each');
+    const second = await idle('127.0.0.2');
+    assert.is(await first.closed, 1013, "127.0.0.2's older connection makes room for its newer one");
+    await sleep(200);
+    assert.is(other.ws.readyState, WebSocket.OPEN, 'the client that claimed another address kept its own slot');
+    assert.is(second.ws.readyState, WebSocket.OPEN);
+  } finally {
+    for (const ws of clients) ws.terminate();
+    nginx.kill('SIGTERM');
+    await new Promise((r) => nginx.once('exit', r));
+    await server.close();
     rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -1,6 +1,7 @@
 // `svc serve`: the streaming voice-changer server (WebSocket protocol v1 on /ws, /metrics, the web
 // client on /). Runs until SIGINT/SIGTERM, then closes every session cleanly.
 import { Command, Option } from 'commander';
+import { availableParallelism } from 'node:os';
 import { SvcError, ioError } from '../../errors.js';
 import { BEHIND_POLICIES, DEFAULT_BEHIND_POLICY, type BehindPolicy } from '../../engine/pipeline.js';
 import { PROTOCOL_LIMITS } from '../../stream/protocol.js';
@@ -60,7 +61,7 @@ export function register(program: Command): void {
     .option('--allow-origin <origin...>', 'browser origins allowed to connect besides the server\'s own pages, e.g. https://example.org; "*" allows any (clients without an Origin header are always allowed)')
     .option('--block-ms <ms>', `block length for clients that do not choose one, for every voice, in ms (${PROTOCOL_LIMITS.blockMs.min}-${PROTOCOL_LIMITS.blockMs.max}); smaller = lower latency, more CPU. Default: 20 for the built-in voice; for a model the smallest block it converts in time here, measured when it loads`, numberArg('--block-ms', { min: PROTOCOL_LIMITS.blockMs.min, max: PROTOCOL_LIMITS.blockMs.max }))
     .option('--max-sessions <n>', 'most concurrent sessions (converting clients + listeners); more are refused with TOO_MANY_SESSIONS', numberArg('--max-sessions', { min: 1, max: 10000, integer: true }), 64)
-    .option('--dsp-workers <n>', 'worker threads running the built-in voice of every session (0 = on the main thread); on a machine with cores to spare, one per core serves more sessions', numberArg('--dsp-workers', { min: 0, max: 256, integer: true }), 0)
+    .option('--dsp-workers <n|auto>', 'worker threads running the built-in voice of every session (0 = on the main thread, auto = one per core); on a machine with cores to spare, one per core serves more sessions (npm run bench -- --only server)', (raw: string) => (raw === 'auto' ? availableParallelism() : numberArg('--dsp-workers', { min: 0, max: 256, integer: true })(raw)), 0)
     .option('--max-listeners <n>', 'most listeners following one session', numberArg('--max-listeners', { min: 0, max: 10000, integer: true }), 8)
     .option('--hello-timeout-s <seconds>', 'close a connection that has not sent its hello this long after connecting, in seconds', numberArg('--hello-timeout-s', { min: 1, max: 3600 }), 10)
     .option('--max-audio-speed <x>', 'audio a client may send, as a multiple of real time (after a 10 s burst); frames beyond are dropped with RATE_LIMITED', numberArg('--max-audio-speed', { min: 1, max: 1000 }), 1.5)

@@ -5,8 +5,11 @@
 //
 // Why one thread per model and not per session: a session's thread would load its own copy of the
 // model (the load again per session, and its weights' memory again), while the compute a session needs
-// is the same either way; ONNX's own intra-op threads already spread one run over the cores. Sessions
-// of one model take turns on its thread (each session keeps one block in flight, the pipeline's rule).
+// is the same either way; ONNX's own intra-op threads already spread one run over the cores. Measured
+// (tiny reference bundle, 2 cores at load average 14–16, 40 blocks of 100 ms per session, concurrently):
+// 2 sessions — load 2.6 s vs 6.2 s, blocks 3.8 s vs 5.8 s wall; 4 sessions — load 2.7 s vs 11.6 s,
+// +33 MB vs +150 MB resident, blocks 7.0 s vs 9.4 s. Sessions of one model take turns on its thread
+// (each session keeps one block in flight, the pipeline's rule).
 //
 // Names resolve on the main thread (ModelResolver.locate: installed bundles and --model folders only);
 // a bundle loads once however many clients ask at once, a failed load is reported with its code and
