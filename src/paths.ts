@@ -1,7 +1,8 @@
 // Where things live: the repository root (for shipped models and the web client) and the shared
 // data folder beside it (tests and benchmarks only).
 import { existsSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { homedir } from 'node:os';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 function findRepoRoot(start: string): string {
@@ -28,3 +29,16 @@ export const sharedDataDir: string = process.env.SVC_SHARED_DATA ?? resolve(repo
 
 /** The Python interpreter that has torch (Debian's), overridable for other setups. */
 export const pythonExecutable: string = process.env.SVC_PYTHON ?? '/usr/bin/python3';
+
+/** The user's model folder ($SVC_MODELS_DIR, else XDG data home / svc / models). */
+export function userModelsDir(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.SVC_MODELS_DIR) return resolve(env.SVC_MODELS_DIR);
+  const dataHome = env.XDG_DATA_HOME && isAbsolute(env.XDG_DATA_HOME) ? env.XDG_DATA_HOME : join(homedir(), '.local', 'share');
+  return join(dataHome, 'svc', 'models');
+}
+
+/** Folders searched for model bundles, shared encoders and imported f0 models, first match wins. */
+export function modelRoots(env: NodeJS.ProcessEnv = process.env): string[] {
+  const roots = [shippedModelsDir, userModelsDir(env)];
+  return roots.filter((r, i) => roots.indexOf(r) === i);
+}

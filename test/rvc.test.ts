@@ -73,11 +73,15 @@ function snrDb(want: Float32Array, got: Float32Array): number {
   return 10 * Math.log10(signal / Math.max(noise, 1e-30));
 }
 
-// v2-48k-f1 (the third fixture) is checked the same way in the note's parity table; two cases keep
-// this file's exports (the slow part) to three.
+// Every rate RVC trains at, for both versions: the upsampling layouts differ per rate (v2 40k has
+// no config of its own in RVC and uses v1's), so each is imported and checked against RVC's class.
 const cases = [
   { name: 'v1-40k-f1', version: 'v1', rate: 40000, hop: 400, dim: 256, f0: true },
   { name: 'v2-32k-f0', version: 'v2', rate: 32000, hop: 320, dim: 768, f0: false },
+  { name: 'v1-32k-f1', version: 'v1', rate: 32000, hop: 320, dim: 256, f0: true },
+  { name: 'v1-48k-f1', version: 'v1', rate: 48000, hop: 480, dim: 256, f0: true },
+  { name: 'v2-40k-f1', version: 'v2', rate: 40000, hop: 400, dim: 768, f0: true },
+  { name: 'v2-48k-f1', version: 'v2', rate: 48000, hop: 480, dim: 768, f0: true },
 ] as const;
 
 for (const c of cases) {

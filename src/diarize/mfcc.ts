@@ -2,7 +2,7 @@
 // bands from 20 Hz to 7.6 kHz of the power spectrum, log, DCT-II (orthonormal), coefficients 1..19
 // (c0, the frame energy, says more about loudness than about the speaker and is left out).
 // Shapes: [frame][coef], frame i centred at i * 10 ms.
-import { estimateF0, type F0Method } from '../dsp/f0/index.js';
+import { estimateF0, type F0Choice } from '../dsp/f0/index.js';
 import { melSpectrogram } from '../dsp/mel.js';
 
 export const MFCC_HOP_SECONDS = 0.01;
@@ -56,7 +56,7 @@ export function mfcc(samples16k: Float32Array): MfccFrames {
  * log f0 per MFCC frame (NaN where unvoiced), from svc's f0 estimator at the same 10 ms hop
  * (frame i centred at i * 160 samples, as the MFCC frames).
  */
-export async function logF0Frames(samples16k: Float32Array, frames: number, method: F0Method = 'swift'): Promise<Float32Array> {
+export async function logF0Frames(samples16k: Float32Array, frames: number, method: F0Choice = 'swift'): Promise<Float32Array> {
   const track = await estimateF0(samples16k, SAMPLE_RATE, { method, hopSamples: 160, fMinHz: 50, fMaxHz: 600 });
   const out = new Float32Array(frames).fill(NaN);
   for (let t = 0; t < Math.min(frames, track.f0Hz.length); t++) if (track.voiced[t] && track.f0Hz[t]! > 0) out[t] = Math.log(track.f0Hz[t]!);

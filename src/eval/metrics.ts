@@ -11,7 +11,7 @@
 import { SvcError } from '../errors.js';
 import { resample } from '../audio/resample.js';
 import type { MonoAudio } from '../audio/types.js';
-import { estimateF0, type F0Method } from '../dsp/f0/index.js';
+import { estimateF0, type F0Choice } from '../dsp/f0/index.js';
 import { melSpectrogram } from '../dsp/mel.js';
 import { frameLevelsDb, loudLevelDb } from '../offline/slice.js';
 
@@ -120,7 +120,7 @@ export interface PairScores {
 export interface ScoreOptions {
   /** 'time': frame i ↔ frame i (a conversion of the same recording); 'dtw': warp (parallel utterances). Default: time if the durations differ by < 2 %, else dtw. */
   alignment?: Alignment | 'auto';
-  f0Method?: F0Method;
+  f0Method?: F0Choice;
   /** The test was shifted by this many semitones on purpose (removed before the cents error). */
   pitchOffsetSemitones?: number;
 }
@@ -138,7 +138,7 @@ export async function scorePair(reference: MonoAudio, test: MonoAudio, options: 
   const alignment: Alignment = options.alignment === undefined || options.alignment === 'auto' ? (Math.abs(durationRatio - 1) < 0.02 ? 'time' : 'dtw') : options.alignment;
   const refCep = melCepstrum(ref);
   const tstCep = melCepstrum(tst);
-  const f0Options = { method: options.f0Method ?? ('hybrid' as F0Method), hopSamples: EVAL_HOP_SAMPLES };
+  const f0Options = { method: options.f0Method ?? ('hybrid' as F0Choice), hopSamples: EVAL_HOP_SAMPLES };
   const refF0 = await estimateF0(ref, EVAL_SAMPLE_RATE, f0Options);
   const tstF0 = await estimateF0(tst, EVAL_SAMPLE_RATE, f0Options);
 

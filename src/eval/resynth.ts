@@ -11,14 +11,14 @@
 //              the frame's own magnitude spectrum with random phases, overlap-added (breaths, consonants
 //              and room noise stay, without a pitch).
 // The returned track (f0 where voiced, 0 elsewhere, one value per hop) is the reference.
-import { estimateF0, type F0Method } from '../dsp/f0/index.js';
+import { estimateF0, type F0Choice } from '../dsp/f0/index.js';
 import { RealFft } from '../dsp/fft.js';
 import { makeWindow } from '../dsp/window.js';
 
 export interface ResynthOptions {
   hopSamples: number;
   /** Tracker used for the analysis f0 (default crepe). */
-  method?: F0Method;
+  method?: F0Choice;
   /** Analysis window in samples (power of two; default ≈ 46 ms). */
   windowSamples?: number;
   minRunFrames?: number;

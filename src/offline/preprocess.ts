@@ -13,7 +13,7 @@ import { basename, extname, join, relative, resolve, sep } from 'node:path';
 import { SvcError, errorMessage } from '../errors.js';
 import { mixToMono, readAudio, writeFileAtomic, writeWav } from '../audio/io.js';
 import { resample } from '../audio/resample.js';
-import type { F0Method } from '../dsp/f0/index.js';
+import type { F0Choice } from '../dsp/f0/index.js';
 import { encodeNpy } from '../io/npy.js';
 import { shippedModelsDir } from '../paths.js';
 import { runPythonModule } from '../python.js';
@@ -36,7 +36,7 @@ export interface PreprocessOptions {
   speaker?: string;
   /** Path of an encoder .onnx, a bundle folder holding encoder.onnx, a bundle name under models/, or 'tiny'. */
   encoder: string;
-  f0Method: F0Method;
+  f0Method: F0Choice;
   /** 'tiny' | 'standard' | config.json path. */
   config: string;
   spectrogram?: boolean;
@@ -386,7 +386,7 @@ async function processSource(
   outDir: string,
   settings: ModelAudioSettings,
   encoder: ContentEncoder,
-  f0Method: F0Method,
+  f0Method: F0Choice,
   spectrogram: boolean,
   sliceOptions: SliceOptions,
 ): Promise<SourceRecord> {

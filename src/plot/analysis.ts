@@ -3,13 +3,13 @@
 import { mixToMono } from '../audio/io.js';
 import type { AudioData } from '../audio/types.js';
 import { estimateF0 } from '../dsp/f0/index.js';
-import { DEFAULT_F0_METHOD, type F0Method } from '../dsp/f0/types.js';
+import { DEFAULT_F0_METHOD, type F0Choice } from '../dsp/f0/types.js';
 import type { AnalysisData } from './render.js';
 import { plotWindowSamples, rmsDbPerHop, spectrogramDb } from './spectrogram.js';
 
 export interface AnalyzeOptions {
   /** F0 estimator (default: the F0 module's default). */
-  method?: F0Method;
+  method?: F0Choice;
   /** Frame step of the F0 and volume tracks (and of the spectrogram, unless the file is long), seconds. */
   hopSeconds: number;
   /** Upper bound on spectrogram frames (memory: frames x bins floats); the hop grows to stay under it. */

@@ -3,7 +3,7 @@
 // scales, colour maps) are exported for reuse.
 import { basename } from 'node:path';
 import { readAudio, writeFileAtomic } from '../audio/io.js';
-import type { F0Method } from '../dsp/f0/types.js';
+import type { F0Choice } from '../dsp/f0/types.js';
 import { analyzeAudio } from './analysis.js';
 import type { ColormapName } from './colormap.js';
 import { renderAnalysisPng, type AnalysisData, type PlotLayout } from './render.js';
@@ -17,7 +17,7 @@ export { analyzeAudio, type AnalyzeOptions } from './analysis.js';
 export { spectrogramDb, rmsDbPerHop, plotWindowSamples } from './spectrogram.js';
 
 export interface AnalyzeFileOptions {
-  method?: F0Method;
+  method?: F0Choice;
   hopSeconds: number;
   /** Where to write the PNG; no file is written when absent. */
   pngPath?: string;

@@ -4,7 +4,6 @@
 // manifest.json (src/voices/sovits/bundle.ts); shared content encoders, for bundles that carry none, are
 // <root>/encoders/<speech_encoder>.onnx (e.g. encoders/vec768l12.onnx). `svc models` lists them.
 import { existsSync, readdirSync, statSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { basename, isAbsolute, join, resolve } from 'node:path';
 import { SvcError, errorMessage } from '../errors.js';
 import { shippedModelsDir } from '../paths.js';
@@ -13,18 +12,9 @@ import { SovitsModel, type SovitsLoadOptions } from './sovits/model.js';
 import { isRvcBundleDir, readRvcBundle, type RvcManifest } from './rvc/bundle.js';
 import { RvcModel, rvcSpeechEncoder, type RvcLoadOptions } from './rvc/model.js';
 
-/** The user's model folder ($SVC_MODELS_DIR, else XDG data home / svc / models). */
-export function userModelsDir(env: NodeJS.ProcessEnv = process.env): string {
-  if (env.SVC_MODELS_DIR) return resolve(env.SVC_MODELS_DIR);
-  const dataHome = env.XDG_DATA_HOME && isAbsolute(env.XDG_DATA_HOME) ? env.XDG_DATA_HOME : join(homedir(), '.local', 'share');
-  return join(dataHome, 'svc', 'models');
-}
-
-/** Folders searched for bundles, first match wins. */
-export function modelRoots(env: NodeJS.ProcessEnv = process.env): string[] {
-  const roots = [shippedModelsDir, userModelsDir(env)];
-  return roots.filter((r, i) => roots.indexOf(r) === i);
-}
+// The two roots are defined in paths.ts (the f0 models below the voices look there too).
+export { userModelsDir, modelRoots } from '../paths.js';
+import { modelRoots } from '../paths.js';
 
 export interface InstalledModel {
   /** Folder name: what `--model NAME` and the protocol's {"type":"model","name"} take. */

@@ -5,7 +5,7 @@ import type { Command } from 'commander';
 import { existsSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { SvcError } from '../../errors.js';
-import { DEFAULT_F0_METHOD, F0_METHODS, type F0Method } from '../../dsp/f0/types.js';
+import { DEFAULT_F0_METHOD, F0_CHOICES, type F0Choice } from '../../dsp/f0/types.js';
 import type { AnalysisSummary } from '../../plot/index.js';
 import { COLORMAP_NAMES, type ColormapName } from '../../plot/colormap.js';
 import { MAX_PLOT_SIDE, MIN_PLOT_HEIGHT, MIN_PLOT_WIDTH } from '../../plot/limits.js';
@@ -42,7 +42,7 @@ export function formatSummary(fileName: string, s: AnalysisSummary, method: stri
 }
 
 async function runAnalyze(input: string, options: AnalyzeCliOptions): Promise<void> {
-  const method = oneOf<F0Method>('--method', options.method, F0_METHODS);
+  const method = oneOf<F0Choice>('--method', options.method, F0_CHOICES);
   const width = parseNumberOption('--width', options.width, { min: MIN_PLOT_WIDTH, max: MAX_PLOT_SIDE, integer: true, unit: 'pixels' });
   const height = parseNumberOption('--height', options.height, { min: MIN_PLOT_HEIGHT, max: MAX_PLOT_SIDE, integer: true, unit: 'pixels' });
   const hopMs = parseNumberOption('--hop-ms', options.hopMs, { min: 1, max: 100, unit: 'ms' });
@@ -98,7 +98,7 @@ export function register(program: Command): void {
     )
     .argument('<input>', 'audio file to analyse (.wav or .flac; stereo is mixed to mono)')
     .option('--png <file>', 'write the plot to this PNG file (written atomically; nothing is written on error)')
-    .option('--method <method>', `F0 estimator: ${F0_METHODS.join(', ')}`, DEFAULT_F0_METHOD)
+    .option('--method <method>', `F0 estimator: ${F0_CHOICES.join(', ')}`, DEFAULT_F0_METHOD)
     .option('--width <pixels>', `image width in pixels (${MIN_PLOT_WIDTH}-${MAX_PLOT_SIDE})`, '1200')
     .option('--height <pixels>', `image height in pixels (${MIN_PLOT_HEIGHT}-${MAX_PLOT_SIDE})`, '720')
     .option('--hop-ms <ms>', 'frame step of the F0 track, volume and spectrogram in milliseconds (1-100; long files use a coarser spectrogram step)', '10')

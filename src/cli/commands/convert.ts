@@ -12,7 +12,7 @@ import { mixToMono, readAudio, writeWav, type WavFormat } from '../../audio/io.j
 import { resample } from '../../audio/resample.js';
 import { SUPPORTED_SAMPLE_RATES } from '../../audio/types.js';
 import { convertWithDspVoice } from '../../voices/dsp/index.js';
-import { F0_METHODS, type F0Method } from '../../dsp/f0/index.js';
+import { F0_CHOICES, type F0Choice } from '../../dsp/f0/index.js';
 import { loadModel, loadRvcModel, modelDisplayName, resolveModelDir } from '../../voices/registry.js';
 import { isRvcBundleDir } from '../../voices/rvc/bundle.js';
 import { convertRvcMono } from '../../voices/rvc/convert.js';
@@ -61,7 +61,7 @@ export type ConvertEngine =
       pitchSemitones: number;
       autoPitch: boolean;
       targetF0Hz?: number;
-      f0Method: F0Method;
+      f0Method: F0Choice;
       noiseScale: number;
       clusterRatio: number;
       seed: number;
@@ -79,7 +79,7 @@ function planModelEngine(options: ConvertCliOptions, pitchSemitones: number, for
   if (formantRatio !== 1) {
     throw new SvcError('INVALID_ARGUMENT', `--formant applies to the built-in DSP voice only; a model speaks with its speaker's own timbre (got --formant ${formantRatio} with --model)`, { hint: 'drop --formant, or drop --model to use the DSP voice' });
   }
-  const f0Method: F0Method = oneOf('--f0', options.f0 ?? 'hybrid', F0_METHODS);
+  const f0Method: F0Choice = oneOf('--f0', options.f0 ?? 'hybrid', F0_CHOICES);
   const noiseScale = parseNumberOption('--noise-scale', options.noiseScale ?? String(DEFAULT_NOISE_SCALE), { min: 0, max: 2 });
   const seed = parseNumberOption('--seed', options.seed ?? '0', { min: 0, integer: true });
   const clusterRatio = parseNumberOption('--cluster-ratio', options.clusterRatio ?? '0', { min: 0, max: 1 });
@@ -243,7 +243,7 @@ export function register(program: Command): void {
     .option('--speaker <name|id>', 'model speaker, by name (speakers.json) or id (default: the first speaker)')
     .option('--auto-pitch', "model only: add the whole-semitone shift that moves the input's median f0 to the speaker's typical f0 (manifest speaker_f0_hz, or --target-f0); --pitch is added on top")
     .option('--target-f0 <hz>', "model only: the target voice's typical f0 for --auto-pitch, in Hz (50..1100), e.g. 120 low / 220 high")
-    .option('--f0 <method>', `model only: f0 estimator, one of ${F0_METHODS.join(', ')} (default hybrid: SwiftF0 pitch + YIN voicing; dsp = YIN, no model)`)
+    .option('--f0 <method>', `model only: f0 estimator, one of ${F0_CHOICES.join(', ')} (default hybrid: SwiftF0 pitch + YIN voicing; dsp = YIN, no model)`)
     .option('--cluster-ratio <r>', 'model only: so-vits-svc\'s cluster_infer_ratio, 0..1 (default 0): pull the content toward the speaker\'s kmeans centres (needs a bundle imported with --cluster)')
     .option('--noise-scale <x>', `model only: scale of the prior noise, 0..2 (default ${DEFAULT_NOISE_SCALE}, as so-vits-svc); 0 = deterministic`)
     .option('--seed <n>', 'model only: seed of the prior noise (integer; same seed = same output)')

@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import { VOICE_LIMITS } from '../../voices/stage.js';
 import { SvcError } from '../../errors.js';
 import { oneOf, parseNumberOption } from '../options.js';
-import { F0_METHODS, type F0Method } from '../../dsp/f0/types.js';
+import { F0_CHOICES, type F0Choice } from '../../dsp/f0/types.js';
 import { evaluateModel, evaluatePaths, type EvalReport, type PairResult } from '../../eval/index.js';
 
 interface EvalCliOptions {
@@ -43,13 +43,13 @@ export function register(program: Command): void {
     .option('--pitch <semitones>', 'pitch shift for the conversion (with --model); removed before the f0 error', '0')
     .option('--target <path>', 'the target speaker\'s recordings of the same sentences (with --model): MCD of the conversions against them')
     .option('--align <mode>', 'auto (time when durations match within 2 %, else DTW) | time | dtw', 'auto')
-    .option('--f0 <method>', `f0 estimator for the pitch scores: ${F0_METHODS.join(' | ')}`, 'hybrid')
+    .option('--f0 <method>', `f0 estimator for the pitch scores: ${F0_CHOICES.join(' | ')}`, 'hybrid')
     .option('--keep <dir>', 'keep the converted files in this folder (with --model)')
     .option('--json', 'print the full report as JSON', false)
     .action(async (reference: string, test: string | undefined, opts: EvalCliOptions) => {
       if (!['auto', 'time', 'dtw'].includes(opts.align)) throw new SvcError('INVALID_ARGUMENT', `--align must be auto, time or dtw, got "${opts.align}"`);
       const alignment = opts.align as 'auto' | 'time' | 'dtw';
-      const f0Method: F0Method = oneOf('--f0', opts.f0, F0_METHODS);
+      const f0Method: F0Choice = oneOf('--f0', opts.f0, F0_CHOICES);
       const pitch = parseNumberOption('--pitch', opts.pitch, { ...VOICE_LIMITS.pitch, unit: 'semitones' });
       const onPair = opts.json ? undefined : (p: PairResult): void => console.log(pairLine(p));
       if (opts.model !== undefined) {

@@ -3,7 +3,7 @@
 import type { Command } from 'commander';
 import { readMono } from '../../audio/io.js';
 import { estimateF0 } from '../../dsp/f0/index.js';
-import { DEFAULT_F0_METHOD, DEFAULT_F_MAX_HZ, DEFAULT_F_MIN_HZ, F0_METHODS, type F0Method } from '../../dsp/f0/types.js';
+import { DEFAULT_F0_METHOD, DEFAULT_F_MAX_HZ, DEFAULT_F_MIN_HZ, F0_CHOICES, type F0Choice } from '../../dsp/f0/types.js';
 import { SvcError } from '../../errors.js';
 import { oneOf, parseNumberOption } from '../options.js';
 
@@ -30,7 +30,7 @@ export function register(program: Command): void {
     .option('--fmin <hz>', 'lowest f0 reported as voiced, Hz', String(DEFAULT_F_MIN_HZ))
     .option('--fmax <hz>', 'highest f0 reported as voiced, Hz', String(DEFAULT_F_MAX_HZ))
     .action(async (input: string, options: F0CommandOptions) => {
-      const method: F0Method = oneOf('--method', options.method, F0_METHODS);
+      const method: F0Choice = oneOf('--method', options.method, F0_CHOICES);
       if (options.format !== 'csv' && options.format !== 'json') {
         throw new SvcError('INVALID_ARGUMENT', `--format must be csv or json, got '${options.format}'`);
       }

@@ -17,7 +17,7 @@ import { DEFAULT_VIRTUAL_MIC_NAME, VirtualMic } from '../../audio/virtualMic.js'
 import { SvcError } from '../../errors.js';
 import { BEHIND_POLICIES, DEFAULT_BEHIND_POLICY, type BehindPolicy } from '../../engine/pipeline.js';
 import { chooseBlockMs, describeBlockChoice } from '../../engine/blockChoice.js';
-import { F0_METHODS, type F0Method } from '../../dsp/f0/index.js';
+import { F0_CHOICES, type F0Choice } from '../../dsp/f0/index.js';
 import { loadBuiltinStageFactory } from '../../server/server.js';
 import { ConvertSession } from '../../stream/session.js';
 import { encodeFrame } from '../../stream/codec.js';
@@ -35,7 +35,7 @@ export interface LiveOptions {
   /** An installed So-VITS model or a bundle folder (as `svc serve --model`); default the DSP voice. */
   model?: string;
   speaker?: string;
-  f0: F0Method;
+  f0: F0Choice;
   /** Constant total latency target (input to output), ms. */
   latencyMs?: number;
   pitch: number;
@@ -303,7 +303,7 @@ export function register(program: Command): void {
     .option('-r, --rate <hz>', "sample rate for both devices, in Hz (default: the input device's default rate)", numberArg('--rate', { integer: true, min: 8000, max: 96000 }))
     .option('-m, --model <name|path>', 'voice: an installed So-VITS model (`svc models`) or a bundle folder, converted exactly as `svc serve --model` does (default: the built-in DSP voice)')
     .option('--speaker <name|id>', 'speaker of --model (default: its first speaker)')
-    .addOption(new Option('--f0 <method>', 'f0 estimator of --model, in its low-latency mode (as `svc serve --f0`)').choices([...F0_METHODS]).default('dsp'))
+    .addOption(new Option('--f0 <method>', 'f0 estimator of --model, in its low-latency mode (as `svc serve --f0`)').choices([...F0_CHOICES]).default('dsp'))
     .option('-b, --block-ms <ms>', 'block length in milliseconds: smaller = lower latency, more CPU (default: 20 for the DSP voice; for --model the smallest block it converts in time here, measured at start)', numberArg('--block-ms', { min: 2.5, max: 500 }))
     .option('--latency-ms <ms>', 'hold the total delay (input device to output device) at exactly this, by keeping the output queue at the rest: for streamers syncing voice to video. Fails if below what the voice needs', numberArg('--latency-ms', { min: 5, max: 5000 }))
     .option('-p, --pitch <semitones>', 'pitch change in semitones, -24..24 (12 = one octave up)', numberArg('--pitch', { min: -24, max: 24 }), 0)

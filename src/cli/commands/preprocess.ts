@@ -4,7 +4,7 @@
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { SvcError } from '../../errors.js';
-import { DEFAULT_F0_METHOD, F0_METHODS, type F0Method } from '../../dsp/f0/types.js';
+import { DEFAULT_F0_METHOD, F0_CHOICES, type F0Choice } from '../../dsp/f0/types.js';
 import { preprocessDataset, type PreprocessEvent, type PreprocessSummary } from '../../offline/preprocess.js';
 import { oneOf, parseNumberOption } from '../options.js';
 
@@ -49,7 +49,7 @@ export function register(program: Command): void {
     .requiredOption('--out <dataset>', 'dataset folder to write (created; an unfinished one is resumed)')
     .option('--speaker <name>', 'put every recording under this one speaker (default: one speaker per top-level subfolder; files directly in IN_DIR use the folder name)')
     .option('--encoder <encoder>', 'content encoder: an .onnx file (source [1,1,N] → embed [1,T,D], or audio [1,N] → units), a model bundle folder or name holding encoder.onnx, or "tiny" (random 256-d test encoder for --config tiny)', 'tiny')
-    .option('--f0 <method>', `f0 estimator: ${F0_METHODS.join(' | ')}`, DEFAULT_F0_METHOD)
+    .option('--f0 <method>', `f0 estimator: ${F0_CHOICES.join(' | ')}`, DEFAULT_F0_METHOD)
     .option('--config <config>', 'model the features are for: tiny (16 kHz, hop 320, 256-d), standard (so-vits-svc 4.1: 44.1 kHz, hop 512, 768-d) or a so-vits-svc config.json', 'tiny')
     .option('--spec', 'also cache the linear spectrogram per clip (.spec.npy; faster training start, more disk)', false)
     .option('--val <n>', 'validation clips per speaker (at most a fifth of its clips)', '2')
@@ -59,7 +59,7 @@ export function register(program: Command): void {
     .option('--keep-speaker <name|largest>', 'with --diarize: the speaker to keep per recording, SPEAKER_00… as `svc diarize` names them, or largest (the one with most speech; default)')
     .option('--overwrite', 'start the dataset again instead of resuming (removes its clips and manifest)', false)
     .action(async (inDir: string, opts: PreprocessCliOptions) => {
-      oneOf('--f0', opts.f0, F0_METHODS);
+      oneOf('--f0', opts.f0, F0_CHOICES);
       const minSeconds = parseNumberOption('--min-seconds', opts.minSeconds, { min: 0.5, max: 30, unit: 's' });
       const maxSeconds = parseNumberOption('--max-seconds', opts.maxSeconds, { min: 1, max: 60, unit: 's' });
       if (minSeconds >= maxSeconds) throw new SvcError('INVALID_ARGUMENT', `--min-seconds (${minSeconds}) must be below --max-seconds (${maxSeconds})`);
@@ -92,7 +92,7 @@ export function register(program: Command): void {
       };
       try {
         const result = await preprocessDataset({
-          inputDir: inDir, outDir: opts.out, speaker: opts.speaker, encoder: opts.encoder, f0Method: opts.f0 as F0Method,
+          inputDir: inDir, outDir: opts.out, speaker: opts.speaker, encoder: opts.encoder, f0Method: opts.f0 as F0Choice,
           config: opts.config, spectrogram: opts.spec, valPerSpeaker, slice: { minSeconds, maxSeconds }, overwrite: opts.overwrite, onEvent,
         });
         bar?.stop();

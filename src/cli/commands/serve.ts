@@ -7,7 +7,7 @@ import { BEHIND_POLICIES, DEFAULT_BEHIND_POLICY, type BehindPolicy } from '../..
 import { PROTOCOL_LIMITS } from '../../stream/protocol.js';
 import { isLoopbackHost } from '../../server/access.js';
 import { loadBuiltinStageFactory, startServer } from '../../server/server.js';
-import { F0_METHODS, type F0Method } from '../../dsp/f0/index.js';
+import { F0_CHOICES, type F0Choice } from '../../dsp/f0/index.js';
 import type { OnnxProvider } from '../../onnx/session.js';
 import { modelDisplayName } from '../../voices/registry.js';
 import { serverModelOptions } from '../../server/models.js';
@@ -80,7 +80,7 @@ export function register(program: Command): void {
     .option('--quiet', 'do not log session starts and ends', false)
     .option('--model <name|path>', 'default voice for new sessions: an installed So-VITS or RVC model (`svc models`) or a bundle folder (default: the built-in DSP voice). Clients switch with {"type":"model","name":"NAME"} to any installed model, NAME:SPEAKER, or "builtin"')
     .option('--speaker <name|id>', 'speaker of --model (default: its first speaker)')
-    .addOption(new Option('--f0 <method>', 'f0 estimator of model voices, in its low-latency mode: dsp = YIN (70 ms look-ahead, no model), swift/hybrid (115 ms), crepe (40 ms, most compute)').choices([...F0_METHODS]).default('dsp'))
+    .addOption(new Option('--f0 <method>', 'f0 estimator of model voices, in its low-latency mode: dsp = YIN (70 ms look-ahead, no model), swift/hybrid (115 ms), crepe (40 ms, most compute)').choices([...F0_CHOICES]).default('dsp'))
     .addOption(new Option('--provider <name>', 'ONNX execution provider for model voices (auto: best available, falls back to cpu)').choices(['cpu', 'cuda', 'coreml', 'auto']).default('cpu'))
     .option('--index-rate <r>', 'RVC voices: share of features retrieved from the model\'s .index, 0..1 (default 0.75; clients change it with set {"indexRate"})', numberArg('--index-rate', { min: 0, max: 1 }))
     .option('--protect <p>', 'RVC voices: consonant protection 0..0.5 (default 0.33; 0.5 = off; set {"protect"})', numberArg('--protect', { min: 0, max: 0.5 }))
@@ -100,7 +100,7 @@ export function register(program: Command): void {
       // Model voices: each bundle loaded once, on its own worker thread that also runs the stages of every
       // session using it (src/voices/worker/model-host.ts), so a load never stalls other sessions; a bad
       // --model fails here, before listening.
-      const models = new ModelWorkers({ builtin: loadBuiltinStageFactory, f0Method: options.f0 as F0Method, provider: options.provider as OnnxProvider, intraOpThreads: options.threads, clusterRatio: options.clusterRatio, precision: options.precision as ModelPrecision, log,
+      const models = new ModelWorkers({ builtin: loadBuiltinStageFactory, f0Method: options.f0 as F0Choice, provider: options.provider as OnnxProvider, intraOpThreads: options.threads, clusterRatio: options.clusterRatio, precision: options.precision as ModelPrecision, log,
         rvc: { indexRate: options.indexRate, protect: options.protect, rmsMixRate: options.rmsMixRate } });
       const stageFactory = options.model === undefined ? undefined : await models.defaultFactory(options.model, options.speaker);
       const modelName = options.model === undefined ? undefined : modelDisplayName(options.model) + (options.speaker === undefined ? '' : `:${options.speaker}`);

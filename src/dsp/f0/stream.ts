@@ -5,6 +5,7 @@
 // confidence and evidence linearly) → a voicing decision per method (voicing.ts).
 import { SvcError } from '../../errors.js';
 import { CrepeSource } from './crepe.js';
+import { IMPORTED_EXACT, IMPORTED_LOW_LATENCY, ImportedF0Source } from './imported.js';
 import { ANALYSIS_RATE, StreamingResamplerTo16k } from './resample16k.js';
 import type { NativeSource } from './source.js';
 import { SWIFT_EXACT, SWIFT_LOW_LATENCY, SwiftSource } from './swift.js';
@@ -12,9 +13,9 @@ import {
   DEFAULT_F0_METHOD,
   DEFAULT_F_MAX_HZ,
   DEFAULT_F_MIN_HZ,
-  F0_METHODS,
+  F0_CHOICES,
   type F0Frame,
-  type F0Method,
+  type F0Choice,
   type F0Options,
   type F0StreamLike,
   type NativeFrame,
@@ -36,8 +37,8 @@ interface SourceState {
 /** Validates F0 options once at the boundary. */
 export function validateF0Options(sampleRate: number, options: F0Options): Required<Omit<F0Options, 'threads'>> & { threads?: number } {
   const method = options.method ?? DEFAULT_F0_METHOD;
-  if (!F0_METHODS.includes(method)) {
-    throw new SvcError('INVALID_ARGUMENT', `unknown f0 method '${String(method)}'; expected one of ${F0_METHODS.join(', ')}`);
+  if (!F0_CHOICES.includes(method)) {
+    throw new SvcError('INVALID_ARGUMENT', `unknown f0 method '${String(method)}'; expected one of ${F0_CHOICES.join(', ')}`);
   }
   if (!Number.isFinite(sampleRate) || sampleRate < 8000 || sampleRate > 384000) {
     throw new SvcError('INVALID_ARGUMENT', `sample rate must be 8000..384000 Hz, got ${sampleRate}`);
@@ -56,7 +57,7 @@ export function validateF0Options(sampleRate: number, options: F0Options): Requi
 
 export class F0Stream implements F0StreamLike {
   readonly latencySamples: number;
-  readonly method: F0Method;
+  readonly method: F0Choice;
   private readonly resampler: StreamingResamplerTo16k;
   private received = 0;
   private nextOut = 0;
@@ -70,7 +71,7 @@ export class F0Stream implements F0StreamLike {
     readonly hopSamples: number,
     private readonly fMinHz: number,
     private readonly fMaxHz: number,
-    method: F0Method,
+    method: F0Choice,
     private readonly sources: SourceState[],
   ) {
     this.method = method;
@@ -88,6 +89,9 @@ export class F0Stream implements F0StreamLike {
         add(await SwiftSource.create({ threads: o.threads, context: o.lowLatency ? SWIFT_LOW_LATENCY : SWIFT_EXACT }), 'pitch');
       }
       if (o.method === 'crepe' || o.method === 'crepe-hybrid') add(await CrepeSource.create(o.fMinHz, o.fMaxHz, { threads: o.threads }), 'pitch');
+      if (o.method === 'rmvpe' || o.method === 'fcpe') {
+        add(await ImportedF0Source.create(o.method, { threads: o.threads, context: o.lowLatency ? IMPORTED_LOW_LATENCY : IMPORTED_EXACT }), 'pitch');
+      }
       if (o.method === 'dsp') add(new YinSource(o.fMinHz, o.fMaxHz, o.lowLatency ? 2 : DSP_TRACK_LAG_FRAMES), 'pitch');
       if (o.method === 'hybrid' || o.method === 'crepe-hybrid') add(new YinSource(o.fMinHz, o.fMaxHz), 'dsp');
     } catch (error) {

@@ -4,6 +4,11 @@
 
 export type F0Method = 'swift' | 'crepe' | 'dsp' | 'hybrid' | 'crepe-hybrid';
 export const F0_METHODS: readonly F0Method[] = ['hybrid', 'swift', 'crepe', 'dsp', 'crepe-hybrid'];
+/** Methods that run a pitch network the user imported with `svc import-f0` (src/dsp/f0/imported.ts). */
+export type ImportedF0Method = 'rmvpe' | 'fcpe';
+/** Any method an f0 option takes: the shipped ones (F0_METHODS) and the imported ones. */
+export type F0Choice = F0Method | ImportedF0Method;
+export const F0_CHOICES: readonly F0Choice[] = [...F0_METHODS, 'rmvpe', 'fcpe'];
 /** The default method (not the most accurate on real singing: see the f0 command help and README for the figures). */
 export const DEFAULT_F0_METHOD: F0Method = 'hybrid';
 
@@ -37,7 +42,7 @@ export interface F0Frame {
 }
 
 export interface F0Options {
-  method?: F0Method;
+  method?: F0Choice;
   /** Output hop in input samples (so-vits-svc: 512 at 44.1 kHz). */
   hopSamples: number;
   /** Lowest f0 reported as voiced, Hz. Default 50. */

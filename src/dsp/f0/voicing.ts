@@ -1,10 +1,10 @@
 // Voicing decisions per method, from the evidence interpolated at each output frame.
 // Thresholds were tuned on synthetic references and the consensus reference (see
 // test/f0-accuracy.test.ts and the report); they are constants so streaming stays stateless.
-import type { F0Method } from './types.js';
+import type { F0Choice } from './types.js';
 
 export interface FrameEvidence {
-  method: F0Method;
+  method: F0Choice;
   f0Hz: number;
   confidence: number;
   aperiodicity?: number;
@@ -19,6 +19,8 @@ export interface FrameEvidence {
 export const VOICING = {
   swiftConfidence: 0.9,
   crepeConfidence: 0.5,
+  /** RVC's RMVPE threshold (peak activation > 0.03), also used for FCPE (torchfcpe's default 0.006 is for its own decoder; see imported.ts). */
+  importedConfidence: 0.03,
   dspAperiodicity: 0.2,
   dspMinRmsDb: -60,
   hybridSwiftConfidence: 0.9,
@@ -37,6 +39,9 @@ export function decideVoicing(e: FrameEvidence, fMinHz: number, fMaxHz: number):
       return { voiced: inRange && e.confidence >= VOICING.swiftConfidence, confidence: e.confidence };
     case 'crepe':
       return { voiced: inRange && e.confidence >= VOICING.crepeConfidence, confidence: e.confidence };
+    case 'rmvpe':
+    case 'fcpe':
+      return { voiced: inRange && e.confidence > VOICING.importedConfidence, confidence: e.confidence };
     case 'dsp': {
       // the tracker's HMM keeps weakly periodic tails voiced; YIN's own dip must also be clear
       const periodic = (e.trackerVoiced ?? true) && (e.aperiodicity ?? 1) < VOICING.dspAperiodicity;

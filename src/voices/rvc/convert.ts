@@ -6,7 +6,7 @@
 import { generateInSlices } from '../../engine/slices.js';
 import { SvcError } from '../../errors.js';
 import { resample } from '../../audio/resample.js';
-import { estimateF0, type F0Method } from '../../dsp/f0/index.js';
+import { estimateF0, type F0Choice } from '../../dsp/f0/index.js';
 import { DEFAULT_INDEX_RATE, DEFAULT_PROTECT, DEFAULT_RMS_MIX_RATE, applyProtect, mixRms, rowsToFrames } from './features.js';
 import type { RvcModel } from './model.js';
 
@@ -16,13 +16,13 @@ export const RVC_INPUT_HOP = 160;
 const ENCODER_HOP = 320;
 const ENCODER_WINDOW = 400;
 /** f0 method when none is chosen (svc's default; RVC's own default is rmvpe, see `svc import-f0`). */
-export const DEFAULT_RVC_F0_METHOD: F0Method = 'hybrid';
+export const DEFAULT_RVC_F0_METHOD: F0Choice = 'hybrid';
 
 export interface RvcVoiceOptions {
   speaker?: string | number;
   /** Pitch shift, semitones (RVC's f0_up_key). */
   pitch?: number;
-  f0Method?: F0Method;
+  f0Method?: F0Choice;
   /** 0..1: share of retrieved features (RVC default 0.75); ignored without an index. */
   indexRate?: number;
   /** 0..0.5: unvoiced frames keep (1 − protect) of the encoder's own features (RVC default 0.33; 0.5 = off). */

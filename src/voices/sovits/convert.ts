@@ -2,7 +2,7 @@
 // stage (timeline.ts: f0 with gap fill, volume, the 16 kHz feed, content rows, source phase), then the
 // generator runs in overlapping slices. Auto-pitch and the option checks live here too.
 import { resample } from '../../audio/resample.js';
-import { DEFAULT_F0_METHOD, type F0Method } from '../../dsp/f0/index.js';
+import { DEFAULT_F0_METHOD, type F0Choice } from '../../dsp/f0/index.js';
 import { generateInSlices } from '../../engine/slices.js';
 import { SvcError } from '../../errors.js';
 import { semitonesToRatio, VOICE_LIMITS } from '../stage.js';
@@ -46,7 +46,7 @@ export interface ConvertOptions {
   autoPitch?: boolean;
   /** Typical f0 of the target voice for auto-pitch, Hz (overrides the manifest). */
   targetF0Hz?: number;
-  f0Method?: F0Method;
+  f0Method?: F0Choice;
   /** The f0 estimator's low-latency mode (what the streaming stage uses; default false offline). */
   f0LowLatency?: boolean;
   noiseScale?: number;

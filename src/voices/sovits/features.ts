@@ -2,7 +2,7 @@
 // (timeline.ts) — the one live conversion and file conversion drain — so content units (one row per
 // 20 ms from the 16 kHz feed), f0 with gaps filled, voicing and RMS volume at the model hop are exactly
 // what the engine computes at run time. Optionally the linear magnitude spectrogram (so-vits-svc padding).
-import type { F0Method } from '../../dsp/f0/index.js';
+import type { F0Choice } from '../../dsp/f0/index.js';
 import { linearSpectrogram, toBinsFirst } from '../../dsp/stft.js';
 import type { ModelAudioSettings } from '../../offline/config.js';
 import type { ContentEncoder } from './encoder.js';
@@ -17,7 +17,7 @@ export interface ClipFeatures extends TrainingFeatures {
 export const TRAINING_ENCODER_CONTEXT: EncoderContext = { leftRows: 15, rightRows: 3 };
 
 /** The timeline settings training features use; a live timeline built from them gives the same features. */
-export function trainingTimelineOptions(settings: ModelAudioSettings, encoder: ContentEncoder, f0Method: F0Method): TimelineOptions {
+export function trainingTimelineOptions(settings: ModelAudioSettings, encoder: ContentEncoder, f0Method: F0Choice): TimelineOptions {
   return {
     sampleRate: settings.samplingRate,
     hopSamples: settings.hopLength,
@@ -35,7 +35,7 @@ export async function extractClipFeatures(
   samples: Float32Array,
   settings: ModelAudioSettings,
   encoder: ContentEncoder,
-  options: { f0Method: F0Method; spectrogram?: boolean },
+  options: { f0Method: F0Choice; spectrogram?: boolean },
 ): Promise<ClipFeatures> {
   const timeline = await SovitsTimeline.create(trainingTimelineOptions(settings, encoder, options.f0Method));
   let features: TrainingFeatures;

@@ -10,7 +10,7 @@
 // rows are those of offline conversion, streamed output matches offline output outside SOLA's crossfades.
 // `lookaheadSamples` is what the features need before the right edge of a window is final.
 import { SvcError } from '../../errors.js';
-import { createF0Stream, type F0Method } from '../../dsp/f0/index.js';
+import { createF0Stream, type F0Choice } from '../../dsp/f0/index.js';
 import type { ModelPrecision } from './model.js';
 import type { OnnxProvider } from '../../onnx/session.js';
 import { basename, dirname } from 'node:path';
@@ -27,7 +27,7 @@ export interface NeuralStageOptions {
   speaker?: string | number;
   /** so-vits-svc's cluster_infer_ratio, 0..1 (needs a bundle with a cluster model). */
   clusterRatio?: number;
-  f0Method?: F0Method;
+  f0Method?: F0Choice;
   /** The f0 estimator's low-latency mode (truncated look-ahead; default true for streaming). */
   f0LowLatency?: boolean;
   noiseScale?: number;
@@ -46,7 +46,7 @@ export interface NeuralStageOptions {
 }
 
 /** Streaming f0 method default: YIN (70 ms latency in low-latency mode; SwiftF0/hybrid need 115–260 ms). */
-export const DEFAULT_STREAM_F0_METHOD: F0Method = 'dsp';
+export const DEFAULT_STREAM_F0_METHOD: F0Choice = 'dsp';
 export const DEFAULT_GAP_LOOKAHEAD_FRAMES = 2;
 
 /**

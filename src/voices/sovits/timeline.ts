@@ -11,7 +11,7 @@
 // (drainFile, then trainingFeatures()). Training features therefore equal runtime features.
 import { AlignedResampler } from '../../audio/resample.js';
 import { IndexedBuffer } from '../../dsp/indexed-buffer.js';
-import { createF0Stream, unvoicedF0, type F0Method } from '../../dsp/f0/index.js';
+import { createF0Stream, unvoicedF0, type F0Choice } from '../../dsp/f0/index.js';
 import type { F0Stream } from '../../dsp/f0/stream.js';
 import { VolumeStream } from '../../dsp/volume.js';
 import { SvcError } from '../../errors.js';
@@ -39,7 +39,7 @@ export interface RowEncoder {
 export interface TimelineOptions {
   sampleRate: number;
   hopSamples: number;
-  f0Method: F0Method;
+  f0Method: F0Choice;
   f0LowLatency: boolean;
   /** Compute RMS volume (models with vol_embedding, and training data). */
   volume: boolean;

@@ -1,0 +1,134 @@
+"""`python -m svc_py.import_f0 --model FILE.pt (--out FILE.onnx | --out-dir DIR) [--kind rmvpe|fcpe]`: reads a pitch
+tracker checkpoint as data (RVC's rmvpe.pt, torchfcpe's fcpe.pt), loads it strictly into svc's
+rebuild of the network (svc_py.pitch) and exports a graph that takes 16 kHz audio:
+
+  audio f32 [1, N] -> activation f32 [1, T, bins]   (rmvpe: T = N // 160 + 1, 360 bins)
+
+A FILE.json beside the graph records the kind, the network's shape and where it came from."""
+import argparse
+import json
+import os
+import time
+
+import torch
+
+from .events import SvcPyError, progress, run_main
+
+OPSET = 17
+KINDS = ("rmvpe", "fcpe")
+
+
+def _fail(message, hint=None):
+    raise SvcPyError("MODEL_INVALID", message, hint)
+
+
+def load_checkpoint(path):
+    from . import safe_pickle
+    if not os.path.isfile(path):
+        raise SvcPyError("FILE_NOT_FOUND", f"pitch model not found: {path}", "pass rmvpe.pt (RVC's assets/rmvpe/) or fcpe.pt (torchfcpe)")
+    if os.path.getsize(path) == 0:
+        raise SvcPyError("FILE_EMPTY", f"pitch model {path} is empty (0 bytes)", "copy the file again")
+    try:
+        return safe_pickle.load_torch_file(path)
+    except Exception as error:
+        first = str(error).splitlines()[0][:160] if str(error) else type(error).__name__
+        _fail(f"{os.path.basename(path)} is not a PyTorch file that can be read as data ({first})", "pass rmvpe.pt or fcpe.pt as their projects publish them")
+
+
+def detect_kind(data):
+    if isinstance(data, dict) and any(str(k).startswith("unet.encoder.") for k in data):
+        return "rmvpe"
+    if isinstance(data, dict) and isinstance(data.get("model"), dict) and "config_dict" in data:
+        return "fcpe"
+    return None
+
+
+def check_state(state, expected, kind):
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    differ = [f"{k} {list(state[k].shape)} (expected {list(expected[k].shape)})" for k in expected if k in state and state[k].shape != expected[k].shape]
+    if missing or unexpected or differ:
+        parts = [f"{label} ({len(items)}): {', '.join(items[:5])}" for label, items in (("missing", missing), ("unexpected", unexpected), ("wrong shape", differ)) if items]
+        _fail(f"the checkpoint does not match the {kind} network: " + "; ".join(parts), f"pass the {kind}.pt its project publishes, unmodified")
+
+
+def build_rmvpe(data):
+    from .pitch.rmvpe import Rmvpe, RmvpeOnnx, config_from_state
+    state = {k: v.float() for k, v in data.items() if torch.is_tensor(v)}
+    config = config_from_state(state)
+    if not (config["n_blocks"] and config["levels"] and config["width"]):
+        _fail("the checkpoint has no RMVPE U-Net weights (unet.encoder.layers.*)", "pass RVC's rmvpe.pt")
+    net = Rmvpe(**config)
+    check_state(state, net.state_dict(), "rmvpe")
+    net.load_state_dict(state, strict=True)
+    graph = RmvpeOnnx(net).eval()
+    example = torch.sin(torch.arange(16000) * (2 * 3.141592653589793 * 220 / 16000)).unsqueeze(0) * 0.3
+    info = {"hop_samples": 160, "bins": 360, "frame_multiple": 32, "threshold": 0.03, "config": config,
+            "first_frame_centre": 0, "cents_of_bin_0": 1997.3794084376191, "cents_per_bin": 20}
+    return graph, example, info
+
+
+def published_layout(kind):
+    """[name, shape] of every parameter/buffer of the network as its project publishes it."""
+    if kind == "rmvpe":
+        from .pitch.rmvpe import Rmvpe
+        net = Rmvpe()  # RVC: E2E(4, 1, (2, 2))
+    else:
+        from .pitch.fcpe import published_fcpe
+        net = published_fcpe()
+    return [[k, list(v.shape)] for k, v in net.state_dict().items()]
+
+
+def main():
+    parser = argparse.ArgumentParser(prog="svc_py.import_f0")
+    parser.add_argument("--model")
+    parser.add_argument("--layout", choices=KINDS, help="only list the parameter names and shapes of the published network (tests)")
+    target = parser.add_mutually_exclusive_group()
+    target.add_argument("--out", help="graph to write")
+    target.add_argument("--out-dir", help="folder to write <kind>.onnx into")
+    parser.add_argument("--kind", choices=KINDS)
+    args = parser.parse_args()
+    if args.layout:
+        return {"keys": published_layout(args.layout)}
+    if not args.model or not (args.out or args.out_dir):
+        parser.error("--model and one of --out/--out-dir are required")
+
+    data = load_checkpoint(args.model)
+    kind = detect_kind(data)
+    if kind is None:
+        found = ", ".join(sorted(map(str, data.keys()))[:6]) if isinstance(data, dict) else type(data).__name__
+        _fail(f"{os.path.basename(args.model)} is neither RMVPE (unet.* weights) nor FCPE (model + config_dict); found {found}",
+              "pass rmvpe.pt as RVC publishes it or fcpe.pt from torchfcpe")
+    if args.kind and args.kind != kind:
+        _fail(f"--kind {args.kind} was given but {os.path.basename(args.model)} is an {kind.upper()} checkpoint", f"use --kind {kind} or leave --kind out")
+    if kind == "rmvpe":
+        graph, example, info = build_rmvpe(data)
+    else:
+        from .pitch.fcpe import build_fcpe
+        graph, example, info = build_fcpe(data)
+    if args.out is None:
+        args.out = os.path.join(args.out_dir, f"{kind}.onnx")
+    progress(f"{kind}: {sum(p.numel() for p in graph.parameters())} parameters, {json.dumps(info['config'])}")
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+    started = time.time()
+    tmp = args.out + ".partial"
+    try:
+        with torch.no_grad():
+            torch.onnx.export(graph, (example,), tmp, input_names=["audio"], output_names=["activation"],
+                              dynamic_axes={"audio": {1: "samples"}, "activation": {1: "frames"}}, opset_version=OPSET)
+        os.replace(tmp, args.out)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    meta = {"format": "svc-f0-model", "format_version": 1, "kind": kind, "opset": OPSET, "sample_rate": 16000,
+            "inputs": [{"name": "audio", "dtype": "float32", "shape": [1, "samples"]}],
+            "outputs": [{"name": "activation", "dtype": "float32", "shape": [1, "frames", info["bins"]]}],
+            "source": os.path.basename(args.model), **info}
+    meta_path = os.path.splitext(args.out)[0] + ".json"
+    with open(meta_path, "w", encoding="utf-8") as handle:
+        json.dump(meta, handle, indent=2)
+    return {"out": os.path.abspath(args.out), "meta": meta, "export_seconds": time.time() - started}
+
+
+if __name__ == "__main__":
+    raise SystemExit(run_main(main))

@@ -1,0 +1,1 @@
+"""Pitch-tracker networks users bring (RMVPE, FCPE), rebuilt from their checkpoints' layouts."""
