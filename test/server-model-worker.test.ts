@@ -109,7 +109,8 @@ async function stallDuringLoad(resolveModel: (name: string) => Promise<StageFact
   try {
     await Promise.all([streaming.opened, switching.opened]);
     streaming.sendJson({ type: 'hello', version: 1, sampleRate: 16000, blockMs: 20 });
-    switching.sendJson({ type: 'hello', version: 1, sampleRate: 16000 });
+    // A block of its own: a client without one would also wait for the server to time the model's block.
+    switching.sendJson({ type: 'hello', version: 1, sampleRate: 16000, blockMs: 100 });
     await Promise.all([streaming.next('ready'), switching.next('ready')]);
     const frame = 320;
     let sent = 0;
