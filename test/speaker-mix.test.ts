@@ -16,6 +16,9 @@ import { convertAtModelRate } from '../src/voices/sovits/convert.js';
 import { SovitsModel } from '../src/voices/sovits/model.js';
 import { parseSpeakerSchedule, SpeakerTrack } from '../src/voices/sovits/speakerTrack.js';
 import { createNeuralStageFactory, NeuralStage } from '../src/voices/sovits/stage.js';
+import { ModelWorkers } from '../src/voices/worker/model-host.js';
+import { loadBuiltinStageFactory } from '../src/server/server.js';
+import type { ConverterStage } from '../src/voices/stage.js';
 import { makeTempDir, repoRoot } from './helpers/index.js';
 import { snrDb } from './neural-fixtures.js';
 
@@ -138,8 +141,8 @@ test('live: a speaker change mid-stream ramps from the next unheard frame; earli
     const options = { seed: 3, f0Method: 'dsp' as const };
     const block = Math.round(0.1 * rate);
     /** Feeds the stage window by window as the pipeline does (context + block, absolute time); switchAt: blocks before setSpeaker. */
-    const drive = async (speaker: string, switchAt?: number) => {
-      const factory = await createNeuralStageFactory(model, { ...options, speaker });
+    const drive = async (speaker: string, switchAt?: number, factoryOf?: (speaker: string) => Promise<(o: { clientSampleRate: number; voice: { pitch: number; formant: number } }) => ConverterStage>) => {
+      const factory = factoryOf ? await factoryOf(speaker) : await createNeuralStageFactory(model, { ...options, speaker });
       const stage = factory({ clientSampleRate: rate, voice: { pitch: 0, formant: 1 } }) as NeuralStage;
       const outputs: Float32Array[] = [];
       const context = stage.contextSamples;
@@ -162,6 +165,17 @@ test('live: a speaker change mid-stream ramps from the next unheard frame; earli
     for (let i = 20; i < switched.length; i++) {
       const snr = snrDb(b[i]!, switched[i]!);
       assert.ok(snr > 60, `block ${i} after the ramp is bob's (${snr.toFixed(1)} dB)`);
+    }
+    // svc serve runs model stages on worker threads: the change reaches the thread and gives the same output.
+    const workers = new ModelWorkers({ builtin: loadBuiltinStageFactory, ...options });
+    try {
+      const remote = await drive('alice', 12, (speaker) => workers.defaultFactory(deterministicDir, speaker));
+      for (let i = 0; i < switched.length; i++) assert.equal(remote[i], switched[i], `worker block ${i}`);
+      const stage = (await workers.defaultFactory(deterministicDir, 'alice'))({ clientSampleRate: rate, voice: { pitch: 0, formant: 1 } });
+      assert.throws(() => stage.setSpeaker!('carol'), /unknown speaker 'carol'/, 'a bad name fails on the caller\'s thread');
+      stage.dispose();
+    } finally {
+      await workers.close();
     }
   } finally {
     await model.dispose();
