@@ -1,12 +1,12 @@
 // RVC feature retrieval speed: one 100 ms block (5 content rows at 50 Hz) searched in a 100k-vector
 // IVF-Flat index shaped as RVC's WebUI builds one (nlist = min(16·√N, N/39) = 2564, nprobe 1, k = 8), then
 // blended with RVC's weights: v2 (768-d) and v1 (256-d), with the coarse search on onnxruntime's MatMul
-// (what the runtime uses, src/voices/rvc/indexSearch.ts) and in plain JavaScript side by side. Target:
+// (what the runtime uses, src/voices/retrieval/indexSearch.ts) and in plain JavaScript side by side. Target:
 // ≤ 10 ms per block on one core. The index is synthetic (clustered Gaussian vectors, each stored in its
 // centre's list), built in memory: a search's cost depends on the index's shape, not on where the
 // vectors came from; faiss-file parity is test/rvc.test.ts's.
-import { blendWithIndex, type IvfFlatIndex } from '../src/voices/rvc/faissIndex.js';
-import { IndexSearcher } from '../src/voices/rvc/indexSearch.js';
+import { blendWithIndex, type IvfFlatIndex } from '../src/voices/retrieval/faissIndex.js';
+import { IndexSearcher } from '../src/voices/retrieval/indexSearch.js';
 import type { BenchContext, BenchRow } from './lib.js';
 
 function lcg(seed: number): () => number {

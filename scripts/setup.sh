@@ -2,12 +2,13 @@
 # Installs the system packages svc's tests, training and browser client need (Debian):
 #   python3-torch/torchaudio/onnx  training, ONNX export, golden values for DSP tests
 #   python3-faiss                 RVC retrieval indexes: test fixtures written by faiss itself (svc_py.rvc.make_index)
+#                                 and so-vits-svc feature indexes (svc train-index --kind index)
 #   chromium                       the web client's browser test
 #   alsa-utils, libasound2-dev     live device I/O through a virtual ALSA device
 #   pulseaudio, pulseaudio-utils   svc live --virtual-mic and its test (a private PulseAudio daemon, pactl/pacat/parec)
 #   sox, fonts-dejavu-core         audio checks, fonts for analysis plots
 #   nginx                          the scale-out test (two svc servers behind a WebSocket proxy)
-#   pocketsphinx(-en-us), espeak-ng, python3-sklearn  svc's content encoder (scripts/make-content-encoder.sh)
+#   pocketsphinx(-en-us), espeak-ng, python3-sklearn  svc's content encoder (scripts/make-content-encoder.sh); svc train-index --kind kmeans
 #   (espeak-ng is also `svc say`'s text to speech; pocketsphinx-en-us its intelligibility bench)
 # Safe to run again: it only installs what is missing. Needs root (or sudo) the first time.
 set -euo pipefail

@@ -126,7 +126,7 @@ print(json.dumps(out))
   assert.match(result.quickvc!.message!, /QuickVC/);
 });
 
-test('--speaker-mix exports upstream\'s mix graph; --onnx wraps upstream-signature graphs; mixes convert, single-sid graphs refuse them', async () => {
+test('two or more speakers export upstream\'s mix graph by default; --onnx wraps upstream-signature graphs; mixes convert, single-sid graphs refuse them', async () => {
   await reference();
   const upstream = JSON.parse(readFileSync(join(fixtures, 'sovits_onnx_upstream.json'), 'utf8')) as {
     graphs: Record<'single' | 'mix', { inputs: Array<{ name: string; dtype: string; shape: Array<string | number> }> }>;
@@ -134,8 +134,10 @@ test('--speaker-mix exports upstream\'s mix graph; --onnx wraps upstream-signatu
   const signature = (inputs: Array<{ name: string; dtype: string; shape: Array<string | number> }>) => inputs.map((i) => `${i.name}:${i.dtype}:${i.shape.length}`);
 
   const mixDir = join(temp.dir, 'mix');
-  const mixed = await importSovits({ checkpoint: join(refDir, 'G_0.pth'), config: join(refDir, 'config.json'), out: mixDir, speakerMix: true, encoder: join(refDir, 'encoder.onnx') });
+  const mixed = await importSovits({ checkpoint: join(refDir, 'G_0.pth'), config: join(refDir, 'config.json'), out: mixDir, encoder: join(refDir, 'encoder.onnx') });
   assert.equal(mixed.manifest.speaker_mix, { graph: 'per-frame', columns: ['tiny_a', 'tiny_b'] });
+  const single = await importSovits({ checkpoint: join(refDir, 'G_0.pth'), config: join(refDir, 'config.json'), out: join(temp.dir, 'single'), singleSpeakerGraph: true });
+  assert.is(single.manifest.speaker_mix, null, '--single-speaker-graph opts out');
   assert.equal(signature(mixed.manifest.generator.inputs), signature(upstream.graphs.mix.inputs), 'names, dtypes and ranks of upstream\'s mix graph');
 
   // --onnx: the mix graph and the reference bundle's single-speaker graph, wrapped as upstream exports.

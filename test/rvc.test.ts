@@ -12,7 +12,7 @@ import { readNpy, writeNpy } from '../src/io/npy.js';
 import { createSession, type FeedValue } from '../src/onnx/session.js';
 import { runPythonModule } from '../src/python.js';
 import { readRvcBundle } from '../src/voices/rvc/bundle.js';
-import { blendWithIndex, parseFaissIndex, readFaissIndex, searchKnn } from '../src/voices/rvc/faissIndex.js';
+import { blendWithIndex, parseFaissIndex, readFaissIndex, searchKnn } from '../src/voices/retrieval/faissIndex.js';
 import { importRvc } from '../src/voices/rvc/import.js';
 import { from, lastValueFrom, toArray } from 'rxjs';
 import { readMono } from '../src/audio/io.js';

@@ -20,10 +20,6 @@ from .events import SvcPyError
 def read_kmeans(path, speakers):
     """-> (speaker names in table order, centres float32 [S, K, D]). `speakers` is the config's spk
     table; every speaker of the model needs centres (upstream looks them up by speaker name)."""
-    with open(path, "rb") as handle:
-        if handle.read(4) != b"PK\x03\x04":  # not torch.save's zip: feature_and_index.pkl is a plain pickle of faiss indexes
-            raise SvcPyError("MODEL_UNSUPPORTED", f"{path} is not a kmeans cluster model (kmeans_10000.pt is a PyTorch zip file); a feature_and_index.pkl feature-retrieval index (faiss) is not supported yet",
-                             "pass logs/44k/kmeans_10000.pt from cluster/train_cluster.py, or convert without --cluster")
     try:
         data = safe_pickle.load_torch_file(path, objects_as_data=True)
     except Exception as error:
@@ -32,7 +28,7 @@ def read_kmeans(path, speakers):
     if not isinstance(data, dict) or not data or not all(isinstance(v, dict) and "cluster_centers_" in v for v in data.values()):
         found = ", ".join(sorted(map(str, data))[:6]) if isinstance(data, dict) else type(data).__name__
         raise SvcPyError("MODEL_INVALID", f"{path} is not a so-vits-svc cluster model: expected {{speaker: {{cluster_centers_, ...}}}}, found {found}",
-                         "pass kmeans_10000.pt (feature_and_index.pkl, the feature-retrieval index, is not supported yet)")
+                         "pass kmeans_10000.pt or feature_and_index.pkl")
     names = [name for name in speakers if name in data]
     missing = [name for name in speakers if name not in data]
     if missing:

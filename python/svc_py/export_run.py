@@ -90,8 +90,10 @@ def main():
             raise SvcPyError("MODEL_INVALID", f"{encoder_src} is not the encoder the run was trained with (sha256 {actual_sha[:12]}, expected {expected_sha[:12]}): the dataset was preprocessed again with another encoder",
                              "export needs the original encoder: restore it, or retrain on the new dataset")
     with bundle_output(args.out, args.force):
-        info = export_generator(net, os.path.join(args.out, "generator.onnx"))
-        progress(f"generator.onnx written in {info['seconds']:.1f} s")
+        from .import_sovits import mix_speaker_ids
+        mix_ids = mix_speaker_ids(config["spk"])  # two or more speakers: the speaker-mix graph (spk_mix)
+        info = export_generator(net, os.path.join(args.out, "generator.onnx"), mix_speaker_ids=mix_ids)
+        progress(f"generator.onnx{' (speaker-mix graph)' if mix_ids else ''} written in {info['seconds']:.1f} s")
         dataset_encoder = run_info.get("encoder") or {}
         encoder = {**copy_user_encoder(encoder_src, args.out, int(config["model"]["ssl_dim"]), config["speech_encoder"]),
                    "kind": dataset_encoder.get("name", "dataset"),
@@ -101,6 +103,7 @@ def main():
                                 {"type": "trained", "run": os.path.abspath(args.run), "step": iteration, "dataset": run_info["dataset"],
                                  "f0_method": run_info.get("f0_method")},
                                 {"generator": count_parameters(net), "generator_inference": inference_parameters(net)}, encoder,
+                                speaker_mix={"graph": "per-frame", "columns": list(config["spk"])} if mix_ids else None,
                                 int8=write_int8(args.out, net, info, encoder["file"]))
     return {"out": os.path.abspath(args.out), "step": iteration, "manifest": manifest, "export_seconds": info["seconds"]}
 

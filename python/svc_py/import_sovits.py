@@ -98,7 +98,8 @@ def main():
     parser.add_argument("--name")
     parser.add_argument("--encoder")
     parser.add_argument("--encoder-probe-dir")
-    parser.add_argument("--speaker-mix", action="store_true")
+    parser.add_argument("--speaker-mix", action="store_true", help="the default with two or more speakers (kept for old scripts)")
+    parser.add_argument("--single-speaker-graph", action="store_true", help="export the sid int64 [1] graph even with two or more speakers")
     parser.add_argument("--cluster")
     parser.add_argument("--force", action="store_true")
     args = parser.parse_args()
@@ -159,9 +160,9 @@ def main():
     with bundle_output(args.out, args.force):
         finish_encoder = prepare_encoder(args.encoder, args.out, config, args.encoder_probe_dir) if args.encoder else None
         cluster = prepare_cluster(args.cluster, args.out, config) if args.cluster else None
-        mix_ids = [speakers[name] for name in speakers] if args.speaker_mix else None
         if args.speaker_mix and len(speakers) < 2:
             raise SvcPyError("INVALID_ARGUMENT", f"--speaker-mix needs two or more speakers in the config's spk table, it names {len(speakers)}")
+        mix_ids = mix_speaker_ids(speakers, args.single_speaker_graph)
         info = export_generator(net, os.path.join(args.out, "generator.onnx"), mix_speaker_ids=mix_ids)
         progress(f"generator.onnx{' (speaker-mix graph, sid float32 [T, ' + str(len(mix_ids)) + '])' if mix_ids else ''} written in {info['seconds']:.1f} s")
         encoder, probe = _finish(finish_encoder)
@@ -170,23 +171,26 @@ def main():
                                  "absent": sorted({key.split(".")[0] for key in absent}), "notes": notes},
                                 {"generator": count_parameters(net), "generator_inference": inference_parameters(net)}, encoder,
                                 speaker_mix={"graph": "per-frame", "columns": list(speakers)} if mix_ids else None, cluster=cluster,
-                                # int8 calibration follows the single-speaker graph's node names: mix graphs stay float.
-                                int8=None if mix_ids else write_int8(args.out, net, info, encoder and encoder["file"]))
+                                # The mix graph has the same conv nodes (names included) as the single-sid one: the
+                                # calibration of the single-sid wrapper (a one-hot mix) quantizes it too.
+                                int8=write_int8(args.out, net, info, encoder and encoder["file"]))
     return {"out": os.path.abspath(args.out), "manifest": manifest, "export_seconds": info["seconds"], "notes": notes, "encoder_probe": probe}
 
 
+def mix_speaker_ids(speakers, single_graph=False):
+    """Speaker ids of the mix graph's columns (the spk table's order), or None for the single-sid graph.
+    svc exports the speaker-mix graph whenever the spk table names two or more speakers, as upstream's
+    onnx_export.py does: with the embeddings still at hand, blending them (spk_mix) costs one [T, S] x [S, gin]
+    matmul, and one-hot weights give the single-sid output (measured 1.5e-6 of peak)."""
+    if single_graph or len(speakers) < 2:
+        return None
+    return [speakers[name] for name in speakers]
+
+
 def prepare_cluster(path, out_dir, config):
-    """kmeans_10000.pt -> out_dir/cluster.onnx (cluster.py); returns the manifest's cluster entry."""
-    from .cluster import export_cluster, read_kmeans
-    if not os.path.isfile(path):
-        raise SvcPyError("FILE_NOT_FOUND", f"cluster model not found: {path}", "pass logs/44k/kmeans_10000.pt")
-    names, centres = read_kmeans(path, list(config["spk"]))
-    if centres.shape[2] != int(config["model"]["ssl_dim"]):
-        raise SvcPyError("MODEL_INVALID", f"{path} clusters {centres.shape[2]}-d features but the model takes {config['model']['ssl_dim']}-d",
-                         "pass the cluster model trained on this model's features")
-    export_cluster(centres, os.path.join(out_dir, "cluster.onnx"))
-    progress(f"cluster.onnx: {centres.shape[1]} centres for each of {', '.join(names)}")
-    return {"file": "cluster.onnx", "kind": "kmeans", "speakers": names, "clusters": int(centres.shape[1]), "source": os.path.basename(path)}
+    """kmeans_10000.pt -> cluster.onnx, feature_and_index.pkl -> feature_index_<n>.index (feature_index.py)."""
+    from .feature_index import prepare_cluster_file
+    return prepare_cluster_file(path, out_dir, config)
 
 
 def _finish(finish_encoder):

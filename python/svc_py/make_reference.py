@@ -72,6 +72,7 @@ def main():
     parser.add_argument("--seed", type=int, default=1234)
     parser.add_argument("--force", action="store_true")
     parser.add_argument("--checkpoint", action="store_true", help="also write G_0.pth in upstream's layout")
+    parser.add_argument("--speaker-mix", action="store_true", help="export the speaker-mix graph (sid float32 [T, speakers])")
     args = parser.parse_args()
 
     import torch
@@ -92,7 +93,8 @@ def main():
         net = build_generator(config).eval()
         build_seconds = time.time() - started
         progress(f"{args.size} generator: {count_parameters(net)} parameters (built in {build_seconds:.1f} s)")
-        info = export_generator(net, os.path.join(args.out, "generator.onnx"))
+        mix_ids = [config["spk"][n] for n in config["spk"]] if args.speaker_mix else None
+        info = export_generator(net, os.path.join(args.out, "generator.onnx"), mix_speaker_ids=mix_ids)
         progress(f"generator.onnx exported in {info['seconds']:.1f} s")
         if args.checkpoint:
             save_upstream_checkpoint(net, os.path.join(args.out, "G_0.pth"))
@@ -113,7 +115,8 @@ def main():
         name = os.path.basename(os.path.normpath(args.out))
         manifest = write_bundle(args.out, config, original, info, config["spk"], name,
                                 {"type": "reference", "size": args.size, "seed": args.seed, "random_weights": True},
-                                parameters, manifest_encoder, int8=int8)
+                                parameters, manifest_encoder, int8=int8,
+                                speaker_mix={"graph": "per-frame", "columns": list(config["spk"])} if mix_ids else None)
     return {"out": os.path.abspath(args.out), "manifest": manifest, "parameters": parameters,
             "export_seconds": {"generator": info["seconds"], "encoder": encoder_seconds}}
 

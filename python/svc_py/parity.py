@@ -2,7 +2,9 @@
 of an ONNX runtime against PyTorch. Loads the checkpoint, exports the generator with the NSF
 source made deterministic (no random phases or noise; everything else identical to the bundle's
 graph) to DIR/generator_deterministic.onnx, and writes the example inputs (DIR/<input>.npy) and
-PyTorch's output (DIR/expected_audio.npy)."""
+PyTorch's output (DIR/expected_audio.npy). --speaker-mix exports the speaker-mix graph (sid float32 [T, S],
+the spk table's speakers) and stops there: its reference comes from upstream's own spk_mix
+(test/fixtures/sovits_mix)."""
 import argparse
 import os
 
@@ -17,6 +19,7 @@ def main():
     parser.add_argument("--checkpoint", required=True)
     parser.add_argument("--out", required=True)
     parser.add_argument("--frames", type=int, default=40)
+    parser.add_argument("--speaker-mix", action="store_true")
     args = parser.parse_args()
 
     from .sovits.checkpoint import check_state_dict, load_checkpoint_file
@@ -31,6 +34,10 @@ def main():
     net.load_state_dict(state, strict=True)
     os.makedirs(args.out, exist_ok=True)
     path = os.path.join(args.out, "generator_deterministic.onnx")
+    if args.speaker_mix:
+        ids = [config["spk"][name] for name in config["spk"]]
+        info = export_generator(net, path, deterministic_source=True, mix_speaker_ids=ids)
+        return {"onnx": path, "columns": list(config["spk"]), "export_seconds": info["seconds"]}
     info = export_generator(net, path, deterministic_source=True)
     inputs = example_inputs(net, frames=args.frames, seed=7)
     audio = run_torch(net, inputs, deterministic_source=True)

@@ -44,7 +44,8 @@ def _defaultdict(factory=None):
     """collections.defaultdict(factory) read as a plain dict (its items follow as SETITEMS)."""
     return {}
 # Modules whose classes become PickledObject stand-ins when objects_as_data is on.
-_DATA_MODULES = ("argparse", "omegaconf", "fairseq", "typing", "enum", "pathlib", "numpy", "copyreg")
+# faiss: so-vits-svc's feature_and_index.pkl pickles faiss indexes as {"this": serialized index bytes}.
+_DATA_MODULES = ("argparse", "omegaconf", "fairseq", "typing", "enum", "pathlib", "numpy", "copyreg", "faiss")
 
 
 class PickledObject:

@@ -427,6 +427,21 @@ export class Connection {
       this.error('MODEL_NOT_FOUND', `no model named ${JSON.stringify(name)}; available: ${JSON.stringify(this.host.config.modelName)}`);
       return;
     }
+    const baseName = (text: string) => (text.includes(':') ? text.slice(0, text.indexOf(':')) : text);
+    if (!this.switching && name !== 'builtin' && baseName(name) === baseName(session.modelName)) {
+      // Another speaker of the model in use: the stage ramps to it in place (speaker-mix graphs).
+      try {
+        if (session.changeSpeaker(name, name.includes(':') ? name.slice(name.indexOf(':') + 1) : undefined)) {
+          this.host.log(`session ${session.id} now uses speaker ${name}`);
+          this.send(this.modelSwitched(session));
+          for (const listener of this.host.table.listenersOf(session.id)) listener.send(listener.modelSwitched(session));
+          return;
+        }
+      } catch (error) {
+        this.error('MODEL_NOT_FOUND', `cannot switch to model ${JSON.stringify(name)} (${errorCode(error)}): ${clientText(error)}; keeping ${JSON.stringify(session.modelName)}`);
+        return;
+      }
+    }
     if (this.switching) {
       this.error('RATE_LIMITED', `a model switch is already in progress; wait for its answer before asking for ${JSON.stringify(name)}`);
       return;

@@ -137,7 +137,7 @@ export function installedModelEntries(folders: InstalledModel[] = []): ModelList
       sampleRate: manifest?.sampling_rate ?? null,
       speechEncoder: manifest?.speech_encoder ?? null,
       controls: [...MODEL_CONTROLS],
-      ...(manifest ? { type: 'sovits' as const } : {}),
+      ...(manifest ? { type: 'sovits' as const, index: manifest.cluster?.kind === 'index', cluster: manifest.cluster?.kind === 'kmeans', speakerMix: !!manifest.speaker_mix } : {}),
       ...(manifest?.source?.random_weights === true ? { randomWeights: true } : {}),
       ...(error === undefined ? {} : { error }),
     };

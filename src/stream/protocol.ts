@@ -264,9 +264,13 @@ export interface ModelListEntry {
   controls: VoiceControl[];
   /** Model family: 'sovits' or 'rvc' (absent for builtin). */
   type?: 'sovits' | 'rvc';
-  /** RVC only: pitch-guided (f0) model, and whether it carries a retrieval index. */
+  /** RVC only: pitch-guided (f0) model. */
   f0?: boolean;
+  /** RVC and So-VITS: whether it carries a feature-retrieval index (So-VITS: feature_and_index.pkl; --cluster-ratio). */
   index?: boolean;
+  /** So-VITS only: a kmeans cluster model (kmeans_10000.pt; --cluster-ratio), and whether speakers can be mixed ("NAME:a:0.7,b:0.3"). */
+  cluster?: boolean;
+  speakerMix?: boolean;
   /** Why the model cannot be used (broken bundle, missing encoder); absent when it can. */
   error?: string;
   /** True for a random-weight reference bundle (`svc make-reference`): it makes sound, not a voice. */

@@ -179,6 +179,16 @@ export class ConvertSession {
   }
 
   /**
+   * Same model, another speaker or mix (`NAME:SPEAKER`): the stage changes it in place, ramped, with no
+   * pipeline swap. False when the stage cannot (then replaceStage); throws INVALID_ARGUMENT for a bad speaker.
+   */
+  changeSpeaker(modelName: string, speaker: string | undefined): boolean {
+    if (this.disposed || this.heldInput || !this.stage.setSpeaker?.(speaker)) return false;
+    this.modelName = modelName;
+    return true;
+  }
+
+  /**
    * Model switch: builds a stage from `stageFactory` with the session's voice and a pipeline for it; new
    * input is held while the old pipeline converts what it already queued, then the new pipeline takes over
    * with the held input (only the old queue's last partial block, < 1 block, is lost). Resolves true when

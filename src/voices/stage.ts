@@ -87,6 +87,11 @@ export interface ConverterStage {
   process(window: Float32Array, time: BlockTime): Float32Array | Promise<Float32Array>;
   /** Changes the voice for the following blocks. */
   setVoice(voice: Partial<VoiceParams>): void;
+  /**
+   * Optional: another speaker (or speaker mix) of the same model, applied in place from the next
+   * unheard frame (ramped, not stepped). Returns false when the stage cannot, so the caller switches stages.
+   */
+  setSpeaker?(speaker: string | undefined): boolean;
   /** Forgets all history (stateful stages), e.g. after input was skipped. */
   reset(): void;
   dispose(): void;

@@ -25,8 +25,10 @@ export interface ImportSovitsOptions {
   encoder?: string;
   /** so-vits-svc 4.1 cluster model kmeans_10000.pt, turned into cluster.onnx (for --cluster-ratio). */
   cluster?: string;
-  /** Export upstream's speaker-mix graph (sid float32 [T, speakers]) so `--speaker a:0.7,b:0.3` works. */
+  /** Export upstream's speaker-mix graph (sid float32 [T, speakers]): the default with two or more speakers (kept for old scripts). */
   speakerMix?: boolean;
+  /** Export the sid int64 [1] graph even when the config names two or more speakers (no speaker mix). */
+  singleSpeakerGraph?: boolean;
   force?: boolean;
   onProgress?: (message: string) => void;
 }
@@ -48,7 +50,7 @@ export async function importSovits(options: ImportSovitsOptions): Promise<Import
   for (const [flag, path] of [['--checkpoint', options.checkpoint], ['--onnx', options.onnx], ['--config', options.config], ['--encoder', options.encoder], ['--cluster', options.cluster]] as const) {
     if (path !== undefined && !existsSync(path)) {
       throw new SvcError('FILE_NOT_FOUND', `${flag} ${path} does not exist`, {
-        hint: flag === '--config' ? 'pass the config.json trained with the checkpoint' : flag === '--checkpoint' ? 'pass the generator checkpoint G_<step>.pth' : flag === '--onnx' ? 'pass the .onnx from onnx_export.py' : flag === '--cluster' ? 'pass logs/44k/kmeans_10000.pt' : 'pass the content encoder (.onnx, or a ContentVec/HuBERT/hubert-soft .pt)',
+        hint: flag === '--config' ? 'pass the config.json trained with the checkpoint' : flag === '--checkpoint' ? 'pass the generator checkpoint G_<step>.pth' : flag === '--onnx' ? 'pass the .onnx from onnx_export.py' : flag === '--cluster' ? 'pass logs/44k/kmeans_10000.pt or logs/44k/feature_and_index.pkl' : 'pass the content encoder (.onnx, or a ContentVec/HuBERT/hubert-soft .pt)',
       });
     }
   }
@@ -58,6 +60,7 @@ export async function importSovits(options: ImportSovitsOptions): Promise<Import
   args.push('--name', options.name ?? basename(resolve(options.out)));
   if (options.force) args.push('--force');
   if (options.speakerMix) args.push('--speaker-mix');
+  if (options.singleSpeakerGraph) args.push('--single-speaker-graph');
   if (options.cluster) args.push('--cluster', resolve(options.cluster));
   const probeDir = mkdtempSync(join(tmpdir(), 'svc-import-probe-'));
   try {
@@ -89,17 +92,19 @@ export function register(program: Command): void {
     .requiredOption('--out <dir>', 'bundle folder to create, e.g. models/NAME (must be empty unless --force)')
     .option('--name <name>', 'model name stored in the manifest (default: the --out folder name)')
     .option('--encoder <file>', 'content encoder to include: an .onnx (source [1,1,N] -> embed, or audio [1,N] -> units), or a ContentVec/HuBERT/hubert-soft .pt to convert (checked first)')
-    .option('--cluster <file>', 'so-vits-svc 4.1 cluster model kmeans_10000.pt: stored as cluster.onnx, applied with convert/serve --cluster-ratio')
-    .option('--speaker-mix', 'with --checkpoint: export upstream\'s speaker-mix graph (sid float32 [T, speakers]) so speakers can be blended (--speaker a:0.7,b:0.3)', false)
+    .option('--cluster <file>', 'so-vits-svc 4.1 cluster model kmeans_10000.pt (stored as cluster.onnx) or feature-retrieval index feature_and_index.pkl (read as data, one faiss index per speaker); applied with convert/serve --cluster-ratio')
+    .option('--speaker-mix', 'with --checkpoint: the speaker-mix graph (sid float32 [T, speakers], as upstream\'s onnx_export.py); the default when the config names two or more speakers', false)
+    .option('--single-speaker-graph', 'with --checkpoint: export the one-speaker graph (sid int64 [1]) even with two or more speakers; speakers then cannot be mixed', false)
     .option('--force', 'write into a non-empty --out folder, replacing bundle files', false)
-    .action(async (opts: { checkpoint?: string; onnx?: string; config: string; out: string; name?: string; encoder?: string; cluster?: string; speakerMix: boolean; force: boolean }) => {
+    .action(async (opts: { checkpoint?: string; onnx?: string; config: string; out: string; name?: string; encoder?: string; cluster?: string; speakerMix: boolean; singleSpeakerGraph: boolean; force: boolean }) => {
       const result = await importSovits({ ...opts, onProgress: (message) => console.error(`import-sovits: ${message}`) });
       const m = result.manifest;
       const speakers = Object.keys(m.speakers);
       console.log(`imported ${m.name} -> ${result.out}`);
       console.log(`  so-vits-svc ${m.sovits_version}, ${m.sampling_rate} Hz, hop ${m.hop_length}, ${m.ssl_dim}-d ${m.speech_encoder} content, vol_embedding ${m.vol_embedding}`);
       console.log(`  speakers (${speakers.length}): ${speakers.join(', ') || '-'}${m.speaker_mix ? ' (speaker-mix graph: --speaker a:0.7,b:0.3)' : ''}; generator.onnx ${opts.onnx ? 'copied from the upstream export' : `exported in ${result.export_seconds.toFixed(1)} s`}`);
-      if (m.cluster) console.log(`  cluster: ${m.cluster.clusters} kmeans centres for ${m.cluster.speakers.join(', ')} (apply with --cluster-ratio)`);
+      if (m.cluster?.kind === 'kmeans') console.log(`  cluster: ${m.cluster.clusters} kmeans centres for ${m.cluster.speakers.join(', ')} (apply with --cluster-ratio)`);
+      if (m.cluster?.kind === 'index') console.log(`  feature index: ${m.cluster.speakers.map((name, i) => `${name} ${(m.cluster as { vectors: number[] }).vectors[i]} vectors`).join(', ')} (apply with --cluster-ratio; upstream's --feature_retrieval)`);
       for (const note of result.notes) console.log(`  note: ${note}`);
       if (result.encoder_parity !== undefined) console.log(`  encoder.onnx converted from ${basename(opts.encoder!)}: ONNX vs PyTorch max |difference| ${result.encoder_parity.toExponential(2)} of peak`);
       if (!m.encoder) console.log(`  no content encoder in the bundle: supply a ${m.speech_encoder} encoder .onnx (--encoder) to convert audio`);

@@ -18,14 +18,15 @@ export function register(program: Command): void {
     .requiredOption('--out <dir>', 'output folder for the bundle (created; must be empty unless --force)')
     .option('--seed <n>', 'random seed for the weights (integer)', '1234')
     .option('--checkpoint', 'also write G_0.pth, the weights in so-vits-svc checkpoint layout', false)
+    .option('--speaker-mix', 'export the speaker-mix graph (sid float32 [T, speakers]) so its two speakers can be mixed (--speaker "tiny_a:0.5,tiny_b:0.5")', false)
     .option('--force', 'write into a non-empty --out folder, replacing bundle files', false)
-    .action(async (opts: { size: string; out: string; seed: string; checkpoint: boolean; force: boolean }) => {
+    .action(async (opts: { size: string; out: string; seed: string; checkpoint: boolean; speakerMix: boolean; force: boolean }) => {
       if (opts.size !== 'tiny' && opts.size !== 'standard') {
         throw new SvcError('INVALID_ARGUMENT', `--size must be tiny or standard, got "${opts.size}"`);
       }
       const seed = parseNumberOption('--seed', opts.seed, { min: 0, integer: true });
       const result = await makeReference(opts.size, opts.out, {
-        seed, force: opts.force, checkpoint: opts.checkpoint,
+        seed, force: opts.force, checkpoint: opts.checkpoint, speakerMix: opts.speakerMix,
         onProgress: (message) => console.error(`make-reference: ${message}`),
       });
       const m = result.manifest;

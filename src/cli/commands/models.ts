@@ -24,8 +24,13 @@ function describe(model: InstalledModel): string {
   const encoder = model.encoder === 'bundle' ? `${m.encoder?.kind ?? 'own'} encoder` : model.encoder === 'missing' ? `NO ${m.speech_encoder} encoder (put one at <models>/encoders/${m.speech_encoder}.onnx)` : `shared encoder ${model.encoder}`;
   const random = m.source?.random_weights ? ' [random weights: reference only]' : '';
   // What the bundle can do beyond one speaker: a mix graph blends speakers per frame (--speaker a:0.7,b:0.3).
-  const mix = m.speaker_mix ? `speaker mix: yes (per-frame graph over ${m.speaker_mix.columns.join(', ')})` : speakers.length > 1 ? 'speaker mix: no (one sid per call; re-import with --speaker-mix)' : 'speaker mix: -';
-  const cluster = m.cluster ? `cluster: kmeans, ${m.cluster.clusters} centres for ${m.cluster.speakers.join(', ')} (--cluster-ratio)` : 'cluster/index: none';
+  const mix = m.speaker_mix ? `speaker mix: yes (per-frame graph over ${m.speaker_mix.columns.join(', ')})` : speakers.length > 1 ? 'speaker mix: no (one sid per call; re-import from the checkpoint)' : 'speaker mix: -';
+  const c = m.cluster;
+  const cluster = !c
+    ? 'cluster: no; index: no'
+    : c.kind === 'kmeans'
+      ? `cluster: kmeans, ${c.clusters} centres for ${c.speakers.join(', ')}; index: no (--cluster-ratio)`
+      : `cluster: no; index: yes, ${c.speakers.map((name, i) => `${name} ${c.vectors[i]} vectors`).join(', ')} (--cluster-ratio)`;
   return `${model.name}  so-vits-svc ${m.sovits_version}, ${m.sampling_rate} Hz, hop ${m.hop_length}, ${m.ssl_dim}-d ${m.speech_encoder}${m.vol_embedding ? ', vol' : ''}; ${encoder}${random}\n    speakers: ${speakerText}; ${mix}; ${cluster}\n    ${model.dir}`;
 }
 

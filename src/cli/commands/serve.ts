@@ -85,7 +85,7 @@ export function register(program: Command): void {
     .option('--index-rate <r>', 'RVC voices: share of features retrieved from the model\'s .index, 0..1 (default 0.75; clients change it with set {"indexRate"})', numberArg('--index-rate', { min: 0, max: 1 }))
     .option('--protect <p>', 'RVC voices: consonant protection 0..0.5 (default 0.33; 0.5 = off; set {"protect"})', numberArg('--protect', { min: 0, max: 0.5 }))
     .option('--rms-mix-rate <r>', 'RVC voices: 1 keeps the model\'s loudness envelope, 0 takes the input\'s (default 0.25)', numberArg('--rms-mix-rate', { min: 0, max: 1 }))
-    .option('--cluster-ratio <r>', 'so-vits-svc cluster_infer_ratio for model voices that have a cluster model (imported with --cluster), 0..1', numberArg('--cluster-ratio', { min: 0, max: 1 }))
+    .option('--cluster-ratio <r>', 'so-vits-svc cluster_infer_ratio for model voices that have a kmeans cluster model or a feature index (imported with --cluster, or svc train-index --bundle), 0..1', numberArg('--cluster-ratio', { min: 0, max: 1 }))
     .option('--threads <n>', 'ONNX threads per operator for model voices (default: 1 for small models such as the tiny reference, else up to 2)', numberArg('--threads', { min: 1, max: 256, integer: true }))
     .addOption(new Option('--precision <p>', 'graphs model voices run: int8 (quantized, ~2.5x less CPU), float32, or auto = int8 when the bundle has it and the provider is cpu').choices([...MODEL_PRECISIONS]).default('auto'))
     .action(async (options: ServeOptions) => {

@@ -3,7 +3,7 @@
 //   manifest.json   this file's RvcManifest (format "svc-rvc-bundle", model_type "rvc")
 //   generator.onnx  RVC's export signature: phone, phone_lengths, pitch, pitchf, ds, rnd -> audio
 //                   (no-f0 models: phone, phone_lengths, ds, rnd -> audio)
-//   model.index     optional: the faiss IVF-Flat retrieval index RVC trained (./faissIndex.ts)
+//   model.index     optional: the faiss IVF-Flat retrieval index RVC trained (../retrieval/faissIndex.ts)
 //   encoder.onnx    optional content encoder (hubert_base: layer 9 + final_proj = 256-d for v1, layer 12 = 768-d for v2)
 // readRvcBundle validates once at load; the runtime trusts it afterwards.
 import { existsSync, readFileSync, statSync } from 'node:fs';

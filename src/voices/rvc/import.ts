@@ -13,7 +13,7 @@ import type { BundleEncoder, BundleTensorSpec } from '../sovits/bundle.js';
 import { createSession } from '../../onnx/session.js';
 import { runPythonModule } from '../../python.js';
 import { RVC_BUNDLE_FORMAT, readRvcBundle, rvcGeneratorInputs, type RvcManifest } from './bundle.js';
-import { readFaissIndex } from './faissIndex.js';
+import { readFaissIndex } from '../retrieval/faissIndex.js';
 
 /** The length RVC's exporter traces with (infer/modules/onnx/export.py: 200 frames). */
 export const RVC_EXPORT_FRAMES = 200;

@@ -7,8 +7,8 @@ import { SvcError } from '../../errors.js';
 import { createSession, type OnnxModel, type OnnxProvider } from '../../onnx/session.js';
 import { noiseTensor } from '../sovits/model.js';
 import { readRvcBundle, type RvcBundle, type RvcManifest } from './bundle.js';
-import { readFaissIndex, type IvfFlatIndex } from './faissIndex.js';
-import { IndexSearcher } from './indexSearch.js';
+import { readFaissIndex, type IvfFlatIndex } from '../retrieval/faissIndex.js';
+import { IndexSearcher } from '../retrieval/indexSearch.js';
 import { RVC_NOISE_SCALE, rvcCoarsePitch } from './features.js';
 
 export interface RvcLoadOptions {
@@ -45,7 +45,7 @@ export class RvcModel {
     readonly generator: OnnxModel,
     readonly encoder: OnnxModel,
     readonly index: IvfFlatIndex | null,
-    /** The index's search with its coarse step on onnxruntime (./indexSearch.ts). */
+    /** The index's search with its coarse step on onnxruntime (../retrieval/indexSearch.ts). */
     readonly searcher: IndexSearcher | null,
   ) {
     const m = bundle.manifest;

@@ -72,7 +72,7 @@ export interface SovitsManifest {
    * so-vits-svc 4.1 cluster model (kmeans_10000.pt) as `cluster.onnx`: c f32 [T,D], speaker i64 [1] (row of
    * `speakers`), ratio f32 [1] -> mixed f32 [T,D] = ratio·nearest centre + (1 − ratio)·c (python/svc_py/cluster.py).
    */
-  cluster?: { file: string; kind: 'kmeans'; speakers: string[]; clusters: number; source?: string } | null;
+  cluster?: SovitsCluster | null;
   /**
    * int8 versions of the graphs (python/svc_py/quantize.py), next to the float ones; absent/null: float
    * only. Loaded instead of the float graphs with precision 'int8' (the default when present).
@@ -84,6 +84,18 @@ export interface SovitsManifest {
   source: Record<string, unknown>;
   created: string;
 }
+
+/**
+ * What `--cluster-ratio` pulls content rows toward (so-vits-svc 4.1; `cluster_infer_ratio`):
+ * - kmeans (kmeans_10000.pt): `cluster.onnx`, c f32 [T,D], speaker i64 [1] (row of `speakers`), ratio f32 [1] ->
+ *   mixed f32 [T,D] = ratio·nearest centre + (1 − ratio)·c (python/svc_py/cluster.py);
+ * - index (feature_and_index.pkl, upstream's `--feature_retrieval`): one faiss IndexIVFFlat file per speaker
+ *   (files[i] for speakers[i], faiss's own binary layout), searched k = 8 with 1/d² weights
+ *   (voices/retrieval/faissIndex.ts, shared with RVC).
+ */
+export type SovitsCluster =
+  | { kind: 'kmeans'; file: string; speakers: string[]; clusters: number; source?: string }
+  | { kind: 'index'; files: string[]; speakers: string[]; vectors: number[]; source?: string };
 
 export interface SovitsBundle {
   dir: string;
@@ -157,10 +169,12 @@ export function readBundle(dir: string): SovitsBundle {
   }
   if (manifest.cluster) {
     const cluster = manifest.cluster;
-    if (cluster.kind !== 'kmeans' || !Array.isArray(cluster.speakers)) invalid(dir, 'cluster must be {file, kind: "kmeans", speakers: [...]}');
+    if ((cluster.kind !== 'kmeans' && cluster.kind !== 'index') || !Array.isArray(cluster.speakers)) invalid(dir, 'cluster must be {kind: "kmeans", file, speakers: [...]} or {kind: "index", files: [...], speakers: [...]}');
     const unknown = cluster.speakers.filter((name) => !(name in (manifest.speakers ?? {})));
     if (unknown.length) invalid(dir, `cluster names unknown speakers: ${unknown.join(', ')}`);
-    if (!existsSync(bundleFile(dir, cluster.file, 'cluster'))) invalid(dir, `cluster file ${cluster.file} is missing`);
+    const files = cluster.kind === 'kmeans' ? [cluster.file] : cluster.files;
+    if (!Array.isArray(files) || files.length !== (cluster.kind === 'kmeans' ? 1 : cluster.speakers.length)) invalid(dir, 'a feature index needs one file per speaker (cluster.files)');
+    for (const file of files) if (!existsSync(bundleFile(dir, file, 'cluster'))) invalid(dir, `cluster file ${String(file)} is missing`);
   }
   const generatorPath = bundleFile(dir, manifest.generator.file, 'generator');
   if (!existsSync(generatorPath)) invalid(dir, `generator file ${manifest.generator.file} is missing`);
@@ -232,13 +246,23 @@ export function resolveSpeakerChoice(manifest: SovitsManifest, speaker: string |
   const mix = [...weights].filter(([, w]) => w > 0).map(([id, w]) => ({ id, weight: w / total }));
   const speakerId = mix.reduce((best, entry) => (entry.weight > best.weight ? entry : best)).id;
   if (mix.length === 1) return { speakerId, mix: null };
-  if (!manifest.speaker_mix) {
-    throw new SvcError('INVALID_ARGUMENT', `model ${manifest.name} cannot mix speakers: its generator takes one speaker id (sid int64 [1]), and the speaker embedding is inside the graph`, {
-      hint: 'import the model as a speaker-mix graph: `svc import-sovits --checkpoint G.pth --speaker-mix ...`, or `--onnx` with an export from so-vits-svc\'s onnx_export.py',
-    });
-  }
+  if (!manifest.speaker_mix) throw mixRefusal(manifest);
   speakerColumns(manifest, mix);
   return { speakerId, mix };
+}
+
+/**
+ * Why a single-`sid` generator cannot mix: the embedding table emb_g is inside the graph, folded into the
+ * lookup, so there are no embeddings to blend from outside (upstream's spk_mix blends emb_g rows in
+ * PyTorch). svc's own exports from a checkpoint take the mix graph whenever the config names two or more
+ * speakers; an upstream single-speaker ONNX export has no weights left to make one.
+ */
+export function mixRefusal(manifest: SovitsManifest): SvcError {
+  const fromOnnx = manifest.source?.type === 'import-onnx';
+  const howto = fromOnnx
+    ? 'this bundle wraps an upstream ONNX export that takes one speaker id; re-import the model from its checkpoint: `svc import-sovits --checkpoint G_<step>.pth --config config.json --out DIR` (svc exports the speaker-mix graph for two or more speakers), or export it with so-vits-svc\'s onnx_export.py from a config naming two or more speakers'
+    : 're-import the model from its checkpoint with this svc: `svc import-sovits --checkpoint G_<step>.pth --config config.json --out DIR` exports the speaker-mix graph whenever the config names two or more speakers';
+  return new SvcError('INVALID_ARGUMENT', `model ${manifest.name} cannot mix speakers: its generator takes one speaker id (sid int64 [1]) and looks the speaker embedding up inside the graph, so there are no embeddings to blend`, { hint: howto });
 }
 
 /** Column of each mixed speaker in a speaker-mix graph's sid (INVALID_ARGUMENT for a speaker without one). */
@@ -296,9 +320,10 @@ export interface MakeReferenceResult {
 }
 
 /** Builds a reference bundle; resolves with what the Python job reported (bundle re-validated). */
-export async function makeReference(size: ReferenceSize, outDir: string, options: { seed?: number; force?: boolean; checkpoint?: boolean; onProgress?: (message: string) => void } = {}): Promise<MakeReferenceResult> {
+export async function makeReference(size: ReferenceSize, outDir: string, options: { seed?: number; force?: boolean; checkpoint?: boolean; speakerMix?: boolean; onProgress?: (message: string) => void } = {}): Promise<MakeReferenceResult> {
   const args = ['--size', size, '--out', resolve(outDir), '--seed', String(options.seed ?? 1234)];
   if (options.force) args.push('--force');
   if (options.checkpoint) args.push('--checkpoint');
+  if (options.speakerMix) args.push('--speaker-mix');
   return writeBundleWithPython<MakeReferenceResult>('make_reference', args, options.onProgress);
 }

@@ -8,6 +8,7 @@ import { SvcError } from '../../errors.js';
 import { semitonesToRatio, VOICE_LIMITS } from '../stage.js';
 import { speakerName, type SovitsManifest } from './bundle.js';
 import { DEFAULT_NOISE_SCALE, defaultEncoderContext, type GenerateOptions, type SovitsModel } from './model.js';
+import { isSpeakerSchedule, parseSpeakerSchedule, SpeakerTrack } from './speakerTrack.js';
 import { SovitsTimeline, type ContentMapping, type EncoderContext, type GeneratorWindow } from './timeline.js';
 
 /** Median of the voiced f0 values (0 when none). */
@@ -39,6 +40,7 @@ export function speakerTypicalF0(manifest: SovitsManifest, speakerId: number): n
 }
 
 export interface ConvertOptions {
+  /** A speaker (`alice`, `0`), a mix (`alice:0.7,bob:0.3`) or a schedule (`a:1,b:0@0s; a:0,b:1@4s`, speakerTrack.ts). */
   speaker?: string | number;
   /** Pitch shift in semitones (added to the auto-pitch shift when both are given). */
   pitch?: number;
@@ -123,8 +125,11 @@ export function resolvePitch(model: SovitsModel, speakerId: number, f0Hz: Float3
  */
 export async function convertAtModelRate(model: SovitsModel, samples: Float32Array, options: ConvertOptions = {}): Promise<ConvertResult> {
   validateConvertOptions(options);
-  const { speakerId, mix } = model.speakerChoice(options.speaker);
-  model.checkClusterRatio(options.clusterRatio, speakerId);
+  // A schedule (keyframes with @TIME) becomes per-frame weights; its first keyframe names the speaker for auto-pitch.
+  const schedule = isSpeakerSchedule(options.speaker) ? parseSpeakerSchedule(model.manifest, options.speaker) : null;
+  const { speakerId, mix } = schedule ? schedule[0]!.choice : model.speakerChoice(options.speaker);
+  const track = schedule && model.manifest.speaker_mix ? SpeakerTrack.fromSchedule(model.manifest, schedule, model.sampleRate / model.hopSamples) : null;
+  for (const choice of schedule?.map((key) => key.choice) ?? [{ speakerId }]) model.checkClusterRatio(options.clusterRatio, choice.speakerId);
   const noiseScale = options.noiseScale ?? DEFAULT_NOISE_SCALE;
   const seed = options.seed ?? 0;
   const mapping = options.mapping ?? 'time';
@@ -159,9 +164,10 @@ export async function convertAtModelRate(model: SovitsModel, samples: Float32Arr
       const { content, rows } = timeline.contentRows;
       options.onFeatures({ audio16k: timeline.audio16kView, content, rows, mel2ph: all.mel2ph, f0Hz: all.f0Hz, uv: all.uv, vol: all.vol, speakerId, noiseScale, seed, pitchSemitones, frames });
     }
-    const out = await generateSliced(model, timeline, frames, ratio, mapping, { speakerId, mix, noiseScale, seed, clusterRatio: options.clusterRatio }, options);
+    const out = await generateSliced(model, timeline, frames, ratio, mapping, { speakerId, mix, noiseScale, seed, clusterRatio: options.clusterRatio }, options, track);
     const nameOf = (id: number): string => speakerName(model.manifest, id) ?? String(id);
-    const label = mix ? mix.map((entry) => `${nameOf(entry.id)} ${entry.weight.toFixed(2)}`).join(' + ') : nameOf(speakerId);
+    const mixLabel = (m: typeof mix, id: number) => (m ? m.map((entry) => `${nameOf(entry.id)} ${entry.weight.toFixed(2)}`).join(' + ') : nameOf(id));
+    const label = schedule ? schedule.map((key) => `${mixLabel(key.choice.mix, key.choice.speakerId)} @${key.seconds}s`).join(' -> ') : mixLabel(mix, speakerId);
     return { samples: out.subarray(0, n).slice(), sampleRate: model.sampleRate, pitchSemitones, speakerId, speakerName: label, frames };
   } finally {
     timeline.dispose();
@@ -176,6 +182,7 @@ async function generateSliced(
   mapping: ContentMapping,
   generate: Omit<GenerateOptions, 'sourcePhaseCycles'>,
   options: ConvertOptions,
+  track: SpeakerTrack | null = null,
 ): Promise<Float32Array> {
   const hop = model.hopSamples;
   const framesPerSecond = model.sampleRate / hop;
@@ -185,7 +192,11 @@ async function generateSliced(
   return generateInSlices({ frames, hopSamples: hop, sliceFrames: slice, contextFrames: context, fadeFrames: fade }, (runFrom, runTo) => {
     const window = timeline.window(runFrom, runTo, ratio, mapping);
     const phase = runFrom === 0 ? undefined : timeline.sourcePhase(runFrom, ratio);
-    return model.generate(window, { ...generate, sourcePhaseCycles: phase });
+    if (!track) return model.generate(window, { ...generate, sourcePhaseCycles: phase });
+    // A schedule: per-frame weights; the cluster model of the slice's heaviest speaker applies.
+    const columns = model.manifest.speaker_mix!.columns;
+    const speakerId = model.manifest.speakers[columns[track.heaviestColumn((runFrom + runTo) >> 1)]!]!;
+    return model.generate(window, { ...generate, speakerId, speakerRows: track.rows(runFrom, runTo - runFrom), sourcePhaseCycles: phase });
   }, options.onProgress);
 }
 

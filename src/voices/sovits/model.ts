@@ -5,11 +5,13 @@
 //
 // Generator: c [1,Tc,D], f0 [1,T], mel2ph [1,T] (1-based row of c, 0 = zero row), uv, noise [1,inter,T],
 //            sid [1], vol [1,T] → audio [1,1,T·hop]; frame k makes samples [k·hop, (k+1)·hop).
-import { existsSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { SvcError, isSvcError } from '../../errors.js';
 import { createSession, type GraphOptimization, type OnnxModel, type OnnxProvider } from '../../onnx/session.js';
 import { readBundle, resolveSpeakerChoice, speakerFeed, speakerName, type SovitsBundle, type SpeakerChoice, type SovitsManifest } from './bundle.js';
+import { readFaissIndex } from '../retrieval/faissIndex.js';
+import { IndexSearcher } from '../retrieval/indexSearch.js';
 import { ContentEncoder, ENCODER_HOP, ENCODER_WINDOW } from './encoder.js';
 import type { EncoderContext, GeneratorWindow } from './timeline.js';
 
@@ -62,6 +64,8 @@ export interface GenerateOptions {
   clusterRatio?: number;
   /** A blend of speakers for a speaker-mix graph (bundle.ts resolveSpeakerChoice); null/absent = speakerId alone. */
   mix?: SpeakerChoice['mix'];
+  /** Per-frame weights for a speaker-mix graph, float32 [frames, columns] (speakerTrack.ts); overrides `mix`. */
+  speakerRows?: Float32Array;
   noiseScale: number;
   seed: number;
   /**
@@ -191,6 +195,8 @@ export class SovitsModel {
 
   /** The bundle's cluster.onnx (kmeans), when it has one. */
   private cluster: OnnxModel | undefined;
+  /** The feature index's searchers by speaker row (manifest.cluster.kind 'index'), loaded on first use. */
+  private readonly searchers = new Map<number, Promise<IndexSearcher>>();
 
   private constructor(
     readonly bundle: SovitsBundle,
@@ -248,7 +254,9 @@ export class SovitsModel {
       encoder = await ContentEncoder.load(encoderPath, { ...sessionOptions, convention: m.encoder?.convention, output: m.encoder?.output });
       checkEncoderAgainstManifest(encoder, m);
       const model = new SovitsModel(bundle, precision, generator, encoder);
-      if (m.cluster) model.cluster = await createSession(join(dir, m.cluster.file), { ...sessionOptions, log: undefined });
+      if (m.cluster?.kind === 'kmeans') model.cluster = await createSession(join(dir, m.cluster.file), { ...sessionOptions, log: undefined });
+      // A feature index is parsed now (a broken file fails the load, not the first block); searchers come per speaker.
+      if (m.cluster?.kind === 'index') for (const file of m.cluster.files) checkIndexFile(join(dir, file), m);
       if (options.warmup ?? true) await model.warmUp();
       return model;
     } catch (error) {
@@ -321,23 +329,48 @@ export class SovitsModel {
     if (!(Number.isFinite(ratio) && ratio >= 0 && ratio <= 1)) throw new SvcError('INVALID_ARGUMENT', `cluster ratio must be from 0 to 1, got ${ratio}`);
     const cluster = this.manifest.cluster;
     if (!cluster) {
-      throw new SvcError('INVALID_ARGUMENT', `model ${this.name} has no cluster model, so a cluster ratio of ${ratio} cannot apply`, { hint: 'import the model with `--cluster kmeans_10000.pt`, or leave the ratio at 0' });
+      throw new SvcError('INVALID_ARGUMENT', `model ${this.name} has no cluster model or feature index, so a cluster ratio of ${ratio} cannot apply`, { hint: 'import the model with `--cluster kmeans_10000.pt` or `--cluster feature_and_index.pkl` (or build one: `svc train-index RUN --bundle DIR`), or leave the ratio at 0' });
     }
     if (!cluster.speakers.includes(speakerName(this.manifest, speakerId) ?? '')) {
       throw new SvcError('INVALID_ARGUMENT', `the cluster model of ${this.name} has no centres for speaker id ${speakerId}`, { hint: `it covers ${cluster.speakers.join(', ')}` });
     }
   }
 
-  /** rows × contentDim content → the same rows pulled toward the speaker's nearest kmeans centre by `ratio`. */
+  /**
+   * rows × contentDim content → the same rows pulled by `ratio` toward the speaker's nearest kmeans centre
+   * (kmeans) or toward the 1/d²-weighted mean of its 8 nearest training rows (feature index; as upstream's
+   * infer_tool feature_retrieval, and RVC's index). Rows are per content frame: with upstream's nearest
+   * unit interpolation every generator frame copies one row, so per row is per frame.
+   */
   async clusterMix(content: Float32Array, rows: number, speakerId: number, ratio: number): Promise<Float32Array> {
     this.checkClusterRatio(ratio, speakerId);
-    const index = this.manifest.cluster!.speakers.indexOf(speakerName(this.manifest, speakerId)!);
+    const cluster = this.manifest.cluster!;
+    const index = cluster.speakers.indexOf(speakerName(this.manifest, speakerId)!);
+    if (cluster.kind === 'index') {
+      const mixed = content.slice(0, rows * this.contentDim);
+      await (await this.indexSearcher(speakerId)).blend(mixed, ratio);
+      return mixed;
+    }
     const out = await this.cluster!.run({
       c: { data: content.subarray(0, rows * this.contentDim), dims: [rows, this.contentDim] },
       speaker: { data: BigInt64Array.from([BigInt(index)]), dims: [1] },
       ratio: { data: Float32Array.from([ratio]), dims: [1] },
     });
     return out.mixed!.data as Float32Array;
+  }
+
+  /** The feature index of a speaker, parsed and given its search session once (then shared by every stage). */
+  indexSearcher(speakerId: number): Promise<IndexSearcher> {
+    const cluster = this.manifest.cluster;
+    if (cluster?.kind !== 'index') throw new SvcError('INTERNAL', `model ${this.name} has no feature index`);
+    const row = cluster.speakers.indexOf(speakerName(this.manifest, speakerId) ?? '');
+    let searcher = this.searchers.get(row);
+    if (!searcher) {
+      searcher = Promise.resolve().then(() => IndexSearcher.create(readFaissIndex(join(this.bundle.dir, cluster.files[row]!))));
+      this.searchers.set(row, searcher);
+      searcher.catch(() => this.searchers.delete(row));
+    }
+    return searcher;
   }
 
   /** One generator call: frames [frameOffset, frameOffset + frames) → frames·hop samples. */
@@ -352,7 +385,9 @@ export class SovitsModel {
       mel2ph: { data: window.mel2ph, dims: [1, frames] },
       uv: { data: window.uv, dims: [1, frames] },
       noise: { data: noiseTensor(options.seed, window.frameOffset, frames, this.interChannels, options.noiseScale), dims: [1, this.interChannels, frames] },
-      sid: speakerFeed(this.manifest, { speakerId: options.speakerId, mix: options.mix ?? null }, frames),
+      sid: options.speakerRows && this.manifest.speaker_mix
+        ? { data: options.speakerRows, dims: [frames, this.manifest.speaker_mix.columns.length] }
+        : speakerFeed(this.manifest, { speakerId: options.speakerId, mix: options.mix ?? null }, frames),
     };
     if (this.volEmbedding) feeds.vol = { data: window.vol, dims: [1, frames] };
     const out = await this.generator.run(feeds);
@@ -367,7 +402,30 @@ export class SovitsModel {
   async dispose(): Promise<void> {
     if (this.disposed) return;
     this.disposed = true;
-    await Promise.all([this.generator.dispose(), this.encoder.dispose(), this.cluster?.dispose()]);
+    const searchers = await Promise.allSettled([...this.searchers.values()]);
+    await Promise.all([this.generator.dispose(), this.encoder.dispose(), this.cluster?.dispose(),
+      ...searchers.map((s) => (s.status === 'fulfilled' ? s.value.dispose() : undefined))]);
+  }
+}
+
+/**
+ * A bundle's feature-index file must be a faiss IndexIVFFlat of ssl_dim-wide rows (MODEL_INVALID otherwise).
+ * Only its header is read here: the vectors (up to 10 000 × D per speaker, or all rows below 200 000) are
+ * parsed when a speaker's index is first used.
+ */
+function checkIndexFile(path: string, m: SovitsManifest): void {
+  const header = Buffer.alloc(8);
+  const fd = openSync(path, 'r');
+  try {
+    readSync(fd, header, 0, 8, 0);
+  } finally {
+    closeSync(fd);
+  }
+  const tag = header.toString('latin1', 0, 4);
+  if (tag !== 'IwFl') throw new SvcError('MODEL_INVALID', `feature index ${path} is not a faiss IndexIVFFlat (starts with ${JSON.stringify(tag)}, expected "IwFl")`, { hint: 'import feature_and_index.pkl again with `svc import-sovits --cluster`' });
+  const index = { dim: header.readInt32LE(4) };
+  if (index.dim !== m.ssl_dim) {
+    throw new SvcError('MODEL_INVALID', `feature index ${path} holds ${index.dim}-d rows but the model takes ${m.ssl_dim}-d (${m.speech_encoder})`, { hint: 'import the feature_and_index.pkl built on this model\'s features' });
   }
 }
 

@@ -21,7 +21,7 @@ import { createRvcStageFactory, type RvcStageOptions } from '../rvc/stage.js';
 import { MODEL_CONTROLS, semitonesToRatio, type BlockTime, type ConverterStage, type StageFactory, type VoiceParams } from '../stage.js';
 import { DEFAULT_NOISE_SCALE, defaultEncoderContext, SovitsModel } from './model.js';
 import { SovitsTimeline, type EncoderContext } from './timeline.js';
-import type { SpeakerChoice } from './bundle.js';
+import { choiceRow, isSpeakerSchedule, parseSpeakerSchedule, SpeakerTrack } from './speakerTrack.js';
 
 export interface NeuralStageOptions {
   speaker?: string | number;
@@ -48,6 +48,11 @@ export interface NeuralStageOptions {
 /** Streaming f0 method default: YIN (70 ms latency in low-latency mode; SwiftF0/hybrid need 115–260 ms). */
 export const DEFAULT_STREAM_F0_METHOD: F0Choice = 'dsp';
 export const DEFAULT_GAP_LOOKAHEAD_FRAMES = 2;
+/**
+ * A live speaker change on a speaker-mix graph glides over this long, from the first frame not yet
+ * emitted: a step between two embeddings is a click in timbre; 200 ms is one syllable's worth.
+ */
+export const SPEAKER_RAMP_MS = 200;
 
 /**
  * Generator left context per model size, ms. Measured against offline on the standard reference bundle
@@ -75,8 +80,9 @@ export class NeuralStage implements ConverterStage {
   readonly lookaheadSamples: number;
   readonly contextSamples: number;
   private readonly hop: number;
-  private readonly speakerId: number;
-  private readonly speakerMix: SpeakerChoice['mix'];
+  private speakerId: number;
+  /** Per-frame speaker weights (speaker-mix graphs only; timeline frames). */
+  private track: SpeakerTrack | null = null;
   private readonly noiseScale: number;
   private readonly seed: number;
   private readonly rightFrames: number;
@@ -94,7 +100,16 @@ export class NeuralStage implements ConverterStage {
     this.name = model.name;
     this.sampleRate = model.sampleRate;
     this.hop = model.hopSamples;
-    ({ speakerId: this.speakerId, mix: this.speakerMix } = model.speakerChoice(options.speaker));
+    if (isSpeakerSchedule(options.speaker)) {
+      // A schedule's times count from the start of the stream.
+      const keys = parseSpeakerSchedule(model.manifest, options.speaker);
+      this.speakerId = keys[0]!.choice.speakerId;
+      if (model.manifest.speaker_mix) this.track = SpeakerTrack.fromSchedule(model.manifest, keys, model.sampleRate / model.hopSamples);
+    } else {
+      const choice = model.speakerChoice(options.speaker);
+      this.speakerId = choice.speakerId;
+      if (model.manifest.speaker_mix) this.track = SpeakerTrack.constant(model.manifest, choice);
+    }
     this.noiseScale = options.noiseScale ?? DEFAULT_NOISE_SCALE;
     this.seed = options.seed ?? 0;
     this.rightFrames = options.rightContextFrames ?? 2;
@@ -112,6 +127,23 @@ export class NeuralStage implements ConverterStage {
 
   reset(): void {
     this.dropTimeline();
+  }
+
+  /**
+   * Another speaker or mix of the same model, while streaming: on a speaker-mix graph the weights ramp
+   * over SPEAKER_RAMP_MS from the first frame not yet emitted (frames already heard keep theirs), and
+   * true is returned. False for a single-sid graph (nothing to ramp: the caller swaps the stage).
+   * INVALID_ARGUMENT for an unknown speaker.
+   */
+  setSpeaker(speaker: string | undefined): boolean {
+    const choice = this.model.speakerChoice(speaker);
+    this.model.checkClusterRatio(this.options.clusterRatio, choice.speakerId);
+    if (!this.track) return false;
+    const row = choiceRow(this.model.manifest, choice);
+    const timeline = this.timeline;
+    const fromFrame = timeline ? Math.max(0, Math.ceil((timeline.received - this.lookaheadSamples) / this.hop)) : 0;
+    this.track.rampTo(row, fromFrame, Math.round((SPEAKER_RAMP_MS / 1000) * (this.sampleRate / this.hop)));
+    return true;
   }
 
   dispose(): void {
@@ -136,6 +168,8 @@ export class NeuralStage implements ConverterStage {
       fresh = window.subarray(seenEnd - time.startSample);
     } else {
       if (this.timeline) this.options.log?.(`neural stage ${this.name}: input is not continuous; restarting its features`);
+      // The track counts timeline frames: a new timeline starts from the weights last asked for.
+      if (this.timeline) this.track?.settle();
       this.dropTimeline();
       this.timeline = await SovitsTimeline.create({
         sampleRate: this.sampleRate,
@@ -171,15 +205,19 @@ export class NeuralStage implements ConverterStage {
     const k0 = Math.floor(start / hop);
     const k1 = Math.ceil((start + length) / hop);
     const window = timeline.window(k0, k1, this.ratio);
+    const track = this.track;
+    // The cluster model (if any) of the speaker weighing most at the window's end applies.
+    if (track) this.speakerId = this.model.manifest.speakers[this.model.manifest.speaker_mix!.columns[track.heaviestColumn(k1 - 1)]!]!;
     const audio = await this.model.generate(window, {
       speakerId: this.speakerId,
-      mix: this.speakerMix,
+      speakerRows: track?.rows(k0, k1 - k0),
       clusterRatio: this.options.clusterRatio,
       noiseScale: this.noiseScale,
       seed: this.seed,
       sourcePhaseCycles: timeline.sourcePhase(k0, this.ratio, window.f0Hz),
     });
     timeline.forgetBefore(k0);
+    track?.forgetBefore(k0);
     const offset = start - k0 * hop;
     const out = new Float32Array(outLength);
     out.set(audio.subarray(offset, offset + Math.min(length, outLength)));
@@ -194,7 +232,10 @@ export class NeuralStage implements ConverterStage {
 export async function createNeuralStageFactory(model: SovitsModel, options: NeuralStageOptions = {}): Promise<StageFactory & { shape: StageShape }> {
   await SovitsTimeline.ready();
   // Unknown speaker, a mix the graph cannot take or a cluster ratio without a cluster: fail now, not per session.
-  model.checkClusterRatio(options.clusterRatio, model.speakerChoice(options.speaker).speakerId);
+  const keys = isSpeakerSchedule(options.speaker) ? parseSpeakerSchedule(model.manifest, options.speaker).map((key) => key.choice) : [model.speakerChoice(options.speaker)];
+  for (const choice of keys) model.checkClusterRatio(options.clusterRatio, choice.speakerId);
+  // A feature index is parsed before the first block, not during it.
+  if (options.clusterRatio && model.manifest.cluster?.kind === 'index') for (const choice of keys) await model.indexSearcher(choice.speakerId);
   const probe = await createF0Stream(model.sampleRate, { method: options.f0Method ?? DEFAULT_STREAM_F0_METHOD, hopSamples: model.hopSamples, lowLatency: options.f0LowLatency ?? true });
   const f0LatencySamples = probe.latencySamples;
   await probe.dispose();

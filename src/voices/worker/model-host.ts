@@ -18,6 +18,7 @@
 import type { Worker } from 'node:worker_threads';
 import { SvcError, isSvcErrorCode } from '../../errors.js';
 import type { InstalledModel } from '../registry.js';
+import { readBundle, resolveSpeakerChoice, type SovitsManifest } from '../sovits/bundle.js';
 import { ModelResolver, type ModelResolverOptions } from '../sovits/stage.js';
 import type { BlockTime, ConverterStage, StageFactory, VoiceParams } from '../stage.js';
 import type { ModelReply, ModelRequest, StageShape, ThreadResolverOptions, WireError } from './model-thread.js';
@@ -115,6 +116,15 @@ class ModelThread {
         return this.ask<Float32Array>({ op: 'process', id, buffer: copy.buffer as ArrayBuffer, time: { startSample: time.startSample, discontinuity: time.discontinuity } }, [copy.buffer as ArrayBuffer]);
       },
       setVoice: (v: Partial<VoiceParams>) => this.post({ op: 'voice', id, voice: { ...v } }),
+      // A speaker-mix graph changes speaker in place on its thread; the name is checked here (synchronously,
+      // so a bad one is the client's error and the voice stays).
+      ...(shape.speakerRamp ? {
+        setSpeaker: (speaker: string | undefined) => {
+          resolveSpeakerChoice(this.manifest(), speaker);
+          this.post({ op: 'speaker', id, speaker });
+          return true;
+        },
+      } : {}),
       reset: () => this.post({ op: 'reset', id }),
       dispose: () => {
         if (disposed) return;
@@ -124,6 +134,14 @@ class ModelThread {
         this.post({ op: 'dispose', id });
       },
     };
+  }
+
+  private manifestRead: SovitsManifest | null = null;
+
+  /** The bundle's manifest (speaker names for a speaker change), read once. */
+  private manifest(): SovitsManifest {
+    this.manifestRead ??= readBundle(this.dir).manifest;
+    return this.manifestRead;
   }
 
   /** Ends the thread (its model is released with it). */

@@ -16,6 +16,8 @@ export interface StageShape {
   contextSamples: number;
   stateful: boolean;
   controls?: VoiceControl[];
+  /** The stage changes speakers in place, ramped (a So-VITS speaker-mix graph: NeuralStage.setSpeaker). */
+  speakerRamp?: boolean;
 }
 
 /** An error as it crosses the thread boundary: SvcError's code, message and hint survive. */
@@ -33,6 +35,7 @@ export type ModelRequest =
   | { op: 'create'; id: number; load: number; clientSampleRate: number; voice: VoiceParams }
   | { op: 'process'; id: number; buffer: ArrayBuffer; time: BlockTime }
   | { op: 'voice'; id: number; voice: Partial<VoiceParams> }
+  | { op: 'speaker'; id: number; speaker: string | undefined }
   | { op: 'reset'; id: number }
   | { op: 'dispose'; id: number };
 
@@ -67,6 +70,8 @@ if (port) {
           const shape: StageShape = {
             name: probe.name, sampleRate: probe.sampleRate, lookaheadSamples: probe.lookaheadSamples,
             contextSamples: probe.contextSamples, stateful: probe.stateful, controls: probe.controls ? [...probe.controls] : undefined,
+            // The probe is thrown away, so asking it to change speaker has no effect beyond the answer.
+            speakerRamp: probe.setSpeaker?.(undefined) ?? false,
           };
           probe.dispose();
           factories.set(request.id, factory);
@@ -98,6 +103,14 @@ if (port) {
       }
       case 'voice':
         stages.get(request.id)?.setVoice(request.voice);
+        return;
+      case 'speaker':
+        // The main thread validated the name against the bundle's speakers; what else fails is logged.
+        try {
+          stages.get(request.id)?.setSpeaker?.(request.speaker);
+        } catch (error) {
+          log(`speaker change to ${JSON.stringify(request.speaker)} failed: ${toWireError(error).message}`);
+        }
         return;
       case 'reset':
         stages.get(request.id)?.reset();

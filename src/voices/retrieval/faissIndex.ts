@@ -1,4 +1,4 @@
-// RVC's feature-retrieval index: the faiss IndexIVFFlat (L2) that RVC's WebUI writes as
+// The feature-retrieval index of RVC and so-vits-svc 4.1: the faiss IndexIVFFlat (L2) that RVC's WebUI writes as
 // logs/<name>/added_IVF<nlist>_Flat_nprobe_1_<name>_<v>.index, read as data, and the k-NN search
 // with RVC's blend (infer/modules/vc/pipeline.py):
 //   score, ix = index.search(feats, k=8); w = (1/score)^2 normalised per row;
