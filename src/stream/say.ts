@@ -176,7 +176,7 @@ class Speaking {
   }
 
   private append(samples: Float32Array): void {
-    if (samples.length === 0) return;
+    if (samples.length === 0 || this.finished) return;
     this.buffered.push(samples);
     this.bufferedSamples += samples.length;
     if (!this.paused && !this.synthesisDone && this.bufferedSamples > this.maxBufferSamples) {
