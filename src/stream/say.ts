@@ -3,8 +3,8 @@
 // client's rate and queued exactly like client frames — so it goes through the session's voice (DSP or
 // neural), its pitch setting, its model switches, and out to the client and every listener (OBS).
 //
-// Timing: eSpeak writes one clause at a time on stdout (~50 ms after the text), so the first audio goes
-// in as soon as it arrives, and the rest is paced at real time by a token bucket of samples (burst =
+// Timing: eSpeak writes one clause at a time on stdout, from a process started ahead (streamEspeak's
+// `warm`), so the first audio goes in a few ms after the text when the machine is idle, and the rest is paced at real time by a token bucket of samples (burst =
 // `leadMs`): pushing it all at once would look like a client falling behind real time, and the session's
 // behind-real-time policy would silence it. eSpeak's pipe is paused while more than `bufferMs` waits, so
 // memory stays bounded whatever the text length.
@@ -144,7 +144,7 @@ class Speaking {
     this.creditAtMs = clock();
     target.inputReplaced = true;
     const { text, rate: rateWpm, ttsVoice } = item.message;
-    this.espeak = streamEspeak(text, { rateWpm, voice: ttsVoice }, (samples, sampleRate) => this.onSpeech(samples, sampleRate));
+    this.espeak = streamEspeak(text, { rateWpm, voice: ttsVoice }, (samples, sampleRate) => this.onSpeech(samples, sampleRate), { warm: true });
     this.espeak.done.then(
       () => {
         this.synthesisDone = true;
@@ -176,7 +176,7 @@ class Speaking {
   }
 
   private append(samples: Float32Array): void {
-    if (samples.length === 0) return;
+    if (samples.length === 0 || this.finished) return;
     this.buffered.push(samples);
     this.bufferedSamples += samples.length;
     if (!this.paused && !this.synthesisDone && this.bufferedSamples > this.maxBufferSamples) {

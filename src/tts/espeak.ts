@@ -4,7 +4,7 @@
 // in on stdin (never on the command line, so no quoting issues and no length limit there), a
 // 16-bit mono WAV comes back on stdout at eSpeak's rate (22.05 kHz), one clause at a time, so a live
 // `say` streams it (streamEspeak) while the CLI collects it (synthesizeEspeak).
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import type { MonoAudio } from '../audio/types.js';
 import { SvcError } from '../errors.js';
 
@@ -66,7 +66,13 @@ export interface EspeakStream {
  * Rejects with TTS_UNAVAILABLE when the program is missing, INVALID_ARGUMENT when eSpeak refuses (an
  * unknown voice).
  */
-export function streamEspeak(text: string, options: EspeakOptions, onAudio: (samples: Float32Array, sampleRate: number) => void, program = espeakProgram()): EspeakStream {
+export function streamEspeak(
+  text: string,
+  options: EspeakOptions,
+  onAudio: (samples: Float32Array, sampleRate: number) => void,
+  how: { program?: string; warm?: boolean } = {},
+): EspeakStream {
+  const program = how.program ?? espeakProgram();
   const voice = options.voice ?? 'en-us';
   let cancel = () => {};
   let pause = () => {};
@@ -78,7 +84,8 @@ export function streamEspeak(text: string, options: EspeakOptions, onAudio: (sam
     }
     const rate = options.rateWpm ?? TTS_RATE_WPM.default;
     const args = ['--stdout', '-v', voice, '-s', String(Math.round(rate)), '-p', String(Math.round(options.pitch ?? 50))];
-    const child = spawn(program, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    const started = how.warm ? takeWarm(program, args) : startEspeak(program, args);
+    const child = started.child;
     const decoder = new EspeakWavDecoder();
     const errors: Buffer[] = [];
     let cancelled = false;
@@ -89,11 +96,13 @@ export function streamEspeak(text: string, options: EspeakOptions, onAudio: (sam
     };
     pause = () => child.stdout.pause();
     resume = () => child.stdout.resume();
-    child.on('error', (error: NodeJS.ErrnoException) => {
+    const onError = (error: NodeJS.ErrnoException) => {
       if (error.code === 'ENOENT') {
         failed = new SvcError('TTS_UNAVAILABLE', `text to speech needs the eSpeak NG program (${program}), which is not installed`, { hint: 'install it with `apt-get install espeak-ng` (or run scripts/setup.sh)' });
       } else failed = new SvcError('TTS_UNAVAILABLE', `cannot start ${program}: ${error.message}`, { cause: error });
-    });
+    };
+    child.on('error', onError);
+    if (started.error) onError(started.error);
     child.stdout.on('data', (bytes: Buffer) => {
       if (cancelled || failed) return;
       try {
@@ -105,7 +114,6 @@ export function streamEspeak(text: string, options: EspeakOptions, onAudio: (sam
       }
     });
     child.stderr.on('data', (c: Buffer) => errors.push(c));
-    child.stdin.on('error', () => {}); // a child that exits early (bad voice) closes its stdin; 'close' reports it
     child.on('close', (status) => {
       if (failed) return reject(failed);
       const result = { sampleRate: decoder.sampleRate, samples: decoder.samplesOut };
@@ -120,6 +128,61 @@ export function streamEspeak(text: string, options: EspeakOptions, onAudio: (sam
     child.stdin.end(text);
   });
   return { done, cancel: () => cancel(), pause: () => pause(), resume: () => resume() };
+}
+
+/** A started eSpeak NG waiting for its text on stdin, and what happened to it before it was used. */
+interface StartedEspeak {
+  child: ChildProcessWithoutNullStreams;
+  key: string;
+  error: NodeJS.ErrnoException | null;
+  exited: boolean;
+}
+
+function startEspeak(program: string, args: string[]): StartedEspeak {
+  const child = spawn(program, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+  const started: StartedEspeak = { child, key: [program, ...args].join('\0'), error: null, exited: false };
+  child.on('error', (error: NodeJS.ErrnoException) => (started.error = error));
+  child.on('exit', () => (started.exited = true));
+  child.stdin.on('error', () => {}); // a child that exits early (bad voice) closes its stdin; 'close' reports it
+  return started;
+}
+
+/**
+ * One eSpeak NG started ahead with the last live say's settings, waiting on stdin: a live say takes it
+ * and skips the program's start-up (~50 ms idle, several hundred on a loaded machine), which is most of
+ * the time to the first audio. Unreferenced while it waits, so it never keeps Node alive; when Node
+ * exits its stdin closes and it exits too.
+ */
+let warm: StartedEspeak | null = null;
+
+/** Whether the process and its pipes keep Node's event loop alive (the pipes are sockets: they have ref/unref). */
+function holdsNode(started: StartedEspeak, hold: boolean): void {
+  const { child } = started;
+  for (const handle of [child, child.stdin, child.stdout, child.stderr] as unknown as Array<{ ref(): void; unref(): void }>) {
+    if (hold) handle.ref();
+    else handle.unref();
+  }
+}
+
+function takeWarm(program: string, args: string[]): StartedEspeak {
+  const key = [program, ...args].join('\0');
+  let started: StartedEspeak;
+  if (warm && warm.key === key && !warm.error && !warm.exited) {
+    started = warm;
+    holdsNode(started, true);
+  } else {
+    warm?.child.kill();
+    started = startEspeak(program, args);
+  }
+  warm = null;
+  // The next one starts once this one is done, not beside it: two start-ups at once on a busy machine
+  // would delay this say's first audio.
+  started.child.once('close', () => {
+    if (warm || started.error) return;
+    warm = startEspeak(program, args);
+    holdsNode(warm, false);
+  });
+  return started;
 }
 
 /**
