@@ -24,6 +24,8 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
     const server = await startChildServer(['--max-sessions', '1000', '--max-queue-ms', '200', '--dsp-workers', workers === 0 ? '0' : 'auto'], { pin: false });
     try {
       let held: LoadResult | null = null;
+      /** Server CPU seconds per block output, from the last step run (a cost, so a busy machine inflates it little). */
+      let cpuPerBlockS = 0;
       for (const count of steps) {
         ctx.log(`server: ${label}: ${count} real-time sessions for ${seconds} s`);
         const result = await runLoad(server.url, count, seconds, frames);
@@ -37,9 +39,20 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
           unit: '%',
           note: `${result.lateBlocks} of ${result.blocks} blocks late, ${result.policyBlocks} handled by policy; server CPU ${result.cpuCores.toFixed(2)} cores; ${ok ? 'held' : 'not held'}; ${load()}`,
         });
+        if (result.blocks > 0) cpuPerBlockS = (result.cpuCores * seconds) / result.blocks;
         if (ok) held = result;
         else break;
       }
+      // What the server's CPU cost per block allows on this machine's cores if it had them to itself: an
+      // upper bound that a shared machine can still measure (the clients' own CPU and contention not counted).
+      const cores = availableParallelism();
+      rows.push({
+        group: 'server',
+        name: `CPU-bound estimate of sessions on ${cores} cores (${label})`,
+        value: cpuPerBlockS > 0 ? Math.floor(cores / (cpuPerBlockS * 50)) : 0,
+        unit: 'sessions',
+        note: `server CPU ${(cpuPerBlockS * 1000).toFixed(3)} ms per 20 ms block output (last step run), × 50 blocks/s per session; an upper bound (blocks the policy handled cost less); ${load()}`,
+      });
       rows.push({
         group: 'server',
         name: `real-time sessions held, whole machine (${label}; late share < 1 %)`,

@@ -136,6 +136,23 @@ test('a load that fails on the thread keeps its code and hint, and ends the thre
   }
 });
 
+test('a stage disposed with a block in flight answers it (rejected, never left pending); closing ends the threads', async () => {
+  const workers = new ModelWorkers(options);
+  try {
+    const factory = await workers.resolve('det');
+    const stage = factory({ clientSampleRate: 16000, voice: { pitch: 0, formant: 1 } });
+    const pending = stage.process(new Float32Array(stage.contextSamples + 1600), { startSample: -stage.contextSamples, discontinuity: true });
+    stage.dispose();
+    const outcome = await Promise.race([Promise.resolve(pending).then(() => 'converted', () => 'rejected'), sleep(30_000).then(() => 'pending')]);
+    assert.ok(outcome !== 'pending', 'the block was answered');
+    await workers.close();
+    assert.is(workers.threadCount(), 0);
+    assert.is(await workers.resolve('det').then(() => 'loaded', (e: { code: string }) => e.code), 'INTERNAL', 'closed: nothing loads any more');
+  } finally {
+    await workers.close();
+  }
+});
+
 /**
  * A session streams the built-in voice at real time (20 ms frames) while a second client switches to model
  * `name` (its first load): returns the longest event-loop stall during the load and the load's time.

@@ -88,8 +88,11 @@ class ModelThread {
     });
   }
 
-  forget(id: number): void {
+  /** Answers a request that will not be answered any more (its stage was disposed): the caller never waits forever. */
+  abandon(id: number, error: Error): void {
+    const waiter = this.waiting.get(id);
     this.waiting.delete(id);
+    waiter?.reject(error);
   }
 
   /** Loads `name` (the bundle, once) and resolves with a factory of stages that live on this thread. */
@@ -130,7 +133,7 @@ class ModelThread {
         if (disposed) return;
         disposed = true;
         this.stages--;
-        this.forget(id);
+        this.abandon(id, new SvcError('INTERNAL', `the stage of model ${shape.name} was disposed`));
         this.post({ op: 'dispose', id });
       },
     };
