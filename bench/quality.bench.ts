@@ -17,7 +17,7 @@
 //   reference is pocketsphinx's decoding of the target's real recording of the sentence; converted
 //   vs source against that same reference. Bar: ≤ +10 points.
 // Trained models are cached in .cache/bench-quality (key: base, steps, seed), so a rerun only scores.
-// SVC_QUALITY_STEPS (default 250; 20 with --quick, a smoke run) and SVC_QUALITY_BASE (a base folder, or none) change the recipe.
+// SVC_QUALITY_STEPS (default 150; 20 with --quick, a smoke run) and SVC_QUALITY_BASE (a base folder, or none) change the recipe.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -124,7 +124,7 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
   const wallStart = performance.now();
   const vcc = ctx.shared('speech', 'vcc2016_16k');
   if (!existsSync(vcc)) throw new Error(`VCC 2016 not found at ${vcc} (the shared data folder)`);
-  const steps = Number(process.env.SVC_QUALITY_STEPS ?? (ctx.quick ? 20 : 250));
+  const steps = Number(process.env.SVC_QUALITY_STEPS ?? (ctx.quick ? 20 : 150));
   const baseSpec = process.env.SVC_QUALITY_BASE ?? (existsSync(join(SMALL_BASE, 'G_0.pth')) ? SMALL_BASE : 'none');
   const base = baseSpec === 'none' ? 'none' : resolve(baseSpec);
   const key = `${base === 'none' ? 'scratch' : fileHash(join(base, 'G_0.pth'))}-${steps}`;

@@ -68,14 +68,18 @@ def map_adapt(ubm, features, relevance=16.0):
 
 
 def equal_error_threshold(genuine, impostor):
-    """(threshold, EER): the score where the false-rejection and false-acceptance rates cross."""
+    """(threshold, EER): the score where the false-rejection and false-acceptance rates cross; the
+    threshold sits halfway between that score and the next lower one, so a separable set gets the
+    middle of the gap, not its most lenient edge."""
+    scores = np.sort(np.concatenate([genuine, impostor]))
     best = None
-    for threshold in np.sort(np.concatenate([genuine, impostor])):
+    for i, threshold in enumerate(scores):
         frr = float(np.mean(genuine < threshold))
         far = float(np.mean(impostor >= threshold))
         if best is None or abs(frr - far) < best[2]:
-            best = (float(threshold), (frr + far) / 2, abs(frr - far))
-    return best[0], best[1]
+            best = (i, (frr + far) / 2, abs(frr - far))
+    i = best[0]
+    return float((scores[i] + scores[i - 1]) / 2 if i > 0 else scores[i]), best[1]
 
 
 def verify(job, seed):
