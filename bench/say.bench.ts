@@ -46,10 +46,11 @@ export function editDistance(a: readonly string[], b: readonly string[]): number
   return previous[b.length]!;
 }
 
-async function recognisePhones(audio: MonoAudio, dir: string, name: string): Promise<string[]> {
+/** pocketsphinx allphone decoding; `contextIndependent` (-allphone_ci) is ~10× faster, for long lists of utterances. */
+export async function recognisePhones(audio: MonoAudio, dir: string, name: string, options: { contextIndependent?: boolean } = {}): Promise<string[]> {
   const path = join(dir, `${name}.wav`);
   await writeWav(path, { sampleRate: 16000, samples: audio.sampleRate === 16000 ? audio.samples : await resample(audio.samples, audio.sampleRate, 16000) });
-  const r = spawnSync('pocketsphinx_continuous', ['-infile', path, '-hmm', join(MODEL_DIR, 'en-us'), '-allphone', join(MODEL_DIR, 'en-us-phone.lm.bin'), '-backtrace', 'yes', '-beam', '1e-20', '-pbeam', '1e-20', '-lw', '2.0', '-logfn', '/dev/null'], { encoding: 'utf8' });
+  const r = spawnSync('pocketsphinx_continuous', ['-infile', path, '-hmm', join(MODEL_DIR, 'en-us'), '-allphone', join(MODEL_DIR, 'en-us-phone.lm.bin'), ...(options.contextIndependent ? ['-allphone_ci', 'yes'] : []), '-backtrace', 'yes', '-beam', '1e-20', '-pbeam', '1e-20', '-lw', '2.0', '-logfn', '/dev/null'], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`pocketsphinx_continuous failed: ${r.stderr}`);
   return r.stdout.trim().split(/\s+/).filter((p) => p && p !== 'SIL' && !p.startsWith('+'));
 }

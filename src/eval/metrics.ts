@@ -108,6 +108,8 @@ export interface PairScores {
   mcdDb: number;
   /** f0 RMSE in cents over frames voiced in both (after removing pitchOffsetSemitones); NaN if none. */
   f0RmseCents: number;
+  /** Median of |cents error| over the same frames (robust to octave slips of the estimator); NaN if none. */
+  f0MedianAbsCents: number;
   /** Pearson correlation of log f0 over frames voiced in both; NaN if fewer than 3. */
   f0Correlation: number;
   /** Share of aligned frames whose voicing agrees, 0..1. */
@@ -166,6 +168,7 @@ export async function scorePair(reference: MonoAudio, test: MonoAudio, options: 
   let agree = 0;
   let counted = 0;
   let squared = 0;
+  const absCents: number[] = [];
   const logRef: number[] = [];
   const logTst: number[] = [];
   for (const [i, j] of pairs) {
@@ -177,6 +180,7 @@ export async function scorePair(reference: MonoAudio, test: MonoAudio, options: 
     if (vr && vt && refF0.f0Hz[i]! > 0 && tstF0.f0Hz[j]! > 0) {
       const cents = 1200 * Math.log2(tstF0.f0Hz[j]! / refF0.f0Hz[i]!) - offsetCents;
       squared += cents * cents;
+      absCents.push(Math.abs(cents));
       logRef.push(Math.log(refF0.f0Hz[i]!));
       logTst.push(Math.log(tstF0.f0Hz[j]!));
     }
@@ -184,12 +188,21 @@ export async function scorePair(reference: MonoAudio, test: MonoAudio, options: 
   return {
     mcdDb: mcd,
     f0RmseCents: logRef.length ? Math.sqrt(squared / logRef.length) : NaN,
+    f0MedianAbsCents: median(absCents),
     f0Correlation: pearson(logRef, logTst),
     voicingAgreement: counted ? agree / counted : NaN,
     alignedFrames: pairs.length,
     bothVoicedFrames: logRef.length,
     alignment,
   };
+}
+
+/** Median; NaN for an empty list. */
+export function median(values: number[]): number {
+  if (values.length === 0) return NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 /** Pearson correlation; NaN with fewer than 3 points or no variance. */

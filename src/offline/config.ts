@@ -1,13 +1,14 @@
 // Model audio settings that dataset preprocessing must match: the sampling rate, hop and STFT sizes
-// the features are made at, and the content width (ssl_dim) the generator takes. `tiny` and
-// `standard` mirror python/svc_py/make_reference.py (STANDARD_CONFIG and tiny_config()); a FILE is
+// the features are made at, and the content width (ssl_dim) the generator takes. `tiny`, `small` and
+// `standard` mirror python/svc_py (make_reference.py's tiny_config() and STANDARD_CONFIG,
+// train/config.py's small_config()); a FILE is
 // a so-vits-svc config.json. Only what preprocessing needs is read here; the trainer validates the
 // whole config again (python/svc_py/sovits/config.py).
 import { existsSync, readFileSync } from 'node:fs';
 import { SvcError } from '../errors.js';
 
 export interface ModelAudioSettings {
-  /** 'tiny' | 'standard' | the config file's path. */
+  /** 'tiny' | 'small' | 'standard' | the config file's path. */
   name: string;
   samplingRate: number;
   hopLength: number;
@@ -18,8 +19,12 @@ export interface ModelAudioSettings {
   speechEncoder: string;
 }
 
-export const CONFIG_PRESETS: Readonly<Record<'tiny' | 'standard', ModelAudioSettings>> = {
+export type ConfigPreset = 'tiny' | 'small' | 'standard';
+
+export const CONFIG_PRESETS: Readonly<Record<ConfigPreset, ModelAudioSettings>> = {
   tiny: { name: 'tiny', samplingRate: 16000, hopLength: 320, filterLength: 1024, winLength: 1024, sslDim: 256, speechEncoder: 'vec256l9' },
+  // The default: svc's own phone encoder (models/svc_phone_encoder) at 16 kHz, one model frame per row.
+  small: { name: 'small', samplingRate: 16000, hopLength: 320, filterLength: 1024, winLength: 1024, sslDim: 40, speechEncoder: 'svcphone40' },
   standard: { name: 'standard', samplingRate: 44100, hopLength: 512, filterLength: 2048, winLength: 2048, sslDim: 768, speechEncoder: 'vec768l12' },
 };
 
@@ -27,12 +32,12 @@ function positiveInteger(value: unknown): value is number {
   return typeof value === 'number' && Number.isInteger(value) && value > 0;
 }
 
-/** 'tiny' | 'standard' | path of a so-vits-svc config.json → the settings preprocessing needs. */
+/** 'tiny' | 'small' | 'standard' | path of a so-vits-svc config.json → the settings preprocessing needs. */
 export function resolveModelConfig(nameOrPath: string): ModelAudioSettings {
-  if (nameOrPath === 'tiny' || nameOrPath === 'standard') return { ...CONFIG_PRESETS[nameOrPath] };
+  if (Object.hasOwn(CONFIG_PRESETS, nameOrPath)) return { ...CONFIG_PRESETS[nameOrPath as ConfigPreset] };
   if (!existsSync(nameOrPath)) {
-    throw new SvcError('FILE_NOT_FOUND', `--config ${nameOrPath}: not 'tiny', 'standard' or an existing config.json`, {
-      hint: 'use --config tiny (16 kHz test model), --config standard (so-vits-svc 4.1, 44.1 kHz) or a so-vits-svc config.json path',
+    throw new SvcError('FILE_NOT_FOUND', `--config ${nameOrPath}: not 'tiny', 'small', 'standard' or an existing config.json`, {
+      hint: 'use --config small (the default: 16 kHz, svc\'s phone encoder), --config tiny (16 kHz test model), --config standard (so-vits-svc 4.1, 44.1 kHz) or a so-vits-svc config.json path',
     });
   }
   let parsed: { data?: Record<string, unknown>; model?: Record<string, unknown> };

@@ -37,7 +37,7 @@ export interface PreprocessOptions {
   /** Path of an encoder .onnx, a bundle folder holding encoder.onnx, a bundle name under models/, or 'tiny'. */
   encoder: string;
   f0Method: F0Choice;
-  /** 'tiny' | 'standard' | config.json path. */
+  /** 'small' | 'tiny' | 'standard' | config.json path. */
   config: string;
   spectrogram?: boolean;
   /** Validation clips per speaker (at most a fifth of its clips). Default 2. */
@@ -178,8 +178,20 @@ function clipStem(source: SourceFile, bySubfolder: boolean): string {
   return safeName(inner.join('__').replace(/\.[^.]+$/, ''));
 }
 
+/** The encoder --encoder auto picks for a config: svc's phone encoder for small, the random tiny one for tiny. */
+export const PHONE_ENCODER_PATH = join(shippedModelsDir, 'svc_phone_encoder', 'encoder.onnx');
+
 /** Resolves --encoder to an .onnx path (building the tiny random encoder into `outDir` when asked). */
 async function resolveEncoderPath(spec: string, outDir: string, settings: ModelAudioSettings): Promise<{ path: string; name: string }> {
+  if (spec === 'auto') {
+    if (settings.speechEncoder === 'svcphone40') return { path: PHONE_ENCODER_PATH, name: 'svc_phone_encoder' };
+    if (settings.name === 'tiny') spec = 'tiny';
+    else {
+      throw new SvcError('INVALID_ARGUMENT', `config ${settings.name} takes ${settings.sslDim}-d ${settings.speechEncoder} content, and svc ships no such encoder`, {
+        hint: `pass --encoder PATH.onnx (e.g. a ContentVec/HuBERT ONNX export, or svc import-encoder), or use --config small (svc's own phone encoder)`,
+      });
+    }
+  }
   if (spec === 'tiny') {
     if (settings.sslDim !== 256) {
       throw new SvcError('INVALID_ARGUMENT', `--encoder tiny gives 256-d rows but the config takes ${settings.sslDim}-d content (${settings.speechEncoder})`, {

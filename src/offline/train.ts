@@ -15,7 +15,7 @@ import { removeStaleTempFiles } from '../io/temp-files.js';
 export interface TrainOptions {
   datasetDir: string;
   runDir: string;
-  /** 'tiny' | 'standard' | config.json path (ignored on --resume when the run has a config). */
+  /** 'small' | 'tiny' | 'standard' | config.json path (ignored on --resume when the run has a config); 'auto' = the dataset's. */
   config: string;
   /** Stop after this many steps in total. */
   steps: number;
@@ -23,7 +23,7 @@ export interface TrainOptions {
   /**
    * Pretrained weights to start from (fine-tuning, as so-vits-svc users start from its G_0.pth/D_0.pth):
    * a folder with G_0.pth/D_0.pth, a run folder or a G_<n>.pth file; 'auto' (default) = the shipped
-   * tiny base for --config tiny, nothing otherwise; 'none' = random initialisation.
+   * base of --config small or tiny, nothing otherwise; 'none' = random initialisation.
    */
   base?: string;
   checkpointEvery?: number;
@@ -55,9 +55,15 @@ export interface TrainResult {
 /** The tiny config's pretrained base, trained once on CC BY / public-domain speech (models/sovits_tiny_base/README.md). */
 export const TINY_BASE_DIR = join(shippedModelsDir, 'sovits_tiny_base');
 
+/** The small config's multi-speaker base (models/sovits_small_base/README.md): the default voice's starting point. */
+export const SMALL_BASE_DIR = join(shippedModelsDir, 'sovits_small_base');
+
 /** --base auto|none|PATH → the path the trainer starts from, or undefined for random weights. */
 export function resolveBase(base: string | undefined, config: string): string | undefined {
-  if (base === undefined || base === 'auto') return config === 'tiny' && existsSync(join(TINY_BASE_DIR, 'G_0.pth')) ? TINY_BASE_DIR : undefined;
+  if (base === undefined || base === 'auto') {
+    const shipped = config === 'tiny' ? TINY_BASE_DIR : config === 'small' ? SMALL_BASE_DIR : undefined;
+    return shipped && existsSync(join(shipped, 'G_0.pth')) ? shipped : undefined;
+  }
   if (base === 'none') return undefined;
   if (!existsSync(base)) {
     throw new SvcError('FILE_NOT_FOUND', `--base ${base}: no such file or folder`, {
@@ -85,7 +91,9 @@ export async function checkTrainInputs(options: Pick<TrainOptions, 'datasetDir' 
 }
 
 /** Trains; resolves with the trainer's result (final step, speed, first and last losses). */
-export async function train(options: TrainOptions): Promise<TrainResult> {
+export async function train(requested: TrainOptions): Promise<TrainResult> {
+  // --config auto: the config the dataset was preprocessed for (its manifest says which).
+  const options = requested.config === 'auto' ? { ...requested, config: (await readDatasetManifest(requested.datasetDir)).config } : requested;
   const nproc = options.nproc ?? 1;
   if (!Number.isInteger(nproc) || nproc < 1 || nproc > 64) throw new SvcError('INVALID_ARGUMENT', `--nproc must be an integer from 1 to 64, got ${nproc}`);
   await checkTrainInputs(options);
