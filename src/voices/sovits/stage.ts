@@ -10,7 +10,7 @@
 // rows are those of offline conversion, streamed output matches offline output outside SOLA's crossfades.
 // `lookaheadSamples` is what the features need before the right edge of a window is final.
 import { SvcError } from '../../errors.js';
-import { createF0Stream, type F0Choice } from '../../dsp/f0/index.js';
+import type { F0Choice } from '../../dsp/f0/index.js';
 import type { ModelPrecision } from './model.js';
 import type { OnnxProvider } from '../../onnx/session.js';
 import { basename, dirname } from 'node:path';
@@ -236,9 +236,7 @@ export async function createNeuralStageFactory(model: SovitsModel, options: Neur
   for (const choice of keys) model.checkClusterRatio(options.clusterRatio, choice.speakerId);
   // A feature index is parsed before the first block, not during it.
   if (options.clusterRatio && model.manifest.cluster?.kind === 'index') for (const choice of keys) await model.indexSearcher(choice.speakerId);
-  const probe = await createF0Stream(model.sampleRate, { method: options.f0Method ?? DEFAULT_STREAM_F0_METHOD, hopSamples: model.hopSamples, lowLatency: options.f0LowLatency ?? true });
-  const f0LatencySamples = probe.latencySamples;
-  await probe.dispose();
+  const f0LatencySamples = await SovitsTimeline.f0LatencySamples({ sampleRate: model.sampleRate, hopSamples: model.hopSamples, f0Method: options.f0Method ?? DEFAULT_STREAM_F0_METHOD, f0LowLatency: options.f0LowLatency ?? true });
   const shape = neuralStageShape(model, f0LatencySamples, options);
   const factory: StageFactory = ({ voice }) => new NeuralStage(model, voice, options, shape);
   return Object.assign(factory, { shape });
