@@ -304,7 +304,13 @@ export class SovitsTimeline {
     return Math.fround(unvoicedF0(k, p, p >= 0 ? this.f0Hz.at(p) ?? this.lastVoicedHz : 0, q, Number.isFinite(q) ? this.f0Hz.at(q)! : 0, gap));
   }
 
-  /** What the generator takes at frame k: filled f0 × pitch ratio, as float32. */
+  /**
+   * What the generator takes at frame k: filled f0 × pitch ratio, rounded to float32 at each step (the
+   * filled value, then the product), as offline conversion's float32 arrays always were. Live windows,
+   * file slices and the source phase (sourcePhase sums exactly these values, which are what the
+   * generator integrates) all read this one rule: the live stage once shifted the unrounded fill and
+   * summed unrounded products, 2.9e-6 away from offline at pitch +5 (test/neural-stream.test.ts).
+   */
   generatorF0(k: number, ratio: number): number {
     const hz = this.filledF0(k);
     return ratio === 1 ? hz : Math.fround(hz * ratio);
