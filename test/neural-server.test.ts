@@ -8,7 +8,7 @@ import { copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } fro
 import { join } from 'node:path';
 import { readMono } from '../src/audio/io.js';
 import { streamAudio } from '../src/stream/client.js';
-import { ModelResolver } from '../src/voices/sovits/stage.js';
+import { ModelResolver } from '../src/voices/registry.js';
 import { loadBuiltinStageFactory, startServer } from '../src/server/server.js';
 import { installedModelEntries } from '../src/server/models.js';
 import { CANDIDATE_BLOCK_MS } from '../src/engine/blockChoice.js';

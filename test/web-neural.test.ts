@@ -11,7 +11,7 @@ import type { BrowserContext, Page } from 'playwright-core';
 import { readAudio, readMono, writeWav } from '../src/audio/io.js';
 import { installedModelEntries } from '../src/server/models.js';
 import { makeReference } from '../src/voices/sovits/bundle.js';
-import { ModelResolver } from '../src/voices/sovits/stage.js';
+import { ModelResolver } from '../src/voices/registry.js';
 import { sessionTag } from '../src/server/metrics.js';
 import { loadBuiltinStageFactory, startServer, type SvcServer } from '../src/server/server.js';
 import { launchChromiumWithMic, pageStats, waitForStats } from './helpers/browser.js';

@@ -21,8 +21,7 @@ import { F0_CHOICES, type F0Choice } from '../../dsp/f0/index.js';
 import { loadBuiltinStageFactory } from '../../server/server.js';
 import { ConvertSession } from '../../stream/session.js';
 import { encodeFrame } from '../../stream/codec.js';
-import { modelDisplayName } from '../../voices/registry.js';
-import { ModelResolver } from '../../voices/sovits/stage.js';
+import { ModelResolver, modelDisplayName } from '../../voices/registry.js';
 import type { StageFactory } from '../../voices/stage.js';
 import { numberArg } from '../options.js';
 

@@ -10,7 +10,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { SvcError } from '../../errors.js';
 import { bundleFilePath } from '../bundle-file.js';
-import type { BundleEncoder, BundleTensorSpec } from '../sovits/bundle.js';
+import type { BundleEncoder, BundleTensorSpec } from '../bundle-file.js';
 
 export const RVC_BUNDLE_FORMAT = 'svc-rvc-bundle';
 
