@@ -8,7 +8,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { bundleFilePath, type BundleEncoder, type BundleTensorSpec } from '../bundle-file.js';
-import { SvcError } from '../../errors.js';
+import { SvcError, errorMessage } from '../../errors.js';
 import { runPythonModule } from '../../python.js';
 
 export const BUNDLE_FORMAT = 'svc-sovits-bundle';
@@ -114,7 +114,7 @@ export function readBundle(dir: string): SovitsBundle {
   try {
     manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as SovitsManifest;
   } catch (error) {
-    invalid(dir, `manifest.json is not JSON (${(error as Error).message})`);
+    invalid(dir, `manifest.json is not JSON (${errorMessage(error)})`);
   }
   if (manifest.format !== BUNDLE_FORMAT) invalid(dir, `manifest format is '${String(manifest.format)}', expected '${BUNDLE_FORMAT}'`);
   if (manifest.format_version !== BUNDLE_FORMAT_VERSION) {

@@ -7,7 +7,7 @@
 //            sid [1], vol [1,T] → audio [1,1,T·hop]; frame k makes samples [k·hop, (k+1)·hop).
 import { closeSync, existsSync, openSync, readFileSync, readSync } from 'node:fs';
 import { join } from 'node:path';
-import { SvcError, isSvcError } from '../../errors.js';
+import { SvcError, isSvcError, errorMessage } from '../../errors.js';
 import { createSession, type GraphOptimization, type OnnxModel, type OnnxProvider } from '../../onnx/session.js';
 import { readBundle, resolveSpeakerChoice, speakerFeed, speakerName, type SovitsBundle, type SpeakerChoice, type SovitsManifest } from './bundle.js';
 import { readFaissIndex } from '../retrieval/faissIndex.js';
@@ -120,7 +120,7 @@ function readConfigFacts(path: string, dir: string): ConfigFacts {
   try {
     config = JSON.parse(readFileSync(path, 'utf8')) as typeof config;
   } catch (error) {
-    throw new SvcError('MODEL_INVALID', `model bundle ${dir}: config.json is not JSON (${(error as Error).message})`);
+    throw new SvcError('MODEL_INVALID', `model bundle ${dir}: config.json is not JSON (${errorMessage(error)})`);
   }
   const data = config.data ?? {};
   const model = config.model ?? {};
