@@ -7,7 +7,7 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { readMono } from '../src/audio/io.js';
 import { resample } from '../src/audio/resample.js';
-import { seededRandom } from '../src/diarize/cluster.js';
+import { seededRandom } from '../src/dsp/random.js';
 import type { SpeakerTurn } from '../src/diarize/rttm.js';
 
 export const CONVERSATION_RATE = 16000;

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { makeReference } from '../src/voices/sovits/bundle.js';
 import { writeNpy } from '../src/io/npy.js';
 import type { OfflineFeatures } from '../src/voices/sovits/convert.js';
-import { noiseTensor } from '../src/voices/sovits/model.js';
+import { noiseTensor } from '../src/voices/noise.js';
 import { runPythonModule } from '../src/python.js';
 
 export interface TinyBundles {

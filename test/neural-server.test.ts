@@ -8,12 +8,12 @@ import { copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } fro
 import { join } from 'node:path';
 import { readMono } from '../src/audio/io.js';
 import { streamAudio } from '../src/stream/client.js';
-import { ModelResolver } from '../src/voices/sovits/stage.js';
+import { ModelResolver } from '../src/voices/registry.js';
 import { loadBuiltinStageFactory, startServer } from '../src/server/server.js';
 import { installedModelEntries } from '../src/server/models.js';
 import { CANDIDATE_BLOCK_MS } from '../src/engine/blockChoice.js';
 import type { ModelListResponse } from '../src/stream/protocol.js';
-import { makeTempDir, shared } from './helpers/index.js';
+import { makeTempDir, shared, useModelsDir } from './helpers/index.js';
 import { buildTinyBundles } from './neural-fixtures.js';
 import { framesToSamples, rawClient, sendPaced, sleep } from './stream-utils.js';
 
@@ -21,7 +21,7 @@ const SPEECH_16K = shared('speech', 'vctk_autovc_16k', 'p225', 'p225_003.wav');
 const temp = makeTempDir('svc-neural-server-');
 const root = join(temp.dir, 'models');
 let speech: Float32Array;
-let previousModelsDir: string | undefined;
+let restoreModelsDir: (() => void) | undefined;
 
 test.before(async () => {
   const bundles = await buildTinyBundles(temp.dir);
@@ -35,14 +35,12 @@ test.before(async () => {
   const config = JSON.parse(readFileSync(join(root, 'broken', 'config.json'), 'utf8'));
   config.data.hop_length = 512;
   writeFileSync(join(root, 'broken', 'config.json'), JSON.stringify(config));
-  previousModelsDir = process.env.SVC_MODELS_DIR;
-  process.env.SVC_MODELS_DIR = root;
+  restoreModelsDir = useModelsDir(root);
   speech = (await readMono(SPEECH_16K)).samples.subarray(0, 48000);
 });
 
 test.after(() => {
-  if (previousModelsDir === undefined) delete process.env.SVC_MODELS_DIR;
-  else process.env.SVC_MODELS_DIR = previousModelsDir;
+  restoreModelsDir?.();
   temp.cleanup();
 });
 

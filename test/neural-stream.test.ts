@@ -1,12 +1,16 @@
 // The neural stage in the real streaming pipeline (StreamPipeline + SOLA through convertChunks): streamed
 // output equals offline output with the same settings, for block sizes 50–500 ms and any input chunking;
 // skipped input (a discontinuity) restarts the features instead of breaking them; pitch changes apply to
-// the next block. Tiny random-weight bundle with a deterministic NSF source.
+// the next block. Tiny random-weight bundle with a deterministic NSF source. At a pitch shift the stream
+// follows offline's one rule (f0 filled, then shifted, as float32 at each step; the NSF phase sums the
+// float32 f0 the generator is fed): each window's generator output equals offline's for the same frames.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { from, lastValueFrom, toArray } from 'rxjs';
 import { readMono } from '../src/audio/io.js';
-import { SovitsModel } from '../src/voices/sovits/model.js';
+import { defaultEncoderContext, SovitsModel, type GenerateOptions } from '../src/voices/sovits/model.js';
+import { SovitsTimeline, type GeneratorWindow } from '../src/voices/sovits/timeline.js';
+import { semitonesToRatio } from '../src/voices/stage.js';
 import { convertAtModelRate } from '../src/voices/sovits/convert.js';
 import { createNeuralStageFactory, DEFAULT_GAP_LOOKAHEAD_FRAMES, NeuralStage } from '../src/voices/sovits/stage.js';
 import { convertChunks } from '../src/engine/pipeline.js';
@@ -74,6 +78,54 @@ test('with upstream gap filling offline (interpolation over any gap), streaming 
   const snr = snrDb(offline.samples, streamed, edge, speech.length - edge);
   // Only unvoiced gaps longer than the look-ahead differ; this is a looser, informative bound.
   assert.ok(snr >= 15, `SNR ${snr.toFixed(1)} dB`);
+});
+
+test('pitch +5: every streamed window feeds the generator what offline conversion feeds it for those frames (output within 1e-6)', async () => {
+  const factory = await createNeuralStageFactory(model, settings);
+  const stage = new NeuralStage(model, { pitch: 5, formant: 1 }, settings, factory.shape);
+  const calls: Array<{ window: GeneratorWindow; options: GenerateOptions; audio: Float32Array }> = [];
+  const generate = model.generate.bind(model);
+  model.generate = async (window, options) => {
+    const audio = await generate(window, options);
+    calls.push({ window, options, audio });
+    return audio;
+  };
+  const block = 1600;
+  const blocks = 20;
+  const windowSamples = stage.contextSamples + block;
+  try {
+    for (let end = block; end <= blocks * block; end += block) {
+      const w = new Float32Array(windowSamples);
+      for (let i = 0; i < windowSamples; i++) w[i] = end - windowSamples + i >= 0 ? speech[end - windowSamples + i]! : 0;
+      await stage.process(w, { startSample: end - windowSamples, discontinuity: false });
+    }
+  } finally {
+    model.generate = generate;
+    stage.dispose();
+  }
+  // Offline: the whole input at once, the stage's feature settings.
+  const offline = await SovitsTimeline.create({
+    sampleRate: model.sampleRate, hopSamples: model.hopSamples, f0Method: settings.f0Method, f0LowLatency: true, volume: model.volEmbedding,
+    encoder: model, contentDim: model.contentDim, encoderContext: defaultEncoderContext(model), gapLookaheadFrames: DEFAULT_GAP_LOOKAHEAD_FRAMES,
+  });
+  const ratio = semitonesToRatio(5);
+  let worst = 0;
+  try {
+    await offline.drainFile(speech.subarray(0, blocks * block));
+    assert.is(calls.length, blocks);
+    for (const { window, options, audio } of calls) {
+      const k0 = window.frameOffset;
+      const same = offline.window(k0, k0 + window.f0Hz.length, ratio);
+      assert.equal(Array.from(window.f0Hz), Array.from(same.f0Hz), `f0 fed at frames ${k0}..: the same float32 values`);
+      const phase = k0 < 0 ? offline.sourcePhase(k0, ratio, same.f0Hz) : offline.sourcePhase(k0, ratio);
+      assert.ok(Math.abs(phase - options.sourcePhaseCycles!) < 1e-9, `source phase at frame ${k0}: ${options.sourcePhaseCycles} streamed, ${phase} offline`);
+      const expected = await model.generate(same, { ...options, sourcePhaseCycles: phase });
+      for (let i = 0; i < audio.length; i++) worst = Math.max(worst, Math.abs(audio[i]! - expected[i]!));
+    }
+  } finally {
+    offline.dispose();
+  }
+  assert.ok(worst <= 1e-6, `largest difference ${worst.toExponential(2)}`);
 });
 
 test('a window that does not continue the previous one (skipped input) restarts the features; a pitch change applies to the next window', async () => {

@@ -225,6 +225,23 @@ test('a dataset made for another model is refused by train, naming the cause', a
   assert.match(exp.stderr, /run folder not found/);
 });
 
+test('a dataset whose features an older svc made (no features.feed, or another feed) is refused by train, with the fix', async () => {
+  const manifest = JSON.parse(readFileSync(join(temp.dir, 'ds', 'manifest.json'), 'utf8')) as DatasetManifest;
+  assert.ok(manifest.features?.feed, 'preprocess records the feed its features came from');
+  for (const [name, features] of [['old-none', undefined], ['old-q10', { feed: 'speex-q10-16k' }]] as const) {
+    const dir = join(temp.dir, name);
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'manifest.json'), JSON.stringify({ ...manifest, features }));
+    writeFileSync(join(dir, 'encoder.onnx'), readFileSync(join(temp.dir, 'ds', 'encoder.onnx')));
+    const r = await runSvc(['train', dir, '--out', join(temp.dir, `run-${name}`), '--config', 'tiny', '--steps', '1']);
+    assert.is(r.code, 1);
+    assert.match(r.stderr, /preprocessed by an older svc/);
+    assert.match(r.stderr, features ? /speex-q10-16k/ : /speex quality 10/);
+    assert.match(r.stderr, /--overwrite/);
+    assert.not.ok(existsSync(join(temp.dir, `run-${name}`)), 'nothing written');
+  }
+});
+
 test('--base: a missing path, a base for another encoder and a base of another architecture are refused before training', async () => {
   const out = join(temp.dir, 'ds');
   const missing = await runSvc(['train', out, '--out', join(temp.dir, 'run-b1'), '--steps', '1', '--base', join(temp.dir, 'no-such-base')]);

@@ -12,13 +12,13 @@ import { serverModelOptions } from '../src/server/models.js';
 import { loadBuiltinStageFactory, startServer, type SvcServer } from '../src/server/server.js';
 import { modelDisplayName } from '../src/voices/registry.js';
 import { ModelWorkers } from '../src/voices/worker/model-host.js';
-import { makeTempDir } from './helpers/index.js';
-import { rawClient, type RawClient } from './stream-utils.js';
+import { makeTempDir, useModelsDir } from './helpers/index.js';
+import { askModel, helloClient } from './stream-utils.js';
 
 const temp = makeTempDir('svc-server-model-folder-');
 const root = join(temp.dir, 'models');
 const folder = join(temp.dir, 'my bundles', 'tiny');
-let previousModelsDir: string | undefined;
+let restoreModelsDir: (() => void) | undefined;
 let models: ModelWorkers;
 let server: SvcServer;
 
@@ -30,8 +30,7 @@ test.before(async () => {
   // An installed bundle besides the command-line folder.
   mkdirSync(join(root, 'other'), { recursive: true });
   for (const file of readdirSync(folder)) copyFileSync(join(folder, file), join(root, 'other', file));
-  previousModelsDir = process.env.SVC_MODELS_DIR;
-  process.env.SVC_MODELS_DIR = root;
+  restoreModelsDir = useModelsDir(root);
   // What `svc serve --model FOLDER` wires up (src/cli/commands/serve.ts).
   models = new ModelWorkers({ builtin: loadBuiltinStageFactory, f0Method: 'dsp' });
   server = await startServer({ port: 0, stageFactory: await models.defaultFactory(folder), modelName: modelDisplayName(folder), ...serverModelOptions(models) });
@@ -40,28 +39,9 @@ test.before(async () => {
 test.after(async () => {
   await server?.close();
   await models?.close();
-  if (previousModelsDir === undefined) delete process.env.SVC_MODELS_DIR;
-  else process.env.SVC_MODELS_DIR = previousModelsDir;
+  restoreModelsDir?.();
   temp.cleanup();
 });
-
-async function converting(): Promise<{ c: RawClient; ready: Record<string, any> }> {
-  const c = rawClient(server.url);
-  await c.opened;
-  c.sendJson({ type: 'hello', version: 1, sampleRate: 16000 });
-  return { c, ready: await c.next('ready') };
-}
-
-async function ask(c: RawClient, name: string): Promise<Record<string, any>> {
-  const before = c.messages.length;
-  c.sendJson({ type: 'model', name });
-  for (let i = 0; i < 1200; i++) {
-    const answer = c.messages.slice(before).find((m) => m.type === 'model' || m.type === 'error');
-    if (answer) return answer;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`no answer to model ${name}`);
-}
 
 test('GET /api/models lists the --model folder by its folder name, usable, as the default', async () => {
   const list = (await (await fetch(`${server.url}/api/models`)).json()) as { default: string; models: Array<Record<string, any>> };
@@ -75,11 +55,11 @@ test('GET /api/models lists the --model folder by its folder name, usable, as th
 });
 
 test('the --model folder is selectable by name, also after switching to builtin and to an installed model', async () => {
-  const { c, ready } = await converting();
+  const { c, ready } = await helloClient(server.url);
   try {
     assert.is(ready.model, 'tiny');
     for (const name of ['builtin', 'tiny', 'other', 'tiny', 'builtin', 'tiny']) {
-      const answer = await ask(c, name);
+      const answer = await askModel(c, name);
       assert.is(answer.type, 'model', `${name}: ${JSON.stringify(answer)}`);
       assert.is(answer.name, name);
     }
@@ -89,11 +69,11 @@ test('the --model folder is selectable by name, also after switching to builtin 
 });
 
 test('unknown names and paths: the choices, no server paths, no advice to pass a path, no contradiction', async () => {
-  const { c } = await converting();
+  const { c } = await helloClient(server.url);
   try {
-    assert.is((await ask(c, 'builtin')).name, 'builtin');
+    assert.is((await askModel(c, 'builtin')).name, 'builtin');
     for (const name of ['nosuch', folder, join('..', 'tiny'), 'tiny/']) {
-      const answer = await ask(c, name);
+      const answer = await askModel(c, name);
       assert.is(answer.type, 'error', `${name}: ${JSON.stringify(answer)}`);
       assert.is(answer.code, 'MODEL_NOT_FOUND');
       assert.is(answer.fatal, false);
@@ -102,11 +82,11 @@ test('unknown names and paths: the choices, no server paths, no advice to pass a
       assert.not.match(answer.message, /pass a (bundle )?folder|folder path/i, answer.message);
       assert.match(answer.message, /keeping "builtin"/, answer.message);
     }
-    const unknown = await ask(c, 'nosuch');
+    const unknown = await askModel(c, 'nosuch');
     assert.match(unknown.message, /installed: tiny, other; also builtin/, unknown.message);
     // The session still has a voice and may go back to the folder's model.
-    assert.is((await ask(c, 'tiny')).type, 'model');
-    const again = await ask(c, 'nosuch');
+    assert.is((await askModel(c, 'tiny')).type, 'model');
+    const again = await askModel(c, 'nosuch');
     const named = /no model named '([^']+)'/.exec(again.message)?.[1];
     const kept = /keeping "([^"]+)"/.exec(again.message)?.[1];
     assert.is(kept, 'tiny', again.message);

@@ -10,7 +10,7 @@ import { copyFileSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { readMono } from '../src/audio/io.js';
 import { loadBuiltinStageFactory, startServer } from '../src/server/server.js';
-import { ModelResolver } from '../src/voices/sovits/stage.js';
+import { ModelResolver } from '../src/voices/registry.js';
 import type { StageFactory } from '../src/voices/stage.js';
 import { ModelWorkers } from '../src/voices/worker/model-host.js';
 import { makeTempDir, shared } from './helpers/index.js';

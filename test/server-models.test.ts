@@ -11,12 +11,12 @@ import { makeReference } from '../src/voices/sovits/bundle.js';
 import { loadBuiltinStageFactory, startServer, type SvcServer } from '../src/server/server.js';
 import { ModelWorkers } from '../src/voices/worker/model-host.js';
 import type { StageFactory } from '../src/voices/stage.js';
-import { makeTempDir } from './helpers/index.js';
-import { rawClient, type RawClient } from './stream-utils.js';
+import { makeTempDir, useModelsDir } from './helpers/index.js';
+import { askModel, helloClient, type RawClient } from './stream-utils.js';
 
 const temp = makeTempDir('svc-server-models-');
 const root = join(temp.dir, 'models');
-let previousModelsDir: string | undefined;
+let restoreModelsDir: (() => void) | undefined;
 let models: ModelWorkers;
 let server: SvcServer;
 let resolverCalls: string[] = [];
@@ -43,8 +43,7 @@ test.before(async () => {
   writeFileSync(join(escape, 'manifest.json'), JSON.stringify({ ...manifest, generator: { ...manifest.generator, file: '../../../../../../../etc/passwd' } }));
   // A bundle-looking folder in the working folder: not installed, so never a model name.
   copyBundle(tiny, join('..', 'cwd', 'cwdbundle'));
-  previousModelsDir = process.env.SVC_MODELS_DIR;
-  process.env.SVC_MODELS_DIR = root;
+  restoreModelsDir = useModelsDir(root);
   models = new ModelWorkers({ builtin: loadBuiltinStageFactory, f0Method: 'dsp' });
   const resolveModel = (name: string): Promise<StageFactory> => {
     resolverCalls.push(name);
@@ -56,29 +55,12 @@ test.before(async () => {
 test.after(async () => {
   await server?.close();
   await models?.close();
-  if (previousModelsDir === undefined) delete process.env.SVC_MODELS_DIR;
-  else process.env.SVC_MODELS_DIR = previousModelsDir;
+  restoreModelsDir?.();
   temp.cleanup();
 });
 
 async function converting(): Promise<RawClient> {
-  const c = rawClient(server.url);
-  await c.opened;
-  c.sendJson({ type: 'hello', version: 1, sampleRate: 16000 });
-  await c.next('ready');
-  return c;
-}
-
-/** Asks for a model and returns the answer (a `model` confirmation or an `error`). */
-async function ask(c: RawClient, name: string): Promise<Record<string, any>> {
-  const before = c.messages.length;
-  c.sendJson({ type: 'model', name });
-  for (let i = 0; i < 600; i++) {
-    const answer = c.messages.slice(before).find((m) => m.type === 'model' || m.type === 'error');
-    if (answer) return answer;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`no answer to model ${name}`);
+  return (await helloClient(server.url)).c;
 }
 
 test('2: a truncated bundle asked for twenty times by four clients is loaded once, and again once fixed', async () => {
@@ -86,7 +68,7 @@ test('2: a truncated bundle asked for twenty times by four clients is loaded onc
   try {
     resolverCalls = [];
     for (let round = 0; round < 5; round++) {
-      const answers = await Promise.all(clients.map((c) => ask(c, 'truncated')));
+      const answers = await Promise.all(clients.map((c) => askModel(c, 'truncated')));
       for (const a of answers) {
         assert.is(a.type, 'error');
         assert.is(a.code, 'MODEL_NOT_FOUND');
@@ -98,7 +80,7 @@ test('2: a truncated bundle asked for twenty times by four clients is loaded onc
     assert.equal(resolverCalls, ['truncated'], 'one load for twenty requests');
     // The bundle is repaired on disk: the next request loads it again, and it works.
     copyBundle(join(temp.dir, 'tiny-src'), 'truncated');
-    const fixed = await ask(clients[0], 'truncated');
+    const fixed = await askModel(clients[0], 'truncated');
     assert.is(fixed.type, 'model', JSON.stringify(fixed));
     assert.is(fixed.name, 'truncated');
     assert.equal(resolverCalls, ['truncated', 'truncated']);
@@ -131,19 +113,19 @@ test('5: names resolve only inside the model folders; manifests stay inside thei
   try {
     process.chdir(join(temp.dir, 'cwd')); // where "cwdbundle" is a bundle folder
     for (const name of ['cwdbundle', 'src', 'node_modules', '../models/tiny', '/etc', 'tiny/../tiny']) {
-      const answer = await ask(c, name);
+      const answer = await askModel(c, name);
       assert.is(answer.code, 'MODEL_NOT_FOUND', `${name}: ${JSON.stringify(answer)}`);
       assert.not.match(answer.message, SERVER_PATH, answer.message);
     }
     process.chdir(cwd); // the repository: src and node_modules are folders here
     c.ws.close();
     c = await converting(); // a fresh client: the first made 6 switches of its 8
-    for (const name of ['src', 'node_modules']) assert.match((await ask(c, name)).message, /no model named/);
-    const escape = await ask(c, 'escape');
+    for (const name of ['src', 'node_modules']) assert.match((await askModel(c, name)).message, /no model named/);
+    const escape = await askModel(c, 'escape');
     assert.is(escape.code, 'MODEL_NOT_FOUND');
     assert.match(escape.message, /MODEL_INVALID.*points outside the bundle/);
     assert.not.match(escape.message, SERVER_PATH, escape.message);
-    const good = await ask(c, 'tiny');
+    const good = await askModel(c, 'tiny');
     assert.is(good.type, 'model', JSON.stringify(good));
   } finally {
     process.chdir(cwd);

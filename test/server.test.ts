@@ -10,6 +10,7 @@ import { streamAudio } from '../src/stream/client.js';
 import { sessionTag } from '../src/server/metrics.js';
 import { startServer } from '../src/server/server.js';
 import { PassThroughStage } from '../src/voices/stage.js';
+import { defaultMaxQueueSamples } from '../src/engine/pipeline.js';
 import { makeTempDir, shared } from './helpers/index.js';
 import { bestLag, boundaryJumps, envelope, f32Bytes, framesToSamples, medianPitchRatio, parsePrometheus, rawClient, sendPaced, sleep } from './stream-utils.js';
 
@@ -43,6 +44,25 @@ test('a client streaming speech at real-time pace gets the same length back, pit
     let maxError = 0;
     for (let i = 0; i < offline.length; i++) maxError = Math.max(maxError, Math.abs(offline[i] - out.channels[0][i]));
     assert.ok(maxError < 1e-5, `differs from offline conversion by ${maxError}`);
+  } finally {
+    await server.close();
+  }
+});
+
+test("without --max-queue-ms the session's queue limit (ready.limits.maxQueueMs) is the pipeline's one default", async () => {
+  const server = await startServer({ port: 0 });
+  try {
+    for (const blockMs of [20, 100]) {
+      const c = rawClient(server.url);
+      await c.opened;
+      c.sendJson({ type: 'hello', version: 1, sampleRate: 48000, blockMs });
+      const ready = await c.next('ready');
+      // The DSP voice runs at the client's rate here, so the block is the stage's too.
+      assert.is(ready.sampleRate, 48000);
+      assert.is(ready.limits.maxQueueMs, Math.round((defaultMaxQueueSamples(ready.blockSamples, 48000) * 1000) / 48000), `blockMs ${blockMs}`);
+      assert.is(ready.limits.maxQueueMs, Math.max(4 * blockMs, 200));
+      c.ws.close();
+    }
   } finally {
     await server.close();
   }

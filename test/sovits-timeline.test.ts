@@ -3,11 +3,15 @@
 // writes for a clip are bit-identical to what the generator is fed for that clip, and to what a live
 // timeline computes from the same audio pushed in arbitrary chunks (incremental f0, volume, 16 kHz feed);
 // the live content rows come from bounded-context encoder runs on other lengths, which onnxruntime sums in
-// another order: equal to float32 rounding (≤ 1e-6), not bit for bit.
+// another order: equal to float32 rounding (≤ 1e-6), not bit for bit. At a model rate other than 16 kHz
+// the timeline resamples each block once: its f0 reads the same 16 kHz feed as the encoder.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { join } from 'node:path';
 import { readMono } from '../src/audio/io.js';
+import { resample } from '../src/audio/resample.js';
+import { createF0Stream, type F0Frame } from '../src/dsp/f0/index.js';
+import { StreamingResamplerTo16k } from '../src/dsp/f0/resample16k.js';
 import { CONFIG_PRESETS } from '../src/offline/config.js';
 import { runPythonModule } from '../src/python.js';
 import { ContentEncoder } from '../src/voices/sovits/encoder.js';
@@ -114,6 +118,59 @@ test("the live stage's settings (low-latency f0, 2-frame gap look-ahead) give th
   } finally {
     whole.dispose();
     chunked.dispose();
+  }
+});
+
+/** An encoder stand-in for f0-only checks: one zero row per 20 ms. */
+const zeroEncoder = { encode: async (a: Float32Array) => ({ content: new Float32Array(Math.floor((a.length - 400) / 320) + 1), rows: Math.floor((a.length - 400) / 320) + 1 }) };
+
+test("the f0 stream takes a caller's 16 kHz feed (feed16k): fed its own resampler's output it gives its own frames", async () => {
+  const x = await resample(clip, 16000, 44100);
+  const own = await createF0Stream(44100, { method: 'dsp', hopSamples: 512 });
+  const fed = await createF0Stream(44100, { method: 'dsp', hopSamples: 512, feed16k: { lookaheadInputSamples: new StreamingResamplerTo16k(44100).lookaheadInputSamples } });
+  const kaiser = new StreamingResamplerTo16k(44100);
+  try {
+    assert.is(fed.latencySamples, own.latencySamples);
+    const a: F0Frame[] = [];
+    const b: F0Frame[] = [];
+    for (let i = 0; i < x.length; i += 3000) {
+      const chunk = x.subarray(i, i + 3000);
+      a.push(...(await own.process(chunk)));
+      b.push(...(await fed.processResampled(kaiser.process(chunk), chunk.length)));
+    }
+    a.push(...(await own.flush()));
+    b.push(...(await fed.flush(kaiser.flush())));
+    assert.is(a.length, Math.floor(x.length / 512));
+    assert.equal(b, a);
+  } finally {
+    await own.dispose();
+    await fed.dispose();
+  }
+});
+
+test('at 44.1 kHz the timeline resamples once: its f0 is the f0 of its own 16 kHz encoder feed', async () => {
+  const x = await resample(clip, 16000, 44100);
+  const options: TimelineOptions = { sampleRate: 44100, hopSamples: 512, f0Method: 'dsp', f0LowLatency: false, volume: false, encoder: zeroEncoder, contentDim: 1, encoderContext: { leftRows: 0, rightRows: 0 }, gapLookaheadFrames: Infinity };
+  const timeline = await SovitsTimeline.create(options);
+  const f0 = await createF0Stream(44100, { method: 'dsp', hopSamples: 512, feed16k: { lookaheadInputSamples: 0 } });
+  try {
+    await timeline.drainFile(x);
+    const feed = timeline.audio16kView;
+    assert.is(feed.length, Math.round((x.length * 16000) / 44100));
+    const frames = await f0.processResampled(feed, x.length);
+    frames.push(...(await f0.flush(new Float32Array(0))));
+    assert.is(frames.length, Math.floor(x.length / 512));
+    let voiced = 0;
+    for (const frame of frames) {
+      const t = timeline.rawF0(frame.index);
+      // The timeline holds f0 as float32.
+      if (t.f0Hz !== Math.fround(frame.f0Hz) || t.voiced !== frame.voiced) assert.unreachable(`frame ${frame.index}: timeline ${t.f0Hz} Hz (${t.voiced}) vs its feed's ${frame.f0Hz} Hz (${frame.voiced})`);
+      voiced += frame.voiced ? 1 : 0;
+    }
+    assert.ok(voiced > 50, `voiced frames ${voiced}`);
+  } finally {
+    timeline.dispose();
+    await f0.dispose();
   }
 });
 

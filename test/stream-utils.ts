@@ -194,3 +194,23 @@ export async function sendPaced(ws: WebSocket, samples: Float32Array, frameSampl
     }
   }
 }
+
+/** A converting client that said hello (16 kHz, defaults otherwise), with the server's `ready`. */
+export async function helloClient(url: string): Promise<{ c: RawClient; ready: Record<string, any> }> {
+  const c = rawClient(url);
+  await c.opened;
+  c.sendJson({ type: 'hello', version: 1, sampleRate: 16000 });
+  return { c, ready: await c.next('ready') };
+}
+
+/** Asks for a model and returns the answer (a `model` confirmation or an `error`), waiting up to `timeoutMs`. */
+export async function askModel(c: RawClient, name: string, timeoutMs = 60000): Promise<Record<string, any>> {
+  const before = c.messages.length;
+  c.sendJson({ type: 'model', name });
+  for (const end = Date.now() + timeoutMs; Date.now() < end; ) {
+    const answer = c.messages.slice(before).find((m) => m.type === 'model' || m.type === 'error');
+    if (answer) return answer;
+    await sleep(50);
+  }
+  throw new Error(`no answer to model ${name} within ${timeoutMs} ms`);
+}

@@ -11,18 +11,18 @@ import type { BrowserContext, Page } from 'playwright-core';
 import { readAudio, readMono, writeWav } from '../src/audio/io.js';
 import { installedModelEntries } from '../src/server/models.js';
 import { makeReference } from '../src/voices/sovits/bundle.js';
-import { ModelResolver } from '../src/voices/sovits/stage.js';
+import { ModelResolver } from '../src/voices/registry.js';
 import { sessionTag } from '../src/server/metrics.js';
 import { loadBuiltinStageFactory, startServer, type SvcServer } from '../src/server/server.js';
 import { launchChromiumWithMic, pageStats, waitForStats } from './helpers/browser.js';
-import { makeTempDir, runSvc, shared } from './helpers/index.js';
+import { makeTempDir, runSvc, shared, useModelsDir } from './helpers/index.js';
 import { medianF0, semitonesBetween } from './helpers/pitch.js';
 
 const SPEECH_16K = shared('speech', 'vctk_autovc_16k', 'p225', 'p225_003.wav');
 const temp = makeTempDir('svc-web-neural-');
 const modelsDir = join(temp.dir, 'models');
 const micWav = join(temp.dir, 'mic.wav');
-let previousModelsDir: string | undefined;
+let restoreModelsDir: (() => void) | undefined;
 let models: ModelResolver;
 let server: SvcServer;
 
@@ -52,8 +52,7 @@ function rms(x: Float32Array, from = 0, to = x.length): number {
 
 test.before(async () => {
   await makeReference('tiny', join(modelsDir, 'tiny'), { seed: 1234 });
-  previousModelsDir = process.env.SVC_MODELS_DIR;
-  process.env.SVC_MODELS_DIR = modelsDir;
+  restoreModelsDir = useModelsDir(modelsDir);
   // The same wiring as `svc serve`: installed names resolve to loaded models, /api/models lists them.
   models = new ModelResolver({ builtin: loadBuiltinStageFactory, f0Method: 'dsp' });
   server = await startServer({ port: 0, resolveModel: (n) => models.resolve(n), listModels: installedModelEntries, maxQueueMs: 3000 });
@@ -64,8 +63,7 @@ test.before(async () => {
 test.after(async () => {
   await server?.close();
   await models?.close();
-  if (previousModelsDir === undefined) delete process.env.SVC_MODELS_DIR;
-  else process.env.SVC_MODELS_DIR = previousModelsDir;
+  restoreModelsDir?.();
   temp.cleanup();
 });
 

@@ -3,6 +3,7 @@
 // vertically), random-weight reference models are marked in the model selector, the compute figure
 // shown is the median (one slow block lifts the mean above the p95 beside it, which reads as
 // impossible), and the latency rows are cleared after disconnect instead of showing the dead session.
+// The voice sliders' ranges come from the server (GET /api/limits = VOICE_LIMITS), not from the page.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { join } from 'node:path';
@@ -11,13 +12,16 @@ import { readMono, writeWav } from '../src/audio/io.js';
 import { installedModelEntries } from '../src/server/models.js';
 import { makeReference } from '../src/voices/sovits/bundle.js';
 import { ComputeTimes } from '../src/engine/computeStats.js';
+import { readFileSync } from 'node:fs';
+import { VOICE_LIMITS } from '../src/voices/stage.js';
+import { webClientDir } from '../src/paths.js';
 import { startServer, type SvcServer } from '../src/server/server.js';
 import { launchChromiumWithMic, pageStats, waitForStats } from './helpers/browser.js';
-import { makeTempDir, shared } from './helpers/index.js';
+import { makeTempDir, shared, useModelsDir } from './helpers/index.js';
 
 const temp = makeTempDir('svc-web-details-');
 const root = join(temp.dir, 'models');
-let previousModelsDir: string | undefined;
+let restoreModelsDir: (() => void) | undefined;
 let server: SvcServer;
 let browser: BrowserContext;
 let page: Page;
@@ -32,8 +36,7 @@ interface PageStats {
 
 test.before(async () => {
   await makeReference('tiny', join(root, 'tiny'), { seed: 7 });
-  previousModelsDir = process.env.SVC_MODELS_DIR;
-  process.env.SVC_MODELS_DIR = root;
+  restoreModelsDir = useModelsDir(root);
   const micWav = join(temp.dir, 'mic.wav');
   await writeWav(micWav, await readMono(shared('speech', 'kathleen_arctic_cc0_48k', 'arctic_a0001.wav')), { format: 'pcm16' });
   server = await startServer({ host: '127.0.0.1', port: 0, listModels: installedModelEntries, maxQueueMs: 3000 });
@@ -46,8 +49,7 @@ test.before(async () => {
 test.after(async () => {
   await browser?.close();
   await server?.close();
-  if (previousModelsDir === undefined) delete process.env.SVC_MODELS_DIR;
-  else process.env.SVC_MODELS_DIR = previousModelsDir;
+  restoreModelsDir?.();
   temp.cleanup();
 });
 
@@ -80,6 +82,26 @@ test('spectrogram labels run vertically: 8 kHz at the top, 50 Hz at the bottom, 
   // One column: the same x for every label, heights strictly decreasing with frequency.
   assert.ok(labels.every((l) => Math.abs(l.x - labels[0]!.x) < 1));
   for (let i = 1; i < labels.length; i++) assert.ok(labels[i]!.y < labels[i - 1]!.y);
+});
+
+test('the pitch and formant sliders take their ranges from the server (GET /api/limits), which are VOICE_LIMITS', async () => {
+  const response = await fetch(`${server.url}/api/limits`);
+  assert.is(response.status, 200);
+  assert.equal(await response.json(), { voice: VOICE_LIMITS });
+  // One definition: the page's HTML carries no range of its own for these two controls.
+  const html = readFileSync(join(webClientDir, 'index.html'), 'utf8');
+  for (const id of ['pitch', 'formant']) assert.not.match(html.match(new RegExp(`<input id="${id}"[^>]*>`))![0], /\b(min|max)=/, `#${id} in index.html`);
+  await page.waitForFunction(() => (document.getElementById('pitch') as HTMLInputElement).min !== '');
+  const ranges = await page.evaluate(() => Object.fromEntries(['pitch', 'formant'].map((id) => {
+    const input = document.getElementById(id) as HTMLInputElement;
+    return [id, { min: Number(input.min), max: Number(input.max) }];
+  })));
+  assert.equal(ranges, { pitch: { ...VOICE_LIMITS.pitch }, formant: { ...VOICE_LIMITS.formant } });
+  // A linked value at the range's edge is kept (the range was known before the settings were read).
+  await page.goto(`${server.url}/?debug=1&pitch=${VOICE_LIMITS.pitch.min}`);
+  await page.waitForFunction(() => document.getElementById('pitch-value')!.textContent !== '0 st');
+  assert.is(await page.locator('#pitch').inputValue(), String(VOICE_LIMITS.pitch.min));
+  await page.goto(`${server.url}/?debug=1`);
 });
 
 test('random-weight reference models are marked in the model selector; builtin is not', async () => {

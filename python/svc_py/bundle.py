@@ -123,8 +123,13 @@ def write_bundle(out_dir, config, original_config, generator_info, speakers, nam
         "int8": int8,
         "parameters": parameters,
         "source": source,
-        "created": datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0).isoformat(),
     }
+    return write_manifest(out_dir, manifest)
+
+
+def write_manifest(out_dir, manifest):
+    """Stamps `created` (UTC, seconds) and writes manifest.json: one writer for every bundle family."""
+    manifest = {**manifest, "created": datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0).isoformat()}
     with open(os.path.join(out_dir, "manifest.json"), "w", encoding="utf-8") as handle:
         json.dump(manifest, handle, indent=2)
     return manifest

@@ -4,8 +4,6 @@ into svc's RVC synthesizer and writes an RVC bundle (manifest.json with model_ty
 generator.onnx in RVC's export signature, the .index copied as-is). --export-deterministic also
 writes the same graph with a noise-free NSF source (parity tests)."""
 import argparse
-import datetime
-import json
 import os
 import shutil
 
@@ -33,11 +31,10 @@ def write_rvc_manifest(out_dir, name, info, generator, n_speakers, source, param
         "encoder": encoder,
         "parameters": parameters,
         "source": source,
-        "created": datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0).isoformat(),
     }
-    with open(os.path.join(out_dir, "manifest.json"), "w", encoding="utf-8") as handle:
-        json.dump(manifest, handle, indent=2)
-    return manifest
+    from .bundle import write_manifest
+
+    return write_manifest(out_dir, manifest)
 
 
 def main():

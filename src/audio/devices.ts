@@ -16,7 +16,7 @@
 //    with PortAudio's own text.
 import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { SvcError } from '../errors.js';
+import { SvcError, errorMessage } from '../errors.js';
 
 export type DeviceDirection = 'input' | 'output';
 
@@ -87,7 +87,7 @@ function loadNaudiodon(): Naudiodon {
     naudiodon = require('naudiodon') as Naudiodon;
     return naudiodon;
   } catch (error) {
-    throw new SvcError('DEVICE_UNAVAILABLE', `the audio device library (naudiodon/PortAudio) could not be loaded: ${(error as Error).message}`, {
+    throw new SvcError('DEVICE_UNAVAILABLE', `the audio device library (naudiodon/PortAudio) could not be loaded: ${errorMessage(error)}`, {
       hint: 'run `npm ci` so that naudiodon builds its native module (it needs libasound2 on Linux)',
       cause: error,
     });

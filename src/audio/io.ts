@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { SvcError, ioError } from '../errors.js';
+import { SvcError, ioError, errorMessage } from '../errors.js';
 import { SUPPORTED_SAMPLE_RATES, type AudioData, type MonoAudio } from './types.js';
 import { floatToPcm16, pcm16ToFloat } from './pcm16.js';
 
@@ -31,7 +31,7 @@ export async function readAudio(path: string): Promise<AudioData> {
     if (code === 'EISDIR') {
       throw new SvcError('UNSUPPORTED_FORMAT', `expected an audio file but ${path} is a directory`, { hint: 'give a .wav or .flac file' });
     }
-    throw new SvcError('FILE_NOT_FOUND', `cannot read audio file ${path}: ${(error as Error).message}`, { cause: error });
+    throw new SvcError('FILE_NOT_FOUND', `cannot read audio file ${path}: ${errorMessage(error)}`, { cause: error });
   }
   return decodeAudioBuffer(bytes, path);
 }
@@ -356,7 +356,7 @@ async function decodeFlac(bytes: Uint8Array, name: string): Promise<AudioData> {
     return { sampleRate: decoded.sampleRate, channels };
   } catch (error) {
     if (error instanceof SvcError) throw error;
-    throw new SvcError('UNSUPPORTED_FORMAT', `${name}: cannot decode FLAC: ${(error as Error).message}`, { hint: 'the file is damaged; export it again', cause: error });
+    throw new SvcError('UNSUPPORTED_FORMAT', `${name}: cannot decode FLAC: ${errorMessage(error)}`, { hint: 'the file is damaged; export it again', cause: error });
   } finally {
     decoder.free();
   }

@@ -12,7 +12,7 @@
 // the delay is a whole number of output samples, then drops them, so output sample k sits at input
 // time k * fromRate / toRate and the output has round(n * toRate / fromRate) samples.
 import { createRequire } from 'node:module';
-import { SvcError } from '../errors.js';
+import { SvcError, errorMessage } from '../errors.js';
 import type { AudioData, MonoAudio } from './types.js';
 import { concatFloat32 } from '../dsp/arrays.js';
 
@@ -48,7 +48,7 @@ function loadSpeex(): Promise<void> {
       speexModule = await factory();
     } catch (error) {
       speexLoading = undefined; // let a later call try again
-      throw new SvcError('INTERNAL', `cannot load the speex resampler (speex-resampler package): ${(error as Error).message}`, {
+      throw new SvcError('INTERNAL', `cannot load the speex resampler (speex-resampler package): ${errorMessage(error)}`, {
         hint: 'reinstall dependencies with `npm ci`',
         cause: error,
       });

@@ -3,6 +3,7 @@
 // tree (ml-hclust, average linkage on cosine distance), then k-means on the sphere refines them;
 // k-means++ restarts compete with the tree's start and the tightest partition wins.
 import { agnes, type Cluster } from 'ml-hclust';
+import { seededRandom } from '../dsp/random.js';
 import { spectralCluster } from './spectral.js';
 
 export interface ClusterOptions {
@@ -173,18 +174,6 @@ function kMeansPlusPlusSeeds(embeddings: readonly Float32Array[], count: number,
     embeddings.forEach((e, i) => (distance[i] = Math.min(distance[i]!, Math.max(0, 1 - dot(e, embeddings[pick]!)) ** 2)));
   }
   return chosen.map((i) => [i]);
-}
-
-/** Small deterministic PRNG (mulberry32): the same recording always gives the same clusters. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Assigns each embedding to the nearest centroid (cosine), re-estimating centroids a few times. */

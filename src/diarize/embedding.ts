@@ -5,7 +5,7 @@
 // follow the words are damped. Shapes: stats [STATS_DIM], embedding [lda.outputDim].
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { SvcError } from '../errors.js';
+import { SvcError, errorMessage } from '../errors.js';
 import { shippedModelsDir } from '../paths.js';
 import { MFCC_HOP_SECONDS, type MfccFrames } from './mfcc.js';
 import type { TimeRegion } from './vad.js';
@@ -112,7 +112,7 @@ export function loadSpeakerProjection(path = SPEAKER_LDA_PATH): SpeakerProjectio
   try {
     parsed = JSON.parse(readFileSync(path, 'utf8')) as SpeakerProjection;
   } catch (error) {
-    throw new SvcError('MODEL_NOT_FOUND', `cannot read the speaker projection ${path}: ${(error as Error).message}`, { hint: 'run `node --import tsx scripts/train-speaker-lda.ts` to rebuild it' });
+    throw new SvcError('MODEL_NOT_FOUND', `cannot read the speaker projection ${path}: ${errorMessage(error)}`, { hint: 'run `node --import tsx scripts/train-speaker-lda.ts` to rebuild it' });
   }
   if (!Array.isArray(parsed.weights) || parsed.weights.length !== parsed.outputDim || parsed.mean?.length !== parsed.inputDim) {
     throw new SvcError('MODEL_INVALID', `${path} is not a speaker projection: expected weights [outputDim][inputDim] and mean [inputDim]`);

@@ -24,6 +24,14 @@ import type { BlockTime, ConverterStage } from '../voices/stage.js';
 export const BEHIND_POLICIES = ['silence', 'skip', 'dry'] as const;
 /** What falls-behind does unless told otherwise: never the unconverted voice. */
 export const DEFAULT_BEHIND_POLICY: BehindPolicy = 'silence';
+
+/**
+ * Queued input beyond which the behind-real-time policy applies when nobody chose one: max(4 blocks,
+ * 200 ms) at the stage's rate. The one default: serve, live and the protocol's `ready` read it from the pipeline.
+ */
+export function defaultMaxQueueSamples(blockSamples: number, sampleRate: number): number {
+  return Math.max(4 * blockSamples, Math.round((200 * sampleRate) / 1000));
+}
 export type BehindPolicy = (typeof BEHIND_POLICIES)[number];
 
 export interface PipelineOptions {
@@ -119,7 +127,7 @@ export class StreamPipeline {
     this.blockSamples = options.blockSamples;
     if (!Number.isInteger(this.blockSamples) || this.blockSamples <= 0) throw new RangeError(`blockSamples must be a positive integer, got ${options.blockSamples}`);
     this.policy = options.policy ?? DEFAULT_BEHIND_POLICY;
-    this.maxQueueSamples = Math.max(options.maxQueueSamples ?? Math.max(4 * this.blockSamples, ms(200)), 2 * this.blockSamples);
+    this.maxQueueSamples = Math.max(options.maxQueueSamples ?? defaultMaxQueueSamples(this.blockSamples, rate), 2 * this.blockSamples);
     this.maxBlocksPerTurn = options.maxBlocksPerTurn ?? 4;
     // Headroom beyond the policy threshold: bursts that arrive while the stage is busy.
     this.queue = new Float32RingBuffer(2 * this.maxQueueSamples + 2 * this.blockSamples);

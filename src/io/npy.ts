@@ -1,7 +1,7 @@
 // Minimal NumPy .npy reader/writer (format versions 1-3, little-endian numeric dtypes, C order):
 // golden data for model ports (CREPE activations) and arrays exchanged with Python tooling.
 import { readFile, writeFile } from 'node:fs/promises';
-import { SvcError } from '../errors.js';
+import { SvcError, errorMessage } from '../errors.js';
 
 export type NpyArrayData = Float32Array | Float64Array | Int32Array | Int16Array | Int8Array | Uint8Array | Uint16Array | Uint32Array | BigInt64Array;
 
@@ -65,7 +65,7 @@ export async function readNpy(path: string): Promise<NpyArray> {
   try {
     bytes = await readFile(path);
   } catch (error) {
-    throw new SvcError('FILE_NOT_FOUND', `cannot read ${path}: ${(error as Error).message}`, { cause: error });
+    throw new SvcError('FILE_NOT_FOUND', `cannot read ${path}: ${errorMessage(error)}`, { cause: error });
   }
   return parseNpy(bytes, path);
 }

@@ -5,7 +5,7 @@
 // a so-vits-svc config.json. Only what preprocessing needs is read here; the trainer validates the
 // whole config again (python/svc_py/sovits/config.py).
 import { existsSync, readFileSync } from 'node:fs';
-import { SvcError } from '../errors.js';
+import { SvcError, errorMessage } from '../errors.js';
 
 export interface ModelAudioSettings {
   /** 'tiny' | 'small' | 'standard' | the config file's path. */
@@ -44,7 +44,7 @@ export function resolveModelConfig(nameOrPath: string): ModelAudioSettings {
   try {
     parsed = JSON.parse(readFileSync(nameOrPath, 'utf8')) as typeof parsed;
   } catch (error) {
-    throw new SvcError('MODEL_INVALID', `--config ${nameOrPath} is not JSON (${(error as Error).message})`, { hint: 'pass a so-vits-svc config.json' });
+    throw new SvcError('MODEL_INVALID', `--config ${nameOrPath} is not JSON (${errorMessage(error)})`, { hint: 'pass a so-vits-svc config.json' });
   }
   const data = parsed.data ?? {};
   const model = parsed.model ?? {};

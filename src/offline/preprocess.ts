@@ -20,6 +20,7 @@ import { runPythonModule } from '../python.js';
 import { resolveModelConfig, type ModelAudioSettings } from './config.js';
 import { ContentEncoder, ENCODER_HOP, ENCODER_RATE } from '../voices/sovits/encoder.js';
 import { extractClipFeatures } from '../voices/sovits/features.js';
+import { FEATURE_FEED } from '../voices/sovits/timeline.js';
 import { applyGainInPlace, clippedFraction, loudnessGain, sliceAtSilences, type SliceOptions } from './slice.js';
 import { removeStaleTempFiles } from '../io/temp-files.js';
 
@@ -83,6 +84,11 @@ export interface DatasetManifest {
   config: string;
   encoder: { name: string; file: string; dim: number; sha256: string; input: string; convention: 'source-embed' | 'audio-units'; sample_rate: number; hop_samples: number };
   f0_method: string;
+  /**
+   * How the features were computed (FEATURE_FEED: the 16 kHz feed and what reads it). Absent in datasets
+   * made before it was recorded; training refuses features that differ from the engine's.
+   */
+  features?: { feed: string };
   spectrogram: boolean;
   speakers: Record<string, number>;
   clips: ManifestClip[];
@@ -99,6 +105,8 @@ interface DatasetSettings {
   f0_method: string;
   spectrogram: boolean;
   slice: SliceOptions;
+  /** FEATURE_FEED (absent in runs started before it was recorded: they cannot be resumed). */
+  features_feed?: string;
 }
 
 interface SourceRecord {
@@ -285,7 +293,7 @@ export async function preprocessDataset(options: PreprocessOptions): Promise<Pre
     const settingsPath = join(progressDir, 'settings.json');
     const wanted: DatasetSettings = {
       sampling_rate: settings.samplingRate, hop_length: settings.hopLength, filter_length: settings.filterLength,
-      encoder_sha256: encoderSha, f0_method: options.f0Method, spectrogram, slice: sliceOptions,
+      encoder_sha256: encoderSha, f0_method: options.f0Method, spectrogram, slice: sliceOptions, features_feed: FEATURE_FEED,
     };
     const previous = await readJson<DatasetSettings>(settingsPath);
     if (previous) {
@@ -381,6 +389,7 @@ export async function preprocessDataset(options: PreprocessOptions): Promise<Pre
       convention: encoder.convention, sample_rate: ENCODER_RATE, hop_samples: ENCODER_HOP,
     },
     f0_method: options.f0Method,
+    features: { feed: FEATURE_FEED },
     spectrogram,
     speakers: Object.fromEntries(speakerNames.map((name, id) => [name, id])),
     clips,
@@ -475,6 +484,11 @@ export async function readDatasetManifest(datasetDir: string): Promise<DatasetMa
   }
   if (manifest.format_version !== DATASET_FORMAT_VERSION) {
     throw new SvcError('INVALID_ARGUMENT', `${path}: dataset format_version ${manifest.format_version} is not supported (this svc reads ${DATASET_FORMAT_VERSION})`, { hint: 'preprocess the recordings again with this svc' });
+  }
+  if (manifest.features?.feed !== FEATURE_FEED) {
+    throw new SvcError('INVALID_ARGUMENT', `dataset ${datasetDir} was preprocessed by an older svc: its features were made with ${manifest.features?.feed ?? 'a 16 kHz feed at speex quality 10 for content and a separate resampler for f0'}, while the engine now computes them with ${FEATURE_FEED}, so a model trained on it would see other features at run time`, {
+      hint: `preprocess the recordings again (svc preprocess IN_DIR --out ${datasetDir} --overwrite)`,
+    });
   }
   await stat(join(datasetDir, 'encoder.onnx')).catch(() => {
     throw new SvcError('INVALID_ARGUMENT', `dataset ${datasetDir} lacks encoder.onnx (the content encoder its units were made with)`, { hint: 'preprocess again' });

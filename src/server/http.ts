@@ -1,12 +1,13 @@
 // The server's plain HTTP side: GET /metrics (Prometheus, token-protected when the server has one),
-// /health, /api/models (the voices a client may choose; token-protected), the web client's static files
+// /health, /api/models (the voices a client may choose; token-protected), /api/limits (the voice parameters'
+// ranges, VOICE_LIMITS: the web page's sliders take theirs from here), the web client's static files
 // (/ → index.html, /obs → obs.html, other files by path, nothing outside webRoot or hidden), and 426 on
 // /ws for non-WebSocket requests. Every request's Host is checked first (DNS rebinding, see access.ts).
 import { createReadStream, statSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { extname, normalize, resolve, sep } from 'node:path';
 import type { ModelListEntry, ModelListResponse } from '../stream/protocol.js';
-import { DSP_CONTROLS } from '../voices/stage.js';
+import { DSP_CONTROLS, VOICE_LIMITS } from '../voices/stage.js';
 import type { AccessPolicy } from './access.js';
 import { clientText, logStack, logText } from './errors.js';
 import type { ServerMetrics } from './metrics.js';
@@ -71,6 +72,10 @@ export function createHttpHandler(ctx: HttpContext): (req: IncomingMessage, res:
         return;
       case '/health':
         json(200, ctx.health());
+        return;
+      case '/api/limits':
+        // Public like the page itself: ranges the protocol enforces, no server state.
+        json(200, { voice: VOICE_LIMITS });
         return;
       case '/api/models':
         if (!authorized()) return unauthorized();

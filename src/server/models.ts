@@ -1,12 +1,11 @@
 // Model switches as the server sees them: one load at a time per name (concurrent requests share it),
 // failures remembered until the bundle changes on disk (a client asking twenty times for a broken bundle
 // costs one load, not twenty), and the time each resolution took for /metrics. The loading itself is the
-// resolver's (src/voices/sovits/stage.ts ModelResolver): installed names only, each model loaded once.
+// resolver's (src/voices/registry.ts ModelResolver): installed names only, each model loaded once.
 // ModelBlocks: each voice's default block, measured at its first load.
 import { chooseBlockMs, describeBlockChoice, type BlockChoice } from '../engine/blockChoice.js';
 import type { ModelListEntry } from '../stream/protocol.js';
-import { bundleFingerprint, listModels, type InstalledModel } from '../voices/registry.js';
-import type { ModelResolver } from '../voices/sovits/stage.js';
+import { bundleFingerprint, listModels, type InstalledModel, type ModelResolver } from '../voices/registry.js';
 import type { ServerOptions } from './options.js';
 import { rvcSpeechEncoder } from '../voices/rvc/model.js';
 import { RVC_CONTROLS } from '../voices/rvc/stage.js';

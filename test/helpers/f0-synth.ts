@@ -4,6 +4,7 @@
 // inhalations, background noise and optional room reverb. The ground truth is the generator's own
 // f0 at every frame centre; a frame is voiced where the voiced envelope is ≥ 0.25 (−12 dB) and
 // unvoiced elsewhere (silence, fricatives, breaths, reverb tails).
+import { seededRandom } from '../../src/dsp/random.js';
 
 export type Vowel = 'a' | 'e' | 'i' | 'o' | 'u';
 const FORMANTS: Record<Vowel, Array<[number, number]>> = {
@@ -48,16 +49,7 @@ export interface SynthResult {
 }
 
 /** Small deterministic PRNG (mulberry32) so tests are reproducible. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export const rng = seededRandom;
 
 function gaussian(random: () => number): number {
   return Math.sqrt(-2 * Math.log(random() + 1e-12)) * Math.cos(2 * Math.PI * random());

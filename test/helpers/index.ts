@@ -46,3 +46,13 @@ export function makeTempDir(prefix = 'svc-test-'): { dir: string; cleanup: () =>
   const dir = mkdtempSync(join(tmpdir(), prefix));
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
+
+/** Points the model registry at `dir` ($SVC_MODELS_DIR); the returned function restores the previous value. */
+export function useModelsDir(dir: string): () => void {
+  const previous = process.env.SVC_MODELS_DIR;
+  process.env.SVC_MODELS_DIR = dir;
+  return () => {
+    if (previous === undefined) delete process.env.SVC_MODELS_DIR;
+    else process.env.SVC_MODELS_DIR = previous;
+  };
+}

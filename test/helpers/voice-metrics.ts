@@ -2,6 +2,7 @@
 // cents on frames voiced in both signals, spectral-envelope shift in octaves, clicks, clipping.
 import FFT from 'fft.js';
 import { estimateF0 } from '../../src/dsp/f0/index.js';
+import { seededRandom } from '../../src/dsp/random.js';
 
 export interface PitchChange {
   /** Median over frames voiced in both of (output cents - input cents - expected cents). */
@@ -267,15 +268,8 @@ export function rms(x: Float32Array): number {
 
 /** Deterministic white noise (mulberry32), uniform in [-amplitude, amplitude]. */
 export function whiteNoise(length: number, amplitude: number, seed = 12345): Float32Array {
-  let a = seed >>> 0;
+  const random = seededRandom(seed);
   const out = new Float32Array(length);
-  for (let i = 0; i < length; i++) {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    const u = ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    out[i] = (2 * u - 1) * amplitude;
-  }
+  for (let i = 0; i < length; i++) out[i] = (2 * random() - 1) * amplitude;
   return out;
 }

@@ -5,7 +5,7 @@
 // connect).
 // `window.svcStats` mirrors the numbers on screen for scripts and tests; with `?debug=1` the page also
 // keeps the last 10 s of received audio (`window.svcDebug.receivedAudio()`).
-import { SvcConnection, fetchModels, serverUrl } from './connection.js';
+import { SvcConnection, fetchLimits, fetchModels, serverUrl } from './connection.js';
 import { AudioEngine } from './audio-engine.js';
 import { LevelMeter, Spectrogram } from './visuals.js';
 
@@ -156,6 +156,24 @@ function hideError() {
 
 function ms(value, digits = 1) {
   return value === null || value === undefined || Number.isNaN(value) ? '—' : `${value.toFixed(digits)} ms`;
+}
+
+/**
+ * The sliders' ranges come from the server that served this page (GET /api/limits, VOICE_LIMITS in
+ * src/voices/stage.ts: the one definition the protocol enforces). Applied before the saved settings, so
+ * a saved or linked value is not clamped to a range the page guessed.
+ */
+async function applyVoiceLimits() {
+  try {
+    const { voice } = await fetchLimits('');
+    for (const [name, input] of [['pitch', ui.pitch], ['formant', ui.formant]]) {
+      if (!voice?.[name]) continue;
+      input.min = String(voice[name].min);
+      input.max = String(voice[name].max);
+    }
+  } catch (error) {
+    showError('Voice ranges unknown', `GET /api/limits failed (${error.message}): the sliders keep the browser's default range.`);
+  }
 }
 
 function loadSettings() {
@@ -588,9 +606,11 @@ ui.copyObs.addEventListener('click', async () => {
 });
 window.addEventListener('beforeunload', () => connection?.close());
 
-loadSettings();
-showVoice(currentVoice());
-ui.jitterValue.textContent = `${ui.jitter.value} ms`;
 monitorChanged();
 updateLatency();
-if (params.has('autoconnect')) connect();
+applyVoiceLimits().then(() => {
+  loadSettings();
+  showVoice(currentVoice());
+  ui.jitterValue.textContent = `${ui.jitter.value} ms`;
+  if (params.has('autoconnect')) connect();
+});

@@ -26,6 +26,13 @@ export async function fetchModels(server, token) {
   return body;
 }
 
+/** The voice parameters' ranges the server enforces (GET /api/limits): {voice: {pitch: {min, max}, formant: {min, max}}}. */
+export async function fetchLimits(server) {
+  const response = await fetch(httpUrl(server, '/api/limits'), { cache: 'no-store' });
+  if (!response.ok) throw new SvcClientError(`HTTP_${response.status}`, `GET /api/limits answered HTTP ${response.status}`, false);
+  return response.json();
+}
+
 /** A protocol-level failure with the server's code (e.g. AUTH_FAILED) when there is one. */
 export class SvcClientError extends Error {
   constructor(code, message, fatal = true) {

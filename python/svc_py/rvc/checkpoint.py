@@ -6,11 +6,10 @@
 v1 takes 256-d content (hubert_base layer 9 + final_proj), v2 768-d (layer 12). Newer RVC forks
 save weight-norm parametrizations (`.parametrizations.weight.original0/1`); they are renamed to
 the classic `weight_g`/`weight_v` keys here."""
-import os
 
 import torch
 
-from .. import safe_pickle
+from ..checkpoint_io import mismatch_details, read_torch_file, state_dict_mismatch
 from ..events import SvcPyError
 
 CONFIG_FIELDS = ("spec_channels", "segment_size", "inter_channels", "hidden_channels", "filter_channels", "n_heads",
@@ -77,30 +76,14 @@ def parse_checkpoint(data, path="model"):
 
 
 def load_rvc_file(path):
-    if not os.path.isfile(path):
-        raise SvcPyError("FILE_NOT_FOUND", f"RVC model not found: {path}", "pass the .pth RVC wrote to assets/weights/")
-    if os.path.getsize(path) == 0:
-        raise SvcPyError("FILE_EMPTY", f"RVC model {path} is empty (0 bytes)", "copy the .pth again")
-    try:
-        data = safe_pickle.load_torch_file(path)
-    except Exception as error:
-        first = str(error).splitlines()[0][:160] if str(error) else type(error).__name__
-        _fail(f"{path} is not a PyTorch file that can be read as data ({first})", "pass an RVC model .pth")
+    data = read_torch_file(path, "RVC model", "pass the RVC model .pth (RVC writes it to assets/weights/)")
     return parse_checkpoint(data, path)
 
 
 def check_state_dict(state, expected):
-    missing = [k for k in expected if k not in state]
-    unexpected = [k for k in state if k not in expected]
-    differ = [(k, list(state[k].shape), list(expected[k].shape)) for k in expected if k in state and state[k].shape != expected[k].shape]
+    missing, unexpected, differ = state_dict_mismatch(state, expected)
     if not (missing or unexpected or differ):
         return
-    details = []
-    if missing:
-        details.append(f"missing keys ({len(missing)}): {', '.join(missing[:6])}")
-    if unexpected:
-        details.append(f"unexpected keys ({len(unexpected)}): {', '.join(unexpected[:6])}")
-    if differ:
-        details.append("shapes differ: " + "; ".join(f"{k} file {a} vs config {b}" for k, a, b in differ[:4]))
+    details = mismatch_details(missing, unexpected, differ, source="file")
     _fail("RVC weights do not match the model their config describes: " + " | ".join(details),
           "the file was edited or saved by an incompatible fork; re-export it from RVC")

@@ -1,11 +1,10 @@
 """Reading so-vits-svc generator checkpoints (G_*.pth: {'model': state_dict, 'iteration',
 'optimizer', 'learning_rate'}) and checking them against a config before anything is built, so
 a mismatch is reported as names and shapes instead of a PyTorch traceback."""
-import os
 
 import torch
 
-from .. import safe_pickle
+from ..checkpoint_io import mismatch_details, read_torch_file, shape_of as _shape, state_dict_mismatch
 from ..events import SvcPyError
 
 
@@ -46,16 +45,8 @@ def load_checkpoint_file(path, info=None):
     """-> (state_dict of float32 tensors, iteration or None). The file is read as data only
     (safe_pickle; objects of unknown classes are never built). `info`, if given, receives
     `dtypes` (the weights' dtypes as stored, e.g. float16 for a _half release)."""
-    if not os.path.isfile(path):
-        raise SvcPyError("FILE_NOT_FOUND", f"checkpoint not found: {path}", "pass the generator checkpoint G_<step>.pth from so-vits-svc's logs/44k folder")
-    if os.path.getsize(path) == 0:
-        raise SvcPyError("FILE_EMPTY", f"checkpoint {path} is empty (0 bytes)", "copy the G_<step>.pth again")
-    try:
-        data = safe_pickle.load_torch_file(path, objects_as_data=True)
-    except Exception as error:  # not a zip/pickle file, or pickled code objects
-        first = str(error).splitlines()[0][:160] if str(error) else type(error).__name__
-        _fail(f"{path} is not a PyTorch checkpoint that can be read as data ({first})",
-              "pass a so-vits-svc generator checkpoint G_<step>.pth (a PyTorch file holding {'model': state_dict, ...})")
+    data = read_torch_file(path, "checkpoint", "pass a so-vits-svc generator checkpoint G_<step>.pth from its logs/44k folder (a PyTorch file holding {'model': state_dict, ...})",
+                           objects_as_data=True)
     identify_other_checkpoint(path, data)
     if isinstance(data, dict) and isinstance(data.get("model"), dict):
         state = data["model"]
@@ -85,10 +76,6 @@ def load_checkpoint_file(path, info=None):
 UNUSED_AT_INFERENCE = ("enc_q.", "f0_decoder.")
 
 
-def _shape(t):
-    return list(t.shape)
-
-
 def check_state_dict(state, expected, config, allow_absent_unused=False):
     """Compares checkpoint keys/shapes with the model built from the config; raises one error
     that names the likely cause (version, encoder width, vol embedding, ...) and lists the keys.
@@ -101,9 +88,7 @@ def check_state_dict(state, expected, config, allow_absent_unused=False):
             module_keys = [k for k in expected if k.startswith(prefix)]
             if module_keys and not any(k.startswith(prefix) for k in state):
                 absent += module_keys
-    missing = [k for k in expected if k not in state and k not in absent]
-    unexpected = [k for k in state if k not in expected]
-    differ = [(k, _shape(state[k]), _shape(expected[k])) for k in expected if k in state and _shape(state[k]) != _shape(expected[k])]
+    missing, unexpected, differ = state_dict_mismatch(state, expected, skip=set(absent))
     if not (missing or unexpected or differ):
         return absent
     causes = []
@@ -131,14 +116,7 @@ def check_state_dict(state, expected, config, allow_absent_unused=False):
         causes.append("flow_share_parameter differs between checkpoint and config")
     if "emb_g.weight" in state and "emb_g.weight" in expected and _shape(state["emb_g.weight"])[0] != _shape(expected["emb_g.weight"])[0]:
         causes.append(f"the checkpoint has {_shape(state['emb_g.weight'])[0]} speaker slots, the config's n_speakers is {model['n_speakers']}")
-    details = []
-    if missing:
-        details.append(f"missing keys ({len(missing)}): {', '.join(missing[:6])}{' ...' if len(missing) > 6 else ''}")
-    if unexpected:
-        details.append(f"unexpected keys ({len(unexpected)}): {', '.join(unexpected[:6])}{' ...' if len(unexpected) > 6 else ''}")
-    if differ:
-        shown = "; ".join(f"{k} checkpoint {a} vs config {b}" for k, a, b in differ[:4])
-        details.append(f"shapes differ ({len(differ)}): {shown}{' ...' if len(differ) > 4 else ''}")
+    details = mismatch_details(missing, unexpected, differ)
     cause = ("; ".join(causes) + ". ") if causes else ""
     only_release = whole == ["enc_q."] and not (unexpected or differ or partial_missing)
     _fail(f"checkpoint does not match the config: {cause}{' | '.join(details)}",

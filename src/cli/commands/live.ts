@@ -21,9 +21,8 @@ import { F0_CHOICES, type F0Choice } from '../../dsp/f0/index.js';
 import { loadBuiltinStageFactory } from '../../server/server.js';
 import { ConvertSession } from '../../stream/session.js';
 import { encodeFrame } from '../../stream/codec.js';
-import { modelDisplayName } from '../../voices/registry.js';
-import { ModelResolver } from '../../voices/sovits/stage.js';
-import type { StageFactory } from '../../voices/stage.js';
+import { ModelResolver, modelDisplayName } from '../../voices/registry.js';
+import { VOICE_LIMITS, type StageFactory } from '../../voices/stage.js';
 import { numberArg } from '../options.js';
 
 export interface LiveOptions {
@@ -306,8 +305,8 @@ export function register(program: Command): void {
     .addOption(new Option('--f0 <method>', 'f0 estimator of --model, in its low-latency mode (as `svc serve --f0`)').choices([...F0_CHOICES]).default('dsp'))
     .option('-b, --block-ms <ms>', 'block length in milliseconds: smaller = lower latency, more CPU (default: 20 for the DSP voice; for --model the smallest block it converts in time here, measured at start)', numberArg('--block-ms', { min: 2.5, max: 500 }))
     .option('--latency-ms <ms>', 'hold the total delay (input device to output device) at exactly this, by keeping the output queue at the rest: for streamers syncing voice to video. Fails if below what the voice needs', numberArg('--latency-ms', { min: 5, max: 5000 }))
-    .option('-p, --pitch <semitones>', 'pitch change in semitones, -24..24 (12 = one octave up)', numberArg('--pitch', { min: -24, max: 24 }), 0)
-    .option('-f, --formant <ratio>', 'formant (timbre) scale, 0.5..2 (1 = unchanged, >1 = smaller/brighter voice)', numberArg('--formant', { min: 0.5, max: 2 }), 1)
+    .option('-p, --pitch <semitones>', `pitch change in semitones, ${VOICE_LIMITS.pitch.min}..${VOICE_LIMITS.pitch.max} (12 = one octave up)`, numberArg('--pitch', VOICE_LIMITS.pitch), 0)
+    .option('-f, --formant <ratio>', `formant (timbre) scale, ${VOICE_LIMITS.formant.min}..${VOICE_LIMITS.formant.max} (1 = unchanged, >1 = smaller/brighter voice)`, numberArg('--formant', VOICE_LIMITS.formant), 1)
     .option('--output-channels <n>', 'output channels; the mono voice is copied to each (default: 2, or 1 for mono devices)', numberArg('--output-channels', { integer: true, min: 1, max: 32 }))
     .option('-d, --duration <seconds>', 'stop after this many seconds of input audio (default: run until Ctrl-C)', numberArg('--duration', { min: 0.01 }))
     .addOption(

@@ -5,7 +5,7 @@
 import type { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
-import { SvcError } from '../../errors.js';
+import { SvcError, errorMessage } from '../../errors.js';
 import { writeFileAtomic, encodeWav } from '../../audio/io.js';
 import { FORMANT_RATIO_RANGE, PITCH_SEMITONES_RANGE, validateFormantRatio, validatePitchSemitones } from '../../voices/dsp/params.js';
 import { MAX_TEXT_CHARACTERS, TTS_RATE_WPM, checkText } from '../../tts/espeak.js';
@@ -32,7 +32,7 @@ function readText(text: string | undefined, textFile: string | undefined): strin
     try {
       content = readFileSync(textFile, 'utf8');
     } catch (error) {
-      throw new SvcError('FILE_NOT_FOUND', `cannot read --text-file ${textFile}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+      throw new SvcError('FILE_NOT_FOUND', `cannot read --text-file ${textFile}: ${(error as NodeJS.ErrnoException).code ?? errorMessage(error)}`);
     }
     return checkText(content);
   }

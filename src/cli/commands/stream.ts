@@ -5,7 +5,7 @@ import { Command, Option } from 'commander';
 import { readAudio, writeWav } from '../../audio/io.js';
 import { resample } from '../../audio/resample.js';
 import { SUPPORTED_SAMPLE_RATES, type AudioData } from '../../audio/types.js';
-import { SvcError } from '../../errors.js';
+import { SvcError, errorMessage } from '../../errors.js';
 import { StreamClient, streamAudio } from '../../stream/client.js';
 import { PROTOCOL_LIMITS, SAMPLE_FORMATS, type SampleFormat, type StatsMessage } from '../../stream/protocol.js';
 import { numberArg } from '../options.js';
@@ -145,7 +145,7 @@ async function withDevices(options: StreamOptions, token: string | undefined, vo
   try {
     devices = await import('../../audio/devices.js');
   } catch (error) {
-    throw new SvcError('DEVICE_UNAVAILABLE', `audio devices are not available in this build: ${(error as Error).message}`, { hint: 'use --in FILE / --out FILE' });
+    throw new SvcError('DEVICE_UNAVAILABLE', `audio devices are not available in this build: ${errorMessage(error)}`, { hint: 'use --in FILE / --out FILE' });
   }
   const fileInput = options.in !== undefined ? await readAudio(options.in) : undefined;
   const sampleRate = fileInput?.sampleRate ?? options.rate;

@@ -10,7 +10,7 @@
 // context. A single run over a whole signal is what RVC computes; the windows approximate it.
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, extname, join, resolve } from 'node:path';
-import { SvcError } from '../../errors.js';
+import { SvcError, errorMessage } from '../../errors.js';
 import { createSession, type OnnxModel } from '../../onnx/session.js';
 import { modelRoots, userModelsDir } from '../../paths.js';
 import { runPythonModule } from '../../python.js';
@@ -74,7 +74,7 @@ export function readImportedF0Meta(onnxPath: string): ImportedF0Meta {
   try {
     meta = JSON.parse(readFileSync(metaPath, 'utf8')) as ImportedF0Meta;
   } catch (error) {
-    throw new SvcError('MODEL_INVALID', `the imported f0 model has no readable ${metaPath.split(/[\\/]/).pop()} beside it (${(error as Error).message.split('\n')[0]})`, {
+    throw new SvcError('MODEL_INVALID', `the imported f0 model has no readable ${metaPath.split(/[\\/]/).pop()} beside it (${errorMessage(error).split('\n')[0]})`, {
       hint: 'run `svc import-f0` again',
     });
   }

@@ -1,5 +1,6 @@
 // The streaming f0 estimator every method goes through (the file API drains it, so streaming
-// and file output are the same frames): input at any rate → 16 kHz (resample16k.ts) → one or two
+// and file output are the same frames): input at any rate → 16 kHz (resample16k.ts, or the caller's own
+// 16 kHz feed: options.feed16k, processResampled) → one or two
 // analysers on their own grids (source.ts) → frames on the requested hop, frame i centred at input
 // sample i*hop, by interpolating the analysers' frames around that time (f0 in log-frequency,
 // confidence and evidence linearly) → a voicing decision per method (voicing.ts).
@@ -35,7 +36,7 @@ interface SourceState {
 }
 
 /** Validates F0 options once at the boundary. */
-export function validateF0Options(sampleRate: number, options: F0Options): Required<Omit<F0Options, 'threads'>> & { threads?: number } {
+export function validateF0Options(sampleRate: number, options: F0Options): Required<Omit<F0Options, 'threads' | 'feed16k'>> & Pick<F0Options, 'threads' | 'feed16k'> {
   const method = options.method ?? DEFAULT_F0_METHOD;
   if (!F0_CHOICES.includes(method)) {
     throw new SvcError('INVALID_ARGUMENT', `unknown f0 method '${String(method)}'; expected one of ${F0_CHOICES.join(', ')}`);
@@ -52,13 +53,18 @@ export function validateF0Options(sampleRate: number, options: F0Options): Requi
   if (!(fMinHz >= 30 && fMaxHz <= 2000 && fMinHz < fMaxHz)) {
     throw new SvcError('INVALID_ARGUMENT', `f0 range must satisfy 30 <= fMin < fMax <= 2000 Hz, got ${fMinHz}..${fMaxHz}`);
   }
-  return { method, hopSamples: hop, fMinHz, fMaxHz, threads: options.threads, lowLatency: options.lowLatency ?? false };
+  const feed16k = options.feed16k;
+  if (feed16k !== undefined && !(Number.isInteger(feed16k.lookaheadInputSamples) && feed16k.lookaheadInputSamples >= 0)) {
+    throw new SvcError('INVALID_ARGUMENT', `feed16k.lookaheadInputSamples must be a whole number of samples ≥ 0, got ${feed16k.lookaheadInputSamples}`);
+  }
+  return { method, hopSamples: hop, fMinHz, fMaxHz, threads: options.threads, lowLatency: options.lowLatency ?? false, feed16k };
 }
 
 export class F0Stream implements F0StreamLike {
   readonly latencySamples: number;
   readonly method: F0Choice;
-  private readonly resampler: StreamingResamplerTo16k;
+  /** The stream's own resampler; null when the caller feeds 16 kHz audio (options.feed16k). */
+  private readonly resampler: StreamingResamplerTo16k | null;
   private received = 0;
   private nextOut = 0;
   private flushed = false;
@@ -73,11 +79,12 @@ export class F0Stream implements F0StreamLike {
     private readonly fMaxHz: number,
     method: F0Choice,
     private readonly sources: SourceState[],
+    feed16k: F0Options['feed16k'],
   ) {
     this.method = method;
-    this.resampler = new StreamingResamplerTo16k(sampleRate);
+    this.resampler = feed16k ? null : new StreamingResamplerTo16k(sampleRate);
     const worst16k = Math.max(...sources.map((s) => s.source.hop + s.source.lookahead));
-    this.latencySamples = Math.ceil((worst16k * sampleRate) / ANALYSIS_RATE) + this.resampler.lookaheadInputSamples;
+    this.latencySamples = Math.ceil((worst16k * sampleRate) / ANALYSIS_RATE) + (feed16k?.lookaheadInputSamples ?? this.resampler!.lookaheadInputSamples);
   }
 
   static async create(sampleRate: number, options: F0Options): Promise<F0Stream> {
@@ -98,7 +105,7 @@ export class F0Stream implements F0StreamLike {
       for (const s of states) await s.source.dispose();
       throw error;
     }
-    return new F0Stream(sampleRate, o.hopSamples, o.fMinHz, o.fMaxHz, o.method, states);
+    return new F0Stream(sampleRate, o.hopSamples, o.fMinHz, o.fMaxHz, o.method, states, o.feed16k);
   }
 
   /** 16 kHz position of output frame i's centre. */
@@ -106,10 +113,19 @@ export class F0Stream implements F0StreamLike {
     return (i * this.hopSamples * ANALYSIS_RATE) / this.sampleRate;
   }
 
+  /** Input at the stream's rate: resampled to 16 kHz by the stream's own resampler. */
   async process(chunk: Float32Array): Promise<F0Frame[]> {
+    if (!this.resampler) throw new SvcError('INTERNAL', 'this f0 stream takes 16 kHz audio (feed16k): call processResampled()');
+    return this.processResampled(this.resampler.process(chunk), chunk.length);
+  }
+
+  /**
+   * 16 kHz audio standing for the next `inputSamples` input samples: the stream's own resampler's output,
+   * or the caller's feed (feed16k; sample j at input time j/16000 s).
+   */
+  async processResampled(audio16k: Float32Array, inputSamples: number): Promise<F0Frame[]> {
     if (this.disposed || this.flushed) throw new SvcError('INTERNAL', 'f0 stream used after flush/dispose');
-    this.received += chunk.length;
-    const audio16k = this.resampler.process(chunk);
+    this.received += inputSamples;
     for (const s of this.sources) {
       s.source.push(audio16k);
       s.frames.push(...(await s.source.frames(false)));
@@ -117,11 +133,16 @@ export class F0Stream implements F0StreamLike {
     return this.emit(Infinity);
   }
 
-  async flush(): Promise<F0Frame[]> {
+  /**
+   * Ends the input: floor(n/hop) frames in all. With feed16k, `tail16k` is the rest of the caller's feed
+   * (up to round(n·16000/rate) samples in all); else the stream's resampler gives its own tail.
+   */
+  async flush(tail16k?: Float32Array): Promise<F0Frame[]> {
     if (this.disposed || this.flushed) throw new SvcError('INTERNAL', 'f0 stream flushed twice or after dispose');
+    if (!this.resampler && !tail16k) throw new SvcError('INTERNAL', 'this f0 stream takes 16 kHz audio (feed16k): pass the tail of the feed to flush()');
     this.flushed = true;
     const total = Math.floor(this.received / this.hopSamples);
-    const tail = this.resampler.flush();
+    const tail = this.resampler ? this.resampler.flush() : tail16k!;
     const lastPosition = this.position16k(Math.max(0, total - 1));
     for (const s of this.sources) {
       s.source.push(tail);

@@ -58,6 +58,13 @@ export interface F0Options {
    * File analysis (estimateF0 on a whole signal) gives the same frames either way. Default false.
    */
   lowLatency?: boolean;
+  /**
+   * The caller resamples to 16 kHz itself and feeds the stream with processResampled()/flush(tail):
+   * one 16 kHz feed for f0 and whatever else needs it (the So-VITS timeline's encoder feed). Its samples
+   * must sit at input time j/16000 s (delay removed); `lookaheadInputSamples` is its own look-ahead, in
+   * input samples, counted in latencySamples. Absent: the stream's own Kaiser resampler (resample16k.ts).
+   */
+  feed16k?: { lookaheadInputSamples: number };
 }
 
 export const DEFAULT_F_MIN_HZ = 50;

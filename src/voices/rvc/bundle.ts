@@ -8,9 +8,9 @@
 // readRvcBundle validates once at load; the runtime trusts it afterwards.
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { SvcError } from '../../errors.js';
+import { SvcError, errorMessage } from '../../errors.js';
 import { bundleFilePath } from '../bundle-file.js';
-import type { BundleEncoder, BundleTensorSpec } from '../sovits/bundle.js';
+import type { BundleEncoder, BundleTensorSpec } from '../bundle-file.js';
 
 export const RVC_BUNDLE_FORMAT = 'svc-rvc-bundle';
 
@@ -84,7 +84,7 @@ export function readRvcBundle(dir: string): RvcBundle {
   try {
     manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as RvcManifest;
   } catch (error) {
-    invalid(dir, `manifest.json is missing or not JSON (${(error as Error).message})`);
+    invalid(dir, `manifest.json is missing or not JSON (${errorMessage(error)})`);
   }
   if (manifest.format !== RVC_BUNDLE_FORMAT) invalid(dir, `manifest format is '${String(manifest.format)}', expected '${RVC_BUNDLE_FORMAT}'`);
   if (manifest.format_version !== 1) invalid(dir, `format_version ${String(manifest.format_version)} is not supported (this svc reads 1)`);

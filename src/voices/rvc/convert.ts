@@ -9,6 +9,7 @@ import { resample } from '../../audio/resample.js';
 import { estimateF0, type F0Choice } from '../../dsp/f0/index.js';
 import { DEFAULT_INDEX_RATE, DEFAULT_PROTECT, DEFAULT_RMS_MIX_RATE, applyProtect, mixRms, rowsToFrames } from './features.js';
 import type { RvcModel } from './model.js';
+import { VOICE_LIMITS } from '../stage.js';
 
 export const RVC_INPUT_RATE = 16000;
 /** 16 kHz samples per 100 Hz frame. */
@@ -56,7 +57,7 @@ function checkRange(name: string, value: number | undefined, lo: number, hi: num
 }
 
 export function validateRvcOptions(options: RvcVoiceOptions): void {
-  checkRange('pitch', options.pitch, -36, 36);
+  checkRange('pitch', options.pitch, VOICE_LIMITS.pitch.min, VOICE_LIMITS.pitch.max);
   checkRange('index rate', options.indexRate, 0, 1);
   checkRange('protect', options.protect, 0, 0.5);
   checkRange('rms mix rate', options.rmsMixRate, 0, 1);

@@ -9,7 +9,7 @@
 import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, extname, join, resolve } from 'node:path';
 import { SvcError } from '../../errors.js';
-import type { BundleEncoder, BundleTensorSpec } from '../sovits/bundle.js';
+import type { BundleEncoder, BundleTensorSpec } from '../bundle-file.js';
 import { createSession } from '../../onnx/session.js';
 import { runPythonModule } from '../../python.js';
 import { RVC_BUNDLE_FORMAT, readRvcBundle, rvcGeneratorInputs, type RvcManifest } from './bundle.js';

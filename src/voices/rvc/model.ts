@@ -5,7 +5,7 @@
 // exactly that many frames, padded, and cropped back.
 import { SvcError } from '../../errors.js';
 import { createSession, type OnnxModel, type OnnxProvider } from '../../onnx/session.js';
-import { noiseTensor } from '../sovits/model.js';
+import { noiseTensor } from '../noise.js';
 import { readRvcBundle, type RvcBundle, type RvcManifest } from './bundle.js';
 import { readFaissIndex, type IvfFlatIndex } from '../retrieval/faissIndex.js';
 import { IndexSearcher } from '../retrieval/indexSearch.js';

@@ -7,36 +7,14 @@
 // readBundle validates the manifest once at load, so later stages can trust it. See docs/models.md.
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { bundleFilePath } from '../bundle-file.js';
-import { SvcError } from '../../errors.js';
+import { bundleFilePath, type BundleEncoder, type BundleTensorSpec } from '../bundle-file.js';
+import { SvcError, errorMessage } from '../../errors.js';
 import { runPythonModule } from '../../python.js';
 
 export const BUNDLE_FORMAT = 'svc-sovits-bundle';
 export const BUNDLE_FORMAT_VERSION = 1;
 
-export type TensorDtype = 'float32' | 'int64';
-
-export interface BundleTensorSpec {
-  name: string;
-  dtype: TensorDtype;
-  /** Numbers are fixed sizes; strings name a dynamic size ('Tc' content rows, 'T' frames). */
-  shape: Array<number | string>;
-}
-
-export interface BundleEncoder {
-  file: string;
-  /** 'source-embed': source f32 [1,1,N] -> embed [1,T,D]; 'audio-units': audio f32 [1,N] -> units [1,T,D]. */
-  convention: 'source-embed' | 'audio-units';
-  input: string;
-  output: string;
-  /** Input audio rate (16000) and output frame hop in input samples (320 = 20 ms). */
-  sample_rate: number;
-  hop_samples: number;
-  dim: number | null;
-  kind: string;
-  layer?: number | null;
-  description?: string;
-}
+export type { BundleEncoder, BundleTensorSpec, TensorDtype } from '../bundle-file.js';
 
 export interface SovitsManifest {
   format: typeof BUNDLE_FORMAT;
@@ -136,7 +114,7 @@ export function readBundle(dir: string): SovitsBundle {
   try {
     manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as SovitsManifest;
   } catch (error) {
-    invalid(dir, `manifest.json is not JSON (${(error as Error).message})`);
+    invalid(dir, `manifest.json is not JSON (${errorMessage(error)})`);
   }
   if (manifest.format !== BUNDLE_FORMAT) invalid(dir, `manifest format is '${String(manifest.format)}', expected '${BUNDLE_FORMAT}'`);
   if (manifest.format_version !== BUNDLE_FORMAT_VERSION) {

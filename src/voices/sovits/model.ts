@@ -7,13 +7,14 @@
 //            sid [1], vol [1,T] → audio [1,1,T·hop]; frame k makes samples [k·hop, (k+1)·hop).
 import { closeSync, existsSync, openSync, readFileSync, readSync } from 'node:fs';
 import { join } from 'node:path';
-import { SvcError, isSvcError } from '../../errors.js';
+import { SvcError, isSvcError, errorMessage } from '../../errors.js';
 import { createSession, type GraphOptimization, type OnnxModel, type OnnxProvider } from '../../onnx/session.js';
 import { readBundle, resolveSpeakerChoice, speakerFeed, speakerName, type SovitsBundle, type SpeakerChoice, type SovitsManifest } from './bundle.js';
 import { readFaissIndex } from '../retrieval/faissIndex.js';
 import { IndexSearcher } from '../retrieval/indexSearch.js';
 import { ContentEncoder, ENCODER_HOP, ENCODER_WINDOW } from './encoder.js';
 import type { EncoderContext, GeneratorWindow } from './timeline.js';
+import { noiseTensor } from '../noise.js';
 
 /** so-vits-svc's default noise scale (inference `noice_scale`). */
 export const DEFAULT_NOISE_SCALE = 0.4;
@@ -78,31 +79,6 @@ export interface GenerateOptions {
 // ---------------------------------------------------------------------------------------------
 // Pure functions
 
-function mix32(x: number): number {
-  x = Math.imul(x ^ (x >>> 16), 0x7feb352d);
-  x = Math.imul(x ^ (x >>> 15), 0x846ca68b);
-  return (x ^ (x >>> 16)) >>> 0;
-}
-
-/**
- * N(0,1) value for (seed, frame, channel), independent of how frames are windowed: offline slices and
- * streaming windows draw identical noise for the same frame (Box–Muller on two hashed uniforms).
- */
-export function frameNoise(seed: number, frame: number, channel: number): number {
-  const h1 = mix32(mix32(mix32(seed | 0) ^ (frame | 0)) ^ Math.imul(channel + 1, 0x9e3779b9));
-  const h2 = mix32(h1 ^ 0x5bd1e995);
-  const u1 = (h1 + 1) / 4294967297; // (0, 1)
-  const u2 = h2 / 4294967296;
-  return Math.sqrt(-2 * Math.log(u1)) * Math.cos(2 * Math.PI * u2);
-}
-
-/** noise [1, channels, frames] · scale for frames [frameOffset, frameOffset + frames). */
-export function noiseTensor(seed: number, frameOffset: number, frames: number, channels: number, scale: number): Float32Array {
-  const out = new Float32Array(channels * frames);
-  for (let c = 0; c < channels; c++) for (let k = 0; k < frames; k++) out[c * frames + k] = frameNoise(seed, frameOffset + k, c) * scale;
-  return out;
-}
-
 /**
  * Makes a window's NSF sine source continue the phase of the whole stream: the generator starts its
  * phase at 0 in every call, so the first frame's f0 is nudged (by at most ½·sr/hop Hz) to advance the
@@ -144,7 +120,7 @@ function readConfigFacts(path: string, dir: string): ConfigFacts {
   try {
     config = JSON.parse(readFileSync(path, 'utf8')) as typeof config;
   } catch (error) {
-    throw new SvcError('MODEL_INVALID', `model bundle ${dir}: config.json is not JSON (${(error as Error).message})`);
+    throw new SvcError('MODEL_INVALID', `model bundle ${dir}: config.json is not JSON (${errorMessage(error)})`);
   }
   const data = config.data ?? {};
   const model = config.model ?? {};

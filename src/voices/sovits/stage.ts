@@ -9,15 +9,9 @@
 // (silence in the returned window). Because the timeline, the noise (hashed by frame), the f0 and the
 // rows are those of offline conversion, streamed output matches offline output outside SOLA's crossfades.
 // `lookaheadSamples` is what the features need before the right edge of a window is final.
+// (Models by name for the server: ModelResolver in ../registry.ts.)
 import { SvcError } from '../../errors.js';
-import { createF0Stream, type F0Choice } from '../../dsp/f0/index.js';
-import type { ModelPrecision } from './model.js';
-import type { OnnxProvider } from '../../onnx/session.js';
-import { basename, dirname } from 'node:path';
-import { bundleFingerprint, describeBundle, findInstalledModelDir, listModels, loadModel, loadRvcModel, modelRoots, resolveModelDir, type InstalledModel } from '../registry.js';
-import { isRvcBundleDir } from '../rvc/bundle.js';
-import type { RvcModel } from '../rvc/model.js';
-import { createRvcStageFactory, type RvcStageOptions } from '../rvc/stage.js';
+import type { F0Choice } from '../../dsp/f0/index.js';
 import { MODEL_CONTROLS, semitonesToRatio, type BlockTime, type ConverterStage, type StageFactory, type VoiceParams } from '../stage.js';
 import { DEFAULT_NOISE_SCALE, defaultEncoderContext, SovitsModel } from './model.js';
 import { SovitsTimeline, type EncoderContext } from './timeline.js';
@@ -236,9 +230,7 @@ export async function createNeuralStageFactory(model: SovitsModel, options: Neur
   for (const choice of keys) model.checkClusterRatio(options.clusterRatio, choice.speakerId);
   // A feature index is parsed before the first block, not during it.
   if (options.clusterRatio && model.manifest.cluster?.kind === 'index') for (const choice of keys) await model.indexSearcher(choice.speakerId);
-  const probe = await createF0Stream(model.sampleRate, { method: options.f0Method ?? DEFAULT_STREAM_F0_METHOD, hopSamples: model.hopSamples, lowLatency: options.f0LowLatency ?? true });
-  const f0LatencySamples = probe.latencySamples;
-  await probe.dispose();
+  const f0LatencySamples = await SovitsTimeline.f0LatencySamples({ sampleRate: model.sampleRate, hopSamples: model.hopSamples, f0Method: options.f0Method ?? DEFAULT_STREAM_F0_METHOD, f0LowLatency: options.f0LowLatency ?? true });
   const shape = neuralStageShape(model, f0LatencySamples, options);
   const factory: StageFactory = ({ voice }) => new NeuralStage(model, voice, options, shape);
   return Object.assign(factory, { shape });
@@ -255,155 +247,4 @@ export function neuralStageShape(model: SovitsModel, f0LatencySamples: number, o
   const lookaheadSamples = Math.max(f0LatencySamples + (right + gap + 1) * hop, encoderLatency + (right + 1) * hop) + hop;
   const leftContext = Math.round(((options.leftContextMs ?? defaultLeftContextMs(model)) * sr) / 1000);
   return { f0LatencySamples, lookaheadSamples, contextSamples: lookaheadSamples + leftContext + Math.round(0.02 * sr) };
-}
-
-/** Where a protocol model name points (ModelResolver.locate). */
-export interface LocatedModel {
-  modelName: string;
-  speaker: string | undefined;
-  /** The bundle folder. */
-  dir: string;
-}
-
-export interface ModelResolverOptions extends Omit<NeuralStageOptions, 'speaker'> {
-  provider?: OnnxProvider;
-  intraOpThreads?: number;
-  /** RVC voices' defaults (src/voices/rvc/stage.ts); clients change index rate and protect with `set`. */
-  rvc?: Pick<RvcStageOptions, 'indexRate' | 'protect' | 'rmsMixRate'>;
-  precision?: ModelPrecision;
-  /** The built-in DSP voice's factory, for the name "builtin". */
-  builtin: () => Promise<StageFactory>;
-}
-
-/**
- * Server-side model selection by name: "builtin" (the DSP voice), an installed model or the bundle folder
- * the server was started with (`serve --model FOLDER`, known by its folder name), optionally with a
- * speaker ("NAME:SPEAKER"). Clients give names, never paths. Each model is loaded once (sessions, checks,
- * warm-up) and shared by every session using it; `close()` releases them all. A failed load is not
- * cached, so a fixed bundle can be retried.
- */
-export class ModelResolver {
-  private readonly loaded = new Map<string, Promise<SovitsModel>>();
-  private readonly factories = new Map<string, Promise<StageFactory>>();
-  private readonly rvcLoaded = new Map<string, Promise<RvcModel>>();
-  /** Bundle folders given on the command line that are not installed, by folder name (what clients ask for). */
-  private readonly folders = new Map<string, string>();
-
-  constructor(private readonly options: ModelResolverOptions) {}
-
-  /** Stage factory for a protocol model name; rejects with MODEL_NOT_FOUND / MODEL_INVALID / INVALID_ARGUMENT. */
-  resolve(name: string): Promise<StageFactory> {
-    if (name === 'builtin') return this.options.builtin();
-    let located: LocatedModel;
-    try {
-      located = this.locate(name);
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    const { dir, speaker } = located;
-    let factory = this.factories.get(name);
-    if (!factory) {
-      // Loaded by folder, so the server's --model and the same bundle asked for by name share one load.
-      factory = isRvcBundleDir(dir)
-        ? this.rvcModel(dir).then((model) => createRvcStageFactory(model, { ...this.options.rvc, speaker, f0Method: this.options.f0Method }))
-        : this.model(dir).then((model) => createNeuralStageFactory(model, this.stageOptions(model, speaker)));
-      this.factories.set(name, factory);
-      factory.catch(() => this.factories.delete(name));
-    }
-    return factory;
-  }
-
-  /**
-   * The bundle folder a protocol model name ("NAME" or "NAME:SPEAKER", not "builtin") stands for, without
-   * loading anything: a command-line folder or an installed bundle. Throws MODEL_NOT_FOUND for anything
-   * else (paths included).
-   */
-  locate(name: string): LocatedModel {
-    const colon = name.indexOf(':');
-    const modelName = colon < 0 ? name : name.slice(0, colon);
-    const speaker = colon < 0 ? undefined : name.slice(colon + 1);
-    const folder = this.folders.get(modelName);
-    if (folder === undefined && (!/^[\w][\w.-]*$/.test(modelName) || modelName.includes('..'))) {
-      throw new SvcError('MODEL_NOT_FOUND', `model names are installed folder names (letters, digits, '.', '-', '_'), not paths; got ${JSON.stringify(name)}`, { hint: 'the server lists them on its models endpoint (api/models) and with `svc models`' });
-    }
-    const dir = folder ?? findInstalledModelDir(modelName);
-    if (dir === undefined) {
-      throw new SvcError('MODEL_NOT_FOUND', `no model named '${modelName}'; installed: ${this.names().join(', ') || 'none'}; also builtin`, { hint: 'the server lists them on its models endpoint (api/models) and with `svc models`' });
-    }
-    return { modelName, speaker, dir };
-  }
-
-  /** Model names a client may ask for besides builtin: the command-line folders, then the installed bundles that load. */
-  names(): string[] {
-    const names = [...this.folders.keys(), ...listModels().filter((m) => !m.error).map((m) => m.name)];
-    return names.filter((n, i) => names.indexOf(n) === i);
-  }
-
-  /** The command-line bundle folders as `svc models` would describe them (for GET /api/models). */
-  folderModels(): InstalledModel[] {
-    return [...this.folders].map(([name, dir]) => describeBundle(name, dir, dirname(dir)));
-  }
-
-  /** What a name's load depends on, on disk (see bundleFingerprint); the server's failure cache keys on it. */
-  fingerprint(name: string): string {
-    const modelName = name.split(':')[0]!;
-    return bundleFingerprint(modelName, modelRoots(), this.folders.get(modelName));
-  }
-
-  /** Loads (or reuses) a model by registry name or, for the server's own --model, a path (not `installedOnly`). */
-  model(nameOrPath: string, options: { installedOnly?: boolean } = {}): Promise<SovitsModel> {
-    let model = this.loaded.get(nameOrPath);
-    if (!model) {
-      model = loadModel(nameOrPath, { provider: this.options.provider, intraOpThreads: this.options.intraOpThreads, precision: this.options.precision, log: this.options.log, installedOnly: options.installedOnly });
-      this.loaded.set(nameOrPath, model);
-      model.catch(() => this.loaded.delete(nameOrPath));
-    }
-    return model;
-  }
-
-  /** Loads (or reuses) an RVC model by registry name or path. */
-  rvcModel(nameOrPath: string, installedOnly = false): Promise<RvcModel> {
-    let model = this.rvcLoaded.get(nameOrPath);
-    if (!model) {
-      model = loadRvcModel(nameOrPath, { provider: this.options.provider, intraOpThreads: this.options.intraOpThreads, installedOnly });
-      this.rvcLoaded.set(nameOrPath, model);
-      model.catch(() => this.rvcLoaded.delete(nameOrPath));
-    }
-    return model;
-  }
-
-  /**
-   * Stage factory for the server's default voice (a name or a bundle path given on its command line). A
-   * folder that is not an installed bundle becomes selectable by its folder name, as `svc models` would
-   * call it; it shadows an installed bundle of the same name.
-   */
-  async defaultFactory(nameOrPath: string, speaker?: string): Promise<StageFactory> {
-    const name = this.addFolder(nameOrPath);
-    return this.resolve(speaker === undefined ? name : `${name}:${speaker}`);
-  }
-
-  /** Makes a bundle folder given on the command line selectable by its folder name (see defaultFactory); returns that name. */
-  addFolder(nameOrPath: string): string {
-    const dir = resolveModelDir(nameOrPath);
-    const name = basename(dir);
-    if (findInstalledModelDir(name) !== dir) {
-      if (findInstalledModelDir(name) !== undefined) this.options.log?.(`--model ${name}: the folder given replaces the installed model of that name`);
-      this.folders.set(name, dir);
-      for (const key of [...this.factories.keys()]) if (key.split(':')[0] === name) this.factories.delete(key);
-    }
-    return name;
-  }
-
-  /** The server's --cluster-ratio applies to the models that have a cluster model; others convert without. */
-  private stageOptions(model: SovitsModel, speaker: string | undefined): NeuralStageOptions {
-    return { ...this.options, speaker, clusterRatio: model.manifest.cluster ? this.options.clusterRatio : undefined };
-  }
-
-  async close(): Promise<void> {
-    const models: Array<Promise<{ dispose(): Promise<void> }>> = [...this.loaded.values(), ...this.rvcLoaded.values()];
-    this.loaded.clear();
-    this.rvcLoaded.clear();
-    this.factories.clear();
-    for (const m of models) await m.then((x) => x.dispose(), () => {});
-  }
 }

@@ -1,9 +1,11 @@
 // The So-VITS feature timeline: every per-frame input the generator takes, computed once per sample on
 // an absolute timeline (sample 0 = the first sample pushed; frame k centred at sample k·hop) from
 // model-rate audio pushed in chunks of any size:
-//   - f0 + voicing (F0Stream at the model hop) and RMS volume (VolumeStream), incremental;
-//   - the 16 kHz encoder feed (AlignedResampler, delay removed) and the content rows [rows, dim]: each
-//     push encodes only the rows that became final, re-running a bounded left context (EncoderContext);
+//   - ONE 16 kHz feed (AlignedResampler, speex, delay removed) that both the f0 analysers and the content
+//     encoder read: each block is resampled once;
+//   - f0 + voicing (F0Stream at the model hop, fed that 16 kHz audio) and RMS volume (VolumeStream);
+//   - the content rows [rows, dim]: each push encodes only the rows that became final, re-running a
+//     bounded left context (EncoderContext);
 //   - the unvoiced-gap f0 fill (dsp/f0 unvoicedF0, with this timeline's look-ahead) and the NSF source
 //     phase at any frame, accumulated over frames that are final.
 // Three paths drain it, so they share one implementation: the streaming stage (push per block, window()
@@ -17,8 +19,14 @@ import { VolumeStream } from '../../dsp/volume.js';
 import { SvcError } from '../../errors.js';
 import { ENCODER_HOP, ENCODER_RATE, ENCODER_WINDOW, encoderRowCount } from './encoder.js';
 
-/** Speex quality of the 16 kHz encoder feed: one setting for live conversion, files and training data. */
+/** Speex quality of the 16 kHz feed (f0 and content): one setting for live conversion, files and training data. */
 export const ENCODER_RESAMPLER_QUALITY = 7;
+/**
+ * What made a dataset's features, recorded in its manifest (features.feed) and checked at train time:
+ * features from another feed (speex quality 10 before, or f0 from its own Kaiser resampler) differ from
+ * what the engine computes at run time.
+ */
+export const FEATURE_FEED = `speex-q${ENCODER_RESAMPLER_QUALITY}-16k; f0 and content from one feed`;
 /** Rows encoded per encoder run at most when a whole file arrives at once (bounded memory). */
 const MAX_ROWS_PER_RUN = 1500;
 
@@ -131,10 +139,10 @@ export class SovitsTimeline {
   private finished = false;
   private disposed = false;
 
-  private constructor(private readonly options: TimelineOptions, private readonly f0: F0Stream) {
+  private constructor(private readonly options: TimelineOptions, private readonly f0: F0Stream, feed: AlignedResampler) {
     this.hop = options.hopSamples;
     this.sampleRate = options.sampleRate;
-    this.feed = new AlignedResampler(options.sampleRate, ENCODER_RATE, ENCODER_RESAMPLER_QUALITY);
+    this.feed = feed;
     this.volumeStream = options.volume ? new VolumeStream(options.hopSamples) : null;
     if (options.contentDim) this.rows = new IndexedBuffer(options.contentDim, { capacityRows: 256 });
   }
@@ -146,8 +154,29 @@ export class SovitsTimeline {
 
   static async create(options: TimelineOptions): Promise<SovitsTimeline> {
     await AlignedResampler.ready();
-    const f0 = await createF0Stream(options.sampleRate, { method: options.f0Method, hopSamples: options.hopSamples, lowLatency: options.f0LowLatency });
-    return new SovitsTimeline(options, f0);
+    const feed = new AlignedResampler(options.sampleRate, ENCODER_RATE, ENCODER_RESAMPLER_QUALITY);
+    try {
+      return new SovitsTimeline(options, await SovitsTimeline.createF0(options, feed.lookaheadInputSamples), feed);
+    } catch (error) {
+      feed.dispose();
+      throw error;
+    }
+  }
+
+  /** The f0 stream on the timeline's 16 kHz feed (its latency counts the feed's look-ahead). */
+  private static createF0(options: Pick<TimelineOptions, 'sampleRate' | 'hopSamples' | 'f0Method' | 'f0LowLatency'>, lookaheadInputSamples: number): Promise<F0Stream> {
+    return createF0Stream(options.sampleRate, { method: options.f0Method, hopSamples: options.hopSamples, lowLatency: options.f0LowLatency, feed16k: { lookaheadInputSamples } });
+  }
+
+  /** Model-rate samples after a frame's centre before its f0 is final (the f0 method's look-ahead + the feed's). */
+  static async f0LatencySamples(options: Pick<TimelineOptions, 'sampleRate' | 'hopSamples' | 'f0Method' | 'f0LowLatency'>): Promise<number> {
+    await AlignedResampler.ready();
+    const feed = new AlignedResampler(options.sampleRate, ENCODER_RATE, ENCODER_RESAMPLER_QUALITY);
+    const lookahead = feed.lookaheadInputSamples;
+    feed.dispose();
+    const f0 = await SovitsTimeline.createF0(options, lookahead);
+    await f0.dispose();
+    return f0.latencySamples;
   }
 
   /**
@@ -174,17 +203,16 @@ export class SovitsTimeline {
   async finish(): Promise<void> {
     if (this.finished) return;
     this.finished = true;
-    this.pushF0Frames(await this.f0.flush());
-    // File mode keeps floor(n/hop) volume frames, as so-vits-svc's Volume_Extractor.
-    this.volume.truncate(Math.floor(this.received / this.hop));
+    // The feed's tail up to round(n·16000/sr) samples in all, for f0 and the encoder alike.
     const total16k = Math.round((this.received * ENCODER_RATE) / this.sampleRate);
     const tail = this.feed.flush();
-    const missing = total16k - this.audio16k.end;
-    if (missing > 0) {
-      const part = new Float32Array(missing);
-      part.set(tail.subarray(0, missing));
-      this.audio16k.push(part);
-    } else this.audio16k.truncate(total16k);
+    const part = new Float32Array(Math.max(0, total16k - this.audio16k.end));
+    part.set(tail.subarray(0, part.length));
+    this.pushF0Frames(await this.f0.flush(part));
+    // File mode keeps floor(n/hop) volume frames, as so-vits-svc's Volume_Extractor.
+    this.volume.truncate(Math.floor(this.received / this.hop));
+    if (part.length > 0) this.audio16k.push(part);
+    else this.audio16k.truncate(total16k);
     // The encoder needs one window: a shorter input is zero-padded to 400 samples (one row).
     if (this.audio16k.end < ENCODER_WINDOW) this.audio16k.push(new Float32Array(ENCODER_WINDOW - this.audio16k.end));
     await this.encodeRowsTo(encoderRowCount(this.audio16k.end));
@@ -199,9 +227,10 @@ export class SovitsTimeline {
   private async feedSignals(samples: Float32Array): Promise<void> {
     if (this.disposed || this.finished) throw new SvcError('INTERNAL', 'feature timeline fed after finish() or dispose()');
     this.received += samples.length;
-    this.pushF0Frames(await this.f0.process(samples));
+    const audio16k = this.feed.process(samples);
+    this.pushF0Frames(await this.f0.processResampled(audio16k, samples.length));
     if (this.volumeStream) this.volume.push(this.volumeStream.process(samples));
-    this.audio16k.push(this.feed.process(samples));
+    this.audio16k.push(audio16k);
   }
 
   private pushF0Frames(frames: ReadonlyArray<{ index: number; f0Hz: number; voiced: boolean }>): void {
@@ -275,7 +304,13 @@ export class SovitsTimeline {
     return Math.fround(unvoicedF0(k, p, p >= 0 ? this.f0Hz.at(p) ?? this.lastVoicedHz : 0, q, Number.isFinite(q) ? this.f0Hz.at(q)! : 0, gap));
   }
 
-  /** What the generator takes at frame k: filled f0 × pitch ratio, as float32. */
+  /**
+   * What the generator takes at frame k: filled f0 × pitch ratio, rounded to float32 at each step (the
+   * filled value, then the product), as offline conversion's float32 arrays always were. Live windows,
+   * file slices and the source phase (sourcePhase sums exactly these values, which are what the
+   * generator integrates) all read this one rule: the live stage once shifted the unrounded fill and
+   * summed unrounded products, 2.9e-6 away from offline at pitch +5 (test/neural-stream.test.ts).
+   */
   generatorF0(k: number, ratio: number): number {
     const hz = this.filledF0(k);
     return ratio === 1 ? hz : Math.fround(hz * ratio);

@@ -17,9 +17,8 @@
 // same code runs on the same windows, one at a time per session.
 import type { Worker } from 'node:worker_threads';
 import { SvcError, isSvcErrorCode } from '../../errors.js';
-import type { InstalledModel } from '../registry.js';
+import { ModelResolver, type InstalledModel, type ModelResolverOptions } from '../registry.js';
 import { readBundle, resolveSpeakerChoice, type SovitsManifest } from '../sovits/bundle.js';
-import { ModelResolver, type ModelResolverOptions } from '../sovits/stage.js';
 import type { BlockTime, ConverterStage, StageFactory, VoiceParams } from '../stage.js';
 import type { ModelReply, ModelRequest, StageShape, ThreadResolverOptions, WireError } from './model-thread.js';
 import { startModuleWorker } from './start.js';

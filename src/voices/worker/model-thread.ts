@@ -5,7 +5,7 @@
 // answers with the converted window; buffers are transferred, not copied.
 import { parentPort, workerData } from 'node:worker_threads';
 import { isSvcError } from '../../errors.js';
-import { ModelResolver, type ModelResolverOptions } from '../sovits/stage.js';
+import { ModelResolver, type ModelResolverOptions } from '../registry.js';
 import { DEFAULT_VOICE, type BlockTime, type ConverterStage, type StageFactory, type VoiceControl, type VoiceParams } from '../stage.js';
 
 /** What the main thread needs to know of a model's stages before the first block (the same for every session). */
