@@ -15,6 +15,7 @@ import { trainIndex } from '../src/cli/commands/train-index.js';
 import { makeReference, readBundle } from '../src/voices/sovits/bundle.js';
 import { convertAtModelRate } from '../src/voices/sovits/convert.js';
 import { SovitsModel } from '../src/voices/sovits/model.js';
+import { installedModelEntries } from '../src/server/models.js';
 import { makeTempDir, repoRoot, runSvc } from './helpers/index.js';
 
 const temp = makeTempDir('svc-feature-index-');
@@ -68,6 +69,16 @@ test('feature_and_index.pkl (upstream train_index.py) imports as data and blends
   cpSync(out, join(models, 'indexed'), { recursive: true });
   const listed = await runSvc(['models'], { env: { ...process.env, SVC_MODELS_DIR: models } });
   assert.match(listed.stdout, /indexed .*\n.*cluster: no; index: yes, tiny_a 120 vectors, tiny_b 120 vectors/);
+  // ... and so does the server's GET /api/models.
+  const previous = process.env.SVC_MODELS_DIR;
+  process.env.SVC_MODELS_DIR = models;
+  try {
+    const entry = installedModelEntries().find((e) => e.name === 'indexed');
+    assert.equal([entry?.type, entry?.index, entry?.cluster, entry?.speakerMix], ['sovits', true, false, false]);
+  } finally {
+    if (previous === undefined) delete process.env.SVC_MODELS_DIR;
+    else process.env.SVC_MODELS_DIR = previous;
+  }
 });
 
 test('a feature-index pickle that would run code is refused, and nothing is written', async () => {
