@@ -119,11 +119,9 @@ export interface LatencyMeasurement {
   detail: Record<string, unknown>;
 }
 
-/** `svc live` through a private PulseAudio (needs pulseaudio, pactl, paplay, parec). */
-export async function measureLive(options: { model?: string; blockMs?: number; latencyMs?: number; env?: NodeJS.ProcessEnv; probe?: Probe } = {}): Promise<LatencyMeasurement> {
-  const probe = options.probe ?? 'click';
-  const temp = makeTempDir('svc-click-');
-  const pulse = await startPulseDaemon(temp.dir, {
+/** A private PulseAudio with the stereo "bench" sink: left = the probe, right = what comes back. */
+async function startBenchPulse(dir: string) {
+  return startPulseDaemon(dir, {
     modules: [
       `module-null-sink sink_name=bench rate=${CLICK_RATE} channels=2`,
       'module-remap-source source_name=bench_left master=bench.monitor channels=1 master_channel_map=front-left channel_map=mono',
@@ -131,11 +129,35 @@ export async function measureLive(options: { model?: string; blockMs?: number; l
     ],
     alsaPcms: { svc_in: 'bench_left', svc_out: 'bench_right' },
   });
+}
+
+/** Plays `probe` into the bench sink's left channel while parec records both; returns the delays, ms. */
+async function playAndRecord(env: NodeJS.ProcessEnv, dir: string, probe: Probe): Promise<{ measuredMs: number[]; events: number }> {
+  const file = join(dir, `${probe}.wav`);
+  const left = probeSignal(probe);
+  await writeWav(file, { sampleRate: CLICK_RATE, channels: [left, new Float32Array(left.length)] }, { format: 'float32' });
+  const parec = spawn('parec', ['-d', 'bench.monitor', '--format=float32le', `--rate=${CLICK_RATE}`, '--channels=2', '--raw'], { env });
+  const chunks: Buffer[] = [];
+  parec.stdout.on('data', (d: Buffer) => chunks.push(d));
+  await new Promise((r) => spawn('paplay', ['-d', 'bench', file], { env }).on('close', r));
+  await new Promise((r) => setTimeout(r, 1500));
+  parec.kill('SIGTERM');
+  const both = float32FromBytes(Buffer.concat(chunks));
+  const l = both.filter((_, i) => i % 2 === 0);
+  const r = both.filter((_, i) => i % 2 === 1);
+  // What came out before the first event went in (a model starting up) is not an event.
+  const inEvents = probeEvents(probe, l, CLICK_RATE);
+  const measuredMs = matchOnsets(inEvents, probeEvents(probe, r, CLICK_RATE, inEvents[0] ?? 0), CLICK_RATE).map((d) => (d * 1000) / CLICK_RATE);
+  return { measuredMs, events: inEvents.length };
+}
+
+/** `svc live` through a private PulseAudio (needs pulseaudio, pactl, paplay, parec). */
+export async function measureLive(options: { model?: string; blockMs?: number; latencyMs?: number; env?: NodeJS.ProcessEnv; probe?: Probe } = {}): Promise<LatencyMeasurement> {
+  const probe = options.probe ?? 'click';
+  const temp = makeTempDir('svc-click-');
+  const pulse = await startBenchPulse(temp.dir);
   const env = { ...pulse.env, ...options.env };
   try {
-    const clicks = join(temp.dir, 'clicks.wav');
-    const left = probeSignal(probe);
-    await writeWav(clicks, { sampleRate: CLICK_RATE, channels: [left, new Float32Array(left.length)] }, { format: 'float32' });
     const svcArgs = ['live', '--rate', String(CLICK_RATE), '--output-channels', '1', '--json', '--stats-interval', '1', '--duration', String(CLICKS + 6)];
     if (options.model) svcArgs.push('--model', options.model);
     if (options.blockMs) svcArgs.push('--block-ms', String(options.blockMs));
@@ -158,19 +180,8 @@ export async function measureLive(options: { model?: string; blockMs?: number; l
       if (svc.exitCode !== null) throw new Error(`svc live exited: ${stderr}`);
       await new Promise((r) => setTimeout(r, 100));
     }
-    const parec = spawn('parec', ['-d', 'bench.monitor', '--format=float32le', `--rate=${CLICK_RATE}`, '--channels=2', '--raw'], { env });
-    const chunks: Buffer[] = [];
-    parec.stdout.on('data', (d: Buffer) => chunks.push(d));
-    await new Promise((r) => spawn('paplay', ['-d', 'bench', clicks], { env }).on('close', r));
-    await new Promise((r) => setTimeout(r, 1500));
-    parec.kill('SIGTERM');
+    const { measuredMs, events } = await playAndRecord(env, temp.dir, probe);
     await closed;
-    const both = float32FromBytes(Buffer.concat(chunks));
-    const l = both.filter((_, i) => i % 2 === 0);
-    const r = both.filter((_, i) => i % 2 === 1);
-    // What came out before the first event went in (a model starting up) is not an event.
-    const inEvents = probeEvents(probe, l, CLICK_RATE);
-    const measuredMs = matchOnsets(inEvents, probeEvents(probe, r, CLICK_RATE, inEvents[0] ?? 0), CLICK_RATE).map((d) => (d * 1000) / CLICK_RATE);
     const stats = stdout.split('\n').filter((x) => x.startsWith('{')).map((x) => JSON.parse(x));
     const lines = stats.filter((x) => x.type === 'stats');
     const parts = Object.fromEntries(
@@ -182,7 +193,7 @@ export async function measureLive(options: { model?: string; blockMs?: number; l
       what: `svc live, ${options.model ?? 'builtin DSP'}${options.latencyMs ? `, --latency-ms ${options.latencyMs}` : ''}, ${probe} probe`,
       measuredMs,
       reportedMs: lines.map((x) => x.latency.totalMs as number),
-      clicks: inEvents.length,
+      clicks: events,
       detail: { parts, blocks: stats.find((x) => x.type === 'summary')?.blocks, deviceLatencyFrom: lines.at(-1)?.latency.deviceLatencyFrom },
     };
   } finally {
