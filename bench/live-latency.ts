@@ -1,40 +1,48 @@
-// Click-to-output latency of `svc live`, measured through a real (private) PulseAudio, next to the
-// latency svc live reports. Not part of `npm run bench` (it needs pulseaudio and takes ~1 min per run):
+// Click-to-output latency measured next to the latency svc reports, for `npm run bench -- --only latency`
+// (bench/latency.bench.ts) and on its own:
 //   node --import tsx bench/live-latency.ts [--model BUNDLE_OR_NAME] [--block-ms MS] [--latency-ms MS]
-// One stereo null sink "bench" is the common clock: a click train plays into its LEFT channel; svc live
-// records the left channel (a remapped source) and plays into the RIGHT channel (a remapped sink);
-// parec records both channels of the sink's monitor, so the delay between a click on the left and its
-// converted copy on the right is what a listener would measure.
+// The probe is a "click": a 40 ms voiced burst (150 Hz pulses through a 700 Hz resonance) once a second,
+// which the DSP voice and a neural model both turn into a burst whose onset is clear.
+//  - `svc live` (measureLive): through a real (private) PulseAudio. One stereo null sink "bench" is the
+//    common clock: the clicks play into its LEFT channel; svc live records the left channel (a remapped
+//    source) and plays into the RIGHT channel (a remapped sink); parec records both channels of the sink's
+//    monitor, so the delay between a click on the left and its converted copy on the right is what a
+//    listener would measure. Reported: the median of svc live's own `latency.totalMs`.
+//  - the server (measureServer): a protocol client sends the clicks at real-time pace in 128-sample frames
+//    (what a browser AudioWorklet sends); each sample's capture time is when its frame is complete, each
+//    output sample's time is its frame's arrival plus its position. Reported: what `stats` says a client
+//    waits (algorithmicMs + compute median + server queue).
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
+import WebSocket from 'ws';
 import { writeWav } from '../src/audio/io.js';
+import { yinEstimate } from '../src/dsp/f0/yin.js';
 import { makeTempDir, repoRoot } from '../test/helpers/index.js';
 import { float32FromBytes, startPulseDaemon } from '../test/helpers/pulse.js';
 
-const RATE = 48000;
+export const CLICK_RATE = 48000;
 const CLICKS = 8;
-const arg = (name: string) => {
-  const i = process.argv.indexOf(name);
-  return i < 0 ? undefined : process.argv[i + 1];
-};
 
-/** A 40 ms voiced burst (150 Hz pulse train through a decaying resonance) every second, on the left. */
-function clickTrain(): Float32Array[] {
-  const left = new Float32Array(RATE * (CLICKS + 2));
-  for (let k = 0; k < CLICKS; k++) {
-    const start = RATE * (k + 1);
-    for (let i = 0; i < 0.04 * RATE; i++) {
-      const t = i / RATE;
+/** `clicks` 40 ms voiced bursts, one a second from 1 s on, at `rate`. */
+export function clickTrain(rate = CLICK_RATE, clicks = CLICKS): Float32Array {
+  const x = new Float32Array(rate * (clicks + 2));
+  for (let k = 0; k < clicks; k++) {
+    const start = rate * (k + 1);
+    for (let i = 0; i < 0.04 * rate; i++) {
+      const t = i / rate;
       const phase = (t * 150) % 1;
-      left[start + i] = 0.6 * Math.exp(-phase * 30) * Math.sin(2 * Math.PI * 700 * t) * Math.min(1, i / 48);
+      x[start + i] = 0.6 * Math.exp(-phase * 30) * Math.sin(2 * Math.PI * 700 * t) * Math.min(1, i / 48);
     }
   }
-  return [left, new Float32Array(left.length)];
+  return x;
 }
 
-/** Onsets: first samples whose 2 ms envelope exceeds `fraction` of the channel's peak envelope, ≥ 0.5 s apart. */
-function onsets(x: Float32Array, fraction: number): number[] {
-  const win = Math.round(0.002 * RATE);
+/**
+ * Onsets: first samples whose 2 ms envelope exceeds `fraction` of the signal's peak envelope, ≥ 0.5 s
+ * apart, from sample `from` on (what comes before, e.g. a model's start-up burst, sets no peak).
+ */
+export function onsets(x: Float32Array, rate: number, fraction = 0.3, from = 0): number[] {
+  const win = Math.round(0.002 * rate);
   const env = new Float32Array(x.length);
   let acc = 0;
   for (let i = 0; i < x.length; i++) {
@@ -42,68 +50,264 @@ function onsets(x: Float32Array, fraction: number): number[] {
     env[i] = acc / win;
   }
   let peak = 0;
-  for (const v of env) peak = Math.max(peak, v);
+  for (let i = from; i < env.length; i++) peak = Math.max(peak, env[i]!);
   const out: number[] = [];
-  for (let i = 1; i < env.length; i++) if (env[i]! > fraction * peak && env[i - 1]! <= fraction * peak && (out.length === 0 || i - out.at(-1)! > 0.5 * RATE)) out.push(i);
+  for (let i = Math.max(1, from); i < env.length; i++) if (env[i]! > fraction * peak && env[i - 1]! <= fraction * peak && (out.length === 0 || i - out.at(-1)! > 0.5 * rate)) out.push(i);
   return out;
 }
 
-const temp = makeTempDir('svc-click-');
-const pulse = await startPulseDaemon(temp.dir, {
-  modules: [
-    `module-null-sink sink_name=bench rate=${RATE} channels=2`,
-    'module-remap-source source_name=bench_left master=bench.monitor channels=1 master_channel_map=front-left channel_map=mono',
-    'module-remap-sink sink_name=bench_right master=bench channels=1 master_channel_map=front-right channel_map=mono',
-  ],
-  alsaPcms: { svc_in: 'bench_left', svc_out: 'bench_right' },
-});
-try {
-  const clicks = join(temp.dir, 'clicks.wav');
-  await writeWav(clicks, { sampleRate: RATE, channels: clickTrain() }, { format: 'float32' });
-  const svcArgs = ['live', '--rate', String(RATE), '--output-channels', '1', '--json', '--stats-interval', '1', '--duration', String(CLICKS + 6)];
-  for (const name of ['--model', '--block-ms', '--latency-ms']) if (arg(name)) svcArgs.push(name, arg(name)!);
-  const devices = await new Promise<string>((resolve) => {
-    const c = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'src/cli/main.ts'), 'devices', '--json'], { env: pulse.env });
-    let out = '';
-    c.stdout.on('data', (d) => (out += d));
-    c.on('close', () => resolve(out));
+/**
+ * The probe for voices whose output level does not follow the input (a random-weight reference model
+ * makes steady sound): a continuous voiced tone whose f0 steps 120 ↔ 240 Hz every second from 1 s on. The
+ * model's source follows f0, so the step comes out; its time is the event.
+ */
+export function pitchSteps(rate = CLICK_RATE, steps = CLICKS): Float32Array {
+  const x = new Float32Array(rate * (steps + 2));
+  let phase = 0;
+  for (let i = 0; i < x.length; i++) {
+    const second = Math.floor(i / rate);
+    const f0 = second >= 1 && second <= steps && second % 2 === 1 ? 240 : 120;
+    phase = (phase + f0 / rate) % 1;
+    const t = i / rate;
+    x[i] = 0.3 * Math.exp(-phase * 8) * Math.sin(2 * Math.PI * 700 * t);
+  }
+  return x;
+}
+
+/**
+ * Pitch-step events: the first of three 5 ms frames in a row whose YIN f0 (30 ms windows, time at the
+ * centre) is on the other side of 170 Hz than before, ≥ 0.5 s apart, from sample `from` on.
+ */
+export function pitchStepEvents(x: Float32Array, rate: number, from = 0): number[] {
+  const win = Math.round(0.03 * rate);
+  const hop = Math.round(0.005 * rate);
+  const side: Array<{ at: number; high: boolean }> = [];
+  for (let start = from; start + win <= x.length; start += hop) {
+    const { f0Hz } = yinEstimate(x.subarray(start, start + win), rate, 70, 500);
+    if (f0Hz > 0) side.push({ at: start + (win >> 1), high: f0Hz > 170 });
+  }
+  const out: number[] = [];
+  for (let k = 1; k + 2 < side.length; k++) {
+    const changed = side[k]!.high !== side[k - 1]!.high && side[k + 1]!.high === side[k]!.high && side[k + 2]!.high === side[k]!.high;
+    if (changed && (out.length === 0 || side[k]!.at - out.at(-1)! > 0.5 * rate)) out.push(side[k]!.at);
+  }
+  return out;
+}
+
+export type Probe = 'click' | 'pitch';
+const probeSignal = (probe: Probe, rate = CLICK_RATE) => (probe === 'click' ? clickTrain(rate) : pitchSteps(rate));
+const probeEvents = (probe: Probe, x: Float32Array, rate: number, from = 0) => (probe === 'click' ? onsets(x, rate, 0.3, from) : pitchStepEvents(x, rate, from));
+
+/** Delays (samples) from each input onset to the first output onset after it, within a second. */
+export function matchOnsets(inOnsets: number[], outOnsets: number[], rate: number): number[] {
+  return inOnsets.map((t) => outOnsets.find((u) => u > t && u - t < rate)).flatMap((u, k) => (u === undefined ? [] : [u - inOnsets[k]!]));
+}
+
+export const median = (a: number[]): number => {
+  const s = [...a].sort((x, y) => x - y);
+  return s.length ? s[Math.floor(s.length / 2)]! : NaN;
+};
+
+export interface LatencyMeasurement {
+  what: string;
+  /** Click-to-output delays, ms, one per click that came back. */
+  measuredMs: number[];
+  /** What the tool reported, ms (one figure per status line). */
+  reportedMs: number[];
+  clicks: number;
+  /** The reported figure's parts (medians), and block counts. */
+  detail: Record<string, unknown>;
+}
+
+/** A private PulseAudio with the stereo "bench" sink: left = the probe, right = what comes back. */
+async function startBenchPulse(dir: string) {
+  return startPulseDaemon(dir, {
+    modules: [
+      `module-null-sink sink_name=bench rate=${CLICK_RATE} channels=2`,
+      'module-remap-source source_name=bench_left master=bench.monitor channels=1 master_channel_map=front-left channel_map=mono',
+      'module-remap-sink sink_name=bench_right master=bench channels=1 master_channel_map=front-right channel_map=mono',
+    ],
+    alsaPcms: { svc_in: 'bench_left', svc_out: 'bench_right' },
   });
-  const list = JSON.parse(devices) as { id: number; name: string }[];
-  svcArgs.push('--input', String(list.find((d) => d.name === 'svc_in')!.id), '--output', String(list.find((d) => d.name === 'svc_out')!.id));
-  const svc = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'src/cli/main.ts'), ...svcArgs], { env: pulse.env });
-  let stdout = '';
-  svc.stdout.on('data', (d) => (stdout += d));
-  svc.stderr.on('data', (d) => process.stderr.write(d));
-  while (!/"type":"stats"/.test(stdout)) await new Promise((r) => setTimeout(r, 100));
-  const parec = spawn('parec', ['-d', 'bench.monitor', '--format=float32le', `--rate=${RATE}`, '--channels=2', '--raw'], { env: pulse.env });
+}
+
+/** Plays `probe` into the bench sink's left channel while parec records both; returns the delays, ms. */
+async function playAndRecord(env: NodeJS.ProcessEnv, dir: string, probe: Probe): Promise<{ measuredMs: number[]; events: number }> {
+  const file = join(dir, `${probe}.wav`);
+  const left = probeSignal(probe);
+  await writeWav(file, { sampleRate: CLICK_RATE, channels: [left, new Float32Array(left.length)] }, { format: 'float32' });
+  const parec = spawn('parec', ['-d', 'bench.monitor', '--format=float32le', `--rate=${CLICK_RATE}`, '--channels=2', '--raw'], { env });
   const chunks: Buffer[] = [];
   parec.stdout.on('data', (d: Buffer) => chunks.push(d));
-  await new Promise((r) => spawn('paplay', ['-d', 'bench', clicks], { env: pulse.env }).on('close', r));
+  await new Promise((r) => spawn('paplay', ['-d', 'bench', file], { env }).on('close', r));
   await new Promise((r) => setTimeout(r, 1500));
   parec.kill('SIGTERM');
-  await new Promise((r) => svc.on('close', r));
   const both = float32FromBytes(Buffer.concat(chunks));
-  const left = both.filter((_, i) => i % 2 === 0);
-  const right = both.filter((_, i) => i % 2 === 1);
-  const l = onsets(left, 0.3);
-  const r = onsets(right, 0.3);
-  const delaysMs = l.map((t) => r.find((u) => u > t && u - t < RATE)).map((u, k) => (u === undefined ? NaN : ((u - l[k]!) * 1000) / RATE)).filter(Number.isFinite);
-  delaysMs.sort((a, b) => a - b);
-  const stats = stdout.split('\n').filter((x) => x.startsWith('{')).map((x) => JSON.parse(x));
-  const reported = stats.filter((x) => x.type === 'stats').map((x) => x.latency.totalMs as number);
-  reported.sort((a, b) => a - b);
-  const median = (a: number[]) => (a.length ? a[Math.floor(a.length / 2)]! : NaN);
-  console.log(
-    JSON.stringify({
-      config: svcArgs.filter((x, i) => ['--model', '--block-ms', '--latency-ms'].includes(svcArgs[i - 1]!) || x.startsWith('--model')).join(' ') || 'builtin DSP, 20 ms blocks',
-      clicks: l.length,
-      matched: delaysMs.length,
-      measuredMs: { median: median(delaysMs), min: delaysMs[0], max: delaysMs.at(-1) },
-      reportedMs: { median: median(reported), min: reported[0], max: reported.at(-1) },
-      summary: stats.find((x) => x.type === 'summary')?.blocks,
-    }),
-  );
-} finally {
-  await pulse.stop();
-  temp.cleanup();
+  const l = both.filter((_, i) => i % 2 === 0);
+  const r = both.filter((_, i) => i % 2 === 1);
+  // What came out before the first event went in (a model starting up) is not an event.
+  const inEvents = probeEvents(probe, l, CLICK_RATE);
+  const measuredMs = matchOnsets(inEvents, probeEvents(probe, r, CLICK_RATE, inEvents[0] ?? 0), CLICK_RATE).map((d) => (d * 1000) / CLICK_RATE);
+  return { measuredMs, events: inEvents.length };
+}
+
+/** `svc live` through a private PulseAudio (needs pulseaudio, pactl, paplay, parec). */
+export async function measureLive(options: { model?: string; blockMs?: number; latencyMs?: number; env?: NodeJS.ProcessEnv; probe?: Probe } = {}): Promise<LatencyMeasurement> {
+  const probe = options.probe ?? 'click';
+  const temp = makeTempDir('svc-click-');
+  const pulse = await startBenchPulse(temp.dir);
+  const env = { ...pulse.env, ...options.env };
+  try {
+    const svcArgs = ['live', '--rate', String(CLICK_RATE), '--output-channels', '1', '--json', '--stats-interval', '1', '--duration', String(CLICKS + 6)];
+    if (options.model) svcArgs.push('--model', options.model);
+    if (options.blockMs) svcArgs.push('--block-ms', String(options.blockMs));
+    if (options.latencyMs) svcArgs.push('--latency-ms', String(options.latencyMs));
+    const devices = await new Promise<string>((resolve) => {
+      const c = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'src/cli/main.ts'), 'devices', '--json'], { env });
+      let out = '';
+      c.stdout.on('data', (d) => (out += d));
+      c.on('close', () => resolve(out));
+    });
+    const list = JSON.parse(devices) as { id: number; name: string }[];
+    svcArgs.push('--input', String(list.find((d) => d.name === 'svc_in')!.id), '--output', String(list.find((d) => d.name === 'svc_out')!.id));
+    const svc = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'src/cli/main.ts'), ...svcArgs], { env });
+    let stdout = '';
+    let stderr = '';
+    svc.stdout.on('data', (d) => (stdout += d));
+    svc.stderr.on('data', (d) => (stderr = (stderr + d).slice(-4000)));
+    const closed = new Promise((r) => svc.on('close', r));
+    while (!/"type":"stats"/.test(stdout)) {
+      if (svc.exitCode !== null) throw new Error(`svc live exited: ${stderr}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const { measuredMs, events } = await playAndRecord(env, temp.dir, probe);
+    await closed;
+    const stats = stdout.split('\n').filter((x) => x.startsWith('{')).map((x) => JSON.parse(x));
+    const lines = stats.filter((x) => x.type === 'stats');
+    const parts = Object.fromEntries(
+      Object.keys(lines[0]?.latency ?? {})
+        .filter((k) => typeof lines[0].latency[k] === 'number')
+        .map((k) => [k, Math.round(median(lines.map((x) => x.latency[k] as number)) * 10) / 10]),
+    );
+    return {
+      what: `svc live, ${options.model ?? 'builtin DSP'}${options.latencyMs ? `, --latency-ms ${options.latencyMs}` : ''}, ${probe} probe`,
+      measuredMs,
+      reportedMs: lines.map((x) => x.latency.totalMs as number),
+      clicks: events,
+      detail: { parts, blocks: stats.find((x) => x.type === 'summary')?.blocks, deviceLatencyFrom: lines.at(-1)?.latency.deviceLatencyFrom },
+    };
+  } finally {
+    await pulse.stop();
+    temp.cleanup();
+  }
+}
+
+/** A protocol client through a running server at `url` (optionally switching to `model` first). */
+export async function measureServer(url: string, options: { model?: string; blockMs?: number; probe?: Probe } = {}): Promise<LatencyMeasurement> {
+  const probe = options.probe ?? 'click';
+  const rate = CLICK_RATE;
+  const frame = 128;
+  const ws = new WebSocket(`${url.replace(/^http/, 'ws')}/ws`, { perMessageDeflate: false });
+  const messages: Array<Record<string, any>> = [];
+  const output: Float32Array[] = [];
+  const arrivalMs: number[] = [];
+  const waitFor = (type: string, timeoutMs = 120_000) =>
+    new Promise<Record<string, any>>((resolve, reject) => {
+      const started = Date.now();
+      const poll = () => {
+        const m = messages.find((x) => x.type === type || (x.type === 'error' && x.code !== 'RATE_LIMITED'));
+        if (m) {
+          messages.splice(messages.indexOf(m), 1);
+          if (m.type === 'error') reject(new Error(`${m.code}: ${m.message}`));
+          else resolve(m);
+        } else if (Date.now() - started > timeoutMs) reject(new Error(`no ${type} message`));
+        else setTimeout(poll, 20);
+      };
+      poll();
+    });
+  ws.on('message', (data, isBinary) => {
+    if (isBinary) {
+      const b = data as Buffer;
+      output.push(new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength)));
+      arrivalMs.push(performance.now());
+    } else messages.push(JSON.parse(data.toString()));
+  });
+  await new Promise((resolve, reject) => {
+    ws.on('open', resolve);
+    ws.on('error', reject);
+  });
+  try {
+    ws.send(JSON.stringify({ type: 'hello', version: 1, sampleRate: rate, ...(options.blockMs ? { blockMs: options.blockMs } : {}) }));
+    let ready = await waitFor('ready');
+    if (options.model) {
+      ws.send(JSON.stringify({ type: 'model', name: options.model }));
+      const switched = await waitFor('model');
+      ready = { ...ready, latency: switched.latency, blockSamples: switched.blockSamples };
+    }
+    output.length = 0;
+    arrivalMs.length = 0;
+    messages.length = 0;
+    const input = probeSignal(probe, rate);
+    const captureMs = new Float64Array(input.length);
+    const startMs = performance.now();
+    const statsSeen: Array<Record<string, any>> = [];
+    for (let f = 0; f * frame < input.length; f++) {
+      const due = startMs + ((f + 1) * frame * 1000) / rate;
+      const wait = due - performance.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      const now = performance.now();
+      const chunk = input.subarray(f * frame, (f + 1) * frame);
+      // A sample is captured when it is; its frame is sent when its last sample is.
+      for (let i = 0; i < chunk.length; i++) captureMs[f * frame + i] = now - ((chunk.length - 1 - i) * 1000) / rate;
+      ws.send(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+      if (f % 375 === 374) ws.send(JSON.stringify({ type: 'stats' }));
+    }
+    await new Promise((r) => setTimeout(r, 1500));
+    ws.send(JSON.stringify({ type: 'stats' }));
+    await new Promise((r) => setTimeout(r, 300));
+    for (const m of messages) if (m.type === 'stats') statsSeen.push(m);
+    // Each output sample's time: its frame's arrival plus its position in the frame (played in order).
+    const total = output.reduce((n, x) => n + x.length, 0);
+    const out = new Float32Array(total);
+    const outMs = new Float64Array(total);
+    let at = 0;
+    output.forEach((x, k) => {
+      out.set(x, at);
+      for (let i = 0; i < x.length; i++) outMs[at + i] = arrivalMs[k]! + (i * 1000) / rate;
+      at += x.length;
+    });
+    const inOnsets = probeEvents(probe, input, rate);
+    // Output that arrived before the first click was captured is the voice starting up, not a click.
+    const firstClickMs = captureMs[inOnsets[0] ?? 0]!;
+    let from = 0;
+    while (from < out.length && outMs[from]! < firstClickMs) from++;
+    const outOnsets = probeEvents(probe, out, rate, from);
+    const measuredMs: number[] = [];
+    for (const t of inOnsets) {
+      // The output onset whose time is the first after the input onset's capture, within a second.
+      const u = outOnsets.find((k) => outMs[k]! > captureMs[t]! && outMs[k]! - captureMs[t]! < 1500);
+      if (u !== undefined) measuredMs.push(outMs[u]! - captureMs[t]!);
+    }
+    const reported = statsSeen.map((s) => s.latency.algorithmicMs + s.latency.computeMsMedian + s.queueMs);
+    const last = statsSeen.at(-1);
+    return {
+      what: `server (protocol client), ${options.model ?? 'builtin DSP'}, ${probe} probe`,
+      measuredMs,
+      reportedMs: reported,
+      clicks: inOnsets.length,
+      detail: { blockMs: ready.latency.blockMs, algorithmicMs: ready.latency.algorithmicMs, computeMsMedian: last?.latency.computeMsMedian, queueMs: last?.queueMs, blocks: last?.blocks },
+    };
+  } finally {
+    ws.close();
+  }
+}
+
+// Run on its own: svc live only, one configuration, one JSON line.
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const arg = (name: string) => {
+    const i = process.argv.indexOf(name);
+    return i < 0 ? undefined : process.argv[i + 1];
+  };
+  const m = await measureLive({ model: arg('--model'), blockMs: arg('--block-ms') ? Number(arg('--block-ms')) : undefined, latencyMs: arg('--latency-ms') ? Number(arg('--latency-ms')) : undefined });
+  console.log(JSON.stringify({ ...m, measuredMedianMs: median(m.measuredMs), reportedMedianMs: median(m.reportedMs) }));
 }

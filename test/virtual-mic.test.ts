@@ -13,6 +13,7 @@ import { makeReference } from '../src/voices/sovits/bundle.js';
 import { makeTempDir, repoRoot, runSvc, shared } from './helpers/index.js';
 import { medianF0, semitonesBetween } from './helpers/pitch.js';
 import { float32FromBytes, startPulseDaemon, type PulseDaemon } from './helpers/pulse.js';
+import { parsePactlStreams } from '../src/audio/pulseLatency.js';
 
 const RATE = 48000;
 const temp = makeTempDir('svc-vmic-');
@@ -124,9 +125,23 @@ test('svc live --model (the tiny reference) converts ≥ 99 % of blocks live int
     assert.ok(summary.blocks.converted >= 0.99 * total, `converted ${summary.blocks.converted} of ${total}`);
     assert.is(summary.dropped.dryBlocks, 0);
     assert.equal(svcModules('svc_neural'), []);
+    // The microphone is a PulseAudio stream (ALSA's pulse plugin): its buffer, which PortAudio cannot
+    // see, is asked from the sound server and counted in the reported latency.
+    const lines = run.stdout().split('\n').filter((l) => l.startsWith('{"type":"stats"')).map((l) => JSON.parse(l));
+    assert.ok(lines.some((l) => l.latency.deviceLatencyFrom === 'pulseaudio' && l.latency.inputDeviceMs > 0), `device latency: ${JSON.stringify(lines.map((l) => [l.latency.deviceLatencyFrom, l.latency.inputDeviceMs]))}`);
   } finally {
     if (run.child.exitCode === null) run.child.kill('SIGKILL');
   }
+});
+
+test('pactl stream listings: this process\'s streams with their buffer and device latency', () => {
+  // A sink input as pulseaudio 16 lists it (trimmed), and another process's stream, which is not ours.
+  const listing = [
+    'Sink Input #3\n\tDriver: protocol-native.c\n\tBuffer Latency: 40000 usec\n\tSink Latency: 11086 usec\n\tProperties:\n\t\tmedia.name = "ALSA Playback"\n\t\tapplication.process.id = "4242"\n',
+    'Sink Input #4\n\tBuffer Latency: 5000 usec\n\tSink Latency: 9000 usec\n\tProperties:\n\t\tapplication.process.id = "42"\n',
+  ].join('\n');
+  assert.equal(parsePactlStreams(listing, 4242), [{ bufferMs: 40, deviceMs: 11.086 }]);
+  assert.equal(parsePactlStreams(listing, 1), []);
 });
 
 test('when the sound server removes the sink, svc live exits with the reason and leaves nothing behind', async () => {

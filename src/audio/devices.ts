@@ -377,6 +377,44 @@ export interface AudioSink {
   stop(drainMs?: number): Promise<void>;
 }
 
+/**
+ * Frames written to a device and not yet played, from the wall clock: written minus (time since start ×
+ * rate). This sees every buffer between this process and the device's play point — naudiodon's native
+ * chunk queue, PortAudio's and ALSA's buffers, a sound server's stream buffer (PulseAudio through ALSA's
+ * pulse plugin held 40–60 ms that nothing else reported) — which no API here exposes. When the device ran
+ * dry (written < played: it played silence, an underrun) playing restarts from now.
+ */
+export class PlayoutClock {
+  private startedMs: number | null = null;
+  private writtenFrames = 0;
+  /** Times the clock found the device run dry. */
+  underruns = 0;
+
+  constructor(readonly sampleRate: number) {}
+
+  start(): void {
+    this.startedMs = performance.now();
+  }
+
+  private playedFrames(): number {
+    return this.startedMs === null ? 0 : ((performance.now() - this.startedMs) * this.sampleRate) / 1000;
+  }
+
+  /** Notes `frames` written now. */
+  wrote(frames: number): void {
+    const played = this.playedFrames();
+    if (this.startedMs !== null && this.writtenFrames < played) {
+      if (this.writtenFrames > 0) this.underruns++;
+      this.writtenFrames = Math.round(played);
+    }
+    this.writtenFrames += frames;
+  }
+
+  get queuedFrames(): number {
+    return Math.max(0, Math.round(this.writtenFrames - this.playedFrames()));
+  }
+}
+
 /** A playback stream taking interleaved float32 blocks; reports how much is queued. */
 export class AudioOutputStream implements AudioSink {
   readonly options: DeviceStreamOptions;
@@ -385,10 +423,12 @@ export class AudioOutputStream implements AudioSink {
   /** Over/underflows PortAudio reported on this stream. */
   readonly status: DeviceStatusCounts = emptyStatusCounts();
   private readonly stream: NaudiodonStream;
+  private readonly clock: PlayoutClock;
   private stopped = false;
 
   constructor(options: DeviceStreamOptions, onError: (error: SvcError) => void) {
     this.options = options;
+    this.clock = new PlayoutClock(options.sampleRate);
     this.sampleRate = options.sampleRate;
     this.channels = options.channels;
     this.stream = openStream(options, 'output', this.status);
@@ -406,19 +446,24 @@ export class AudioOutputStream implements AudioSink {
     if (primeFrames > 0) this.write(new Float32Array(primeFrames * this.channels));
     try {
       this.stream.start();
+      this.clock.start();
     } catch (error) {
       throw new SvcError('DEVICE_UNAVAILABLE', `could not start audio output device ${this.options.deviceId}: ${portAudioErrorText(error)}`, { cause: error });
     }
   }
 
-  /** Frames written but not yet taken by the device callback (Node-side queue only). */
+  /**
+   * Frames written but not yet played: the wall-clock estimate (PlayoutClock: every buffer down to the
+   * device), never less than what still waits in Node.
+   */
   get queuedFrames(): number {
-    return Math.floor(this.stream.writableLength / 4 / this.options.channels);
+    return Math.max(Math.floor(this.stream.writableLength / 4 / this.options.channels), this.clock.queuedFrames);
   }
 
   /** Queues interleaved samples (length = frames × channels). */
   write(interleaved: Float32Array): void {
     if (this.stopped) return;
+    this.clock.wrote(interleaved.length / this.channels);
     this.stream.write(Buffer.from(interleaved.buffer, interleaved.byteOffset, interleaved.byteLength));
   }
 

@@ -10,7 +10,7 @@
 // ones left by a killed run (SIGKILL cannot be caught) are removed when the next run starts.
 import { spawn, spawnSync, type ChildProcess, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { SvcError } from '../errors.js';
-import { emptyStatusCounts, type AudioSink, type DeviceStatusCounts } from './devices.js';
+import { emptyStatusCounts, PlayoutClock, type AudioSink, type DeviceStatusCounts } from './devices.js';
 
 export const DEFAULT_VIRTUAL_MIC_NAME = 'svc_mic';
 
@@ -187,8 +187,7 @@ export class PacatSink implements AudioSink {
   readonly status: DeviceStatusCounts = emptyStatusCounts();
   readonly latencyMs: number;
   private child: ChildProcessWithoutNullStreams | null = null;
-  private startedMs = 0;
-  private writtenFrames = 0;
+  private readonly clock: PlayoutClock;
   private stderr = '';
   private stopped = false;
 
@@ -196,6 +195,7 @@ export class PacatSink implements AudioSink {
     this.sampleRate = o.sampleRate;
     this.channels = o.channels;
     this.latencyMs = o.latencyMs;
+    this.clock = new PlayoutClock(o.sampleRate);
   }
 
   start(): void {
@@ -224,25 +224,18 @@ export class PacatSink implements AudioSink {
         }));
       }
     });
-    this.startedMs = performance.now();
+    this.clock.start();
   }
 
   get queuedFrames(): number {
-    if (!this.child) return 0;
-    const playedFrames = ((performance.now() - this.startedMs) * this.sampleRate) / 1000;
-    return Math.max(0, Math.round(this.writtenFrames - playedFrames));
+    return this.child ? this.clock.queuedFrames : 0;
   }
 
   write(interleaved: Float32Array): void {
     if (this.stopped || !this.child) return;
-    const frames = interleaved.length / this.channels;
     // Once the sink ran dry (an underrun) playing restarts from now: the clock estimate follows.
-    const playedFrames = ((performance.now() - this.startedMs) * this.sampleRate) / 1000;
-    if (this.writtenFrames < playedFrames) {
-      if (this.writtenFrames > 0) this.status.outputUnderflows++;
-      this.writtenFrames = Math.round(playedFrames);
-    }
-    this.writtenFrames += frames;
+    this.clock.wrote(interleaved.length / this.channels);
+    this.status.outputUnderflows = this.clock.underruns;
     this.child.stdin.write(Buffer.from(interleaved.buffer.slice(interleaved.byteOffset, interleaved.byteOffset + interleaved.byteLength)));
   }
 

@@ -249,7 +249,11 @@ function updateLatency() {
   const rttMs = stats.rttMs;
   const jitterMs = stats.bufferedMs;
   const outputMs = engine ? engine.outputLatencyMs : null;
-  const parts = { blockMs, inputMs, rttMs, algorithmicMs: delayMs, computeMs, jitterMs, outputMs };
+  // What waits in the server's queue adds to the delay like any buffer (a model near its limit holds some).
+  const queueMs = server?.queueMs ?? null;
+  // End to end: block + look-ahead and crossfade (delay) + compute + server queue + network + jitter
+  // buffer + the browser's input and output latency — the figure a click through the page measures.
+  const parts = { blockMs, inputMs, rttMs, algorithmicMs: delayMs, computeMs, queueMs, jitterMs, outputMs };
   const totalMs = Object.values(parts).reduce((sum, v) => sum + (typeof v === 'number' ? v : 0), 0);
   stats.latency = { ...parts, serverAlgorithmicMs: server?.latency?.algorithmicMs ?? ready?.latency?.algorithmicMs ?? null, computeMsP95: server?.latency?.computeMsP95 ?? null, totalMs };
   $('lat-block').textContent = ms(blockMs);
@@ -258,6 +262,7 @@ function updateLatency() {
   $('lat-algo').textContent = ms(delayMs);
   $('lat-compute').textContent = ms(computeMs, 2);
   $('lat-p95').textContent = ms(server?.latency?.computeMsP95 ?? null, 2);
+  $('lat-queue').textContent = ms(queueMs);
   $('lat-jitter').textContent = ms(jitterMs);
   $('lat-output').textContent = ms(outputMs);
   ui.latencyTotal.textContent = connection?.ready ? `≈ ${totalMs.toFixed(0)} ms` : '—';

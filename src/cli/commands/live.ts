@@ -13,6 +13,7 @@
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import { AudioInputStream, AudioOutputStream, defaultDevice, findDevice, probeAudioDevices, type AudioDevice, type AudioSink, type DeviceStatusCounts } from '../../audio/devices.js';
+import { pulseStreams, type PulseStreams } from '../../audio/pulseLatency.js';
 import { DEFAULT_VIRTUAL_MIC_NAME, VirtualMic } from '../../audio/virtualMic.js';
 import { SvcError } from '../../errors.js';
 import { BEHIND_POLICIES, DEFAULT_BEHIND_POLICY, type BehindPolicy } from '../../engine/pipeline.js';
@@ -208,21 +209,28 @@ export async function runLive(options: LiveOptions, log: (line: string) => void 
       (error) => finish(error),
     );
 
+    // The sound server's share, when the devices are PulseAudio's (ALSA's pulse plugin): its capture
+    // buffer and source latency, and its sink's latency (the playback buffer is in the output queue,
+    // which is timed by the clock). Polled with each status line; PortAudio's figures otherwise.
+    let pulse: PulseStreams | null = null;
+    const pollPulse = (): void => void pulseStreams().then((p) => (pulse = p));
     const latencyParts = (): { totalMs: number; text: string; parts: Record<string, number> } => {
       const p = live.pipeline.stats();
+      const capture = pulse?.capture[0];
+      const playback = output ? pulse?.playback[0] : undefined;
       const parts = {
         blockMs: latency.blockMs,
         voiceMs: latency.delayMs,
         computeMs: p.compute.meanMs,
-        inputDeviceMs: input.defaultLowInputLatencyMs,
-        outputDeviceMs,
+        inputDeviceMs: capture ? capture.bufferMs + capture.deviceMs : input.defaultLowInputLatencyMs,
+        outputDeviceMs: playback ? playback.deviceMs : outputDeviceMs,
         outputQueueMs: (out.queuedFrames * 1000) / rate,
         pipelineQueueMs: (p.queueSamples * 1000) / live.stage.sampleRate,
       };
       const totalMs = Object.values(parts).reduce((a, b) => a + b, 0);
       const text =
         `block ${parts.blockMs.toFixed(1)} + voice ${parts.voiceMs.toFixed(1)} + compute ${parts.computeMs.toFixed(2)}` +
-        ` + device in ${parts.inputDeviceMs.toFixed(1)} / out ${parts.outputDeviceMs.toFixed(1)} + queues ${(parts.outputQueueMs + parts.pipelineQueueMs).toFixed(1)}`;
+        ` + device in ${parts.inputDeviceMs.toFixed(1)} / out ${parts.outputDeviceMs.toFixed(1)}${pulse ? ' (PulseAudio)' : ''} + queues ${(parts.outputQueueMs + parts.pipelineQueueMs).toFixed(1)}`;
       return { totalMs, text, parts };
     };
     const printStats = (final = false): void => {
@@ -235,7 +243,7 @@ export async function runLive(options: LiveOptions, log: (line: string) => void 
             elapsedS: (Date.now() - startedMs) / 1000,
             inputS: counters.inputSamples / rate,
             outputS: counters.outputSamples / rate,
-            latency: { totalMs: latency.totalMs, ...latency.parts, computeMsP95: p.compute.p95Ms },
+            latency: { totalMs: latency.totalMs, ...latency.parts, computeMsP95: p.compute.p95Ms, deviceLatencyFrom: pulse ? 'pulseaudio' : 'portaudio' },
             inputPauses: counters.inputPauses,
             model: modelName,
             blocks: { converted: p.blocksConverted, notConverted: p.blocksSkipped + p.blocksDry + p.blocksSilenced + p.stageErrors },
@@ -269,7 +277,11 @@ export async function runLive(options: LiveOptions, log: (line: string) => void 
       if (targetQueueFrames !== null) outStream.write(new Float32Array(targetQueueFrames * outputChannels));
     }
     inStream.start();
-    statsTimer = setInterval(() => printStats(false), options.statsInterval * 1000);
+    pollPulse();
+    statsTimer = setInterval(() => {
+      printStats(false);
+      pollPulse();
+    }, options.statsInterval * 1000);
     const error = await finished;
     stopping = true;
     if (resumeTimer) clearTimeout(resumeTimer);

@@ -1,0 +1,52 @@
+// What PulseAudio (or PipeWire's pulse server) holds for this process's sound streams, which PortAudio
+// cannot see. Through ALSA's `pulse` plugin each PortAudio stream is a PulseAudio stream; the sound server
+// buffers it (the capture side: audio not yet read; playback: audio not yet rendered) and its sink or
+// source adds its own latency. `pactl list sink-inputs|source-outputs` reports both per stream, with the
+// owning process id, so `svc live` can add them to the latency it reports (measured: 60–100 ms that the
+// report left out, bench/live-latency.ts).
+import { execFile } from 'node:child_process';
+
+/** One PulseAudio stream of a process: its buffer and its device's latency, ms. */
+export interface PulseStream {
+  bufferMs: number;
+  deviceMs: number;
+}
+
+export interface PulseStreams {
+  /** Playback streams (sink inputs): bufferMs = queued in the server, deviceMs = the sink's latency. */
+  playback: PulseStream[];
+  /** Capture streams (source outputs): bufferMs = recorded, not yet read; deviceMs = the source's latency. */
+  capture: PulseStream[];
+}
+
+/** The streams of process `pid` in `pactl list sink-inputs` / `source-outputs` text. */
+export function parsePactlStreams(text: string, pid: number): PulseStream[] {
+  const streams: PulseStream[] = [];
+  for (const block of text.split(/\n(?=\S)/)) {
+    if (!new RegExp(`application\\.process\\.id = "${pid}"`).test(block)) continue;
+    const buffer = /Buffer Latency: (\d+) usec/.exec(block);
+    const device = /(?:Sink|Source) Latency: (\d+) usec/.exec(block);
+    if (!buffer || !device) continue;
+    streams.push({ bufferMs: Number(buffer[1]) / 1000, deviceMs: Number(device[1]) / 1000 });
+  }
+  return streams;
+}
+
+function pactl(args: string[], env: NodeJS.ProcessEnv): Promise<string | null> {
+  return new Promise((resolve) => {
+    execFile('pactl', args, { env, timeout: 3000, encoding: 'utf8' }, (error, stdout) => resolve(error ? null : stdout));
+  });
+}
+
+/**
+ * This process's PulseAudio streams now, or null when there is no PulseAudio (no pactl, no server, or the
+ * devices are not PulseAudio's: then there are no streams of ours).
+ */
+export async function pulseStreams(pid = process.pid, env: NodeJS.ProcessEnv = process.env): Promise<PulseStreams | null> {
+  // Two listings, one pactl call each; LC_ALL=C keeps pactl's labels in English.
+  const cEnv = { ...env, LC_ALL: 'C' };
+  const [sinkInputs, sourceOutputs] = await Promise.all([pactl(['list', 'sink-inputs'], cEnv), pactl(['list', 'source-outputs'], cEnv)]);
+  if (sinkInputs === null || sourceOutputs === null) return null;
+  const streams = { playback: parsePactlStreams(sinkInputs, pid), capture: parsePactlStreams(sourceOutputs, pid) };
+  return streams.playback.length + streams.capture.length > 0 ? streams : null;
+}
