@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot } from '../src/paths.js';
 import { ERROR_CODES, PROTOCOL_LIMITS } from '../src/stream/protocol.js';
-import { synthesizeEspeak } from '../src/tts/espeak.js';
+import { streamEspeak, synthesizeEspeak } from '../src/tts/espeak.js';
 import { f32Bytes, framesToSamples, rawClient, sleep, type RawClient } from './stream-utils.js';
 
 const RATE = 16000;
@@ -251,6 +251,30 @@ test('a listener cannot say', async () => {
   assert.match(error.message, /listeners cannot speak/);
   client.ws.close();
   listener.ws.close();
+});
+
+test('eSpeak started ahead (warm) speaks exactly what a fresh one does, and the next one waits ready', async () => {
+  const text = 'Warm or cold, the words are the same.';
+  const cold = await synthesizeEspeak(text);
+  for (let i = 0; i < 3; i++) {
+    const chunks: Float32Array[] = [];
+    const startedMs = performance.now();
+    let firstMs = 0;
+    const result = await streamEspeak(text, {}, (samples) => {
+      if (!firstMs) firstMs = performance.now() - startedMs;
+      chunks.push(samples);
+    }, { warm: true }).done;
+    const warm = new Float32Array(result.samples);
+    let offset = 0;
+    for (const c of chunks) {
+      warm.set(c, offset);
+      offset += c.length;
+    }
+    assert.is(result.sampleRate, cold.sampleRate);
+    assert.equal(warm, cold.samples, `say ${i + 1}: the warm process's audio differs`);
+    console.log(`    eSpeak ${i === 0 ? 'started now' : 'started ahead'}: first audio after ${firstMs.toFixed(0)} ms`);
+    await sleep(300); // the next process starts once this one has closed
+  }
 });
 
 test('docs/protocol.md lists every protocol error code (SAY_BUSY, TTS_UNAVAILABLE included) and no other', () => {
