@@ -1,6 +1,6 @@
 // Click-to-output latency, measured, next to what each route reports (`npm run bench -- --only latency`):
-// the server through a protocol client (the reported figure: stats' algorithmicMs + compute median +
-// queue), and `svc live` through a private PulseAudio (its own latency.totalMs), each with the built-in
+// the server through a protocol client (the reported figure: stats' latency.serverMs = algorithmicMs +
+// compute median + queue), and `svc live` through a private PulseAudio (its own latency.totalMs), each with the built-in
 // DSP voice and the tiny reference model (`svc make-reference --size tiny`, installed in a temp folder)
 // at its default block (measured at load). The probes and the measurements are bench/live-latency.ts's:
 // clicks for the DSP voice; pitch steps for the model, whose random weights make steady sound whatever

@@ -10,8 +10,8 @@
 //    listener would measure. Reported: the median of svc live's own `latency.totalMs`.
 //  - the server (measureServer): a protocol client sends the clicks at real-time pace in 128-sample frames
 //    (what a browser AudioWorklet sends); each sample's capture time is when its frame is complete, each
-//    output sample's time is its frame's arrival plus its position. Reported: what `stats` says a client
-//    waits (algorithmicMs + compute median + server queue).
+//    output sample's time is its frame's arrival plus its position. Reported: `stats` latency.serverMs
+//    (algorithmicMs + compute median + server queue).
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import WebSocket from 'ws';
@@ -288,7 +288,7 @@ export async function measureServer(url: string, options: { model?: string; bloc
       const u = outOnsets.find((k) => outMs[k]! > captureMs[t]! && outMs[k]! - captureMs[t]! < 1500);
       if (u !== undefined) measuredMs.push(outMs[u]! - captureMs[t]!);
     }
-    const reported = statsSeen.map((s) => s.latency.algorithmicMs + s.latency.computeMsMedian + s.queueMs);
+    const reported = statsSeen.map((s) => s.latency.serverMs as number);
     const last = statsSeen.at(-1);
     return {
       what: `server (protocol client), ${options.model ?? 'builtin DSP'}, ${probe} probe`,

@@ -101,6 +101,9 @@ test('without a blockMs a model streams in the block measured at load: real time
     const s = result.stats!;
     const share = s.blocks.converted / (s.blocks.converted + s.blocks.notConverted);
     assert.ok(s.blocks.converted >= Math.floor((speech.length / 16000) * (1000 / blockMs)) - 1, `converted ${s.blocks.converted} blocks`);
+    // What the server adds per sample, the server part of what a click measurement gives (bench --only latency).
+    assert.ok(Math.abs(s.latency.serverMs - (s.latency.algorithmicMs + s.latency.computeMsMedian + s.queueMs)) < 0.1, JSON.stringify(s.latency));
+    assert.ok(s.latency.serverMs > blockMs, `serverMs ${s.latency.serverMs} includes the block`);
     assert.ok(share >= 0.99, `${(100 * share).toFixed(1)} % of blocks converted (${JSON.stringify(s.dropped)}, compute p95 ${s.latency.computeMsP95} ms per ${blockMs} ms block)`);
 
     // A session that starts on the built-in voice (20 ms) and switches to the model takes the model's block;

@@ -215,7 +215,8 @@ export interface StatsMessage {
   model: string;
   inputMs: number;
   outputMs: number;
-  latency: { algorithmicMs: number; computeMsMean: number; computeMsMedian: number; computeMsP95: number; computeMsMax: number; blockMs: number; delayMs: number; delaySamples: number };
+  /** serverMs: algorithmicMs + computeMsMedian + queueMs, what the server adds between a sample's arrival and its converted copy's departure. */
+  latency: { algorithmicMs: number; computeMsMean: number; computeMsMedian: number; computeMsP95: number; computeMsMax: number; blockMs: number; delayMs: number; delaySamples: number; serverMs: number };
   queueMs: number;
   queueMaxMs: number;
   dropped: { skippedBlocks: number; dryBlocks: number; silencedBlocks: number; overflowMs: number; outputFramesDropped: number; framesRejected: number };

@@ -455,6 +455,9 @@ export class ConvertSession {
         blockMs: latency.blockMs,
         delayMs: latency.delayMs,
         delaySamples: latency.delaySamples,
+        // A sample's wait from arriving to leaving converted: the algorithmic latency, the compute of its
+        // block and the input queued ahead of it. A client adds its network and buffers (the page: all of it).
+        serverMs: round2(latency.algorithmicMs + p.compute.medianMs + (p.queueSamples * 1000) / stageRate),
       },
       queueMs: toMs(p.queueSamples),
       queueMaxMs: toMs(p.queueMaxSamples),
