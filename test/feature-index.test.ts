@@ -13,8 +13,10 @@ import { pythonExecutable } from '../src/paths.js';
 import { importSovits } from '../src/cli/commands/import-sovits.js';
 import { trainIndex } from '../src/cli/commands/train-index.js';
 import { makeReference, readBundle } from '../src/voices/sovits/bundle.js';
+import { runPythonModule } from '../src/python.js';
 import { convertAtModelRate } from '../src/voices/sovits/convert.js';
 import { SovitsModel } from '../src/voices/sovits/model.js';
+import { createNeuralStageFactory } from '../src/voices/sovits/stage.js';
 import { installedModelEntries } from '../src/server/models.js';
 import { makeTempDir, repoRoot, runSvc } from './helpers/index.js';
 
@@ -24,7 +26,9 @@ const refDir = join(temp.dir, 'tiny');
 const plainDir = join(temp.dir, 'plain');
 
 test.before(async () => {
-  await makeReference('tiny', refDir, { seed: 1234 });
+  await makeReference('tiny', refDir, { seed: 1234, checkpoint: true });
+  // The same generator with a deterministic NSF source, so two streamed runs can be compared.
+  await runPythonModule('reference_convert', ['--bundle', refDir, '--export-deterministic', join(temp.dir, 'deterministic.onnx')]);
   // The reference's generator wrapped as an upstream ONNX export: a bundle with no cluster model yet.
   await importSovits({ onnx: join(refDir, 'generator.onnx'), config: join(refDir, 'config.json'), out: plainDir, encoder: join(refDir, 'encoder.onnx') });
 });
@@ -60,6 +64,26 @@ test('feature_and_index.pkl (upstream train_index.py) imports as data and blends
     const converted = await convertAtModelRate(model, input, { seed: 5, speaker: 'tiny_b', clusterRatio: 0.5 });
     assert.is(converted.samples.length, input.length);
     assert.ok(converted.samples.every(Number.isFinite));
+    // Streaming applies it too (the same generator call; deterministic source): ratio 0.5 changes a streamed
+    // window, and the same ratio twice gives the same window.
+    const det = join(temp.dir, 'indexed-det');
+    cpSync(out, det, { recursive: true });
+    cpSync(join(temp.dir, 'deterministic.onnx'), join(det, 'generator.onnx'));
+    const detModel = await SovitsModel.load(det);
+    try {
+      const streamed: Float32Array[] = [];
+      for (const clusterRatio of [0, 0.5, 0.5]) {
+        const stage = (await createNeuralStageFactory(detModel, { seed: 5, speaker: 'tiny_b', clusterRatio, f0Method: 'dsp' }))({ clientSampleRate: detModel.sampleRate, voice: { pitch: 0, formant: 1 } });
+        const window = input.slice(0, Math.min(input.length, stage.contextSamples + 1600));
+        streamed.push(Float32Array.from(await stage.process(window, { startSample: 0, discontinuity: true })));
+        stage.dispose();
+      }
+      const differs = (a: Float32Array, b: Float32Array) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i]!)), 0);
+      assert.ok(differs(streamed[0]!, streamed[1]!) > 1e-5, `the index changes the streamed output (${differs(streamed[0]!, streamed[1]!)})`);
+      assert.ok(differs(streamed[1]!, streamed[2]!) === 0, 'and only the index does');
+    } finally {
+      await detModel.dispose();
+    }
   } finally {
     await model.dispose();
   }
