@@ -27,7 +27,7 @@ import { performance } from 'node:perf_hooks';
 import { readMono, writeWav } from '../src/audio/io.js';
 import { resample } from '../src/audio/resample.js';
 import type { MonoAudio } from '../src/audio/types.js';
-import { exportRun } from '../src/cli/commands/export.js';
+import { exportRun } from '../src/offline/export.js';
 import { estimateF0 } from '../src/dsp/f0/index.js';
 import { median, scorePair } from '../src/eval/metrics.js';
 import { encodeNpy } from '../src/io/npy.js';

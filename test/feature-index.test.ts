@@ -10,8 +10,8 @@ import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node
 import { join } from 'node:path';
 import { encodeNpy } from '../src/io/npy.js';
 import { pythonExecutable } from '../src/paths.js';
-import { importSovits } from '../src/cli/commands/import-sovits.js';
-import { trainIndex } from '../src/cli/commands/train-index.js';
+import { importSovits } from '../src/voices/sovits/import.js';
+import { trainIndex } from '../src/offline/train-index.js';
 import { makeReference, readBundle } from '../src/voices/sovits/bundle.js';
 import { runPythonModule } from '../src/python.js';
 import { convertAtModelRate } from '../src/voices/sovits/convert.js';

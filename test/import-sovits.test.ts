@@ -14,9 +14,10 @@ import { SovitsModel } from '../src/voices/sovits/model.js';
 import { convertAtModelRate } from '../src/voices/sovits/convert.js';
 import { pythonExecutable } from '../src/paths.js';
 import { createSession } from '../src/onnx/session.js';
-import { importSovits } from '../src/cli/commands/import-sovits.js';
+import { importSovits } from '../src/voices/sovits/import.js';
 import { makeReference } from '../src/voices/sovits/bundle.js';
 import { makeTempDir, repoRoot, runSvc, shared } from './helpers/index.js';
+import { voiceLike } from './helpers/f0-synth.js';
 
 const temp = makeTempDir('svc-import-sovits-');
 const refDir = join(temp.dir, 'tiny');
@@ -38,16 +39,6 @@ function tinyConfig(edit: (config: { model: Record<string, unknown>; [k: string]
   const path = join(temp.dir, name);
   writeFileSync(path, JSON.stringify(config, null, 2));
   return path;
-}
-
-function voiceLike(seconds: number, rate: number): Float32Array {
-  const out = new Float32Array(Math.round(seconds * rate));
-  let phase = 0;
-  for (let i = 0; i < out.length; i++) {
-    phase += (2 * Math.PI * (140 + 40 * Math.sin((2 * Math.PI * i) / rate))) / rate;
-    out[i] = 0.3 * Math.sin(phase) + 0.1 * Math.sin(2 * phase) + 0.05 * Math.sin(3 * phase);
-  }
-  return out;
 }
 
 test('a release/half checkpoint with a so-vits-svc-fork config imports, says what was absent, and converts', async () => {

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { readNpy } from '../src/io/npy.js';
 import { createSession } from '../src/onnx/session.js';
 import { runPythonModule } from '../src/python.js';
-import { importSovits } from '../src/cli/commands/import-sovits.js';
+import { importSovits } from '../src/voices/sovits/import.js';
 import { makeReference, readBundle, resolveSpeakerChoice, type SovitsManifest } from '../src/voices/sovits/bundle.js';
 import { convertAtModelRate } from '../src/voices/sovits/convert.js';
 import { SovitsModel } from '../src/voices/sovits/model.js';
@@ -21,6 +21,7 @@ import { loadBuiltinStageFactory } from '../src/server/server.js';
 import type { ConverterStage } from '../src/voices/stage.js';
 import { makeTempDir, repoRoot } from './helpers/index.js';
 import { snrDb } from './neural-fixtures.js';
+import { voiceLike } from './helpers/f0-synth.js';
 
 const fixture = join(repoRoot, 'test', 'fixtures', 'sovits_mix');
 const temp = makeTempDir('svc-mix-');
@@ -96,17 +97,6 @@ test('a 2-speaker checkpoint imports as the speaker-mix graph; it equals upstrea
     await session.dispose();
   }
 });
-
-/** A voiced test signal with a slow pitch wobble (the model rate). */
-function voiceLike(seconds: number, rate: number): Float32Array {
-  const out = new Float32Array(Math.round(seconds * rate));
-  let phase = 0;
-  for (let i = 0; i < out.length; i++) {
-    phase += (2 * Math.PI * (140 + 40 * Math.sin((2 * Math.PI * i) / rate))) / rate;
-    out[i] = 0.3 * Math.sin(phase) + 0.1 * Math.sin(2 * phase) + 0.05 * Math.sin(3 * phase);
-  }
-  return out;
-}
 
 test('offline: a schedule alice@1.2s; bob@1.8s starts as pure alice and ends as pure bob', async () => {
   const model = await SovitsModel.load(deterministicDir);

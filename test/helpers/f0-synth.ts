@@ -220,3 +220,14 @@ export function speechPhrase(sampleRate: number, seed = 2, baseHz = 120, options
   segs.push({ kind: 'silence', seconds: 0.3 });
   return synthesizeVoice(segs, { sampleRate, seed, attackSeconds: 0.02, releaseSeconds: 0.04, jitter: 0.01, shimmer: 0.08, ...options });
 }
+
+/** A voiced test signal with a slow pitch wobble (140 ± 40 Hz, three harmonics) at `rate`. */
+export function voiceLike(seconds: number, rate: number): Float32Array {
+  const out = new Float32Array(Math.round(seconds * rate));
+  let phase = 0;
+  for (let i = 0; i < out.length; i++) {
+    phase += (2 * Math.PI * (140 + 40 * Math.sin((2 * Math.PI * i) / rate))) / rate;
+    out[i] = 0.3 * Math.sin(phase) + 0.1 * Math.sin(2 * phase) + 0.05 * Math.sin(3 * phase);
+  }
+  return out;
+}

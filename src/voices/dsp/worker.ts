@@ -4,13 +4,12 @@ import { parentPort } from 'node:worker_threads';
 import { errorMessage } from '../../errors.js';
 import type { VoiceParams } from '../stage.js';
 import { DspVoiceStage } from './stage.js';
+import { applyStageControl, type StageControlRequest } from '../worker/stage-control.js';
 
 export type PoolRequest =
   | { op: 'create'; id: number; sampleRate: number; voice: VoiceParams }
   | { op: 'process'; id: number; buffer: ArrayBuffer }
-  | { op: 'voice'; id: number; voice: Partial<VoiceParams> }
-  | { op: 'reset'; id: number }
-  | { op: 'dispose'; id: number };
+  | StageControlRequest;
 
 export type PoolReply = { op: 'out'; id: number; buffer: ArrayBuffer } | { op: 'error'; id: number; message: string } | { op: 'ready'; id: 0 };
 
@@ -30,15 +29,8 @@ port.on('message', (request: PoolRequest) => {
         port.postMessage(reply, [output.buffer as ArrayBuffer]);
         return;
       }
-      case 'voice':
-        stages.get(request.id)?.setVoice(request.voice);
-        return;
-      case 'reset':
-        stages.get(request.id)?.reset();
-        return;
-      case 'dispose':
-        stages.get(request.id)?.dispose();
-        stages.delete(request.id);
+      default:
+        applyStageControl(stages, request);
         return;
     }
   } catch (error) {

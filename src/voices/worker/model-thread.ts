@@ -7,6 +7,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { isSvcError } from '../../errors.js';
 import { ModelResolver, type ModelResolverOptions } from '../registry.js';
 import { DEFAULT_VOICE, type BlockTime, type ConverterStage, type StageFactory, type VoiceControl, type VoiceParams } from '../stage.js';
+import { applyStageControl, type StageControlRequest } from './stage-control.js';
 
 /** What the main thread needs to know of a model's stages before the first block (the same for every session). */
 export interface StageShape {
@@ -34,10 +35,8 @@ export type ModelRequest =
   | { op: 'load'; id: number; dir: string; speaker: string | undefined }
   | { op: 'create'; id: number; load: number; clientSampleRate: number; voice: VoiceParams }
   | { op: 'process'; id: number; buffer: ArrayBuffer; time: BlockTime }
-  | { op: 'voice'; id: number; voice: Partial<VoiceParams> }
   | { op: 'speaker'; id: number; speaker: string | undefined }
-  | { op: 'reset'; id: number }
-  | { op: 'dispose'; id: number };
+  | StageControlRequest;
 
 export type ModelReply =
   | { op: 'loaded'; id: number; shape: StageShape }
@@ -101,9 +100,6 @@ if (port) {
           .catch((error: unknown) => fail(request.id, error));
         return;
       }
-      case 'voice':
-        stages.get(request.id)?.setVoice(request.voice);
-        return;
       case 'speaker':
         // The main thread validated the name against the bundle's speakers; what else fails is logged.
         try {
@@ -112,13 +108,9 @@ if (port) {
           log(`speaker change to ${JSON.stringify(request.speaker)} failed: ${toWireError(error).message}`);
         }
         return;
-      case 'reset':
-        stages.get(request.id)?.reset();
-        return;
-      case 'dispose':
-        stages.get(request.id)?.dispose();
-        stages.delete(request.id);
-        failedStages.delete(request.id);
+      default:
+        if (request.op === 'dispose') failedStages.delete(request.id);
+        applyStageControl(stages, request);
         return;
     }
   });
