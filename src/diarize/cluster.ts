@@ -114,6 +114,37 @@ export function clusterEmbeddings(embeddings: readonly Float32Array[], options: 
 
 const RESTARTS = 8;
 
+/** Most windows the spectral members of a consensus take (their eigen-decomposition is O(n³)). */
+export const SPECTRAL_MAX_WINDOWS = 400;
+
+/**
+ * Consensus of several clusterings of the same windows into `count` speakers: the distance between two
+ * windows is the share of clusterings that separate them, and an average-linkage tree (ml-hclust) cut
+ * into `count` groups gives the labels. Each clustering on its own sometimes splits one voice by what is
+ * said and merges two others; they rarely all make the same mistake (docs/say-diarize.md).
+ */
+export function consensusLabels(runs: readonly Int32Array[], count: number): Int32Array {
+  const n = runs[0]?.length ?? 0;
+  if (n <= 1 || count <= 1) return new Int32Array(n);
+  const distance = Array.from({ length: n }, () => new Array<number>(n).fill(0));
+  for (let i = 0; i < n; i++) {
+    for (let j = i + 1; j < n; j++) {
+      let apart = 0;
+      for (const r of runs) if (r[i] !== r[j]) apart++;
+      distance[i]![j] = distance[j]![i] = apart / runs.length;
+    }
+  }
+  const tree = agnes(distance, { method: 'average', isDistanceMatrix: true });
+  const labels = new Int32Array(n);
+  tree.group(Math.min(count, n)).children.forEach((g, k) => (g.isLeaf ? [g.index] : g.indices()).forEach((i) => (labels[i] = k)));
+  return renumberByFirstAppearance(labels);
+}
+
+/** k speakers by spectral clustering (pruned cosine affinities, keeping `keepShare` of each row). */
+export function spectralLabels(embeddings: readonly Float32Array[], speakers: number, keepShare: number): Int32Array {
+  return spectralCluster(embeddings, { speakers, maxSpeakers: speakers, keepShare }, kMeans).labels;
+}
+
 /** k-means on the sphere with k-means++ restarts; the tightest result wins. */
 export function kMeans(points: readonly Float32Array[], count: number): Int32Array {
   const random = seededRandom(count * 7919 + points.length);
