@@ -96,11 +96,13 @@ export class F0Stream implements F0StreamLike {
         add(await SwiftSource.create({ threads: o.threads, context: o.lowLatency ? SWIFT_LOW_LATENCY : SWIFT_EXACT }), 'pitch');
       }
       if (o.method === 'crepe' || o.method === 'crepe-hybrid') add(await CrepeSource.create(o.fMinHz, o.fMaxHz, { threads: o.threads }), 'pitch');
-      if (o.method === 'rmvpe' || o.method === 'fcpe') {
+      if (o.method === 'rmvpe') {
         add(await ImportedF0Source.create(o.method, { threads: o.threads, context: o.lowLatency ? IMPORTED_LOW_LATENCY : IMPORTED_EXACT }), 'pitch');
       }
       if (o.method === 'dsp') add(new YinSource(o.fMinHz, o.fMaxHz, o.lowLatency ? 2 : DSP_TRACK_LAG_FRAMES), 'pitch');
-      if (o.method === 'hybrid' || o.method === 'crepe-hybrid') add(new YinSource(o.fMinHz, o.fMaxHz), 'dsp');
+      if (o.method === 'hybrid') add(new YinSource(o.fMinHz, o.fMaxHz), 'dsp');
+      // crepe-hybrid checks CREPE's octave against YIN's tracked path (fewer octave slips than raw YIN)
+      if (o.method === 'crepe-hybrid') add(new YinSource(o.fMinHz, o.fMaxHz, o.lowLatency ? 2 : DSP_TRACK_LAG_FRAMES), 'dsp');
     } catch (error) {
       for (const s of states) await s.source.dispose();
       throw error;
@@ -203,7 +205,7 @@ export class F0Stream implements F0StreamLike {
         dspF0Hz: dsp?.f0Hz,
       };
       const decision = decideVoicing(ev, this.fMinHz, this.fMaxHz);
-      const f0Hz = this.method === 'hybrid' ? refinePitch(pitch.f0Hz, dsp?.f0Hz) : pitch.f0Hz;
+      const f0Hz = this.method === 'hybrid' ? refinePitch(pitch.f0Hz, dsp?.f0Hz) : this.method === 'crepe-hybrid' ? raiseSubOctave(pitch.f0Hz, dsp?.f0Hz) : pitch.f0Hz;
       out.push({
         index: i,
         timeSeconds: (i * this.hopSamples) / this.sampleRate,
@@ -239,6 +241,20 @@ export class F0Stream implements F0StreamLike {
 export function refinePitch(modelHz: number, yinHz: number | undefined): number {
   if (!(modelHz > 0) || !(yinHz !== undefined && yinHz > 0)) return modelHz;
   return Math.abs(1200 * Math.log2(yinHz / modelHz)) <= 80 ? yinHz : modelHz;
+}
+
+/**
+ * crepe-hybrid's octave check. CREPE tiny sometimes holds a whole sustained note one octave low
+ * (measured on the synthetic singing of test/f0-accuracy.test.ts: runs of 18-26 frames at −1200
+ * cents while YIN and SwiftF0 were right). YIN's own octave errors go the other way (it can pick a
+ * period multiple, i.e. a sub-octave, never a period fraction on a clear dip), so when CREPE lands
+ * one or two octaves (±100 cents) below YIN, YIN's pitch is taken; every other disagreement keeps
+ * CREPE's. The voicing decision, which needs YIN's dip to be clear, is unchanged.
+ */
+export function raiseSubOctave(modelHz: number, yinHz: number | undefined): number {
+  if (!(modelHz > 0) || !(yinHz !== undefined && yinHz > 0)) return modelHz;
+  const cents = 1200 * Math.log2(yinHz / modelHz);
+  return Math.abs(cents - 1200) <= 100 || Math.abs(cents - 2400) <= 100 ? yinHz : modelHz;
 }
 
 function interpolateFrames(a: NativeFrame, b: NativeFrame, t: number): NativeFrame {
