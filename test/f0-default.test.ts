@@ -1,26 +1,28 @@
-// The default f0 method (crepe-hybrid): CREPE tiny's pitch with an octave check against YIN's tracked
-// path. CREPE tiny can hold a whole sustained note one octave low (runs of 18-26 frames at −1200 cents
+// The default f0 method (crepe-hybrid): CREPE tiny's pitch with an octave vote of YIN's tracked path
+// and SwiftF0. CREPE tiny can hold a whole sustained note one octave low (runs of 18-26 frames at −1200 cents
 // on the synthetic singing sets, measured before the check); the default must make no octave error on
 // sustained notes and stream the same frames as the file path.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createF0Stream, DEFAULT_F0_METHOD, estimateF0, pitchMetrics, type F0Frame } from '../src/dsp/f0/index.js';
-import { raiseSubOctave } from '../src/dsp/f0/stream.js';
+import { octaveVote } from '../src/dsp/f0/stream.js';
 import { referenceTrack, singingPhrase } from './helpers/f0-synth.js';
 
 test('the default is crepe-hybrid', () => {
   assert.is(DEFAULT_F0_METHOD, 'crepe-hybrid');
 });
 
-test('octave check: CREPE one or two octaves below YIN takes YIN; any other disagreement keeps CREPE', () => {
-  assert.is(raiseSubOctave(110, 220), 220);
-  assert.is(raiseSubOctave(110, 223), 223); // 1223 cents: an octave within 100 cents
-  assert.is(raiseSubOctave(55, 220), 220); // two octaves
-  assert.is(raiseSubOctave(220, 110), 220); // YIN below: YIN's period-multiple error, CREPE kept
-  assert.is(raiseSubOctave(200, 300), 200); // a fifth: not an octave error
-  assert.is(raiseSubOctave(200, 205), 200); // agreement: CREPE's finer value kept
-  assert.is(raiseSubOctave(200, 0), 200); // no YIN estimate
-  assert.is(raiseSubOctave(0, 200), 0);
+test('octave vote: YIN replaces CREPE one or two octaves away only when SwiftF0 sides with YIN', () => {
+  assert.is(octaveVote(110, 220, 221), 220); // CREPE an octave low, YIN and SwiftF0 agree
+  assert.is(octaveVote(110, 223, 219), 223); // 1223 cents: an octave within 100 cents
+  assert.is(octaveVote(55, 220, 220), 220); // two octaves
+  assert.is(octaveVote(82, 164, 81), 82); // YIN's octave jump in creak: SwiftF0 sides with CREPE
+  assert.is(octaveVote(220, 110, 111), 110); // CREPE an octave high, outvoted
+  assert.is(octaveVote(200, 300, 300), 200); // a fifth: not an octave error
+  assert.is(octaveVote(200, 205, 205), 200); // agreement: CREPE's finer value kept
+  assert.is(octaveVote(200, 0, 400), 200); // no YIN estimate
+  assert.is(octaveVote(110, 220, 0), 110); // no SwiftF0 estimate: no vote
+  assert.is(octaveVote(0, 200, 200), 0);
 });
 
 const singing = [
