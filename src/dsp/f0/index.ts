@@ -1,13 +1,13 @@
 // f0 estimation: `estimateF0` for whole signals, `createF0Stream` for live audio (same frames).
 // Methods:
-//   crepe-hybrid (default) CREPE tiny pitch; where CREPE and YIN's tracked pitch (pYIN-style Viterbi,
+//   crepe-hybrid     CREPE tiny pitch; where CREPE and YIN's tracked pitch (pYIN-style Viterbi,
 //                    40 ms lag) are one or two octaves apart, YIN's is taken if SwiftF0 sides with it
 //                    (CREPE tiny can hold a sustained note an octave low; YIN can jump an octave up in
 //                    creaky voice); voiced when CREPE's peak activation
 //                    ≥ 0.5 and YIN aperiodicity < 0.2 and the level gates pass. Meets RPA ≥ 97.5 % with
 //                    VFA ≤ 5 % on singing and speech re-synthesised from real recordings (bench f0truth:
 //                    99.8 / 3.4 and 97.8 / 2.8) and has no octave errors on the synthetic singing sets
-//   hybrid           SwiftF0 pitch, refined to YIN's where they agree within 80 cents; voiced when
+//   hybrid (default) SwiftF0 pitch, refined to YIN's where they agree within 80 cents; voiced when
 //                    SwiftF0 confidence ≥ 0.9 and YIN aperiodicity < 0.2 and the level gates pass
 //   swift            SwiftF0 pitch and its own confidence (threshold 0.9)
 //   crepe            CREPE tiny (ONNX), local weighted-average decoding, peak activation ≥ 0.5
