@@ -15,7 +15,7 @@ import torch
 from .events import SvcPyError, progress, run_main
 
 OPSET = 17
-KINDS = ("rmvpe", "fcpe")
+KINDS = ("rmvpe", "fcpe")  # fcpe: recognised, refused with MODEL_UNSUPPORTED until it is rebuilt
 
 
 def _fail(message, hint=None):
@@ -70,12 +70,8 @@ def build_rmvpe(data):
 
 def published_layout(kind):
     """[name, shape] of every parameter/buffer of the network as its project publishes it."""
-    if kind == "rmvpe":
-        from .pitch.rmvpe import Rmvpe
-        net = Rmvpe()  # RVC: E2E(4, 1, (2, 2))
-    else:
-        from .pitch.fcpe import published_fcpe
-        net = published_fcpe()
+    from .pitch.rmvpe import Rmvpe
+    net = Rmvpe()  # RVC: E2E(4, 1, (2, 2))
     return [[k, list(v.shape)] for k, v in net.state_dict().items()]
 
 
@@ -101,11 +97,10 @@ def main():
               "pass rmvpe.pt as RVC publishes it or fcpe.pt from torchfcpe")
     if args.kind and args.kind != kind:
         _fail(f"--kind {args.kind} was given but {os.path.basename(args.model)} is an {kind.upper()} checkpoint", f"use --kind {kind} or leave --kind out")
-    if kind == "rmvpe":
-        graph, example, info = build_rmvpe(data)
-    else:
-        from .pitch.fcpe import build_fcpe
-        graph, example, info = build_fcpe(data)
+    if kind == "fcpe":
+        raise SvcPyError("MODEL_UNSUPPORTED", f"{os.path.basename(args.model)} is an FCPE checkpoint (torchfcpe: model + config_dict); svc cannot convert FCPE yet",
+                         "use --f0 rmvpe with RVC's rmvpe.pt, or a shipped method (crepe-hybrid, hybrid, crepe, swift, dsp)")
+    graph, example, info = build_rmvpe(data)
     if args.out is None:
         args.out = os.path.join(args.out_dir, f"{kind}.onnx")
     progress(f"{kind}: {sum(p.numel() for p in graph.parameters())} parameters, {json.dumps(info['config'])}")

@@ -12,7 +12,7 @@ import { mixToMono, readAudio, writeWav, type WavFormat } from '../../audio/io.j
 import { resample } from '../../audio/resample.js';
 import { SUPPORTED_SAMPLE_RATES } from '../../audio/types.js';
 import { convertWithDspVoice } from '../../voices/dsp/index.js';
-import { F0_CHOICES, type F0Choice } from '../../dsp/f0/index.js';
+import { DEFAULT_F0_METHOD, F0_CHOICES, type F0Choice } from '../../dsp/f0/index.js';
 import { loadModel, loadRvcModel, modelDisplayName, resolveModelDir } from '../../voices/registry.js';
 import { isRvcBundleDir } from '../../voices/rvc/bundle.js';
 import { convertRvcMono } from '../../voices/rvc/convert.js';
@@ -79,7 +79,7 @@ function planModelEngine(options: ConvertCliOptions, pitchSemitones: number, for
   if (formantRatio !== 1) {
     throw new SvcError('INVALID_ARGUMENT', `--formant applies to the built-in DSP voice only; a model speaks with its speaker's own timbre (got --formant ${formantRatio} with --model)`, { hint: 'drop --formant, or drop --model to use the DSP voice' });
   }
-  const f0Method: F0Choice = oneOf('--f0', options.f0 ?? 'hybrid', F0_CHOICES);
+  const f0Method: F0Choice = oneOf('--f0', options.f0 ?? DEFAULT_F0_METHOD, F0_CHOICES);
   const noiseScale = parseNumberOption('--noise-scale', options.noiseScale ?? String(DEFAULT_NOISE_SCALE), { min: 0, max: 2 });
   const seed = parseNumberOption('--seed', options.seed ?? '0', { min: 0, integer: true });
   const clusterRatio = parseNumberOption('--cluster-ratio', options.clusterRatio ?? '0', { min: 0, max: 1 });
@@ -243,7 +243,7 @@ export function register(program: Command): void {
     .option('--speaker <spec>', 'model speaker: a name (speakers.json) or id (default: the first speaker); a mix "a:0.7,b:0.3" (speaker-mix graphs); or a schedule of mixes "a:1,b:0@0s; a:0,b:1@4s" (keyframes MIX@TIME in s or ms, interpolated linearly per frame, as so-vits-svc\'s use_spk_mix)')
     .option('--auto-pitch', "model only: add the whole-semitone shift that moves the input's median f0 to the speaker's typical f0 (manifest speaker_f0_hz, or --target-f0); --pitch is added on top")
     .option('--target-f0 <hz>', "model only: the target voice's typical f0 for --auto-pitch, in Hz (50..1100), e.g. 120 low / 220 high")
-    .option('--f0 <method>', `model only: f0 estimator, one of ${F0_CHOICES.join(', ')} (default hybrid: SwiftF0 pitch + YIN voicing; dsp = YIN, no model)`)
+    .option('--f0 <method>', `model only: f0 estimator, one of ${F0_CHOICES.join(', ')} (default ${DEFAULT_F0_METHOD}; crepe-hybrid is the most accurate on re-synthesised singing and speech; dsp = YIN, no model; rmvpe after 'svc import-f0')`)
     .option('--cluster-ratio <r>', 'model only: so-vits-svc\'s cluster_infer_ratio, 0..1 (default 0): pull the content toward the speaker\'s kmeans centres or, with a feature index (feature_and_index.pkl; upstream\'s --feature_retrieval), toward its nearest training rows (needs a bundle imported with --cluster, or `svc train-index RUN --bundle`)')
     .option('--noise-scale <x>', `model only: scale of the prior noise, 0..2 (default ${DEFAULT_NOISE_SCALE}, as so-vits-svc); 0 = deterministic`)
     .option('--seed <n>', 'model only: seed of the prior noise (integer; same seed = same output)')

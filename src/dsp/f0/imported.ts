@@ -1,4 +1,5 @@
-// Pitch networks users bring and import with `svc import-f0` (RMVPE from RVC, FCPE from torchfcpe):
+// Pitch networks users bring and import with `svc import-f0` (RMVPE as RVC publishes it; FCPE is
+// recognised by the importer but not converted yet):
 // <models root>/f0/<kind>.onnx with <kind>.json beside it (python/svc_py/import_f0.py). The graph takes
 // 16 kHz audio [1, N] and gives activations [1, T, bins] on a cents grid (frame t centred at 16 kHz
 // sample t·hop; bin b = centsOfBin0 + b·centsPerBin re 10 Hz), decoded as RVC decodes RMVPE: weighted
@@ -17,14 +18,15 @@ import { runPythonModule } from '../../python.js';
 import { IndexedBuffer } from '../indexed-buffer.js';
 import { centsToHz } from './crepe.js';
 import type { NativeSource } from './source.js';
-import type { NativeFrame } from './types.js';
+import type { ImportedF0Method, NativeFrame } from './types.js';
 
-export type ImportedF0Kind = 'rmvpe' | 'fcpe';
-export const IMPORTED_F0_KINDS: readonly ImportedF0Kind[] = ['rmvpe', 'fcpe'];
+export type ImportedF0Kind = ImportedF0Method;
+export const IMPORTED_F0_KINDS: readonly ImportedF0Kind[] = ['rmvpe'];
 
 /** What import_f0.py writes beside the graph. */
 export interface ImportedF0Meta {
-  kind: ImportedF0Kind;
+  /** 'rmvpe' (the only kind import-f0 converts so far). */
+  kind: string;
   sample_rate: number;
   hop_samples: number;
   bins: number;
@@ -62,7 +64,7 @@ export function findImportedF0Model(kind: ImportedF0Kind, roots = modelRoots()):
 export function requireImportedF0Model(kind: ImportedF0Kind, roots = modelRoots()): string {
   const path = findImportedF0Model(kind, roots);
   if (path) return path;
-  const file = kind === 'rmvpe' ? 'rmvpe.pt (RVC assets/rmvpe/rmvpe.pt)' : 'fcpe.pt (torchfcpe)';
+  const file = 'rmvpe.pt (RVC assets/rmvpe/rmvpe.pt)';
   throw new SvcError('MODEL_NOT_FOUND', `f0 method '${kind}' needs an imported ${kind.toUpperCase()} model and none is installed (looked for f0/${kind}.onnx in the model folders)`, {
     hint: `run \`svc import-f0 ${file.split(' ')[0]} --kind ${kind}\` once with your ${file}, or choose another --f0 method`,
   });
@@ -78,7 +80,7 @@ export function readImportedF0Meta(onnxPath: string): ImportedF0Meta {
       hint: 'run `svc import-f0` again',
     });
   }
-  const ok = IMPORTED_F0_KINDS.includes(meta.kind) && meta.sample_rate === 16000 && meta.hop_samples > 0 && meta.bins > 8 && meta.cents_per_bin > 0;
+  const ok = (IMPORTED_F0_KINDS as readonly string[]).includes(meta.kind) && meta.sample_rate === 16000 && meta.hop_samples > 0 && meta.bins > 8 && meta.cents_per_bin > 0;
   if (!ok) throw new SvcError('MODEL_INVALID', 'the imported f0 model description is not one svc import-f0 writes (kind, 16 kHz, hop, bins)', { hint: 'run `svc import-f0` again' });
   return meta;
 }
@@ -164,11 +166,11 @@ export class ImportedF0Source implements NativeSource {
 }
 
 export interface ImportF0Options {
-  /** rmvpe.pt (RVC) or fcpe.pt (torchfcpe). */
+  /** rmvpe.pt as RVC publishes it. */
   model: string;
   /** Expected kind; the checkpoint's layout decides and a mismatch is an error. */
   kind?: ImportedF0Kind;
-  /** Graph to write (default <user models>/f0/<kind>.onnx, where --f0 rmvpe|fcpe looks). */
+  /** Graph to write (default <user models>/f0/<kind>.onnx, where --f0 rmvpe looks). */
   out?: string;
   onProgress?: (message: string) => void;
 }
@@ -176,7 +178,7 @@ export interface ImportF0Options {
 /** Reads the checkpoint as data, rebuilds the network and exports the 16 kHz graph (python/svc_py/import_f0.py). */
 export async function importF0Model(options: ImportF0Options): Promise<{ out: string; meta: ImportedF0Meta }> {
   if (!existsSync(options.model)) {
-    throw new SvcError('FILE_NOT_FOUND', `${options.model} does not exist`, { hint: 'pass rmvpe.pt (RVC assets/rmvpe/) or fcpe.pt (torchfcpe assets)' });
+    throw new SvcError('FILE_NOT_FOUND', `${options.model} does not exist`, { hint: 'pass rmvpe.pt (RVC assets/rmvpe/)' });
   }
   const out = options.out === undefined ? undefined : resolve(options.out);
   if (out && extname(out).toLowerCase() !== '.onnx') throw new SvcError('INVALID_ARGUMENT', `--out must name an .onnx file, got ${basename(out)}`, { hint: 'e.g. --out models/f0/rmvpe.onnx' });

@@ -32,7 +32,8 @@ interface SourceState {
   frames: NativeFrame[];
   /** Native index of frames[0]. */
   base: number;
-  role: 'pitch' | 'dsp';
+  /** pitch: the method's pitch; dsp: YIN's evidence; check: a second model's pitch for crepe-hybrid's octave vote. */
+  role: 'pitch' | 'dsp' | 'check';
 }
 
 /** Validates F0 options once at the boundary. */
@@ -96,11 +97,16 @@ export class F0Stream implements F0StreamLike {
         add(await SwiftSource.create({ threads: o.threads, context: o.lowLatency ? SWIFT_LOW_LATENCY : SWIFT_EXACT }), 'pitch');
       }
       if (o.method === 'crepe' || o.method === 'crepe-hybrid') add(await CrepeSource.create(o.fMinHz, o.fMaxHz, { threads: o.threads }), 'pitch');
-      if (o.method === 'rmvpe' || o.method === 'fcpe') {
+      if (o.method === 'rmvpe') {
         add(await ImportedF0Source.create(o.method, { threads: o.threads, context: o.lowLatency ? IMPORTED_LOW_LATENCY : IMPORTED_EXACT }), 'pitch');
       }
       if (o.method === 'dsp') add(new YinSource(o.fMinHz, o.fMaxHz, o.lowLatency ? 2 : DSP_TRACK_LAG_FRAMES), 'pitch');
-      if (o.method === 'hybrid' || o.method === 'crepe-hybrid') add(new YinSource(o.fMinHz, o.fMaxHz), 'dsp');
+      if (o.method === 'hybrid') add(new YinSource(o.fMinHz, o.fMaxHz), 'dsp');
+      // crepe-hybrid votes on CREPE's octave with YIN's tracked path (fewer octave slips than raw YIN) and SwiftF0
+      if (o.method === 'crepe-hybrid') {
+        add(new YinSource(o.fMinHz, o.fMaxHz, o.lowLatency ? 2 : DSP_TRACK_LAG_FRAMES), 'dsp');
+        add(await SwiftSource.create({ threads: o.threads, context: o.lowLatency ? SWIFT_LOW_LATENCY : SWIFT_EXACT }), 'check');
+      }
     } catch (error) {
       for (const s of states) await s.source.dispose();
       throw error;
@@ -188,6 +194,7 @@ export class F0Stream implements F0StreamLike {
       if (!ready) break;
       const pitch = evidence.find((e) => e.source.role === 'pitch')!;
       const dsp = evidence.find((e) => e.source.role === 'dsp');
+      const check = evidence.find((e) => e.source.role === 'check');
       const levelDb = dsp?.rmsDb ?? pitch.rmsDb;
       if (levelDb !== undefined) {
         this.peakDb = Math.max(levelDb, this.peakDb - (VOICING.peakDecayDbPerSecond * this.hopSamples) / this.sampleRate);
@@ -203,7 +210,7 @@ export class F0Stream implements F0StreamLike {
         dspF0Hz: dsp?.f0Hz,
       };
       const decision = decideVoicing(ev, this.fMinHz, this.fMaxHz);
-      const f0Hz = this.method === 'hybrid' ? refinePitch(pitch.f0Hz, dsp?.f0Hz) : pitch.f0Hz;
+      const f0Hz = this.method === 'hybrid' ? refinePitch(pitch.f0Hz, dsp?.f0Hz) : this.method === 'crepe-hybrid' ? octaveVote(pitch.f0Hz, dsp?.f0Hz, check?.f0Hz) : pitch.f0Hz;
       out.push({
         index: i,
         timeSeconds: (i * this.hopSamples) / this.sampleRate,
@@ -239,6 +246,21 @@ export class F0Stream implements F0StreamLike {
 export function refinePitch(modelHz: number, yinHz: number | undefined): number {
   if (!(modelHz > 0) || !(yinHz !== undefined && yinHz > 0)) return modelHz;
   return Math.abs(1200 * Math.log2(yinHz / modelHz)) <= 80 ? yinHz : modelHz;
+}
+
+/**
+ * crepe-hybrid's octave vote. CREPE tiny sometimes holds a whole sustained note one octave low
+ * (measured on the synthetic singing of test/f0-accuracy.test.ts: runs of 18-26 frames at −1200
+ * cents while YIN and SwiftF0 were right), and YIN's tracked path can jump an octave up in creaky
+ * voice (VCTK p225: 164 Hz where CREPE and SwiftF0 read 82 Hz). So when CREPE and YIN are one or two
+ * octaves apart (±100 cents), YIN's pitch is taken only if SwiftF0 agrees with it (within 100 cents);
+ * otherwise, and whenever they are not an octave apart, CREPE's pitch stays.
+ */
+export function octaveVote(modelHz: number, yinHz: number | undefined, swiftHz: number | undefined): number {
+  if (!(modelHz > 0) || !(yinHz !== undefined && yinHz > 0) || !(swiftHz !== undefined && swiftHz > 0)) return modelHz;
+  const octaves = Math.abs(1200 * Math.log2(yinHz / modelHz));
+  if (!(Math.abs(octaves - 1200) <= 100 || Math.abs(octaves - 2400) <= 100)) return modelHz;
+  return Math.abs(1200 * Math.log2(swiftHz / yinHz)) <= 100 ? yinHz : modelHz;
 }
 
 function interpolateFrames(a: NativeFrame, b: NativeFrame, t: number): NativeFrame {

@@ -4,12 +4,21 @@
 
 export type F0Method = 'swift' | 'crepe' | 'dsp' | 'hybrid' | 'crepe-hybrid';
 export const F0_METHODS: readonly F0Method[] = ['hybrid', 'swift', 'crepe', 'dsp', 'crepe-hybrid'];
-/** Methods that run a pitch network the user imported with `svc import-f0` (src/dsp/f0/imported.ts). */
-export type ImportedF0Method = 'rmvpe' | 'fcpe';
+/**
+ * Methods that run a pitch network the user imported with `svc import-f0` (src/dsp/f0/imported.ts).
+ * FCPE checkpoints are recognised but not converted yet (import-f0 says so), so only rmvpe is offered.
+ */
+export type ImportedF0Method = 'rmvpe';
 /** Any method an f0 option takes: the shipped ones (F0_METHODS) and the imported ones. */
 export type F0Choice = F0Method | ImportedF0Method;
-export const F0_CHOICES: readonly F0Choice[] = [...F0_METHODS, 'rmvpe', 'fcpe'];
-/** The default method (not the most accurate on real singing: see the f0 command help and README for the figures). */
+export const F0_CHOICES: readonly F0Choice[] = [...F0_METHODS, 'rmvpe'];
+/**
+ * The default method. crepe-hybrid is the one that meets RPA ≥ 97.5 % with VFA ≤ 5 % on both re-synthesised
+ * singing and speech (bench f0truth) with no octave errors on the synthetic singing sets, but as the default it
+ * moves test/offline-e2e.test.ts (a trained tiny model converting VCTK p225, scored by hybrid) from f0
+ * correlation 0.989 to 0.85: on p225's creaky frames CREPE and YIN read 2x what SwiftF0 reads, so the
+ * conversion and the hybrid scorer disagree an octave there. Left to the lead; `--f0 crepe-hybrid` selects it.
+ */
 export const DEFAULT_F0_METHOD: F0Method = 'hybrid';
 
 export interface F0Track {

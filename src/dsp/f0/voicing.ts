@@ -19,7 +19,7 @@ export interface FrameEvidence {
 export const VOICING = {
   swiftConfidence: 0.9,
   crepeConfidence: 0.5,
-  /** RVC's RMVPE threshold (peak activation > 0.03), also used for FCPE (torchfcpe's default 0.006 is for its own decoder; see imported.ts). */
+  /** RVC's RMVPE threshold: voiced where the peak activation exceeds 0.03. */
   importedConfidence: 0.03,
   dspAperiodicity: 0.2,
   dspMinRmsDb: -60,
@@ -40,7 +40,6 @@ export function decideVoicing(e: FrameEvidence, fMinHz: number, fMaxHz: number):
     case 'crepe':
       return { voiced: inRange && e.confidence >= VOICING.crepeConfidence, confidence: e.confidence };
     case 'rmvpe':
-    case 'fcpe':
       return { voiced: inRange && e.confidence > VOICING.importedConfidence, confidence: e.confidence };
     case 'dsp': {
       // the tracker's HMM keeps weakly periodic tails voiced; YIN's own dip must also be clear

@@ -6,7 +6,7 @@
 import { generateInSlices } from '../../engine/slices.js';
 import { SvcError } from '../../errors.js';
 import { resample } from '../../audio/resample.js';
-import { estimateF0, type F0Choice } from '../../dsp/f0/index.js';
+import { DEFAULT_F0_METHOD, estimateF0, type F0Choice } from '../../dsp/f0/index.js';
 import { DEFAULT_INDEX_RATE, DEFAULT_PROTECT, DEFAULT_RMS_MIX_RATE, applyProtect, mixRms, rowsToFrames } from './features.js';
 import type { RvcModel } from './model.js';
 import { VOICE_LIMITS } from '../stage.js';
@@ -17,7 +17,7 @@ export const RVC_INPUT_HOP = 160;
 const ENCODER_HOP = 320;
 const ENCODER_WINDOW = 400;
 /** f0 method when none is chosen (svc's default; RVC's own default is rmvpe, see `svc import-f0`). */
-export const DEFAULT_RVC_F0_METHOD: F0Choice = 'hybrid';
+export const DEFAULT_RVC_F0_METHOD: F0Choice = DEFAULT_F0_METHOD;
 
 export interface RvcVoiceOptions {
   speaker?: string | number;
