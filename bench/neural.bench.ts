@@ -6,7 +6,7 @@
 // ~500 MB);
 // --quick runs the tiny bundle only (and standard if it is already built).
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, linkSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readMono } from '../src/audio/io.js';
@@ -87,7 +87,15 @@ async function deterministicTwin(dir: string): Promise<string> {
   mkdirSync(twin, { recursive: true });
   const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as { generator: { file: string }; encoder: { file: string } | null; int8?: { generator: string; encoder: string | null } | null };
   for (const file of ['config.json', 'speakers.json']) copyFileSync(join(dir, file), join(twin, file));
-  for (const file of [manifest.encoder?.file, manifest.int8?.encoder]) if (file && !existsSync(join(twin, file))) symlinkSync(join(dir, file), join(twin, file));
+  // Hard links (a copy across file systems): a bundle's files must stay inside it, and a symlink's target is outside.
+  for (const file of [manifest.encoder?.file, manifest.int8?.encoder]) {
+    if (!file || existsSync(join(twin, file))) continue;
+    try {
+      linkSync(join(dir, file), join(twin, file));
+    } catch {
+      copyFileSync(join(dir, file), join(twin, file));
+    }
+  }
   for (const file of [manifest.generator.file, manifest.int8?.generator]) {
     if (file) await runPythonModule('quantize', ['--in', join(dir, file), '--out', join(twin, file), '--no-matmul', '--deterministic-source']);
   }
