@@ -6,9 +6,10 @@ from . import safe_pickle
 from .events import SvcPyError
 
 
-def read_torch_file(path, what, hint, objects_as_data=False):
+def read_torch_file(path, what, hint, objects_as_data=False, noun="file"):
     """The file's pickled content, read as data only (safe_pickle: objects of unknown classes are never
-    built). `what` names the file in messages ("checkpoint", "RVC model"); `hint` says what to pass."""
+    built). `what` names the file in messages ("checkpoint", "RVC model"), `noun` what it failed to be
+    ("is not a PyTorch <noun> that can be read as data"); `hint` says what to pass."""
     if not os.path.isfile(path):
         raise SvcPyError("FILE_NOT_FOUND", f"{what} not found: {path}", hint)
     if os.path.getsize(path) == 0:
@@ -17,7 +18,7 @@ def read_torch_file(path, what, hint, objects_as_data=False):
         return safe_pickle.load_torch_file(path, objects_as_data=objects_as_data)
     except Exception as error:  # not a zip/pickle file, or pickled code objects
         first = str(error).splitlines()[0][:160] if str(error) else type(error).__name__
-        raise SvcPyError("MODEL_INVALID", f"{path} is not a PyTorch file that can be read as data ({first})", hint)
+        raise SvcPyError("MODEL_INVALID", f"{path} is not a PyTorch {noun} that can be read as data ({first})", hint)
 
 
 def shape_of(tensor):

@@ -46,7 +46,7 @@ def load_checkpoint_file(path, info=None):
     (safe_pickle; objects of unknown classes are never built). `info`, if given, receives
     `dtypes` (the weights' dtypes as stored, e.g. float16 for a _half release)."""
     data = read_torch_file(path, "checkpoint", "pass a so-vits-svc generator checkpoint G_<step>.pth from its logs/44k folder (a PyTorch file holding {'model': state_dict, ...})",
-                           objects_as_data=True)
+                           objects_as_data=True, noun="checkpoint")
     identify_other_checkpoint(path, data)
     if isinstance(data, dict) and isinstance(data.get("model"), dict):
         state = data["model"]
