@@ -49,18 +49,21 @@ export function normalizeFrameInPlace(frame: Float32Array): void {
   for (let i = 0; i < frame.length; i++) frame[i] = frame[i]! / std;
 }
 
-/** Local weighted average of the cents of the ±4 bins around `peak` (CREPE's decoding). */
-function centsAroundPeak(activation: Float32Array, offset: number, peak: number): number {
+/**
+ * Local weighted average of the cents of the ±4 bins around `peak`: CREPE's decoding, and RVC's for RMVPE
+ * (imported.ts), each with its own bin count and cents grid.
+ */
+export function centsAroundPeak(activation: Float32Array, offset: number, peak: number, bins = CREPE_BINS, binToCents: (bin: number) => number = crepeBinToCents): number {
   const lo = Math.max(0, peak - 4);
-  const hi = Math.min(CREPE_BINS - 1, peak + 4);
+  const hi = Math.min(bins - 1, peak + 4);
   let weight = 0;
   let sum = 0;
   for (let b = lo; b <= hi; b++) {
     const a = activation[offset + b]!;
     weight += a;
-    sum += a * crepeBinToCents(b);
+    sum += a * binToCents(b);
   }
-  return weight > 0 ? sum / weight : crepeBinToCents(peak);
+  return weight > 0 ? sum / weight : binToCents(peak);
 }
 
 /** Decodes one frame of activations: local weighted average around the peak within the bin range. */

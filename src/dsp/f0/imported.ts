@@ -16,7 +16,7 @@ import { createSession, type OnnxModel } from '../../onnx/session.js';
 import { modelRoots, userModelsDir } from '../../paths.js';
 import { runPythonModule } from '../../python.js';
 import { IndexedBuffer } from '../indexed-buffer.js';
-import { centsToHz } from './crepe.js';
+import { centsAroundPeak, centsToHz } from './crepe.js';
 import type { NativeSource } from './source.js';
 import type { ImportedF0Method, NativeFrame } from './types.js';
 
@@ -92,14 +92,7 @@ export function readImportedF0Meta(onnxPath: string): ImportedF0Meta {
 export function decodeActivation(activation: Float32Array, offset: number, meta: Pick<ImportedF0Meta, 'bins' | 'cents_of_bin_0' | 'cents_per_bin'>): { f0Hz: number; confidence: number } {
   let peak = 0;
   for (let b = 1; b < meta.bins; b++) if (activation[offset + b]! > activation[offset + peak]!) peak = b;
-  let weight = 0;
-  let sum = 0;
-  for (let b = Math.max(0, peak - 4); b <= Math.min(meta.bins - 1, peak + 4); b++) {
-    const a = activation[offset + b]!;
-    weight += a;
-    sum += a * (meta.cents_of_bin_0 + meta.cents_per_bin * b);
-  }
-  const cents = weight > 0 ? sum / weight : meta.cents_of_bin_0 + meta.cents_per_bin * peak;
+  const cents = centsAroundPeak(activation, offset, peak, meta.bins, (bin) => meta.cents_of_bin_0 + meta.cents_per_bin * bin);
   return { f0Hz: centsToHz(cents), confidence: activation[offset + peak]! };
 }
 
