@@ -8,11 +8,13 @@
 // how to import one when there is none.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createF0Stream, estimateF0 } from '../src/dsp/f0/index.js';
 import { decodeActivation, importF0Model, ImportedF0Source, IMPORTED_EXACT, IMPORTED_LOW_LATENCY, readImportedF0Meta } from '../src/dsp/f0/imported.js';
 import { readNpy } from '../src/io/npy.js';
+import { pythonExecutable } from '../src/paths.js';
 import { runPythonModule } from '../src/python.js';
 import { SovitsModel } from '../src/voices/sovits/model.js';
 import { createNeuralStageFactory } from '../src/voices/sovits/stage.js';
@@ -141,11 +143,35 @@ test('--f0 fcpe in svc f0 and svc convert uses the imported model; without one t
   }
 });
 
-test('import-f0 refuses an FCPE file under --kind rmvpe without writing a graph', async () => {
+test("torch >= 2.1's weight-norm names import; a checkpoint missing a tensor or under --kind rmvpe is refused without a graph", async () => {
+  // What torchfcpe saves under torch >= 2.1 (torch.nn.utils.parametrizations.weight_norm): the same two tensors
+  // as parametrizations.weight.original0/1, and a copy with one tensor removed (written from our own fixture).
+  const renamed = join(temp.dir, 'parametrized.pt');
+  const broken = join(temp.dir, 'broken.pt');
+  execFileSync(pythonExecutable, ['-c', [
+    'import sys, torch',
+    'd = torch.load(sys.argv[1])',
+    "names = {'output_proj.weight_g': 'output_proj.parametrizations.weight.original0', 'output_proj.weight_v': 'output_proj.parametrizations.weight.original1'}",
+    "d['model'] = {names.get(k, k): v for k, v in d['model'].items()}",
+    'torch.save(d, sys.argv[2])',
+    "del d['model']['norm.weight']",
+    'torch.save(d, sys.argv[3])',
+  ].join('\n'), join(fixtures, 'torchfcpe', 'fcpe.pt'), renamed, broken]);
+  const imported = await importF0Model({ model: renamed, out: join(temp.dir, 'parametrized', 'fcpe.onnx') });
+  const source = await ImportedF0Source.create('fcpe', { modelPath: imported.out });
+  try {
+    const { worst } = await activationsAgainst(source, audio, await expected('torchfcpe', 'expected_activation'));
+    assert.ok(worst < 1e-3, `max activation error ${worst}`);
+  } finally {
+    await source.dispose();
+  }
+  const missing = await runSvc(['import-f0', broken, '--out', join(temp.dir, 'bad', 'y.onnx')]);
+  assert.is(missing.code === 0, false);
+  assert.match(missing.stderr, /does not match the fcpe network: missing \(1\): norm\.weight/);
   const wrongKind = await runSvc(['import-f0', join(fixtures, 'legacy', 'fcpe.pt'), '--kind', 'rmvpe', '--out', join(temp.dir, 'bad', 'x.onnx')]);
   assert.is(wrongKind.code === 0, false);
   assert.match(wrongKind.stderr, /--kind rmvpe was given but fcpe\.pt is an FCPE checkpoint/);
-  assert.is(existsSync(join(temp.dir, 'bad', 'x.onnx')), false);
+  assert.is(existsSync(join(temp.dir, 'bad', 'x.onnx')) || existsSync(join(temp.dir, 'bad', 'y.onnx')), false);
 });
 
 test.run();
