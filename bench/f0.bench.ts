@@ -5,7 +5,7 @@ import { readMono } from '../src/audio/io.js';
 import { createF0Stream, estimateF0, F0_METHODS } from '../src/dsp/f0/index.js';
 import { volumeRms } from '../src/dsp/volume.js';
 import type { BenchContext, BenchRow } from './lib.js';
-import { realTimeFactor } from './lib.js';
+import { realTimeFactor, timeStreamChunks } from './lib.js';
 
 export async function run(ctx: BenchContext): Promise<BenchRow[]> {
   const rows: BenchRow[] = [];
@@ -24,21 +24,7 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
       rows.push({ group: 'f0', name: `${method} file (incl. model load)`, value: realTimeFactor(t.medianMs, seconds), unit: 'x', note: `${note}; median ${t.medianMs.toFixed(0)} ms` });
     }
     const stream = await createF0Stream(audio.sampleRate, { method, hopSamples: hop, lowLatency });
-    const chunk = Math.round(audio.sampleRate * 0.02);
-    const perChunk: number[] = [];
-    try {
-      for (let pos = 0; pos + chunk <= samples.length; pos += chunk) {
-        const t0 = performance.now();
-        await stream.process(samples.subarray(pos, pos + chunk));
-        perChunk.push(performance.now() - t0);
-      }
-      await stream.flush();
-    } finally {
-      await stream.dispose();
-    }
-    const total = perChunk.reduce((a, b) => a + b, 0);
-    const sorted = [...perChunk].sort((a, b) => a - b);
-    const p90 = sorted[Math.floor(0.9 * (sorted.length - 1))] ?? 0;
+    const { totalMs: total, p90Ms: p90 } = await timeStreamChunks(stream, samples, audio.sampleRate);
     rows.push({
       group: 'f0',
       name: `${method}${lowLatency ? ' lowLatency' : ''} streaming, 20 ms chunks`,

@@ -101,6 +101,27 @@ export function realTimeFactor(processingMs: number, audioSeconds: number): numb
   return processingMs / (audioSeconds * 1000);
 }
 
+/**
+ * Feeds `samples` to a stream in chunks of `chunkMs` (as a live input delivers them), timing each process()
+ * call, then flushes and disposes it: total and 90th-percentile milliseconds per chunk.
+ */
+export async function timeStreamChunks(stream: { process(chunk: Float32Array): Promise<unknown>; flush(): Promise<unknown>; dispose(): Promise<void> }, samples: Float32Array, sampleRate: number, chunkMs = 20): Promise<{ totalMs: number; p90Ms: number }> {
+  const chunk = Math.round((sampleRate * chunkMs) / 1000);
+  const perChunk: number[] = [];
+  try {
+    for (let pos = 0; pos + chunk <= samples.length; pos += chunk) {
+      const t0 = performance.now();
+      await stream.process(samples.subarray(pos, pos + chunk));
+      perChunk.push(performance.now() - t0);
+    }
+    await stream.flush();
+  } finally {
+    await stream.dispose();
+  }
+  const sorted = [...perChunk].sort((a, b) => a - b);
+  return { totalMs: perChunk.reduce((a, b) => a + b, 0), p90Ms: sorted[Math.floor(0.9 * (sorted.length - 1))] ?? 0 };
+}
+
 export interface MachineInfo {
   cpuModel: string;
   cores: number;

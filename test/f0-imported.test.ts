@@ -8,13 +8,11 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeWav } from '../src/audio/io.js';
-import { createF0Stream, estimateF0, type F0Frame } from '../src/dsp/f0/index.js';
+import { createF0Stream, estimateF0 } from '../src/dsp/f0/index.js';
 import { decodeActivation, ImportedF0Source, IMPORTED_LOW_LATENCY, readImportedF0Meta } from '../src/dsp/f0/imported.js';
 import { readNpy } from '../src/io/npy.js';
-import { makeReference } from '../src/voices/sovits/bundle.js';
-import { readMono } from '../src/audio/io.js';
 import { runPythonModule } from '../src/python.js';
+import { activationsAgainst, checkImportedF0Plumbing, streamInRandomChunks } from './helpers/imported-f0.js';
 import { makeTempDir, repoRoot, runSvc } from './helpers/index.js';
 
 const fixture = join(repoRoot, 'test', 'fixtures', 'f0models', 'rmvpe');
@@ -51,11 +49,7 @@ test('svc import-f0 writes the graph where --f0 rmvpe looks; it matches RVC\'s R
   assert.equal([meta.kind, meta.hop_samples, meta.bins, meta.threshold], ['rmvpe', 160, 360, 0.03]);
   const source = await ImportedF0Source.create('rmvpe', { modelPath: onnxPath });
   try {
-    const act = await source.activations(audio);
-    assert.is(act.frames, Math.floor(audio.length / 160) + 1);
-    assert.is(act.data.length, expectedActivation.length);
-    let worst = 0;
-    for (let i = 0; i < act.data.length; i++) worst = Math.max(worst, Math.abs(act.data[i]! - expectedActivation[i]!));
+    const { act, worst } = await activationsAgainst(source, audio, expectedActivation);
     // measured 4.5e-5 (float32 STFT as a convolution vs torch.stft)
     assert.ok(worst < 1e-3, `max activation error ${worst}`);
     // RVC's decoding (weighted average of the 9 bins around the argmax, 0 Hz at peak <= 0.03)
@@ -84,16 +78,7 @@ test('--f0 rmvpe streams: chunks of any size give the same frames as the file pa
   // live: random chunks through the low-latency window (40 ms look-ahead, 240 ms context)
   for (const lowLatency of [false, true]) {
     const stream = await createF0Stream(16000, { method: 'rmvpe', hopSamples: hop, lowLatency });
-    const frames: F0Frame[] = [];
-    let seed = 7;
-    for (let at = 0; at < audio.length; ) {
-      seed = (seed * 1103515245 + 12345) % 2147483648;
-      const n = 1 + (seed % 900);
-      frames.push(...(await stream.process(audio.subarray(at, at + n))));
-      at += n;
-    }
-    frames.push(...(await stream.flush()));
-    await stream.dispose();
+    const frames = await streamInRandomChunks(stream, audio, 7);
     assert.equal(frames.map((f) => f.index), Array.from(file.f0Hz, (_, i) => i));
     // the fixed delay after a frame's centre: 16 (4) frames of look-ahead, half the 1024-sample
     // window, a batch of 4 frames less one, and the output hop's interpolation (one frame)
@@ -106,30 +91,7 @@ test('--f0 rmvpe streams: chunks of any size give the same frames as the file pa
 });
 
 test('--f0 rmvpe in svc f0 and svc convert uses the imported model; without one the error names svc import-f0', async () => {
-  const tone = join(temp.dir, 'tone.wav');
-  const rate = 24000;
-  const samples = new Float32Array(rate);
-  for (let i = 0; i < samples.length; i++) samples[i] = 0.3 * Math.sin((2 * Math.PI * 220 * i) / rate);
-  await writeWav(tone, { samples, sampleRate: rate }, { format: 'float32' });
-  const f0 = await runSvc(['f0', tone, '--method', 'rmvpe', '--format', 'json'], { env });
-  assert.is(f0.code, 0, f0.stderr);
-  const json = JSON.parse(f0.stdout) as { method: string; raw_f0_hz: number[] };
-  const direct = await estimateF0(samples, rate, { method: 'rmvpe', hopSamples: 240 });
-  assert.is(json.method, 'rmvpe');
-  assert.equal(json.raw_f0_hz, Array.from(direct.rawF0Hz, (x) => Number(x.toFixed(3))));
-  const bundle = join(temp.dir, 'tiny');
-  await makeReference('tiny', bundle, { seed: 3 });
-  const out = join(temp.dir, 'converted.wav');
-  const converted = await runSvc(['convert', tone, out, '--model', bundle, '--f0', 'rmvpe'], { env });
-  assert.is(converted.code, 0, converted.stderr);
-  const written = await readMono(out);
-  assert.is(Math.abs(written.samples.length / written.sampleRate - 1) < 0.01, true);
-  for (const args of [['f0', tone, '--method', 'rmvpe'], ['convert', tone, join(temp.dir, 'x.wav'), '--model', bundle, '--f0', 'rmvpe']]) {
-    const missing = await runSvc(args, { env: emptyEnv });
-    assert.is(missing.code === 0, false);
-    assert.match(missing.stderr, /f0 method 'rmvpe' needs an imported RMVPE model.*svc import-f0 rmvpe\.pt --kind rmvpe/s);
-    assert.not.match(missing.stderr, new RegExp(temp.dir));
-  }
+  await checkImportedF0Plumbing('rmvpe', temp.dir, env, emptyEnv);
 });
 
 test('import-f0 refuses a file that is not RMVPE, and a wrong --kind, without writing a graph', async () => {

@@ -2,7 +2,8 @@
 tracker checkpoint as data (RVC's rmvpe.pt, torchfcpe's fcpe.pt), loads it strictly into svc's
 rebuild of the network (svc_py.pitch) and exports a graph that takes 16 kHz audio:
 
-  audio f32 [1, N] -> activation f32 [1, T, bins]   (rmvpe: T = N // 160 + 1, 360 bins)
+  audio f32 [1, N] -> activation f32 [1, T, bins]   (T = N // 160 + 1, 360 bins; rmvpe: frame t centred
+                                                     at sample 160 t, fcpe: at 160 t + 80)
 
 A FILE.json beside the graph records the kind, the network's shape and where it came from."""
 import argparse
@@ -15,7 +16,7 @@ import torch
 from .events import SvcPyError, progress, run_main
 
 OPSET = 17
-KINDS = ("rmvpe", "fcpe")  # fcpe: recognised, refused with MODEL_UNSUPPORTED until it is rebuilt
+KINDS = ("rmvpe", "fcpe")
 
 
 def _fail(message, hint=None):
@@ -38,7 +39,8 @@ def load_checkpoint(path):
 def detect_kind(data):
     if isinstance(data, dict) and any(str(k).startswith("unet.encoder.") for k in data):
         return "rmvpe"
-    if isinstance(data, dict) and isinstance(data.get("model"), dict) and "config_dict" in data:
+    # torchfcpe (`config_dict`) and DDSP-SVC / so-vits-svc (`config`) FCPE: weights with a cents table
+    if isinstance(data, dict) and isinstance(data.get("model"), dict) and ("config_dict" in data or "config" in data) and "cent_table" in data["model"]:
         return "fcpe"
     return None
 
@@ -68,10 +70,48 @@ def build_rmvpe(data):
     return graph, example, info
 
 
-def published_layout(kind):
-    """[name, shape] of every parameter/buffer of the network as its project publishes it."""
-    from .pitch.rmvpe import Rmvpe
-    net = Rmvpe()  # RVC: E2E(4, 1, (2, 2))
+def _fcpe_config(data):
+    from .pitch.fcpe import config_from_checkpoint
+    try:
+        return config_from_checkpoint(data)
+    except (ValueError, TypeError, KeyError) as error:
+        _fail(f"the FCPE checkpoint's configuration is not one svc can rebuild: {error}", "pass fcpe.pt as torchfcpe or DDSP-SVC publish it, unmodified")
+
+
+def build_fcpe(data):
+    from .pitch.fcpe import Fcpe, FcpeOnnx, canonical_state
+    config = _fcpe_config(data)
+    state = {k: v.float() for k, v in canonical_state(data["model"], config["layout"]).items() if torch.is_tensor(v)}
+    net = Fcpe(config["layout"], n_mels=config["mel"]["n_mels"], **config["model"])
+    check_state(state, net.state_dict(), "fcpe")
+    net.load_state_dict(state, strict=True)
+    graph = FcpeOnnx(net.eval(), config["mel"]).eval()
+    table = state["cent_table"].double()
+    bins = int(table.shape[0])
+    step = float(table[-1] - table[0]) / (bins - 1)
+    if float((table - (table[0] + step * torch.arange(bins, dtype=torch.float64))).abs().max()) > 0.05:
+        _fail("the FCPE cent_table is not a linear grid", "pass fcpe.pt as torchfcpe or DDSP-SVC publish it, unmodified")
+    example = torch.sin(torch.arange(16000) * (2 * 3.141592653589793 * 220 / 16000)).unsqueeze(0) * 0.3
+    info = {"hop_samples": config["mel"]["hop"], "bins": bins, "n_fft": config["mel"]["n_fft"], "threshold": config["threshold"],
+            "first_frame_centre": graph.first_frame_centre, "cents_of_bin_0": float(table[0]), "cents_per_bin": step,
+            # upstream's local argmax clamps the 9 indices around the peak into the grid (edge bins count twice or more)
+            "decoder": "local_argmax_clamped",
+            # torchfcpe's infer() zeroes f0 below the model's f0_min; the DDSP-SVC FCPE does not
+            "unvoiced_below_hz": config["f0_min"] if config["layout"] == "torchfcpe" else 0,
+            "layout": config["layout"], "config": {**config["model"], "mel": config["mel"]}}
+    return graph, example, info
+
+
+def published_layout(kind, data=None):
+    """[name, shape] of every parameter/buffer of the network as its project publishes it (fcpe: as the
+    checkpoint's own config describes it)."""
+    if kind == "fcpe":
+        from .pitch.fcpe import Fcpe
+        config = _fcpe_config(data)
+        net = Fcpe(config["layout"], n_mels=config["mel"]["n_mels"], **config["model"])
+    else:
+        from .pitch.rmvpe import Rmvpe
+        net = Rmvpe()  # RVC: E2E(4, 1, (2, 2))
     return [[k, list(v.shape)] for k, v in net.state_dict().items()]
 
 
@@ -85,7 +125,9 @@ def main():
     parser.add_argument("--kind", choices=KINDS)
     args = parser.parse_args()
     if args.layout:
-        return {"keys": published_layout(args.layout)}
+        if args.layout == "fcpe" and not args.model:
+            parser.error("--layout fcpe needs --model (the layout follows the checkpoint's config)")
+        return {"keys": published_layout(args.layout, load_checkpoint(args.model) if args.model else None)}
     if not args.model or not (args.out or args.out_dir):
         parser.error("--model and one of --out/--out-dir are required")
 
@@ -93,14 +135,11 @@ def main():
     kind = detect_kind(data)
     if kind is None:
         found = ", ".join(sorted(map(str, data.keys()))[:6]) if isinstance(data, dict) else type(data).__name__
-        _fail(f"{os.path.basename(args.model)} is neither RMVPE (unet.* weights) nor FCPE (model + config_dict); found {found}",
-              "pass rmvpe.pt as RVC publishes it or fcpe.pt from torchfcpe")
+        _fail(f"{os.path.basename(args.model)} is neither RMVPE (unet.* weights) nor FCPE (model + config_dict or config, with a cent_table); found {found}",
+              "pass rmvpe.pt as RVC publishes it, or fcpe.pt from torchfcpe / RVC / Applio / DDSP-SVC")
     if args.kind and args.kind != kind:
         _fail(f"--kind {args.kind} was given but {os.path.basename(args.model)} is an {kind.upper()} checkpoint", f"use --kind {kind} or leave --kind out")
-    if kind == "fcpe":
-        raise SvcPyError("MODEL_UNSUPPORTED", f"{os.path.basename(args.model)} is an FCPE checkpoint (torchfcpe: model + config_dict); svc cannot convert FCPE yet",
-                         "use --f0 rmvpe with RVC's rmvpe.pt, or a shipped method (crepe-hybrid, hybrid, crepe, swift, dsp)")
-    graph, example, info = build_rmvpe(data)
+    graph, example, info = build_fcpe(data) if kind == "fcpe" else build_rmvpe(data)
     if args.out is None:
         args.out = os.path.join(args.out_dir, f"{kind}.onnx")
     progress(f"{kind}: {sum(p.numel() for p in graph.parameters())} parameters, {json.dumps(info['config'])}")

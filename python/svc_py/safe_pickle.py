@@ -96,6 +96,8 @@ class Unpickler(pickle.Unpickler):
         found = _ALLOWED.get((module, name))
         if found is not None:
             return found
+        if name == "DotDict":
+            return dict  # DDSP-SVC / FCPE configs: a dict subclass that only adds attribute access
         if self.objects_as_data:
             if module in ("builtins", "__builtin__") and name in _BUILTINS:
                 return _BUILTINS[name]

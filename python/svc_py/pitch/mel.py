@@ -44,24 +44,34 @@ def mel_filterbank(sr, n_fft, n_mels, fmin, fmax, htk):
 
 
 class LogMel(nn.Module):
-    """audio [B, N] -> log(clamp(mel |STFT|, clamp)) [B, n_mels, N // hop + 1] (centre=True, reflect).
-    `power`: 1 for magnitude (RMVPE). Hann window, periodic, of length n_fft."""
+    """audio [B, N] -> log(clamp(mel |STFT|, clamp)) [B, n_mels, T], magnitude (power 1), reflect padding.
+    Default (RMVPE): centre=True, i.e. n_fft // 2 reflected each side, T = N // hop + 1, periodic Hann of
+    length n_fft. FCPE (torchfcpe's MelModule) pads `pad` = ((win - hop) // 2, (win - hop + 1) // 2) with
+    centre=False, adds `magnitude_eps` (1e-9) under the square root, and its window `win` may be shorter than
+    n_fft (zero-padded to the middle, as torch.stft does). `stft_bins`: torchfcpe's mel type "stft", the first
+    `stft_bins` magnitude bins instead of the mel filterbank."""
 
-    def __init__(self, sr, n_fft, hop, n_mels, fmin, fmax, htk, clamp):
+    def __init__(self, sr, n_fft, hop, n_mels, fmin, fmax, htk, clamp, win=None, pad=None, magnitude_eps=0.0, stft_bins=None):
         super().__init__()
-        self.n_fft, self.hop, self.clamp = n_fft, hop, clamp
+        win = win or n_fft
+        self.n_fft, self.hop, self.clamp, self.magnitude_eps, self.stft_bins = n_fft, hop, clamp, magnitude_eps, stft_bins
+        self.pad = pad if pad is not None else (n_fft // 2, n_fft // 2)
         n = np.arange(n_fft)
-        window = 0.5 - 0.5 * np.cos(2 * np.pi * n / n_fft)
+        window = np.zeros(n_fft)
+        left = (n_fft - win) // 2
+        window[left:left + win] = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(win) / win)
         k = np.arange(n_fft // 2 + 1)[:, None]
         angle = 2 * np.pi * k * n[None, :] / n_fft
         basis = np.concatenate([np.cos(angle) * window, -np.sin(angle) * window]).astype(np.float32)
         self.register_buffer("basis", torch.from_numpy(basis).unsqueeze(1))  # [2*bins, 1, n_fft]
-        self.register_buffer("mel_basis", torch.from_numpy(mel_filterbank(sr, n_fft, n_mels, fmin, fmax, htk)))
+        if stft_bins is None:
+            self.register_buffer("mel_basis", torch.from_numpy(mel_filterbank(sr, n_fft, n_mels, fmin, fmax, htk)))
 
     def forward(self, audio):
-        pad = self.n_fft // 2
-        x = nn.functional.pad(audio.unsqueeze(1), (pad, pad), mode="reflect")
+        x = nn.functional.pad(audio.unsqueeze(1), self.pad, mode="reflect")
         spec = nn.functional.conv1d(x, self.basis, stride=self.hop)  # [B, 2*bins, T]
         bins = self.n_fft // 2 + 1
-        magnitude = torch.sqrt(spec[:, :bins] ** 2 + spec[:, bins:] ** 2)
-        return torch.log(torch.clamp(torch.matmul(self.mel_basis, magnitude), min=self.clamp))
+        squared = spec[:, :bins] ** 2 + spec[:, bins:] ** 2
+        magnitude = torch.sqrt(squared + self.magnitude_eps if self.magnitude_eps else squared)
+        bands = magnitude[:, :self.stft_bins] if self.stft_bins is not None else torch.matmul(self.mel_basis, magnitude)
+        return torch.log(torch.clamp(bands, min=self.clamp))

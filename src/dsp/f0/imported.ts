@@ -1,12 +1,15 @@
-// Pitch networks users bring and import with `svc import-f0` (RMVPE as RVC publishes it; FCPE is
-// recognised by the importer but not converted yet):
+// Pitch networks users bring and import with `svc import-f0` (RMVPE as RVC publishes it; FCPE as
+// torchfcpe, RVC, Applio and DDSP-SVC publish it):
 // <models root>/f0/<kind>.onnx with <kind>.json beside it (python/svc_py/import_f0.py). The graph takes
-// 16 kHz audio [1, N] and gives activations [1, T, bins] on a cents grid (frame t centred at 16 kHz
-// sample t·hop; bin b = centsOfBin0 + b·centsPerBin re 10 Hz), decoded as RVC decodes RMVPE: weighted
-// average of the 9 bins around the argmax; voiced when the peak exceeds the model's threshold (0.03).
+// 16 kHz audio [1, N] and gives activations [1, T = N // hop + 1, bins] on a cents grid (frame t centred at
+// 16 kHz sample t·hop + first_frame_centre: RMVPE 0, FCPE 80; bin b = centsOfBin0 + b·centsPerBin re
+// 10 Hz), decoded as each project decodes it: weighted average of the 9 bins around the argmax (FCPE
+// clamps those 9 indices into the grid, so an edge bin counts several times); voiced when the peak exceeds
+// the model's threshold (RMVPE 0.03, torchfcpe 0.006 and not below the model's f0_min, DDSP-SVC FCPE 0.05).
 //
 // Streaming: neither network is causal (RMVPE's U-Net pools 32 frames and its BiGRU reads the whole
-// input), so each run sees a bounded window: `leftFrames` of context, the new frames, and
+// input; FCPE's linear attention reads every frame and each layer's depthwise convolution ±15 frames),
+// so each run sees a bounded window: `leftFrames` of context, the new frames, and
 // `lookaheadFrames` after them. File analysis runs windows of up to MAX_BATCH frames with the same
 // context. A single run over a whole signal is what RVC computes; the windows approximate it.
 import { existsSync, readFileSync } from 'node:fs';
@@ -21,11 +24,11 @@ import type { NativeSource } from './source.js';
 import type { ImportedF0Method, NativeFrame } from './types.js';
 
 export type ImportedF0Kind = ImportedF0Method;
-export const IMPORTED_F0_KINDS: readonly ImportedF0Kind[] = ['rmvpe'];
+export const IMPORTED_F0_KINDS: readonly ImportedF0Kind[] = ['rmvpe', 'fcpe'];
 
 /** What import_f0.py writes beside the graph. */
 export interface ImportedF0Meta {
-  /** 'rmvpe' (the only kind import-f0 converts so far). */
+  /** 'rmvpe' or 'fcpe'. */
   kind: string;
   sample_rate: number;
   hop_samples: number;
@@ -33,9 +36,21 @@ export interface ImportedF0Meta {
   threshold: number;
   cents_of_bin_0: number;
   cents_per_bin: number;
-  /** Window of the front end in samples (the reflect pad is half of it). */
+  /** Window of the front end in samples (a frame's window reaches half of it past the frame's centre). */
   n_fft?: number;
+  /** 16 kHz sample at which frame 0 is centred (FCPE: 80; absent: 0). */
+  first_frame_centre?: number;
+  /** 'local_argmax_clamped' (FCPE): the ±4 indices around the peak are clamped into the grid, not dropped. */
+  decoder?: string;
+  /** Decoded f0 below this is unvoiced (torchfcpe: the model's f0_min; absent or 0: no such rule). */
+  unvoiced_below_hz?: number;
 }
+
+/** What `svc import-f0` takes for each kind, for hints. */
+const IMPORT_SOURCES: Record<ImportedF0Kind, string> = {
+  rmvpe: 'rmvpe.pt (RVC assets/rmvpe/rmvpe.pt)',
+  fcpe: "fcpe.pt (torchfcpe's assets/fcpe_c_v001.pt, RVC/Applio's fcpe.pt, or DDSP-SVC's pretrain/fcpe/fcpe.pt)",
+};
 
 /** Streaming context in native frames (10 ms). */
 export interface ImportedF0Context {
@@ -64,7 +79,7 @@ export function findImportedF0Model(kind: ImportedF0Kind, roots = modelRoots()):
 export function requireImportedF0Model(kind: ImportedF0Kind, roots = modelRoots()): string {
   const path = findImportedF0Model(kind, roots);
   if (path) return path;
-  const file = 'rmvpe.pt (RVC assets/rmvpe/rmvpe.pt)';
+  const file = IMPORT_SOURCES[kind];
   throw new SvcError('MODEL_NOT_FOUND', `f0 method '${kind}' needs an imported ${kind.toUpperCase()} model and none is installed (looked for f0/${kind}.onnx in the model folders)`, {
     hint: `run \`svc import-f0 ${file.split(' ')[0]} --kind ${kind}\` once with your ${file}, or choose another --f0 method`,
   });
@@ -86,19 +101,39 @@ export function readImportedF0Meta(onnxPath: string): ImportedF0Meta {
 }
 
 /**
- * RVC's decoding: argmax over all bins, weighted average of the cents of the bins argmax ± 4;
- * confidence = the peak activation.
+ * The projects' decoding: argmax over all bins, weighted average of the cents of the bins argmax ± 4
+ * (RVC's RMVPE: the bins inside the grid; FCPE: the 9 indices clamped into the grid); confidence = the
+ * peak activation; voiced as the model's threshold (and f0 floor) say.
  */
-export function decodeActivation(activation: Float32Array, offset: number, meta: Pick<ImportedF0Meta, 'bins' | 'cents_of_bin_0' | 'cents_per_bin'>): { f0Hz: number; confidence: number } {
+export function decodeActivation(
+  activation: Float32Array,
+  offset: number,
+  meta: Pick<ImportedF0Meta, 'bins' | 'cents_of_bin_0' | 'cents_per_bin' | 'threshold' | 'decoder' | 'unvoiced_below_hz'>,
+): { f0Hz: number; confidence: number; voiced: boolean } {
   let peak = 0;
   for (let b = 1; b < meta.bins; b++) if (activation[offset + b]! > activation[offset + peak]!) peak = b;
-  const cents = centsAroundPeak(activation, offset, peak, meta.bins, (bin) => meta.cents_of_bin_0 + meta.cents_per_bin * bin);
-  return { f0Hz: centsToHz(cents), confidence: activation[offset + peak]! };
+  const binToCents = (bin: number) => meta.cents_of_bin_0 + meta.cents_per_bin * bin;
+  const cents = meta.decoder === 'local_argmax_clamped' ? centsAroundPeakClamped(activation, offset, peak, meta.bins, binToCents) : centsAroundPeak(activation, offset, peak, meta.bins, binToCents);
+  const f0Hz = centsToHz(cents);
+  const confidence = activation[offset + peak]!;
+  return { f0Hz, confidence, voiced: confidence > meta.threshold && f0Hz >= (meta.unvoiced_below_hz ?? 0) };
+}
+
+/** FCPE's local average (latent2cents_local_decoder): indices peak-4..peak+4 clamped to 0..bins-1, repeats included. */
+function centsAroundPeakClamped(activation: Float32Array, offset: number, peak: number, bins: number, binToCents: (bin: number) => number): number {
+  let weight = 0;
+  let sum = 0;
+  for (let k = -4; k <= 4; k++) {
+    const b = Math.min(bins - 1, Math.max(0, peak + k));
+    weight += activation[offset + b]!;
+    sum += activation[offset + b]! * binToCents(b);
+  }
+  return weight > 0 ? sum / weight : binToCents(peak);
 }
 
 export class ImportedF0Source implements NativeSource {
   readonly hop: number;
-  readonly centreOffset = 0;
+  readonly centreOffset: number;
   readonly lookahead: number;
   private readonly audio = new IndexedBuffer();
   private readonly halfWindow: number;
@@ -106,6 +141,7 @@ export class ImportedF0Source implements NativeSource {
 
   private constructor(private readonly model: OnnxModel, readonly meta: ImportedF0Meta, private readonly context: ImportedF0Context) {
     this.hop = meta.hop_samples;
+    this.centreOffset = meta.first_frame_centre ?? 0;
     this.halfWindow = (meta.n_fft ?? DEFAULT_N_FFT) / 2;
     this.lookahead = (context.lookaheadFrames + context.minBatch - 1) * this.hop + this.halfWindow;
   }
@@ -130,7 +166,10 @@ export class ImportedF0Source implements NativeSource {
 
   async frames(final: boolean, endCentre = 0): Promise<NativeFrame[]> {
     const { leftFrames, lookaheadFrames, minBatch } = this.context;
-    const last = final ? Math.floor(endCentre / this.hop) + 1 : Math.floor((this.audio.end - this.halfWindow) / this.hop) - lookaheadFrames;
+    // frame j's window spans its centre (j·hop + centreOffset) ± halfWindow
+    const last = final
+      ? Math.floor(Math.max(0, endCentre - this.centreOffset) / this.hop) + 1
+      : Math.floor((this.audio.end - this.halfWindow - this.centreOffset) / this.hop) - lookaheadFrames;
     const result: NativeFrame[] = [];
     while (this.next <= last && (final || last - this.next + 1 >= minBatch)) {
       const first = this.next;
@@ -138,7 +177,7 @@ export class ImportedF0Source implements NativeSource {
       const segFrame = Math.max(0, first - leftFrames);
       const start = segFrame * this.hop;
       // As far as the look-ahead reaches (whole windows), never past the audio unless it has ended.
-      let end = Math.min(this.audio.end, (first + count - 1 + lookaheadFrames) * this.hop + this.halfWindow);
+      let end = Math.min(this.audio.end, (first + count - 1 + lookaheadFrames) * this.hop + this.centreOffset + this.halfWindow);
       if (final) end = Math.max(end, (first + count - 1) * this.hop + 1);
       // The front end reflects at both edges, which needs more than half a window of audio.
       end = Math.max(end, start + this.halfWindow + 1);
@@ -159,11 +198,11 @@ export class ImportedF0Source implements NativeSource {
 }
 
 export interface ImportF0Options {
-  /** rmvpe.pt as RVC publishes it. */
+  /** rmvpe.pt as RVC publishes it, or an FCPE fcpe.pt (torchfcpe, RVC, Applio, DDSP-SVC). */
   model: string;
   /** Expected kind; the checkpoint's layout decides and a mismatch is an error. */
   kind?: ImportedF0Kind;
-  /** Graph to write (default <user models>/f0/<kind>.onnx, where --f0 rmvpe looks). */
+  /** Graph to write (default <user models>/f0/<kind>.onnx, where --f0 rmvpe / --f0 fcpe look). */
   out?: string;
   onProgress?: (message: string) => void;
 }
@@ -171,7 +210,7 @@ export interface ImportF0Options {
 /** Reads the checkpoint as data, rebuilds the network and exports the 16 kHz graph (python/svc_py/import_f0.py). */
 export async function importF0Model(options: ImportF0Options): Promise<{ out: string; meta: ImportedF0Meta }> {
   if (!existsSync(options.model)) {
-    throw new SvcError('FILE_NOT_FOUND', `${options.model} does not exist`, { hint: 'pass rmvpe.pt (RVC assets/rmvpe/)' });
+    throw new SvcError('FILE_NOT_FOUND', `${options.model} does not exist`, { hint: `pass ${IMPORT_SOURCES.rmvpe} or ${IMPORT_SOURCES.fcpe}` });
   }
   const out = options.out === undefined ? undefined : resolve(options.out);
   if (out && extname(out).toLowerCase() !== '.onnx') throw new SvcError('INVALID_ARGUMENT', `--out must name an .onnx file, got ${basename(out)}`, { hint: 'e.g. --out models/f0/rmvpe.onnx' });

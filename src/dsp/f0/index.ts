@@ -14,11 +14,12 @@
 //   dsp              YIN dips as candidates, pYIN-style fixed-lag Viterbi (40 ms), no model;
 //                    voiced where the tracker says so, YIN aperiodicity < 0.2 and level gates
 //   rmvpe            RVC's RMVPE imported with `svc import-f0` (imported.ts), RVC's decoding
+//   fcpe             FCPE imported with `svc import-f0` (torchfcpe's / DDSP-SVC's fcpe.pt), its own decoding
 // Level gates of crepe-hybrid/hybrid/dsp: frame level > −60 dBFS and no more than 30 dB below a causal
 // peak-hold of the frame level (3 dB/s decay), which drops reverb tails and breaths.
 // Latency (streaming, after the frame centre, at 44.1 kHz): hybrid/swift/crepe-hybrid (SwiftF0's
 // context) ~260 ms exact or ~115 ms with lowLatency; crepe ~40 ms; dsp ~90 ms (~70 ms lowLatency);
-// rmvpe ~230 ms (~110 ms lowLatency).
+// rmvpe and fcpe ~230 ms (~110 ms lowLatency).
 // Frames: floor(n/hop), frame i centred at sample i*hop (so-vits-svc 4.1 convention).
 import { F0Stream } from './stream.js';
 import type { F0Frame, F0Options, F0Track } from './types.js';

@@ -5,13 +5,13 @@
 export type F0Method = 'swift' | 'crepe' | 'dsp' | 'hybrid' | 'crepe-hybrid';
 export const F0_METHODS: readonly F0Method[] = ['hybrid', 'swift', 'crepe', 'dsp', 'crepe-hybrid'];
 /**
- * Methods that run a pitch network the user imported with `svc import-f0` (src/dsp/f0/imported.ts).
- * FCPE checkpoints are recognised but not converted yet (import-f0 says so), so only rmvpe is offered.
+ * Methods that run a pitch network the user imported with `svc import-f0` (src/dsp/f0/imported.ts):
+ * RVC's RMVPE and FCPE (torchfcpe's and DDSP-SVC's fcpe.pt).
  */
-export type ImportedF0Method = 'rmvpe';
+export type ImportedF0Method = 'rmvpe' | 'fcpe';
 /** Any method an f0 option takes: the shipped ones (F0_METHODS) and the imported ones. */
 export type F0Choice = F0Method | ImportedF0Method;
-export const F0_CHOICES: readonly F0Choice[] = [...F0_METHODS, 'rmvpe'];
+export const F0_CHOICES: readonly F0Choice[] = [...F0_METHODS, 'rmvpe', 'fcpe'];
 /**
  * The default method. crepe-hybrid is the one that meets RPA ≥ 97.5 % with VFA ≤ 5 % on both re-synthesised
  * singing and speech (bench f0truth) with no octave errors on the synthetic singing sets, but as the default it

@@ -40,7 +40,9 @@ export function decideVoicing(e: FrameEvidence, fMinHz: number, fMaxHz: number):
     case 'crepe':
       return { voiced: inRange && e.confidence >= VOICING.crepeConfidence, confidence: e.confidence };
     case 'rmvpe':
-      return { voiced: inRange && e.confidence > VOICING.importedConfidence, confidence: e.confidence };
+    case 'fcpe':
+      // imported networks decide with their own threshold (imported.ts: RMVPE 0.03, FCPE 0.006 / 0.05)
+      return { voiced: inRange && (e.trackerVoiced ?? e.confidence > VOICING.importedConfidence), confidence: e.confidence };
     case 'dsp': {
       // the tracker's HMM keeps weakly periodic tails voiced; YIN's own dip must also be clear
       const periodic = (e.trackerVoiced ?? true) && (e.aperiodicity ?? 1) < VOICING.dspAperiodicity;
