@@ -45,7 +45,7 @@ import { editDistance, recognisePhones } from './say.bench.js';
 const CACHE = join(repoRoot, '.cache', 'bench-quality');
 const ENCODER = join(shippedModelsDir, 'svc_phone_encoder', 'encoder.onnx');
 const SMALL_BASE = join(shippedModelsDir, 'sovits_small_base');
-const TARGETS = ['TF1', 'TM1'] as const;
+export const TARGETS = ['TF1', 'TM1'] as const;
 const SOURCES = ['SF1', 'SM1'] as const;
 const OTHERS = ['SF1', 'SM1', 'TF1', 'TM1'] as const;
 const TRAIN = Array.from({ length: 20 }, (_, i) => String(100001 + i));
@@ -72,7 +72,7 @@ async function to16k(audio: MonoAudio): Promise<Float32Array> {
   return audio.sampleRate === 16000 ? audio.samples : resample(audio.samples, audio.sampleRate, 16000);
 }
 
-async function medianF0Of(paths: string[]): Promise<number> {
+export async function medianF0Of(paths: string[]): Promise<number> {
   const values: number[] = [];
   for (const path of paths) {
     const audio = await readMono(path);
@@ -120,8 +120,18 @@ interface PairFigures {
   per: { converted: number; source: number; phones: number };
 }
 
-export async function run(ctx: BenchContext): Promise<BenchRow[]> {
-  const wallStart = performance.now();
+export interface QualityVoices {
+  /** Target (TF1, TM1) → exported bundle folder. */
+  models: Map<string, string>;
+  /** Cache key: base hash and fine-tune steps. */
+  key: string;
+  base: string;
+  steps: number;
+  trainSeconds: string[];
+}
+
+/** The fine-tuned VCC voices of this bench (trained once, then taken from .cache/bench-quality). Also used by the say bench. */
+export async function qualityVoices(ctx: BenchContext): Promise<QualityVoices> {
   const vcc = ctx.shared('speech', 'vcc2016_16k');
   if (!existsSync(vcc)) throw new Error(`VCC 2016 not found at ${vcc} (the shared data folder)`);
   const steps = Number(process.env.SVC_QUALITY_STEPS ?? (ctx.quick ? 20 : 150));
@@ -129,8 +139,6 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
   const base = baseSpec === 'none' ? 'none' : resolve(baseSpec);
   const key = `${base === 'none' ? 'scratch' : fileHash(join(base, 'G_0.pth'))}-${steps}`;
   mkdirSync(CACHE, { recursive: true });
-  const utt = (speaker: string, n: string): string => join(vcc, speaker, `${n}.wav`);
-
   const models = new Map<string, string>();
   const trainSeconds: string[] = [];
   for (const target of TARGETS) {
@@ -138,6 +146,33 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
     models.set(target, voice.bundle);
     trainSeconds.push(voice.trainSeconds === null ? `${target} cached` : `${target} ${Math.round(voice.trainSeconds)} s`);
   }
+  return { models, key, base, steps, trainSeconds };
+}
+
+/**
+ * The speaker-verification part of a python/svc_py/quality.py job: UBM on shippable shared speech, each
+ * target enrolled on its real 100001–100020, threshold from its real 100021–100030 against the other three
+ * VCC speakers' real 100021–100030; `trials[target]` (name → wav paths) are scored against that threshold.
+ */
+export function verificationJob(ctx: BenchContext, trials: Record<string, Record<string, string[]>>): object {
+  const vcc = ctx.shared('speech', 'vcc2016_16k');
+  const utt = (speaker: string, n: string): string => join(vcc, speaker, `${n}.wav`);
+  return {
+    ubm: shippableSpeech(ctx.shared),
+    targets: Object.fromEntries(Object.entries(trials).map(([t, targetTrials]) => [t, {
+      enroll: TRAIN.map((n) => utt(t, n)),
+      genuine: TEST.map((n) => utt(t, n)),
+      impostor: OTHERS.filter((s) => s !== t).flatMap((s) => TEST.map((n) => utt(s, n))),
+      trials: targetTrials,
+    }])),
+  };
+}
+
+export async function run(ctx: BenchContext): Promise<BenchRow[]> {
+  const wallStart = performance.now();
+  const { models, key, base, steps, trainSeconds } = await qualityVoices(ctx);
+  const vcc = ctx.shared('speech', 'vcc2016_16k');
+  const utt = (speaker: string, n: string): string => join(vcc, speaker, `${n}.wav`);
 
   // --- convert: model and DSP voice, each source utterance to each target ---------------------------
   const medians = new Map<string, number>();
@@ -218,15 +253,7 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
 
   // --- speaker verification and the probe (scikit-learn) ----------------------------------------
   const job = {
-    asv: {
-      ubm: shippableSpeech(ctx.shared),
-      targets: Object.fromEntries(TARGETS.map((t) => [t, {
-        enroll: TRAIN.map((n) => utt(t, n)),
-        genuine: TEST.map((n) => utt(t, n)),
-        impostor: OTHERS.filter((s) => s !== t).flatMap((s) => TEST.map((n) => utt(s, n))),
-        trials: asvTrials[t],
-      }])),
-    },
+    asv: verificationJob(ctx, asvTrials),
     probe: { pairs: [['SF1', 'TF1'], ['SM1', 'TM1']], utterances: probeUtterances },
   };
   const jobPath = join(out, 'quality-job.json');

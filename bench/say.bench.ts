@@ -6,7 +6,7 @@
 // worse than the raw synthesis. pocketsphinx's own error is high on synthetic speech; the
 // difference is the figure that matters.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeWav } from '../src/audio/io.js';
@@ -57,7 +57,91 @@ export async function recognisePhones(audio: MonoAudio, dir: string, name: strin
 
 export async function run(ctx: BenchContext): Promise<BenchRow[]> {
   const live = await liveFirstAudio(ctx);
-  return [...live, ...(await phoneErrorRates(ctx))];
+  const per = await phoneErrorRates(ctx);
+  return [...live, ...per, ...(await neuralSay(ctx))];
+}
+
+/** Reference phones of a sentence: the CMU-dictionary pronunciation of its words. */
+function referencePhonesOf(sentence: string, dict: Map<string, string[]>): string[] {
+  return sentence.toLowerCase().replace(/[^a-z' ]/g, ' ').split(/\s+/).filter(Boolean).flatMap((w) => dict.get(w) ?? []);
+}
+
+/**
+ * `svc say` through a trained neural voice (issue 18, point 1 "Measured"): the quality bench's fine-tuned
+ * VCC 2016 voices (TF1, TM1; trained by its own code path, or taken from .cache/bench-quality) speak the
+ * sentences through `say()` — the code `svc say --voice MODEL` runs, pitch moved automatically onto the
+ * speaker's typical f0. Scored by the quality bench's speaker verifier (python/svc_py/quality.py, same
+ * UBM, enrolment and equal-error threshold): the share of says accepted as the model's speaker, next to
+ * eSpeak's raw output and the DSP voice at the same shift (both should be rejected). Intelligibility:
+ * pocketsphinx's phone error rate of each against the raw synthesis (bar: ≤ +10 points).
+ */
+export async function neuralSay(ctx: BenchContext): Promise<BenchRow[]> {
+  const { medianF0Of, qualityVoices, verificationJob, TARGETS } = await import('./quality.bench.js');
+  const { say } = await import('../src/tts/say.js');
+  const { runPythonModule } = await import('../src/python.js');
+  const voices = await qualityVoices(ctx);
+  // `svc export` records each speaker's typical f0 (manifest speaker_f0_hz) for the automatic pitch; a bundle
+  // exported before it did gets the median f0 of the target's real enrolment speech instead (as --target-f0).
+  const targetF0 = new Map<string, number | undefined>();
+  for (const target of TARGETS) {
+    const manifest = JSON.parse(readFileSync(join(voices.models.get(target)!, 'manifest.json'), 'utf8')) as { speaker_f0_hz?: Record<string, number> };
+    const enrolment = Array.from({ length: 20 }, (_, i) => ctx.shared('speech', 'vcc2016_16k', target, `${100001 + i}.wav`));
+    targetF0.set(target, manifest.speaker_f0_hz ? undefined : await medianF0Of(enrolment));
+  }
+  const dict = loadDictionary();
+  const sentences = ctx.quick ? SENTENCES.slice(0, 2) : SENTENCES;
+  // Context-independent decoding (~10x faster, as the quality bench decodes): 3 decodes per sentence and target.
+  const FAST = { contextIndependent: true };
+  const dir = mkdtempSync(join(tmpdir(), 'svc-say-neural-'));
+  const rows: BenchRow[] = [];
+  try {
+    const trials: Record<string, Record<string, string[]>> = {};
+    // Phone errors per variant: eSpeak raw once, then per target the neural say and the DSP voice at its shift.
+    const errors = new Map<string, number>();
+    const add = (name: string, value: number): void => void errors.set(name, (errors.get(name) ?? 0) + value);
+    let referencePhones = 0;
+    const shifts = new Map<string, Set<number>>();
+    for (const [index, sentence] of sentences.entries()) {
+      const reference = referencePhonesOf(sentence, dict);
+      referencePhones += reference.length;
+      const raw = await synthesizeEspeak(sentence);
+      add('eSpeak NG raw', editDistance(reference, await recognisePhones(raw, dir, `raw-${index}`, FAST)));
+      for (const target of TARGETS) {
+        const result = await say({ text: sentence, model: voices.models.get(target)!, targetF0Hz: targetF0.get(target) });
+        shifts.set(target, (shifts.get(target) ?? new Set<number>()).add(result.pitchSemitones));
+        const dsp = { sampleRate: raw.sampleRate, samples: convertWithDspVoice(raw.samples, raw.sampleRate, { pitchSemitones: result.pitchSemitones, formantRatio: 2 ** (result.pitchSemitones / 48) }) };
+        const variants: Array<[string, MonoAudio]> = [[`say → ${target} (neural voice)`, result.audio], [`say, DSP voice at ${target}'s shift`, dsp], ['eSpeak NG raw (unconverted)', raw]];
+        trials[target] ??= {};
+        for (const [v, [name, audio]] of variants.entries()) {
+          const path = join(dir, `${target}-${index}-${v}.wav`);
+          await writeWav(path, audio);
+          (trials[target]![name] ??= []).push(path);
+          if (v < 2) add(name, editDistance(reference, await recognisePhones(audio, dir, `${target}-${index}-${v}-phones`, FAST)));
+        }
+      }
+      ctx.log(`say: neural, sentence ${index + 1}/${sentences.length}: ${[...errors].map(([name, e]) => `${name} ${((100 * e) / referencePhones).toFixed(1)} %`).join(', ')}`);
+    }
+    const jobPath = join(dir, 'say-asv-job.json');
+    writeFileSync(jobPath, JSON.stringify({ asv: verificationJob(ctx, trials) }));
+    ctx.log('say: speaker verification of the neural says (GMM-UBM, python/svc_py/quality.py)');
+    const scored = await runPythonModule<{ asv: Record<string, { threshold: number; eer: number; accepted: Record<string, number> }> }>('quality', [jobPath]);
+    const voiceNote = `quality bench voice, ${voices.steps} fine-tune steps from ${voices.base === 'none' ? 'random weights' : voices.base.replace(/.*\/models\//, 'models/')} (${voices.trainSeconds.join(', ')})`;
+    for (const target of TARGETS) {
+      const asv = scored.asv[target]!;
+      for (const [trial, accepted] of Object.entries(asv.accepted)) {
+        const neural = trial.includes('neural');
+        rows.push({ group: 'say', name: `ASV accepts as ${target}: ${trial}`, value: 100 * accepted, unit: '%', note: neural ? `${sentences.length} says, auto pitch ${[...shifts.get(target)!].map((x) => `${x >= 0 ? '+' : ''}${x}`).join('/')} (typical f0 ${targetF0.get(target) === undefined ? 'from the manifest' : `${targetF0.get(target)!.toFixed(0)} Hz, the target's real speech: bundle predates speaker_f0_hz`}); EER on real speech ${(100 * asv.eer).toFixed(0)} %; bar ≥ 90 %${100 * accepted >= 90 ? ' (met)' : ' (short)'}; ${voiceNote}` : 'reference (should be rejected)' });
+      }
+    }
+    const rawPer = (100 * errors.get('eSpeak NG raw')!) / referencePhones;
+    for (const [name, e] of errors) {
+      const per = (100 * e) / referencePhones;
+      rows.push({ group: 'say', name: `phone error rate (neural section), ${name}`, value: per, unit: '%', note: name === 'eSpeak NG raw' ? `pocketsphinx allphone (context-independent), ${referencePhones} CMU-dict phones` : `${per - rawPer >= 0 ? '+' : ''}${(per - rawPer).toFixed(1)} points vs raw (bar: ≤ +10${per - rawPer <= 10 ? ', met' : ', short'})` });
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return rows;
 }
 
 /**
@@ -126,7 +210,7 @@ async function phoneErrorRates(ctx: BenchContext): Promise<BenchRow[]> {
   try {
     const sentences = ctx.quick ? SENTENCES.slice(0, 2) : SENTENCES;
     for (const [index, sentence] of sentences.entries()) {
-      const reference = sentence.toLowerCase().replace(/[^a-z' ]/g, ' ').split(/\s+/).filter(Boolean).flatMap((w) => dict.get(w) ?? []);
+      const reference = referencePhonesOf(sentence, dict);
       referencePhones += reference.length;
       const raw = await synthesizeEspeak(sentence);
       for (const [v, variant] of variants.entries()) {
@@ -141,6 +225,6 @@ async function phoneErrorRates(ctx: BenchContext): Promise<BenchRow[]> {
   const rawPer = (100 * errors[0]!) / referencePhones;
   return variants.map((variant, i) => {
     const per = (100 * errors[i]!) / referencePhones;
-    return { group: 'say', name: `phone error rate, ${variant.name}`, value: per, unit: '%', note: i === 0 ? `pocketsphinx allphone, ${referencePhones} CMU-dict phones` : `${per - rawPer >= 0 ? '+' : ''}${(per - rawPer).toFixed(1)} points vs raw (bar: ≤ +10)` };
+    return { group: 'say', name: `phone error rate, ${variant.name}`, value: per, unit: '%', note: i === 0 ? `pocketsphinx allphone (context-independent), ${referencePhones} CMU-dict phones` : `${per - rawPer >= 0 ? '+' : ''}${(per - rawPer).toFixed(1)} points vs raw (bar: ≤ +10)` };
   });
 }

@@ -103,6 +103,9 @@ test('export the run and convert a VCTK utterance: it plays, keeps the duration 
   const bundle = readBundle(bundleDir);
   assert.equal(Object.keys(bundle.manifest.speakers), ['clb']);
   assert.ok(bundle.encoderPath && existsSync(bundle.encoderPath));
+  // The speaker's typical f0 (median voiced f0 of its clips) for auto-pitch and `svc say --voice`: clb is a woman.
+  const typicalF0 = bundle.manifest.speaker_f0_hz?.clb ?? 0;
+  assert.ok(typicalF0 > 150 && typicalF0 < 260, `speaker_f0_hz.clb ${typicalF0}`);
 
   const source = shared('speech', 'vctk_autovc_16k', 'p225', 'p225_003.wav');
   const out = join(temp.dir, 'converted.wav');

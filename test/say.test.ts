@@ -66,6 +66,8 @@ test('bad input: one line, exit 1, no file', async () => {
     [['say', 'hi', '--voice', 'no-such-model', '--out', out], /no model named 'no-such-model'/],
     [['say', 'hi', '--tts-voice', 'xx-nothing', '--out', out], /eSpeak NG failed: .*voice does not exist/],
     [['say', 'hi', '--speaker', 'alice', '--out', out], /--speaker needs --voice MODEL/],
+    [['say', 'hi', '--target-f0', '200', '--out', out], /--target-f0 needs --voice MODEL/],
+    [['say', 'hi', '--target-f0', '20', '--voice', 'no-such-model', '--out', out], /--target-f0 must be a number from 50 to 1100/],
     [['say', 'hi', '--rate', '10', '--out', out], /--rate must be a number from 80 to 450/],
     [['say', 'x'.repeat(10_001), '--out', out], /at most 10000 are spoken/],
   ];

@@ -84,11 +84,12 @@ def describe_user_encoder(path):
     return {"convention": convention, "input": given["name"], "output": out["name"], "dim": dim, "opset": opsets[0] if opsets else None}
 
 
-def write_bundle(out_dir, config, original_config, generator_info, speakers, name, source, parameters, encoder=None, speaker_mix=None, cluster=None, int8=None):
+def write_bundle(out_dir, config, original_config, generator_info, speakers, name, source, parameters, encoder=None, speaker_mix=None, cluster=None, int8=None, speaker_f0_hz=None):
     """Writes speakers.json, config.json and manifest.json (the ONNX files are already in out_dir).
     speaker_mix: None (sid int64 [1]) or {"graph": "per-frame", "columns": [speaker names]} for
     upstream's speaker-mix graph (sid float32 [T, len(columns)]).
-    int8: the int8 graphs' entry from quantize.write_int8 (None: float only)."""
+    int8: the int8 graphs' entry from quantize.write_int8 (None: float only).
+    speaker_f0_hz: {speaker: typical f0 in Hz} for auto-pitch (None: not recorded)."""
     with open(os.path.join(out_dir, "config.json"), "w", encoding="utf-8") as handle:
         json.dump(original_config, handle, indent=2)
     with open(os.path.join(out_dir, "speakers.json"), "w", encoding="utf-8") as handle:
@@ -124,6 +125,8 @@ def write_bundle(out_dir, config, original_config, generator_info, speakers, nam
         "parameters": parameters,
         "source": source,
     }
+    if speaker_f0_hz:
+        manifest["speaker_f0_hz"] = speaker_f0_hz
     return write_manifest(out_dir, manifest)
 
 

@@ -35,6 +35,31 @@ def pick_checkpoint(run_dir, step):
     return step
 
 
+def speaker_typical_f0(dataset_dir, speakers):
+    """{speaker: median f0 (Hz) over the voiced frames of the speaker's dataset clips}: the typical f0 that
+    auto-pitch (`svc convert --auto-pitch`, `svc say --voice`) moves an input onto. Speakers without voiced
+    frames (or a dataset without f0 files) are left out."""
+    import numpy as np
+    try:
+        with open(os.path.join(dataset_dir, "manifest.json"), encoding="utf-8") as handle:
+            clips = json.load(handle).get("clips", [])
+    except (OSError, ValueError):
+        return {}
+    voiced = {}
+    for clip in clips:
+        base = os.path.join(dataset_dir, "clips", clip["id"])
+        if clip.get("speaker") not in speakers or not os.path.isfile(base + ".f0.npy") or not os.path.isfile(base + ".uv.npy"):
+            continue
+        f0, uv = np.load(base + ".f0.npy"), np.load(base + ".uv.npy")
+        voiced.setdefault(clip["speaker"], []).append(f0[(uv > 0.5) & (f0 > 0)])
+    table = {}
+    for speaker, parts in voiced.items():
+        values = np.concatenate(parts)
+        if len(values):
+            table[speaker] = round(float(np.median(values)), 1)
+    return table
+
+
 def main():
     parser = argparse.ArgumentParser(prog="svc_py.export_run")
     parser.add_argument("--run")
@@ -104,7 +129,8 @@ def main():
                                  "f0_method": run_info.get("f0_method")},
                                 {"generator": count_parameters(net), "generator_inference": inference_parameters(net)}, encoder,
                                 speaker_mix={"graph": "per-frame", "columns": list(config["spk"])} if mix_ids else None,
-                                int8=write_int8(args.out, net, info, encoder["file"]))
+                                int8=write_int8(args.out, net, info, encoder["file"]),
+                                speaker_f0_hz=speaker_typical_f0(run_info["dataset"], config["spk"]) or None)
     return {"out": os.path.abspath(args.out), "step": iteration, "manifest": manifest, "export_seconds": info["seconds"]}
 
 

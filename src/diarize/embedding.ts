@@ -103,21 +103,24 @@ export interface SpeakerProjection {
 }
 
 export const SPEAKER_LDA_PATH = join(shippedModelsDir, 'speaker_lda', 'lda.json');
-let shipped: SpeakerProjection | undefined;
+/** The same LDA trained with each speaker also at 0.9× and 1.1× speed as speakers of their own (a second opinion in the consensus). */
+export const SPEAKER_LDA_SPEED_PERTURBED_PATH = join(shippedModelsDir, 'speaker_lda', 'lda-speed-perturbed.json');
+const shipped = new Map<string, SpeakerProjection>();
 
-/** The shipped projection (read once). */
+/** A projection file; the shipped ones are read once. */
 export function loadSpeakerProjection(path = SPEAKER_LDA_PATH): SpeakerProjection {
-  if (path === SPEAKER_LDA_PATH && shipped) return shipped;
+  const cached = shipped.get(path);
+  if (cached) return cached;
   let parsed: SpeakerProjection;
   try {
     parsed = JSON.parse(readFileSync(path, 'utf8')) as SpeakerProjection;
   } catch (error) {
-    throw new SvcError('MODEL_NOT_FOUND', `cannot read the speaker projection ${path}: ${errorMessage(error)}`, { hint: 'run `node --import tsx scripts/train-speaker-lda.ts` to rebuild it' });
+    throw new SvcError('MODEL_NOT_FOUND', `cannot read the speaker projection ${path}: ${errorMessage(error)}`, { hint: `run \`node --import tsx scripts/train-speaker-lda.ts${path === SPEAKER_LDA_SPEED_PERTURBED_PATH ? ' --speed-perturb' : ''}\` to rebuild it` });
   }
   if (!Array.isArray(parsed.weights) || parsed.weights.length !== parsed.outputDim || parsed.mean?.length !== parsed.inputDim) {
     throw new SvcError('MODEL_INVALID', `${path} is not a speaker projection: expected weights [outputDim][inputDim] and mean [inputDim]`);
   }
-  if (path === SPEAKER_LDA_PATH) shipped = parsed;
+  if (path === SPEAKER_LDA_PATH || path === SPEAKER_LDA_SPEED_PERTURBED_PATH) shipped.set(path, parsed);
   return parsed;
 }
 

@@ -16,6 +16,8 @@ export interface SayOptions extends EspeakOptions {
   speaker?: string;
   /** Semitones; for a model, undefined = automatic (speaker's typical f0). */
   pitchSemitones?: number;
+  /** Model only: the speaker's typical f0 (Hz) for the automatic pitch, when the model records none (manifest speaker_f0_hz). */
+  targetF0Hz?: number;
   /** DSP voice only. Default 1. */
   formantRatio?: number;
   log?: (message: string) => void;
@@ -58,7 +60,7 @@ export async function say(options: SayOptions): Promise<SayResult> {
   try {
     // Without --pitch the speaker's typical f0 decides (a model without one says so and names --pitch).
     const autoPitch = options.pitchSemitones === undefined;
-    const result = await convertMono(model, raw.samples, raw.sampleRate, { speaker: options.speaker, pitch: options.pitchSemitones ?? 0, autoPitch, outputRate: 'model' });
+    const result = await convertMono(model, raw.samples, raw.sampleRate, { speaker: options.speaker, pitch: options.pitchSemitones ?? 0, autoPitch, targetF0Hz: autoPitch ? options.targetF0Hz : undefined, outputRate: 'model' });
     return { audio: { sampleRate: result.sampleRate, samples: result.samples }, raw, pitchSemitones: result.pitchSemitones, autoPitch, speakerName: result.speakerName };
   } finally {
     await model.dispose();

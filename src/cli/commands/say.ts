@@ -19,6 +19,7 @@ interface SayCliOptions {
   voice: string;
   speaker?: string;
   pitch?: string;
+  targetF0?: string;
   formant?: string;
   rate: string;
   ttsVoice: string;
@@ -55,6 +56,7 @@ export function register(program: Command): void {
     .option('--voice <builtin|model>', 'builtin (the DSP voice) or an installed model name / bundle folder (`svc models`)', BUILTIN_VOICE)
     .option('--speaker <name|id>', 'model speaker (default: the first)')
     .option('--pitch <semitones>', `pitch change in semitones, ${PITCH_SEMITONES_RANGE.min}..+${PITCH_SEMITONES_RANGE.max} (builtin default 0; model default: automatic, onto the speaker's typical f0)`)
+    .option('--target-f0 <hz>', "model only: the speaker's typical f0 that the automatic pitch aims at, for a model that records none (50-1100 Hz)")
     .option('--formant <ratio>', `builtin only: formant scale ${FORMANT_RATIO_RANGE.min}..${FORMANT_RATIO_RANGE.max} (>1 smaller/brighter)`)
     .option('--rate <wpm>', `speaking rate, words per minute (${TTS_RATE_WPM.min}-${TTS_RATE_WPM.max})`, String(TTS_RATE_WPM.default))
     .option('--tts-voice <name>', 'eSpeak NG voice that speaks first (en-us, en-gb, de, fr, en-us+f3, ...; `espeak-ng --voices` lists them)', 'en-us')
@@ -67,6 +69,8 @@ export function register(program: Command): void {
       const rateWpm = parseNumberOption('--rate', options.rate, { min: TTS_RATE_WPM.min, max: TTS_RATE_WPM.max, unit: 'words per minute' });
       const pitchSemitones = options.pitch === undefined ? undefined : validatePitchSemitones(parseNumberOption('--pitch', options.pitch, { unit: 'semitones' }), '--pitch');
       const builtin = options.voice === BUILTIN_VOICE;
+      const targetF0Hz = options.targetF0 === undefined ? undefined : parseNumberOption('--target-f0', options.targetF0, { min: 50, max: 1100, unit: 'Hz' });
+      if (builtin && targetF0Hz !== undefined) throw new SvcError('INVALID_ARGUMENT', '--target-f0 needs --voice MODEL (the built-in voice shifts by --pitch)');
       if (builtin && options.speaker !== undefined) throw new SvcError('INVALID_ARGUMENT', '--speaker needs --voice MODEL (the built-in voice has no speakers)', { hint: 'list installed models with `svc models`' });
       if (!builtin && options.formant !== undefined) throw new SvcError('INVALID_ARGUMENT', '--formant applies to the built-in voice only; a model speaks with its speaker\'s own timbre');
       const formantRatio = options.formant === undefined ? 1 : validateFormantRatio(parseNumberOption('--formant', options.formant, { unit: 'ratio' }), '--formant');
@@ -77,7 +81,7 @@ export function register(program: Command): void {
       }
 
       const { say } = await import('../../tts/say.js');
-      const result = await say({ text: spoken, model: options.voice, speaker: options.speaker, pitchSemitones, formantRatio, rateWpm, voice: options.ttsVoice, log: (m) => console.error(`svc: ${m}`) });
+      const result = await say({ text: spoken, model: options.voice, speaker: options.speaker, pitchSemitones, targetF0Hz, formantRatio, rateWpm, voice: options.ttsVoice, log: (m) => console.error(`svc: ${m}`) });
       const wav = encodeWav(result.audio);
       let png: Buffer | undefined;
       if (pngPath) {

@@ -57,7 +57,7 @@ export interface SovitsManifest {
    */
   int8?: { generator: string; encoder: string | null; method?: string; nodes?: Record<string, number> } | null;
   parameters: Record<string, number>;
-  /** Optional typical f0 per speaker name ('*' = any), for automatic pitch shift; not written by import. */
+  /** Optional typical f0 per speaker name ('*' = any), for automatic pitch shift: `svc export` writes each speaker's median voiced f0 over its dataset clips; import does not. */
   speaker_f0_hz?: Record<string, number>;
   source: Record<string, unknown>;
   created: string;
