@@ -139,7 +139,7 @@ async function deterministicTwin(dir: string): Promise<string> {
  * its arrival time minus the capture time of the input sample it answers: block buffering + look-ahead +
  * SOLA + compute + transport, over every position in the block (what clicks at random block phases give).
  */
-async function loopLatency(url: string, blockMs: number, speech48k: Float32Array, seconds: number): Promise<{ medianMs: number; p90Ms: number; algorithmicMs: number; computeP95Ms: number }> {
+export async function loopLatency(url: string, blockMs: number, speech48k: Float32Array, seconds: number): Promise<{ medianMs: number; p90Ms: number; algorithmicMs: number; computeP95Ms: number }> {
   const rate = 48000;
   const frame = 128;
   const session = await openSession(url, { sampleRate: rate, blockMs });

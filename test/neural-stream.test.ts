@@ -60,7 +60,7 @@ async function stream(chunks: Float32Array[], blockMs: number, options: Paramete
   return concatFloat32(parts);
 }
 
-test('the exported graph (not a deterministic twin): its NSF source noise and overtone phases are a function of the frame, so a window gives the same audio every call and streamed equals offline', async () => {
+test('the exported graph (not a deterministic twin): its NSF source noise is a function of the frame (hashed, no random op), so a window gives the same audio every call and streamed equals offline', async () => {
   const timeline = await SovitsTimeline.create({
     sampleRate: exported.sampleRate, hopSamples: exported.hopSamples, f0Method: 'dsp', f0LowLatency: true, volume: exported.volEmbedding,
     encoder: exported, contentDim: exported.contentDim, encoderContext: defaultEncoderContext(exported), gapLookaheadFrames: 0,

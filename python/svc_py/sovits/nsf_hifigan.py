@@ -24,7 +24,7 @@ class SineGen(nn.Module):
     `deterministic` zeroes the random initial overtone phases and the noise (parity tests).
     With `frame_seed` (int64 [B, T], the ONNX export passes one per frame, derived from the frame's
     latent noise, which the engine hashes by absolute frame) the noise is a hash of (seed, sample in
-    frame, harmonic) and the overtone phases are fixed: the same frame gives the same source in any
+    frame, harmonic) and the overtones start at phase 0: the same frame gives the same source in any
     call, so streamed windows and offline slices agree (upstream draws both afresh per call)."""
 
     def __init__(self, sampling_rate, harmonic_num=0, sine_amp=0.1, noise_std=0.003, voiced_threshold=0.0):
@@ -42,11 +42,10 @@ class SineGen(nn.Module):
         cycles_per_sample = torch.remainder(f0.unsqueeze(-1) * multiples / self.sampling_rate, 1.0)  # [B,T,dim]
         advance = torch.remainder(cycles_per_sample * upp, 1.0)  # cycles one frame advances
         start = torch.cumsum(advance, dim=1) - advance  # phase at each frame start (exclusive sum)
+        # Hashed: every harmonic starts at phase 0, as in the deterministic mode (upstream: a uniform random
+        # phase per call for the overtones), so the two graphs differ only by the noise.
         hashed = frame_seed is not None and not self.deterministic
-        if hashed:
-            # Fixed initial overtone phases (upstream: uniform per call); the fundamental starts at 0.
-            start = start + fixed_overtone_phases(self.dim).to(f0.dtype)
-        elif not self.deterministic:
+        if not hashed and not self.deterministic:
             # Random initial phase for the overtones only; the fundamental starts at 0.
             overtone = (multiples > 1).to(f0.dtype)
             start = start + torch.rand_like(cycles_per_sample[:, :1, :]) * overtone
@@ -86,7 +85,7 @@ def frame_seeds_from_noise(noise):
 
 def hashed_normal(frame_seed, upp, dim):
     """N(0,1) per (frame seed, sample in frame, harmonic): [B, T*upp, dim] by Box-Muller on two
-    hashed uniforms."""
+    hashed uniforms (the graph's one Cos in l_sin_gen: quantize.py's deterministic twin zeroes it)."""
     batch, frames = frame_seed.shape
     j = torch.arange(upp * dim * 2, dtype=torch.int64, device=frame_seed.device).view(1, 1, upp * dim * 2)
     x = _mix(torch.remainder(_mix(frame_seed.unsqueeze(-1)) + j * 40503, HASH_MODULUS))
@@ -95,12 +94,6 @@ def hashed_normal(frame_seed, upp, dim):
     normal = torch.sqrt(-2.0 * torch.log(u[..., 0])) * torch.cos(2.0 * math.pi * u[..., 1])
     return normal.reshape(batch, frames * upp, dim)
 
-
-def fixed_overtone_phases(dim):
-    """[dim] initial phases (cycles): 0 for the fundamental, fixed pseudo-random ones for the overtones."""
-    phases = torch.remainder(torch.arange(dim, dtype=torch.float64) * 0.6180339887498949, 1.0)
-    phases[0] = 0.0
-    return phases.to(torch.float32)
 
 
 class SourceModuleHnNSF(nn.Module):
