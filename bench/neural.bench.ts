@@ -1,6 +1,7 @@
 // Neural (So-VITS) speed: per-block compute of the streaming stage and its real-time factor (compute /
 // block duration, lower is better; < 1 keeps up) for the tiny and standard random-weight reference bundles
-// at block sizes 50/100/200/500 ms, with a breakdown (content encoder, generator, the rest: f0, vol,
+// at block sizes 50/100/200/500 ms and the small model (the shipped trained base, one thread) at
+// 30/40/50/100/200 ms, each model's look-ahead and algorithmic latency, streamed vs offline SNR, with a breakdown (content encoder, generator, the rest: f0, vol,
 // resampling, bookkeeping); offline conversion speed; model load time; memory. The DSP voice per block is
 // the comparison. Bundles are built once into $TMPDIR/svc-bench-neural/<size>-<hash of the Python model code> (standard: ~40 s,
 // ~500 MB);
@@ -12,18 +13,26 @@ import { join } from 'node:path';
 import { readMono } from '../src/audio/io.js';
 import { resample } from '../src/audio/resample.js';
 import { makeReference } from '../src/voices/sovits/bundle.js';
+import { importSovits } from '../src/voices/sovits/import.js';
 import { repoRoot } from '../src/paths.js';
-import { SovitsModel } from '../src/voices/sovits/model.js';
+import { defaultEncoderContext, SovitsModel } from '../src/voices/sovits/model.js';
+import { SovitsTimeline } from '../src/voices/sovits/timeline.js';
 import { convertAtModelRate } from '../src/voices/sovits/convert.js';
 import { runPythonModule } from '../src/python.js';
 import { openSession, startChildServer } from './stream.bench.js';
 import { scorePair } from '../src/eval/metrics.js';
 import { DspVoiceStage } from '../src/voices/dsp/stage.js';
-import { createNeuralStageFactory, NeuralStage } from '../src/voices/sovits/stage.js';
+import { createNeuralStageFactory, DEFAULT_GAP_LOOKAHEAD_FRAMES, NeuralStage } from '../src/voices/sovits/stage.js';
+import { convertChunks } from '../src/engine/pipeline.js';
+import { solaDelaySamples } from '../src/engine/sola.js';
+import { concatFloat32 } from '../src/dsp/arrays.js';
+import { from, lastValueFrom, toArray } from 'rxjs';
 import type { BenchContext, BenchRow } from './lib.js';
 import { realTimeFactor, summarizeTimes } from './lib.js';
 
 const BLOCKS_MS = [50, 100, 200, 500];
+/** The small model is the low-latency one: blocks down to 30 ms, on one core. */
+const SMALL_BLOCKS_MS = [30, 40, 50, 100, 200];
 
 /** Hash of the Python files that define the reference bundles: a cached bundle is reused only while they are unchanged. */
 function referenceSourceHash(): string {
@@ -34,11 +43,31 @@ function referenceSourceHash(): string {
   return hash.digest('hex').slice(0, 12);
 }
 
-async function ensureBundle(size: 'tiny' | 'standard', ctx: BenchContext): Promise<string> {
-  const dir = join(tmpdir(), 'svc-bench-neural', `${size}-${referenceSourceHash()}`);
-  if (!existsSync(join(dir, 'manifest.json'))) {
-    ctx.log(`neural: building the ${size} reference bundle in ${dir}`);
-    await makeReference(size, dir, { force: true });
+export type BenchModelSize = 'tiny' | 'small' | 'standard';
+
+/** The small model's sources: the shipped base (trained weights) and svc's phone encoder. */
+const SMALL_BASE = { checkpoint: join(repoRoot, 'models', 'sovits_small_base', 'G_0.pth'), config: join(repoRoot, 'models', 'sovits_small_base', 'config.json'), encoder: join(repoRoot, 'models', 'svc_phone_encoder', 'encoder.onnx') };
+
+/** Where the bench's bundle of a size is cached (built or not). */
+export function bundleDir(size: BenchModelSize): string {
+  const key = size === 'small' ? createHash('sha256').update(referenceSourceHash()).update(readFileSync(SMALL_BASE.checkpoint)).update(readFileSync(SMALL_BASE.encoder)).digest('hex').slice(0, 12) : referenceSourceHash();
+  return join(tmpdir(), 'svc-bench-neural', `${size}-${key}`);
+}
+
+export const bundleBuilt = (size: BenchModelSize): boolean => existsSync(join(bundleDir(size), 'manifest.json'));
+
+/**
+ * The bench's bundle of a size, built once into $TMPDIR/svc-bench-neural: tiny and standard are
+ * random-weight references (make-reference); small is the shipped multi-speaker base
+ * (models/sovits_small_base: trained, 16 kHz, hop 320, svc's phone encoder) imported as a one-speaker
+ * graph, its cache keyed by the checkpoint and encoder too.
+ */
+export async function ensureBundle(size: BenchModelSize, ctx: BenchContext): Promise<string> {
+  const dir = bundleDir(size);
+  if (!bundleBuilt(size)) {
+    ctx.log(`neural: building the ${size} bundle in ${dir}`);
+    if (size === 'small') await importSovits({ ...SMALL_BASE, out: dir, name: 'small', singleSpeakerGraph: true, force: true });
+    else await makeReference(size, dir, { force: true });
   }
   return dir;
 }
@@ -110,7 +139,7 @@ async function deterministicTwin(dir: string): Promise<string> {
  * its arrival time minus the capture time of the input sample it answers: block buffering + look-ahead +
  * SOLA + compute + transport, over every position in the block (what clicks at random block phases give).
  */
-async function loopLatency(url: string, blockMs: number, speech48k: Float32Array, seconds: number): Promise<{ medianMs: number; p90Ms: number; algorithmicMs: number; computeP95Ms: number }> {
+export async function loopLatency(url: string, blockMs: number, speech48k: Float32Array, seconds: number): Promise<{ medianMs: number; p90Ms: number; algorithmicMs: number; computeP95Ms: number }> {
   const rate = 48000;
   const frame = 128;
   const session = await openSession(url, { sampleRate: rate, blockMs });
@@ -161,6 +190,40 @@ function snrDb(reference: Float32Array, test: Float32Array): number {
     noise += (reference[i]! - test[i]!) ** 2;
   }
   return 10 * Math.log10(signal / Math.max(noise, 1e-30));
+}
+
+/**
+ * Streamed vs offline (issue 12 point 5): the clip through the real pipeline (convertChunks, `blockMs`
+ * blocks, SOLA) and through offline conversion with the same feature settings, SNR in dB outside the
+ * first and last 0.3 s, over all samples and outside SOLA's crossfades (each block's first 10 ms).
+ */
+async function streamedVsOffline(model: SovitsModel, clip: Float32Array, blockMs: number): Promise<{ allDb: number; outsideCrossfadesDb: number }> {
+  const sr = model.sampleRate;
+  const settings = { f0Method: 'dsp' as const, f0LowLatency: true, f0GapLookaheadFrames: DEFAULT_GAP_LOOKAHEAD_FRAMES };
+  const offline = (await convertAtModelRate(model, clip, settings)).samples;
+  const factory = await createNeuralStageFactory(model, settings);
+  const blockSamples = Math.round((blockMs * sr) / 1000);
+  const crossfadeSamples = Math.round(0.01 * sr);
+  const timing = { blockSamples, crossfadeSamples, searchSamples: crossfadeSamples };
+  const chunks: Float32Array[] = [];
+  for (let i = 0; i < clip.length; i += 997) chunks.push(clip.subarray(i, i + 997)); // any chunking
+  const streamed = concatFloat32(await lastValueFrom(from(chunks).pipe(convertChunks(() => factory({ clientSampleRate: sr, voice: { pitch: 0, formant: 1 } }), timing), toArray())));
+  // Output sample i is pipeline sample i + delay; a block's first crossfadeSamples are its crossfade.
+  const delay = solaDelaySamples({ ...timing, lookaheadSamples: factory.shape.lookaheadSamples });
+  const edge = Math.round(0.3 * sr);
+  const sums = { all: [0, 0], outside: [0, 0] };
+  for (let i = edge; i < clip.length - edge; i++) {
+    const signal = offline[i]! ** 2;
+    const noise = (offline[i]! - streamed[i]!) ** 2;
+    sums.all[0]! += signal;
+    sums.all[1]! += noise;
+    if ((i + delay) % blockSamples >= crossfadeSamples) {
+      sums.outside[0]! += signal;
+      sums.outside[1]! += noise;
+    }
+  }
+  const db = ([signal, noise]: number[]) => 10 * Math.log10(signal! / Math.max(noise!, 1e-30));
+  return { allDb: db(sums.all), outsideCrossfadesDb: db(sums.outside) };
 }
 
 /**
@@ -247,23 +310,30 @@ async function sideBySide(ctx: BenchContext, rows: BenchRow[], dir: string, int8
 export async function run(ctx: BenchContext): Promise<BenchRow[]> {
   const rows: BenchRow[] = [];
   const speech = await readMono(ctx.shared('speech', 'kathleen_arctic_cc0_48k', 'arctic_a0001.wav'));
-  const sizes: Array<'tiny' | 'standard'> = ctx.quick && !existsSync(join(tmpdir(), 'svc-bench-neural', `standard-${referenceSourceHash()}`, 'manifest.json')) ? ['tiny'] : ['tiny', 'standard'];
+  const sizes: BenchModelSize[] = ctx.quick && !bundleBuilt('standard') ? ['tiny', 'small'] : ['tiny', 'small', 'standard'];
   for (const size of sizes) {
     const dir = await ensureBundle(size, ctx);
     const rssBefore = process.memoryUsage().rss;
     const t0 = performance.now();
-    const model = await SovitsModel.load(dir);
+    // The small model's goal is real time on one core (issue 12): one intra-op thread.
+    const model = await SovitsModel.load(dir, size === 'small' ? { intraOpThreads: 1 } : {});
     const loadMs = performance.now() - t0;
     const rssModel = process.memoryUsage().rss - rssBefore;
     try {
       const sr = model.sampleRate;
-      const note = `${size}: ${sr} Hz, hop ${model.hopSamples}, ${model.contentDim}-d ${model.manifest.encoder?.kind} encoder; ${model.precision} graphs; cpu, default threads (1 for small graphs, else 2), no spinning`;
+      const note = `${size}: ${sr} Hz, hop ${model.hopSamples}, ${model.contentDim}-d ${model.manifest.speech_encoder} encoder (${model.manifest.encoder?.kind}); ${model.precision} graphs; cpu, ${size === 'small' ? '1 intra-op thread (one core)' : 'default threads (1 for small graphs, else 2)'}, no spinning`;
       rows.push({ group: 'neural', name: `${size} load (sessions + checks + warm-up)`, value: loadMs, unit: 'ms', note });
       rows.push({ group: 'neural', name: `${size} memory after load (rss increase, ${model.precision})`, value: rssModel / 2 ** 20, unit: 'MiB' });
       const audio = await resample(speech.samples, speech.sampleRate, sr);
       const factory = await createNeuralStageFactory(model, { f0Method: 'dsp' });
       const lookaheadMs = (factory.shape.lookaheadSamples * 1000) / sr;
-      rows.push({ group: 'neural', name: `${size} stage look-ahead (features final)`, value: lookaheadMs, unit: 'ms', note: `f0 dsp (low latency) ${((factory.shape.f0LatencySamples * 1000) / sr).toFixed(0)} ms; context ${((factory.shape.contextSamples * 1000) / sr).toFixed(0)} ms` });
+      rows.push({ group: 'neural', name: `${size} stage look-ahead (features final)`, value: lookaheadMs, unit: 'ms', note: `f0 dsp (low latency) ${((factory.shape.f0LatencySamples * 1000) / sr).toFixed(0)} ms + 2 right-context frames (${((2 * model.hopSamples * 1000) / sr).toFixed(1)} ms), causal gap fill; encoder ${((SovitsTimeline.encoderLatencySamples(sr, defaultEncoderContext(model)) * 1000) / sr).toFixed(0)} ms; context ${((factory.shape.contextSamples * 1000) / sr).toFixed(0)} ms` });
+      for (const blockMs of [100, 50, 40]) {
+        // What a session at the model's rate reports (stream/session.ts: block + pipeline delay; SOLA's default 10 ms crossfade and search).
+        const tenMs = Math.round(0.01 * sr);
+        const algorithmicMs = blockMs + (solaDelaySamples({ crossfadeSamples: tenMs, searchSamples: tenMs, lookaheadSamples: factory.shape.lookaheadSamples }) * 1000) / sr;
+        rows.push({ group: 'neural', name: `${size} algorithmic latency at ${blockMs} ms blocks`, value: algorithmicMs, unit: 'ms', note: `block + look-ahead + SOLA crossfade 10 ms + half its 10 ms search; a client at another rate adds its resamplers (~1-2 ms); goal ${size === 'small' ? '≤ 150' : size === 'standard' ? '≤ 250 end to end' : '-'}` });
+      }
       const timers = instrument(model);
       const measure = async (stageFactory: Awaited<ReturnType<typeof createNeuralStageFactory>>, timed: Timers, blockMs: number, label: string) => {
         const block = Math.round((blockMs * sr) / 1000);
@@ -319,8 +389,8 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
       // Before/after at 200 ms in the same run: the old per-block work (generator over the whole window,
       // look-ahead included; 150 ms generator context; HuBERT-size encoders re-running 25 rows of context;
       // ONNX pool threads spinning between runs), on a second load of the same bundle.
-      const old = await SovitsModel.load(dir, { allowSpinning: true, precision: 'float32' });
-      try {
+      const old = size === 'small' ? null : await SovitsModel.load(dir, { allowSpinning: true, precision: 'float32' });
+      if (old) try {
         const before = await createNeuralStageFactory(old, {
           // (float32: int8 graphs came later)
           f0Method: 'dsp',
@@ -333,7 +403,11 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
         await old.dispose();
       }
       const measured = new Map<number, Awaited<ReturnType<typeof measure>>>();
-      for (const blockMs of BLOCKS_MS) measured.set(blockMs, await measure(factory, timers, blockMs, ` (${model.precision})`));
+      for (const blockMs of size === 'small' ? SMALL_BLOCKS_MS : BLOCKS_MS) measured.set(blockMs, await measure(factory, timers, blockMs, ` (${model.precision}${size === 'small' ? ', 1 thread' : ''})`));
+      if (size !== 'standard') {
+        const parity = await streamedVsOffline(model, audio.subarray(0, Math.round((ctx.quick ? 3 : 6) * sr)), 100);
+        rows.push({ group: 'neural', name: `${size} streamed vs offline output, 100 ms blocks: SNR outside crossfades`, value: parity.outsideCrossfadesDb, unit: 'dB', note: `${parity.allDb.toFixed(1)} dB with SOLA's crossfades; same settings (f0 dsp low latency, causal gap fill), NSF source noise hashed by frame; ${size === 'small' ? 'goal ≥ 30 dB (issue 12.5)' : 'random weights'}` });
+      }
       if (size === 'standard' && model.precision === 'int8') {
         await sideBySide(ctx, rows, dir, model, audio, measure, measured);
       }

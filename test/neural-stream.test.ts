@@ -21,16 +21,20 @@ import { concatFloat32 } from '../src/dsp/arrays.js';
 const SPEECH_16K = shared('speech', 'vctk_autovc_16k', 'p225', 'p225_003.wav');
 const temp = makeTempDir('svc-neural-stream-');
 let model: SovitsModel;
+/** The bundle as exported (no deterministic twin): its NSF source draws noise, hashed by frame. */
+let exported: SovitsModel;
 let speech: Float32Array;
 
 test.before(async () => {
   const bundles = await buildTinyBundles(temp.dir);
   model = await SovitsModel.load(bundles.deterministic);
+  exported = await SovitsModel.load(bundles.random);
   speech = (await readMono(SPEECH_16K)).samples.subarray(0, 56000); // 3.5 s at the model rate (16 kHz)
 });
 
 test.after(async () => {
   await model?.dispose();
+  await exported?.dispose();
   temp.cleanup();
 });
 
@@ -47,14 +51,41 @@ function randomChunks(x: Float32Array, maxChunk: number, seed: number): Float32A
   return chunks;
 }
 
-async function stream(chunks: Float32Array[], blockMs: number, options: Parameters<typeof createNeuralStageFactory>[1]): Promise<Float32Array> {
-  const factory = await createNeuralStageFactory(model, options);
+async function stream(chunks: Float32Array[], blockMs: number, options: Parameters<typeof createNeuralStageFactory>[1], voice = model): Promise<Float32Array> {
+  const factory = await createNeuralStageFactory(voice, options);
   const blockSamples = Math.round((blockMs * model.sampleRate) / 1000);
   const parts = await lastValueFrom(
     from(chunks).pipe(convertChunks(() => factory({ clientSampleRate: model.sampleRate, voice: { pitch: 0, formant: 1 } }), { blockSamples }), toArray()),
   );
   return concatFloat32(parts);
 }
+
+test('the exported graph (not a deterministic twin): its NSF source noise is a function of the frame (hashed, no random op), so a window gives the same audio every call and streamed equals offline', async () => {
+  const timeline = await SovitsTimeline.create({
+    sampleRate: exported.sampleRate, hopSamples: exported.hopSamples, f0Method: 'dsp', f0LowLatency: true, volume: exported.volEmbedding,
+    encoder: exported, contentDim: exported.contentDim, encoderContext: defaultEncoderContext(exported), gapLookaheadFrames: 0,
+  });
+  try {
+    await timeline.drainFile(speech.subarray(0, 16000));
+    const window = timeline.window(10, 30, 1);
+    const options = { speakerId: 0, noiseScale: 0.4, seed: 3, sourcePhaseCycles: timeline.sourcePhase(10, 1) };
+    const first = await exported.generate(window, options);
+    const again = await exported.generate(window, options);
+    assert.equal(Array.from(again), Array.from(first), 'the same frames, twice: the same audio (upstream draws new noise per call)');
+    // It does draw noise: the deterministic twin (same weights, the source's noise and phases zeroed) differs.
+    const twin = await model.generate(window, options);
+    let largest = 0;
+    for (let i = 0; i < first.length; i++) largest = Math.max(largest, Math.abs(first[i]! - twin[i]!));
+    assert.ok(largest > 1e-4, `the exported source adds noise (largest difference from the twin ${largest.toExponential(2)})`);
+  } finally {
+    timeline.dispose();
+  }
+  const offline = await convertAtModelRate(exported, speech, { ...settings, f0GapLookaheadFrames: DEFAULT_GAP_LOOKAHEAD_FRAMES });
+  const streamed = await stream(randomChunks(speech, 3000, 11), 100, settings, exported);
+  const edge = Math.round(0.3 * exported.sampleRate);
+  const snr = snrDb(offline.samples, streamed, edge, speech.length - edge);
+  assert.ok(snr >= 30, `SNR ${snr.toFixed(1)} dB`);
+});
 
 const settings = { seed: 9, f0Method: 'dsp' as const, f0LowLatency: true };
 

@@ -114,6 +114,13 @@ test('parity: onnxruntime-node matches PyTorch within 1e-4 relative (same inputs
   assert.ok(r.maxDiff / r.peak <= 1e-4, `max |onnx - torch| / peak = ${r.maxDiff / r.peak}`);
 });
 
+test('parity with the NSF source bundles ship (noise hashed from each frame\'s latent noise in int64): onnxruntime-node computes the same noise as PyTorch', async () => {
+  const r = await generatorParity(refDir, join(temp.dir, 'parity-hashed'), 60, { hashedSource: true });
+  assert.equal(r.onnxDims, r.torchDims);
+  assert.ok(r.peak > 1e-3, `expected audio is not silent (peak ${r.peak})`);
+  assert.ok(r.maxDiff / r.peak <= 1e-4, `max |onnx - torch| / peak = ${r.maxDiff / r.peak}`);
+});
+
 test('bundle graphs run in onnxruntime-node at other lengths: audio = frames x hop, encoder 20 ms rows', async () => {
   const bundle = readBundle(refDir);
   const generator = await createSession(bundle.generatorPath);

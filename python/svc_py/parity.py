@@ -4,7 +4,9 @@ source made deterministic (no random phases or noise; everything else identical 
 graph) to DIR/generator_deterministic.onnx, and writes the example inputs (DIR/<input>.npy) and
 PyTorch's output (DIR/expected_audio.npy). --speaker-mix exports the speaker-mix graph (sid float32 [T, S],
 the spk table's speakers) and stops there: its reference comes from upstream's own spk_mix
-(test/fixtures/sovits_mix)."""
+(test/fixtures/sovits_mix). --hashed-source exports the graph bundles ship instead (DIR/generator_hashed.onnx:
+the NSF source's noise hashed from each frame's latent noise, fixed overtone phases) and PyTorch's
+output with that same source, so the int64 hash is checked too."""
 import argparse
 import os
 
@@ -20,6 +22,7 @@ def main():
     parser.add_argument("--out", required=True)
     parser.add_argument("--frames", type=int, default=40)
     parser.add_argument("--speaker-mix", action="store_true")
+    parser.add_argument("--hashed-source", action="store_true")
     args = parser.parse_args()
 
     from .sovits.checkpoint import check_state_dict, load_checkpoint_file
@@ -38,9 +41,12 @@ def main():
         ids = [config["spk"][name] for name in config["spk"]]
         info = export_generator(net, path, deterministic_source=True, mix_speaker_ids=ids)
         return {"onnx": path, "columns": list(config["spk"]), "export_seconds": info["seconds"]}
-    info = export_generator(net, path, deterministic_source=True)
+    deterministic = not args.hashed_source
+    if not deterministic:
+        path = os.path.join(args.out, "generator_hashed.onnx")
+    info = export_generator(net, path, deterministic_source=deterministic)
     inputs = example_inputs(net, frames=args.frames, seed=7)
-    audio = run_torch(net, inputs, deterministic_source=True)
+    audio = run_torch(net, inputs, deterministic_source=deterministic)
     for name, tensor in inputs.items():
         np.save(os.path.join(args.out, f"{name}.npy"), tensor.numpy())
     np.save(os.path.join(args.out, "expected_audio.npy"), audio.numpy().astype(np.float32))

@@ -257,12 +257,15 @@ def _onnx_scope(path):
 
 def make_source_deterministic(g):
     """Replaces RandomUniformLike/RandomNormalLike with zeros of the same shape (for measuring one
-    graph against another: the NSF source then has no random phase or noise, as set_deterministic_source)."""
+    graph against another: the NSF source then has no random phase or noise, as set_deterministic_source).
+    svc's hashed source (sovits/nsf_hifigan.py hashed_normal) has no random op: its Box-Muller Cos in the
+    source's scope becomes zeros, which zeroes the noise (its overtones already start at phase 0)."""
     from onnx import helper
     count = 0
     nodes = []
     for node in g.graph.node:
-        if node.op_type in ("RandomUniformLike", "RandomNormalLike"):
+        hashed_noise = node.op_type == "Cos" and "/m_source/l_sin_gen/" in node.name
+        if node.op_type in ("RandomUniformLike", "RandomNormalLike") or hashed_noise:
             nodes.append(helper.make_node("Sub", [node.input[0], node.input[0]], list(node.output), name=node.name + "_zero"))
             count += 1
         else:

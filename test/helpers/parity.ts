@@ -1,5 +1,5 @@
 // ONNX vs PyTorch parity of a So-VITS generator (test/sovits*.test.ts): `python -m svc_py.parity`
-// writes a deterministic-source generator.onnx, its inputs as .npy and PyTorch's audio for them; this
+// writes a deterministic-source (or, with hashedSource, the shipped hashed-source) generator graph, its inputs as .npy and PyTorch's audio for them; this
 // runs the graph in onnxruntime-node on the same inputs and measures the largest difference.
 import { join } from 'node:path';
 import { readNpy } from '../../src/io/npy.js';
@@ -15,9 +15,11 @@ export interface ParityResult {
   peak: number;
 }
 
-export async function generatorParity(bundleDir: string, outDir: string, frames: number): Promise<ParityResult> {
-  await runPythonModule('parity', ['--config', join(bundleDir, 'config.json'), '--checkpoint', join(bundleDir, 'G_0.pth'), '--out', outDir, '--frames', String(frames)]);
-  const model = await createSession(join(outDir, 'generator_deterministic.onnx'));
+/** `hashedSource`: the graph bundles ship (NSF noise hashed by frame) instead of the deterministic one. */
+export async function generatorParity(bundleDir: string, outDir: string, frames: number, options: { hashedSource?: boolean } = {}): Promise<ParityResult> {
+  const args = ['--config', join(bundleDir, 'config.json'), '--checkpoint', join(bundleDir, 'G_0.pth'), '--out', outDir, '--frames', String(frames)];
+  const { onnx } = await runPythonModule<{ onnx: string }>('parity', options.hashedSource ? [...args, '--hashed-source'] : args);
+  const model = await createSession(onnx);
   try {
     const feeds: Record<string, FeedValue> = {};
     for (const name of model.inputNames) {

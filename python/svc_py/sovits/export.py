@@ -22,6 +22,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from .models import f0_to_coarse
+from .nsf_hifigan import frame_seeds_from_noise
 
 OPSET = 16
 
@@ -49,7 +50,9 @@ class OnnxSynthesizer(nn.Module):
         x = net.content_prenet(content, x_mask, uv, vol)
         z_p, _, _, c_mask = net.enc_p(x, x_mask, f0_to_coarse(f0), noise=noise)
         z = net.flow(z_p, c_mask, g=g, reverse=True)
-        return net.dec(z * c_mask, f0, g=g)
+        # The NSF source's noise is hashed from each frame's latent noise (the engine hashes that by
+        # absolute frame), so a frame gets the same source in a streamed window and an offline slice.
+        return net.dec(z * c_mask, f0, g=g, frame_seed=frame_seeds_from_noise(noise))
 
 
 def input_spec(net, mix_count=None):

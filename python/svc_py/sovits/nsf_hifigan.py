@@ -21,7 +21,11 @@ class SineGen(nn.Module):
     The phase is accumulated per frame (one frame advances frac(f * hop / sr) cycles) and filled
     in per sample inside the frame, so every sum stays below the frame count: float32 keeps the
     phase exact over long inputs, and the graph is the same in training and in ONNX.
-    `deterministic` zeroes the random initial overtone phases and the noise (parity tests)."""
+    `deterministic` zeroes the random initial overtone phases and the noise (parity tests).
+    With `frame_seed` (int64 [B, T], the ONNX export passes one per frame, derived from the frame's
+    latent noise, which the engine hashes by absolute frame) the noise is a hash of (seed, sample in
+    frame, harmonic) and the overtones start at phase 0: the same frame gives the same source in any
+    call, so streamed windows and offline slices agree (upstream draws both afresh per call)."""
 
     def __init__(self, sampling_rate, harmonic_num=0, sine_amp=0.1, noise_std=0.003, voiced_threshold=0.0):
         super().__init__()
@@ -32,13 +36,16 @@ class SineGen(nn.Module):
         self.voiced_threshold = voiced_threshold
         self.deterministic = False
 
-    def forward(self, f0, upp):
+    def forward(self, f0, upp, frame_seed=None):
         """f0 [B, T] Hz -> (sines [B, T*upp, dim], uv [B, T*upp, 1])."""
         multiples = torch.arange(1, self.dim + 1, dtype=f0.dtype, device=f0.device)
         cycles_per_sample = torch.remainder(f0.unsqueeze(-1) * multiples / self.sampling_rate, 1.0)  # [B,T,dim]
         advance = torch.remainder(cycles_per_sample * upp, 1.0)  # cycles one frame advances
         start = torch.cumsum(advance, dim=1) - advance  # phase at each frame start (exclusive sum)
-        if not self.deterministic:
+        # Hashed: every harmonic starts at phase 0, as in the deterministic mode (upstream: a uniform random
+        # phase per call for the overtones), so the two graphs differ only by the noise.
+        hashed = frame_seed is not None and not self.deterministic
+        if not hashed and not self.deterministic:
             # Random initial phase for the overtones only; the fundamental starts at 0.
             overtone = (multiples > 1).to(f0.dtype)
             start = start + torch.rand_like(cycles_per_sample[:, :1, :]) * overtone
@@ -51,8 +58,42 @@ class SineGen(nn.Module):
         out = sines * uv
         if not self.deterministic:
             noise_amp = uv * self.noise_std + (1.0 - uv) * (self.sine_amp / 3.0)
-            out = out + noise_amp * torch.randn_like(sines)
+            noise = hashed_normal(frame_seed, upp, self.dim).to(f0.dtype) if hashed else torch.randn_like(sines)
+            out = out + noise_amp * noise
         return out, uv
+
+
+# Park-Miller modulus: every hash step stays an exact int64 product below 2^62 (ONNX Mul/Mod on int64;
+# opset 16 has no bitwise ops), so onnxruntime and PyTorch compute the same integers on any CPU.
+HASH_MODULUS = 2147483647
+
+
+def _mix(x):
+    """Non-linear int64 mixing in [0, HASH_MODULUS): three rounds of x <- (x^2 + c) mod p (a linear
+    congruence alone would make a lattice of consecutive samples)."""
+    for c in (1013904223, 1664525, 22695477):
+        x = torch.remainder(x * x + c, HASH_MODULUS)
+    return x
+
+
+def frame_seeds_from_noise(noise):
+    """One int64 seed per frame from the latent noise [B, inter, T] (N(0,1) x noise scale, hashed by
+    absolute frame by the engine): its first two channels quantised to 2^-16."""
+    q = torch.floor(noise[:, :2, :] * 65536.0).to(torch.int64)
+    return torch.remainder(q[:, 0, :] * 65599 + q[:, 1, :] * 31 + 12345, HASH_MODULUS)  # [B, T]
+
+
+def hashed_normal(frame_seed, upp, dim):
+    """N(0,1) per (frame seed, sample in frame, harmonic): [B, T*upp, dim] by Box-Muller on two
+    hashed uniforms (the graph's one Cos in l_sin_gen: quantize.py's deterministic twin zeroes it)."""
+    batch, frames = frame_seed.shape
+    j = torch.arange(upp * dim * 2, dtype=torch.int64, device=frame_seed.device).view(1, 1, upp * dim * 2)
+    x = _mix(torch.remainder(_mix(frame_seed.unsqueeze(-1)) + j * 40503, HASH_MODULUS))
+    u = (x.to(torch.float32) + 0.5) / HASH_MODULUS  # (0, 1)
+    u = u.view(batch, frames, upp, dim, 2)
+    normal = torch.sqrt(-2.0 * torch.log(u[..., 0])) * torch.cos(2.0 * math.pi * u[..., 1])
+    return normal.reshape(batch, frames * upp, dim)
+
 
 
 class SourceModuleHnNSF(nn.Module):
@@ -64,8 +105,8 @@ class SourceModuleHnNSF(nn.Module):
         self.l_linear = nn.Linear(harmonic_num + 1, 1)
         self.l_tanh = nn.Tanh()
 
-    def forward(self, f0, upp):
-        sines, uv = self.l_sin_gen(f0, upp)
+    def forward(self, f0, upp, frame_seed=None):
+        sines, uv = self.l_sin_gen(f0, upp, frame_seed)
         return self.l_tanh(self.l_linear(sines)), uv  # [B, N, 1]
 
 
@@ -139,8 +180,8 @@ class Generator(nn.Module):
         self.conv_post.apply(init_normal_)
         self.cond = nn.Conv1d(gin_channels, upsample_initial_channel, 1)
 
-    def forward(self, x, f0, g=None):
-        source, _ = self.m_source(f0, self.upp)
+    def forward(self, x, f0, g=None, frame_seed=None):
+        source, _ = self.m_source(f0, self.upp, frame_seed)
         source = source.transpose(1, 2)  # [B, 1, N]
         x = self.conv_pre(x)
         if g is not None:

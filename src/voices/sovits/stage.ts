@@ -30,7 +30,7 @@ export interface NeuralStageOptions {
   leftContextMs?: number;
   /** Generator frames after the emitted region that must be final (default 2). */
   rightContextFrames?: number;
-  /** Look-ahead of the unvoiced-gap f0 fill in frames (default 2; see dsp/f0 unvoicedF0). */
+  /** Look-ahead of the unvoiced-gap f0 fill in frames (default DEFAULT_GAP_LOOKAHEAD_FRAMES = 0; see dsp/f0 unvoicedF0). */
   f0GapLookaheadFrames?: number;
   encoderContext?: EncoderContext;
   /** Runs the generator over the whole window, look-ahead included (the old behaviour; for benchmarks). */
@@ -41,7 +41,13 @@ export interface NeuralStageOptions {
 
 /** Streaming f0 method default: YIN (70 ms latency in low-latency mode; SwiftF0/hybrid need 115–260 ms). */
 export const DEFAULT_STREAM_F0_METHOD: F0Choice = 'dsp';
-export const DEFAULT_GAP_LOOKAHEAD_FRAMES = 2;
+/**
+ * Streaming gap fill: causal (0 frames). An unvoiced frame holds the last voiced f0 until voicing
+ * resumes, instead of ramping towards an f0 seen `gap` frames ahead: each frame of look-ahead here
+ * costs a hop of latency (11.6 ms standard, 20 ms small) and changes only the excitation pitch inside
+ * unvoiced frames. Offline conversion keeps so-vits-svc's interpolation unless told otherwise.
+ */
+export const DEFAULT_GAP_LOOKAHEAD_FRAMES = 0;
 /**
  * A live speaker change on a speaker-mix graph glides over this long, from the first frame not yet
  * emitted: a step between two embeddings is a click in timbre; 200 ms is one syllable's worth.
@@ -243,8 +249,13 @@ export function neuralStageShape(model: SovitsModel, f0LatencySamples: number, o
   const right = options.rightContextFrames ?? 2;
   const encoderLatency = SovitsTimeline.encoderLatencySamples(sr, options.encoderContext ?? defaultEncoderContext(model));
   const gap = options.f0GapLookaheadFrames ?? DEFAULT_GAP_LOOKAHEAD_FRAMES;
-  // Frame k + right must be final when sample k·hop is emitted: its f0 needs `gap` more frames known.
-  const lookaheadSamples = Math.max(f0LatencySamples + (right + gap + 1) * hop, encoderLatency + (right + 1) * hop) + hop;
+  // The last sample SOLA can emit is u − 1 (u = received − lookahead), in frame k = floor((u − 1)/hop);
+  // the generator runs up to frame k + right (process()), so frames ≤ k + right must be final:
+  //   f0: frame j is known at j·hop + f0Latency, and its gap fill needs `gap` more frames;
+  //   content: frame j's row is final at j·hop + encoderLatency.
+  // With k·hop ≤ u − 1 that is exactly the bound below (the parity tests check it: streamed = offline).
+  // (It once added 2 hops more: 23 ms at 44.1 kHz/512, 40 ms at 16 kHz/320.)
+  const lookaheadSamples = Math.max(f0LatencySamples + (right + gap) * hop, encoderLatency + right * hop);
   const leftContext = Math.round(((options.leftContextMs ?? defaultLeftContextMs(model)) * sr) / 1000);
   return { f0LatencySamples, lookaheadSamples, contextSamples: lookaheadSamples + leftContext + Math.round(0.02 * sr) };
 }
