@@ -88,6 +88,8 @@ export interface NativeFrame {
   /** Extra evidence used by the hybrid voicing decision. */
   aperiodicity?: number;
   rmsDb?: number;
+  /** Level at the frame centre (±5 ms, or ± half a period) minus the ±16 ms level, dB: far below 0 where voice starts or stops inside the frame. */
+  centreDropDb?: number;
   /** A tracker's own voicing decision (pYIN-style dsp), when it made one. */
   voiced?: boolean;
 }
