@@ -100,7 +100,8 @@ export class F0Stream implements F0StreamLike {
       if (o.method === 'rmvpe' || o.method === 'fcpe') {
         add(await ImportedF0Source.create(o.method, { threads: o.threads, context: o.lowLatency ? IMPORTED_LOW_LATENCY : IMPORTED_EXACT }), 'pitch');
       }
-      if (o.method === 'dsp') add(new YinSource(o.fMinHz, o.fMaxHz, o.lowLatency ? 2 : DSP_TRACK_LAG_FRAMES), 'pitch');
+      // dsp and hybrid read YIN's pitch on the envelope-flattened window (yin.ts flattenEnvelope)
+      if (o.method === 'dsp') add(new YinSource(o.fMinHz, o.fMaxHz, o.lowLatency ? 2 : DSP_TRACK_LAG_FRAMES, true), 'pitch');
       if (o.method === 'hybrid') add(new YinSource(o.fMinHz, o.fMaxHz, undefined, true), 'dsp');
       // crepe-hybrid votes on CREPE's octave with YIN's tracked path (fewer octave slips than raw YIN) and SwiftF0
       if (o.method === 'crepe-hybrid') {
@@ -206,7 +207,7 @@ export class F0Stream implements F0StreamLike {
         aperiodicity: dsp?.aperiodicity ?? pitch.aperiodicity,
         rmsDb: levelDb,
         relativeDb: levelDb === undefined ? undefined : levelDb - this.peakDb,
-        centreDropDb: dsp?.centreDropDb,
+        centreDropDb: dsp?.centreDropDb ?? pitch.centreDropDb,
         trackerVoiced: pitch.voiced,
         dspF0Hz: dsp?.f0Hz,
       };
