@@ -15,8 +15,8 @@ export const F0_CHOICES: readonly F0Choice[] = [...F0_METHODS, 'rmvpe', 'fcpe'];
 /**
  * The default method for files, preprocessing and analysis (the live stream's is dsp: voices/sovits/stage.ts,
  * ~70 ms look-ahead against hybrid's ~115 ms). Both meet RPA ≥ 97.5 % with VFA ≤ 5 % on re-synthesised singing
- * and speech, tuning and held-out halves (bench f0truth). crepe-hybrid meets it too and scores higher on held-out
- * speech, but as the default it moved test/offline-e2e.test.ts's hybrid-scored pitch check on VCTK p225
+ * and speech, tuning and held-out halves (bench f0truth). crepe-hybrid meets it on three of the four halves (speech A: 97.4 %) and scores
+ * highest on held-out speech, but as the default it moved test/offline-e2e.test.ts's hybrid-scored pitch check on VCTK p225
  * (creaky frames where CREPE and YIN read 2x SwiftF0) and costs a CREPE run per 10 ms.
  */
 export const DEFAULT_F0_METHOD: F0Method = 'hybrid';
