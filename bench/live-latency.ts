@@ -1,6 +1,7 @@
 // Click-to-output latency measured next to the latency svc reports, for `npm run bench -- --only latency`
 // (bench/latency.bench.ts) and on its own:
 //   node --import tsx bench/live-latency.ts [--model BUNDLE_OR_NAME] [--block-ms MS] [--latency-ms MS] [--probe click|pitch]
+//   node --import tsx bench/live-latency.ts --page [--model INSTALLED_NAME]   (the web page in Chromium)
 // The probe is a "click": a 40 ms voiced burst (150 Hz pulses through a 700 Hz resonance) once a second,
 // which the DSP voice and a neural model both turn into a burst whose onset is clear.
 //  - `svc live` (measureLive): through a real (private) PulseAudio. One stereo null sink "bench" is the
@@ -218,6 +219,69 @@ export async function measureLive(options: { model?: string; blockMs?: number; l
   }
 }
 
+/**
+ * The web page in a real (headless) Chromium through a running server at `url`, with a private
+ * PulseAudio as the browser's sound devices: its default source is the bench sink's left channel (the
+ * probe), its default sink the right channel, so parec hears the probe and the page's output on one
+ * clock, as for `svc live`. Reported: the page's own total (window.svcStats.latency.totalMs: block, voice
+ * delay, compute, server queue, network, jitter buffer and the AudioContext's output latency).
+ */
+export async function measurePage(url: string, options: { model?: string; probe?: Probe } = {}): Promise<LatencyMeasurement> {
+  const { chromium } = await import('playwright-core');
+  const probe = options.probe ?? 'click';
+  const temp = makeTempDir('svc-click-page-');
+  const pulse = await startBenchPulse(temp.dir);
+  try {
+    pulse.pactl('set-default-source', 'bench_left');
+    pulse.pactl('set-default-sink', 'bench_right');
+    const browser = await chromium.launch({
+      executablePath: '/usr/bin/chromium',
+      headless: true,
+      env: pulse.env as Record<string, string>,
+      // Playwright mutes audio by default; the page's output is what is measured.
+      ignoreDefaultArgs: ['--mute-audio'],
+      args: ['--no-sandbox', '--disable-gpu', '--use-fake-ui-for-media-stream', '--autoplay-policy=no-user-gesture-required', '--no-first-run'],
+    });
+    try {
+      const page = await browser.newPage();
+      await page.goto(`${url}/?autoconnect${options.model ? `&model=${encodeURIComponent(options.model)}` : ''}`);
+      const stats = () => page.evaluate(() => (window as unknown as { svcStats: Record<string, any> }).svcStats);
+      const deadline = Date.now() + 60_000;
+      for (;;) {
+        const s = await stats();
+        if (s.state === 'live' && s.receivedSamples > s.sampleRate && (!options.model || s.model === options.model)) break;
+        if (Date.now() > deadline) throw new Error(`the page did not go live: ${JSON.stringify(s)}`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      const reported: number[] = [];
+      let last: Record<string, any> = {};
+      const poll = setInterval(() => {
+        void stats().then((s) => {
+          last = s;
+          if (typeof s.latency?.totalMs === 'number') reported.push(s.latency.totalMs);
+        });
+      }, 500);
+      // No output event can come before the block and the voice's delay (the page's latency parts).
+      const voiceMinimumMs = () => (last.latency?.blockMs ?? 0) + (last.latency?.algorithmicMs ?? 0);
+      const { measuredMs, events } = await playAndRecord(pulse.env, temp.dir, probe, voiceMinimumMs);
+      clearInterval(poll);
+      const parts = Object.fromEntries(Object.entries(last.latency ?? {}).filter(([, v]) => typeof v === 'number').map(([k, v]) => [k, Math.round((v as number) * 10) / 10]));
+      return {
+        what: `page (Chromium), ${options.model ?? 'builtin DSP'}, ${probe} probe`,
+        measuredMs,
+        reportedMs: reported,
+        clicks: events,
+        detail: { parts, underruns: last.underruns, droppedSamples: last.droppedSamples },
+      };
+    } finally {
+      await browser.close();
+    }
+  } finally {
+    await pulse.stop();
+    temp.cleanup();
+  }
+}
+
 /** A protocol client through a running server at `url` (optionally switching to `model` first). */
 export async function measureServer(url: string, options: { model?: string; blockMs?: number; probe?: Probe } = {}): Promise<LatencyMeasurement> {
   const probe = options.probe ?? 'click';
@@ -324,6 +388,19 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     const i = process.argv.indexOf(name);
     return i < 0 ? undefined : process.argv[i + 1];
   };
+  if (process.argv.includes('--page')) {
+    // `svc serve` as a user runs it (installed models from SVC_MODELS_DIR are selectable by name).
+    const { startChildServer } = await import('./stream.bench.js');
+    const server = await startChildServer([], { pin: false });
+    try {
+      const model = arg('--model');
+      const m = await measurePage(server.url, { model, probe: (arg('--probe') as Probe | undefined) ?? (model ? 'pitch' : 'click') });
+      console.log(JSON.stringify({ ...m, measuredMedianMs: median(m.measuredMs), reportedMedianMs: median(m.reportedMs) }));
+    } finally {
+      await server.stop();
+    }
+    process.exit(0);
+  }
   const m = await measureLive({ nice: arg('--nice') ? Number(arg('--nice')) : undefined, probe: (arg('--probe') as Probe | undefined) ?? (arg('--model') ? 'pitch' : 'click'), model: arg('--model'), blockMs: arg('--block-ms') ? Number(arg('--block-ms')) : undefined, latencyMs: arg('--latency-ms') ? Number(arg('--latency-ms')) : undefined });
   console.log(JSON.stringify({ ...m, measuredMedianMs: median(m.measuredMs), reportedMedianMs: median(m.reportedMs) }));
 }
