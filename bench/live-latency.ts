@@ -365,7 +365,8 @@ export async function measureServer(url: string, options: { model?: string; bloc
     const measuredMs: number[] = [];
     for (const t of inOnsets) {
       // The output onset whose time is the first after the input onset's capture, within a second.
-      const u = outOnsets.find((k) => outMs[k]! > captureMs[t]! && outMs[k]! - captureMs[t]! < 1500);
+      // Not before the voice's block and signal delay (a random-weight model's own pitch wobble).
+      const u = outOnsets.find((k) => outMs[k]! - captureMs[t]! >= ready.latency.algorithmicMs && outMs[k]! - captureMs[t]! < 1500 + ready.latency.algorithmicMs);
       if (u !== undefined) measuredMs.push(outMs[u]! - captureMs[t]!);
     }
     const reported = statsSeen.map((s) => s.latency.serverMs as number);
