@@ -32,7 +32,7 @@ test.after(async () => {
 
 test('the page shows the latency a probe through Chromium and PulseAudio measures (tiny model)', async () => {
   const m = await measurePage(server!.url, { model: 'tiny', probe: 'pitch' });
-  assert.ok(m.measuredMs.length >= m.clicks / 2, `${m.measuredMs.length} of ${m.clicks} steps came back: ${JSON.stringify(m.detail)}`);
+  assert.ok(m.measuredMs.length >= 3, `${m.measuredMs.length} of ${m.clicks} steps came back: ${JSON.stringify(m.detail)}`);
   const measured = median(m.measuredMs);
   const reported = median(m.reportedMs);
   const parts = m.detail.parts as Record<string, number>;
