@@ -1,8 +1,9 @@
 // Click-to-output latency, measured, next to what each route reports (`npm run bench -- --only latency`):
 // the server through a protocol client (the reported figure: stats' latency.serverMs = algorithmicMs +
-// compute median + queue), and `svc live` through a private PulseAudio (its own latency.totalMs), each with the built-in
-// DSP voice and the tiny reference model (`svc make-reference --size tiny`, installed in a temp folder)
-// at its default block (measured at load). The probes and the measurements are bench/live-latency.ts's:
+// compute median + queue), the web page in a real Chromium whose microphone and speakers are a private
+// PulseAudio (the page's own total), and `svc live` through a private PulseAudio (its own
+// latency.totalMs), each with the built-in DSP voice and the tiny reference model (`svc make-reference
+// --size tiny`, installed in a temp folder) at its default block (measured at load). The probes and the measurements are bench/live-latency.ts's:
 // clicks for the DSP voice; pitch steps for the model, whose random weights make steady sound whatever
 // the input's level, but whose source follows the input's f0.
 // Then the neural voices through the server: the small model (shipped base) on one core at 100/50/40 ms
@@ -14,7 +15,7 @@ import { join } from 'node:path';
 import { makeReference } from '../src/voices/sovits/bundle.js';
 import { makeTempDir } from '../test/helpers/index.js';
 import type { BenchContext, BenchRow } from './lib.js';
-import { CLICK_RATE, matchOnsets, median, measureLive, measureServer, pitchStepEvents, pitchSteps, type LatencyMeasurement } from './live-latency.js';
+import { CLICK_RATE, matchOnsets, median, measureLive, measurePage, measureServer, pitchStepEvents, pitchSteps, type LatencyMeasurement } from './live-latency.js';
 import { resample } from '../src/audio/resample.js';
 import { SovitsModel } from '../src/voices/sovits/model.js';
 import { convertAtModelRate } from '../src/voices/sovits/convert.js';
@@ -105,8 +106,16 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
     }
 
     if (spawnSync('pulseaudio', ['--version']).status !== 0) {
-      ctx.log('latency: no pulseaudio here, svc live rows skipped');
+      ctx.log('latency: no pulseaudio here, page and svc live rows skipped');
       return rows;
+    }
+    ctx.log('latency: the page in Chromium');
+    const pageServer = await startChildServer([], { pin: false });
+    try {
+      rows.push(...rowsFor(await measurePage(pageServer.url)));
+      rows.push(...rowsFor(await measurePage(pageServer.url, { model: 'tiny', probe: 'pitch' })));
+    } finally {
+      await pageServer.stop();
     }
     for (const options of [{}, { model: 'tiny', probe: 'pitch' }, { latencyMs: 200 }] as const) {
       ctx.log(`latency: svc live ${JSON.stringify(options)}`);

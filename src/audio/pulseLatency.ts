@@ -4,7 +4,7 @@
 // source adds its own latency. `pactl list sink-inputs|source-outputs` reports both per stream, with the
 // owning process id, so `svc live` can add them to the latency it reports (measured: 60–100 ms that the
 // report left out, bench/live-latency.ts).
-import { execFile } from 'node:child_process';
+import { pactl } from './pactl.js';
 
 /** One PulseAudio stream of a process: its buffer and its device's latency, ms. */
 export interface PulseStream {
@@ -32,21 +32,14 @@ export function parsePactlStreams(text: string, pid: number): PulseStream[] {
   return streams;
 }
 
-function pactl(args: string[], env: NodeJS.ProcessEnv): Promise<string | null> {
-  return new Promise((resolve) => {
-    execFile('pactl', args, { env, timeout: 3000, encoding: 'utf8' }, (error, stdout) => resolve(error ? null : stdout));
-  });
-}
-
 /**
  * This process's PulseAudio streams now, or null when there is no PulseAudio (no pactl, no server, or the
  * devices are not PulseAudio's: then there are no streams of ours).
  */
 export async function pulseStreams(pid = process.pid, env: NodeJS.ProcessEnv = process.env): Promise<PulseStreams | null> {
-  // Two listings, one pactl call each; LC_ALL=C keeps pactl's labels in English.
-  const cEnv = { ...env, LC_ALL: 'C' };
-  const [sinkInputs, sourceOutputs] = await Promise.all([pactl(['list', 'sink-inputs'], cEnv), pactl(['list', 'source-outputs'], cEnv)]);
-  if (sinkInputs === null || sourceOutputs === null) return null;
-  const streams = { playback: parsePactlStreams(sinkInputs, pid), capture: parsePactlStreams(sourceOutputs, pid) };
+  // Two listings, one pactl call each (in English: pactl.ts runs it with LC_ALL=C).
+  const [sinkInputs, sourceOutputs] = await Promise.all([pactl(['list', 'sink-inputs'], env), pactl(['list', 'source-outputs'], env)]);
+  if (sinkInputs.status !== 0 || sourceOutputs.status !== 0) return null;
+  const streams = { playback: parsePactlStreams(sinkInputs.stdout, pid), capture: parsePactlStreams(sourceOutputs.stdout, pid) };
   return streams.playback.length + streams.capture.length > 0 ? streams : null;
 }

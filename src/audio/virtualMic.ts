@@ -8,9 +8,10 @@
 //
 // Both modules are unloaded on dispose(), on process exit (also after an uncaught error), and stale
 // ones left by a killed run (SIGKILL cannot be caught) are removed when the next run starts.
-import { spawn, spawnSync, type ChildProcess, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { spawn, type ChildProcess, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { SvcError } from '../errors.js';
 import { emptyStatusCounts, PlayoutClock, type AudioSink, type DeviceStatusCounts } from './devices.js';
+import { pactlSync as pactl } from './pactl.js';
 
 export const DEFAULT_VIRTUAL_MIC_NAME = 'svc_mic';
 
@@ -23,18 +24,6 @@ export interface VirtualMicOptions {
   sampleRate: number;
   /** Environment for pactl/pacat (tests point PULSE_SERVER at their own daemon). Default: process.env. */
   env?: NodeJS.ProcessEnv;
-}
-
-interface PactlResult {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-  error?: Error;
-}
-
-function pactl(args: string[], env: NodeJS.ProcessEnv): PactlResult {
-  const r = spawnSync('pactl', args, { encoding: 'utf8', env, timeout: 10_000 });
-  return { status: r.status, stdout: r.stdout ?? '', stderr: (r.stderr ?? '').trim(), error: r.error };
 }
 
 /** Ids of loaded modules whose arguments name this sink or source (a killed earlier run's leftovers). */

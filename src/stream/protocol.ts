@@ -215,7 +215,7 @@ export interface StatsMessage {
   model: string;
   inputMs: number;
   outputMs: number;
-  /** serverMs: algorithmicMs + computeMsMedian + queueMs, what the server adds between a sample's arrival and its converted copy's departure. */
+  /** serverMs: algorithmicMs + computeMsMedian + the whole blocks of queueMs, what the server adds between a sample's arrival and its converted copy's departure. */
   latency: { algorithmicMs: number; computeMsMean: number; computeMsMedian: number; computeMsP95: number; computeMsMax: number; blockMs: number; delayMs: number; delaySamples: number; serverMs: number };
   queueMs: number;
   queueMaxMs: number;

@@ -455,9 +455,10 @@ export class ConvertSession {
         blockMs: latency.blockMs,
         delayMs: latency.delayMs,
         delaySamples: latency.delaySamples,
-        // A sample's wait from arriving to leaving converted: the algorithmic latency, the compute of its
-        // block and the input queued ahead of it. A client adds its network and buffers (the page: all of it).
-        serverMs: round2(latency.algorithmicMs + p.compute.medianMs + (p.queueSamples * 1000) / stageRate),
+        // A sample's wait from arriving to leaving converted: the algorithmic latency (its block filling
+        // included), the compute of its block and the whole blocks queued ahead of it (the partial block
+        // in the queue is the filling, counted once). A client adds its network and buffers.
+        serverMs: round2(latency.algorithmicMs + p.compute.medianMs + (Math.floor(p.queueSamples / this.pipeline.blockSamples) * this.pipeline.blockSamples * 1000) / stageRate),
       },
       queueMs: toMs(p.queueSamples),
       queueMaxMs: toMs(p.queueMaxSamples),

@@ -241,7 +241,11 @@ function updateLatency() {
   const ready = connection?.ready;
   const server = stats.server;
   const rate = stats.sampleRate || 48000;
-  const blockMs = ready ? (ready.blockSamples / rate) * 1000 : null;
+  // The wait for the page's own capture chunk to fill (what it sends at a time, fixed at connect). A
+  // model's larger block (320 ms) fills in the server's queue and comes out whole into the jitter
+  // buffer: those two levels hold it on average, so it is not counted a second time (that over-reported
+  // a 320 ms model by one block against a click measured through Chromium).
+  const blockMs = stats.blockSamples ? (stats.blockSamples / rate) * 1000 : ready ? (ready.blockSamples / rate) * 1000 : null;
   const delayMs = server?.latency?.delayMs ?? ready?.latency?.delayMs ?? null;
   // The median, not the mean: one slow block (a model's first) lifts the mean above the p95 shown beside it.
   const computeMs = server?.latency?.computeMsMedian ?? server?.latency?.computeMsMean ?? null;

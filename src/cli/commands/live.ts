@@ -6,13 +6,15 @@
 // block is chosen from its measured speed at load (src/engine/blockChoice.ts). The pipeline's queue is
 // bounded (behind-real-time policy, default silence: the real voice never goes out), and the output
 // side holds the queue for the sound card at a fixed size: --latency-ms pins the whole delay, else
-// blocks are dropped when more than --max-output-ms waits. Once a second it prints the latency parts
-// and counters; Ctrl-C (or --duration) stops cleanly.
+// blocks are dropped when more than --max-output-ms waits. Once a second it prints the latency (the
+// mean delay of a sample: time-averaged buffer levels, voice delay and compute, see latencyParts) with
+// its parts and counters; Ctrl-C (or --duration) stops cleanly.
 // With --virtual-mic the output is a PulseAudio/PipeWire virtual microphone (src/audio/virtualMic.ts)
 // instead of a sound card; it is removed again on every way out.
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import { AudioInputStream, AudioOutputStream, defaultDevice, findDevice, probeAudioDevices, type AudioDevice, type AudioSink, type DeviceStatusCounts } from '../../audio/devices.js';
+import { CaptureClock } from '../../audio/captureClock.js';
 import { pulseStreams, type PulseStreams } from '../../audio/pulseLatency.js';
 import { DEFAULT_VIRTUAL_MIC_NAME, VirtualMic } from '../../audio/virtualMic.js';
 import { SvcError } from '../../errors.js';
@@ -57,6 +59,36 @@ function pickDevices(devices: AudioDevice[], options: LiveOptions): { input: Aud
   const output = options.output === undefined ? defaultDevice(devices, 'output') : findDevice(devices, options.output, 'output');
   return { input, output };
 }
+
+/**
+ * Time averages of the latency's varying parts between two status lines: queue levels sampled every
+ * QUEUE_SAMPLE_MS (a period prime to usual block lengths, so the saw-tooth is sampled at all phases),
+ * and each input chunk's lateness.
+ */
+class QueueAverages {
+  private sums = new Map<string, { total: number; count: number }>();
+  /** Last interval's means, kept when an interval saw no sample. */
+  private last = new Map<string, number>();
+
+  add(name: string, value: number): void {
+    const s = this.sums.get(name) ?? { total: 0, count: 0 };
+    s.total += value;
+    s.count++;
+    this.sums.set(name, s);
+  }
+
+  mean(name: string): number {
+    const s = this.sums.get(name);
+    if (s && s.count > 0) this.last.set(name, s.total / s.count);
+    return this.last.get(name) ?? 0;
+  }
+
+  reset(): void {
+    this.sums.clear();
+  }
+}
+
+const QUEUE_SAMPLE_MS = 7;
 
 /** ", device glitches: …" when PortAudio reported any (counted, never fatal). */
 function deviceGlitches(input: DeviceStatusCounts | undefined, output: DeviceStatusCounts): string {
@@ -103,6 +135,7 @@ export async function runLive(options: LiveOptions, log: (line: string) => void 
   let outStream: AudioSink | null = null;
   let virtualMic: VirtualMic | null = null;
   let statsTimer: NodeJS.Timeout | null = null;
+  let sampleQueues: NodeJS.Timeout | null = null;
   const counters = { inputSamples: 0, outputSamples: 0, outputBlocksDropped: 0, inputPauses: 0 };
   let stopping = false;
   const startedMs = Date.now();
@@ -136,34 +169,74 @@ export async function runLive(options: LiveOptions, log: (line: string) => void 
     const live = session;
     const sink = live.attachSink({ sampleRate: rate, format: 'f32', channels: 1 });
     const latency = sink.latency();
-    // Constant latency: everything but the output queue is fixed, so the queue is held at the rest.
+    // What a latency target cannot go below: the voice's block and delay, the devices and one block of
+    // output queue.
     const fixedMs = latency.algorithmicMs + input.defaultLowInputLatencyMs + (output ? output.defaultLowOutputLatencyMs : 0);
-    let targetQueueFrames: number | null = null;
-    if (options.latencyMs !== undefined) {
-      const queueMs = options.latencyMs - fixedMs;
-      if (queueMs < latency.blockMs) {
-        throw new SvcError('INVALID_ARGUMENT', `--latency-ms ${options.latencyMs} is below what this voice and these devices need: at least ${Math.ceil(fixedMs + latency.blockMs)} ms (${fixedMs.toFixed(0)} ms fixed + one block of output queue)`, {
-          hint: `use --latency-ms ${Math.ceil(fixedMs + 2 * latency.blockMs)} or more, or a smaller --block-ms`,
-        });
-      }
-      targetQueueFrames = Math.round((queueMs * rate) / 1000);
+    const targetMs = options.latencyMs;
+    if (targetMs !== undefined && targetMs < fixedMs + latency.blockMs) {
+      throw new SvcError('INVALID_ARGUMENT', `--latency-ms ${targetMs} is below what this voice and these devices need: at least ${Math.ceil(fixedMs + latency.blockMs)} ms (${fixedMs.toFixed(0)} ms fixed + one block of output queue)`, {
+        hint: `use --latency-ms ${Math.ceil(fixedMs + 3 * latency.blockMs)} or more, or a smaller --block-ms`,
+      });
     }
+    const wantedQueueFrames = targetMs === undefined ? 0 : Math.round(((targetMs - fixedMs) * rate) / 1000);
     // At least two blocks: the output gets a whole block at a time (320 ms for a slow model).
-    const maxOutputFrames = targetQueueFrames !== null ? targetQueueFrames + blockSamples : Math.round((Math.max(options.maxOutputMs, 2 * blockMs) * rate) / 1000);
+    const maxOutputFrames = targetMs !== undefined ? wantedQueueFrames + blockSamples : Math.round((Math.max(options.maxOutputMs, 2 * blockMs) * rate) / 1000);
 
     if (output) {
       outStream = new AudioOutputStream({ deviceId: output.id, device: output, sampleRate: rate, channels: outputChannels, framesPerBuffer: blockSamples }, (error) => finish(error));
     } else {
       virtualMic = new VirtualMic({ name: typeof options.virtualMic === 'string' ? options.virtualMic : DEFAULT_VIRTUAL_MIC_NAME, sampleRate: rate });
-      // The sound server's own buffer: with a latency target, all of the output queue (robust to this
-      // process stalling); else one block, at least 40 ms (pacat must get the CPU in time).
-      const serverBufferMs = targetQueueFrames !== null ? (targetQueueFrames * 1000) / rate : Math.max(40, (blockSamples * 1000) / rate);
+      // The sound server's own buffer: with a latency target, what the output queue will hold (robust to
+      // this process stalling); else one block, at least 40 ms (pacat must get the CPU in time).
+      const serverBufferMs = Math.max(40, targetMs !== undefined ? (wantedQueueFrames * 1000) / rate : blockMs);
       outStream = virtualMic.openSink({ channels: outputChannels, latencyMs: serverBufferMs, onError: (error) => finish(error) });
       virtualMic.watch((error) => finish(error));
     }
     const out = outStream;
     const outputName = output ? `"${output.name}" (#${output.id})` : `virtual microphone "${virtualMic!.sourceName}"`;
     const outputDeviceMs = output ? output.defaultLowOutputLatencyMs : 0;
+
+    // The sound server's share, when the devices are PulseAudio's (ALSA's pulse plugin): what its
+    // capture stream holds (recorded, not yet read), its source's and sink's own latency (the playback
+    // stream's buffer is in the output queue, timed by the clock). Polled with each status line;
+    // PortAudio's figures otherwise.
+    let pulse: PulseStreams | null = null;
+    const pollPulse = (): void => void pulseStreams().then((p) => (pulse = p));
+
+    // The latency reported is the mean delay of a sample, by Little's law: the time-averaged content of
+    // every buffer it passes (ms of audio) plus the voice's signal delay and the compute that holds a
+    // block. The block itself is not a separate term: waiting for a block to fill is what the input
+    // queues hold on average (and the output queue's saw-tooth, one block at a time). Averaging the
+    // queues over time matters: sampled once a second they swing by a block (160 ms for a model), and a
+    // sum of instants counted the block two or three times (1017 ms reported for 735 ms measured).
+    const queues = new QueueAverages();
+    const capture = new CaptureClock(rate);
+    sampleQueues = setInterval(() => {
+      queues.add('pipelineQueueMs', (live.pipeline.stats().queueSamples * 1000) / live.stage.sampleRate);
+      queues.add('outputQueueMs', (out.queuedFrames * 1000) / rate);
+    }, QUEUE_SAMPLE_MS);
+    sampleQueues.unref();
+    const latencyParts = (): { totalMs: number; text: string; parts: Record<string, number> } => {
+      const p = live.pipeline.stats();
+      const captured = pulse?.capture[0];
+      const playback = output ? pulse?.playback[0] : undefined;
+      const parts = {
+        voiceMs: latency.delayMs,
+        computeMs: p.compute.meanMs,
+        inputDeviceMs: captured ? captured.bufferMs + captured.deviceMs : input.defaultLowInputLatencyMs,
+        inputLateMs: queues.mean('inputLateMs'),
+        pipelineQueueMs: queues.mean('pipelineQueueMs'),
+        outputQueueMs: queues.mean('outputQueueMs'),
+        outputDeviceMs: playback ? playback.deviceMs : outputDeviceMs,
+      };
+      queues.reset();
+      const totalMs = Object.values(parts).reduce((a, b) => a + b, 0);
+      const text =
+        `voice ${parts.voiceMs.toFixed(1)} + compute ${parts.computeMs.toFixed(1)} + device in ${parts.inputDeviceMs.toFixed(1)}${pulse ? ' (PulseAudio)' : ''}` +
+        ` + late input ${parts.inputLateMs.toFixed(1)} + queues ${(parts.pipelineQueueMs + parts.outputQueueMs).toFixed(1)} (blocks of ${latency.blockMs.toFixed(0)}) + device out ${parts.outputDeviceMs.toFixed(1)}`;
+      return { totalMs, text, parts: { blockMs: latency.blockMs, ...parts } };
+    };
+
     let inputPaused = false;
     let resumeTimer: NodeJS.Timeout | null = null;
     const resumeWhenDrained = (): void => {
@@ -174,13 +247,21 @@ export async function runLive(options: LiveOptions, log: (line: string) => void 
         inStream?.resume();
       } else resumeTimer = setTimeout(resumeWhenDrained, 5);
     };
+    // Constant latency (--latency-ms): everything but the output queue is close to fixed, so the queue is
+    // primed to the rest and held there. A stall upstream needs no padding: it moves audio from the output
+    // queue to the input side and the burst that follows refills it, the total unchanged. Only an
+    // underrun (the device played silence) adds delay; the queue then exceeds its level by that much and
+    // the blocks above it are dropped, restoring the target. (A controller that also padded to the
+    // measured total oscillated on a loaded machine: the parts swing by tens of ms from second to second.)
+    const latencyControl = { drops: 0 };
     sink.frames$.subscribe((frame) => {
       const block = new Float32Array(frame.byteLength >> 2);
       new Uint8Array(block.buffer).set(frame.subarray(0, block.length * 4));
-      // Constant latency needs no padding: a stall upstream moves audio from the output queue to the
-      // input side and the burst that follows refills it, the total unchanged. Only an underrun (the
-      // device played silence) adds delay, and the queue then exceeds the target by that much: the
-      // bound below drops it again, restoring the target.
+      if (targetMs !== undefined && out.queuedFrames > wantedQueueFrames + blockSamples) {
+        latencyControl.drops++;
+        counters.outputBlocksDropped++;
+        return;
+      }
       // Bounded output: if the card is not taking audio as fast as it comes, drop this block ...
       if (out.queuedFrames > maxOutputFrames) {
         counters.outputBlocksDropped++;
@@ -190,16 +271,23 @@ export async function runLive(options: LiveOptions, log: (line: string) => void 
       out.write(interleaveMono(block, outputChannels));
       // ... and before that happens, stop pulling input (an input device running faster than the
       // output device, e.g. two cards with different clocks, then drops at the input side instead).
-      if (targetQueueFrames === null && !inputPaused && out.queuedFrames > maxOutputFrames / 2) {
+      if (targetMs === undefined && !inputPaused && out.queuedFrames > maxOutputFrames / 2) {
         inputPaused = true;
         counters.inputPauses++;
         inStream?.pause();
         resumeTimer = setTimeout(resumeWhenDrained, 5);
       }
     });
+    let chunksLost = 0;
     inStream = new AudioInputStream(
       { deviceId: input.id, device: input, sampleRate: rate, channels: 1, framesPerBuffer: blockSamples },
       (samples) => {
+        const arrivedMs = performance.now();
+        // Chunks naudiodon dropped with a status report were recorded all the same: the count moves on.
+        const lostNow = (inStream?.status.inputChunksLost ?? 0) - chunksLost;
+        if (lostNow > 0) capture.lost(lostNow * blockSamples);
+        chunksLost += lostNow;
+        queues.add('inputLateMs', capture.arrived(samples.length, arrivedMs));
         if (counters.inputSamples >= durationSamples) return;
         const take = Math.min(samples.length, durationSamples - counters.inputSamples);
         counters.inputSamples += take;
@@ -209,30 +297,6 @@ export async function runLive(options: LiveOptions, log: (line: string) => void 
       (error) => finish(error),
     );
 
-    // The sound server's share, when the devices are PulseAudio's (ALSA's pulse plugin): its capture
-    // buffer and source latency, and its sink's latency (the playback buffer is in the output queue,
-    // which is timed by the clock). Polled with each status line; PortAudio's figures otherwise.
-    let pulse: PulseStreams | null = null;
-    const pollPulse = (): void => void pulseStreams().then((p) => (pulse = p));
-    const latencyParts = (): { totalMs: number; text: string; parts: Record<string, number> } => {
-      const p = live.pipeline.stats();
-      const capture = pulse?.capture[0];
-      const playback = output ? pulse?.playback[0] : undefined;
-      const parts = {
-        blockMs: latency.blockMs,
-        voiceMs: latency.delayMs,
-        computeMs: p.compute.meanMs,
-        inputDeviceMs: capture ? capture.bufferMs + capture.deviceMs : input.defaultLowInputLatencyMs,
-        outputDeviceMs: playback ? playback.deviceMs : outputDeviceMs,
-        outputQueueMs: (out.queuedFrames * 1000) / rate,
-        pipelineQueueMs: (p.queueSamples * 1000) / live.stage.sampleRate,
-      };
-      const totalMs = Object.values(parts).reduce((a, b) => a + b, 0);
-      const text =
-        `block ${parts.blockMs.toFixed(1)} + voice ${parts.voiceMs.toFixed(1)} + compute ${parts.computeMs.toFixed(2)}` +
-        ` + device in ${parts.inputDeviceMs.toFixed(1)} / out ${parts.outputDeviceMs.toFixed(1)}${pulse ? ' (PulseAudio)' : ''} + queues ${(parts.outputQueueMs + parts.pipelineQueueMs).toFixed(1)}`;
-      return { totalMs, text, parts };
-    };
     const printStats = (final = false): void => {
       const p = live.pipeline.stats();
       const latency = latencyParts();
@@ -247,7 +311,8 @@ export async function runLive(options: LiveOptions, log: (line: string) => void 
             inputPauses: counters.inputPauses,
             model: modelName,
             blocks: { converted: p.blocksConverted, notConverted: p.blocksSkipped + p.blocksDry + p.blocksSilenced + p.stageErrors },
-            latencyTargetMs: options.latencyMs ?? null,
+            latencyTargetMs: targetMs ?? null,
+            latencyControl,
             device: { input: inStream?.status, output: out.status },
             dropped: { outputBlocks: counters.outputBlocksDropped, skippedBlocks: p.blocksSkipped, dryBlocks: p.blocksDry, silencedBlocks: p.blocksSilenced, overflowSamples: p.overflowSamples },
           }),
@@ -271,11 +336,9 @@ export async function runLive(options: LiveOptions, log: (line: string) => void 
     if (virtualMic) log(`svc live: ${virtualMic.instructions}`);
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
-    if (targetQueueFrames !== null && outStream instanceof AudioOutputStream) outStream.start(targetQueueFrames);
-    else {
-      outStream.start();
-      if (targetQueueFrames !== null) outStream.write(new Float32Array(targetQueueFrames * outputChannels));
-    }
+    outStream.start();
+    // With a latency target the output starts at its level.
+    if (targetMs !== undefined) out.write(new Float32Array(Math.max(0, wantedQueueFrames - out.queuedFrames) * outputChannels));
     inStream.start();
     pollPulse();
     statsTimer = setInterval(() => {
@@ -297,6 +360,7 @@ export async function runLive(options: LiveOptions, log: (line: string) => void 
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     if (statsTimer) clearInterval(statsTimer);
+    if (sampleQueues) clearInterval(sampleQueues);
     await inStream?.stop();
     await outStream?.stop();
     virtualMic?.dispose();
