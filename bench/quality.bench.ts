@@ -117,7 +117,14 @@ async function phonesOnce(audio: MonoAudio, dir: string, name: string): Promise<
 interface PairFigures {
   mcd: { converted: number[]; source: number[]; dsp: number[] };
   f0MedianCents: number[];
-  per: { converted: number; source: number; phones: number };
+  per: { converted: number; source: number; dsp: number; phones: number };
+}
+
+/** A target model re-synthesising the target's own unseen sentences (shift 0): the reconstruction
+ * floor every conversion to that target sits on (vocoder, content rows, fine-tune). */
+interface FloorFigures {
+  mcd: number[];
+  per: { resynthesised: number; phones: number };
 }
 
 export interface QualityVoices {
@@ -179,6 +186,7 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
   for (const s of OTHERS) medians.set(s, await medianF0Of(TRAIN.map((n) => utt(s, n))));
   const out = join(CACHE, `out-${key}`);
   const figures = new Map<string, PairFigures & { shift: number }>();
+  const floors = new Map<string, FloorFigures>();
   const asvTrials: Record<string, Record<string, string[]>> = { TF1: {}, TM1: {} };
   // Decodes of real recordings are shared by every model; those of converted speech belong to this key.
   const realPhones = join(CACHE, 'phones');
@@ -195,7 +203,7 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
         const pair = `${source}→${target}`;
         const dir = join(out, `${source}-${target}`);
         mkdirSync(dir, { recursive: true });
-        const f: PairFigures & { shift: number } = { shift, mcd: { converted: [], source: [], dsp: [] }, f0MedianCents: [], per: { converted: 0, source: 0, phones: 0 } };
+        const f: PairFigures & { shift: number } = { shift, mcd: { converted: [], source: [], dsp: [] }, f0MedianCents: [], per: { converted: 0, source: 0, dsp: 0, phones: 0 } };
         asvTrials[target]![pair] = [];
         asvTrials[target]![`DSP voice ${pair}`] = [];
         asvTrials[target]![`source ${source} (unconverted)`] = TEST.map((n) => utt(source, n));
@@ -221,10 +229,32 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
           f.per.phones += reference.length;
           f.per.source += editDistance(reference, await phonesOnce(src, realPhones, `${source}-${n}`));
           f.per.converted += editDistance(reference, await phonesOnce(converted, convertedPhones, `${source}-${target}-${n}`));
+          f.per.dsp += editDistance(reference, await phonesOnce(dsp, convertedPhones, `${source}-${target}-${n}-dsp`));
         }
         figures.set(pair, f);
         ctx.log(`quality: ${pair} (shift ${shift}): MCD ${median(f.mcd.converted).toFixed(2)} dB vs source ${median(f.mcd.source).toFixed(2)} dB`);
       }
+      // The floor: the target's own test sentences through its model, no shift.
+      const floor: FloorFigures = { mcd: [], per: { resynthesised: 0, phones: 0 } };
+      const selfDir = join(out, `${target}-self`);
+      mkdirSync(selfDir, { recursive: true });
+      asvTrials[target]![`${target} re-synthesised (floor)`] = [];
+      for (const n of TEST) {
+        const real = await readMono(utt(target, n));
+        const path = join(selfDir, `${n}.wav`);
+        if (!existsSync(path)) {
+          const result = await convertMono(model, real.samples, real.sampleRate, { pitch: 0, seed: 1 });
+          await writeWav(path, { sampleRate: result.sampleRate, samples: result.samples });
+        }
+        const resynthesised = await readMono(path);
+        asvTrials[target]![`${target} re-synthesised (floor)`]!.push(path);
+        floor.mcd.push((await scorePair(real, resynthesised, { alignment: 'dtw' })).mcdDb);
+        const reference = referencePhones.get(`${target}/${n}`)!;
+        floor.per.phones += reference.length;
+        floor.per.resynthesised += editDistance(reference, await phonesOnce(resynthesised, convertedPhones, `${target}-self-${n}`));
+      }
+      floors.set(target, floor);
+      ctx.log(`quality: ${target} re-synthesised: MCD ${median(floor.mcd).toFixed(2)} dB`);
     } finally {
       await model.dispose();
     }
@@ -283,6 +313,12 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
     const perConv = (100 * f.per.converted) / f.per.phones;
     const perSrc = (100 * f.per.source) / f.per.phones;
     rows.push({ group: g, name: `phone error rate, ${pair} converted`, value: perConv, unit: '%', note: `source ${perSrc.toFixed(1)} %; ${perConv - perSrc >= 0 ? '+' : ''}${(perConv - perSrc).toFixed(1)} points (bar ≤ +10${perConv - perSrc <= 10 ? ', met' : ', short'}); reference: pocketsphinx on the real ${pair.split('→')[1]} recording` });
+    rows.push({ group: g, name: `phone error rate, ${pair} DSP voice`, value: (100 * f.per.dsp) / f.per.phones, unit: '%', note: 'reference' });
+  }
+  for (const [target, floor] of floors) {
+    const between = [...figures].filter(([pair]) => pair.endsWith(`→${target}`)).map(([, f]) => median(f.mcd.source));
+    rows.push({ group: g, name: `MCD, ${target} re-synthesised by its model (floor)`, value: median(floor.mcd), unit: 'dB', note: `its own unseen sentences, shift 0; real other speakers: ${between.map((v) => v.toFixed(2)).join(', ')} dB` });
+    rows.push({ group: g, name: `phone error rate, ${target} re-synthesised (floor)`, value: (100 * floor.per.resynthesised) / floor.per.phones, unit: '%', note: 'vs pocketsphinx on the same real recording (0 would be a perfect copy)' });
   }
   for (const [pair, accuracy] of Object.entries(scored.probe)) {
     rows.push({ group: g, name: `speaker probe on content rows, ${pair}`, value: 100 * accuracy, unit: '% (50 = chance)', note: `svcphone40 rows, MLP, unseen sentences; bar ≤ 65${100 * accuracy <= 65 ? ' (met)' : ' (short)'}` });
