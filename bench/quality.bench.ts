@@ -17,7 +17,7 @@
 //   reference is pocketsphinx's decoding of the target's real recording of the sentence; converted
 //   vs source against that same reference. Bar: ≤ +10 points.
 // Trained models are cached in .cache/bench-quality (key: base, steps, seed), so a rerun only scores.
-// SVC_QUALITY_STEPS (default 150; 20 with --quick, a smoke run) and SVC_QUALITY_BASE (a base folder, or none) change the recipe.
+// SVC_QUALITY_STEPS (default: svc train's fine-tune recipe, FINE_TUNE_STEPS; 20 with --quick, a smoke run) and SVC_QUALITY_BASE (a base folder, or none) change the recipe.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -32,7 +32,7 @@ import { estimateF0 } from '../src/dsp/f0/index.js';
 import { median, scorePair } from '../src/eval/metrics.js';
 import { encodeNpy } from '../src/io/npy.js';
 import { preprocessDataset } from '../src/offline/preprocess.js';
-import { train } from '../src/offline/train.js';
+import { FINE_TUNE_STEPS, train } from '../src/offline/train.js';
 import { repoRoot, shippedModelsDir } from '../src/paths.js';
 import { runPythonModule } from '../src/python.js';
 import { convertWithDspVoice } from '../src/voices/dsp/index.js';
@@ -97,7 +97,10 @@ async function voiceFor(ctx: BenchContext, target: string, vcc: string, base: st
   const t0 = performance.now();
   await train({
     datasetDir: dataset, runDir: run, config: 'small', steps, base, resume: existsSync(join(run, 'run.json')), checkpointEvery: Math.min(steps, 200), logEvery: 50, seed: 1234,
-    onEvent: (e) => e.event === 'step' && e.step % 100 === 0 && ctx.log(`quality: ${target} step ${e.step}/${e.total}, mel ${e.losses.mel?.toFixed(2)}, ${e.steps_per_s.toFixed(2)} steps/s`),
+    onEvent: (e) => {
+      if (e.event === 'step' && e.step % 100 === 0) ctx.log(`quality: ${target} step ${e.step}/${e.total}, mel ${e.losses.mel?.toFixed(2)}, ${e.steps_per_s.toFixed(2)} steps/s`);
+      if (e.event === 'progress' && e.message.startsWith('voice ')) ctx.log(`quality: ${e.message}`);
+    },
   });
   const trainSeconds = (performance.now() - t0) / 1000;
   await exportRun(run, bundle, { name: `vcc-${target}`, force: true });
@@ -141,7 +144,7 @@ export interface QualityVoices {
 export async function qualityVoices(ctx: BenchContext): Promise<QualityVoices> {
   const vcc = ctx.shared('speech', 'vcc2016_16k');
   if (!existsSync(vcc)) throw new Error(`VCC 2016 not found at ${vcc} (the shared data folder)`);
-  const steps = Number(process.env.SVC_QUALITY_STEPS ?? (ctx.quick ? 20 : 150));
+  const steps = Number(process.env.SVC_QUALITY_STEPS ?? (ctx.quick ? 20 : FINE_TUNE_STEPS));
   const baseSpec = process.env.SVC_QUALITY_BASE ?? (existsSync(join(SMALL_BASE, 'G_0.pth')) ? SMALL_BASE : 'none');
   const base = baseSpec === 'none' ? 'none' : resolve(baseSpec);
   const key = `${base === 'none' ? 'scratch' : fileHash(join(base, 'G_0.pth'))}-${steps}`;

@@ -2,12 +2,12 @@
 // (python/svc_py/train/voice_start.py): each dataset speaker the base does not know by name starts
 // from the base speaker that converts its clips closest to the real recordings, not from whichever
 // base speaker happened to have the same id. Two voices under new names, recorded by speakers the
-// base learned (CMU ARCTIC slt, a woman; awb, a man): each must start from a base voice of the
+// base learned (CMU ARCTIC slt, a woman; VCTK p226, a man): each must start from a base voice of the
 // same sex, and the one step of training that follows must run. No timing assertions.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, mkdirSync, readFileSync, symlinkSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { makeTempDir, repoRoot, runSvc, shared } from './helpers/index.js';
 
 const temp = makeTempDir('svc-voice-start-');
@@ -19,12 +19,14 @@ const MEN = ['aew', 'awb', 'ls1688', 'ls2033', 'ls2414', 'ls2609', 'ls3005', 'p2
 
 test('preprocess two new voices (small config, svc phone encoder)', async () => {
   const input = join(temp.dir, 'recordings');
-  for (const [voice, speaker] of [['alice', 'slt'], ['bob', 'awb']] as const) {
+  const voices = {
+    alice: readdirSync(shared('speech', 'cmu_arctic_16k', 'slt')).filter((f) => f.endsWith('.wav')).sort().slice(0, 6).map((f) => shared('speech', 'cmu_arctic_16k', 'slt', f)),
+    bob: readdirSync(shared('speech', 'vctk_autovc_16k', 'p226')).filter((f) => f.endsWith('.wav')).sort().slice(0, 6).map((f) => shared('speech', 'vctk_autovc_16k', 'p226', f)),
+  };
+  for (const [voice, files] of Object.entries(voices)) {
+    assert.is(files.length, 6, `${voice}: 6 recordings in the shared data`);
     mkdirSync(join(input, voice), { recursive: true });
-    for (let n = 1; n <= 6; n++) {
-      const name = `arctic_a${String(n).padStart(4, '0')}.wav`;
-      symlinkSync(shared('speech', 'cmu_arctic_16k', speaker, name), join(input, voice, name));
-    }
+    for (const file of files) symlinkSync(file, join(input, voice, basename(file)));
   }
   const r = await runSvc(['preprocess', input, '--out', dataset, '--config', 'small', '--val', '0'], { timeoutMs: 600_000 });
   assert.is(r.code, 0, r.stderr);
@@ -45,7 +47,7 @@ test('each new voice starts from a base speaker of the same sex', async () => {
   const alice = start('alice');
   const bob = start('bob');
   assert.ok(WOMEN.includes(alice), `alice (CMU ARCTIC slt) starts from ${alice}`);
-  assert.ok(MEN.includes(bob), `bob (CMU ARCTIC awb) starts from ${bob}`);
+  assert.ok(MEN.includes(bob), `bob (VCTK p226) starts from ${bob}`);
   assert.ok(existsSync(join(run, 'G_1.pth')), 'the step after the choice ran and saved');
 });
 

@@ -63,7 +63,7 @@ export const SMALL_BASE_DIR = join(shippedModelsDir, 'sovits_small_base');
  * speech within ~15 minutes of one CPU core (small config, batch 4 × 0.4 s; models/sovits_small_base/README.md
  * has the measured rate and the quality benchmark's figures for it).
  */
-export const FINE_TUNE_STEPS = 1000;
+export const FINE_TUNE_STEPS = 300;
 /** Default length of a run from random weights (no base). */
 export const SCRATCH_STEPS = 10000;
 
