@@ -17,7 +17,7 @@
 //   reference is pocketsphinx's decoding of the target's real recording of the sentence; converted
 //   vs source against that same reference. Bar: ≤ +10 points.
 // Trained models are cached in .cache/bench-quality (key: base, steps, seed), so a rerun only scores.
-// SVC_QUALITY_STEPS (default 150; 20 with --quick, a smoke run) and SVC_QUALITY_BASE (a base folder, or none) change the recipe.
+// SVC_QUALITY_STEPS (default: svc train's fine-tune recipe, FINE_TUNE_STEPS; 20 with --quick, a smoke run) and SVC_QUALITY_BASE (a base folder, or none) change the recipe.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -32,7 +32,7 @@ import { estimateF0 } from '../src/dsp/f0/index.js';
 import { median, scorePair } from '../src/eval/metrics.js';
 import { encodeNpy } from '../src/io/npy.js';
 import { preprocessDataset } from '../src/offline/preprocess.js';
-import { train } from '../src/offline/train.js';
+import { FINE_TUNE_STEPS, train } from '../src/offline/train.js';
 import { repoRoot, shippedModelsDir } from '../src/paths.js';
 import { runPythonModule } from '../src/python.js';
 import { convertWithDspVoice } from '../src/voices/dsp/index.js';
@@ -97,7 +97,10 @@ async function voiceFor(ctx: BenchContext, target: string, vcc: string, base: st
   const t0 = performance.now();
   await train({
     datasetDir: dataset, runDir: run, config: 'small', steps, base, resume: existsSync(join(run, 'run.json')), checkpointEvery: Math.min(steps, 200), logEvery: 50, seed: 1234,
-    onEvent: (e) => e.event === 'step' && e.step % 100 === 0 && ctx.log(`quality: ${target} step ${e.step}/${e.total}, mel ${e.losses.mel?.toFixed(2)}, ${e.steps_per_s.toFixed(2)} steps/s`),
+    onEvent: (e) => {
+      if (e.event === 'step' && e.step % 100 === 0) ctx.log(`quality: ${target} step ${e.step}/${e.total}, mel ${e.losses.mel?.toFixed(2)}, ${e.steps_per_s.toFixed(2)} steps/s`);
+      if (e.event === 'progress' && e.message.startsWith('voice ')) ctx.log(`quality: ${e.message}`);
+    },
   });
   const trainSeconds = (performance.now() - t0) / 1000;
   await exportRun(run, bundle, { name: `vcc-${target}`, force: true });
@@ -117,7 +120,14 @@ async function phonesOnce(audio: MonoAudio, dir: string, name: string): Promise<
 interface PairFigures {
   mcd: { converted: number[]; source: number[]; dsp: number[] };
   f0MedianCents: number[];
-  per: { converted: number; source: number; phones: number };
+  per: { converted: number; source: number; dsp: number; phones: number };
+}
+
+/** A target model re-synthesising the target's own unseen sentences (shift 0): the reconstruction
+ * floor every conversion to that target sits on (vocoder, content rows, fine-tune). */
+interface FloorFigures {
+  mcd: number[];
+  per: { resynthesised: number; phones: number };
 }
 
 export interface QualityVoices {
@@ -134,7 +144,7 @@ export interface QualityVoices {
 export async function qualityVoices(ctx: BenchContext): Promise<QualityVoices> {
   const vcc = ctx.shared('speech', 'vcc2016_16k');
   if (!existsSync(vcc)) throw new Error(`VCC 2016 not found at ${vcc} (the shared data folder)`);
-  const steps = Number(process.env.SVC_QUALITY_STEPS ?? (ctx.quick ? 20 : 150));
+  const steps = Number(process.env.SVC_QUALITY_STEPS ?? (ctx.quick ? 20 : FINE_TUNE_STEPS));
   const baseSpec = process.env.SVC_QUALITY_BASE ?? (existsSync(join(SMALL_BASE, 'G_0.pth')) ? SMALL_BASE : 'none');
   const base = baseSpec === 'none' ? 'none' : resolve(baseSpec);
   const key = `${base === 'none' ? 'scratch' : fileHash(join(base, 'G_0.pth'))}-${steps}`;
@@ -179,6 +189,7 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
   for (const s of OTHERS) medians.set(s, await medianF0Of(TRAIN.map((n) => utt(s, n))));
   const out = join(CACHE, `out-${key}`);
   const figures = new Map<string, PairFigures & { shift: number }>();
+  const floors = new Map<string, FloorFigures>();
   const asvTrials: Record<string, Record<string, string[]>> = { TF1: {}, TM1: {} };
   // Decodes of real recordings are shared by every model; those of converted speech belong to this key.
   const realPhones = join(CACHE, 'phones');
@@ -195,7 +206,7 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
         const pair = `${source}→${target}`;
         const dir = join(out, `${source}-${target}`);
         mkdirSync(dir, { recursive: true });
-        const f: PairFigures & { shift: number } = { shift, mcd: { converted: [], source: [], dsp: [] }, f0MedianCents: [], per: { converted: 0, source: 0, phones: 0 } };
+        const f: PairFigures & { shift: number } = { shift, mcd: { converted: [], source: [], dsp: [] }, f0MedianCents: [], per: { converted: 0, source: 0, dsp: 0, phones: 0 } };
         asvTrials[target]![pair] = [];
         asvTrials[target]![`DSP voice ${pair}`] = [];
         asvTrials[target]![`source ${source} (unconverted)`] = TEST.map((n) => utt(source, n));
@@ -221,10 +232,32 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
           f.per.phones += reference.length;
           f.per.source += editDistance(reference, await phonesOnce(src, realPhones, `${source}-${n}`));
           f.per.converted += editDistance(reference, await phonesOnce(converted, convertedPhones, `${source}-${target}-${n}`));
+          f.per.dsp += editDistance(reference, await phonesOnce(dsp, convertedPhones, `${source}-${target}-${n}-dsp`));
         }
         figures.set(pair, f);
         ctx.log(`quality: ${pair} (shift ${shift}): MCD ${median(f.mcd.converted).toFixed(2)} dB vs source ${median(f.mcd.source).toFixed(2)} dB`);
       }
+      // The floor: the target's own test sentences through its model, no shift.
+      const floor: FloorFigures = { mcd: [], per: { resynthesised: 0, phones: 0 } };
+      const selfDir = join(out, `${target}-self`);
+      mkdirSync(selfDir, { recursive: true });
+      asvTrials[target]![`${target} re-synthesised (floor)`] = [];
+      for (const n of TEST) {
+        const real = await readMono(utt(target, n));
+        const path = join(selfDir, `${n}.wav`);
+        if (!existsSync(path)) {
+          const result = await convertMono(model, real.samples, real.sampleRate, { pitch: 0, seed: 1 });
+          await writeWav(path, { sampleRate: result.sampleRate, samples: result.samples });
+        }
+        const resynthesised = await readMono(path);
+        asvTrials[target]![`${target} re-synthesised (floor)`]!.push(path);
+        floor.mcd.push((await scorePair(real, resynthesised, { alignment: 'dtw' })).mcdDb);
+        const reference = referencePhones.get(`${target}/${n}`)!;
+        floor.per.phones += reference.length;
+        floor.per.resynthesised += editDistance(reference, await phonesOnce(resynthesised, convertedPhones, `${target}-self-${n}`));
+      }
+      floors.set(target, floor);
+      ctx.log(`quality: ${target} re-synthesised: MCD ${median(floor.mcd).toFixed(2)} dB`);
     } finally {
       await model.dispose();
     }
@@ -283,6 +316,12 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
     const perConv = (100 * f.per.converted) / f.per.phones;
     const perSrc = (100 * f.per.source) / f.per.phones;
     rows.push({ group: g, name: `phone error rate, ${pair} converted`, value: perConv, unit: '%', note: `source ${perSrc.toFixed(1)} %; ${perConv - perSrc >= 0 ? '+' : ''}${(perConv - perSrc).toFixed(1)} points (bar ≤ +10${perConv - perSrc <= 10 ? ', met' : ', short'}); reference: pocketsphinx on the real ${pair.split('→')[1]} recording` });
+    rows.push({ group: g, name: `phone error rate, ${pair} DSP voice`, value: (100 * f.per.dsp) / f.per.phones, unit: '%', note: 'reference' });
+  }
+  for (const [target, floor] of floors) {
+    const between = [...figures].filter(([pair]) => pair.endsWith(`→${target}`)).map(([, f]) => median(f.mcd.source));
+    rows.push({ group: g, name: `MCD, ${target} re-synthesised by its model (floor)`, value: median(floor.mcd), unit: 'dB', note: `its own unseen sentences, shift 0; real other speakers: ${between.map((v) => v.toFixed(2)).join(', ')} dB` });
+    rows.push({ group: g, name: `phone error rate, ${target} re-synthesised (floor)`, value: (100 * floor.per.resynthesised) / floor.per.phones, unit: '%', note: 'vs pocketsphinx on the same real recording (0 would be a perfect copy)' });
   }
   for (const [pair, accuracy] of Object.entries(scored.probe)) {
     rows.push({ group: g, name: `speaker probe on content rows, ${pair}`, value: 100 * accuracy, unit: '% (50 = chance)', note: `svcphone40 rows, MLP, unseen sentences; bar ≤ 65${100 * accuracy <= 65 ? ' (met)' : ' (short)'}` });

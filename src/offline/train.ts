@@ -17,8 +17,8 @@ export interface TrainOptions {
   runDir: string;
   /** 'small' | 'tiny' | 'standard' | config.json path (ignored on --resume when the run has a config); 'auto' = the dataset's. */
   config: string;
-  /** Stop after this many steps in total. */
-  steps: number;
+  /** Stop after this many steps in total; default FINE_TUNE_STEPS from a base, SCRATCH_STEPS from random weights. */
+  steps?: number;
   resume?: boolean;
   /**
    * Pretrained weights to start from (fine-tuning, as so-vits-svc users start from its G_0.pth/D_0.pth):
@@ -57,6 +57,15 @@ export const TINY_BASE_DIR = join(shippedModelsDir, 'sovits_tiny_base');
 
 /** The small config's multi-speaker base (models/sovits_small_base/README.md): the default voice's starting point. */
 export const SMALL_BASE_DIR = join(shippedModelsDir, 'sovits_small_base');
+
+/**
+ * The fine-tune recipe's length: steps from a pretrained base that make a voice of ~2 minutes of
+ * speech within ~15 minutes of one CPU core (small config, batch 4 × 0.4 s; models/sovits_small_base/README.md
+ * has the measured rate and the quality benchmark's figures for it).
+ */
+export const FINE_TUNE_STEPS = 300;
+/** Default length of a run from random weights (no base). */
+export const SCRATCH_STEPS = 10000;
 
 /** --base auto|none|PATH → the path the trainer starts from, or undefined for random weights. */
 export function resolveBase(base: string | undefined, config: string): string | undefined {
@@ -99,9 +108,10 @@ export async function train(requested: TrainOptions): Promise<TrainResult> {
   await checkTrainInputs(options);
   // Checkpoints, plots and samples a killed earlier run was writing (G_20.pth.tmp-PID, …) go first.
   removeStaleTempFiles(resolve(options.runDir), { subfolders: ['val'] });
-  const trainerArgs = ['--dataset', resolve(options.datasetDir), '--out', resolve(options.runDir), '--config', options.config, '--steps', String(options.steps)];
-  if (options.resume) trainerArgs.push('--resume');
   const base = resolveBase(options.base, options.config);
+  const steps = options.steps ?? (base ? FINE_TUNE_STEPS : SCRATCH_STEPS);
+  const trainerArgs = ['--dataset', resolve(options.datasetDir), '--out', resolve(options.runDir), '--config', options.config, '--steps', String(steps)];
+  if (options.resume) trainerArgs.push('--resume');
   if (base) trainerArgs.push('--base', base);
   if (options.checkpointEvery) trainerArgs.push('--checkpoint-every', String(options.checkpointEvery));
   if (options.logEvery) trainerArgs.push('--log-every', String(options.logEvery));

@@ -82,7 +82,7 @@ def require_same_encoder(recorded, manifest, what, hint):
 def check_base_encoder(base, manifest):
     """When the base folder says which encoder it saw (base.json, as svc ships it, or a run's
     run.json), it must be this dataset's. Upstream G_0.pth files say nothing and are trusted.
-    Returns the base's `trained_on` line, if any."""
+    Returns the base's info ({} without one): `trained_on` line and `speakers` map, if any."""
     folder = base if os.path.isdir(base) else os.path.dirname(base)
     for name in ("base.json", "run.json"):
         path = os.path.join(folder, name)
@@ -91,8 +91,8 @@ def check_base_encoder(base, manifest):
                 info = json.load(handle)
             require_same_encoder(info, manifest, f"--base {base} was",
                                  "preprocess with the base's encoder, pick a base made for this dataset's encoder, or --base none")
-            return info.get("trained_on")
-    return None
+            return info
+    return {}
 
 
 def load_base_weights(net, state, what, source):
@@ -160,11 +160,12 @@ def restore_random_state(batch_rng, state):
 def start_from_base(base, manifest, net_g, net_d):
     """Fine-tuning as so-vits-svc users do from its G_0.pth/D_0.pth: weights only (the caller keeps
     step 0 and fresh optimizers). Without a D the discriminator starts from scratch (and fights a
-    trained G). Returns the line to report."""
+    trained G). Returns (the line to report, the base's speakers {name: row} or None)."""
     g_path, d_path = find_base(base)
-    base_info = check_base_encoder(base, manifest)
+    info = check_base_encoder(base, manifest)
+    base_info = info.get("trained_on")
     load_base_weights(net_g, load_torch_file(g_path)["model"], "generator", g_path)
     if d_path:
         load_base_weights(net_d, load_torch_file(d_path)["model"], "discriminator", d_path)
     return (f"starting from the pretrained base {g_path}" + (f" and {d_path}" if d_path else " (no D_ file: the discriminator starts from scratch)")
-            + (f", trained on {base_info}" if base_info else ""))
+            + (f", trained on {base_info}" if base_info else "")), info.get("speakers")

@@ -36,6 +36,7 @@ from .checkpoints import require_same_encoder, restore_random_state, resume_chec
 from .config import load_config
 from .data import Dataset, MelScale, slice_frames, spectrogram
 from .model import build_discriminator, discriminator_loss, feature_loss, generator_loss, kl_loss, stft_loss
+from .voice_start import start_new_voices
 from .outputs import write_json_atomic, write_loss_history, write_validation_audio
 
 LOSS_NAMES = ("mel", "kl", "fm", "gen", "disc", "lf0", "stft")
@@ -159,9 +160,13 @@ def main():
         if is_main:
             progress(f"resumed from step {step}" if resumed else "no checkpoint to resume from; starting at step 0", step=step)
     if args.base and step == 0:
-        line = start_from_base(args.base, manifest, net_g, net_d)
+        line, base_speakers = start_from_base(args.base, manifest, net_g, net_d)
         if is_main:
             progress(line)
+        # Same on every rank (deterministic inference on the same clips), so DDP replicas agree.
+        for line in start_new_voices(net_g, base_speakers, manifest, train_set, mel, data):
+            if is_main:
+                progress(line)
     # Per-step exponential decay equivalent to upstream's per-epoch lr_decay. A resumed run keeps
     # the learning rate its optimizer state saved (the product of every step's decay, bit for bit).
     steps_per_epoch = max(1, len(train_set.clips) // batch_size)

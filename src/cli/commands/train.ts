@@ -4,13 +4,13 @@
 // --resume continues from the newest; --nproc N trains N processes with torchrun (gloo on CPU).
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
-import { train, type TrainEvent } from '../../offline/train.js';
+import { FINE_TUNE_STEPS, SCRATCH_STEPS, train, type TrainEvent } from '../../offline/train.js';
 import { parseNumberOption } from '../options.js';
 
 interface TrainCliOptions {
   out: string;
   config: string;
-  steps: string;
+  steps?: string;
   resume: boolean;
   base: string;
   checkpointEvery?: string;
@@ -34,7 +34,7 @@ export function register(program: Command): void {
     .argument('<dataset>', 'dataset folder written by `svc preprocess`')
     .requiredOption('--out <run>', 'run folder for checkpoints G_<step>.pth / D_<step>.pth, config.json, run.json, val/ and losses.png')
     .option('--config <config>', 'small (the default voice, 16 kHz, svc\'s phone encoder), tiny (16 kHz test model), standard (so-vits-svc 4.1, 44.1 kHz) or a so-vits-svc config.json; must match the dataset; auto = the one the dataset was preprocessed for', 'auto')
-    .option('--steps <n>', 'train until this many steps in total (counting steps before a --resume)', '10000')
+    .option('--steps <n>', `train until this many steps in total (counting steps before a --resume); default ${FINE_TUNE_STEPS} when fine-tuning from a base (the recipe: ~15 min on one CPU core for the small config), ${SCRATCH_STEPS} from random weights`)
     .option('--resume', 'continue from the newest complete checkpoint in --out (same step count, optimizer state and loss history)', false)
     .option('--base <path>', "pretrained weights to fine-tune from: a folder with G_0.pth/D_0.pth (so-vits-svc's pretrained base), a run folder or a G_<step>.pth; auto = the shipped base of --config small or tiny, none = random weights", 'auto')
     .option('--checkpoint-every <n>', 'write a checkpoint every N steps (default: the config\'s train.eval_interval, 800)')
@@ -44,7 +44,7 @@ export function register(program: Command): void {
     .option('--threads <n>', 'PyTorch CPU threads per process (default: cores / (2 × nproc), at least 1)')
     .option('--seed <n>', 'random seed (weights, batches)', '1234')
     .action(async (dataset: string, opts: TrainCliOptions) => {
-      const steps = parseNumberOption('--steps', opts.steps, { min: 1, max: 100_000_000, integer: true });
+      const steps = opts.steps === undefined ? undefined : parseNumberOption('--steps', opts.steps, { min: 1, max: 100_000_000, integer: true });
       const nproc = parseNumberOption('--nproc', opts.nproc, { min: 1, max: 64, integer: true });
       const tty = process.stderr.isTTY === true;
       const bar = tty ? new cliProgress.SingleBar({ format: 'train |{bar}| {value}/{total} | mel {mel} | {rate} steps/s | ETA {eta}', stream: process.stderr }, cliProgress.Presets.shades_classic) : undefined;
