@@ -57,6 +57,16 @@ async function pitchProbeBiasMs(dir: string): Promise<number> {
   }
 }
 
+/** A child `svc serve` for the length of `use`, stopped on every path. */
+async function withServer(args: string[], pin: boolean, use: (url: string) => Promise<void>): Promise<void> {
+  const server = await startChildServer(args, { pin });
+  try {
+    await use(server.url);
+  } finally {
+    await server.stop();
+  }
+}
+
 export async function run(ctx: BenchContext): Promise<BenchRow[]> {
   const rows: BenchRow[] = [];
   const temp = makeTempDir('svc-bench-latency-');
@@ -67,13 +77,10 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
     process.env.SVC_MODELS_DIR = modelsDir; // the child server and svc live find the model by name
 
     ctx.log('latency: server, protocol client');
-    const server = await startChildServer([], { pin: false });
-    try {
-      rows.push(...rowsFor(await measureServer(server.url)));
-      rows.push(...rowsFor(await measureServer(server.url, { model: 'tiny', probe: 'pitch' })));
-    } finally {
-      await server.stop();
-    }
+    await withServer([], false, async (url) => {
+      rows.push(...rowsFor(await measureServer(url)));
+      rows.push(...rowsFor(await measureServer(url, { model: 'tiny', probe: 'pitch' })));
+    });
 
     // Neural voices end to end (issues 17.2, 12.5): the small model (the shipped base) served on ONE core
     // (pinned, 1 ONNX thread), and the standard reference (int8, random weights) on both cores when its
@@ -84,25 +91,19 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
     // is in the note.
     const small = await ensureBundle('small', ctx);
     const biasMs = await pitchProbeBiasMs(small);
-    const smallServer = await startChildServer(['--model', small, '--threads', '1'], { pin: true });
-    try {
+    await withServer(['--model', small, '--threads', '1'], true, async (url) => {
       for (const blockMs of [100, 50, 40]) {
         ctx.log(`latency: small model, ${blockMs} ms blocks`);
-        const m = await measureServer(smallServer.url, { blockMs, probe: 'pitch' });
+        const m = await measureServer(url, { blockMs, probe: 'pitch' });
         rows.push(...rowsFor({ ...m, detail: { ...m.detail, offlinePitchProbeBiasMs: biasMs } }, `server, small model (1 core), ${blockMs} ms blocks, pitch probe`));
       }
-    } finally {
-      await smallServer.stop();
-    }
+    });
     if (!ctx.quick || bundleBuilt('standard')) {
       const standard = await ensureBundle('standard', ctx);
-      const standardServer = await startChildServer(['--model', standard, '--max-queue-ms', '2000'], { pin: false });
-      try {
+      await withServer(['--model', standard, '--max-queue-ms', '2000'], false, async (url) => {
         ctx.log('latency: standard model, 100 ms blocks');
-        rows.push(...rowsFor(await measureServer(standardServer.url, { blockMs: 100, probe: 'pitch' }), 'server, standard model (int8, 2 cores), 100 ms blocks, pitch probe'));
-      } finally {
-        await standardServer.stop();
-      }
+        rows.push(...rowsFor(await measureServer(url, { blockMs: 100, probe: 'pitch' }), 'server, standard model (int8, 2 cores), 100 ms blocks, pitch probe'));
+      });
     }
 
     if (spawnSync('pulseaudio', ['--version']).status !== 0) {
@@ -110,13 +111,10 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
       return rows;
     }
     ctx.log('latency: the page in Chromium');
-    const pageServer = await startChildServer([], { pin: false });
-    try {
-      rows.push(...rowsFor(await measurePage(pageServer.url)));
-      rows.push(...rowsFor(await measurePage(pageServer.url, { model: 'tiny', probe: 'pitch' })));
-    } finally {
-      await pageServer.stop();
-    }
+    await withServer([], false, async (url) => {
+      rows.push(...rowsFor(await measurePage(url)));
+      rows.push(...rowsFor(await measurePage(url, { model: 'tiny', probe: 'pitch' })));
+    });
     for (const options of [{}, { model: 'tiny', probe: 'pitch' }, { latencyMs: 200 }] as const) {
       ctx.log(`latency: svc live ${JSON.stringify(options)}`);
       rows.push(...rowsFor(await measureLive(options)));
