@@ -245,7 +245,8 @@ function updateLatency() {
   // model's larger block (320 ms) fills in the server's queue and comes out whole into the jitter
   // buffer: those two levels hold it on average, so it is not counted a second time (that over-reported
   // a 320 ms model by one block against a click measured through Chromium).
-  const blockMs = stats.blockSamples ? (stats.blockSamples / rate) * 1000 : ready ? (ready.blockSamples / rate) * 1000 : null;
+  // Only while a session is live: a dead session's chunk must not stay on the page.
+  const blockMs = !ready ? null : ((stats.blockSamples || ready.blockSamples) / rate) * 1000;
   const delayMs = server?.latency?.delayMs ?? ready?.latency?.delayMs ?? null;
   // The median, not the mean: one slow block (a model's first) lifts the mean above the p95 shown beside it.
   const computeMs = server?.latency?.computeMsMedian ?? server?.latency?.computeMsMean ?? null;
