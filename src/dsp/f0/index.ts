@@ -1,22 +1,26 @@
 // f0 estimation: `estimateF0` for whole signals, `createF0Stream` for live audio (same frames).
 // Methods:
+//   hybrid (default) SwiftF0 pitch, refined to YIN's (read on the envelope-flattened window) where they
+//                    agree within 80 cents; voiced when SwiftF0 confidence ≥ 0.9 and YIN aperiodicity < 0.2
+//                    and the level gates pass
 //   crepe-hybrid     CREPE tiny pitch; where CREPE and YIN's tracked pitch (pYIN-style Viterbi,
 //                    40 ms lag) are one or two octaves apart, YIN's is taken if SwiftF0 sides with it
 //                    (CREPE tiny can hold a sustained note an octave low; YIN can jump an octave up in
-//                    creaky voice); voiced when CREPE's peak activation
-//                    ≥ 0.5 and YIN aperiodicity < 0.2 and the level gates pass. Meets RPA ≥ 97.5 % with
-//                    VFA ≤ 5 % on singing and speech re-synthesised from real recordings (bench f0truth:
-//                    99.8 / 3.4 and 97.8 / 2.8) and has no octave errors on the synthetic singing sets
-//   hybrid (default) SwiftF0 pitch, refined to YIN's where they agree within 80 cents; voiced when
-//                    SwiftF0 confidence ≥ 0.9 and YIN aperiodicity < 0.2 and the level gates pass
+//                    creaky voice); voiced when CREPE's peak activation ≥ 0.5 and YIN aperiodicity < 0.2
+//                    and the level gates pass
 //   swift            SwiftF0 pitch and its own confidence (threshold 0.9)
 //   crepe            CREPE tiny (ONNX), local weighted-average decoding, peak activation ≥ 0.5
-//   dsp              YIN dips as candidates, pYIN-style fixed-lag Viterbi (40 ms), no model;
-//                    voiced where the tracker says so, YIN aperiodicity < 0.2 and level gates
+//   dsp              YIN dips (of the envelope-flattened window) as candidates, pYIN-style fixed-lag
+//                    Viterbi (40 ms), no model; voiced where the tracker says so, YIN aperiodicity < 0.2
+//                    and the level gates pass. The live stream's default (voices/sovits/stage.ts)
 //   rmvpe            RVC's RMVPE imported with `svc import-f0` (imported.ts), RVC's decoding
 //   fcpe             FCPE imported with `svc import-f0` (torchfcpe's / DDSP-SVC's fcpe.pt), its own decoding
-// Level gates of crepe-hybrid/hybrid/dsp: frame level > −60 dBFS and no more than 30 dB below a causal
-// peak-hold of the frame level (3 dB/s decay), which drops reverb tails and breaths.
+// Level gates of crepe-hybrid/hybrid/dsp: frame level > −60 dBFS, no more than 30 dB below a causal
+// peak-hold of the frame level (3 dB/s decay), which drops reverb tails and breaths, and the frame's
+// centre no more than 6 dB below its ±16 ms window (voice starting or stopping inside the frame).
+// Accuracy (bench f0truth: singing and speech re-synthesised from real recordings with a known f0, 50 cents,
+// RPA / VFA, tuning half A and held-out half B): hybrid and dsp (both also streamed live) reach
+// RPA ≥ 97.5 % with VFA ≤ 5 % on all four, crepe-hybrid on three (speech A: 97.4 %); swift and crepe miss (VFA 8-20 %). Figures: README, `svc f0 --help`.
 // Latency (streaming, after the frame centre, at 44.1 kHz): hybrid/swift/crepe-hybrid (SwiftF0's
 // context) ~260 ms exact or ~115 ms with lowLatency; crepe ~40 ms; dsp ~90 ms (~70 ms lowLatency);
 // rmvpe and fcpe ~230 ms (~110 ms lowLatency).

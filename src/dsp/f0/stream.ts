@@ -100,8 +100,9 @@ export class F0Stream implements F0StreamLike {
       if (o.method === 'rmvpe' || o.method === 'fcpe') {
         add(await ImportedF0Source.create(o.method, { threads: o.threads, context: o.lowLatency ? IMPORTED_LOW_LATENCY : IMPORTED_EXACT }), 'pitch');
       }
-      if (o.method === 'dsp') add(new YinSource(o.fMinHz, o.fMaxHz, o.lowLatency ? 2 : DSP_TRACK_LAG_FRAMES), 'pitch');
-      if (o.method === 'hybrid') add(new YinSource(o.fMinHz, o.fMaxHz), 'dsp');
+      // dsp and hybrid read YIN's pitch on the envelope-flattened window (yin.ts flattenEnvelope)
+      if (o.method === 'dsp') add(new YinSource(o.fMinHz, o.fMaxHz, o.lowLatency ? 2 : DSP_TRACK_LAG_FRAMES, true), 'pitch');
+      if (o.method === 'hybrid') add(new YinSource(o.fMinHz, o.fMaxHz, undefined, true), 'dsp');
       // crepe-hybrid votes on CREPE's octave with YIN's tracked path (fewer octave slips than raw YIN) and SwiftF0
       if (o.method === 'crepe-hybrid') {
         add(new YinSource(o.fMinHz, o.fMaxHz, o.lowLatency ? 2 : DSP_TRACK_LAG_FRAMES), 'dsp');
@@ -206,6 +207,7 @@ export class F0Stream implements F0StreamLike {
         aperiodicity: dsp?.aperiodicity ?? pitch.aperiodicity,
         rmsDb: levelDb,
         relativeDb: levelDb === undefined ? undefined : levelDb - this.peakDb,
+        centreDropDb: dsp?.centreDropDb ?? pitch.centreDropDb,
         trackerVoiced: pitch.voiced,
         dspF0Hz: dsp?.f0Hz,
       };
@@ -240,8 +242,11 @@ export class F0Stream implements F0StreamLike {
 
 /**
  * Hybrid pitch: SwiftF0 is robust against octave errors but its 70-cent bins leave ±20-40 cents
- * of error on glides; YIN is precise to a few cents but sometimes picks a period multiple. Take
- * YIN's value when it lands within 80 cents of SwiftF0's (same period), else SwiftF0's.
+ * of error on glides; YIN (read on the envelope-flattened window, yin.ts flattenEnvelope) is precise to a
+ * few cents but sometimes picks a period multiple. Take YIN's value when it lands within 80 cents of
+ * SwiftF0's (same period), else SwiftF0's. (Also requiring a clearly periodic YIN frame, aperiodicity < 0.1,
+ * helped the re-synthesised speech of bench f0truth's half B but cost 1.5 % RPA on vocadito_1's expert
+ * annotation: not done.)
  */
 export function refinePitch(modelHz: number, yinHz: number | undefined): number {
   if (!(modelHz > 0) || !(yinHz !== undefined && yinHz > 0)) return modelHz;
@@ -272,5 +277,5 @@ function interpolateFrames(a: NativeFrame, b: NativeFrame, t: number): NativeFra
     f0Hz = ratio > 0.5 ? (t < 0.5 ? a.f0Hz : b.f0Hz) : a.f0Hz * (b.f0Hz / a.f0Hz) ** t;
   } else f0Hz = t < 0.5 ? a.f0Hz || b.f0Hz : b.f0Hz || a.f0Hz;
   const voiced = a.voiced === undefined ? undefined : t < 0.5 ? a.voiced : b.voiced!;
-  return { f0Hz, confidence: lerp(a.confidence, b.confidence)!, aperiodicity: lerp(a.aperiodicity, b.aperiodicity), rmsDb: lerp(a.rmsDb, b.rmsDb), voiced };
+  return { f0Hz, confidence: lerp(a.confidence, b.confidence)!, aperiodicity: lerp(a.aperiodicity, b.aperiodicity), rmsDb: lerp(a.rmsDb, b.rmsDb), centreDropDb: lerp(a.centreDropDb, b.centreDropDb), voiced };
 }

@@ -13,11 +13,11 @@ export type ImportedF0Method = 'rmvpe' | 'fcpe';
 export type F0Choice = F0Method | ImportedF0Method;
 export const F0_CHOICES: readonly F0Choice[] = [...F0_METHODS, 'rmvpe', 'fcpe'];
 /**
- * The default method. crepe-hybrid is the one that meets RPA ≥ 97.5 % with VFA ≤ 5 % on both re-synthesised
- * singing and speech (bench f0truth) with no octave errors on the synthetic singing sets, but as the default it
- * moves test/offline-e2e.test.ts (a trained tiny model converting VCTK p225, scored by hybrid) from f0
- * correlation 0.989 to 0.85: on p225's creaky frames CREPE and YIN read 2x what SwiftF0 reads, so the
- * conversion and the hybrid scorer disagree an octave there. Left to the lead; `--f0 crepe-hybrid` selects it.
+ * The default method for files, preprocessing and analysis (the live stream's is dsp: voices/sovits/stage.ts,
+ * ~70 ms look-ahead against hybrid's ~115 ms). Both meet RPA ≥ 97.5 % with VFA ≤ 5 % on re-synthesised singing
+ * and speech, tuning and held-out halves (bench f0truth). crepe-hybrid meets it on three of the four halves (speech A: 97.4 %) and scores
+ * highest on held-out speech, but as the default it moved test/offline-e2e.test.ts's hybrid-scored pitch check on VCTK p225
+ * (creaky frames where CREPE and YIN read 2x SwiftF0) and costs a CREPE run per 10 ms.
  */
 export const DEFAULT_F0_METHOD: F0Method = 'hybrid';
 
@@ -88,6 +88,8 @@ export interface NativeFrame {
   /** Extra evidence used by the hybrid voicing decision. */
   aperiodicity?: number;
   rmsDb?: number;
+  /** Level at the frame centre (±5 ms, or ± half a period) minus the ±16 ms level, dB: far below 0 where voice starts or stops inside the frame. */
+  centreDropDb?: number;
   /** A tracker's own voicing decision (pYIN-style dsp), when it made one. */
   voiced?: boolean;
 }
