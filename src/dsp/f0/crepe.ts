@@ -51,14 +51,24 @@ export function normalizeFrameInPlace(frame: Float32Array): void {
 
 /**
  * Local weighted average of the cents of the ±4 bins around `peak`: CREPE's decoding, and RVC's for RMVPE
- * (imported.ts), each with its own bin count and cents grid.
+ * and FCPE's (imported.ts), each with its own bin count and cents grid. Near the grid's edges the window
+ * either drops the bins outside it (CREPE, RVC) or, with `clampEdges`, clamps the 9 indices into the grid
+ * so an edge bin counts several times (FCPE's latent2cents_local_decoder).
  */
-export function centsAroundPeak(activation: Float32Array, offset: number, peak: number, bins = CREPE_BINS, binToCents: (bin: number) => number = crepeBinToCents): number {
-  const lo = Math.max(0, peak - 4);
-  const hi = Math.min(bins - 1, peak + 4);
+export function centsAroundPeak(
+  activation: Float32Array,
+  offset: number,
+  peak: number,
+  bins = CREPE_BINS,
+  binToCents: (bin: number) => number = crepeBinToCents,
+  clampEdges = false,
+): number {
   let weight = 0;
   let sum = 0;
-  for (let b = lo; b <= hi; b++) {
+  for (let k = -4; k <= 4; k++) {
+    const inside = peak + k >= 0 && peak + k < bins;
+    if (!inside && !clampEdges) continue;
+    const b = Math.min(bins - 1, Math.max(0, peak + k));
     const a = activation[offset + b]!;
     weight += a;
     sum += a * binToCents(b);

@@ -113,22 +113,10 @@ export function decodeActivation(
   let peak = 0;
   for (let b = 1; b < meta.bins; b++) if (activation[offset + b]! > activation[offset + peak]!) peak = b;
   const binToCents = (bin: number) => meta.cents_of_bin_0 + meta.cents_per_bin * bin;
-  const cents = meta.decoder === 'local_argmax_clamped' ? centsAroundPeakClamped(activation, offset, peak, meta.bins, binToCents) : centsAroundPeak(activation, offset, peak, meta.bins, binToCents);
+  const cents = centsAroundPeak(activation, offset, peak, meta.bins, binToCents, meta.decoder === 'local_argmax_clamped');
   const f0Hz = centsToHz(cents);
   const confidence = activation[offset + peak]!;
   return { f0Hz, confidence, voiced: confidence > meta.threshold && f0Hz >= (meta.unvoiced_below_hz ?? 0) };
-}
-
-/** FCPE's local average (latent2cents_local_decoder): indices peak-4..peak+4 clamped to 0..bins-1, repeats included. */
-function centsAroundPeakClamped(activation: Float32Array, offset: number, peak: number, bins: number, binToCents: (bin: number) => number): number {
-  let weight = 0;
-  let sum = 0;
-  for (let k = -4; k <= 4; k++) {
-    const b = Math.min(bins - 1, Math.max(0, peak + k));
-    weight += activation[offset + b]!;
-    sum += activation[offset + b]! * binToCents(b);
-  }
-  return weight > 0 ? sum / weight : binToCents(peak);
 }
 
 export class ImportedF0Source implements NativeSource {
