@@ -153,12 +153,13 @@ function correlationWorkspace(n: number): CorrelationWorkspace {
  * +50..+150 cents at the ends of falling speech phrases (bench f0truth). With a flat envelope every part of
  * the window counts alike. `halfSamples` should span at least half the longest period (16 kHz: 160 = 50 Hz's
  * whole period over the 2·160+1 samples), else the envelope follows the glottal pulses themselves.
+ * Runs once per 10 ms frame: its buffers are kept per window length (used synchronously only, like
+ * correlationWorkspace), so the returned array is overwritten by the next call of the same length.
  */
 export function flattenEnvelope(window: Float32Array, halfSamples: number, floorDb: number): Float32Array {
   const n = window.length;
-  const cumulative = new Float64Array(n + 1); // running Σx²
-  for (let i = 0; i < n; i++) cumulative[i + 1] = cumulative[i]! + window[i]! * window[i]!;
-  const envelope = new Float64Array(n);
+  const { cumulative, envelope, out } = flattenWorkspace(n);
+  for (let i = 0; i < n; i++) cumulative[i + 1] = cumulative[i]! + window[i]! * window[i]!; // running Σx²
   let peak = 0;
   for (let i = 0; i < n; i++) {
     const a = Math.max(0, i - halfSamples);
@@ -167,9 +168,19 @@ export function flattenEnvelope(window: Float32Array, halfSamples: number, floor
     peak = Math.max(peak, envelope[i]!);
   }
   const floor = Math.max(1e-9, peak * 10 ** (floorDb / 20));
-  const out = new Float32Array(n);
   for (let i = 0; i < n; i++) out[i] = window[i]! / Math.max(envelope[i]!, floor);
   return out;
+}
+
+const flattenWorkspaces = new Map<number, { cumulative: Float64Array; envelope: Float64Array; out: Float32Array }>();
+
+function flattenWorkspace(n: number): { cumulative: Float64Array; envelope: Float64Array; out: Float32Array } {
+  let w = flattenWorkspaces.get(n);
+  if (!w) {
+    w = { cumulative: new Float64Array(n + 1), envelope: new Float64Array(n), out: new Float32Array(n) };
+    flattenWorkspaces.set(n, w);
+  }
+  return w;
 }
 
 /**
