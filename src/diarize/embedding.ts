@@ -124,15 +124,11 @@ export function loadSpeakerProjection(path = SPEAKER_LDA_PATH): SpeakerProjectio
   return parsed;
 }
 
-/**
- * Projects each window's stats and scales it to unit length. `centre` also removes the recording's
- * mean embedding first (what all its windows share, room and microphone, is not a speaker cue) —
- * which only makes sense when the recording is known to hold several speakers.
- */
-export function embedWindows(windows: readonly SpeakerWindow[], projection: SpeakerProjection, centre = false): Float32Array[] {
+/** Each window's statistics through the projection, before centring and normalising: [outputDim] per window. */
+export function projectWindows(windows: readonly SpeakerWindow[], projection: SpeakerProjection): Float32Array[] {
   const { inputDim, outputDim, weights } = projection;
   const inputMean = projection.mean;
-  const projected = windows.map((w) => {
+  return windows.map((w) => {
     if (w.stats.length !== inputDim) throw new SvcError('INTERNAL', `speaker stats have ${w.stats.length} values, the projection expects ${inputDim}`);
     const y = new Float32Array(outputDim);
     for (let o = 0; o < outputDim; o++) {
@@ -143,16 +139,33 @@ export function embedWindows(windows: readonly SpeakerWindow[], projection: Spea
     }
     return y;
   });
-  const mean = new Float32Array(outputDim);
-  if (centre) for (const y of projected) for (let o = 0; o < outputDim; o++) mean[o] += y[o]! / projected.length;
-  for (const y of projected) {
+}
+
+/**
+ * Embeddings from projected windows: their first `dims` values (the leading LDA dimensions carry the most
+ * speaker variance), centred on the recording's mean when `centre`, each scaled to unit length. New arrays.
+ */
+export function normalizeEmbeddings(projected: readonly Float32Array[], dims: number, centre = false): Float32Array[] {
+  const out = projected.map((y) => y.slice(0, dims));
+  const mean = new Float32Array(dims);
+  if (centre) for (const y of out) for (let o = 0; o < dims; o++) mean[o] += y[o]! / out.length;
+  for (const y of out) {
     let norm = 0;
-    for (let o = 0; o < outputDim; o++) {
+    for (let o = 0; o < dims; o++) {
       y[o] -= mean[o]!;
       norm += y[o]! * y[o]!;
     }
     norm = Math.sqrt(norm) || 1;
-    for (let o = 0; o < outputDim; o++) y[o] /= norm;
+    for (let o = 0; o < dims; o++) y[o] /= norm;
   }
-  return projected;
+  return out;
+}
+
+/**
+ * Projects each window's stats and scales it to unit length. `centre` also removes the recording's
+ * mean embedding first (what all its windows share, room and microphone, is not a speaker cue) —
+ * which only makes sense when the recording is known to hold several speakers.
+ */
+export function embedWindows(windows: readonly SpeakerWindow[], projection: SpeakerProjection, centre = false): Float32Array[] {
+  return normalizeEmbeddings(projectWindows(windows, projection), projection.outputDim, centre);
 }

@@ -10,7 +10,7 @@ import { SvcError } from '../errors.js';
 import { resample } from '../audio/resample.js';
 import type { MonoAudio } from '../audio/types.js';
 import { closestCentroidCosine, clusterEmbeddings, consensusLabels, SAME_SPEAKER_COSINE, SPECTRAL_MAX_WINDOWS, spectralLabels } from './cluster.js';
-import { embedWindows, loadSpeakerProjection, SPEAKER_LDA_SPEED_PERTURBED_PATH, speakerWindows, type SpeakerProjection, type SpeakerWindow } from './embedding.js';
+import { loadSpeakerProjection, normalizeEmbeddings, projectWindows, SPEAKER_LDA_SPEED_PERTURBED_PATH, speakerWindows, type SpeakerProjection } from './embedding.js';
 import { logF0Frames, MFCC_HOP_SECONDS, mfcc } from './mfcc.js';
 import { labelsFromWindows, regionFrames } from './frames.js';
 import type { SpeakerTurn } from './rttm.js';
@@ -85,8 +85,16 @@ export async function diarize(audio: MonoAudio, options: DiarizeOptions): Promis
     const projection = options.projection ?? loadSpeakerProjection();
     // The consensus also asks the speed-perturbed LDA (unless a caller brought its own projection).
     const consensusProjections = options.projection ? [projection] : [projection, loadSpeakerProjection(SPEAKER_LDA_SPEED_PERTURBED_PATH)];
-    const embeddings = embedWindows(windows, projection);
-    const windowLabels = speakers === 'auto' ? clusterEmbeddings(embeddings, { speakers, maxSpeakers: MAX_SPEAKERS, minShare: MIN_SPEAKER_SHARE }) : consensusClustering(windows, consensusProjections, speakers);
+    // Each projection's matrix product once per window; the consensus derives its variants from it.
+    const projected = projectWindows(windows, projection);
+    const embeddings = normalizeEmbeddings(projected, projection.outputDim);
+    const windowLabels =
+      speakers === 'auto'
+        ? clusterEmbeddings(embeddings, { speakers, maxSpeakers: MAX_SPEAKERS, minShare: MIN_SPEAKER_SHARE })
+        : consensusClustering(
+            consensusProjections.map((p, i) => ({ projection: p, projected: i === 0 ? projected : projectWindows(windows, p) })),
+            speakers,
+          );
     const count = Math.max(...windowLabels) + 1;
     if (speakers !== 'auto') {
       const closest = closestCentroidCosine(embeddings, windowLabels, count);
@@ -116,16 +124,16 @@ export async function diarize(audio: MonoAudio, options: DiarizeOptions): Promis
  * (2 speakers: 3.4 -> 2.9 % on 10 conversations) and on the scored ones (VCC 2016 10.3 -> 5.9 %); with
  * more speakers the mean is no such midpoint and centring was measured worse (4 speakers 5.5 -> 9.6 %).
  */
-function consensusClustering(windows: readonly SpeakerWindow[], projections: readonly SpeakerProjection[], speakers: number): Int32Array {
+function consensusClustering(projections: ReadonlyArray<{ projection: SpeakerProjection; projected: Float32Array[] }>, speakers: number): Int32Array {
   const options = { speakers, maxSpeakers: MAX_SPEAKERS, minShare: MIN_SPEAKER_SHARE };
   const centre = speakers === 2;
   const runs: Int32Array[] = [];
-  for (const projection of projections) {
-    const embeddings = embedWindows(windows, projection, centre);
+  for (const { projection, projected } of projections) {
+    const embeddings = normalizeEmbeddings(projected, projection.outputDim, centre);
     runs.push(clusterEmbeddings(embeddings, options));
     for (const dims of [8, 12]) {
       if (dims >= projection.outputDim) continue;
-      runs.push(clusterEmbeddings(embedWindows(windows, { ...projection, outputDim: dims, weights: projection.weights.slice(0, dims) }, centre), options));
+      runs.push(clusterEmbeddings(normalizeEmbeddings(projected, dims, centre), options));
     }
     if (embeddings.length <= SPECTRAL_MAX_WINDOWS && embeddings.length > speakers) for (const keep of [0.15, 0.25]) runs.push(spectralLabels(embeddings, speakers, keep));
   }
