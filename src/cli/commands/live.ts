@@ -257,14 +257,11 @@ export async function runLive(options: LiveOptions, log: (line: string) => void 
     sink.frames$.subscribe((frame) => {
       const block = new Float32Array(frame.byteLength >> 2);
       new Uint8Array(block.buffer).set(frame.subarray(0, block.length * 4));
-      if (targetMs !== undefined && out.queuedFrames > wantedQueueFrames + blockSamples) {
-        latencyControl.drops++;
-        counters.outputBlocksDropped++;
-        return;
-      }
-      // Bounded output: if the card is not taking audio as fast as it comes, drop this block ...
+      // Bounded output: if the card is not taking audio as fast as it comes (or, with a latency target,
+      // an underrun pushed the queue past its level), drop this block ...
       if (out.queuedFrames > maxOutputFrames) {
         counters.outputBlocksDropped++;
+        if (targetMs !== undefined) latencyControl.drops++;
         return;
       }
       counters.outputSamples += block.length;
