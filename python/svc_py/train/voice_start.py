@@ -36,8 +36,8 @@ def closest_base_speaker(net_g, clips, candidates, mel, data):
         real = mel(spectrogram(audio, data["filter_length"], hop, data["win_length"]))
         noise = torch.zeros(1, net_g.inter_channels, frames, device=device)
         for name, row in candidates.items():
-            audio, _ = net_g.infer(c, f0, uv, torch.tensor([row], device=device), vol=vol, noise=noise)
-            fake = mel(spectrogram(audio[:, 0, : frames * hop], data["filter_length"], hop, data["win_length"]))
+            converted, _ = net_g.infer(c, f0, uv, torch.tensor([row], device=device), vol=vol, noise=noise)
+            fake = mel(spectrogram(converted[:, 0, : frames * hop], data["filter_length"], hop, data["win_length"]))
             distances[name] += float(torch.mean(torch.abs(fake - real))) / min(len(clips), CLIPS_PER_SPEAKER)
     return min(distances, key=distances.get), distances
 
