@@ -145,7 +145,7 @@ async function startBenchPulse(dir: string) {
  * Plays `probe` into the bench sink's left channel while parec records both; returns the delays, ms, of
  * output events at least `minDelayMs()` (asked once recording is done) after their input events.
  */
-async function playAndRecord(env: NodeJS.ProcessEnv, dir: string, probe: Probe, minDelayMs: () => number = () => 0): Promise<{ measuredMs: number[]; events: number }> {
+async function playAndRecord(env: NodeJS.ProcessEnv, dir: string, probe: Probe, minDelayMs: () => number = () => 0): Promise<{ measuredMs: number[]; events: number; outputAtMs: number[] }> {
   const file = join(dir, `${probe}.wav`);
   const left = probeSignal(probe);
   await writeWav(file, { sampleRate: CLICK_RATE, channels: [left, new Float32Array(left.length)] }, { format: 'float32' });
@@ -153,7 +153,12 @@ async function playAndRecord(env: NodeJS.ProcessEnv, dir: string, probe: Probe, 
   // loses audio and its timeline shrinks (measured delays below the voice's own minimum).
   const parec = spawn('nice', ['-n', '-5', 'parec', '-d', 'bench.monitor', '--format=float32le', `--rate=${CLICK_RATE}`, '--channels=2', '--raw'], { env });
   const chunks: Buffer[] = [];
-  parec.stdout.on('data', (d: Buffer) => chunks.push(d));
+  // Wall-clock time of the recording's first sample (≈ its first data: parec sends as it records).
+  let recordStartMs = 0;
+  parec.stdout.on('data', (d: Buffer) => {
+    if (chunks.length === 0) recordStartMs = Date.now() - (d.length / 8 / CLICK_RATE) * 1000;
+    chunks.push(d);
+  });
   await new Promise((r) => spawn('nice', ['-n', '-5', 'paplay', '-d', 'bench', file], { env }).on('close', r));
   await new Promise((r) => setTimeout(r, 1500));
   parec.kill('SIGTERM');
@@ -163,8 +168,16 @@ async function playAndRecord(env: NodeJS.ProcessEnv, dir: string, probe: Probe, 
   // What came out before the first event went in (a model starting up) is not an event.
   const inEvents = probeEvents(probe, l, CLICK_RATE);
   const minDelay = Math.max(1, Math.round((minDelayMs() * CLICK_RATE) / 1000));
-  const measuredMs = matchOnsets(inEvents, probeEvents(probe, r, CLICK_RATE, inEvents[0] ?? 0), CLICK_RATE, minDelay).map((d) => (d * 1000) / CLICK_RATE);
-  return { measuredMs, events: inEvents.length };
+  const outEvents = probeEvents(probe, r, CLICK_RATE, inEvents[0] ?? 0);
+  const measuredMs: number[] = [];
+  const outputAtMs: number[] = [];
+  for (const t of inEvents) {
+    const u = outEvents.find((x) => x >= t + minDelay && x - t < CLICK_RATE + minDelay);
+    if (u === undefined) continue;
+    measuredMs.push(((u - t) * 1000) / CLICK_RATE);
+    outputAtMs.push(recordStartMs + (u * 1000) / CLICK_RATE);
+  }
+  return { measuredMs, events: inEvents.length, outputAtMs };
 }
 
 /** `svc live` through a private PulseAudio (needs pulseaudio, pactl, paplay, parec). */
@@ -232,7 +245,7 @@ export async function measureLive(options: { model?: string; blockMs?: number; l
  * clock, as for `svc live`. Reported: the page's own total (window.svcStats.latency.totalMs: block, voice
  * delay, compute, server queue, network, jitter buffer and the AudioContext's output latency).
  */
-export async function measurePage(url: string, options: { model?: string; probe?: Probe } = {}): Promise<LatencyMeasurement> {
+export async function measurePage(url: string, options: { model?: string; probe?: Probe; loopback?: boolean } = {}): Promise<LatencyMeasurement> {
   const { chromium } = await import('playwright-core');
   const probe = options.probe ?? 'click';
   const temp = makeTempDir('svc-click-page-');
@@ -250,6 +263,40 @@ export async function measurePage(url: string, options: { model?: string; probe?
     });
     try {
       const page = await browser.newPage();
+      if (options.loopback) {
+        // The page's own AudioEngine with its microphone wired straight to its speakers: its input and
+        // output terms against the measured path, no server.
+        await page.goto(`${url}/`);
+        await page.evaluate(async () => {
+          const { AudioEngine } = await import('/js/audio-engine.js' as string);
+          const engine = new AudioEngine();
+          const ctx = await engine.open();
+          await engine.startCapture({ blockSamples: 960, onBlock: () => {} });
+          engine.source.connect(ctx.destination);
+          await ctx.resume();
+          (window as any).loopback = engine;
+        });
+        const terms = () =>
+          page.evaluate(() => {
+            const engine = (window as any).loopback;
+            engine.sampleInputLatency?.(); // (an older page has none)
+            return { inputMs: engine.inputLatencyMs as number | null, outputMs: engine.outputLatencyMs as number };
+          });
+        const shown: number[] = [];
+        let last: { inputMs: number | null; outputMs: number } = { inputMs: null, outputMs: 0 };
+        const poll = setInterval(() => {
+          terms()
+            .then((t) => {
+              last = t;
+              shown.push((t.inputMs ?? 0) + t.outputMs);
+            })
+            .catch(() => {});
+        }, 250);
+        const { measuredMs, events } = await playAndRecord(pulse.env, temp.dir, probe);
+        clearInterval(poll);
+        const round = (x: number | null) => (x === null ? null : Math.round(x * 10) / 10);
+        return { what: 'page loopback (its microphone → its speakers, no server)', measuredMs, reportedMs: shown.slice(4), clicks: events, detail: { parts: { inputMs: round(last.inputMs), outputMs: round(last.outputMs) } } };
+      }
       await page.goto(`${url}/?autoconnect${options.model ? `&model=${encodeURIComponent(options.model)}` : ''}`);
       const stats = () => page.evaluate(() => (window as unknown as { svcStats: Record<string, any> }).svcStats);
       const deadline = Date.now() + 120_000; // a model is timed when it loads (slow on a busy machine)
@@ -259,25 +306,35 @@ export async function measurePage(url: string, options: { model?: string; probe?
         if (Date.now() > deadline) throw new Error(`the page did not go live: ${JSON.stringify(s)}`);
         await new Promise((r) => setTimeout(r, 200));
       }
-      const reported: number[] = [];
+      const shown: Array<{ atMs: number; totalMs: number }> = [];
       let last: Record<string, any> = {};
       const poll = setInterval(() => {
-        void stats().then((s) => {
-          last = s;
-          if (typeof s.latency?.totalMs === 'number') reported.push(s.latency.totalMs);
-        });
-      }, 500);
+        stats()
+          .then((s) => {
+            last = s;
+            if (typeof s.latency?.totalMs === 'number') shown.push({ atMs: Date.now(), totalMs: s.latency.totalMs });
+          })
+          .catch(() => {}); // a poll still in flight when the browser closes
+      }, 250);
       // No output event can come before the block and the voice's delay (the page's latency parts).
       const voiceMinimumMs = () => (last.latency?.blockMs ?? 0) + (last.latency?.algorithmicMs ?? 0);
-      const { measuredMs, events } = await playAndRecord(pulse.env, temp.dir, probe, voiceMinimumMs);
+      const { measuredMs, events, outputAtMs } = await playAndRecord(pulse.env, temp.dir, probe, voiceMinimumMs);
       clearInterval(poll);
+      // Reported: what the page showed when each event came out (the mean of its figures within 0.4 s
+      // of it), so that both figures describe the same moments: under load the jitter buffer's level,
+      // and with it the real delay, moves within a run, and a median over the whole run would compare
+      // different moments.
+      const reported = outputAtMs.flatMap((at) => {
+        const near = shown.filter((x) => Math.abs(x.atMs - at) <= 400).map((x) => x.totalMs);
+        return near.length ? [near.reduce((a, b) => a + b, 0) / near.length] : [];
+      });
       const parts = Object.fromEntries(Object.entries(last.latency ?? {}).filter(([, v]) => typeof v === 'number').map(([k, v]) => [k, Math.round((v as number) * 10) / 10]));
       return {
         what: `page (Chromium), ${options.model ?? 'builtin DSP'}, ${probe} probe`,
         measuredMs,
         reportedMs: reported,
         clicks: events,
-        detail: { parts, underruns: last.underruns, droppedSamples: last.droppedSamples },
+        detail: { parts, jitterLevelMs: Math.round(last.bufferedMs ?? NaN), underruns: last.underruns, droppedSamples: last.droppedSamples },
       };
     } finally {
       await browser.close();
@@ -401,7 +458,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     const server = await startChildServer([], { pin: false });
     try {
       const model = arg('--model');
-      const m = await measurePage(server.url, { model, probe: (arg('--probe') as Probe | undefined) ?? (model ? 'pitch' : 'click') });
+      const m = await measurePage(server.url, { loopback: process.argv.includes('--loopback'), model, probe: (arg('--probe') as Probe | undefined) ?? (model ? 'pitch' : 'click') });
       console.log(JSON.stringify({ ...m, measuredMedianMs: median(m.measuredMs), reportedMedianMs: median(m.reportedMs) }));
     } finally {
       await server.stop();

@@ -75,6 +75,8 @@ const stats = {
   /** Samples skipped to bring a too-full jitter buffer back to its target delay. */
   trimmedSamples: 0,
   bufferedMs: 0,
+  /** What audio arriving in the jitter buffer waits before it plays, ms (smoothed): its latency term. */
+  jitterWaitMs: null,
   rttMs: null,
   voice: { pitch: 0, formant: 1 },
   /** The voice converting now (server-confirmed), what it honours, and a switch waiting for its answer. */
@@ -252,7 +254,7 @@ function updateLatency() {
   const computeMs = server?.latency?.computeMsMedian ?? server?.latency?.computeMsMean ?? null;
   const inputMs = engine?.inputLatencyMs ?? null;
   const rttMs = stats.rttMs;
-  const jitterMs = stats.bufferedMs;
+  const jitterMs = stats.jitterWaitMs ?? stats.bufferedMs;
   const outputMs = engine ? engine.outputLatencyMs : null;
   // What waits in the server's queue adds to the delay like any buffer (a model near its limit holds some).
   const queueMs = server?.queueMs ?? null;
@@ -284,6 +286,7 @@ function updateCounters() {
   stats.outputRms = receivedEnergyCount > 0 ? Math.sqrt(receivedEnergy / receivedEnergyCount) : stats.outputRms;
   receivedEnergy = 0;
   receivedEnergyCount = 0;
+  engine?.sampleInputLatency();
   updateLatency();
 }
 
@@ -346,6 +349,11 @@ async function connect() {
         stats.droppedSamples = s.droppedSamples;
         stats.trimmedSamples = s.trimmedSamples;
         stats.bufferedMs = (s.bufferedSamples / rate) * 1000;
+        // What arriving audio waits (smoothed over ~1 s of reports); the level itself is a sawtooth a block high.
+        if (s.arrivalWaitSamples !== null && s.arrivalWaitSamples !== undefined) {
+          const waitMs = (s.arrivalWaitSamples / rate) * 1000;
+          stats.jitterWaitMs = stats.jitterWaitMs === null ? waitMs : 0.9 * stats.jitterWaitMs + 0.1 * waitMs;
+        }
         if (stats.jitter) stats.jitter.capacityMs = (s.capacitySamples / rate) * 1000;
         stats.playbackRms = s.rms;
         outputMeter.update(s.peak, s.rms);
@@ -456,6 +464,7 @@ async function teardown(state = 'idle') {
   stats.server = null;
   stats.rttMs = null;
   stats.bufferedMs = null;
+  stats.jitterWaitMs = null;
   stats.modelLatency = null;
   ui.sessionId.textContent = '—';
   ui.obsUrl.value = '';

@@ -32,6 +32,9 @@ export class AudioEngine {
     this.inputAnalyser = null;
     this.outputAnalyser = null;
     this.playbackStatus = null;
+    /** Capture latency measured by the browser (track.stats), ms, smoothed; null until known. */
+    this.measuredInputMs = null;
+    this.inputLatencyStarted = false;
   }
 
   /** Creates the context and loads the worklets. `sampleRate` null = the device's rate. */
@@ -84,11 +87,41 @@ export class AudioEngine {
     this.source.connect(this.inputAnalyser);
   }
 
-  /** The microphone track's own latency in ms when the browser reports it (Chrome does). */
+  /**
+   * The capture side's latency in ms, or null when the browser reports none: the delay from the
+   * microphone to the track's sinks, measured (track.stats, Chrome ≥ 125: averaged since the last
+   * sampleInputLatency) or else the track's nominal setting (its buffer: Chrome reports 1024 frames
+   * whatever the device does), plus one render buffer (baseLatency): captured audio waits in the
+   * MediaStream → Web Audio FIFO until the next render call pulls it. Measured through a real
+   * PulseAudio (bench/live-latency.ts --page --loopback), the nominal figure alone missed 13–29 ms of
+   * the microphone → speakers path on a quiet machine. Not counted, because no API shows it reliably:
+   * what piles up in that FIFO while the page's audio thread stalls on a loaded machine (the graph's
+   * clock falls behind real time; delivered − consumed frames from track.stats over-reported it by
+   * 400 ms in some runs).
+   */
   get inputLatencyMs() {
+    if (!this.context) return null;
     const track = this.stream?.getAudioTracks()[0];
-    const latency = track?.getSettings?.().latency;
-    return typeof latency === 'number' ? latency * 1000 : null;
+    const nominal = track?.getSettings?.().latency;
+    const captureMs = this.measuredInputMs ?? (typeof nominal === 'number' ? nominal * 1000 : null);
+    return captureMs === null ? null : captureMs + (this.context.baseLatency || 0) * 1000;
+  }
+
+  /**
+   * Reads the track's measured capture latency over the time since the last call (skipping the first
+   * reading, which holds the capture's start-up) and smooths it; call it a few times a second.
+   */
+  sampleInputLatency() {
+    const stats = this.stream?.getAudioTracks()[0]?.stats;
+    if (!stats || typeof stats.averageLatency !== 'number' || typeof stats.resetLatency !== 'function') return;
+    const ms = stats.averageLatency;
+    stats.resetLatency();
+    if (!this.inputLatencyStarted) {
+      this.inputLatencyStarted = true;
+      return;
+    }
+    if (!(ms > 0)) return; // nothing delivered since the last call (or no figure yet)
+    this.measuredInputMs = this.measuredInputMs === null ? ms : 0.8 * this.measuredInputMs + 0.2 * ms;
   }
 
   get inputLabel() {

@@ -12,7 +12,11 @@
 //  - Bursts can leave the buffer fuller than needed for good. Once a second, if the buffer never went
 //    below target + 10 ms during that second, the excess is skipped with a short crossfade, so the
 //    delay returns to the target instead of staying high (`trimmedSamples` counts it).
-//  - About 20 times a second it reports buffer level, counters and output peak/RMS to the main thread.
+//  - About 20 times a second it reports buffer level, counters and output peak/RMS to the main thread,
+//    and the wait audio really had: the level each frame found when it arrived (its first sample
+//    plays that much later), averaged over the report. The level at report time is a sawtooth between
+//    that and a block more, so it is not what arriving audio waits.
+
 class PlaybackProcessor extends AudioWorkletProcessor {
   constructor(options) {
     super();
@@ -29,6 +33,8 @@ class PlaybackProcessor extends AudioWorkletProcessor {
     this.energy = 0;
     this.energyCount = 0;
     this.quantaSinceReport = 0;
+    this.arrivalWaitSum = 0;
+    this.arrivals = 0;
     this.trimmedSamples = 0;
     this.minLengthThisWindow = Infinity;
     this.windowFrames = 0;
@@ -50,6 +56,10 @@ class PlaybackProcessor extends AudioWorkletProcessor {
     if (message.type === 'samples') {
       const n = message.samples.length;
       this.receivedSamples += n;
+      // Before the audio starts (re-buffering after an underrun), a frame waits for the target instead.
+      // (it starts on the target level or after waiting the target, whichever comes first).
+      this.arrivalWaitSum += this.length + (this.playing ? 0 : Math.max(0, Math.min(this.targetSamples - this.waitedFrames, this.targetSamples - this.length - n)));
+      this.arrivals++;
       if (n > this.largestFrame) {
         this.largestFrame = n;
         if (this.targetSamples + 2 * n > this.ring.length) this.configure(this.targetSamples, this.targetSamples + 2 * n);
@@ -170,6 +180,8 @@ class PlaybackProcessor extends AudioWorkletProcessor {
     this.port.postMessage({
       type: 'status',
       bufferedSamples: this.length,
+      // null when no frame arrived since the last report (a block longer than the report interval).
+      arrivalWaitSamples: this.arrivals > 0 ? this.arrivalWaitSum / this.arrivals : null,
       targetSamples: this.targetSamples,
       capacitySamples: this.ring.length,
       playing: this.playing,
@@ -182,6 +194,8 @@ class PlaybackProcessor extends AudioWorkletProcessor {
       rms: Math.sqrt(this.energy / Math.max(1, this.energyCount)),
     });
     this.quantaSinceReport = 0;
+    this.arrivalWaitSum = 0;
+    this.arrivals = 0;
     this.peak = 0;
     this.energy = 0;
     this.energyCount = 0;
