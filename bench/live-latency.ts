@@ -1,7 +1,7 @@
 // Click-to-output latency measured next to the latency svc reports, for `npm run bench -- --only latency`
 // (bench/latency.bench.ts) and on its own:
 //   node --import tsx bench/live-latency.ts [--model BUNDLE_OR_NAME] [--block-ms MS] [--latency-ms MS] [--probe click|pitch]
-//   node --import tsx bench/live-latency.ts --page [--model INSTALLED_NAME]   (the web page in Chromium)
+//   node --import tsx bench/live-latency.ts --page [--model INSTALLED_NAME | --loopback]   (the web page in Chromium)
 // The probe is a "click": a 40 ms voiced burst (150 Hz pulses through a 700 Hz resonance) once a second,
 // which the DSP voice turns into a burst whose onset is clear; a random-weight model makes steady sound
 // whatever the input level, so for it the probe is a pitch step (pitchSteps). Output events earlier than
@@ -16,7 +16,9 @@
 //    output sample's time is its frame's arrival plus its position. Reported: `stats` latency.serverMs
 //    (algorithmicMs + compute median + whole blocks of server queue).
 //  - the page (measurePage): the web page in a real headless Chromium whose microphone and speakers are
-//    the same private PulseAudio set-up as `svc live`'s. Reported: the page's own latency.totalMs.
+//    the same private PulseAudio set-up as `svc live`'s. Reported: the page's own latency.totalMs at
+//    each event (shownAtEvents). `--loopback`: the page's AudioEngine with its microphone wired to its
+//    speakers (no server), against its input + output terms.
 // parec and paplay run at nice -5 where allowed (root): a starved recorder loses audio and shrinks its
 // timeline. `--nice N` runs svc live at another niceness.
 import { spawn } from 'node:child_process';
@@ -238,12 +240,33 @@ export async function measureLive(options: { model?: string; blockMs?: number; l
   }
 }
 
+/** A figure the page showed and when (wall clock, ms). */
+interface Shown {
+  atMs: number;
+  totalMs: number;
+}
+
+/**
+ * What the page showed when each event came out: the mean of its figures within 0.4 s of it, so that
+ * both figures describe the same moments (under load the jitter buffer's level, and with it the real
+ * delay, moves within a run; a median over the whole run would compare different moments).
+ */
+function shownAtEvents(shown: Shown[], outputAtMs: number[]): number[] {
+  return outputAtMs.flatMap((at) => {
+    const near = shown.filter((x) => Math.abs(x.atMs - at) <= 400).map((x) => x.totalMs);
+    return near.length ? [near.reduce((a, b) => a + b, 0) / near.length] : [];
+  });
+}
+
 /**
  * The web page in a real (headless) Chromium through a running server at `url`, with a private
  * PulseAudio as the browser's sound devices: its default source is the bench sink's left channel (the
  * probe), its default sink the right channel, so parec hears the probe and the page's output on one
- * clock, as for `svc live`. Reported: the page's own total (window.svcStats.latency.totalMs: block, voice
- * delay, compute, server queue, network, jitter buffer and the AudioContext's output latency).
+ * clock, as for `svc live`. Reported: the page's own total (window.svcStats.latency.totalMs: block,
+ * microphone, voice delay, compute, server queue, network, jitter buffer and audio output) when each
+ * event came out. `loopback`: no server; the page's AudioEngine plays its microphone straight to its
+ * speakers, reported = its input + output terms (what Chromium's own path holds, against what the page
+ * counts for it).
  */
 export async function measurePage(url: string, options: { model?: string; probe?: Probe; loopback?: boolean } = {}): Promise<LatencyMeasurement> {
   const { chromium } = await import('playwright-core');
@@ -267,35 +290,37 @@ export async function measurePage(url: string, options: { model?: string; probe?
         // The page's own AudioEngine with its microphone wired straight to its speakers: its input and
         // output terms against the measured path, no server.
         await page.goto(`${url}/`);
-        await page.evaluate(async () => {
-          const { AudioEngine } = await import('/js/audio-engine.js' as string);
+        // A string, not a function: tsx's helpers (__name) do not exist in the page.
+        await page.evaluate(`(async () => {
+          const { AudioEngine } = await import('/js/audio-engine.js');
           const engine = new AudioEngine();
           const ctx = await engine.open();
-          await engine.startCapture({ blockSamples: 960, onBlock: () => {} });
-          engine.source.connect(ctx.destination);
+          await engine.startCapture({ blockSamples: 960, onBlock() {} });
+          engine.inputAnalyser.connect(ctx.destination); // (analysers pass their input through)
           await ctx.resume();
-          (window as any).loopback = engine;
-        });
+          window.loopback = engine;
+        })()`);
         const terms = () =>
           page.evaluate(() => {
             const engine = (window as any).loopback;
             engine.sampleInputLatency?.(); // (an older page has none)
-            return { inputMs: engine.inputLatencyMs as number | null, outputMs: engine.outputLatencyMs as number };
+            engine.trimInputBacklog?.();
+            return { inputMs: engine.inputLatencyMs as number | null, outputMs: engine.outputLatencyMs as number, inputResets: engine.inputResets as number | undefined };
           });
-        const shown: number[] = [];
-        let last: { inputMs: number | null; outputMs: number } = { inputMs: null, outputMs: 0 };
+        const shown: Shown[] = [];
+        let last: { inputMs: number | null; outputMs: number; inputResets?: number } = { inputMs: null, outputMs: 0 };
         const poll = setInterval(() => {
           terms()
             .then((t) => {
               last = t;
-              shown.push((t.inputMs ?? 0) + t.outputMs);
+              shown.push({ atMs: Date.now(), totalMs: (t.inputMs ?? 0) + t.outputMs });
             })
             .catch(() => {});
         }, 250);
-        const { measuredMs, events } = await playAndRecord(pulse.env, temp.dir, probe);
+        const { measuredMs, events, outputAtMs } = await playAndRecord(pulse.env, temp.dir, probe);
         clearInterval(poll);
         const round = (x: number | null) => (x === null ? null : Math.round(x * 10) / 10);
-        return { what: 'page loopback (its microphone → its speakers, no server)', measuredMs, reportedMs: shown.slice(4), clicks: events, detail: { parts: { inputMs: round(last.inputMs), outputMs: round(last.outputMs) } } };
+        return { what: 'page loopback (its microphone → its speakers, no server)', measuredMs, reportedMs: shownAtEvents(shown, outputAtMs), clicks: events, detail: { parts: { inputMs: round(last.inputMs), outputMs: round(last.outputMs) }, inputResets: last.inputResets } };
       }
       await page.goto(`${url}/?autoconnect${options.model ? `&model=${encodeURIComponent(options.model)}` : ''}`);
       const stats = () => page.evaluate(() => (window as unknown as { svcStats: Record<string, any> }).svcStats);
@@ -306,7 +331,7 @@ export async function measurePage(url: string, options: { model?: string; probe?
         if (Date.now() > deadline) throw new Error(`the page did not go live: ${JSON.stringify(s)}`);
         await new Promise((r) => setTimeout(r, 200));
       }
-      const shown: Array<{ atMs: number; totalMs: number }> = [];
+      const shown: Shown[] = [];
       let last: Record<string, any> = {};
       const poll = setInterval(() => {
         stats()
@@ -320,21 +345,14 @@ export async function measurePage(url: string, options: { model?: string; probe?
       const voiceMinimumMs = () => (last.latency?.blockMs ?? 0) + (last.latency?.algorithmicMs ?? 0);
       const { measuredMs, events, outputAtMs } = await playAndRecord(pulse.env, temp.dir, probe, voiceMinimumMs);
       clearInterval(poll);
-      // Reported: what the page showed when each event came out (the mean of its figures within 0.4 s
-      // of it), so that both figures describe the same moments: under load the jitter buffer's level,
-      // and with it the real delay, moves within a run, and a median over the whole run would compare
-      // different moments.
-      const reported = outputAtMs.flatMap((at) => {
-        const near = shown.filter((x) => Math.abs(x.atMs - at) <= 400).map((x) => x.totalMs);
-        return near.length ? [near.reduce((a, b) => a + b, 0) / near.length] : [];
-      });
+      const reported = shownAtEvents(shown, outputAtMs);
       const parts = Object.fromEntries(Object.entries(last.latency ?? {}).filter(([, v]) => typeof v === 'number').map(([k, v]) => [k, Math.round((v as number) * 10) / 10]));
       return {
         what: `page (Chromium), ${options.model ?? 'builtin DSP'}, ${probe} probe`,
         measuredMs,
         reportedMs: reported,
         clicks: events,
-        detail: { parts, jitterLevelMs: Math.round(last.bufferedMs ?? NaN), underruns: last.underruns, droppedSamples: last.droppedSamples },
+        detail: { parts, jitterLevelMs: Math.round(last.bufferedMs ?? NaN), underruns: last.underruns, droppedSamples: last.droppedSamples, inputResets: last.inputResets },
       };
     } finally {
       await browser.close();

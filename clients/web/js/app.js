@@ -74,6 +74,8 @@ const stats = {
   droppedSamples: 0,
   /** Samples skipped to bring a too-full jitter buffer back to its target delay. */
   trimmedSamples: 0,
+  /** Times the microphone's FIFO was emptied after the audio thread stalled (audio dropped to keep the delay). */
+  inputResets: 0,
   bufferedMs: 0,
   /** What audio arriving in the jitter buffer waits before it plays, ms (smoothed): its latency term. */
   jitterWaitMs: null,
@@ -287,6 +289,8 @@ function updateCounters() {
   receivedEnergy = 0;
   receivedEnergyCount = 0;
   engine?.sampleInputLatency();
+  engine?.trimInputBacklog();
+  stats.inputResets = engine?.inputResets ?? 0;
   updateLatency();
 }
 

@@ -21,6 +21,9 @@ export function describeMediaError(error) {
   return `the microphone could not be opened: ${error?.message ?? error}`;
 }
 
+/** Lag of the audio graph behind real time (ms, since the last reset) beyond which trimInputBacklog acts. */
+const INPUT_SLIP_LIMIT_MS = 30;
+
 export class AudioEngine {
   constructor() {
     this.context = null;
@@ -35,6 +38,11 @@ export class AudioEngine {
     /** Capture latency measured by the browser (track.stats), ms, smoothed; null until known. */
     this.measuredInputMs = null;
     this.inputLatencyStarted = false;
+    /** Real time minus the graph's clock at the last input reset, ms (see trimInputBacklog). */
+    this.slipBaselineMs = null;
+    this.lastInputResetMs = 0;
+    /** Times the microphone's source node was re-created to drop audio piled up after stalls. */
+    this.inputResets = 0;
   }
 
   /** Creates the context and loads the worklets. `sampleRate` null = the device's rate. */
@@ -105,6 +113,36 @@ export class AudioEngine {
     const nominal = track?.getSettings?.().latency;
     const captureMs = this.measuredInputMs ?? (typeof nominal === 'number' ? nominal * 1000 : null);
     return captureMs === null ? null : captureMs + (this.context.baseLatency || 0) * 1000;
+  }
+
+  /**
+   * Drops audio piled up in Chromium's MediaStream → Web Audio FIFO. When the page's audio thread
+   * stalls (a loaded machine), the graph's clock falls behind real time while the microphone keeps
+   * delivering: the FIFO keeps that audio for good, so every stall adds to the delay (measured through
+   * PulseAudio: 80 → 180 ms within 8 s at load 7, and no API shows the FIFO's level). The graph's lag
+   * is visible (getOutputTimestamp: real time minus context time at the sample being played); once it
+   * grew by INPUT_SLIP_LIMIT_MS since the last reset, a fresh source node replaces the old one (a
+   * new, empty FIFO), like the jitter buffer's trim on the way back. At most once a second.
+   */
+  trimInputBacklog() {
+    const ctx = this.context;
+    const t = ctx?.getOutputTimestamp?.();
+    if (!ctx || !this.source || !this.captureNode || !t || !(t.performanceTime > 0)) return;
+    const slipMs = t.performanceTime - t.contextTime * 1000;
+    if (this.slipBaselineMs === null || slipMs < this.slipBaselineMs) {
+      this.slipBaselineMs = slipMs;
+      return;
+    }
+    const now = performance.now();
+    if (slipMs - this.slipBaselineMs < INPUT_SLIP_LIMIT_MS || now - this.lastInputResetMs < 1000) return;
+    const fresh = ctx.createMediaStreamSource(this.stream);
+    fresh.connect(this.captureNode);
+    fresh.connect(this.inputAnalyser);
+    this.source.disconnect();
+    this.source = fresh;
+    this.slipBaselineMs = slipMs;
+    this.lastInputResetMs = now;
+    this.inputResets++;
   }
 
   /**
