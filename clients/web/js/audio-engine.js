@@ -4,7 +4,8 @@
 //   network → playback worklet (jitter buffer) → monitor gain → destination
 //                      └────► outputAnalyser                   (meters/spectrogram of the output)
 // The microphone is opened with echo cancellation, noise suppression and automatic gain control OFF:
-// they colour the voice and add delay, and the converter wants the raw signal.
+// they colour the voice and add delay, and the converter wants the raw signal. Latency terms for the
+// page's figure: inputLatencyMs, outputLatencyMs; trimInputBacklog keeps stalls from adding delay.
 
 const here = new URL('.', import.meta.url);
 const workletUrl = (name) => new URL(`../worklets/${name}`, here).toString();
@@ -102,10 +103,9 @@ export class AudioEngine {
    * whatever the device does), plus one render buffer (baseLatency): captured audio waits in the
    * MediaStream → Web Audio FIFO until the next render call pulls it. Measured through a real
    * PulseAudio (bench/live-latency.ts --page --loopback), the nominal figure alone missed 13–29 ms of
-   * the microphone → speakers path on a quiet machine. Not counted, because no API shows it reliably:
-   * what piles up in that FIFO while the page's audio thread stalls on a loaded machine (the graph's
-   * clock falls behind real time; delivered − consumed frames from track.stats over-reported it by
-   * 400 ms in some runs).
+   * the microphone → speakers path on a quiet machine. What piles up in that FIFO when the audio
+   * thread stalls is not counted (no API shows its level reliably: delivered − consumed frames from
+   * track.stats over-reported it by 400 ms in some runs); trimInputBacklog drops it instead.
    */
   get inputLatencyMs() {
     if (!this.context) return null;
