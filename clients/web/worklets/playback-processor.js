@@ -16,7 +16,6 @@
 //    and the wait audio really had: the level each frame found when it arrived (its first sample
 //    plays that much later), averaged over the report. The level at report time is a sawtooth between
 //    that and a block more, so it is not what arriving audio waits.
-
 class PlaybackProcessor extends AudioWorkletProcessor {
   constructor(options) {
     super();
@@ -56,8 +55,8 @@ class PlaybackProcessor extends AudioWorkletProcessor {
     if (message.type === 'samples') {
       const n = message.samples.length;
       this.receivedSamples += n;
-      // Before the audio starts (re-buffering after an underrun), a frame waits for the target instead.
-      // (it starts on the target level or after waiting the target, whichever comes first).
+      // Before the audio starts (or re-buffers after an underrun) a frame also waits for the start: on
+      // the target level or once the first samples waited the target, whichever comes first.
       this.arrivalWaitSum += this.length + (this.playing ? 0 : Math.max(0, Math.min(this.targetSamples - this.waitedFrames, this.targetSamples - this.length - n)));
       this.arrivals++;
       if (n > this.largestFrame) {
