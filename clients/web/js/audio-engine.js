@@ -38,7 +38,7 @@ export class AudioEngine {
     this.playbackStatus = null;
     /** Capture latency measured by the browser (track.stats), ms, smoothed; null until known. */
     this.measuredInputMs = null;
-    this.inputLatencyStarted = false;
+    this.captureStartedMs = 0;
     /** Real time minus the graph's clock at the last input reset, ms (see trimInputBacklog). */
     this.slipBaselineMs = null;
     this.lastInputResetMs = 0;
@@ -77,6 +77,7 @@ export class AudioEngine {
       throw new Error(describeMediaError(error));
     }
     const ctx = this.context;
+    this.captureStartedMs = performance.now();
     this.source = ctx.createMediaStreamSource(this.stream);
     this.captureNode = new AudioWorkletNode(ctx, 'svc-capture', {
       numberOfInputs: 1,
@@ -146,18 +147,16 @@ export class AudioEngine {
   }
 
   /**
-   * Reads the track's measured capture latency over the time since the last call (skipping the first
-   * reading, which holds the capture's start-up) and smooths it; call it a few times a second.
+   * Reads the track's measured capture latency over the time since the last call (nothing from the
+   * capture's first 2 s: its start-up delivers with 200–550 ms of latency) and smooths it; call it a
+   * few times a second.
    */
   sampleInputLatency() {
     const stats = this.stream?.getAudioTracks()[0]?.stats;
     if (!stats || typeof stats.averageLatency !== 'number' || typeof stats.resetLatency !== 'function') return;
     const ms = stats.averageLatency;
     stats.resetLatency();
-    if (!this.inputLatencyStarted) {
-      this.inputLatencyStarted = true;
-      return;
-    }
+    if (performance.now() - this.captureStartedMs < 2000) return;
     if (!(ms > 0)) return; // nothing delivered since the last call (or no figure yet)
     this.measuredInputMs = this.measuredInputMs === null ? ms : 0.8 * this.measuredInputMs + 0.2 * ms;
   }
