@@ -15,6 +15,7 @@ import type { Command } from 'commander';
 import { Option } from 'commander';
 import { AudioInputStream, AudioOutputStream, defaultDevice, findDevice, probeAudioDevices, type AudioDevice, type AudioSink, type DeviceStatusCounts } from '../../audio/devices.js';
 import { CaptureClock } from '../../audio/captureClock.js';
+import { LatencyHold } from '../../audio/latencyHold.js';
 import { pulseStreams, type PulseStreams } from '../../audio/pulseLatency.js';
 import { DEFAULT_VIRTUAL_MIC_NAME, VirtualMic } from '../../audio/virtualMic.js';
 import { SvcError } from '../../errors.js';
@@ -183,7 +184,10 @@ export async function runLive(options: LiveOptions, log: (line: string) => void 
     const maxOutputFrames = targetMs !== undefined ? wantedQueueFrames + blockSamples : Math.round((Math.max(options.maxOutputMs, 2 * blockMs) * rate) / 1000);
 
     if (output) {
-      outStream = new AudioOutputStream({ deviceId: output.id, device: output, sampleRate: rate, channels: outputChannels, framesPerBuffer: blockSamples }, (error) => finish(error));
+      // naudiodon's native queue: about 80 ms whatever the block (4 chunks of 20 ms, 1 of 320 ms), so that
+      // the queue behind it backs up and the device's consumption clock (devices.ts) sees real bounds.
+      const maxQueueBlocks = Math.max(1, Math.min(4, Math.round(80 / blockMs)));
+      outStream = new AudioOutputStream({ deviceId: output.id, device: output, sampleRate: rate, channels: outputChannels, framesPerBuffer: blockSamples, maxQueueBlocks }, (error) => finish(error));
     } else {
       virtualMic = new VirtualMic({ name: typeof options.virtualMic === 'string' ? options.virtualMic : DEFAULT_VIRTUAL_MIC_NAME, sampleRate: rate });
       // The sound server's own buffer: with a latency target, what the output queue will hold (robust to
@@ -201,7 +205,15 @@ export async function runLive(options: LiveOptions, log: (line: string) => void 
     // stream's buffer is in the output queue, timed by the clock). Polled with each status line;
     // PortAudio's figures otherwise.
     let pulse: PulseStreams | null = null;
-    const pollPulse = (): void => void pulseStreams().then((p) => (pulse = p));
+    // The playback stream's buffer swings between 0 and its target (PulseAudio's tlength) from one poll
+    // to the next: the clock below uses its running mean.
+    let pulsePlaybackBufferMs: number | null = null;
+    const pollPulse = (): void =>
+      void pulseStreams().then((p) => {
+        pulse = p;
+        const buffered = output ? p?.playback[0]?.bufferMs : undefined;
+        if (buffered !== undefined) pulsePlaybackBufferMs = pulsePlaybackBufferMs === null ? buffered : 0.8 * pulsePlaybackBufferMs + 0.2 * buffered;
+      });
 
     // The latency reported is the mean delay of a sample, by Little's law: the time-averaged content of
     // every buffer it passes (ms of audio) plus the voice's signal delay and the compute that holds a
@@ -230,13 +242,20 @@ export async function runLive(options: LiveOptions, log: (line: string) => void 
         outputDeviceMs: playback ? playback.deviceMs : outputDeviceMs,
       };
       queues.reset();
-      const totalMs = Object.values(parts).reduce((a, b) => a + b, 0);
+      const sumMs = Object.values(parts).reduce((a, b) => a + b, 0);
+      // The sample clock's figure (delayOf): the mean delay of the blocks written since the last line.
+      const clockMs = clockDelays.length ? clockDelays.reduce((a, b) => a + b, 0) / clockDelays.length : NaN;
+      clockDelays.length = 0;
+      // With a target, the figure is the delay held (the blocks' delays after correction).
+      const totalMs = hold?.heldMs() ?? sumMs;
       const text =
+        (hold ? `held at ${hold.targetMs} ms by the sample clock; ` : '') +
         `voice ${parts.voiceMs.toFixed(1)} + compute ${parts.computeMs.toFixed(1)} + device in ${parts.inputDeviceMs.toFixed(1)}${pulse ? ' (PulseAudio)' : ''}` +
         ` + late input ${parts.inputLateMs.toFixed(1)} + queues ${(parts.pipelineQueueMs + parts.outputQueueMs).toFixed(1)} (blocks of ${latency.blockMs.toFixed(0)}) + device out ${parts.outputDeviceMs.toFixed(1)}`;
-      return { totalMs, text, parts: { blockMs: latency.blockMs, ...parts } };
+      return { totalMs, text, parts: { blockMs: latency.blockMs, ...parts, sumMs, clockMs } };
     };
 
+    let chunksLost = 0;
     let inputPaused = false;
     let resumeTimer: NodeJS.Timeout | null = null;
     const resumeWhenDrained = (): void => {
@@ -253,15 +272,42 @@ export async function runLive(options: LiveOptions, log: (line: string) => void 
     // underrun (the device played silence) adds delay; the queue then exceeds its level by that much and
     // the blocks above it are dropped, restoring the target. (A controller that also padded to the
     // measured total oscillated on a loaded machine: the parts swing by tens of ms from second to second.)
-    const latencyControl = { drops: 0 };
+    const hold = targetMs === undefined ? null : new LatencyHold(targetMs, rate);
+    const latencyControl = hold?.counters ?? null;
+    // The delay of each output block's first sample, sample by sample: when the input sample it carries
+    // was captured (the capture clock, less the input device's own latency) to when the device will play
+    // it (now, plus what is queued ahead of it by the later of the wall-clock and consumption clocks, plus
+    // the sound server's buffer and the output device's latency). Output sample k carries input sample
+    // k − the voice's delay; blocks the pipeline skipped and input chunks PortAudio lost are counted too.
+    let sessionSamples = 0;
+    const clockDelays: number[] = [];
+    const delayOf = (sessionIndex: number): number | null => {
+      const skippedSamples = Math.round((live.pipeline.stats().blocksSkipped * live.pipeline.blockSamples * rate) / live.stage.sampleRate);
+      const captured = capture.timeOf(sessionIndex - latency.delaySamples + skippedSamples + chunksLost * blockSamples);
+      if (captured === null) return null;
+      const captureDevice = pulse?.capture[0];
+      const inputDeviceMs = captureDevice ? captureDevice.bufferMs + captureDevice.deviceMs : input.defaultLowInputLatencyMs;
+      const playback = output ? pulse?.playback[0] : undefined;
+      const untaken = out.untakenFrames?.() ?? null;
+      const aheadFrames = Math.max(out.queuedFrames, untaken === null ? 0 : untaken + ((pulsePlaybackBufferMs ?? 0) * rate) / 1000);
+      return performance.now() + (aheadFrames * 1000) / rate + (playback ? playback.deviceMs : outputDeviceMs) - captured + inputDeviceMs;
+    };
     sink.frames$.subscribe((frame) => {
-      const block = new Float32Array(frame.byteLength >> 2);
+      let block = new Float32Array(frame.byteLength >> 2);
       new Uint8Array(block.buffer).set(frame.subarray(0, block.length * 4));
-      // Bounded output: if the card is not taking audio as fast as it comes (or, with a latency target,
-      // an underrun pushed the queue past its level), drop this block ...
-      if (out.queuedFrames > maxOutputFrames) {
+      const sessionIndex = sessionSamples;
+      sessionSamples += block.length;
+      const delayMs = delayOf(sessionIndex);
+      if (delayMs !== null) clockDelays.push(delayMs);
+      if (hold) {
+        // Constant latency: silence before the block when the delay is short, its start cut when long.
+        const frames = delayMs === null ? 0 : hold.correct(delayMs, block.length);
+        if (frames > 0) out.write(new Float32Array(frames * outputChannels));
+        else if (frames < 0) block = block.subarray(-frames);
+        if (block.length === 0) return;
+      } else if (out.queuedFrames > maxOutputFrames) {
+        // Bounded output: if the card is not taking audio as fast as it comes, drop this block ...
         counters.outputBlocksDropped++;
-        if (targetMs !== undefined) latencyControl.drops++;
         return;
       }
       counters.outputSamples += block.length;
@@ -275,7 +321,6 @@ export async function runLive(options: LiveOptions, log: (line: string) => void 
         resumeTimer = setTimeout(resumeWhenDrained, 5);
       }
     });
-    let chunksLost = 0;
     inStream = new AudioInputStream(
       { deviceId: input.id, device: input, sampleRate: rate, channels: 1, framesPerBuffer: blockSamples },
       (samples) => {
