@@ -9,6 +9,7 @@
 // times, 1017 ms for 735 ms measured; the bench shows 365 vs 425 ms now).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { measureLive, median } from '../bench/live-latency.js';
 import { makeReference } from '../src/voices/sovits/bundle.js';
@@ -17,9 +18,27 @@ import { makeTempDir } from './helpers/index.js';
 // Medians over the run's status lines (bench/live-latency.ts): the voice's own delay is a floor of the total.
 const holdsVoice = (parts: Record<string, number>) => parts.voiceMs > 0 && parts.totalMs >= parts.voiceMs;
 
-// The DSP voice's click case lives in the latency bench only: under load, clicks get lost in PulseAudio
-// (1 of 8 came back in a CI run with other tests beside it); test/virtual-mic.test.ts covers svc live's
-// DSP voice through a real PulseAudio with a pitch check.
+// --latency-ms holds the delay on a sample clock (capture clock to the device's consumption clock,
+// padding and cutting at the output), so the measured delay no longer moves with the load, and what svc
+// live prints in that mode is the figure held. Before, the output queue was primed once and the delay
+// came out short or long by whatever the start and the underflows took (42 ms short of 200 quiet; 462
+// and 500 ms for 400 at load 5). At load 6–7, with two busy loops beside it: 400, 400, 400 ms measured
+// and reported for 400 (all 8 clicks back). The tolerance leaves room for a click probe matched a little
+// off and a report averaged over lines; it is well under the misses the old code made.
+const HELD_TOLERANCE_MS = 30;
+
+test('svc live --latency-ms 400 (DSP voice): the measured click delay is the target, and is what svc live prints', async () => {
+  const targetMs = 400;
+  const m = await measureLive({ latencyMs: targetMs });
+  assert.ok(m.measuredMs.length >= 3, `${m.measuredMs.length} of ${m.clicks} clicks came back: ${JSON.stringify(m.detail)}`);
+  const measured = median(m.measuredMs);
+  // The first line comes before any block was held (start-up): its figure is the parts' sum.
+  const reported = median(m.reportedMs.slice(1).filter(Number.isFinite));
+  const detail = `measured ${m.measuredMs.map(Math.round).join(', ')} ms; reported ${m.reportedMs.map(Math.round).join(', ')} ms; ${JSON.stringify(m.detail)}`;
+  console.log(`  svc live --latency-ms ${targetMs}: measured ${measured.toFixed(0)} ms, reported ${reported.toFixed(0)} ms (load ${loadavg()[0].toFixed(1)})`);
+  assert.ok(Math.abs(measured - targetMs) <= HELD_TOLERANCE_MS, `measured delay ${measured.toFixed(0)} ms is not the target ${targetMs} ± ${HELD_TOLERANCE_MS}: ${detail}`);
+  assert.ok(Math.abs(reported - measured) <= HELD_TOLERANCE_MS, `reported ${reported.toFixed(0)} ms is not the measured ${measured.toFixed(0)} ± ${HELD_TOLERANCE_MS}: ${detail}`);
+});
 
 test('svc live --model (the tiny reference): pitch steps come back through PulseAudio, and the report holds the voice', async () => {
   const temp = makeTempDir('svc-live-latency-');

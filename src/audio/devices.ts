@@ -433,7 +433,7 @@ export class PlayoutClock {
  * underflows in 15 s at load 5, the wall-clock estimate then 100–300 ms short of the delay measured).
  */
 export class ConsumptionClock {
-  /** First frame of each write still within maxQueue of the newest (index = write number − base). */
+  /** First frame of each write not yet known to be taken by the device (index = write number − base). */
   private readonly starts: number[] = [];
   private base = 0;
   private written = 0;
@@ -444,7 +444,7 @@ export class ConsumptionClock {
     readonly sampleRate: number,
     readonly maxQueue: number,
     /** How long a tight bound keeps setting the origin; a slip (the device falling behind) shows after it. */
-    readonly windowMs = 1000,
+    readonly windowMs = 2000,
     /** A write that took longer than this to complete waited for a place in the native queue. */
     readonly waitedMs = 1,
   ) {}
@@ -453,12 +453,7 @@ export class ConsumptionClock {
   wrote(frames: number): number {
     this.starts.push(this.written);
     this.written += frames;
-    const n = this.base + this.starts.length - 1;
-    while (this.starts.length > this.maxQueue + 1) {
-      this.starts.shift();
-      this.base++;
-    }
-    return n;
+    return this.base + this.starts.length - 1;
   }
 
   /** Write `n` was handed to naudiodon's native side at `nowMs` (Node calls _write one write at a time). */
@@ -471,11 +466,30 @@ export class ConsumptionClock {
     const issued = this.issuedMs.get(n);
     this.issuedMs.delete(n);
     const taken = n - this.maxQueue;
+    // Writes before `taken` were taken by the device: their starts are no longer needed.
+    while (this.base < taken) {
+      this.starts.shift();
+      this.base++;
+    }
     if (issued === undefined || nowMs - issued < this.waitedMs || taken < this.base) return;
     const originMs = nowMs - (this.starts[taken - this.base]! * 1000) / this.sampleRate;
     while (this.window.length > 0 && this.window.at(-1)!.originMs >= originMs) this.window.pop();
     this.window.push({ atMs: nowMs, originMs });
     while (this.window.length > 1 && this.window[0]!.atMs < nowMs - this.windowMs) this.window.shift();
+  }
+
+  /**
+   * Frames in naudiodon's native queue when it is full (the Node side backed up): the last maxQueue
+   * writes handed over.
+   */
+  nativeQueueFrames(completedWrites: number): number {
+    let frames = 0;
+    for (let n = Math.max(this.base, completedWrites - this.maxQueue); n < completedWrites; n++) {
+      const start = this.starts[n - this.base];
+      const end = n + 1 - this.base < this.starts.length ? this.starts[n + 1 - this.base]! : this.written;
+      if (start !== undefined) frames += end - start;
+    }
+    return frames;
   }
 
   /** Frames written and not yet taken by the device at `nowMs`, or null without a recent tight bound. */
@@ -496,6 +510,7 @@ export class AudioOutputStream implements AudioSink {
   private readonly stream: NaudiodonStream;
   private readonly clock: PlayoutClock;
   private readonly consumed: ConsumptionClock;
+  private completedWrites = 0;
   private stopped = false;
 
   constructor(options: DeviceStreamOptions, onError: (error: SvcError) => void) {
@@ -512,6 +527,7 @@ export class AudioOutputStream implements AudioSink {
       const n = issued++;
       this.consumed.issued(n);
       write(chunk, encoding, (error?: unknown) => {
+        this.completedWrites = n + 1;
         this.consumed.completed(n);
         callback(error);
       });
@@ -546,8 +562,14 @@ export class AudioOutputStream implements AudioSink {
   }
 
   untakenFrames(): number | null {
-    const frames = this.consumed.queuedFrames();
-    return frames === null ? null : Math.max(frames, Math.floor(this.stream.writableLength / 4 / this.options.channels));
+    const clock = this.consumed.queuedFrames();
+    // While Node holds writes (the one naudiodon is blocked on included), the native queue is full: all
+    // of it waits ahead of the next write too. (Measured at load 9: this 80 ms plus PulseAudio's buffer
+    // were missing from the delay when only Node's backlog was counted, 140 ms under the clicks.)
+    const waitingFrames = Math.floor(this.stream.writableLength / 4 / this.options.channels);
+    const backlog = waitingFrames > 0 ? waitingFrames + this.consumed.nativeQueueFrames(this.completedWrites) : null;
+    if (clock === null) return backlog;
+    return Math.max(clock, backlog ?? 0);
   }
 
   /** Queues interleaved samples (length = frames × channels). */

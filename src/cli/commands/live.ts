@@ -137,6 +137,7 @@ export async function runLive(options: LiveOptions, log: (line: string) => void 
   let virtualMic: VirtualMic | null = null;
   let statsTimer: NodeJS.Timeout | null = null;
   let sampleQueues: NodeJS.Timeout | null = null;
+  let pulseTimer: NodeJS.Timeout | null = null;
   const counters = { inputSamples: 0, outputSamples: 0, outputBlocksDropped: 0, inputPauses: 0 };
   let stopping = false;
   const startedMs = Date.now();
@@ -186,8 +187,12 @@ export async function runLive(options: LiveOptions, log: (line: string) => void 
     if (output) {
       // naudiodon's native queue: about 80 ms whatever the block (4 chunks of 20 ms, 1 of 320 ms), so that
       // the queue behind it backs up and the device's consumption clock (devices.ts) sees real bounds.
+      // With a latency target the device's own period is at most 20 ms whatever the block (naudiodon
+      // plays a block over several periods): the delay is held in the queue this process measures, not
+      // in a sound server buffer of one or two 160 ms periods that it only sees by polling.
       const maxQueueBlocks = Math.max(1, Math.min(4, Math.round(80 / blockMs)));
-      outStream = new AudioOutputStream({ deviceId: output.id, device: output, sampleRate: rate, channels: outputChannels, framesPerBuffer: blockSamples, maxQueueBlocks }, (error) => finish(error));
+      const framesPerBuffer = targetMs === undefined ? blockSamples : Math.min(blockSamples, Math.round(rate / 50));
+      outStream = new AudioOutputStream({ deviceId: output.id, device: output, sampleRate: rate, channels: outputChannels, framesPerBuffer, maxQueueBlocks }, (error) => finish(error));
     } else {
       virtualMic = new VirtualMic({ name: typeof options.virtualMic === 'string' ? options.virtualMic : DEFAULT_VIRTUAL_MIC_NAME, sampleRate: rate });
       // The sound server's own buffer: with a latency target, what the output queue will hold (robust to
@@ -207,12 +212,18 @@ export async function runLive(options: LiveOptions, log: (line: string) => void 
     let pulse: PulseStreams | null = null;
     // The playback stream's buffer swings between 0 and its target (PulseAudio's tlength) from one poll
     // to the next: the clock below uses its running mean.
-    let pulsePlaybackBufferMs: number | null = null;
+    // The sink's latency reads high while the stream starts (over a second in the first poll): the
+    // means start once output has flowed for half a second.
+    const pulsePlayback = { bufferMs: null as number | null, deviceMs: null as number | null };
+    const mean = (previous: number | null, value: number): number => (previous === null ? value : 0.8 * previous + 0.2 * value);
     const pollPulse = (): void =>
       void pulseStreams().then((p) => {
         pulse = p;
-        const buffered = output ? p?.playback[0]?.bufferMs : undefined;
-        if (buffered !== undefined) pulsePlaybackBufferMs = pulsePlaybackBufferMs === null ? buffered : 0.8 * pulsePlaybackBufferMs + 0.2 * buffered;
+        const playback = output ? p?.playback[0] : undefined;
+        if (playback && counters.outputSamples > rate / 2) {
+          pulsePlayback.bufferMs = mean(pulsePlayback.bufferMs, playback.bufferMs);
+          pulsePlayback.deviceMs = mean(pulsePlayback.deviceMs, playback.deviceMs);
+        }
       });
 
     // The latency reported is the mean delay of a sample, by Little's law: the time-averaged content of
@@ -222,7 +233,10 @@ export async function runLive(options: LiveOptions, log: (line: string) => void 
     // queues over time matters: sampled once a second they swing by a block (160 ms for a model), and a
     // sum of instants counted the block two or three times (1017 ms reported for 735 ms measured).
     const queues = new QueueAverages();
-    const capture = new CaptureClock(rate);
+    // A long window: the capture side never loses audio to a stalled reader here (PortAudio's thread
+    // blocks on naudiodon's queue and the sound server keeps seconds), while event-loop stalls of a second
+    // on a loaded machine made a 1 s window lose the early arrivals that set the clock (500 ms errors).
+    const capture = new CaptureClock(rate, 10_000);
     sampleQueues = setInterval(() => {
       queues.add('pipelineQueueMs', (live.pipeline.stats().queueSamples * 1000) / live.stage.sampleRate);
       queues.add('outputQueueMs', (out.queuedFrames * 1000) / rate);
@@ -243,15 +257,18 @@ export async function runLive(options: LiveOptions, log: (line: string) => void 
       };
       queues.reset();
       const sumMs = Object.values(parts).reduce((a, b) => a + b, 0);
-      // The sample clock's figure (delayOf): the mean delay of the blocks written since the last line.
-      const clockMs = clockDelays.length ? clockDelays.reduce((a, b) => a + b, 0) / clockDelays.length : NaN;
+      // The sample clock's figure (delayOf): the mean delay of the blocks written since the last line (the
+      // last line's when none was). It is what is reported: it counts the time a device that ran slower
+      // than real time added (underflows), which no buffer level shows. With a target, the figure is the
+      // delay held (the blocks' delays after correction). The parts' sum stays as a breakdown.
+      if (clockDelays.length) lastClockMs = clockDelays.reduce((a, b) => a + b, 0) / clockDelays.length;
       clockDelays.length = 0;
-      // With a target, the figure is the delay held (the blocks' delays after correction).
-      const totalMs = hold?.heldMs() ?? sumMs;
+      const clockMs = lastClockMs ?? NaN;
+      const totalMs = hold?.heldMs() ?? lastClockMs ?? sumMs;
       const text =
-        (hold ? `held at ${hold.targetMs} ms by the sample clock; ` : '') +
-        `voice ${parts.voiceMs.toFixed(1)} + compute ${parts.computeMs.toFixed(1)} + device in ${parts.inputDeviceMs.toFixed(1)}${pulse ? ' (PulseAudio)' : ''}` +
-        ` + late input ${parts.inputLateMs.toFixed(1)} + queues ${(parts.pipelineQueueMs + parts.outputQueueMs).toFixed(1)} (blocks of ${latency.blockMs.toFixed(0)}) + device out ${parts.outputDeviceMs.toFixed(1)}`;
+        (hold ? `held at ${hold.targetMs} ms; ` : '') +
+        `sample clock; parts: voice ${parts.voiceMs.toFixed(1)} + compute ${parts.computeMs.toFixed(1)} + device in ${parts.inputDeviceMs.toFixed(1)}${pulse ? ' (PulseAudio)' : ''}` +
+        ` + late input ${parts.inputLateMs.toFixed(1)} + queues ${(parts.pipelineQueueMs + parts.outputQueueMs).toFixed(1)} (blocks of ${latency.blockMs.toFixed(0)}) + device out ${parts.outputDeviceMs.toFixed(1)} = ${sumMs.toFixed(0)}`;
       return { totalMs, text, parts: { blockMs: latency.blockMs, ...parts, sumMs, clockMs } };
     };
 
@@ -281,16 +298,16 @@ export async function runLive(options: LiveOptions, log: (line: string) => void 
     // k − the voice's delay; blocks the pipeline skipped and input chunks PortAudio lost are counted too.
     let sessionSamples = 0;
     const clockDelays: number[] = [];
+    let lastClockMs: number | null = null;
     const delayOf = (sessionIndex: number): number | null => {
       const skippedSamples = Math.round((live.pipeline.stats().blocksSkipped * live.pipeline.blockSamples * rate) / live.stage.sampleRate);
       const captured = capture.timeOf(sessionIndex - latency.delaySamples + skippedSamples + chunksLost * blockSamples);
       if (captured === null) return null;
       const captureDevice = pulse?.capture[0];
       const inputDeviceMs = captureDevice ? captureDevice.bufferMs + captureDevice.deviceMs : input.defaultLowInputLatencyMs;
-      const playback = output ? pulse?.playback[0] : undefined;
       const untaken = out.untakenFrames?.() ?? null;
-      const aheadFrames = Math.max(out.queuedFrames, untaken === null ? 0 : untaken + ((pulsePlaybackBufferMs ?? 0) * rate) / 1000);
-      return performance.now() + (aheadFrames * 1000) / rate + (playback ? playback.deviceMs : outputDeviceMs) - captured + inputDeviceMs;
+      const aheadFrames = Math.max(out.queuedFrames, untaken === null ? 0 : untaken + ((pulsePlayback.bufferMs ?? 0) * rate) / 1000);
+      return performance.now() + (aheadFrames * 1000) / rate + (pulsePlayback.deviceMs ?? outputDeviceMs) - captured + inputDeviceMs;
     };
     sink.frames$.subscribe((frame) => {
       let block = new Float32Array(frame.byteLength >> 2);
@@ -383,15 +400,16 @@ export async function runLive(options: LiveOptions, log: (line: string) => void 
     if (targetMs !== undefined) out.write(new Float32Array(Math.max(0, wantedQueueFrames - out.queuedFrames) * outputChannels));
     inStream.start();
     pollPulse();
-    statsTimer = setInterval(() => {
-      printStats(false);
-      pollPulse();
-    }, options.statsInterval * 1000);
+    // A held latency uses the sound server's figures every block: poll them twice a second.
+    const pollMs = targetMs === undefined ? options.statsInterval * 1000 : Math.min(500, options.statsInterval * 1000);
+    pulseTimer = setInterval(pollPulse, pollMs);
+    statsTimer = setInterval(() => printStats(false), options.statsInterval * 1000);
     const error = await finished;
     stopping = true;
     if (resumeTimer) clearTimeout(resumeTimer);
     clearInterval(statsTimer);
     statsTimer = null;
+    if (pulseTimer) clearInterval(pulseTimer);
     await inStream.stop();
     await live.pipeline.drain();
     if (error) throw error;
@@ -403,6 +421,7 @@ export async function runLive(options: LiveOptions, log: (line: string) => void 
     process.off('SIGTERM', onSignal);
     if (statsTimer) clearInterval(statsTimer);
     if (sampleQueues) clearInterval(sampleQueues);
+    if (pulseTimer) clearInterval(pulseTimer);
     await inStream?.stop();
     await outStream?.stop();
     virtualMic?.dispose();
