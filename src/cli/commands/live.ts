@@ -5,10 +5,11 @@
 // `svc serve --model`, so live and served conversion cannot drift apart. Without --block-ms a model's
 // block is chosen from its measured speed at load (src/engine/blockChoice.ts). The pipeline's queue is
 // bounded (behind-real-time policy, default silence: the real voice never goes out), and the output
-// side holds the queue for the sound card at a fixed size: --latency-ms pins the whole delay, else
-// blocks are dropped when more than --max-output-ms waits. Once a second it prints the latency (the
-// mean delay of a sample: time-averaged buffer levels, voice delay and compute, see latencyParts) with
-// its parts and counters; Ctrl-C (or --duration) stops cleanly.
+// side bounds the queue for the sound card: --latency-ms holds the whole delay (src/audio/latencyHold.ts,
+// on the sample clock below), else blocks are dropped when more than --max-output-ms waits. Once a
+// second it prints the latency (the sample clock: capture time to play time of each block, see delayOf)
+// with its parts (time-averaged buffer levels, voice delay and compute) and counters; Ctrl-C (or
+// --duration) stops cleanly.
 // With --virtual-mic the output is a PulseAudio/PipeWire virtual microphone (src/audio/virtualMic.ts)
 // instead of a sound card; it is removed again on every way out.
 import type { Command } from 'commander';
@@ -226,7 +227,8 @@ export async function runLive(options: LiveOptions, log: (line: string) => void 
         }
       });
 
-    // The latency reported is the mean delay of a sample, by Little's law: the time-averaged content of
+    // The parts of the latency, by Little's law (the figure reported is the sample clock's, delayOf
+    // below; the parts are its breakdown): the time-averaged content of
     // every buffer it passes (ms of audio) plus the voice's signal delay and the compute that holds a
     // block. The block itself is not a separate term: waiting for a block to fill is what the input
     // queues hold on average (and the output queue's saw-tooth, one block at a time). Averaging the
@@ -300,8 +302,10 @@ export async function runLive(options: LiveOptions, log: (line: string) => void 
     const clockDelays: number[] = [];
     let lastClockMs: number | null = null;
     const delayOf = (sessionIndex: number): number | null => {
-      const skippedSamples = Math.round((live.pipeline.stats().blocksSkipped * live.pipeline.blockSamples * rate) / live.stage.sampleRate);
-      const captured = capture.timeOf(sessionIndex - latency.delaySamples + skippedSamples + chunksLost * blockSamples);
+      // Input that never comes out: blocks the policy skipped, samples a full ring buffer discarded.
+      const p = live.pipeline.stats();
+      const vanishedSamples = Math.round(((p.blocksSkipped * live.pipeline.blockSamples + p.overflowSamples) * rate) / live.stage.sampleRate);
+      const captured = capture.timeOf(sessionIndex - latency.delaySamples + vanishedSamples + chunksLost * blockSamples);
       if (captured === null) return null;
       const captureDevice = pulse?.capture[0];
       const inputDeviceMs = captureDevice ? captureDevice.bufferMs + captureDevice.deviceMs : input.defaultLowInputLatencyMs;
@@ -441,7 +445,7 @@ export function register(program: Command): void {
     .option('--speaker <name|id>', 'speaker of --model (default: its first speaker)')
     .addOption(new Option('--f0 <method>', 'f0 estimator of --model, in its low-latency mode (as `svc serve --f0`)').choices([...F0_CHOICES]).default('dsp'))
     .option('-b, --block-ms <ms>', 'block length in milliseconds: smaller = lower latency, more CPU (default: 20 for the DSP voice; for --model the smallest block it converts in time here, measured at start)', numberArg('--block-ms', { min: 2.5, max: 500 }))
-    .option('--latency-ms <ms>', 'hold the total delay (input device to output device) at exactly this, by keeping the output queue at the rest: for streamers syncing voice to video. Fails if below what the voice needs', numberArg('--latency-ms', { min: 5, max: 5000 }))
+    .option('--latency-ms <ms>', 'hold the total delay (input device to output device) at this, measured sample by sample: silence is added when it is short and block starts are cut when it is long (±10 ms). For streamers syncing voice to video. Fails if below what the voice needs', numberArg('--latency-ms', { min: 5, max: 5000 }))
     .option('-p, --pitch <semitones>', `pitch change in semitones, ${VOICE_LIMITS.pitch.min}..${VOICE_LIMITS.pitch.max} (12 = one octave up)`, numberArg('--pitch', VOICE_LIMITS.pitch), 0)
     .option('-f, --formant <ratio>', `formant (timbre) scale, ${VOICE_LIMITS.formant.min}..${VOICE_LIMITS.formant.max} (1 = unchanged, >1 = smaller/brighter voice)`, numberArg('--formant', VOICE_LIMITS.formant), 1)
     .option('--output-channels <n>', 'output channels; the mono voice is copied to each (default: 2, or 1 for mono devices)', numberArg('--output-channels', { integer: true, min: 1, max: 32 }))
