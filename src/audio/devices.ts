@@ -572,12 +572,20 @@ export class AudioOutputStream implements AudioSink {
     return Math.max(clock, backlog ?? 0);
   }
 
-  /** Queues interleaved samples (length = frames × channels). */
+  /**
+   * Queues interleaved samples (length = frames × channels), in pieces of at most one device period:
+   * naudiodon's native queue counts chunks, so small pieces keep what waits there (and the consumption
+   * clock's step) to a few periods whatever the caller's block.
+   */
   write(interleaved: Float32Array): void {
     if (this.stopped) return;
-    this.clock.wrote(interleaved.length / this.channels);
-    this.consumed.wrote(interleaved.length / this.channels);
-    this.stream.write(Buffer.from(interleaved.buffer, interleaved.byteOffset, interleaved.byteLength));
+    const piece = this.options.framesPerBuffer * this.channels;
+    for (let at = 0; at < interleaved.length; at += piece) {
+      const part = interleaved.subarray(at, Math.min(interleaved.length, at + piece));
+      this.clock.wrote(part.length / this.channels);
+      this.consumed.wrote(part.length / this.channels);
+      this.stream.write(Buffer.from(part.buffer, part.byteOffset, part.byteLength));
+    }
   }
 
   /**

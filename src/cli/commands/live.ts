@@ -186,14 +186,13 @@ export async function runLive(options: LiveOptions, log: (line: string) => void 
     const maxOutputFrames = targetMs !== undefined ? wantedQueueFrames + blockSamples : Math.round((Math.max(options.maxOutputMs, 2 * blockMs) * rate) / 1000);
 
     if (output) {
-      // naudiodon's native queue: about 80 ms whatever the block (4 chunks of 20 ms, 1 of 320 ms), so that
-      // the queue behind it backs up and the device's consumption clock (devices.ts) sees real bounds.
-      // With a latency target the device's own period is at most 20 ms whatever the block (naudiodon
-      // plays a block over several periods): the delay is held in the queue this process measures, not
-      // in a sound server buffer of one or two 160 ms periods that it only sees by polling.
-      const maxQueueBlocks = Math.max(1, Math.min(4, Math.round(80 / blockMs)));
+      // With a latency target the device's period is at most 20 ms whatever the block, and audio goes to
+      // naudiodon in pieces of one period (AudioOutputStream.write), 4 at most in its native queue: the
+      // delay is held in the queue this process measures, the device's consumption clock (devices.ts)
+      // gets a bound every 20 ms, and no 160 ms chunk half played hides in between (the tiny model's
+      // 160 ms blocks swung the clock by up to a block).
       const framesPerBuffer = targetMs === undefined ? blockSamples : Math.min(blockSamples, Math.round(rate / 50));
-      outStream = new AudioOutputStream({ deviceId: output.id, device: output, sampleRate: rate, channels: outputChannels, framesPerBuffer, maxQueueBlocks }, (error) => finish(error));
+      outStream = new AudioOutputStream({ deviceId: output.id, device: output, sampleRate: rate, channels: outputChannels, framesPerBuffer }, (error) => finish(error));
     } else {
       virtualMic = new VirtualMic({ name: typeof options.virtualMic === 'string' ? options.virtualMic : DEFAULT_VIRTUAL_MIC_NAME, sampleRate: rate });
       // The sound server's own buffer: with a latency target, what the output queue will hold (robust to
