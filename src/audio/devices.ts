@@ -562,12 +562,16 @@ export class AudioOutputStream implements AudioSink {
   }
 
   untakenFrames(): number | null {
+    // Only with short pieces (a period of at most 25 ms): with a 160 ms block per chunk a "full" native
+    // queue holds anything from 0 to 640 ms, and the bounds below said seconds for a model's stream.
+    const piece = this.options.framesPerBuffer;
+    if (piece > this.sampleRate / 40) return null;
     const clock = this.consumed.queuedFrames();
-    // While Node holds writes (the one naudiodon is blocked on included), the native queue is full: all
-    // of it waits ahead of the next write too. (Measured at load 9: this 80 ms plus PulseAudio's buffer
-    // were missing from the delay when only Node's backlog was counted, 140 ms under the clicks.)
+    // While Node holds more than the write naudiodon is busy with, that one is blocked on a full native
+    // queue, which waits ahead of the next write too. (Measured at load 9: this 80 ms plus PulseAudio's
+    // buffer were missing from the delay when only Node's backlog was counted, 140 ms under the clicks.)
     const waitingFrames = Math.floor(this.stream.writableLength / 4 / this.options.channels);
-    const backlog = waitingFrames > 0 ? waitingFrames + this.consumed.nativeQueueFrames(this.completedWrites) : null;
+    const backlog = waitingFrames > piece ? waitingFrames + this.consumed.nativeQueueFrames(this.completedWrites) : null;
     if (clock === null) return backlog;
     return Math.max(clock, backlog ?? 0);
   }
