@@ -558,7 +558,7 @@ export class AudioOutputStream implements AudioSink {
    * than what still waits in Node.
    */
   get queuedFrames(): number {
-    return Math.max(Math.floor(this.stream.writableLength / 4 / this.options.channels), this.clock.queuedFrames, this.consumed.queuedFrames() ?? 0);
+    return Math.max(Math.floor(this.stream.writableLength / 4 / this.options.channels), this.clock.queuedFrames, this.untakenFrames() ?? 0);
   }
 
   untakenFrames(): number | null {
