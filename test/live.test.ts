@@ -23,17 +23,24 @@ const noDevicesConfigPath = join(temp.dir, 'none.conf');
 const discardConfigPath = join(temp.dir, 'discard.conf');
 let input: Float32Array;
 
-test('LatencyHold: nothing inside the dead band; silence up to the target when short, the block start cut when long', () => {
-  const hold = new LatencyHold(400, 48000, 10);
+test('LatencyHold: nothing inside the dead band or for a one-block spike; silence up to the target when short, the block start cut when long', () => {
+  const hold = new LatencyHold(400, 48000, 10, 3);
+  assert.is(hold.correct(350, 960), 2400, 'the first block 50 ms short: 50 ms of silence');
   assert.is(hold.correct(405, 960), 0);
   assert.is(hold.correct(391, 960), 0);
-  assert.is(hold.correct(350, 960), 2400, '50 ms short: 50 ms of silence');
-  assert.is(hold.correct(430, 7680), -1440, '30 ms long: 30 ms cut');
-  assert.is(hold.correct(700, 960), -960, 'never more than the block');
-  assert.equal(hold.counters, { pads: 1, padMs: 50, drops: 2, dropMs: 50 });
-  // Held: 405, 391, 400, 400, 680 → their mean.
-  assert.ok(Math.abs(hold.heldMs()! - (405 + 391 + 400 + 400 + 680) / 5) < 1e-9);
-  assert.is(hold.heldMs(), (405 + 391 + 400 + 400 + 680) / 5, 'kept when no block came');
+  assert.is(hold.correct(900, 960), 0, 'one late block among three moves nothing');
+  assert.is(hold.correct(402, 960), 0);
+  assert.is(hold.correct(398, 960), 0);
+  assert.is(hold.correct(440, 7680), 0, 'one block 40 ms long: not yet');
+  assert.is(hold.correct(440, 7680), -1920, 'two in a row: 40 ms cut');
+  assert.is(hold.correct(400, 960), 0, 'the cut moved the remembered delays too: no second cut');
+  assert.is(hold.correct(1000, 960), 0);
+  assert.is(hold.correct(1000, 960), -960, 'never more than the block');
+  assert.equal(hold.counters, { pads: 1, padMs: 50, drops: 2, dropMs: 60 });
+  const held = [400, 405, 391, 900, 402, 398, 440, 400, 400, 1000, 980];
+  const mean = held.reduce((a, b) => a + b) / held.length;
+  assert.ok(Math.abs(hold.heldMs()! - mean) < 1e-9);
+  assert.ok(Math.abs(hold.heldMs()! - mean) < 1e-9, 'kept when no block came');
 });
 
 test('ConsumptionClock: a device taking 20 ms pieces from a 4-deep queue; the queue follows its timeline, slips included', () => {

@@ -2,8 +2,10 @@
 // output, the caller measures the delay its first sample will have (capture clock to device clock,
 // sample by sample) and asks how many frames of silence to put before it (the delay is short: a slow
 // start, input that came in late) or to cut from its start (long: the device ran slower than real time,
-// an underrun). Inside ±toleranceMs nothing is done, and a correction goes all the way to the target,
-// so noise smaller than the tolerance never moves the delay and the delay never swings between limits.
+// an underrun). It decides on the median of the last few blocks' delays, so a one-block spike (an event
+// loop that ran late once on a loaded machine) moves nothing; inside ±toleranceMs nothing is done, and
+// a correction goes all the way to the target, so the delay never swings between limits. (Deciding on
+// each block alone, at load 7 it padded and cut 3.8 s in 14 s while the delay measured stayed put.)
 // Delay is added rather than varied: streamers sync the voice to video.
 
 export interface LatencyHoldCounters {
@@ -20,11 +22,15 @@ export class LatencyHold {
   private heldSum = 0;
   private heldCount = 0;
   private lastHeldMs: number | null = null;
+  /** The last blocks' delays, ms, as corrected since. */
+  private readonly recentMs: number[] = [];
 
   constructor(
     readonly targetMs: number,
     readonly sampleRate: number,
     readonly toleranceMs = 10,
+    /** Blocks whose median delay decides. */
+    readonly medianOf = 5,
   ) {}
 
   /**
@@ -32,7 +38,10 @@ export class LatencyHold {
    * to cut from its start (< 0; never more than the block); 0 within the tolerance.
    */
   correct(delayMs: number, blockFrames: number): number {
-    const errorMs = delayMs - this.targetMs;
+    this.recentMs.push(delayMs);
+    if (this.recentMs.length > this.medianOf) this.recentMs.shift();
+    const sorted = [...this.recentMs].sort((a, b) => a - b);
+    const errorMs = sorted[sorted.length >> 1]! - this.targetMs;
     let frames = 0;
     if (errorMs < -this.toleranceMs) {
       frames = Math.round((-errorMs * this.sampleRate) / 1000);
@@ -43,7 +52,10 @@ export class LatencyHold {
       this.counters.drops++;
       this.counters.dropMs -= (frames * 1000) / this.sampleRate;
     }
-    this.heldSum += delayMs + (frames * 1000) / this.sampleRate;
+    // What was decided moves every remembered delay alike: the blocks after this one are that much later.
+    const correctionMs = (frames * 1000) / this.sampleRate;
+    for (let i = 0; i < this.recentMs.length; i++) this.recentMs[i]! += correctionMs;
+    this.heldSum += delayMs + correctionMs;
     this.heldCount++;
     return frames;
   }
