@@ -29,10 +29,11 @@ const holdsVoice = (parts: Record<string, number>) => parts.voiceMs > 0 && parts
 const HELD_TOLERANCE_MS = 50;
 
 // A machine that cannot keep real time (load 10 on 2 cores: the sound server's stream underran 39 times
-// in 14 s) makes the hold cut and pad seconds of audio, and then no delay holds: that run is reported,
-// not judged. The old code had no such counters, so its runs are always judged.
+// in 14 s) makes the hold cut and pad seconds of audio, and then no delay holds: a run that padded and
+// cut more than 30 % of its length is reported, not judged (at load 7: 3.8 s of 14, judged, 416 ms
+// measured; at load 10: 7–10 s). The old code had no such counters, so its runs are always judged.
 const RUN_S = 14;
-const MOST_CORRECTED_MS = 0.15 * RUN_S * 1000;
+const MOST_CORRECTED_MS = 0.3 * RUN_S * 1000;
 
 test('svc live --latency-ms 400 (DSP voice): the measured click delay is the target, and is what svc live prints', async () => {
   const targetMs = 400;
