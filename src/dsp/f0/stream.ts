@@ -26,6 +26,8 @@ import { YinSource } from './yin.js';
 
 /** Fixed lag of the dsp method's pYIN-style Viterbi, in 10 ms frames (lag 3 and 8 measured equal on the synthetic sets; lowLatency uses 2). */
 const DSP_TRACK_LAG_FRAMES = 4;
+const DSP_LOW_LATENCY_TRACK_LAG_FRAMES = 2;
+export const MAX_TRACK_LAG_FRAMES = 8;
 
 interface SourceState {
   source: NativeSource;
@@ -37,7 +39,7 @@ interface SourceState {
 }
 
 /** Validates F0 options once at the boundary. */
-export function validateF0Options(sampleRate: number, options: F0Options): Required<Omit<F0Options, 'threads' | 'feed16k'>> & Pick<F0Options, 'threads' | 'feed16k'> {
+export function validateF0Options(sampleRate: number, options: F0Options): Required<Omit<F0Options, 'threads' | 'feed16k' | 'trackLagFrames'>> & Pick<F0Options, 'threads' | 'feed16k'> & { trackLagFrames: number } {
   const method = options.method ?? DEFAULT_F0_METHOD;
   if (!F0_CHOICES.includes(method)) {
     throw new SvcError('INVALID_ARGUMENT', `unknown f0 method '${String(method)}'; expected one of ${F0_CHOICES.join(', ')}`);
@@ -58,7 +60,12 @@ export function validateF0Options(sampleRate: number, options: F0Options): Requi
   if (feed16k !== undefined && !(Number.isInteger(feed16k.lookaheadInputSamples) && feed16k.lookaheadInputSamples >= 0)) {
     throw new SvcError('INVALID_ARGUMENT', `feed16k.lookaheadInputSamples must be a whole number of samples ≥ 0, got ${feed16k.lookaheadInputSamples}`);
   }
-  return { method, hopSamples: hop, fMinHz, fMaxHz, threads: options.threads, lowLatency: options.lowLatency ?? false, feed16k };
+  const lowLatency = options.lowLatency ?? false;
+  const trackLagFrames = options.trackLagFrames ?? (lowLatency ? DSP_LOW_LATENCY_TRACK_LAG_FRAMES : DSP_TRACK_LAG_FRAMES);
+  if (!(Number.isInteger(trackLagFrames) && trackLagFrames >= 0 && trackLagFrames <= MAX_TRACK_LAG_FRAMES)) {
+    throw new SvcError('INVALID_ARGUMENT', `trackLagFrames must be a whole number of 10 ms frames from 0 to ${MAX_TRACK_LAG_FRAMES}, got ${String(options.trackLagFrames)}`);
+  }
+  return { method, hopSamples: hop, fMinHz, fMaxHz, threads: options.threads, lowLatency, trackLagFrames, feed16k };
 }
 
 export class F0Stream implements F0StreamLike {
@@ -84,7 +91,9 @@ export class F0Stream implements F0StreamLike {
   ) {
     this.method = method;
     this.resampler = feed16k ? null : new StreamingResamplerTo16k(sampleRate);
-    const worst16k = Math.max(...sources.map((s) => s.source.hop + s.source.lookahead));
+    // An output frame between two native frames waits for the later one; where every output frame falls
+    // on a native frame (onNativeGrid: 16 kHz models with a hop of whole 10 ms frames) it waits for none.
+    const worst16k = Math.max(...sources.map((s) => (onNativeGrid(sampleRate, hopSamples, s.source) ? 0 : s.source.hop) + s.source.lookahead));
     this.latencySamples = Math.ceil((worst16k * sampleRate) / ANALYSIS_RATE) + (feed16k?.lookaheadInputSamples ?? this.resampler!.lookaheadInputSamples);
   }
 
@@ -101,11 +110,11 @@ export class F0Stream implements F0StreamLike {
         add(await ImportedF0Source.create(o.method, { threads: o.threads, context: o.lowLatency ? IMPORTED_LOW_LATENCY : IMPORTED_EXACT }), 'pitch');
       }
       // dsp and hybrid read YIN's pitch on the envelope-flattened window (yin.ts flattenEnvelope)
-      if (o.method === 'dsp') add(new YinSource(o.fMinHz, o.fMaxHz, o.lowLatency ? 2 : DSP_TRACK_LAG_FRAMES, true), 'pitch');
+      if (o.method === 'dsp') add(new YinSource(o.fMinHz, o.fMaxHz, o.trackLagFrames, true), 'pitch');
       if (o.method === 'hybrid') add(new YinSource(o.fMinHz, o.fMaxHz, undefined, true), 'dsp');
       // crepe-hybrid votes on CREPE's octave with YIN's tracked path (fewer octave slips than raw YIN) and SwiftF0
       if (o.method === 'crepe-hybrid') {
-        add(new YinSource(o.fMinHz, o.fMaxHz, o.lowLatency ? 2 : DSP_TRACK_LAG_FRAMES), 'dsp');
+        add(new YinSource(o.fMinHz, o.fMaxHz, o.trackLagFrames), 'dsp');
         add(await SwiftSource.create({ threads: o.threads, context: o.lowLatency ? SWIFT_LOW_LATENCY : SWIFT_EXACT }), 'check');
       }
     } catch (error) {
@@ -177,7 +186,8 @@ export class F0Stream implements F0StreamLike {
       for (const s of this.sources) {
         const j = (p - s.source.centreOffset) / s.source.hop;
         const j0 = Math.max(0, Math.floor(j));
-        const j1 = j0 + 1;
+        // On a native frame's centre that frame is the answer: the next one is not waited for.
+        const j1 = j === j0 ? j0 : j0 + 1;
         const have = s.base + s.frames.length; // native frames known
         if (!final && j1 >= have) {
           ready = false;
@@ -190,7 +200,7 @@ export class F0Stream implements F0StreamLike {
           break;
         }
         const t = Math.min(1, Math.max(0, j - j0));
-        evidence.push({ ...interpolateFrames(a, b, t), source: s });
+        evidence.push({ ...(j1 === j0 ? a : interpolateFrames(a, b, t)), source: s });
       }
       if (!ready) break;
       const pitch = evidence.find((e) => e.source.role === 'pitch')!;
@@ -266,6 +276,14 @@ export function octaveVote(modelHz: number, yinHz: number | undefined, swiftHz: 
   const octaves = Math.abs(1200 * Math.log2(yinHz / modelHz));
   if (!(Math.abs(octaves - 1200) <= 100 || Math.abs(octaves - 2400) <= 100)) return modelHz;
   return Math.abs(1200 * Math.log2(swiftHz / yinHz)) <= 100 ? yinHz : modelHz;
+}
+
+/**
+ * Whether every output frame i (16 kHz position i·hop·16000/rate) falls exactly on one of the source's
+ * native frame centres, so that emit() never needs the following native frame.
+ */
+export function onNativeGrid(sampleRate: number, hopSamples: number, source: Pick<NativeSource, 'hop' | 'centreOffset'>): boolean {
+  return (hopSamples * ANALYSIS_RATE) % (sampleRate * source.hop) === 0 && source.centreOffset % source.hop === 0 && source.centreOffset <= 0;
 }
 
 function interpolateFrames(a: NativeFrame, b: NativeFrame, t: number): NativeFrame {

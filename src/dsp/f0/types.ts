@@ -68,6 +68,11 @@ export interface F0Options {
    */
   lowLatency?: boolean;
   /**
+   * dsp only: the Viterbi's fixed lag in 10 ms frames (0..8), overriding lowLatency's 2 (file: 4). Each frame
+   * less is 10 ms less latency and a decision made on less of the future (bench f0truth scores the modes).
+   */
+  trackLagFrames?: number;
+  /**
    * The caller resamples to 16 kHz itself and feeds the stream with processResampled()/flush(tail):
    * one 16 kHz feed for f0 and whatever else needs it (the So-VITS timeline's encoder feed). Its samples
    * must sit at input time j/16000 s (delay removed); `lookaheadInputSamples` is its own look-ahead, in

@@ -9,6 +9,7 @@ import { semitonesToRatio, VOICE_LIMITS } from '../stage.js';
 import { speakerName, type SovitsManifest } from './bundle.js';
 import { DEFAULT_NOISE_SCALE, defaultEncoderContext, type GenerateOptions, type SovitsModel } from './model.js';
 import { isSpeakerSchedule, parseSpeakerSchedule, SpeakerTrack } from './speakerTrack.js';
+import { streamF0TrackLagFrames } from './stage.js';
 import { SovitsTimeline, type ContentMapping, type EncoderContext, type GeneratorWindow } from './timeline.js';
 
 /** Median of the voiced f0 values (0 when none). */
@@ -51,6 +52,8 @@ export interface ConvertOptions {
   f0Method?: F0Choice;
   /** The f0 estimator's low-latency mode (what the streaming stage uses; default false offline). */
   f0LowLatency?: boolean;
+  /** dsp f0: the Viterbi's lag in 10 ms frames (default: the mode's; with f0LowLatency, the stream's: streamF0TrackLagFrames). */
+  f0TrackLagFrames?: number;
   noiseScale?: number;
   seed?: number;
   /** so-vits-svc's cluster_infer_ratio (0..1; needs a bundle with a cluster model). */
@@ -135,11 +138,14 @@ export async function convertAtModelRate(model: SovitsModel, samples: Float32Arr
   const mapping = options.mapping ?? 'time';
   const n = samples.length;
   if (n === 0) throw new SvcError('FILE_EMPTY', 'the input holds no audio samples');
+  const f0Method = options.f0Method ?? DEFAULT_F0_METHOD;
+  const f0LowLatency = options.f0LowLatency ?? false;
   const timeline = await SovitsTimeline.create({
     sampleRate: model.sampleRate,
     hopSamples: model.hopSamples,
-    f0Method: options.f0Method ?? DEFAULT_F0_METHOD,
-    f0LowLatency: options.f0LowLatency ?? false,
+    f0Method,
+    f0LowLatency,
+    f0TrackLagFrames: f0LowLatency ? await streamF0TrackLagFrames(model, { ...options, f0Method }) : options.f0TrackLagFrames,
     volume: model.volEmbedding,
     encoder: model,
     contentDim: model.contentDim,

@@ -24,6 +24,8 @@ export interface NeuralStageOptions {
   f0Method?: F0Choice;
   /** The f0 estimator's low-latency mode (truncated look-ahead; default true for streaming). */
   f0LowLatency?: boolean;
+  /** dsp f0: the Viterbi's lag in 10 ms frames (default: streamF0TrackLagFrames). */
+  f0TrackLagFrames?: number;
   noiseScale?: number;
   seed?: number;
   /** Generator left context before the emitted region, in ms (default per model size: defaultLeftContextMs). More = closer to offline, slower. */
@@ -66,6 +68,8 @@ export function defaultLeftContextMs(model: SovitsModel): number {
 
 /** Facts measured once per model (the f0 estimator's latency), shared by every stage of a factory. */
 interface StageShape {
+  /** dsp f0 tracker lag the stages use (undefined: the f0 mode's own). */
+  f0TrackLagFrames: number | undefined;
   f0LatencySamples: number;
   lookaheadSamples: number;
   contextSamples: number;
@@ -89,6 +93,7 @@ export class NeuralStage implements ConverterStage {
   /** Look-ahead of the unvoiced-gap f0 fill, in frames. */
   readonly gapFrames: number;
   private readonly encoderContext: EncoderContext;
+  private readonly f0TrackLagFrames: number | undefined;
   private ratio: number;
   private timeline: SovitsTimeline | null = null;
   /** Stream sample (pipeline count) of the timeline's sample 0. */
@@ -116,6 +121,7 @@ export class NeuralStage implements ConverterStage {
     this.gapFrames = options.f0GapLookaheadFrames ?? DEFAULT_GAP_LOOKAHEAD_FRAMES;
     this.encoderContext = options.encoderContext ?? defaultEncoderContext(model);
     this.lookaheadSamples = shape.lookaheadSamples;
+    this.f0TrackLagFrames = shape.f0TrackLagFrames;
     this.contextSamples = shape.contextSamples;
     this.ratio = semitonesToRatio(voice.pitch);
   }
@@ -176,6 +182,7 @@ export class NeuralStage implements ConverterStage {
         hopSamples: this.hop,
         f0Method: this.options.f0Method ?? DEFAULT_STREAM_F0_METHOD,
         f0LowLatency: this.options.f0LowLatency ?? true,
+        f0TrackLagFrames: this.f0TrackLagFrames,
         volume: this.model.volEmbedding,
         encoder: this.model,
         contentDim: this.model.contentDim,
@@ -236,14 +243,36 @@ export async function createNeuralStageFactory(model: SovitsModel, options: Neur
   for (const choice of keys) model.checkClusterRatio(options.clusterRatio, choice.speakerId);
   // A feature index is parsed before the first block, not during it.
   if (options.clusterRatio && model.manifest.cluster?.kind === 'index') for (const choice of keys) await model.indexSearcher(choice.speakerId);
-  const f0LatencySamples = await SovitsTimeline.f0LatencySamples({ sampleRate: model.sampleRate, hopSamples: model.hopSamples, f0Method: options.f0Method ?? DEFAULT_STREAM_F0_METHOD, f0LowLatency: options.f0LowLatency ?? true });
-  const shape = neuralStageShape(model, f0LatencySamples, options);
+  const f0Method = options.f0Method ?? DEFAULT_STREAM_F0_METHOD;
+  const f0LowLatency = options.f0LowLatency ?? true;
+  const f0TrackLagFrames = await streamF0TrackLagFrames(model, { ...options, f0Method, f0LowLatency });
+  const f0LatencySamples = await SovitsTimeline.f0LatencySamples({ sampleRate: model.sampleRate, hopSamples: model.hopSamples, f0Method, f0LowLatency, f0TrackLagFrames });
+  const shape = { ...neuralStageShape(model, f0LatencySamples, options), f0TrackLagFrames };
   const factory: StageFactory = ({ voice }) => new NeuralStage(model, voice, options, shape);
   return Object.assign(factory, { shape });
 }
 
+/**
+ * The dsp f0 tracker lag of a stream of this model with these options: the caller's, else in low-latency
+ * mode the shortest one that still buys latency (SovitsTimeline.lowLatencyF0TrackLagFrames: 1 frame for the
+ * small model, whose causal encoder leaves the f0 as the look-ahead's bound; else the mode's 2).
+ * Offline conversion with f0LowLatency takes the same, so streamed and offline frames stay equal.
+ */
+export async function streamF0TrackLagFrames(model: SovitsModel, options: Pick<NeuralStageOptions, 'f0Method' | 'f0LowLatency' | 'f0TrackLagFrames' | 'f0GapLookaheadFrames' | 'encoderContext'>): Promise<number | undefined> {
+  if (options.f0TrackLagFrames !== undefined || !(options.f0LowLatency ?? true)) return options.f0TrackLagFrames;
+  const gap = options.f0GapLookaheadFrames;
+  return SovitsTimeline.lowLatencyF0TrackLagFrames({
+    sampleRate: model.sampleRate,
+    hopSamples: model.hopSamples,
+    f0Method: options.f0Method ?? DEFAULT_STREAM_F0_METHOD,
+    encoderContext: options.encoderContext ?? defaultEncoderContext(model),
+    // Offline's unbounded gap fill (Infinity) is no stream setting: the stream default stands in for it.
+    gapLookaheadFrames: gap !== undefined && Number.isFinite(gap) ? gap : DEFAULT_GAP_LOOKAHEAD_FRAMES,
+  });
+}
+
 /** Look-ahead and context of a model's stage (samples at the model rate). */
-export function neuralStageShape(model: SovitsModel, f0LatencySamples: number, options: NeuralStageOptions = {}): StageShape {
+export function neuralStageShape(model: SovitsModel, f0LatencySamples: number, options: NeuralStageOptions = {}): Omit<StageShape, 'f0TrackLagFrames'> {
   const sr = model.sampleRate;
   const hop = model.hopSamples;
   const right = options.rightContextFrames ?? 2;
