@@ -3,7 +3,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { coarseF0, createF0Stream, estimateF0, interpolateUnvoiced, type F0Frame, type F0Method } from '../src/dsp/f0/index.js';
-import { laggedProducts } from '../src/dsp/f0/yin.js';
+import { laggedProducts, YIN_HOP, YIN_LEAD, YIN_WINDOW } from '../src/dsp/f0/yin.js';
 import { volumeRms, VolumeStream } from '../src/dsp/volume.js';
 import { isSvcError } from '../src/errors.js';
 import { rng } from './helpers/f0-synth.js';
@@ -153,6 +153,46 @@ test('lowLatency streaming: lower latency, frames close to the file output', asy
   console.log(`  lowLatency hybrid: latency ${((1000 * low.latencySamples) / sampleRate).toFixed(0)} ms; ${close}/${voiced} voiced frames within 50 cents of file output`);
 });
 
+test('dsp on a 16 kHz grid of whole 10 ms frames: frames leave exactly at the stated latency (no interpolation frame), per tracker lag; streamed = file', async () => {
+  const sampleRate = 16000;
+  const samples = tone(sampleRate, 2.5, (t) => 180 * 2 ** Math.sin(2 * Math.PI * 0.7 * t));
+  samples.fill(0, 14000, 19000);
+  // YIN's window reaches 640 samples (40 ms) past a frame's centre; the Viterbi decides `lag` 10 ms frames later.
+  const yinReach = YIN_WINDOW - YIN_LEAD;
+  for (const [hop, lag, expected] of [[320, undefined, yinReach + 2 * YIN_HOP], [320, 1, yinReach + YIN_HOP], [160, 0, yinReach], [330, 1, yinReach + 2 * YIN_HOP]] as const) {
+    const options = { method: 'dsp' as const, hopSamples: hop, lowLatency: true, trackLagFrames: lag };
+    const file = await estimateF0(samples, sampleRate, options);
+    const stream = await createF0Stream(sampleRate, options);
+    const frames: F0Frame[] = [];
+    try {
+      // hop 330 is off the 160-sample grid: a frame between two native frames also waits for the later one.
+      assert.is(stream.latencySamples, expected, `hop ${hop}, lag ${lag}: latency`);
+      const random = rng(5);
+      let pos = 0;
+      while (pos < samples.length) {
+        const chunk = samples.subarray(pos, Math.min(samples.length, pos + 1 + Math.floor(random() * 700)));
+        pos += chunk.length;
+        frames.push(...(await stream.process(chunk)));
+        // frame i is out as soon as sample i·hop + latency has arrived, not a sample later
+        const due = pos >= stream.latencySamples ? Math.min(Math.floor(samples.length / hop), Math.floor((pos - stream.latencySamples) / hop) + 1) : 0;
+        assert.ok(frames.length >= due, `hop ${hop}, lag ${lag}: ${frames.length} frames after ${pos} samples, ${due} due`);
+      }
+      frames.push(...(await stream.flush()));
+    } finally {
+      await stream.dispose();
+    }
+    assert.is(frames.length, file.f0Hz.length);
+    frames.forEach((f, i) => {
+      assert.is(Math.fround(f.rawF0Hz), file.rawF0Hz[i]!, `hop ${hop}, lag ${lag}, frame ${i}: streamed = file`);
+      assert.is(f.voiced, file.voiced[i] === 1);
+    });
+    const voiced = frames.filter((f, i) => f.voiced && i * hop > 1600 && Math.abs(i * hop - 16500) > 4000 && i * hop < samples.length - 1600);
+    const truth = (i: number) => 180 * 2 ** Math.sin((2 * Math.PI * 0.7 * i * hop) / sampleRate);
+    const worst = Math.max(...voiced.map((f) => Math.abs(cents(f.f0Hz, truth(f.index)))));
+    assert.ok(voiced.length > 0.8 * (frames.length - 34) && worst < 20, `hop ${hop}, lag ${lag}: ${voiced.length} voiced, worst ${worst.toFixed(1)} cents`);
+  }
+});
+
 test('YIN lagged products by FFT equal the direct sums (16 kHz frame window and odd window lengths)', () => {
   const random = rng(77);
   // [window length, integration, largest lag]: the 16 kHz YIN frame at fMin 50 Hz, a 48 kHz window that
@@ -213,7 +253,7 @@ test('volume: floor(n/hop) frames, RMS of steady signals, mirrored start, stream
 });
 
 test('invalid options are rejected at the boundary', async () => {
-  for (const bad of [{ hopSamples: 0 }, { hopSamples: 1.5 }, { hopSamples: 160, fMinHz: 500, fMaxHz: 100 }, { hopSamples: 160, method: 'pyin' as F0Method }]) {
+  for (const bad of [{ hopSamples: 0 }, { hopSamples: 1.5 }, { hopSamples: 160, fMinHz: 500, fMaxHz: 100 }, { hopSamples: 160, method: 'pyin' as F0Method }, { hopSamples: 160, trackLagFrames: -1 }, { hopSamples: 160, trackLagFrames: 1.5 }, { hopSamples: 160, trackLagFrames: 9 }]) {
     try {
       await estimateF0(new Float32Array(1000), 16000, bad);
       assert.unreachable('should throw');

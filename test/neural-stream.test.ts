@@ -102,6 +102,22 @@ for (const [blockMs, maxChunk] of [[50, 700], [200, 5000], [500, 160]] as const)
   });
 }
 
+test('a shorter f0 tracker lag (1 frame, the small model\'s stream default) flows through both paths: 40 ms blocks, streamed = offline, 10 ms less look-ahead', async () => {
+  const lag1 = { ...settings, f0TrackLagFrames: 1 };
+  const factory = await createNeuralStageFactory(model, lag1);
+  const lag2 = await createNeuralStageFactory(model, settings);
+  assert.is(factory.shape.f0TrackLagFrames, 1);
+  // the tiny bundle's stream keeps lag 2 by default (its encoder bounds the look-ahead)
+  assert.is(lag2.shape.f0TrackLagFrames, undefined);
+  assert.is(lag2.shape.f0LatencySamples - factory.shape.f0LatencySamples, 160);
+  const offline = await convertAtModelRate(model, speech, { ...lag1, f0GapLookaheadFrames: DEFAULT_GAP_LOOKAHEAD_FRAMES });
+  const streamed = await stream(randomChunks(speech, 900, 13), 40, lag1);
+  assert.is(streamed.length, speech.length);
+  const edge = Math.round(0.3 * model.sampleRate);
+  const snr = snrDb(offline.samples, streamed, edge, speech.length - edge);
+  assert.ok(snr >= 30, `SNR ${snr.toFixed(1)} dB`);
+});
+
 test('with upstream gap filling offline (interpolation over any gap), streaming still agrees on voiced speech', async () => {
   const offline = await convertAtModelRate(model, speech, settings);
   const streamed = await stream(randomChunks(speech, 2000, 7), 100, settings);

@@ -174,4 +174,19 @@ test('at 44.1 kHz the timeline resamples once: its f0 is the f0 of its own 16 kH
   }
 });
 
+test('low-latency dsp tracker lag: 1 frame where the f0 bounds the look-ahead (a causal encoder, the small model), else the mode\'s own; each frame is 10 ms of f0 latency', async () => {
+  const shape = { sampleRate: 16000, hopSamples: 320, f0Method: 'dsp' as const, gapLookaheadFrames: 0 };
+  // svc's phone encoder (0 right rows): content final 25 ms after a frame's centre, the f0 50 ms even at lag 1.
+  assert.is(await SovitsTimeline.lowLatencyF0TrackLagFrames({ ...shape, encoderContext: { leftRows: 34, rightRows: 0 } }), 1);
+  // The tiny conv encoder's 2 right rows (65 ms) bound the look-ahead already at lag 2 (60 ms): no cut.
+  assert.is(await SovitsTimeline.lowLatencyF0TrackLagFrames({ ...shape, encoderContext: { leftRows: 2, rightRows: 2 } }), undefined);
+  // ... unless the gap fill's look-ahead makes the f0 the bound again.
+  assert.is(await SovitsTimeline.lowLatencyF0TrackLagFrames({ ...shape, gapLookaheadFrames: 1, encoderContext: { leftRows: 2, rightRows: 2 } }), 1);
+  assert.is(await SovitsTimeline.lowLatencyF0TrackLagFrames({ ...shape, f0Method: 'hybrid', encoderContext: { leftRows: 34, rightRows: 0 } }), undefined);
+  const latency = (f0TrackLagFrames?: number) => SovitsTimeline.f0LatencySamples({ sampleRate: 16000, hopSamples: 320, f0Method: 'dsp', f0LowLatency: true, f0TrackLagFrames });
+  assert.is(await latency(), 960);
+  assert.is(await latency(1), 800);
+  assert.is(await latency(0), 640);
+});
+
 test.run();
