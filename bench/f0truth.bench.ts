@@ -6,11 +6,14 @@
 // The files come in two halves: A (the tuning half: the hybrid default's thresholds were chosen on it)
 // and B (held out: other singers and speakers, never used to choose anything), so an overfit shows as a
 // gap between them. Besides every method on whole files, the two live configurations are scored as they
-// run: streamed in 20 ms chunks with lowLatency (the file default, and the live stream's default).
+// run: streamed in 20 ms chunks with lowLatency (the file default, and the live stream's default), and the
+// live default with the dsp tracker's lag cut to 1 frame (what the small model's stream runs: the f0 is its
+// look-ahead's bound; voices/sovits/timeline.ts LOW_LATENCY_MIN_TRACK_LAG_FRAMES).
 import { readMono } from '../src/audio/io.js';
 import { createF0Stream, estimateF0, framesToTrack, F0_METHODS, pitchMetrics, DEFAULT_F0_METHOD, type F0Choice, type F0Frame, type F0Track } from '../src/dsp/f0/index.js';
 import { resynthesize, type ResynthResult } from '../src/eval/resynth.js';
 import { DEFAULT_STREAM_F0_METHOD } from '../src/voices/sovits/stage.js';
+import { LOW_LATENCY_MIN_TRACK_LAG_FRAMES } from '../src/voices/sovits/timeline.js';
 import type { BenchContext, BenchRow } from './lib.js';
 
 const SETS: Record<string, string[]> = {
@@ -34,12 +37,14 @@ interface Config {
   method: F0Choice;
   /** Streamed in 20 ms chunks with lowLatency, as live use runs it. */
   live: boolean;
+  /** dsp: the tracker's lag in 10 ms frames (live only; default the mode's). */
+  trackLagFrames?: number;
   label: string;
 }
 
 /** The frames a live stream gives: 20 ms chunks, lowLatency. */
-async function streamLive(truth: ResynthResult, method: F0Choice): Promise<F0Track> {
-  const stream = await createF0Stream(truth.sampleRate, { method, hopSamples: truth.hopSamples, lowLatency: true });
+async function streamLive(truth: ResynthResult, method: F0Choice, trackLagFrames?: number): Promise<F0Track> {
+  const stream = await createF0Stream(truth.sampleRate, { method, hopSamples: truth.hopSamples, lowLatency: true, trackLagFrames });
   const frames: F0Frame[] = [];
   try {
     const chunk = Math.round(truth.sampleRate * 0.02);
@@ -58,6 +63,12 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
     ...F0_METHODS.map((method) => ({ method, live: false, label: `${method}${method === DEFAULT_F0_METHOD ? ' (default)' : ''}` })),
     { method: DEFAULT_F0_METHOD, live: true, label: `${DEFAULT_F0_METHOD} live (lowLatency, 20 ms chunks)` },
     { method: DEFAULT_STREAM_F0_METHOD, live: true, label: `${DEFAULT_STREAM_F0_METHOD} live (stream default, lowLatency, 20 ms chunks)` },
+    {
+      method: 'dsp',
+      live: true,
+      trackLagFrames: LOW_LATENCY_MIN_TRACK_LAG_FRAMES,
+      label: `dsp live, tracker lag ${LOW_LATENCY_MIN_TRACK_LAG_FRAMES} (the small model's stream, lowLatency, 20 ms chunks)`,
+    },
   ];
   for (const [set, files] of Object.entries(SETS)) {
     const truths: ResynthResult[] = [];
@@ -77,7 +88,7 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
       let recalled = 0;
       let octaves = 0;
       for (const truth of truths) {
-        const estimate = config.live ? await streamLive(truth, config.method) : await estimateF0(truth.samples, truth.sampleRate, { method: config.method, hopSamples: truth.hopSamples });
+        const estimate = config.live ? await streamLive(truth, config.method, config.trackLagFrames) : await estimateF0(truth.samples, truth.sampleRate, { method: config.method, hopSamples: truth.hopSamples });
         const m = pitchMetrics(truth, estimate);
         voiced += m.voicedFrames;
         unvoiced += m.unvoicedFrames;

@@ -5,7 +5,9 @@
 // resampling, bookkeeping); offline conversion speed; model load time; memory. The DSP voice per block is
 // the comparison. Bundles are built once into $TMPDIR/svc-bench-neural/<size>-<hash of the Python model code> (standard: ~40 s,
 // ~500 MB);
-// --quick runs the tiny bundle only (and standard if it is already built).
+// --quick runs the tiny bundle only (and standard if it is already built). SVC_BENCH_NEURAL_SIZES=small (a
+// comma list of tiny, small, standard) runs only those sizes. Each size's latency breakdown row splits the
+// algorithmic latency at 40 ms blocks into the parts the code adds (latencyBreakdown).
 import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, linkSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -25,6 +27,8 @@ import { DspVoiceStage } from '../src/voices/dsp/stage.js';
 import { createNeuralStageFactory, DEFAULT_GAP_LOOKAHEAD_FRAMES, NeuralStage } from '../src/voices/sovits/stage.js';
 import { convertChunks } from '../src/engine/pipeline.js';
 import { solaDelaySamples } from '../src/engine/sola.js';
+import { DSP_LOW_LATENCY_TRACK_LAG_FRAMES } from '../src/dsp/f0/index.js';
+import { YIN_HOP, YIN_LEAD, YIN_WINDOW } from '../src/dsp/f0/yin.js';
 import { concatFloat32 } from '../src/dsp/arrays.js';
 import { from, lastValueFrom, toArray } from 'rxjs';
 import type { BenchContext, BenchRow } from './lib.js';
@@ -307,10 +311,38 @@ async function sideBySide(ctx: BenchContext, rows: BenchRow[], dir: string, int8
   }
 }
 
+/**
+ * Where a stream's algorithmic latency goes at `blockMs` blocks (ms, at the model's rate), from the code's own
+ * constants: the block; the look-ahead = the later of the f0 (YIN's window reaching past the frame centre +
+ * the dsp tracker's lag + the rest: an interpolation frame where model frames fall between YIN's 10 ms
+ * frames, the 16 kHz feed's resampler) and the content rows (encoder right context + feed), each plus the
+ * generator's right-context frames; SOLA's crossfade and half its search (10 ms each, the defaults).
+ */
+function latencyBreakdown(model: SovitsModel, shape: { f0LatencySamples: number; lookaheadSamples: number; f0TrackLagFrames: number | undefined }, blockMs: number): { totalMs: number; note: string } {
+  const sr = model.sampleRate;
+  const ms = (samples: number) => (samples * 1000) / sr;
+  const f0Ms = ms(shape.f0LatencySamples);
+  const reachMs = ((YIN_WINDOW - YIN_LEAD) * 1000) / 16000;
+  const lag = shape.f0TrackLagFrames ?? DSP_LOW_LATENCY_TRACK_LAG_FRAMES;
+  const lagMs = (lag * YIN_HOP * 1000) / 16000;
+  const rightMs = ms(2 * model.hopSamples);
+  const encoderMs = ms(SovitsTimeline.encoderLatencySamples(sr, defaultEncoderContext(model)));
+  const tenMs = Math.round(0.01 * sr);
+  const solaMs = ms(solaDelaySamples({ crossfadeSamples: tenMs, searchSamples: tenMs, lookaheadSamples: 0 }));
+  const lookaheadMs = ms(shape.lookaheadSamples);
+  const bound = f0Ms >= encoderMs ? 'f0' : 'content';
+  const f = (x: number) => x.toFixed(1);
+  return {
+    totalMs: blockMs + lookaheadMs + solaMs,
+    note: `block ${blockMs} + look-ahead ${f(lookaheadMs)} (${bound} bound: f0 ${f(f0Ms)} = YIN window reach ${f(reachMs)} + tracker lag ${lag} × 10 ms + interpolation frame/resampler ${f(f0Ms - reachMs - lagMs)}; content ${f(encoderMs)}; + generator right context 2 frames ${f(rightMs)}) + SOLA crossfade and half search ${f(solaMs)}`,
+  };
+}
+
 export async function run(ctx: BenchContext): Promise<BenchRow[]> {
   const rows: BenchRow[] = [];
   const speech = await readMono(ctx.shared('speech', 'kathleen_arctic_cc0_48k', 'arctic_a0001.wav'));
-  const sizes: BenchModelSize[] = ctx.quick && !bundleBuilt('standard') ? ['tiny', 'small'] : ['tiny', 'small', 'standard'];
+  const onlySizes = process.env.SVC_BENCH_NEURAL_SIZES?.split(',').map((x) => x.trim()) as BenchModelSize[] | undefined;
+  const sizes: BenchModelSize[] = onlySizes ?? (ctx.quick && !bundleBuilt('standard') ? ['tiny', 'small'] : ['tiny', 'small', 'standard']);
   for (const size of sizes) {
     const dir = await ensureBundle(size, ctx);
     const rssBefore = process.memoryUsage().rss;
@@ -327,7 +359,15 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
       const audio = await resample(speech.samples, speech.sampleRate, sr);
       const factory = await createNeuralStageFactory(model, { f0Method: 'dsp' });
       const lookaheadMs = (factory.shape.lookaheadSamples * 1000) / sr;
-      rows.push({ group: 'neural', name: `${size} stage look-ahead (features final)`, value: lookaheadMs, unit: 'ms', note: `f0 dsp (low latency) ${((factory.shape.f0LatencySamples * 1000) / sr).toFixed(0)} ms + 2 right-context frames (${((2 * model.hopSamples * 1000) / sr).toFixed(1)} ms), causal gap fill; encoder ${((SovitsTimeline.encoderLatencySamples(sr, defaultEncoderContext(model)) * 1000) / sr).toFixed(0)} ms; context ${((factory.shape.contextSamples * 1000) / sr).toFixed(0)} ms` });
+      const breakdown = latencyBreakdown(model, factory.shape, 40);
+      rows.push({ group: 'neural', name: `${size} algorithmic latency at 40 ms blocks, where it goes`, value: breakdown.totalMs, unit: 'ms', note: breakdown.note });
+      if (factory.shape.f0TrackLagFrames !== undefined) {
+        // The same stream with the low-latency mode's own tracker lag (this stream's default before the f0 budget).
+        const modeLag = await createNeuralStageFactory(model, { f0Method: 'dsp', f0TrackLagFrames: DSP_LOW_LATENCY_TRACK_LAG_FRAMES });
+        const before = latencyBreakdown(model, modeLag.shape, 40);
+        rows.push({ group: 'neural', name: `${size} algorithmic latency at 40 ms blocks, f0 tracker lag ${DSP_LOW_LATENCY_TRACK_LAG_FRAMES} (before)`, value: before.totalMs, unit: 'ms', note: before.note });
+      }
+      rows.push({ group: 'neural', name: `${size} stage look-ahead (features final)`, value: lookaheadMs, unit: 'ms', note: `f0 dsp (low latency${factory.shape.f0TrackLagFrames !== undefined ? `, tracker lag ${factory.shape.f0TrackLagFrames}` : ''}) ${((factory.shape.f0LatencySamples * 1000) / sr).toFixed(0)} ms + 2 right-context frames (${((2 * model.hopSamples * 1000) / sr).toFixed(1)} ms), causal gap fill; encoder ${((SovitsTimeline.encoderLatencySamples(sr, defaultEncoderContext(model)) * 1000) / sr).toFixed(0)} ms; context ${((factory.shape.contextSamples * 1000) / sr).toFixed(0)} ms` });
       for (const blockMs of [100, 50, 40]) {
         // What a session at the model's rate reports (stream/session.ts: block + pipeline delay; SOLA's default 10 ms crossfade and search).
         const tenMs = Math.round(0.01 * sr);

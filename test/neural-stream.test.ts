@@ -127,9 +127,10 @@ test('with upstream gap filling offline (interpolation over any gap), streaming 
   assert.ok(snr >= 15, `SNR ${snr.toFixed(1)} dB`);
 });
 
-test('pitch +5: every streamed window feeds the generator what offline conversion feeds it for those frames (output within 1e-6)', async () => {
-  const factory = await createNeuralStageFactory(model, settings);
-  const stage = new NeuralStage(model, { pitch: 5, formant: 1 }, settings, factory.shape);
+for (const f0TrackLagFrames of [undefined, 1]) test(`pitch +5, f0 tracker lag ${f0TrackLagFrames ?? 'default'}: every streamed window feeds the generator what offline conversion feeds it for those frames (output within 1e-6)`, async () => {
+  const options = { ...settings, f0TrackLagFrames };
+  const factory = await createNeuralStageFactory(model, options);
+  const stage = new NeuralStage(model, { pitch: 5, formant: 1 }, options, factory.shape);
   const calls: Array<{ window: GeneratorWindow; options: GenerateOptions; audio: Float32Array }> = [];
   const generate = model.generate.bind(model);
   model.generate = async (window, options) => {
@@ -152,7 +153,7 @@ test('pitch +5: every streamed window feeds the generator what offline conversio
   }
   // Offline: the whole input at once, the stage's feature settings.
   const offline = await SovitsTimeline.create({
-    sampleRate: model.sampleRate, hopSamples: model.hopSamples, f0Method: settings.f0Method, f0LowLatency: true, volume: model.volEmbedding,
+    sampleRate: model.sampleRate, hopSamples: model.hopSamples, f0Method: settings.f0Method, f0LowLatency: true, f0TrackLagFrames, volume: model.volEmbedding,
     encoder: model, contentDim: model.contentDim, encoderContext: defaultEncoderContext(model), gapLookaheadFrames: DEFAULT_GAP_LOOKAHEAD_FRAMES,
   });
   const ratio = semitonesToRatio(5);

@@ -29,7 +29,7 @@ import { F0Stream } from './stream.js';
 import type { F0Frame, F0Options, F0Track } from './types.js';
 
 export * from './types.js';
-export { F0Stream, validateF0Options } from './stream.js';
+export { F0Stream, validateF0Options, DSP_LOW_LATENCY_TRACK_LAG_FRAMES } from './stream.js';
 export { interpolateUnvoiced, unvoicedF0, coarseF0, centsBetween, COARSE_F0_BINS } from './postprocess.js';
 export { pitchMetrics, formatMetrics, type PitchMetrics, type TrackLike } from './metrics.js';
 export { yinEstimate } from './yin.js';

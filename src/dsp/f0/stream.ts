@@ -26,7 +26,7 @@ import { YinSource } from './yin.js';
 
 /** Fixed lag of the dsp method's pYIN-style Viterbi, in 10 ms frames (lag 3 and 8 measured equal on the synthetic sets; lowLatency uses 2). */
 const DSP_TRACK_LAG_FRAMES = 4;
-const DSP_LOW_LATENCY_TRACK_LAG_FRAMES = 2;
+export const DSP_LOW_LATENCY_TRACK_LAG_FRAMES = 2;
 export const MAX_TRACK_LAG_FRAMES = 8;
 
 interface SourceState {
