@@ -201,14 +201,14 @@ function snrDb(reference: Float32Array, test: Float32Array): number {
  * blocks, SOLA) and through offline conversion with the same feature settings, SNR in dB outside the
  * first and last 0.3 s, over all samples and outside SOLA's crossfades (each block's first 10 ms).
  */
-async function streamedVsOffline(model: SovitsModel, clip: Float32Array, blockMs: number): Promise<{ allDb: number; outsideCrossfadesDb: number }> {
+async function streamedVsOffline(model: SovitsModel, clip: Float32Array, blockMs: number, searchMs = 10): Promise<{ allDb: number; outsideCrossfadesDb: number }> {
   const sr = model.sampleRate;
   const settings = { f0Method: 'dsp' as const, f0LowLatency: true, f0GapLookaheadFrames: DEFAULT_GAP_LOOKAHEAD_FRAMES };
   const offline = (await convertAtModelRate(model, clip, settings)).samples;
   const factory = await createNeuralStageFactory(model, settings);
   const blockSamples = Math.round((blockMs * sr) / 1000);
   const crossfadeSamples = Math.round(0.01 * sr);
-  const timing = { blockSamples, crossfadeSamples, searchSamples: crossfadeSamples };
+  const timing = { blockSamples, crossfadeSamples, searchSamples: Math.round((searchMs * sr) / 1000) };
   const chunks: Float32Array[] = [];
   for (let i = 0; i < clip.length; i += 997) chunks.push(clip.subarray(i, i + 997)); // any chunking
   const streamed = concatFloat32(await lastValueFrom(from(chunks).pipe(convertChunks(() => factory({ clientSampleRate: sr, voice: { pitch: 0, formant: 1 } }), timing), toArray())));
@@ -447,6 +447,13 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
       if (size !== 'standard') {
         const parity = await streamedVsOffline(model, audio.subarray(0, Math.round((ctx.quick ? 3 : 6) * sr)), 100);
         rows.push({ group: 'neural', name: `${size} streamed vs offline output, 100 ms blocks: SNR outside crossfades`, value: parity.outsideCrossfadesDb, unit: 'dB', note: `${parity.allDb.toFixed(1)} dB with SOLA's crossfades; same settings (f0 dsp low latency, causal gap fill), NSF source noise hashed by frame; ${size === 'small' ? 'goal ≥ 30 dB (issue 12.5)' : 'random weights'}` });
+        if (size === 'small') {
+          // SOLA's search (±5 ms per block) against none: the hashed NSF source keeps consecutive windows in phase.
+          for (const searchMs of [10, 0]) {
+            const p = await streamedVsOffline(model, audio.subarray(0, Math.round((ctx.quick ? 3 : 6) * sr)), 40, searchMs);
+            rows.push({ group: 'neural', name: `small streamed vs offline output, 40 ms blocks, SOLA search ${searchMs} ms: SNR outside crossfades`, value: p.outsideCrossfadesDb, unit: 'dB', note: `${p.allDb.toFixed(1)} dB with crossfades; the search adds ${searchMs / 2} ms of latency` });
+          }
+        }
       }
       if (size === 'standard' && model.precision === 'int8') {
         await sideBySide(ctx, rows, dir, model, audio, measure, measured);

@@ -23,7 +23,9 @@
 // RPA ≥ 97.5 % with VFA ≤ 5 % on all four, crepe-hybrid on three (speech A: 97.4 %); swift and crepe miss (VFA 8-20 %). Figures: README, `svc f0 --help`.
 // Latency (streaming, after the frame centre, at 44.1 kHz): hybrid/swift/crepe-hybrid (SwiftF0's
 // context) ~260 ms exact or ~115 ms with lowLatency; crepe ~40 ms; dsp ~90 ms (~70 ms lowLatency);
-// rmvpe and fcpe ~230 ms (~110 ms lowLatency).
+// rmvpe and fcpe ~230 ms (~110 ms lowLatency). On a 16 kHz grid of whole 10 ms frames (16 kHz models, hop
+// 160·n) no frame waits for a later native frame to interpolate from: dsp lowLatency 60 ms, and
+// `trackLagFrames` cuts its Viterbi lag further (10 ms per frame; 1 frame: 50 ms, bench f0truth scores it).
 // Frames: floor(n/hop), frame i centred at sample i*hop (so-vits-svc 4.1 convention).
 import { F0Stream } from './stream.js';
 import type { F0Frame, F0Options, F0Track } from './types.js';
