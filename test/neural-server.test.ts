@@ -146,7 +146,8 @@ test('switching builtin → model → builtin mid-stream keeps the stream going;
     assert.is(switched.name, 'tiny');
     // The confirmation carries the model's latency (its look-ahead), and stats follow with the model named.
     assert.equal(switched.controls, ['pitch']);
-    assert.ok(switched.latency.delayMs > builtinReady.latency.delayMs + 100, `delay ${switched.latency.delayMs} ms vs builtin ${builtinReady.latency.delayMs} ms`);
+    // (the tiny model: 105 ms of look-ahead + 15 ms of SOLA; the DSP voice about 21 ms)
+    assert.ok(switched.latency.delayMs > builtinReady.latency.delayMs + 80, `delay ${switched.latency.delayMs} ms vs builtin ${builtinReady.latency.delayMs} ms`);
     const switchedAt = talker.messages.indexOf(switched);
     for (let i = 0; i < 50 && !talker.messages.slice(switchedAt).some((m) => m.type === 'stats'); i++) await sleep(100);
     const after = talker.messages.slice(switchedAt).find((m) => m.type === 'stats')!;
