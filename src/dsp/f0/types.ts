@@ -68,7 +68,7 @@ export interface F0Options {
    */
   lowLatency?: boolean;
   /**
-   * dsp only: the Viterbi's fixed lag in 10 ms frames (0..8), overriding lowLatency's 2 (file: 4). Each frame
+   * dsp (and crepe-hybrid's YIN track): the Viterbi's fixed lag in 10 ms frames (0..8), overriding lowLatency's 2 (file: 4). Each frame
    * less is 10 ms less latency and a decision made on less of the future (bench f0truth scores the modes).
    */
   trackLagFrames?: number;
