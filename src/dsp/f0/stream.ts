@@ -38,8 +38,11 @@ interface SourceState {
   role: 'pitch' | 'dsp' | 'check';
 }
 
+/** F0 options after validation: every default filled in (threads and the 16 kHz feed stay optional). */
+export type ValidF0Options = Required<Omit<F0Options, 'threads' | 'feed16k' | 'trackLagFrames'>> & Pick<F0Options, 'threads' | 'feed16k'> & { trackLagFrames: number };
+
 /** Validates F0 options once at the boundary. */
-export function validateF0Options(sampleRate: number, options: F0Options): Required<Omit<F0Options, 'threads' | 'feed16k' | 'trackLagFrames'>> & Pick<F0Options, 'threads' | 'feed16k'> & { trackLagFrames: number } {
+export function validateF0Options(sampleRate: number, options: F0Options): ValidF0Options {
   const method = options.method ?? DEFAULT_F0_METHOD;
   if (!F0_CHOICES.includes(method)) {
     throw new SvcError('INVALID_ARGUMENT', `unknown f0 method '${String(method)}'; expected one of ${F0_CHOICES.join(', ')}`);
