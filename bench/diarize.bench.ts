@@ -2,7 +2,8 @@
 // speaker projection was NOT trained on (VCTK p225–p228, VCC 2016 SF1/SM1/TF1/TM1): 2 and 4
 // speakers, turns of 1–10 s, gaps up to 1 s, 20 % of speaker changes overlapping by 0.2–0.8 s.
 // DER as md-eval defines it (missed + false alarm + confusion over reference speech, overlap
-// included, 0.25 s collar), with the speaker count given and with 'auto'. Speed: audio seconds
+// included, 0.25 s collar), with the speaker count given and with 'auto' (and how often 'auto' finds the
+// true count). Speed: audio seconds
 // per processing second for the whole pipeline (VAD, features, clustering, resegmentation).
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -98,6 +99,8 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
     const found = group.map((s) => s.speakersFoundAuto).join('/');
     rows.push({ group: 'diarize', name: `DER ${label} (N given)`, value: pooled(group, 'der') * 100, unit: '%', note: `${group.length} conversations, ${seconds.toFixed(0)} s, ${(overlap * 100).toFixed(1)} % overlapped speech, 0.25 s collar` });
     rows.push({ group: 'diarize', name: `DER ${label} (auto)`, value: pooled(group, 'derAuto') * 100, unit: '%', note: `speakers found: ${found}` });
+    const right = group.filter((s) => s.speakersFoundAuto === s.speakerCount).length;
+    rows.push({ group: 'diarize', name: `auto speaker count right, ${label}`, value: (right / group.length) * 100, unit: '%', note: `${right} of ${group.length} conversations (found ${found}, true ${group[0]!.speakerCount})` });
   }
   const seconds = scores.reduce((s, x) => s + x.audioSeconds, 0);
   const ms = scores.reduce((s, x) => s + x.processingMs, 0);
