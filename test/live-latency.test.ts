@@ -11,8 +11,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { join } from 'node:path';
 import { measureLive, median } from '../bench/live-latency.js';
-import { importSovits } from '../src/voices/sovits/import.js';
-import { makeTempDir, repoRoot } from './helpers/index.js';
+import { importShippedSmallBase, makeTempDir } from './helpers/index.js';
 
 // Medians over the run's status lines (bench/live-latency.ts): the voice's own delay is a floor of the total.
 const holdsVoice = (parts: Record<string, number>) => parts.voiceMs > 0 && parts.totalMs >= parts.voiceMs;
@@ -26,9 +25,8 @@ test('svc live --model (the shipped small base): pitch steps come back through P
   try {
     // The trained base follows the input's f0, so its pitch steps come back; the tiny reference's random
     // weights do not follow it (2 of 8 steps came back in a fresh-clone run at load 2.4).
-    const base = join(repoRoot, 'models', 'sovits_small_base');
     const bundle = join(temp.dir, 'small');
-    await importSovits({ checkpoint: join(base, 'G_0.pth'), config: join(base, 'config.json'), encoder: join(repoRoot, 'models', 'svc_phone_encoder', 'encoder.onnx'), out: bundle, name: 'small', singleSpeakerGraph: true });
+    await importShippedSmallBase(bundle);
     const m = await measureLive({ model: bundle, probe: 'pitch' });
     assert.ok(m.measuredMs.length >= 3, `${m.measuredMs.length} of ${m.clicks} steps came back: ${JSON.stringify(m.detail)}`);
     const measured = median(m.measuredMs);

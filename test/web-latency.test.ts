@@ -14,16 +14,14 @@ import * as assert from 'uvu/assert';
 import { join } from 'node:path';
 import { measurePage, median } from '../bench/live-latency.js';
 import { startChildServer } from '../bench/stream.bench.js';
-import { importSovits } from '../src/voices/sovits/import.js';
-import { makeTempDir, repoRoot } from './helpers/index.js';
+import { importShippedSmallBase, makeTempDir } from './helpers/index.js';
 
 const temp = makeTempDir('svc-web-latency-');
 let server: Awaited<ReturnType<typeof startChildServer>> | undefined;
 const previous = process.env.SVC_MODELS_DIR;
 
 test.before(async () => {
-  const base = join(repoRoot, 'models', 'sovits_small_base');
-  await importSovits({ checkpoint: join(base, 'G_0.pth'), config: join(base, 'config.json'), encoder: join(repoRoot, 'models', 'svc_phone_encoder', 'encoder.onnx'), out: join(temp.dir, 'models', 'small'), name: 'small', singleSpeakerGraph: true });
+  await importShippedSmallBase(join(temp.dir, 'models', 'small'));
   process.env.SVC_MODELS_DIR = join(temp.dir, 'models'); // `svc serve` finds the model by name
   server = await startChildServer([], { pin: false });
 });

@@ -14,12 +14,11 @@ import type { BrowserContext, Page } from 'playwright-core';
 import { readAudio, readMono, writeWav } from '../src/audio/io.js';
 import { installedModelEntries } from '../src/server/models.js';
 import { makeReference } from '../src/voices/sovits/bundle.js';
-import { importSovits } from '../src/voices/sovits/import.js';
 import { ModelResolver } from '../src/voices/registry.js';
 import { sessionTag } from '../src/server/metrics.js';
 import { loadBuiltinStageFactory, startServer, type SvcServer } from '../src/server/server.js';
 import { launchChromiumWithMic, pageStats, waitForStats } from './helpers/browser.js';
-import { makeTempDir, repoRoot, runSvc, shared, useModelsDir } from './helpers/index.js';
+import { importShippedSmallBase, makeTempDir, runSvc, shared, useModelsDir } from './helpers/index.js';
 import { medianF0, semitonesBetween } from './helpers/pitch.js';
 
 const SPEECH_16K = shared('speech', 'vctk_autovc_16k', 'p225', 'p225_003.wav');
@@ -175,7 +174,7 @@ test('the web page switches to the installed model and plays converted audio; st
 test('svc stream --model small (the shipped base) round-trips a file: same length, not silent, pitch follows --pitch', async () => {
   // Installed for this test only (the other tests list the installed models).
   const small = join(modelsDir, 'small');
-  await importSovits({ checkpoint: join(repoRoot, 'models', 'sovits_small_base', 'G_0.pth'), config: join(repoRoot, 'models', 'sovits_small_base', 'config.json'), encoder: join(repoRoot, 'models', 'svc_phone_encoder', 'encoder.onnx'), out: small, name: 'small', singleSpeakerGraph: true });
+  await importShippedSmallBase(small);
   try {
     const out0 = join(temp.dir, 'small0.wav');
     const out5 = join(temp.dir, 'small5.wav');

@@ -56,3 +56,13 @@ export function useModelsDir(dir: string): () => void {
     else process.env.SVC_MODELS_DIR = previous;
   };
 }
+
+/**
+ * Imports the shipped small base (models/sovits_small_base: trained, follows the input's f0, unlike the
+ * random-weight references) with svc's phone encoder as a one-speaker bundle named 'small' at `out`.
+ */
+export async function importShippedSmallBase(out: string): Promise<void> {
+  const { importSovits } = await import('../../src/voices/sovits/import.js');
+  const base = join(repoRoot, 'models', 'sovits_small_base');
+  await importSovits({ checkpoint: join(base, 'G_0.pth'), config: join(base, 'config.json'), encoder: join(repoRoot, 'models', 'svc_phone_encoder', 'encoder.onnx'), out, name: 'small', singleSpeakerGraph: true });
+}
