@@ -7,6 +7,8 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readMono } from '../src/audio/io.js';
+import { ConsumptionClock } from '../src/audio/devices.js';
+import { LatencyHold } from '../src/audio/latencyHold.js';
 import { makeTempDir, repoRoot, runSvc, shared } from './helpers/index.js';
 import { medianF0, semitonesBetween } from './helpers/pitch.js';
 
@@ -20,6 +22,55 @@ const configPath = join(temp.dir, 'asound.conf');
 const noDevicesConfigPath = join(temp.dir, 'none.conf');
 const discardConfigPath = join(temp.dir, 'discard.conf');
 let input: Float32Array;
+
+test('LatencyHold: nothing inside the dead band or for a one-block spike; silence up to the target when short, the block start cut when long', () => {
+  const hold = new LatencyHold(400, 48000, 10, 3);
+  assert.is(hold.correct(350, 960), 2400, 'the first block 50 ms short: 50 ms of silence');
+  assert.is(hold.correct(405, 960), 0);
+  assert.is(hold.correct(391, 960), 0);
+  assert.is(hold.correct(900, 960), 0, 'one late block among three moves nothing');
+  assert.is(hold.correct(402, 960), 0);
+  assert.is(hold.correct(398, 960), 0);
+  assert.is(hold.correct(440, 7680), 0, 'one block 40 ms long: not yet');
+  assert.is(hold.correct(440, 7680), -1920, 'two in a row: 40 ms cut');
+  assert.is(hold.correct(400, 960), 0, 'the cut moved the remembered delays too: no second cut');
+  assert.is(hold.correct(1000, 960), 0);
+  assert.is(hold.correct(1000, 960), -960, 'never more than the block');
+  assert.equal(hold.counters, { pads: 1, padMs: 50, drops: 2, dropMs: 60 });
+  const held = [400, 405, 391, 900, 402, 398, 440, 400, 400, 1000, 980];
+  const mean = held.reduce((a, b) => a + b) / held.length;
+  assert.ok(Math.abs(hold.heldMs()! - mean) < 1e-9);
+  assert.ok(Math.abs(hold.heldMs()! - mean) < 1e-9, 'kept when no block came');
+});
+
+test('ConsumptionClock: a device taking 20 ms pieces from a 4-deep queue; the queue follows its timeline, slips included', () => {
+  const rate = 48000;
+  const piece = 960; // 20 ms
+  const clock = new ConsumptionClock(rate, 4, 2000);
+  // The device takes piece k at takenMs(k); a write completes when piece n − 4 is taken, seen 0–3 ms
+  // late by the event loop. The writer keeps 10 pieces written ahead (a backlog): every write waits.
+  let slipMs = 0;
+  const takenMs = (k: number) => 1000 + k * 20 + (k >= 200 ? slipMs : 0);
+  for (let k = 0; k < 14; k++) clock.wrote(piece);
+  let issuedAt = 1000;
+  for (let n = 0; n < 400; n++) {
+    if (n === 200) slipMs = 100; // an underrun: everything from piece 200 on plays 100 ms later
+    const done = n < 4 ? issuedAt + 0.1 : takenMs(n - 4) + (n % 4);
+    clock.issued(n, issuedAt);
+    clock.completed(n, done);
+    issuedAt = done;
+    clock.wrote(piece);
+    if (n === 150 || n === 399) {
+      const now = done;
+      const written = (n + 15) * piece;
+      const taken = Math.floor((now - (n >= 200 ? 1100 : 1000)) / 20) * piece;
+      const queued = clock.queuedFrames(now)!;
+      // Within a piece of the truth (the event loop's lateness hides at most a few ms).
+      assert.ok(Math.abs(queued - (written - taken)) <= piece, `at write ${n}: ${queued} frames queued, truly ${written - taken}`);
+    }
+  }
+  assert.is(clock.queuedFrames(1e9), null, 'no recent bound: no figure');
+});
 
 function writeConfig(): void {
   const template = readFileSync(join(repoRoot, 'scripts', 'virtual-audio', 'asoundrc.template'), 'utf8');

@@ -373,6 +373,12 @@ export interface AudioSink {
   start(): void;
   /** Frames written but not yet played (as far as this process can tell). */
   readonly queuedFrames: number;
+  /**
+   * Frames written and not yet taken by the device, from when it really took them (ConsumptionClock),
+   * or null when there is no such clock or no recent bound. What the device took may still wait in a
+   * sound server's buffer (PulseAudio's playback stream): the caller adds that.
+   */
+  untakenFrames?(): number | null;
   write(interleaved: Float32Array): void;
   stop(drainMs?: number): Promise<void>;
 }
@@ -415,6 +421,85 @@ export class PlayoutClock {
   }
 }
 
+/**
+ * When the device really takes written frames, from naudiodon's write completions. naudiodon queues at
+ * most `maxQueue` chunks natively and a write completes when its chunk got a place, so write n completing
+ * at time t means chunk n − maxQueue had been taken by PortAudio's callback by t: the device's origin
+ * (time − frame / rate of that chunk's first frame) is at most t − start / rate. A completion is a tight
+ * bound only when the write had to wait for that place (the native queue was full, the Node side backed
+ * up); the smallest bound in a sliding window is then the device's timeline, late by nothing but the
+ * event loop's delay. This is what sees a device that consumes slower than real time: a sound server
+ * whose stream underran because PortAudio's thread did not get the CPU on a loaded machine (32 PortAudio
+ * underflows in 15 s at load 5, the wall-clock estimate then 100–300 ms short of the delay measured).
+ */
+export class ConsumptionClock {
+  /** First frame of each write not yet known to be taken by the device (index = write number − base). */
+  private readonly starts: number[] = [];
+  private base = 0;
+  private written = 0;
+  private issuedMs = new Map<number, number>();
+  private readonly window: Array<{ atMs: number; originMs: number }> = [];
+
+  constructor(
+    readonly sampleRate: number,
+    readonly maxQueue: number,
+    /** How long a tight bound keeps setting the origin; a slip (the device falling behind) shows after it. */
+    readonly windowMs = 2000,
+    /** A write that took longer than this to complete waited for a place in the native queue. */
+    readonly waitedMs = 1,
+  ) {}
+
+  /** Notes a write of `frames`; returns its number (for issued/completed). */
+  wrote(frames: number): number {
+    this.starts.push(this.written);
+    this.written += frames;
+    return this.base + this.starts.length - 1;
+  }
+
+  /** Write `n` was handed to naudiodon's native side at `nowMs` (Node calls _write one write at a time). */
+  issued(n: number, nowMs = performance.now()): void {
+    this.issuedMs.set(n, nowMs);
+  }
+
+  /** Write `n` completed at `nowMs`. */
+  completed(n: number, nowMs = performance.now()): void {
+    const issued = this.issuedMs.get(n);
+    this.issuedMs.delete(n);
+    const taken = n - this.maxQueue;
+    // Writes before `taken` were taken by the device: their starts are no longer needed.
+    while (this.base < taken) {
+      this.starts.shift();
+      this.base++;
+    }
+    if (issued === undefined || nowMs - issued < this.waitedMs || taken < this.base) return;
+    const originMs = nowMs - (this.starts[taken - this.base]! * 1000) / this.sampleRate;
+    while (this.window.length > 0 && this.window.at(-1)!.originMs >= originMs) this.window.pop();
+    this.window.push({ atMs: nowMs, originMs });
+    while (this.window.length > 1 && this.window[0]!.atMs < nowMs - this.windowMs) this.window.shift();
+  }
+
+  /**
+   * Frames in naudiodon's native queue when it is full (the Node side backed up): the last maxQueue
+   * writes handed over.
+   */
+  nativeQueueFrames(completedWrites: number): number {
+    let frames = 0;
+    for (let n = Math.max(this.base, completedWrites - this.maxQueue); n < completedWrites; n++) {
+      const start = this.starts[n - this.base];
+      const end = n + 1 - this.base < this.starts.length ? this.starts[n + 1 - this.base]! : this.written;
+      if (start !== undefined) frames += end - start;
+    }
+    return frames;
+  }
+
+  /** Frames written and not yet taken by the device at `nowMs`, or null without a recent tight bound. */
+  queuedFrames(nowMs = performance.now()): number | null {
+    const first = this.window[0];
+    if (!first || first.atMs < nowMs - 3 * this.windowMs) return null;
+    return Math.max(0, Math.round(this.written - ((nowMs - first.originMs) * this.sampleRate) / 1000));
+  }
+}
+
 /** A playback stream taking interleaved float32 blocks; reports how much is queued. */
 export class AudioOutputStream implements AudioSink {
   readonly options: DeviceStreamOptions;
@@ -424,14 +509,29 @@ export class AudioOutputStream implements AudioSink {
   readonly status: DeviceStatusCounts = emptyStatusCounts();
   private readonly stream: NaudiodonStream;
   private readonly clock: PlayoutClock;
+  private readonly consumed: ConsumptionClock;
+  private completedWrites = 0;
   private stopped = false;
 
   constructor(options: DeviceStreamOptions, onError: (error: SvcError) => void) {
     this.options = options;
     this.clock = new PlayoutClock(options.sampleRate);
+    this.consumed = new ConsumptionClock(options.sampleRate, options.maxQueueBlocks ?? 4);
     this.sampleRate = options.sampleRate;
     this.channels = options.channels;
     this.stream = openStream(options, 'output', this.status);
+    // Node hands writes to naudiodon one at a time, in order: the n-th _write call is write n.
+    const write = this.stream._write.bind(this.stream);
+    let issued = 0;
+    this.stream._write = (chunk, encoding, callback) => {
+      const n = issued++;
+      this.consumed.issued(n);
+      write(chunk, encoding, (error?: unknown) => {
+        this.completedWrites = n + 1;
+        this.consumed.completed(n);
+        callback(error);
+      });
+    };
     this.stream.on('error', (error: unknown) => {
       if (!this.stopped) onError(new SvcError('DEVICE_UNAVAILABLE', `audio output device ${options.deviceId} failed: ${portAudioErrorText(error)}`, { cause: error }));
     });
@@ -454,17 +554,42 @@ export class AudioOutputStream implements AudioSink {
 
   /**
    * Frames written but not yet played: the wall-clock estimate (PlayoutClock: every buffer down to the
-   * device), never less than what still waits in Node.
+   * device), or more where the device took them later than real time (ConsumptionClock), never less
+   * than what still waits in Node.
    */
   get queuedFrames(): number {
-    return Math.max(Math.floor(this.stream.writableLength / 4 / this.options.channels), this.clock.queuedFrames);
+    return Math.max(Math.floor(this.stream.writableLength / 4 / this.options.channels), this.clock.queuedFrames, this.untakenFrames() ?? 0);
   }
 
-  /** Queues interleaved samples (length = frames × channels). */
+  untakenFrames(): number | null {
+    // Only with short pieces (a period of at most 25 ms): with a 160 ms block per chunk a "full" native
+    // queue holds anything from 0 to 640 ms, and the bounds below said seconds for a model's stream.
+    const piece = this.options.framesPerBuffer;
+    if (piece > this.sampleRate / 40) return null;
+    const clock = this.consumed.queuedFrames();
+    // While Node holds more than the write naudiodon is busy with, that one is blocked on a full native
+    // queue, which waits ahead of the next write too. (Measured at load 9: this 80 ms plus PulseAudio's
+    // buffer were missing from the delay when only Node's backlog was counted, 140 ms under the clicks.)
+    const waitingFrames = Math.floor(this.stream.writableLength / 4 / this.options.channels);
+    const backlog = waitingFrames > piece ? waitingFrames + this.consumed.nativeQueueFrames(this.completedWrites) : null;
+    if (clock === null) return backlog;
+    return Math.max(clock, backlog ?? 0);
+  }
+
+  /**
+   * Queues interleaved samples (length = frames × channels), in pieces of at most one device period:
+   * naudiodon's native queue counts chunks, so small pieces keep what waits there (and the consumption
+   * clock's step) to a few periods whatever the caller's block.
+   */
   write(interleaved: Float32Array): void {
     if (this.stopped) return;
-    this.clock.wrote(interleaved.length / this.channels);
-    this.stream.write(Buffer.from(interleaved.buffer, interleaved.byteOffset, interleaved.byteLength));
+    const piece = this.options.framesPerBuffer * this.channels;
+    for (let at = 0; at < interleaved.length; at += piece) {
+      const part = interleaved.subarray(at, Math.min(interleaved.length, at + piece));
+      this.clock.wrote(part.length / this.channels);
+      this.consumed.wrote(part.length / this.channels);
+      this.stream.write(Buffer.from(part.buffer, part.byteOffset, part.byteLength));
+    }
   }
 
   /**

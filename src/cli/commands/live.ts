@@ -5,16 +5,18 @@
 // `svc serve --model`, so live and served conversion cannot drift apart. Without --block-ms a model's
 // block is chosen from its measured speed at load (src/engine/blockChoice.ts). The pipeline's queue is
 // bounded (behind-real-time policy, default silence: the real voice never goes out), and the output
-// side holds the queue for the sound card at a fixed size: --latency-ms pins the whole delay, else
-// blocks are dropped when more than --max-output-ms waits. Once a second it prints the latency (the
-// mean delay of a sample: time-averaged buffer levels, voice delay and compute, see latencyParts) with
-// its parts and counters; Ctrl-C (or --duration) stops cleanly.
+// side bounds the queue for the sound card: --latency-ms holds the whole delay (src/audio/latencyHold.ts,
+// on the sample clock below), else blocks are dropped when more than --max-output-ms waits. Once a
+// second it prints the latency (the sample clock: capture time to play time of each block, see delayOf)
+// with its parts (time-averaged buffer levels, voice delay and compute) and counters; Ctrl-C (or
+// --duration) stops cleanly.
 // With --virtual-mic the output is a PulseAudio/PipeWire virtual microphone (src/audio/virtualMic.ts)
 // instead of a sound card; it is removed again on every way out.
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import { AudioInputStream, AudioOutputStream, defaultDevice, findDevice, probeAudioDevices, type AudioDevice, type AudioSink, type DeviceStatusCounts } from '../../audio/devices.js';
 import { CaptureClock } from '../../audio/captureClock.js';
+import { LatencyHold } from '../../audio/latencyHold.js';
 import { pulseStreams, type PulseStreams } from '../../audio/pulseLatency.js';
 import { DEFAULT_VIRTUAL_MIC_NAME, VirtualMic } from '../../audio/virtualMic.js';
 import { SvcError } from '../../errors.js';
@@ -136,6 +138,7 @@ export async function runLive(options: LiveOptions, log: (line: string) => void 
   let virtualMic: VirtualMic | null = null;
   let statsTimer: NodeJS.Timeout | null = null;
   let sampleQueues: NodeJS.Timeout | null = null;
+  let pulseTimer: NodeJS.Timeout | null = null;
   const counters = { inputSamples: 0, outputSamples: 0, outputBlocksDropped: 0, inputPauses: 0 };
   let stopping = false;
   const startedMs = Date.now();
@@ -183,7 +186,13 @@ export async function runLive(options: LiveOptions, log: (line: string) => void 
     const maxOutputFrames = targetMs !== undefined ? wantedQueueFrames + blockSamples : Math.round((Math.max(options.maxOutputMs, 2 * blockMs) * rate) / 1000);
 
     if (output) {
-      outStream = new AudioOutputStream({ deviceId: output.id, device: output, sampleRate: rate, channels: outputChannels, framesPerBuffer: blockSamples }, (error) => finish(error));
+      // With a latency target the device's period is at most 20 ms whatever the block, and audio goes to
+      // naudiodon in pieces of one period (AudioOutputStream.write), 4 at most in its native queue: the
+      // delay is held in the queue this process measures, the device's consumption clock (devices.ts)
+      // gets a bound every 20 ms, and no 160 ms chunk half played hides in between (the tiny model's
+      // 160 ms blocks swung the clock by up to a block).
+      const framesPerBuffer = targetMs === undefined ? blockSamples : Math.min(blockSamples, Math.round(rate / 50));
+      outStream = new AudioOutputStream({ deviceId: output.id, device: output, sampleRate: rate, channels: outputChannels, framesPerBuffer }, (error) => finish(error));
     } else {
       virtualMic = new VirtualMic({ name: typeof options.virtualMic === 'string' ? options.virtualMic : DEFAULT_VIRTUAL_MIC_NAME, sampleRate: rate });
       // The sound server's own buffer: with a latency target, what the output queue will hold (robust to
@@ -201,16 +210,34 @@ export async function runLive(options: LiveOptions, log: (line: string) => void 
     // stream's buffer is in the output queue, timed by the clock). Polled with each status line;
     // PortAudio's figures otherwise.
     let pulse: PulseStreams | null = null;
-    const pollPulse = (): void => void pulseStreams().then((p) => (pulse = p));
+    // The playback stream's buffer swings between 0 and its target (PulseAudio's tlength) from one poll
+    // to the next: the clock below uses its running mean.
+    // The sink's latency reads high while the stream starts (over a second in the first poll): the
+    // means start once output has flowed for half a second.
+    const pulsePlayback = { bufferMs: null as number | null, deviceMs: null as number | null };
+    const mean = (previous: number | null, value: number): number => (previous === null ? value : 0.8 * previous + 0.2 * value);
+    const pollPulse = (): void =>
+      void pulseStreams().then((p) => {
+        pulse = p;
+        const playback = output ? p?.playback[0] : undefined;
+        if (playback && counters.outputSamples > rate / 2) {
+          pulsePlayback.bufferMs = mean(pulsePlayback.bufferMs, playback.bufferMs);
+          pulsePlayback.deviceMs = mean(pulsePlayback.deviceMs, playback.deviceMs);
+        }
+      });
 
-    // The latency reported is the mean delay of a sample, by Little's law: the time-averaged content of
+    // The parts of the latency, by Little's law (the figure reported is the sample clock's, delayOf
+    // below; the parts are its breakdown): the time-averaged content of
     // every buffer it passes (ms of audio) plus the voice's signal delay and the compute that holds a
     // block. The block itself is not a separate term: waiting for a block to fill is what the input
     // queues hold on average (and the output queue's saw-tooth, one block at a time). Averaging the
     // queues over time matters: sampled once a second they swing by a block (160 ms for a model), and a
     // sum of instants counted the block two or three times (1017 ms reported for 735 ms measured).
     const queues = new QueueAverages();
-    const capture = new CaptureClock(rate);
+    // A long window: the capture side never loses audio to a stalled reader here (PortAudio's thread
+    // blocks on naudiodon's queue and the sound server keeps seconds), while event-loop stalls of a second
+    // on a loaded machine made a 1 s window lose the early arrivals that set the clock (500 ms errors).
+    const capture = new CaptureClock(rate, 10_000);
     sampleQueues = setInterval(() => {
       queues.add('pipelineQueueMs', (live.pipeline.stats().queueSamples * 1000) / live.stage.sampleRate);
       queues.add('outputQueueMs', (out.queuedFrames * 1000) / rate);
@@ -230,13 +257,23 @@ export async function runLive(options: LiveOptions, log: (line: string) => void 
         outputDeviceMs: playback ? playback.deviceMs : outputDeviceMs,
       };
       queues.reset();
-      const totalMs = Object.values(parts).reduce((a, b) => a + b, 0);
+      const sumMs = Object.values(parts).reduce((a, b) => a + b, 0);
+      // The sample clock's figure (delayOf): the mean delay of the blocks written since the last line (the
+      // last line's when none was). It is what is reported: it counts the time a device that ran slower
+      // than real time added (underflows), which no buffer level shows. With a target, the figure is the
+      // delay held (the blocks' delays after correction). The parts' sum stays as a breakdown.
+      if (clockDelays.length) lastClockMs = clockDelays.reduce((a, b) => a + b, 0) / clockDelays.length;
+      clockDelays.length = 0;
+      const clockMs = lastClockMs ?? NaN;
+      const totalMs = hold?.heldMs() ?? lastClockMs ?? sumMs;
       const text =
-        `voice ${parts.voiceMs.toFixed(1)} + compute ${parts.computeMs.toFixed(1)} + device in ${parts.inputDeviceMs.toFixed(1)}${pulse ? ' (PulseAudio)' : ''}` +
-        ` + late input ${parts.inputLateMs.toFixed(1)} + queues ${(parts.pipelineQueueMs + parts.outputQueueMs).toFixed(1)} (blocks of ${latency.blockMs.toFixed(0)}) + device out ${parts.outputDeviceMs.toFixed(1)}`;
-      return { totalMs, text, parts: { blockMs: latency.blockMs, ...parts } };
+        (hold ? `held at ${hold.targetMs} ms; ` : '') +
+        `sample clock; parts: voice ${parts.voiceMs.toFixed(1)} + compute ${parts.computeMs.toFixed(1)} + device in ${parts.inputDeviceMs.toFixed(1)}${pulse ? ' (PulseAudio)' : ''}` +
+        ` + late input ${parts.inputLateMs.toFixed(1)} + queues ${(parts.pipelineQueueMs + parts.outputQueueMs).toFixed(1)} (blocks of ${latency.blockMs.toFixed(0)}) + device out ${parts.outputDeviceMs.toFixed(1)} = ${sumMs.toFixed(0)}`;
+      return { totalMs, text, parts: { blockMs: latency.blockMs, ...parts, sumMs, clockMs } };
     };
 
+    let chunksLost = 0;
     let inputPaused = false;
     let resumeTimer: NodeJS.Timeout | null = null;
     const resumeWhenDrained = (): void => {
@@ -253,15 +290,44 @@ export async function runLive(options: LiveOptions, log: (line: string) => void 
     // underrun (the device played silence) adds delay; the queue then exceeds its level by that much and
     // the blocks above it are dropped, restoring the target. (A controller that also padded to the
     // measured total oscillated on a loaded machine: the parts swing by tens of ms from second to second.)
-    const latencyControl = { drops: 0 };
+    const hold = targetMs === undefined ? null : new LatencyHold(targetMs, rate);
+    const latencyControl = hold?.counters ?? null;
+    // The delay of each output block's first sample, sample by sample: when the input sample it carries
+    // was captured (the capture clock, less the input device's own latency) to when the device will play
+    // it (now, plus what is queued ahead of it by the later of the wall-clock and consumption clocks, plus
+    // the sound server's buffer and the output device's latency). Output sample k carries input sample
+    // k − the voice's delay; blocks the pipeline skipped and input chunks PortAudio lost are counted too.
+    let sessionSamples = 0;
+    const clockDelays: number[] = [];
+    let lastClockMs: number | null = null;
+    const delayOf = (sessionIndex: number): number | null => {
+      // Input that never comes out: blocks the policy skipped, samples a full ring buffer discarded.
+      const p = live.pipeline.stats();
+      const vanishedSamples = Math.round(((p.blocksSkipped * live.pipeline.blockSamples + p.overflowSamples) * rate) / live.stage.sampleRate);
+      const captured = capture.timeOf(sessionIndex - latency.delaySamples + vanishedSamples + chunksLost * blockSamples);
+      if (captured === null) return null;
+      const captureDevice = pulse?.capture[0];
+      const inputDeviceMs = captureDevice ? captureDevice.bufferMs + captureDevice.deviceMs : input.defaultLowInputLatencyMs;
+      const untaken = out.untakenFrames?.() ?? null;
+      const aheadFrames = Math.max(out.queuedFrames, untaken === null ? 0 : untaken + ((pulsePlayback.bufferMs ?? 0) * rate) / 1000);
+      return performance.now() + (aheadFrames * 1000) / rate + (pulsePlayback.deviceMs ?? outputDeviceMs) - captured + inputDeviceMs;
+    };
     sink.frames$.subscribe((frame) => {
-      const block = new Float32Array(frame.byteLength >> 2);
+      let block = new Float32Array(frame.byteLength >> 2);
       new Uint8Array(block.buffer).set(frame.subarray(0, block.length * 4));
-      // Bounded output: if the card is not taking audio as fast as it comes (or, with a latency target,
-      // an underrun pushed the queue past its level), drop this block ...
-      if (out.queuedFrames > maxOutputFrames) {
+      const sessionIndex = sessionSamples;
+      sessionSamples += block.length;
+      const delayMs = delayOf(sessionIndex);
+      if (delayMs !== null) clockDelays.push(delayMs);
+      if (hold) {
+        // Constant latency: silence before the block when the delay is short, its start cut when long.
+        const frames = delayMs === null ? 0 : hold.correct(delayMs, block.length);
+        if (frames > 0) out.write(new Float32Array(frames * outputChannels));
+        else if (frames < 0) block = block.subarray(-frames);
+        if (block.length === 0) return;
+      } else if (out.queuedFrames > maxOutputFrames) {
+        // Bounded output: if the card is not taking audio as fast as it comes, drop this block ...
         counters.outputBlocksDropped++;
-        if (targetMs !== undefined) latencyControl.drops++;
         return;
       }
       counters.outputSamples += block.length;
@@ -275,7 +341,6 @@ export async function runLive(options: LiveOptions, log: (line: string) => void 
         resumeTimer = setTimeout(resumeWhenDrained, 5);
       }
     });
-    let chunksLost = 0;
     inStream = new AudioInputStream(
       { deviceId: input.id, device: input, sampleRate: rate, channels: 1, framesPerBuffer: blockSamples },
       (samples) => {
@@ -338,15 +403,16 @@ export async function runLive(options: LiveOptions, log: (line: string) => void 
     if (targetMs !== undefined) out.write(new Float32Array(Math.max(0, wantedQueueFrames - out.queuedFrames) * outputChannels));
     inStream.start();
     pollPulse();
-    statsTimer = setInterval(() => {
-      printStats(false);
-      pollPulse();
-    }, options.statsInterval * 1000);
+    // A held latency uses the sound server's figures every block: poll them twice a second.
+    const pollMs = targetMs === undefined ? options.statsInterval * 1000 : Math.min(500, options.statsInterval * 1000);
+    pulseTimer = setInterval(pollPulse, pollMs);
+    statsTimer = setInterval(() => printStats(false), options.statsInterval * 1000);
     const error = await finished;
     stopping = true;
     if (resumeTimer) clearTimeout(resumeTimer);
     clearInterval(statsTimer);
     statsTimer = null;
+    if (pulseTimer) clearInterval(pulseTimer);
     await inStream.stop();
     await live.pipeline.drain();
     if (error) throw error;
@@ -358,6 +424,7 @@ export async function runLive(options: LiveOptions, log: (line: string) => void 
     process.off('SIGTERM', onSignal);
     if (statsTimer) clearInterval(statsTimer);
     if (sampleQueues) clearInterval(sampleQueues);
+    if (pulseTimer) clearInterval(pulseTimer);
     await inStream?.stop();
     await outStream?.stop();
     virtualMic?.dispose();
@@ -377,7 +444,7 @@ export function register(program: Command): void {
     .option('--speaker <name|id>', 'speaker of --model (default: its first speaker)')
     .addOption(new Option('--f0 <method>', 'f0 estimator of --model, in its low-latency mode (as `svc serve --f0`)').choices([...F0_CHOICES]).default('dsp'))
     .option('-b, --block-ms <ms>', 'block length in milliseconds: smaller = lower latency, more CPU (default: 20 for the DSP voice; for --model the smallest block it converts in time here, measured at start)', numberArg('--block-ms', { min: 2.5, max: 500 }))
-    .option('--latency-ms <ms>', 'hold the total delay (input device to output device) at exactly this, by keeping the output queue at the rest: for streamers syncing voice to video. Fails if below what the voice needs', numberArg('--latency-ms', { min: 5, max: 5000 }))
+    .option('--latency-ms <ms>', 'hold the total delay (input device to output device) at this, measured sample by sample: silence is added when it is short and block starts are cut when it is long (±20 ms). For streamers syncing voice to video. Fails if below what the voice needs', numberArg('--latency-ms', { min: 5, max: 5000 }))
     .option('-p, --pitch <semitones>', `pitch change in semitones, ${VOICE_LIMITS.pitch.min}..${VOICE_LIMITS.pitch.max} (12 = one octave up)`, numberArg('--pitch', VOICE_LIMITS.pitch), 0)
     .option('-f, --formant <ratio>', `formant (timbre) scale, ${VOICE_LIMITS.formant.min}..${VOICE_LIMITS.formant.max} (1 = unchanged, >1 = smaller/brighter voice)`, numberArg('--formant', VOICE_LIMITS.formant), 1)
     .option('--output-channels <n>', 'output channels; the mono voice is copied to each (default: 2, or 1 for mono devices)', numberArg('--output-channels', { integer: true, min: 1, max: 32 }))
