@@ -29,28 +29,40 @@ const HELD_TOLERANCE_MS = 50;
 // A machine that cannot keep real time (load 10 on 2 cores: the sound server's stream underran 39 times
 // in 14 s) makes the hold cut and pad seconds of audio, and then no delay holds: a run that padded and
 // cut more than 30 % of its length is reported, not judged (at load 7: 3.8 s of 14, judged, 416 ms
-// measured; at load 10: 7–10 s). The old code had no such counters, so its runs are always judged.
+// measured; at load 10: 7–10 s). On a machine that keeps real time (load under 4 when the run starts and
+// ends) that many corrections are the failure itself: the hold fighting a clock that reads wrong (at
+// --latency-ms 200 the native-queue estimate read 60–80 ms high and the hold padded 3.0 s and cut 4.6 s
+// of 14, 106 output underflows, 154 ms measured, 211 printed, on a quiet machine).
 const RUN_S = 14;
 const MOST_CORRECTED_MS = 0.3 * RUN_S * 1000;
+const QUIET_LOAD = 4;
 
-test('svc live --latency-ms 400 (DSP voice): the measured click delay is the target, and is what svc live prints', async () => {
-  const targetMs = 400;
+async function heldLatency(targetMs: number): Promise<void> {
+  const loadBefore = loadavg()[0];
   const m = await measureLive({ latencyMs: targetMs });
+  const load = Math.max(loadBefore, loadavg()[0]);
   const control = (m.detail as { latencyControl?: { padMs?: number; dropMs?: number } }).latencyControl;
   const correctedMs = (control?.padMs ?? 0) + (control?.dropMs ?? 0);
+  const detail = `measured ${m.measuredMs.map(Math.round).join(', ')} ms; reported ${m.reportedMs.map(Math.round).join(', ')} ms; ${JSON.stringify(m.detail)}`;
   if (correctedMs > MOST_CORRECTED_MS) {
-    console.log(`  svc live --latency-ms ${targetMs}: the machine did not keep real time (load ${loadavg()[0].toFixed(1)}; ${Math.round(correctedMs)} ms padded and cut), not judged: measured ${m.measuredMs.map(Math.round).join(', ')} ms`);
+    assert.ok(load >= QUIET_LOAD, `svc live --latency-ms ${targetMs} padded and cut ${Math.round(correctedMs)} ms of a ${RUN_S} s run at load ${load.toFixed(1)}: ${detail}`);
+    console.log(`  svc live --latency-ms ${targetMs}: the machine did not keep real time (load ${load.toFixed(1)}; ${Math.round(correctedMs)} ms padded and cut), not judged: measured ${m.measuredMs.map(Math.round).join(', ')} ms`);
     return;
   }
   assert.ok(m.measuredMs.length >= 3, `${m.measuredMs.length} of ${m.clicks} clicks came back: ${JSON.stringify(m.detail)}`);
   const measured = median(m.measuredMs);
   // The first line comes before any block was held (start-up): its figure is the parts' sum.
   const reported = median(m.reportedMs.slice(1).filter(Number.isFinite));
-  const detail = `measured ${m.measuredMs.map(Math.round).join(', ')} ms; reported ${m.reportedMs.map(Math.round).join(', ')} ms; ${JSON.stringify(m.detail)}`;
-  console.log(`  svc live --latency-ms ${targetMs}: measured ${measured.toFixed(0)} ms, reported ${reported.toFixed(0)} ms (load ${loadavg()[0].toFixed(1)}; ${Math.round(correctedMs)} ms padded and cut)`);
+  console.log(`  svc live --latency-ms ${targetMs}: measured ${measured.toFixed(0)} ms, reported ${reported.toFixed(0)} ms (load ${load.toFixed(1)}; ${Math.round(correctedMs)} ms padded and cut)`);
   assert.ok(Math.abs(measured - targetMs) <= HELD_TOLERANCE_MS, `measured delay ${measured.toFixed(0)} ms is not the target ${targetMs} ± ${HELD_TOLERANCE_MS}: ${detail}`);
   assert.ok(Math.abs(reported - measured) <= HELD_TOLERANCE_MS, `reported ${reported.toFixed(0)} ms is not the measured ${measured.toFixed(0)} ± ${HELD_TOLERANCE_MS}: ${detail}`);
-});
+}
+
+test('svc live --latency-ms 400 (DSP voice): the measured click delay is the target, and is what svc live prints', () => heldLatency(400));
+
+// Near the DSP voice's floor here (about 60 ms fixed + the output queue): the device's queues are nearly
+// empty, where a wrong estimate of what they hold shows first.
+test('svc live --latency-ms 200 (DSP voice, near its floor): the same, with few corrections on a machine that keeps real time', () => heldLatency(200));
 
 test('svc live --model (the shipped small base): pitch steps come back through PulseAudio, and the report holds the voice', async () => {
   const temp = makeTempDir('svc-live-latency-');

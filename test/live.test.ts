@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readMono } from '../src/audio/io.js';
-import { ConsumptionClock } from '../src/audio/devices.js';
+import { ConsumptionClock, untakenEstimate } from '../src/audio/devices.js';
 import { LatencyHold } from '../src/audio/latencyHold.js';
 import { makeTempDir, repoRoot, runSvc, shared } from './helpers/index.js';
 import { medianF0, semitonesBetween } from './helpers/pitch.js';
@@ -70,6 +70,25 @@ test('ConsumptionClock: a device taking 20 ms pieces from a 4-deep queue; the qu
     }
   }
   assert.is(clock.queuedFrames(1e9), null, 'no recent bound: no figure');
+});
+
+test('untakenEstimate: the native queue counts as full only when the clock or waiting writes say so', () => {
+  const piece = 960; // 20 ms at 48 kHz; a full 4-deep native queue holds 3840 frames
+  const base = { nativeFullFrames: 4 * piece, pieceFrames: piece };
+  // A burst of 5 blocks written in one tick while the device had nearly run dry (the clock: 1.2 blocks
+  // beyond what Node holds): Node's backlog is no full native queue. (The old rule said 5 + 4 blocks,
+  // 60 ms high, and the hold cut the device into underflows at --latency-ms 200.)
+  assert.is(untakenEstimate({ ...base, clockFrames: 6 * piece + 200, waitingFrames: 5 * piece, waitedWritesInRow: 0 }), 6 * piece + 200);
+  // The clock never says more than Node's share plus a full native queue.
+  assert.is(untakenEstimate({ ...base, clockFrames: 20 * piece, waitingFrames: 5 * piece, waitedWritesInRow: 5 }), 9 * piece);
+  // A clock below Node's share lost the device's timeline (a slip): it decides nothing.
+  assert.is(untakenEstimate({ ...base, clockFrames: 0, waitingFrames: 5 * piece, waitedWritesInRow: 0 }), null);
+  assert.is(untakenEstimate({ ...base, clockFrames: 2 * piece, waitingFrames: 5 * piece, waitedWritesInRow: 2 }), 9 * piece);
+  // No clock: full only while writes keep waiting for a place (a device consuming slower than real time) ...
+  assert.is(untakenEstimate({ ...base, clockFrames: null, waitingFrames: 3 * piece, waitedWritesInRow: 3 }), 7 * piece);
+  // ... else nothing is known beyond Node's share, which the caller counts itself.
+  assert.is(untakenEstimate({ ...base, clockFrames: null, waitingFrames: 3 * piece, waitedWritesInRow: 1 }), null);
+  assert.is(untakenEstimate({ ...base, clockFrames: null, waitingFrames: piece, waitedWritesInRow: 9 }), null);
 });
 
 function writeConfig(): void {

@@ -500,6 +500,32 @@ export class ConsumptionClock {
   }
 }
 
+/**
+ * Frames written to a device and not yet taken by it: what waits in Node (exact) plus what waits in
+ * naudiodon's native queue (0 to `nativeFullFrames`, the last maxQueue writes; never observed directly).
+ * The consumption clock places the native share within those bounds when it has the device's timeline;
+ * otherwise the queue counts as full only while writes keep waiting for a place in it. (Counting it full whenever Node held a
+ * backlog read 60–80 ms high at small targets: a burst of blocks written in one tick is a backlog in
+ * Node while the native queue is nearly empty, and the hold then cut until the device underflowed.)
+ */
+export function untakenEstimate(q: {
+  /** ConsumptionClock.queuedFrames: written and not yet taken, or null without a recent tight bound. */
+  clockFrames: number | null;
+  /** Frames Node still holds (the stream's writableLength), the write naudiodon is busy with included. */
+  waitingFrames: number;
+  /** What the native queue holds when full. */
+  nativeFullFrames: number;
+  /** Writes in a row that waited for a place in the native queue. */
+  waitedWritesInRow: number;
+  pieceFrames: number;
+}): number | null {
+  // A clock below what Node holds has lost the device's timeline (it slipped: the device waited on an
+  // empty queue); it says nothing then.
+  if (q.clockFrames !== null && q.clockFrames >= q.waitingFrames) return Math.min(q.clockFrames, q.waitingFrames + q.nativeFullFrames);
+  const blocked = q.waitedWritesInRow >= 2 && q.waitingFrames > q.pieceFrames;
+  return blocked ? q.waitingFrames + q.nativeFullFrames : null;
+}
+
 /** A playback stream taking interleaved float32 blocks; reports how much is queued. */
 export class AudioOutputStream implements AudioSink {
   readonly options: DeviceStreamOptions;
@@ -511,6 +537,9 @@ export class AudioOutputStream implements AudioSink {
   private readonly clock: PlayoutClock;
   private readonly consumed: ConsumptionClock;
   private completedWrites = 0;
+  /** Writes in a row that waited half a period or more for a place in naudiodon's native queue. */
+  private waitedWritesInRow = 0;
+  private readonly waitedMs: number;
   private stopped = false;
 
   constructor(options: DeviceStreamOptions, onError: (error: SvcError) => void) {
@@ -519,6 +548,7 @@ export class AudioOutputStream implements AudioSink {
     this.consumed = new ConsumptionClock(options.sampleRate, options.maxQueueBlocks ?? 4);
     this.sampleRate = options.sampleRate;
     this.channels = options.channels;
+    this.waitedMs = (500 * options.framesPerBuffer) / options.sampleRate;
     this.stream = openStream(options, 'output', this.status);
     // Node hands writes to naudiodon one at a time, in order: the n-th _write call is write n.
     const write = this.stream._write.bind(this.stream);
@@ -526,7 +556,11 @@ export class AudioOutputStream implements AudioSink {
     this.stream._write = (chunk, encoding, callback) => {
       const n = issued++;
       this.consumed.issued(n);
+      const issuedMs = performance.now();
       write(chunk, encoding, (error?: unknown) => {
+        // A write that waited half a period or more found the native queue full (or the event loop was late).
+        const waited = performance.now() - issuedMs >= this.waitedMs;
+        this.waitedWritesInRow = waited ? this.waitedWritesInRow + 1 : 0;
         this.completedWrites = n + 1;
         this.consumed.completed(n);
         callback(error);
@@ -566,14 +600,13 @@ export class AudioOutputStream implements AudioSink {
     // queue holds anything from 0 to 640 ms, and the bounds below said seconds for a model's stream.
     const piece = this.options.framesPerBuffer;
     if (piece > this.sampleRate / 40) return null;
-    const clock = this.consumed.queuedFrames();
-    // While Node holds more than the write naudiodon is busy with, that one is blocked on a full native
-    // queue, which waits ahead of the next write too. (Measured at load 9: this 80 ms plus PulseAudio's
-    // buffer were missing from the delay when only Node's backlog was counted, 140 ms under the clicks.)
-    const waitingFrames = Math.floor(this.stream.writableLength / 4 / this.options.channels);
-    const backlog = waitingFrames > piece ? waitingFrames + this.consumed.nativeQueueFrames(this.completedWrites) : null;
-    if (clock === null) return backlog;
-    return Math.max(clock, backlog ?? 0);
+    return untakenEstimate({
+      clockFrames: this.consumed.queuedFrames(),
+      waitingFrames: Math.floor(this.stream.writableLength / 4 / this.options.channels),
+      nativeFullFrames: this.consumed.nativeQueueFrames(this.completedWrites),
+      waitedWritesInRow: this.waitedWritesInRow,
+      pieceFrames: piece,
+    });
   }
 
   /**
