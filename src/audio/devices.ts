@@ -69,6 +69,8 @@ interface NaudiodonOptions {
   framesPerBuffer: number;
   maxQueue?: number;
   closeOnError: boolean;
+  /** The readable side's read size, bytes: naudiodon reads exactly this much from its native queue each time. */
+  highwaterMark?: number;
 }
 interface Naudiodon {
   getDevices(): NaudiodonDeviceInfo[];
@@ -229,6 +231,11 @@ function openStream(options: DeviceStreamOptions, direction: DeviceDirection, co
     framesPerBuffer: options.framesPerBuffer,
     maxQueue: options.maxQueueBlocks ?? 4,
     closeOnError: true,
+    // Input: one buffer per read. naudiodon reads its stream's highWaterMark at a time and waits until that
+    // much was recorded: at its default (16 KiB) a mono float32 stream came in 4096-frame chunks (85 ms
+    // at 48 kHz, four 20 ms blocks at once), which delayed every sample by up to 85 ms and made
+    // the output queue bridge the gaps (svc live --latency-ms 200 underflowed 45 times in 14 s).
+    ...(direction === 'input' ? { highwaterMark: options.framesPerBuffer * options.channels * 4 } : {}),
   };
   try {
     const stream = lib.AudioIO(direction === 'input' ? { inOptions: streamOptions } : { outOptions: streamOptions });

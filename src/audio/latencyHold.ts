@@ -69,3 +69,40 @@ export class LatencyHold {
     return this.lastHeldMs;
   }
 }
+
+/**
+ * The smallest delay a hold can keep, ms: the time a block takes from capture to the output queue, plus
+ * the device's own output latency (`beforeQueueMs`), plus one block of output queue (what the device's
+ * period and naudiodon's queue take at a time), plus the hold's dead band (it lets the delay sink that far
+ * below the target before padding). Before audio flows, `beforeQueueMs` is what is known: the voice's
+ * block and signal delay, the devices' nominal latency and the compute per block (p95, timed at start).
+ * Once it flows it is measured per block (p95): that includes the input's bursts (audio that arrives
+ * late has that much less queue ahead of it) and compute under the machine's load. A target below this
+ * cannot be held: the output queue runs dry, each underflow adds delay and the hold cuts it again (at
+ * --latency-ms 200, when the input came in 85 ms chunks: 45 underflows and 0.7 s cut in 14 s).
+ */
+export function latencyFloorMs(p: { beforeQueueMs: number; blockMs: number; toleranceMs: number }): number {
+  return p.beforeQueueMs + p.blockMs + p.toleranceMs;
+}
+
+/** A percentile of the last `keep` values (a ring; sorted on demand, rarely). */
+export class RecentPercentile {
+  private readonly values: number[] = [];
+  constructor(readonly keep = 500) {}
+
+  add(value: number): void {
+    this.values.push(value);
+    if (this.values.length > this.keep) this.values.shift();
+  }
+
+  get count(): number {
+    return this.values.length;
+  }
+
+  /** The `q` quantile (0..1, nearest rank), or null before any value. */
+  at(q: number): number | null {
+    if (this.values.length === 0) return null;
+    const sorted = [...this.values].sort((a, b) => a - b);
+    return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+  }
+}

@@ -16,7 +16,7 @@ import type { Command } from 'commander';
 import { Option } from 'commander';
 import { AudioInputStream, AudioOutputStream, defaultDevice, findDevice, probeAudioDevices, type AudioDevice, type AudioSink, type DeviceStatusCounts } from '../../audio/devices.js';
 import { CaptureClock } from '../../audio/captureClock.js';
-import { LatencyHold } from '../../audio/latencyHold.js';
+import { LatencyHold, latencyFloorMs, RecentPercentile } from '../../audio/latencyHold.js';
 import { pulseStreams, type PulseStreams } from '../../audio/pulseLatency.js';
 import { DEFAULT_VIRTUAL_MIC_NAME, VirtualMic } from '../../audio/virtualMic.js';
 import { SvcError } from '../../errors.js';
@@ -92,6 +92,9 @@ class QueueAverages {
 
 const QUEUE_SAMPLE_MS = 7;
 
+/** Half the latency hold's dead band, ms (LatencyHold.toleranceMs). */
+const HOLD_TOLERANCE_MS = 20;
+
 /** ", device glitches: …" when PortAudio reported any (counted, never fatal). */
 function deviceGlitches(input: DeviceStatusCounts | undefined, output: DeviceStatusCounts): string {
   const parts: string[] = [];
@@ -150,10 +153,15 @@ export async function runLive(options: LiveOptions, log: (line: string) => void 
     const stageFactory: StageFactory = options.model === undefined ? await loadBuiltinStageFactory() : await models.defaultFactory(options.model, options.speaker);
     const modelName = options.model === undefined ? 'builtin' : modelDisplayName(options.model) + (options.speaker === undefined ? '' : `:${options.speaker}`);
     let blockMs = options.blockMs ?? 20;
+    // The voice's compute per block (p95, timed here at start): part of a latency target's floor.
+    let computeMsP95 = 0;
     if (options.blockMs === undefined && options.model !== undefined) {
       const choice = await chooseBlockMs(stageFactory, { sampleRate: rate, voice });
       blockMs = choice.blockMs;
+      computeMsP95 = choice.measured.at(-1)!.computeMsP95;
       log(`svc live: ${modelName} ${describeBlockChoice(choice)} (--block-ms overrides)`);
+    } else if (options.latencyMs !== undefined) {
+      computeMsP95 = (await chooseBlockMs(stageFactory, { sampleRate: rate, voice, candidatesMs: [blockMs] })).measured[0]!.computeMsP95;
     }
     const blockSamples = Math.max(16, Math.round((rate * blockMs) / 1000));
     await ConvertSession.ready();
@@ -172,14 +180,18 @@ export async function runLive(options: LiveOptions, log: (line: string) => void 
     const live = session;
     const sink = live.attachSink({ sampleRate: rate, format: 'f32', channels: 1 });
     const latency = sink.latency();
-    // What a latency target cannot go below: the voice's block and delay, the devices and one block of
-    // output queue.
+    // What a latency target cannot go below (latencyFloorMs): before audio flows, the voice's block and
+    // delay, the devices' nominal latency, the compute measured above, one block of output queue and the
+    // hold's band; once it flows, measured per block (floorCheck below: input bursts and load included).
     const fixedMs = latency.algorithmicMs + input.defaultLowInputLatencyMs + (output ? output.defaultLowOutputLatencyMs : 0);
     const targetMs = options.latencyMs;
-    if (targetMs !== undefined && targetMs < fixedMs + latency.blockMs) {
-      throw new SvcError('INVALID_ARGUMENT', `--latency-ms ${targetMs} is below what this voice and these devices need: at least ${Math.ceil(fixedMs + latency.blockMs)} ms (${fixedMs.toFixed(0)} ms fixed + one block of output queue)`, {
-        hint: `use --latency-ms ${Math.ceil(fixedMs + 3 * latency.blockMs)} or more, or a smaller --block-ms`,
-      });
+    const startFloorMs = Math.ceil(latencyFloorMs({ beforeQueueMs: fixedMs + computeMsP95, blockMs: latency.blockMs, toleranceMs: HOLD_TOLERANCE_MS }));
+    if (targetMs !== undefined && targetMs < startFloorMs) {
+      throw new SvcError(
+        'INVALID_ARGUMENT',
+        `--latency-ms ${targetMs} is below what this voice and these devices need: at least ${startFloorMs} ms (${fixedMs.toFixed(0)} ms fixed + ${computeMsP95.toFixed(0)} ms compute (p95, measured now) + one ${latency.blockMs} ms block of output queue + ${HOLD_TOLERANCE_MS} ms hold band), more when the input comes in bursts`,
+        { hint: `use --latency-ms ${Math.ceil(startFloorMs + 3 * latency.blockMs)} or more, or a smaller --block-ms` },
+      );
     }
     const wantedQueueFrames = targetMs === undefined ? 0 : Math.round(((targetMs - fixedMs) * rate) / 1000);
     // At least two blocks: the output gets a whole block at a time (320 ms for a slow model).
@@ -290,7 +302,10 @@ export async function runLive(options: LiveOptions, log: (line: string) => void 
     // underrun (the device played silence) adds delay; the queue then exceeds its level by that much and
     // the blocks above it are dropped, restoring the target. (A controller that also padded to the
     // measured total oscillated on a loaded machine: the parts swing by tens of ms from second to second.)
-    const hold = targetMs === undefined ? null : new LatencyHold(targetMs, rate);
+    // It decides on the median delay of the last 400 ms of blocks (at least 5): single blocks' delays swing
+    // by tens of ms with the event loop's lateness at load, and a 5-block median padded and cut 0.5–1.7 s
+    // of 14 s at --latency-ms 400 with 0–1 output underflows (0.2–0.5 s with 400 ms).
+    const hold = targetMs === undefined ? null : new LatencyHold(targetMs, rate, HOLD_TOLERANCE_MS, Math.max(5, Math.round(400 / blockMs)));
     const latencyControl = hold?.counters ?? null;
     // The delay of each output block's first sample, sample by sample: when the input sample it carries
     // was captured (the capture clock, less the input device's own latency) to when the device will play
@@ -310,7 +325,10 @@ export async function runLive(options: LiveOptions, log: (line: string) => void 
       const inputDeviceMs = captureDevice ? captureDevice.bufferMs + captureDevice.deviceMs : input.defaultLowInputLatencyMs;
       const untaken = out.untakenFrames?.() ?? null;
       const aheadFrames = Math.max(out.queuedFrames, untaken === null ? 0 : untaken + ((pulsePlayback.bufferMs ?? 0) * rate) / 1000);
-      return performance.now() + (aheadFrames * 1000) / rate + (pulsePlayback.deviceMs ?? outputDeviceMs) - captured + inputDeviceMs;
+      const nowMs = performance.now();
+      const beforeQueueMs = nowMs - captured + inputDeviceMs + (pulsePlayback.deviceMs ?? outputDeviceMs);
+      if (counters.inputSamples >= rate) beforeQueue.add(beforeQueueMs);
+      return beforeQueueMs + (aheadFrames * 1000) / rate;
     };
     sink.frames$.subscribe((frame) => {
       let block = new Float32Array(frame.byteLength >> 2);
@@ -341,6 +359,23 @@ export async function runLive(options: LiveOptions, log: (line: string) => void 
         resumeTimer = setTimeout(resumeWhenDrained, 5);
       }
     });
+    // Each block's time from capture to the output queue plus the device's output latency (delayOf),
+    // p95 over the run after its first second (start-up): with one block of queue and the hold's band,
+    // the smallest target that holds here (latencyFloorMs). Checked once, after 5 s of input: a target
+    // below it is said plainly, with the target that can be held, and the run goes on (the hold then
+    // cuts what the underflows add).
+    const beforeQueue = new RecentPercentile();
+    let floorMs = startFloorMs;
+    let floorChecked = false;
+    const floorCheck = (): void => {
+      const p95 = beforeQueue.at(0.95);
+      if (floorChecked || counters.inputSamples < 5 * rate || p95 === null) return;
+      floorChecked = true;
+      floorMs = Math.max(startFloorMs, Math.ceil(latencyFloorMs({ beforeQueueMs: p95, blockMs: latency.blockMs, toleranceMs: HOLD_TOLERANCE_MS })));
+      if (targetMs === undefined || targetMs >= floorMs) return;
+      const message = `--latency-ms ${targetMs} cannot be held here: blocks reach the output ${p95.toFixed(0)} ms after capture (p95: the voice's delay, input bursts, compute ${computeMsP95.toFixed(0)} ms, devices), so the output queue runs dry; it needs at least ${floorMs} ms (try --latency-ms ${floorMs})`;
+      log(options.json ? JSON.stringify({ type: 'warning', code: 'LATENCY_TARGET_TOO_LOW', message, latencyFloorMs: floorMs }) : `svc live: warning: ${message}`);
+    };
     inStream = new AudioInputStream(
       { deviceId: input.id, device: input, sampleRate: rate, channels: 1, framesPerBuffer: blockSamples },
       (samples) => {
@@ -350,6 +385,7 @@ export async function runLive(options: LiveOptions, log: (line: string) => void 
         if (lostNow > 0) capture.lost(lostNow * blockSamples);
         chunksLost += lostNow;
         queues.add('inputLateMs', capture.arrived(samples.length, arrivedMs));
+        floorCheck();
         if (counters.inputSamples >= durationSamples) return;
         const take = Math.min(samples.length, durationSamples - counters.inputSamples);
         counters.inputSamples += take;
@@ -374,6 +410,7 @@ export async function runLive(options: LiveOptions, log: (line: string) => void 
             model: modelName,
             blocks: { converted: p.blocksConverted, notConverted: p.blocksSkipped + p.blocksDry + p.blocksSilenced + p.stageErrors },
             latencyTargetMs: targetMs ?? null,
+            latencyFloorMs: floorMs,
             latencyControl,
             device: { input: inStream?.status, output: out.status },
             dropped: { outputBlocks: counters.outputBlocksDropped, skippedBlocks: p.blocksSkipped, dryBlocks: p.blocksDry, silencedBlocks: p.blocksSilenced, overflowSamples: p.overflowSamples },
@@ -386,6 +423,7 @@ export async function runLive(options: LiveOptions, log: (line: string) => void 
         `${final ? 'done' : 'live'}: in ${(counters.inputSamples / rate).toFixed(1)} s, out ${(counters.outputSamples / rate).toFixed(1)} s | ` +
           `latency ≈ ${latency.totalMs.toFixed(0)} ms (${latency.text}) | compute p95 ${p.compute.p95Ms.toFixed(2)} ms | ` +
           `behind ${behind} block(s) (${options.policy}), output dropped ${counters.outputBlocksDropped}, input pauses ${counters.inputPauses}` +
+          (latencyControl ? `, hold corrections: padded ${latencyControl.padMs.toFixed(0)} ms (${latencyControl.pads}×), cut ${latencyControl.dropMs.toFixed(0)} ms (${latencyControl.drops}×)` : '') +
           deviceGlitches(inStream?.status, out.status),
       );
     };
