@@ -18,34 +18,43 @@ const holdsVoice = (parts: Record<string, number>) => parts.voiceMs > 0 && parts
 
 // --latency-ms holds the delay on a sample clock (capture clock to the device's consumption clock,
 // padding and cutting at the output), so the measured delay no longer moves with the load, and what svc
-// live prints in that mode is the figure held. Before, the output queue was primed once and the delay
-// came out short or long by whatever the start and the underflows took (42 ms short of 200 quiet; 462
-// and 500 ms for 400 at load 5, 385 measured for 253 printed at load 7). Now, at load 6–10 (other
-// jobs and two busy loops beside it): measured 400, 387, 415, 431 ms for 400, printed within 27 ms of
-// the measurement; at load 8 and more, cuts cost some clicks (3 of 8 back). 50 ms holds those and fails
-// each of the three runs of the old code.
-const HELD_TOLERANCE_MS = 50;
+// live prints in that mode is the figure held. Measured with this build (bench/README.md, 2026-12-06
+// 22:00–23:00 UTC): at 400, 398–429 measured, printed within 16 ms of it; at 200, 175–200 measured,
+// printed within 15–34 ms, at load 4–5.4 (other engineers' work, then two busy loops at nice 0). 40 ms
+// holds those, and fails the reverted hold's 200 ms case (154 measured, 211 printed).
+const HELD_TOLERANCE_MS = 40;
 
 // A machine that cannot keep real time (load 10 on 2 cores: the sound server's stream underran 39 times
 // in 14 s) makes the hold cut and pad seconds of audio, and then no delay holds: a run that padded and
-// cut more than 30 % of its length is reported, not judged (at load 7: 3.8 s of 14, judged, 416 ms
-// measured; at load 10: 7–10 s). On a machine that keeps real time (load under 4 when the run starts and
+// cut more than 10 % of its length is reported, not judged (at load 4–5.4: 0.2–0.5 s of 14; at load 7
+// with two busy loops: 2.1 s, 21 output underflows, 392–593 ms measured for 400; at load 10: 7–10 s). On a machine that keeps real time (load under 4 when the run starts and
 // ends) that many corrections are the failure itself: the hold fighting a clock that reads wrong (at
 // --latency-ms 200 the native-queue estimate read 60–80 ms high and the hold padded 3.0 s and cut 4.6 s
 // of 14, 106 output underflows, 154 ms measured, 211 printed, on a quiet machine).
 const RUN_S = 14;
-const MOST_CORRECTED_MS = 0.3 * RUN_S * 1000;
+const MOST_CORRECTED_MS = 0.1 * RUN_S * 1000;
 const QUIET_LOAD = 4;
 
 async function heldLatency(targetMs: number): Promise<void> {
   const loadBefore = loadavg()[0];
   const m = await measureLive({ latencyMs: targetMs });
   const load = Math.max(loadBefore, loadavg()[0]);
-  const control = (m.detail as { latencyControl?: { padMs?: number; dropMs?: number } }).latencyControl;
-  const correctedMs = (control?.padMs ?? 0) + (control?.dropMs ?? 0);
-  const detail = `measured ${m.measuredMs.map(Math.round).join(', ')} ms; reported ${m.reportedMs.map(Math.round).join(', ')} ms; ${JSON.stringify(m.detail)}`;
+  const detail = m.detail as { latencyControl?: { padMs?: number; dropMs?: number }; latencyFloorMs?: number; warnings?: string[] };
+  const correctedMs = (detail.latencyControl?.padMs ?? 0) + (detail.latencyControl?.dropMs ?? 0);
+  const text = `measured ${m.measuredMs.map(Math.round).join(', ')} ms; reported ${m.reportedMs.map(Math.round).join(', ')} ms; ${JSON.stringify(m.detail)}`;
+  // Where svc live measured that blocks reach its output too late for the target (the machine's load:
+  // at load 6.5, 246 ms p95 from capture to the output queue), it says so with a target that holds; the
+  // run is reported, not judged. A warning must name a floor above the target, and on a machine that keeps
+  // real time the DSP voice's floor is far below 200 ms (100–150 ms measured).
+  const warning = detail.warnings?.[0];
+  if (warning !== undefined) {
+    assert.ok((detail.latencyFloorMs ?? 0) > targetMs && warning.includes(`try --latency-ms ${detail.latencyFloorMs}`), `the warning names a floor above ${targetMs}: ${text}`);
+    assert.ok(load >= QUIET_LOAD, `svc live --latency-ms ${targetMs} said it cannot be held at load ${load.toFixed(1)}: ${text}`);
+    console.log(`  svc live --latency-ms ${targetMs}: svc live said it cannot hold it here (load ${load.toFixed(1)}; floor ${detail.latencyFloorMs} ms), not judged: measured ${m.measuredMs.map(Math.round).join(', ')} ms`);
+    return;
+  }
   if (correctedMs > MOST_CORRECTED_MS) {
-    assert.ok(load >= QUIET_LOAD, `svc live --latency-ms ${targetMs} padded and cut ${Math.round(correctedMs)} ms of a ${RUN_S} s run at load ${load.toFixed(1)}: ${detail}`);
+    assert.ok(load >= QUIET_LOAD, `svc live --latency-ms ${targetMs} padded and cut ${Math.round(correctedMs)} ms of a ${RUN_S} s run at load ${load.toFixed(1)}: ${text}`);
     console.log(`  svc live --latency-ms ${targetMs}: the machine did not keep real time (load ${load.toFixed(1)}; ${Math.round(correctedMs)} ms padded and cut), not judged: measured ${m.measuredMs.map(Math.round).join(', ')} ms`);
     return;
   }
@@ -53,15 +62,15 @@ async function heldLatency(targetMs: number): Promise<void> {
   const measured = median(m.measuredMs);
   // The first line comes before any block was held (start-up): its figure is the parts' sum.
   const reported = median(m.reportedMs.slice(1).filter(Number.isFinite));
-  console.log(`  svc live --latency-ms ${targetMs}: measured ${measured.toFixed(0)} ms, reported ${reported.toFixed(0)} ms (load ${load.toFixed(1)}; ${Math.round(correctedMs)} ms padded and cut)`);
-  assert.ok(Math.abs(measured - targetMs) <= HELD_TOLERANCE_MS, `measured delay ${measured.toFixed(0)} ms is not the target ${targetMs} ± ${HELD_TOLERANCE_MS}: ${detail}`);
-  assert.ok(Math.abs(reported - measured) <= HELD_TOLERANCE_MS, `reported ${reported.toFixed(0)} ms is not the measured ${measured.toFixed(0)} ± ${HELD_TOLERANCE_MS}: ${detail}`);
+  console.log(`  svc live --latency-ms ${targetMs}: measured ${measured.toFixed(0)} ms, reported ${reported.toFixed(0)} ms (load ${load.toFixed(1)}; ${Math.round(correctedMs)} ms padded and cut; floor ${detail.latencyFloorMs} ms)`);
+  assert.ok(Math.abs(measured - targetMs) <= HELD_TOLERANCE_MS, `measured delay ${measured.toFixed(0)} ms is not the target ${targetMs} ± ${HELD_TOLERANCE_MS}: ${text}`);
+  assert.ok(Math.abs(reported - measured) <= HELD_TOLERANCE_MS, `reported ${reported.toFixed(0)} ms is not the measured ${measured.toFixed(0)} ± ${HELD_TOLERANCE_MS}: ${text}`);
 }
 
 test('svc live --latency-ms 400 (DSP voice): the measured click delay is the target, and is what svc live prints', () => heldLatency(400));
 
-// Near the DSP voice's floor here (about 60 ms fixed + the output queue): the device's queues are nearly
-// empty, where a wrong estimate of what they hold shows first.
+// Near the DSP voice's floor here (100–150 ms measured on a machine that keeps real time): the device's
+// queues are nearly empty, where a wrong estimate of what they hold shows first.
 test('svc live --latency-ms 200 (DSP voice, near its floor): the same, with few corrections on a machine that keeps real time', () => heldLatency(200));
 
 test('svc live --model (the shipped small base): pitch steps come back through PulseAudio, and the report holds the voice', async () => {

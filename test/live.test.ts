@@ -8,7 +8,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readMono } from '../src/audio/io.js';
 import { ConsumptionClock, untakenEstimate } from '../src/audio/devices.js';
-import { LatencyHold } from '../src/audio/latencyHold.js';
+import { LatencyHold, latencyFloorMs, RecentPercentile } from '../src/audio/latencyHold.js';
 import { makeTempDir, repoRoot, runSvc, shared } from './helpers/index.js';
 import { medianF0, semitonesBetween } from './helpers/pitch.js';
 
@@ -41,6 +41,22 @@ test('LatencyHold: nothing inside the dead band or for a one-block spike; silenc
   const mean = held.reduce((a, b) => a + b) / held.length;
   assert.ok(Math.abs(hold.heldMs()! - mean) < 1e-9);
   assert.ok(Math.abs(hold.heldMs()! - mean) < 1e-9, 'kept when no block came');
+});
+
+test('latencyFloorMs and RecentPercentile: the floor is the p95 capture-to-queue time + one block + the band; a late tail of blocks raises it', () => {
+  // Before audio flows: the DSP voice's 41 ms (block + delay) + 18 ms devices + 1 ms compute.
+  assert.is(latencyFloorMs({ beforeQueueMs: 60, blockMs: 20, toleranceMs: 20 }), 100);
+  const p = new RecentPercentile(100);
+  assert.is(p.at(0.95), null);
+  // 100 blocks 60–79 ms after capture, then 10 that came 200 ms late (an input burst): the p95 moves
+  // to the tail, and the window forgets the oldest blocks.
+  for (let i = 0; i < 100; i++) p.add(60 + (i % 20));
+  assert.is(p.at(0.95), 79);
+  assert.is(p.at(0.5), 70);
+  for (let i = 0; i < 10; i++) p.add(200);
+  assert.is(p.count, 100);
+  assert.is(p.at(0.95), 200);
+  assert.is(latencyFloorMs({ beforeQueueMs: p.at(0.95)!, blockMs: 20, toleranceMs: 20 }), 240);
 });
 
 test('ConsumptionClock: a device taking 20 ms pieces from a 4-deep queue; the queue follows its timeline, slips included', () => {
@@ -209,6 +225,19 @@ test('svc live with a device id that does not exist fails clearly', async () => 
   assert.is(result.code, 1);
   assert.match(result.stderr, /svc: audio input device 999 does not exist; input devices are: .*svc_mic/);
   assert.match(result.stderr, /svc devices/);
+});
+
+test('svc live --latency-ms below the voice\'s floor fails before any audio, naming the floor with its measured compute', async () => {
+  const mic = devices.find((d) => d.name === 'svc_mic')!;
+  const speaker = devices.find((d) => d.name === 'svc_speaker')!;
+  const result = await runSvc(['live', '--input', String(mic.id), '--output', String(speaker.id), '--rate', String(RATE), '--latency-ms', '30', '--duration', '1'], { env: env(configPath) });
+  assert.is(result.code, 1, result.stdout);
+  const m = /--latency-ms 30 is below what this voice and these devices need: at least (\d+) ms \((\d+) ms fixed \+ (\d+) ms compute \(p95, measured now\) \+ one 20 ms block of output queue \+ 20 ms hold band\)/.exec(result.stderr);
+  assert.ok(m, result.stderr);
+  const [floor, fixed, compute] = [Number(m![1]), Number(m![2]), Number(m![3])];
+  // The DSP voice's 20 ms block + its delay and the devices: at least 40 ms fixed; the floor adds the rest.
+  assert.ok(fixed >= 40 && Math.abs(floor - (fixed + compute + 40)) <= 2, result.stderr);
+  assert.match(result.stderr, /use --latency-ms \d+ or more/);
 });
 
 test('svc live without any audio device says so and exits non-zero', async () => {
