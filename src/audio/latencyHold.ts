@@ -76,7 +76,7 @@ export class LatencyHold {
  * period and naudiodon's queue take at a time), plus the hold's dead band (it lets the delay sink that far
  * below the target before padding). Before audio flows, `beforeQueueMs` is what is known: the voice's
  * block and signal delay, the devices' nominal latency and the compute per block (p95, timed at start).
- * Once it flows it is measured per block (p95): that includes the input's bursts (audio that arrives
+ * Once it flows it is measured per block (svc live: the p90, without the band): that includes the input's bursts (audio that arrives
  * late has that much less queue ahead of it) and compute under the machine's load. A target below this
  * cannot be held: the output queue runs dry, each underflow adds delay and the hold cuts it again (at
  * --latency-ms 200, when the input came in 85 ms chunks: 45 underflows and 0.7 s cut in 14 s).
