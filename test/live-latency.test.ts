@@ -20,11 +20,11 @@ const holdsVoice = (parts: Record<string, number>) => parts.voiceMs > 0 && parts
 
 // --latency-ms holds the delay on a sample clock (capture clock to the device's consumption clock,
 // padding and cutting at the output), so the measured delay no longer moves with the load, and what svc
-// live prints in that mode is the figure held. Measured with this build (bench/README.md, 2026-12-06
-// 22:00–23:00 UTC): at 400, 398–429 measured, printed within 16 ms of it; at 200, 175–200 measured,
-// printed within 15–34 ms, at load 4–5.4 (other engineers' work, then two busy loops at nice 0). 40 ms
-// holds those, and fails the reverted hold's 200 ms case (154 measured, 211 printed).
-const HELD_TOLERANCE_MS = 40;
+// live prints in that mode is the figure held. Measured with this build (bench/README.md and this test,
+// 2026-12-06 22:00–23:00 UTC, load 3.2–5.4): at 400, 408–437 measured, printed 9–31 ms below it; at 200,
+// 196–216 measured, printed within 11–19 ms. 50 ms holds those with a margin, and fails the reverted
+// hold's 200 ms case (154 measured, 211 printed).
+const HELD_TOLERANCE_MS = 50;
 
 // A machine that cannot keep real time (load 10 on 2 cores: the sound server's stream underran 39 times
 // in 14 s) makes the hold cut and pad seconds of audio, and then no delay holds: a run that padded and
