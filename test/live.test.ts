@@ -8,7 +8,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readMono } from '../src/audio/io.js';
 import { ConsumptionClock, untakenEstimate } from '../src/audio/devices.js';
-import { LatencyHold, latencyFloorMs, RecentPercentile } from '../src/audio/latencyHold.js';
+import { fadeInHead, fadeOutTail, LatencyHold, latencyFloorMs, QuietDetector, RecentPercentile } from '../src/audio/latencyHold.js';
 import { makeTempDir, repoRoot, runSvc, shared } from './helpers/index.js';
 import { medianF0, semitonesBetween } from './helpers/pitch.js';
 
@@ -36,11 +36,52 @@ test('LatencyHold: nothing inside the dead band or for a one-block spike; silenc
   assert.is(hold.correct(400, 960), 0, 'the cut moved the remembered delays too: no second cut');
   assert.is(hold.correct(1000, 960), 0);
   assert.is(hold.correct(1000, 960), -960, 'never more than the block');
-  assert.equal(hold.counters, { pads: 1, padMs: 50, drops: 2, dropMs: 60 });
+  assert.equal(hold.counters, { pads: 1, padMs: 50, drops: 2, dropMs: 60, inVoice: 0 });
   const held = [400, 405, 391, 900, 402, 398, 440, 400, 400, 1000, 980];
   const mean = held.reduce((a, b) => a + b) / held.length;
   assert.ok(Math.abs(hold.heldMs()! - mean) < 1e-9);
   assert.ok(Math.abs(hold.heldMs()! - mean) < 1e-9, 'kept when no block came');
+});
+
+test('LatencyHold: a correction waits for a quiet block, at most maxDeferMs, and not beyond the hard tolerance', () => {
+  // 20 ms blocks at 48 kHz, target 200 ± 20, median of 1 (each block decides), wait ≤ 100 ms, hard limit 60 ms.
+  const hold = new LatencyHold(200, 48000, 20, 1, 100, 60);
+  assert.is(hold.correct(240, 960, false), 0, '40 ms long inside the voice: waits');
+  assert.is(hold.correct(240, 960, false), 0);
+  assert.is(hold.correct(240, 960, true), -960, 'a pause: cut there (one block at most)');
+  assert.is(hold.correct(220, 960, true), 0, 'the cut moved the delay back inside the band');
+  assert.is(hold.correct(150, 960, false), 0, '50 ms short in the voice: waits');
+  for (let i = 0; i < 4; i++) assert.is(hold.correct(150, 960, false), 0, `still waiting (${(i + 2) * 20} ms)`);
+  assert.is(hold.correct(150, 960, false), 2400, 'no pause within 100 ms: padded inside the voice');
+  assert.is(hold.correct(300, 960, false), -960, '100 ms long (beyond the 60 ms hard tolerance): cut at once');
+  assert.equal(hold.counters, { pads: 1, padMs: 50, drops: 2, dropMs: 40, inVoice: 2 });
+});
+
+test('QuietDetector on real speech: the pauses between words are quiet, the words are not; fades go to zero at the splice', () => {
+  const rate = 48000;
+  const block = 960;
+  const detector = new QuietDetector(rate);
+  // Speech at a low gain with a noise floor: the decision is relative to the talker's level.
+  let seed = 1;
+  const noise = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648 - 0.5) * 2e-4;
+  const x = Float32Array.from(input, (v) => 0.1 * v + noise());
+  const quiet: boolean[] = [];
+  const level: number[] = [];
+  for (let i = 0; i + block <= x.length; i += block) {
+    const b = x.subarray(i, i + block);
+    quiet.push(detector.isQuiet(b));
+    level.push(10 * Math.log10(b.reduce((s, v) => s + v * v, 0) / block + 1e-12));
+  }
+  const loudest = Math.max(...level);
+  const words = level.map((l, i) => [l, i] as const).filter(([l]) => l > loudest - 10).map(([, i]) => i);
+  const silent = level.map((l, i) => [l, i] as const).filter(([l]) => l < loudest - 35).map(([, i]) => i);
+  assert.ok(words.length > 20 && silent.length > 5, `the file has words and pauses: ${words.length} loud, ${silent.length} silent blocks`);
+  assert.ok(words.every((i) => !quiet[i]), 'no word block is called quiet');
+  assert.ok(silent.filter((i) => quiet[i]).length >= 0.9 * silent.length, `the pauses are quiet: ${silent.filter((i) => quiet[i]).length} of ${silent.length} blocks`);
+  const faded = fadeOutTail(new Float32Array(480).fill(1), 240);
+  assert.ok(faded[239]! === 1 && faded[479]! < 0.001 && faded[360]! > 0.4 && faded[360]! < 0.6);
+  const rising = fadeInHead(new Float32Array(480).fill(1), 240);
+  assert.ok(rising[0]! < 0.001 && rising[240]! === 1);
 });
 
 test('latencyFloorMs and RecentPercentile: the floor is the p95 capture-to-queue time + one block + the band; a late tail of blocks raises it', () => {

@@ -7,6 +7,10 @@
 // a correction goes all the way to the target, so the delay never swings between limits. (Deciding on
 // each block alone, at load 7 it padded and cut 3.8 s in 14 s while the delay measured stayed put.)
 // Delay is added rather than varied: streamers sync the voice to video.
+// Corrections wait for a quiet block (a pause between words, QuietDetector): silence added to or cut
+// from a pause is not heard, while a cut or a gap inside a word is. Only a delay that stays off for
+// longer than `maxDeferMs`, or drifts further than `hardToleranceMs`, is corrected inside the voice, and
+// then with short fades (fadeOutTail / fadeInHead) rather than a hard splice.
 
 export interface LatencyHoldCounters {
   /** Silences inserted, and their total, ms. */
@@ -15,15 +19,19 @@ export interface LatencyHoldCounters {
   /** Cuts, and their total, ms. */
   drops: number;
   dropMs: number;
+  /** Corrections made inside the voice (no quiet block came in time): the ones a listener may hear. */
+  inVoice: number;
 }
 
 export class LatencyHold {
-  readonly counters: LatencyHoldCounters = { pads: 0, padMs: 0, drops: 0, dropMs: 0 };
+  readonly counters: LatencyHoldCounters = { pads: 0, padMs: 0, drops: 0, dropMs: 0, inVoice: 0 };
   private heldSum = 0;
   private heldCount = 0;
   private lastHeldMs: number | null = null;
   /** The last blocks' delays, ms, as corrected since. */
   private readonly recentMs: number[] = [];
+  /** How long a needed correction has waited for a quiet block, ms. */
+  private waitedMs = 0;
 
   constructor(
     readonly targetMs: number,
@@ -32,18 +40,36 @@ export class LatencyHold {
     readonly toleranceMs = 20,
     /** Blocks whose median delay decides. */
     readonly medianOf = 5,
+    /** Longest a correction waits for a quiet block, ms (speech pauses come every 1–3 s). */
+    readonly maxDeferMs = 2000,
+    /** An error beyond this is corrected at once, quiet or not, ms. */
+    readonly hardToleranceMs = Math.max(60, 3 * toleranceMs),
   ) {}
 
   /**
-   * Frames to insert (> 0) before a block of `blockFrames` whose first sample would be `delayMs` late, or
-   * to cut from its start (< 0; never more than the block); 0 within the tolerance.
+   * Frames to insert (> 0) or cut (< 0; never more than the block) for a block of `blockFrames` whose
+   * first sample would be `delayMs` late; 0 within the tolerance, and 0 while a correction waits for a
+   * `quiet` block (at most maxDeferMs, and not beyond hardToleranceMs). The caller puts the silence or
+   * the cut at the block's end (after fading it out) or, before anything was played, at its start.
    */
-  correct(delayMs: number, blockFrames: number): number {
+  correct(delayMs: number, blockFrames: number, quiet = true): number {
     this.recentMs.push(delayMs);
     if (this.recentMs.length > this.medianOf) this.recentMs.shift();
     const sorted = [...this.recentMs].sort((a, b) => a - b);
     const errorMs = sorted[sorted.length >> 1]! - this.targetMs;
     let frames = 0;
+    const needed = Math.abs(errorMs) > this.toleranceMs;
+    if (!needed) this.waitedMs = 0;
+    else if (!quiet && Math.abs(errorMs) <= this.hardToleranceMs && this.waitedMs < this.maxDeferMs) {
+      this.waitedMs += (blockFrames * 1000) / this.sampleRate;
+      this.heldSum += delayMs;
+      this.heldCount++;
+      return 0;
+    }
+    if (needed) {
+      if (!quiet) this.counters.inVoice++;
+      this.waitedMs = 0;
+    }
     if (errorMs < -this.toleranceMs) {
       frames = Math.round((-errorMs * this.sampleRate) / 1000);
       this.counters.pads++;
@@ -68,6 +94,47 @@ export class LatencyHold {
     this.heldCount = 0;
     return this.lastHeldMs;
   }
+}
+
+/**
+ * Whether an output block is a pause: its RMS level more than `belowPeakDb` under the loudest block of
+ * the last seconds (that peak falls by `decayDbPerSecond`), or under `floorDb` dBFS. Relative, so a
+ * microphone's noise floor between words counts as quiet whatever the gain.
+ */
+export class QuietDetector {
+  private peakDb = -Infinity;
+  constructor(
+    readonly sampleRate: number,
+    readonly belowPeakDb = 25,
+    readonly floorDb = -55,
+    readonly decayDbPerSecond = 10,
+  ) {}
+
+  /** Classifies `block` (mono samples) and updates the running peak. */
+  isQuiet(block: Float32Array): boolean {
+    let energy = 0;
+    for (let i = 0; i < block.length; i++) energy += block[i]! * block[i]!;
+    const levelDb = 10 * Math.log10(energy / Math.max(1, block.length) + 1e-12);
+    this.peakDb = Math.max(levelDb, this.peakDb - (this.decayDbPerSecond * block.length) / this.sampleRate);
+    return levelDb < this.floorDb || levelDb < this.peakDb - this.belowPeakDb;
+  }
+}
+
+/** Hold corrections' fades, ms: short enough to keep the timing, long enough that a splice does not click. */
+export const HOLD_FADE_MS = 5;
+
+/** `block` with its last `fadeFrames` samples faded out (raised cosine, in place). */
+export function fadeOutTail<T extends Float32Array>(block: T, fadeFrames: number): T {
+  const n = Math.min(fadeFrames, block.length);
+  for (let i = 0; i < n; i++) block[block.length - n + i]! *= 0.5 + 0.5 * Math.cos((Math.PI * (i + 1)) / (n + 1));
+  return block;
+}
+
+/** `block` with its first `fadeFrames` samples faded in (raised cosine, in place). */
+export function fadeInHead<T extends Float32Array>(block: T, fadeFrames: number): T {
+  const n = Math.min(fadeFrames, block.length);
+  for (let i = 0; i < n; i++) block[i]! *= 0.5 - 0.5 * Math.cos((Math.PI * (i + 1)) / (n + 1));
+  return block;
 }
 
 /**

@@ -16,7 +16,7 @@ import type { Command } from 'commander';
 import { Option } from 'commander';
 import { AudioInputStream, AudioOutputStream, defaultDevice, findDevice, probeAudioDevices, type AudioDevice, type AudioSink, type DeviceStatusCounts } from '../../audio/devices.js';
 import { CaptureClock } from '../../audio/captureClock.js';
-import { LatencyHold, latencyFloorMs, RecentPercentile } from '../../audio/latencyHold.js';
+import { fadeInHead, fadeOutTail, HOLD_FADE_MS, LatencyHold, latencyFloorMs, QuietDetector, RecentPercentile } from '../../audio/latencyHold.js';
 import { pulseStreams, type PulseStreams } from '../../audio/pulseLatency.js';
 import { DEFAULT_VIRTUAL_MIC_NAME, VirtualMic } from '../../audio/virtualMic.js';
 import { SvcError } from '../../errors.js';
@@ -307,6 +307,8 @@ export async function runLive(options: LiveOptions, log: (line: string) => void 
     // of 14 s at --latency-ms 400 with 0–1 output underflows (0.2–0.5 s with 400 ms).
     const hold = targetMs === undefined ? null : new LatencyHold(targetMs, rate, HOLD_TOLERANCE_MS, Math.max(5, Math.round(400 / blockMs)));
     const latencyControl = hold?.counters ?? null;
+    const quietness = new QuietDetector(rate);
+    let fadeInNext = false;
     // The delay of each output block's first sample, sample by sample: when the input sample it carries
     // was captured (the capture clock, less the input device's own latency) to when the device will play
     // it (now, plus what is queued ahead of it by the later of the wall-clock and consumption clocks, plus
@@ -342,10 +344,21 @@ export async function runLive(options: LiveOptions, log: (line: string) => void 
       const delayMs = delayOf(sessionIndex);
       if (delayMs !== null) clockDelays.push(delayMs);
       if (hold) {
-        // Constant latency: silence before the block when the delay is short, its start cut when long.
-        const frames = delayMs === null ? 0 : hold.correct(delayMs, block.length);
-        if (frames > 0) out.write(new Float32Array(frames * outputChannels));
-        else if (frames < 0) block = block.subarray(-frames);
+        // Constant latency: silence added when the delay is short, audio cut when long, in a pause when
+        // one comes in time (LatencyHold). Before anything played the silence goes first (the start);
+        // later it follows the block, whose end fades out, and the next block fades in.
+        const quiet = quietness.isQuiet(block);
+        const frames = delayMs === null ? 0 : hold.correct(delayMs, block.length, quiet);
+        const fadeFrames = Math.round((HOLD_FADE_MS * rate) / 1000);
+        if (fadeInNext) fadeInHead(block, fadeFrames);
+        fadeInNext = frames !== 0 && counters.outputSamples > 0;
+        if (frames > 0 && counters.outputSamples === 0) out.write(new Float32Array(frames * outputChannels));
+        else if (frames > 0) {
+          counters.outputSamples += block.length;
+          out.write(interleaveMono(fadeOutTail(block, fadeFrames), outputChannels));
+          out.write(new Float32Array(frames * outputChannels));
+          return;
+        } else if (frames < 0) block = fadeOutTail(block.subarray(0, block.length + frames), fadeFrames);
         if (block.length === 0) return;
       } else if (out.queuedFrames > maxOutputFrames) {
         // Bounded output: if the card is not taking audio as fast as it comes, drop this block ...
@@ -429,7 +442,7 @@ export async function runLive(options: LiveOptions, log: (line: string) => void 
         `${final ? 'done' : 'live'}: in ${(counters.inputSamples / rate).toFixed(1)} s, out ${(counters.outputSamples / rate).toFixed(1)} s | ` +
           `latency ≈ ${latency.totalMs.toFixed(0)} ms (${latency.text}) | compute p95 ${p.compute.p95Ms.toFixed(2)} ms | ` +
           `behind ${behind} block(s) (${options.policy}), output dropped ${counters.outputBlocksDropped}, input pauses ${counters.inputPauses}` +
-          (latencyControl ? `, hold corrections: padded ${latencyControl.padMs.toFixed(0)} ms (${latencyControl.pads}×), cut ${latencyControl.dropMs.toFixed(0)} ms (${latencyControl.drops}×)` : '') +
+          (latencyControl ? `, hold corrections: padded ${latencyControl.padMs.toFixed(0)} ms (${latencyControl.pads}×), cut ${latencyControl.dropMs.toFixed(0)} ms (${latencyControl.drops}×), ${latencyControl.inVoice} of them inside the voice` : '') +
           deviceGlitches(inStream?.status, out.status),
       );
     };
@@ -488,7 +501,7 @@ export function register(program: Command): void {
     .option('--speaker <name|id>', 'speaker of --model (default: its first speaker)')
     .addOption(new Option('--f0 <method>', 'f0 estimator of --model, in its low-latency mode (as `svc serve --f0`)').choices([...F0_CHOICES]).default('dsp'))
     .option('-b, --block-ms <ms>', 'block length in milliseconds: smaller = lower latency, more CPU (default: 20 for the DSP voice; for --model the smallest block it converts in time here, measured at start)', numberArg('--block-ms', { min: 2.5, max: 500 }))
-    .option('--latency-ms <ms>', 'hold the total delay (input device to output device) at this, measured sample by sample: silence is added when it is short and block starts are cut when it is long (±20 ms). For streamers syncing voice to video. Fails at start if below what the voice and its compute need; warns after 5 s with the figure that holds on this machine', numberArg('--latency-ms', { min: 5, max: 5000 }))
+    .option('--latency-ms <ms>', 'hold the total delay (input device to output device) at this, measured sample by sample: silence is added when it is short and audio is cut when it is long (±20 ms), in a pause between words when one comes within 2 s. For streamers syncing voice to video. Fails at start if below what the voice and its compute need; warns after 5 s with the figure that holds on this machine', numberArg('--latency-ms', { min: 5, max: 5000 }))
     .option('-p, --pitch <semitones>', `pitch change in semitones, ${VOICE_LIMITS.pitch.min}..${VOICE_LIMITS.pitch.max} (12 = one octave up)`, numberArg('--pitch', VOICE_LIMITS.pitch), 0)
     .option('-f, --formant <ratio>', `formant (timbre) scale, ${VOICE_LIMITS.formant.min}..${VOICE_LIMITS.formant.max} (1 = unchanged, >1 = smaller/brighter voice)`, numberArg('--formant', VOICE_LIMITS.formant), 1)
     .option('--output-channels <n>', 'output channels; the mono voice is copied to each (default: 2, or 1 for mono devices)', numberArg('--output-channels', { integer: true, min: 1, max: 32 }))
