@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { loadImage } from '@napi-rs/canvas';
 import { readMono, writeWav } from '../src/audio/io.js';
 import { diarizationErrorRate, diarize, formatRttm, parseRttm, type SpeakerTurn } from '../src/diarize/index.js';
+import { turnSwitchRatio } from '../src/diarize/consensus.js';
 import { buildConversation, speakerFiles } from '../bench/conversations.js';
 import { makeTempDir, runSvc, shared } from './helpers/index.js';
 
@@ -77,6 +78,40 @@ test('two men the LDA never heard (VCC 2016 SM1, TM1): DER under 12 % with the c
   assert.is(result.speakers.length, 2);
   const d = diarizationErrorRate(conversation.reference, result.turns, 0.25);
   assert.ok(d.der < 0.12, `DER ${(d.der * 100).toFixed(1)} % (missed ${d.missedSeconds.toFixed(1)} s, confusion ${d.confusionSeconds.toFixed(1)} s)`);
+});
+
+test('turnSwitchRatio: speakers that take turns score near 0, a voice split inside its turns near 1', () => {
+  // 60 windows of 1.5 s every 0.5 s in one speech region (frames of 10 ms): consecutive windows overlap.
+  const windows = Array.from({ length: 60 }, (_, i) => ({ startFrame: i * 50, endFrame: i * 50 + 150, stats: new Float32Array(0) }));
+  // Turns of 10 windows (5 s): 5 changes in 59 neighbouring pairs; random labels would differ in half.
+  const turns = Int32Array.from(windows, (_, i) => Math.floor(i / 10) % 2);
+  assert.ok(Math.abs(turnSwitchRatio(turns, windows) - 5 / 59 / 0.5) < 1e-9, `${turnSwitchRatio(turns, windows)}`);
+  // One voice split by what it says: its halves alternate every window.
+  const split = Int32Array.from(windows, (_, i) => i % 2);
+  assert.ok(turnSwitchRatio(split, windows) > 1.5);
+  // Three clusters: the worst pair decides (0 and 2 alternate inside the turns of 0).
+  const three = Int32Array.from(windows, (_, i) => (Math.floor(i / 10) % 2 === 1 ? 1 : i % 2 === 0 ? 0 : 2));
+  assert.ok(turnSwitchRatio(three, windows) > 1);
+  // A change across a pause (windows that do not overlap) is a new turn, not counted.
+  const paused = windows.map((w, i) => (i >= 30 ? { ...w, startFrame: w.startFrame + 1000, endFrame: w.endFrame + 1000 } : w));
+  const halves = Int32Array.from(windows, (_, i) => (i >= 30 ? 1 : 0));
+  assert.is(turnSwitchRatio(halves, paused), 0);
+  assert.is(turnSwitchRatio(new Int32Array(60), windows), 0);
+});
+
+test('--speakers auto: four VCTK speakers found as four (DER under 15 %), one speaker\'s audio as one', async () => {
+  const vctk = shared('speech', 'vctk_autovc_16k');
+  const sources = ['p225', 'p226', 'p227', 'p228'].map((name) => ({ name, files: speakerFiles(join(vctk, name)) }));
+  const four = await buildConversation(sources, { turns: 24, seed: 1 });
+  const result = await diarize({ samples: four.samples, sampleRate: four.sampleRate }, { speakers: 'auto' });
+  const d = diarizationErrorRate(four.reference, result.turns, 0.25);
+  assert.is(result.speakers.length, 4, `found ${result.speakers.length} speakers, DER ${(d.der * 100).toFixed(1)} %`);
+  assert.ok(d.der < 0.15, `DER ${(d.der * 100).toFixed(1)} %`);
+  // One speaker taking 16 turns of different sentences (the utterances differ in level and delivery).
+  const one = await buildConversation([sources[0]!], { turns: 16, seed: 1, overlapShare: 0 });
+  const single = await diarize({ samples: one.samples, sampleRate: one.sampleRate }, { speakers: 'auto' });
+  assert.is(single.speakers.length, 1, single.speakers.join(','));
+  assert.ok(single.notes.includes('one speaker found'), single.notes.join('; '));
 });
 
 test('svc diarize --speakers auto finds 2 speakers; --split feeds preprocess; --png; --rttm', async () => {

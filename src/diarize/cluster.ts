@@ -1,16 +1,14 @@
-// Clustering of window embeddings into speakers. The count is given, or with 'auto' taken from the
-// eigengap of a spectral clustering (src/diarize/spectral.ts). Seeds come from an agglomerative
-// tree (ml-hclust, average linkage on cosine distance), then k-means on the sphere refines them;
-// k-means++ restarts compete with the tree's start and the tightest partition wins.
+// Clustering of window embeddings into a given number of speakers (the count for 'auto' is chosen in
+// consensus.ts). Seeds come from an agglomerative tree (ml-hclust, average linkage on cosine distance),
+// then k-means on the sphere refines them; k-means++ restarts compete with the tree's start and the
+// tightest partition wins. The tree depends only on the embeddings, so it can be built once and cut
+// for several counts.
 import { agnes, type Cluster } from 'ml-hclust';
 import { seededRandom } from '../dsp/random.js';
-import { spectralCluster } from './spectral.js';
 
 export interface ClusterOptions {
-  /** Number of speakers, or 'auto'. */
-  speakers: number | 'auto';
-  /** Most speakers 'auto' considers. Default 10. */
-  maxSpeakers?: number;
+  /** Number of speakers. */
+  speakers: number;
   /** A tree group needs this share of the windows to seed a speaker. Default 0.05. */
   minShare?: number;
 }
@@ -28,33 +26,6 @@ export function closestCentroidCosine(embeddings: readonly Float32Array[], label
   for (let a = 0; a < count; a++) for (let b = a + 1; b < count; b++) if (dot(c[a]!, c[b]!) > best.cosine) best = { cosine: dot(c[a]!, c[b]!), a, b };
   return best;
 }
-
-/** Merges clusters whose centroids are closer than SAME_SPEAKER_COSINE, closest pair first. */
-export function mergeSameSpeaker(embeddings: readonly Float32Array[], labels: Int32Array): Int32Array {
-  let out = renumberByFirstAppearance(labels);
-  for (;;) {
-    const count = Math.max(-1, ...out) + 1;
-    if (count <= 1) return out;
-    const { cosine, a, b } = closestCentroidCosine(embeddings, out, count);
-    if (cosine <= SAME_SPEAKER_COSINE) return out;
-    out = renumberByFirstAppearance(Int32Array.from(out, (l) => (l === b ? a : l)));
-  }
-}
-
-/** Windows the count estimate looks at, at most (evenly spaced; the eigen-decomposition is O(n³)). */
-const COUNT_WINDOWS = 300;
-
-/** Number of speakers the spectral eigengap suggests (1..maxSpeakers). */
-export function estimateSpeakerCount(embeddings: readonly Float32Array[], maxSpeakers: number): number {
-  if (embeddings.length < 4) return 1;
-  const step = Math.max(1, embeddings.length / COUNT_WINDOWS);
-  const sample: Float32Array[] = [];
-  for (let i = 0; i < embeddings.length; i += step) sample.push(embeddings[Math.floor(i)]!);
-  return spectralCluster(sample, { speakers: 'auto', maxSpeakers, keepShare: SPECTRAL_KEEP_SHARE, countOnly: true }, kMeans).count;
-}
-
-/** Affinities kept per window for the spectral count (measured best of 0.15 / 0.25 on the tuning set). */
-const SPECTRAL_KEEP_SHARE = 0.15;
 
 export function cosineDistanceMatrix(embeddings: readonly Float32Array[]): number[][] {
   const n = embeddings.length;
@@ -77,14 +48,12 @@ export function cosineDistanceMatrix(embeddings: readonly Float32Array[]): numbe
  * groups of their own, so only groups holding at least `minShare` of the windows become speakers,
  * and every window then goes to the nearest speaker centroid (a few k-means steps on the sphere).
  */
-export function clusterEmbeddings(embeddings: readonly Float32Array[], options: ClusterOptions): Int32Array {
+export function clusterEmbeddings(embeddings: readonly Float32Array[], options: ClusterOptions, tree: Cluster = speakerTree(embeddings)): Int32Array {
   const n = embeddings.length;
   if (n <= 1) return new Int32Array(n);
-  // 'auto': the count is the one the spectral eigengap suggests.
-  const speakers = options.speakers === 'auto' ? estimateSpeakerCount(embeddings, options.maxSpeakers ?? 10) : options.speakers;
+  const { speakers } = options;
   if (speakers <= 1) return new Int32Array(n);
   const minSize = Math.max(2, Math.ceil((options.minShare ?? 0.05) * n));
-  const tree = agnes(cosineDistanceMatrix(embeddings), { method: 'average', isDistanceMatrix: true });
   const members = (g: Cluster): number[] => (g.isLeaf ? [g.index] : g.indices());
   let seeds: number[][] = [];
   {
@@ -109,7 +78,12 @@ export function clusterEmbeddings(embeddings: readonly Float32Array[], options: 
       bestScore = score;
     }
   }
-  return options.speakers === 'auto' ? mergeSameSpeaker(embeddings, best) : renumberByFirstAppearance(best);
+  return renumberByFirstAppearance(best);
+}
+
+/** The average-linkage tree over cosine distances that clusterEmbeddings cuts (n ≥ 2 embeddings). */
+export function speakerTree(embeddings: readonly Float32Array[]): Cluster {
+  return agnes(cosineDistanceMatrix(embeddings), { method: 'average', isDistanceMatrix: true });
 }
 
 const RESTARTS = 8;
@@ -138,11 +112,6 @@ export function consensusLabels(runs: readonly Int32Array[], count: number): Int
   const labels = new Int32Array(n);
   tree.group(Math.min(count, n)).children.forEach((g, k) => (g.isLeaf ? [g.index] : g.indices()).forEach((i) => (labels[i] = k)));
   return renumberByFirstAppearance(labels);
-}
-
-/** k speakers by spectral clustering (pruned cosine affinities, keeping `keepShare` of each row). */
-export function spectralLabels(embeddings: readonly Float32Array[], speakers: number, keepShare: number): Int32Array {
-  return spectralCluster(embeddings, { speakers, maxSpeakers: speakers, keepShare }, kMeans).labels;
 }
 
 /** k-means on the sphere with k-means++ restarts; the tightest result wins. */

@@ -1,7 +1,8 @@
 // Who spoke when. The pipeline, top to bottom:
 //   audio (any rate) → 16 kHz mono → Silero VAD → speech regions
 //   → MFCC frames → 1.5 s windows → mean/std statistics → LDA speaker embedding (unit length)
-//   → clustering (count given, or from the spectral eigengap; agglomerative seeds + k-means)
+//   → clustering: a consensus of ten clusterings for a count given; with auto, the count whose clusters take
+//     turns like speakers (consensus.ts)
 //   → HMM resegmentation of the windows (Gaussian speaker models of this recording, Viterbi; resegment.ts)
 //   → every 10 ms speech frame takes its nearest window's speaker → speaker turns
 //   → turns of one speaker less than 0.3 s apart joined.
@@ -11,8 +12,9 @@
 import { SvcError } from '../errors.js';
 import { resample } from '../audio/resample.js';
 import type { MonoAudio } from '../audio/types.js';
-import { closestCentroidCosine, clusterEmbeddings, consensusLabels, renumberByFirstAppearance, SAME_SPEAKER_COSINE, SPECTRAL_MAX_WINDOWS, spectralLabels } from './cluster.js';
-import { loadSpeakerProjection, normalizeEmbeddings, projectWindows, SPEAKER_LDA_SPEED_PERTURBED_PATH, speakerWindows, WINDOW_HOP_SECONDS, WINDOW_SECONDS, type SpeakerProjection } from './embedding.js';
+import { closestCentroidCosine, renumberByFirstAppearance, SAME_SPEAKER_COSINE } from './cluster.js';
+import { autoConsensus, consensusClustering } from './consensus.js';
+import { loadSpeakerProjection, normalizeEmbeddings, projectWindows, SPEAKER_LDA_SPEED_PERTURBED_PATH, speakerWindows, WINDOW_HOP_SECONDS, WINDOW_SECONDS, type SpeakerProjection, type SpeakerWindow } from './embedding.js';
 import { resegmentWindows } from './resegment.js';
 import { logF0Frames, MFCC_HOP_SECONDS, mfcc } from './mfcc.js';
 import { labelsFromWindows, regionFrames } from './frames.js';
@@ -47,6 +49,8 @@ export interface DiarizeOptions {
   speakers: number | 'auto';
   vad?: SpeechRegionOptions;
   projection?: SpeakerProjection;
+  /** The consensus's second projection (default: the shipped speed-perturbed LDA; none when only `projection` is given). */
+  secondProjection?: SpeakerProjection;
   /** A loaded VAD to reuse (benchmarks); otherwise one is loaded and released. */
   vadModel?: SileroVad;
 }
@@ -73,6 +77,22 @@ export async function diarize(audio: MonoAudio, options: DiarizeOptions): Promis
   if (speakers !== 'auto' && (!Number.isInteger(speakers) || speakers < 1 || speakers > MAX_SPEAKERS)) {
     throw new SvcError('INVALID_ARGUMENT', `speakers must be auto or an integer from 1 to ${MAX_SPEAKERS}, got ${speakers}`);
   }
+  return diarizeFeatures(await speechFeatures(audio, options), options);
+}
+
+/** What diarization needs from the audio: speech regions and the speaker windows over them (the costly part). */
+export interface SpeechFeatures {
+  durationSeconds: number;
+  regions: TimeRegion[];
+  /** MFCC frames (10 ms) of the whole recording. */
+  frames: number;
+  /** Speech-region frame ranges [start, end). */
+  spans: Array<[number, number]>;
+  windows: SpeakerWindow[];
+}
+
+/** Voice activity, MFCC, log f0 and the speaker windows of a recording. */
+export async function speechFeatures(audio: MonoAudio, options: Pick<DiarizeOptions, 'vad' | 'vadModel'> = {}): Promise<SpeechFeatures> {
   const samples = audio.sampleRate === VAD_SAMPLE_RATE ? audio.samples : await resample(audio.samples, audio.sampleRate, VAD_SAMPLE_RATE);
   const durationSeconds = samples.length / VAD_SAMPLE_RATE;
   const vad = options.vadModel ?? (await SileroVad.load());
@@ -83,34 +103,39 @@ export async function diarize(audio: MonoAudio, options: DiarizeOptions): Promis
     if (!options.vadModel) await vad.dispose();
   }
   const regions = speechRegions(probabilities, durationSeconds, options.vad);
-  const speechSeconds = regions.reduce((sum, r) => sum + r.endSeconds - r.startSeconds, 0);
-  const notes: string[] = [];
-  const empty = { durationSeconds, speechSeconds, regions, turns: [], speakers: [], speakerSeconds: [], notes };
-  if (regions.length === 0) {
-    notes.push('no speech found (the voice-activity detector heard only silence or noise)');
-    return empty;
-  }
+  if (regions.length === 0) return { durationSeconds, regions, frames: 0, spans: [], windows: [] };
   const features = mfcc(samples);
   const spans = regionFrames(regions, features.frames);
   const logF0 = await logF0Frames(samples, features.frames);
   const windows = speakerWindows(features, logF0, spans.map(([s, e]) => ({ startSeconds: s * MFCC_HOP_SECONDS, endSeconds: e * MFCC_HOP_SECONDS })));
+  return { durationSeconds, regions, frames: features.frames, spans, windows };
+}
+
+/** Speakers and turns from a recording's features (everything after the audio analysis; no I/O but the shipped projections). */
+export function diarizeFeatures(features: SpeechFeatures, options: Pick<DiarizeOptions, 'speakers' | 'projection' | 'secondProjection'>): Diarization {
+  const { speakers } = options;
+  const { durationSeconds, regions, spans, windows } = features;
+  const speechSeconds = regions.reduce((sum, r) => sum + r.endSeconds - r.startSeconds, 0);
+  const notes: string[] = [];
+  if (regions.length === 0) {
+    notes.push('no speech found (the voice-activity detector heard only silence or noise)');
+    return { durationSeconds, speechSeconds, regions, turns: [], speakers: [], speakerSeconds: [], notes };
+  }
   let frameLabels: Int32Array;
   if (windows.length === 0 || speakers === 1) {
     frameLabels = labelsFromWindows([], new Int32Array(0), spans, features.frames);
   } else {
     const projection = options.projection ?? loadSpeakerProjection();
     // The consensus also asks the speed-perturbed LDA (unless a caller brought its own projection).
-    const consensusProjections = options.projection ? [projection] : [projection, loadSpeakerProjection(SPEAKER_LDA_SPEED_PERTURBED_PATH)];
+    const second = options.secondProjection ?? (options.projection ? undefined : loadSpeakerProjection(SPEAKER_LDA_SPEED_PERTURBED_PATH));
+    const consensusProjections = second ? [projection, second] : [projection];
     // Each projection's matrix product once per window; the consensus derives its variants from it.
     const projected = projectWindows(windows, projection);
     const embeddings = normalizeEmbeddings(projected, projection.outputDim);
-    let windowLabels =
-      speakers === 'auto'
-        ? clusterEmbeddings(embeddings, { speakers, maxSpeakers: MAX_SPEAKERS, minShare: MIN_SPEAKER_SHARE })
-        : consensusClustering(
-            consensusProjections.map((p, i) => ({ projection: p, projected: i === 0 ? projected : projectWindows(windows, p) })),
-            speakers,
-          );
+    const projections = consensusProjections.map((p, i) => ({ projection: p, projected: i === 0 ? projected : projectWindows(windows, p) }));
+    const consensusOptions = { maxSpeakers: MAX_SPEAKERS, minShare: MIN_SPEAKER_SHARE };
+    // 'auto': the count whose clusters take turns like speakers (src/diarize/consensus.ts), labelled as a given count is.
+    let windowLabels = speakers === 'auto' ? autoConsensus(projections, windows, embeddings, consensusOptions) : consensusClustering(projections, speakers, consensusOptions);
     let count = Math.max(...windowLabels) + 1;
     // The HMM resegmentation (src/diarize/resegment.ts) relabels windows with this recording's speaker models.
     // A speaker the Viterbi pass leaves without windows is gone: labels are renumbered 0..count-1.
@@ -131,38 +156,6 @@ export async function diarize(audio: MonoAudio, options: DiarizeOptions): Promis
   const speakerSeconds = names.map((n) => turns.filter((t) => t.speaker === n).reduce((sum, t) => sum + t.endSeconds - t.startSeconds, 0));
   if (names.length === 1) notes.push(speakers === 'auto' ? 'one speaker found' : speakers === 1 ? 'one speaker, as asked' : `one speaker found although ${speakers} were asked for`);
   return { durationSeconds, speechSeconds, regions, turns, speakers: names, speakerSeconds, notes };
-}
-
-/**
- * N speakers by consensus of clusterings of the windows, five per projection: the tree + k-means clusterer
- * on the full embedding and on its first 8 and 12 LDA dimensions (the later ones carry little speaker
- * variance), and spectral clustering keeping 15 % and 25 % of the affinities (up to SPECTRAL_MAX_WINDOWS
- * windows). The projections: the shipped LDA and the one trained on speed-perturbed pseudo-speakers.
- * Chosen on calibration sets of other speakers (docs/say-diarize.md): the five members helped there and
- * on VCC 2016 4 speakers; the second projection's five lowered the 4-speaker calibration DER (5.5 -> 4.7 %
- * on 10 conversations) and VCTK 4 speakers (6.7 -> 5.2 %).
- * With exactly two speakers the embeddings are centred on the recording's mean first: the mean then lies
- * between the two voices, which point in opposite directions, and what every window shares (room,
- * microphone, the words' average) no longer pulls them together. Better on both calibration sets
- * (2 speakers: 3.4 -> 2.9 % on 10 conversations) and on the scored ones (VCC 2016 10.3 -> 5.9 %); with
- * more speakers the mean is no such midpoint and centring was measured worse (4 speakers 5.5 -> 9.6 %).
- */
-function consensusClustering(projections: ReadonlyArray<{ projection: SpeakerProjection; projected: Float32Array[] }>, speakers: number): Int32Array {
-  const options = { speakers, maxSpeakers: MAX_SPEAKERS, minShare: MIN_SPEAKER_SHARE };
-  const centre = speakers === 2;
-  const runs: Int32Array[] = [];
-  for (const { projection, projected } of projections) {
-    const embeddings = normalizeEmbeddings(projected, projection.outputDim, centre);
-    runs.push(clusterEmbeddings(embeddings, options));
-    for (const dims of [8, 12]) {
-      if (dims >= projection.outputDim) continue;
-      runs.push(clusterEmbeddings(normalizeEmbeddings(projected, dims, centre), options));
-    }
-    if (embeddings.length <= SPECTRAL_MAX_WINDOWS && embeddings.length > speakers) for (const keep of [0.15, 0.25]) runs.push(spectralLabels(embeddings, speakers, keep));
-  }
-  // Fewer groups than asked (a speaker below the minimum share) stays so: the consensus cannot add one.
-  const count = Math.max(...runs[0]!) + 1;
-  return runs.length === 1 ? runs[0]! : consensusLabels(runs, count);
 }
 
 /** Consecutive turns of one speaker with a pause shorter than `maxPauseSeconds` between them become one turn. */

@@ -1,29 +1,25 @@
 // Spectral clustering of window embeddings (as in Park et al., "Auto-tuning spectral clustering
 // for speaker diarization", 2019): cosine affinities, each row pruned to its strongest `keepShare`
 // neighbours and symmetrised, the normalised graph Laplacian's leading eigenvectors as new
-// coordinates, then k-means there. With 'auto' the speaker count is the largest gap between
-// consecutive Laplacian eigenvalues. Input [n][d] unit vectors; output labels [n].
+// coordinates, then k-means there. The decomposition is computed once per recording and cut into
+// each candidate count. Input [n][d] unit vectors; output labels [n].
 import { EigenvalueDecomposition, Matrix } from 'ml-matrix';
 
-export interface SpectralOptions {
-  speakers: number | 'auto';
-  maxSpeakers: number;
-  /** Share of each row's affinities kept (the rest set to 0). Default 0.25. */
-  keepShare?: number;
-  /** Only estimate the count (no k-means). */
-  countOnly?: boolean;
-}
-
-export interface SpectralResult {
-  labels: Int32Array;
-  count: number;
+/** The leading eigenvectors of a recording's normalised graph Laplacian: computed once, cut into any count of speakers. */
+export interface SpectralDecomposition {
   /** The smallest Laplacian eigenvalues, ascending (for diagnostics). */
   eigenvalues: number[];
+  /** vectors[c][i]: window i's value on the c-th smallest eigenvector, for c < maxSpeakers. */
+  vectors: Float64Array[];
 }
 
-export function spectralCluster(embeddings: readonly Float32Array[], options: SpectralOptions, kmeans: (points: Float32Array[], k: number) => Int32Array): SpectralResult {
+/**
+ * Laplacian eigenvectors of pruned cosine affinities, each row keeping its `keepShare` strongest
+ * neighbours (the O(n³) part; labels for each count then cost a k-means only).
+ */
+export function spectralDecomposition(embeddings: readonly Float32Array[], keepShare: number, maxSpeakers: number): SpectralDecomposition {
   const n = embeddings.length;
-  const keep = Math.max(2, Math.round((options.keepShare ?? 0.25) * n));
+  const keep = Math.max(2, Math.round(keepShare * n));
   const affinity = new Matrix(n, n);
   for (let i = 0; i < n; i++) {
     const row = new Float64Array(n);
@@ -56,31 +52,27 @@ export function spectralCluster(embeddings: readonly Float32Array[], options: Sp
   }
   const eig = new EigenvalueDecomposition(laplacian, { assumeSymmetric: true });
   const order = eig.realEigenvalues.map((v, k) => [v, k] as const).sort((a, b) => a[0] - b[0]);
-  const maxK = Math.min(options.maxSpeakers, n - 1);
-  const eigenvalues = order.slice(0, maxK + 1).map(([v]) => v);
-  let count: number;
-  if (options.speakers === 'auto') {
-    count = 1;
-    let bestGap = -Infinity;
-    for (let k = 1; k <= maxK; k++) {
-      const gap = eigenvalues[k]! - eigenvalues[k - 1]!;
-      if (gap > bestGap) {
-        bestGap = gap;
-        count = k;
-      }
-    }
-  } else {
-    count = Math.min(options.speakers, n);
-  }
-  if (count <= 1 || options.countOnly) return { labels: new Int32Array(n), count, eigenvalues };
+  const top = order.slice(0, Math.min(maxSpeakers, n));
+  return {
+    eigenvalues: order.slice(0, Math.min(maxSpeakers + 1, n)).map(([v]) => v),
+    vectors: top.map(([, column]) => Float64Array.from({ length: n }, (_, i) => eig.eigenvectorMatrix.get(i, column))),
+  };
+}
+
+/** `count` speakers from a decomposition: k-means on the rows of its first `count` eigenvectors, each row at unit length. */
+export function spectralLabelsFrom(decomposition: SpectralDecomposition, count: number, kmeans: (points: Float32Array[], k: number) => Int32Array): Int32Array {
+  const n = decomposition.vectors[0]?.length ?? 0;
+  const k = Math.min(count, decomposition.vectors.length);
+  if (k <= 1) return new Int32Array(n);
   const points = Array.from({ length: n }, (_, i) => {
-    const p = new Float32Array(count);
-    for (let c = 0; c < count; c++) p[c] = eig.eigenvectorMatrix.get(i, order[c]![1]);
+    const p = new Float32Array(k);
+    for (let c = 0; c < k; c++) p[c] = decomposition.vectors[c]![i]!;
     let norm = 0;
     for (const x of p) norm += x * x;
     norm = Math.sqrt(norm) || 1;
-    for (let c = 0; c < count; c++) p[c] /= norm;
+    for (let c = 0; c < k; c++) p[c] /= norm;
     return p;
   });
-  return { labels: kmeans(points, count), count, eigenvalues };
+  return kmeans(points, k);
 }
+

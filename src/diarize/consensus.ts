@@ -1,0 +1,181 @@
+// Consensus clustering of speaker windows, and the speaker count of `--speakers auto`.
+// A count K is labelled by ten clusterings that vote (consensusRuns / consensusLabels). With 'auto' each
+// candidate K = 2..AUTO_MAX_SPEAKERS is labelled that way and judged by how its clusters behave in time:
+// two real speakers take turns, so a window and the next one (overlapping, same speech region) almost
+// always have the same speaker, while a voice split in two by what it says or how it says it flips
+// between its halves inside a turn (turnSwitchRatio). The largest K whose clusters all take turns, and
+// whose centroids are not one voice (SAME_SPEAKER_COSINE), wins; K = 1 when the two clusters of K = 2 sound
+// like one voice. Shapes: projected [window][outputDim], labels Int32Array [window].
+import type { Cluster } from 'ml-hclust';
+import { closestCentroidCosine, clusterEmbeddings, consensusLabels, kMeans, SAME_SPEAKER_COSINE, SPECTRAL_MAX_WINDOWS, speakerTree } from './cluster.js';
+import { spectralDecomposition, spectralLabelsFrom, type SpectralDecomposition } from './spectral.js';
+import { normalizeEmbeddings, type SpeakerProjection, type SpeakerWindow } from './embedding.js';
+
+export interface ProjectedWindows {
+  projection: SpeakerProjection;
+  /** Each window through the projection, before centring and normalising. */
+  projected: Float32Array[];
+}
+
+export interface ConsensusOptions {
+  /** A speaker needs this share of the windows. */
+  minShare: number;
+  maxSpeakers: number;
+}
+
+/** Most speakers `auto` considers (the count rule was measured on 2, 3 and 4 speakers with candidates up to 6). */
+export const AUTO_MAX_SPEAKERS = 6;
+
+/**
+ * The worst pair's switch ratio a speaker count may have (see turnSwitchRatio): 0 = the two clusters never
+ * alternate inside a speech region, 1 = they alternate as often as a coin would. Chosen on the calibration
+ * conversations of CMU ARCTIC / Kathleen speakers with LDAs retrained without them (docs/say-diarize.md,
+ * session 6: best pooled DER at 0.18–0.20, the smaller kept), then checked on a second calibration set.
+ */
+export const MAX_TURN_SWITCH_RATIO = 0.18;
+
+/**
+ * N speakers by consensus of clusterings of the windows, five per projection: the tree + k-means clusterer
+ * on the full embedding and on its first 8 and 12 LDA dimensions (the later ones carry little speaker
+ * variance), and spectral clustering keeping 15 % and 25 % of the affinities (up to SPECTRAL_MAX_WINDOWS
+ * windows). The projections: the shipped LDA and the one trained on speed-perturbed pseudo-speakers.
+ * Chosen on calibration sets of other speakers (docs/say-diarize.md): the five members helped there and
+ * on VCC 2016 4 speakers; the second projection's five lowered the 4-speaker calibration DER (5.5 -> 4.7 %
+ * on 10 conversations) and VCTK 4 speakers (6.7 -> 5.2 %).
+ * With exactly two speakers the embeddings are centred on the recording's mean first: the mean then lies
+ * between the two voices, which point in opposite directions, and what every window shares (room,
+ * microphone, the words' average) no longer pulls them together. Better on both calibration sets
+ * (2 speakers: 3.4 -> 2.9 % on 10 conversations) and on the scored ones (VCC 2016 10.3 -> 5.9 %); with
+ * more speakers the mean is no such midpoint and centring was measured worse (4 speakers 5.5 -> 9.6 %).
+ */
+export function consensusRuns(projections: readonly ProjectedWindows[], speakers: number, options: ConsensusOptions): Int32Array[] {
+  return new ConsensusMembers(projections, options).runs(speakers);
+}
+
+/**
+ * The ten members' views of one recording, prepared once: each member's embeddings (centred or not), its
+ * agglomerative tree and the spectral decompositions (the O(n³) parts), so that several counts cost only
+ * the cuts and k-means runs. `auto` asks for up to AUTO_MAX_SPEAKERS counts.
+ */
+class ConsensusMembers {
+  /** Per centring, per projection: its views (full embedding first, then its first 8 and 12 dimensions). */
+  private readonly views = new Map<boolean, View[][]>();
+
+  constructor(
+    private readonly projections: readonly ProjectedWindows[],
+    private readonly options: ConsensusOptions,
+  ) {}
+
+  runs(speakers: number): Int32Array[] {
+    const centre = speakers === 2;
+    let views = this.views.get(centre);
+    if (!views) {
+      views = this.projections.map(({ projection, projected }) =>
+        [projection.outputDim, ...[8, 12].filter((dims) => dims < projection.outputDim)].map((dims) => ({ embeddings: normalizeEmbeddings(projected, dims, centre), spectral: new Map() })),
+      );
+      this.views.set(centre, views);
+    }
+    const runs: Int32Array[] = [];
+    for (const projectionViews of views) {
+      for (const view of projectionViews) {
+        if (view.embeddings.length > 1) view.tree ??= speakerTree(view.embeddings);
+        runs.push(clusterEmbeddings(view.embeddings, { speakers, minShare: this.options.minShare }, view.tree));
+      }
+      const full = projectionViews[0]!;
+      const n = full.embeddings.length;
+      if (n > SPECTRAL_MAX_WINDOWS || n <= speakers) continue;
+      for (const keep of [0.15, 0.25]) {
+        let decomposition = full.spectral.get(keep);
+        if (!decomposition) full.spectral.set(keep, (decomposition = spectralDecomposition(full.embeddings, keep, Math.max(speakers, this.options.maxSpeakers))));
+        runs.push(spectralLabelsFrom(decomposition, speakers, kMeans));
+      }
+    }
+    return runs;
+  }
+}
+
+interface View {
+  embeddings: Float32Array[];
+  tree?: Cluster;
+  spectral: Map<number, SpectralDecomposition>;
+}
+
+/** The consensus labels of `runs` (fewer groups than asked, a speaker below the minimum share, stays so). */
+function labelsOf(runs: readonly Int32Array[]): Int32Array {
+  return runs.length === 1 ? runs[0]! : consensusLabels(runs, Math.max(...runs[0]!) + 1);
+}
+
+/** Window labels for a given number of speakers. */
+export function consensusClustering(projections: readonly ProjectedWindows[], speakers: number, options: ConsensusOptions): Int32Array {
+  return labelsOf(consensusRuns(projections, speakers, options));
+}
+
+/**
+ * How much the two most intermixed clusters of a labelling alternate in time, 0..~1: for each pair (a, b),
+ * the share of neighbouring windows of one speech region (consecutive windows that overlap, both in a or b)
+ * whose labels differ, over the share two labels drawn at random in the pair's proportions would differ
+ * (2 p_a p_b). Two speakers change only at their turns (a few percent of the window pairs); one voice
+ * split in two by its phones, words or loudness flips between the halves inside a turn. Window pairs across
+ * a pause are not counted: a new turn may start there.
+ */
+export function turnSwitchRatio(labels: Int32Array, windows: readonly SpeakerWindow[]): number {
+  const count = Math.max(-1, ...labels) + 1;
+  if (count < 2) return 0;
+  const sizes = new Float64Array(count);
+  for (const l of labels) sizes[l]++;
+  // pairs[a][b]: neighbouring pairs with labels in {a, b}; switches[a][b]: those with a on one side and b on the other.
+  const pairs = Array.from({ length: count }, () => new Float64Array(count));
+  const switches = Array.from({ length: count }, () => new Float64Array(count));
+  for (let i = 1; i < labels.length; i++) {
+    if (windows[i]!.startFrame >= windows[i - 1]!.endFrame) continue;
+    const a = labels[i]!;
+    const b = labels[i - 1]!;
+    if (a !== b) {
+      switches[a]![b]++;
+      switches[b]![a]++;
+      pairs[a]![b]++;
+      pairs[b]![a]++;
+    } else {
+      for (let c = 0; c < count; c++) if (c !== a) { pairs[a]![c]++; pairs[c]![a]++; }
+    }
+  }
+  let worst = 0;
+  for (let a = 0; a < count; a++) {
+    for (let b = a + 1; b < count; b++) {
+      if (pairs[a]![b]! === 0) continue;
+      const share = sizes[a]! / (sizes[a]! + sizes[b]!);
+      worst = Math.max(worst, switches[a]![b]! / pairs[a]![b]! / (2 * share * (1 - share)));
+    }
+  }
+  return worst;
+}
+
+/** Median of the members' switch ratios: one member's odd split does not decide. */
+function medianSwitchRatio(runs: readonly Int32Array[], windows: readonly SpeakerWindow[]): number {
+  const ratios = runs.map((r) => turnSwitchRatio(r, windows)).sort((a, b) => a - b);
+  return ratios[Math.floor(ratios.length / 2)]!;
+}
+
+/**
+ * `--speakers auto`: the count and its consensus labels. Every K from 2 to AUTO_MAX_SPEAKERS is clustered by
+ * the consensus of the N-given path; K qualifies when the median member's turnSwitchRatio is at most
+ * MAX_TURN_SWITCH_RATIO and no two of its consensus centroids are one voice (cosine above
+ * SAME_SPEAKER_COSINE on the uncentred first projection). The largest qualifying K wins (K = 2 when none
+ * does); K = 1 when the two clusters of K = 2 are one voice. `embeddings`: the first projection's
+ * unit-length windows.
+ */
+export function autoConsensus(projections: readonly ProjectedWindows[], windows: readonly SpeakerWindow[], embeddings: readonly Float32Array[], options: ConsensusOptions): Int32Array {
+  const members = new ConsensusMembers(projections, options);
+  const two = labelsOf(members.runs(2));
+  const twoCount = Math.max(...two) + 1;
+  if (twoCount < 2 || closestCentroidCosine(embeddings, two, twoCount).cosine > SAME_SPEAKER_COSINE) return new Int32Array(windows.length);
+  let best = two;
+  for (let k = 3; k <= Math.min(AUTO_MAX_SPEAKERS, options.maxSpeakers); k++) {
+    const runs = members.runs(k);
+    const labels = labelsOf(runs);
+    const count = Math.max(...labels) + 1;
+    if (count < k) continue;
+    if (medianSwitchRatio(runs, windows) <= MAX_TURN_SWITCH_RATIO && closestCentroidCosine(embeddings, labels, count).cosine <= SAME_SPEAKER_COSINE) best = labels;
+  }
+  return best;
+}
