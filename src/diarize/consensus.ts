@@ -5,7 +5,7 @@
 // always have the same speaker, while a voice split in two by what it says or how it says it flips
 // between its halves inside a turn (turnSwitchRatio). The largest K whose clusters all take turns, and
 // whose centroids are not one voice (SAME_SPEAKER_COSINE), wins; K = 1 when the two clusters of K = 2 sound
-// like one voice. Shapes: projected [window][outputDim], labels Int32Array [window].
+// like one voice and do not take turns either. Shapes: projected [window][outputDim], labels Int32Array [window].
 import type { Cluster } from 'ml-hclust';
 import { closestCentroidCosine, clusterEmbeddings, consensusLabels, kMeans, SAME_SPEAKER_COSINE, SPECTRAL_MAX_WINDOWS, speakerTree } from './cluster.js';
 import { spectralDecomposition, spectralLabelsFrom, type SpectralDecomposition } from './spectral.js';
@@ -161,14 +161,18 @@ function medianSwitchRatio(runs: readonly Int32Array[], windows: readonly Speake
  * the consensus of the N-given path; K qualifies when the median member's turnSwitchRatio is at most
  * MAX_TURN_SWITCH_RATIO and no two of its consensus centroids are one voice (cosine above
  * SAME_SPEAKER_COSINE on the uncentred first projection). The largest qualifying K wins (K = 2 when none
- * does); K = 1 when the two clusters of K = 2 are one voice. `embeddings`: the first projection's
+ * does); K = 1 when the two clusters of K = 2 fail both tests (alike, and alternating inside turns): a
+ * same-sex pair can sound alike in this embedding (cosine 0.81 for two ARCTIC women) but still takes turns. `embeddings`: the first projection's
  * unit-length windows.
  */
 export function autoConsensus(projections: readonly ProjectedWindows[], windows: readonly SpeakerWindow[], embeddings: readonly Float32Array[], options: ConsensusOptions): Int32Array {
   const members = new ConsensusMembers(projections, options);
-  const two = labelsOf(members.runs(2));
+  const twoRuns = members.runs(2);
+  const two = labelsOf(twoRuns);
   const twoCount = Math.max(...two) + 1;
-  if (twoCount < 2 || closestCentroidCosine(embeddings, two, twoCount).cosine > SAME_SPEAKER_COSINE) return new Int32Array(windows.length);
+  // One voice only when both tests say so: the halves sound alike and they do not take turns.
+  const oneVoice = closestCentroidCosine(embeddings, two, twoCount).cosine > SAME_SPEAKER_COSINE && medianSwitchRatio(twoRuns, windows) > MAX_TURN_SWITCH_RATIO;
+  if (twoCount < 2 || oneVoice) return new Int32Array(windows.length);
   let best = two;
   for (let k = 3; k <= Math.min(AUTO_MAX_SPEAKERS, options.maxSpeakers); k++) {
     const runs = members.runs(k);

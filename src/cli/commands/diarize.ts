@@ -39,11 +39,11 @@ export function register(program: Command): void {
     .description(
       'Speaker diarization of a recording (WAV or FLAC, any rate, mixed to mono): Silero VAD finds the speech, ' +
         'MFCC + pitch statistics of 1.5 s windows projected by an LDA trained on other speakers give speaker embeddings, ' +
-        'agglomerative clustering + k-means groups them into speakers (--speakers N, or auto: the spectral eigengap), and every 10 ms of speech ' +
+        'agglomerative clustering + k-means groups them into speakers (--speakers N, or auto: up to 6, the most whose clusters take turns like speakers), and every 10 ms of speech ' +
         'gets a speaker. Overlapped speech is given to one speaker. Prints RTTM (SPEAKER lines) on stdout unless --rttm is given.',
     )
     .argument('<input>', 'recording to diarize (.wav or .flac)')
-    .option('--speakers <n|auto>', 'number of speakers (1-10), or auto to estimate it', 'auto')
+    .option('--speakers <n|auto>', 'number of speakers (1-10), or auto to estimate it (up to 6)', 'auto')
     .option('--rttm <file>', 'write the turns as RTTM to this file (written atomically)')
     .option('--split <dir>', 'write each speaker\'s turns as WAV clips into DIR/<speaker>/ (DIR must be new or empty); feed DIR to `svc preprocess`')
     .option('--png <file>', 'draw the timeline (waveform, speech, one lane per speaker) as PNG')
