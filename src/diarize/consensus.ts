@@ -23,6 +23,14 @@ export interface ConsensusOptions {
   maxSpeakers: number;
 }
 
+/**
+ * Cosine above which the two clusters of K = 2 may be one voice (with the turn test failing too): stricter than
+ * SAME_SPEAKER_COSINE because calling a conversation one speaker costs half its speech. Calibration speakers
+ * (LDAs retrained without them): real pairs up to 0.82 (ARCTIC clb + slt), one speaker's two halves 0.71–0.96
+ * (those that also fail the turn test: 0.90 and above).
+ */
+export const ONE_VOICE_COSINE = 0.86;
+
 /** Most speakers `auto` considers (the count rule was measured on 2, 3 and 4 speakers with candidates up to 6). */
 export const AUTO_MAX_SPEAKERS = 6;
 
@@ -161,8 +169,8 @@ function medianSwitchRatio(runs: readonly Int32Array[], windows: readonly Speake
  * the consensus of the N-given path; K qualifies when the median member's turnSwitchRatio is at most
  * MAX_TURN_SWITCH_RATIO and no two of its consensus centroids are one voice (cosine above
  * SAME_SPEAKER_COSINE on the uncentred first projection). The largest qualifying K wins (K = 2 when none
- * does); K = 1 when the two clusters of K = 2 fail both tests (alike, and alternating inside turns): a
- * same-sex pair can sound alike in this embedding (cosine 0.81 for two ARCTIC women) but still takes turns. `embeddings`: the first projection's
+ * does); K = 1 when the two clusters of K = 2 fail both tests (alike above ONE_VOICE_COSINE, and alternating
+ * inside turns). `embeddings`: the first projection's
  * unit-length windows.
  */
 export function autoConsensus(projections: readonly ProjectedWindows[], windows: readonly SpeakerWindow[], embeddings: readonly Float32Array[], options: ConsensusOptions): Int32Array {
@@ -171,7 +179,7 @@ export function autoConsensus(projections: readonly ProjectedWindows[], windows:
   const two = labelsOf(twoRuns);
   const twoCount = Math.max(...two) + 1;
   // One voice only when both tests say so: the halves sound alike and they do not take turns.
-  const oneVoice = closestCentroidCosine(embeddings, two, twoCount).cosine > SAME_SPEAKER_COSINE && medianSwitchRatio(twoRuns, windows) > MAX_TURN_SWITCH_RATIO;
+  const oneVoice = closestCentroidCosine(embeddings, two, twoCount).cosine > ONE_VOICE_COSINE && medianSwitchRatio(twoRuns, windows) > MAX_TURN_SWITCH_RATIO;
   if (twoCount < 2 || oneVoice) return new Int32Array(windows.length);
   let best = two;
   for (let k = 3; k <= Math.min(AUTO_MAX_SPEAKERS, options.maxSpeakers); k++) {
