@@ -170,15 +170,14 @@ function medianSwitchRatio(runs: readonly Int32Array[], windows: readonly Speake
  * MAX_TURN_SWITCH_RATIO and no two of its consensus centroids are one voice (cosine above
  * SAME_SPEAKER_COSINE on the uncentred first projection). The largest qualifying K wins (K = 2 when none
  * does); K = 1 when the two clusters of K = 2 fail both tests (alike above ONE_VOICE_COSINE, and alternating
- * inside turns). `embeddings`: the first projection's
- * unit-length windows.
+ * inside turns). `embeddings`: the first projection's unit-length windows.
  */
 export function autoConsensus(projections: readonly ProjectedWindows[], windows: readonly SpeakerWindow[], embeddings: readonly Float32Array[], options: ConsensusOptions): Int32Array {
   const members = new ConsensusMembers(projections, options);
   const twoRuns = members.runs(2);
   const two = labelsOf(twoRuns);
   const twoCount = Math.max(...two) + 1;
-  // One voice only when both tests say so: the halves sound alike and they do not take turns.
+  // One voice only when both tests say so: the halves sound alike and they alternate inside turns.
   const oneVoice = closestCentroidCosine(embeddings, two, twoCount).cosine > ONE_VOICE_COSINE && medianSwitchRatio(twoRuns, windows) > MAX_TURN_SWITCH_RATIO;
   if (twoCount < 2 || oneVoice) return new Int32Array(windows.length);
   let best = two;
