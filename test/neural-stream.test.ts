@@ -127,10 +127,14 @@ test('with upstream gap filling offline (interpolation over any gap), streaming 
   assert.ok(snr >= 15, `SNR ${snr.toFixed(1)} dB`);
 });
 
-for (const f0TrackLagFrames of [undefined, 1]) test(`pitch +5, f0 tracker lag ${f0TrackLagFrames ?? 'default'}: every streamed window feeds the generator what offline conversion feeds it for those frames (output within 1e-6)`, async () => {
+// 1600 samples = 5 whole frames: the stage then takes its shorter whole-frame look-ahead (setBlockSamples),
+// which this checks exactly (a look-ahead a frame too short feeds rows and f0 not yet final); 1500 is not.
+for (const [f0TrackLagFrames, block] of [[undefined, 1600], [1, 1600], [1, 1500]] as const) test(`pitch +5, f0 tracker lag ${f0TrackLagFrames ?? 'default'}, ${block}-sample blocks: every streamed window feeds the generator what offline conversion feeds it for those frames (output within 1e-6)`, async () => {
   const options = { ...settings, f0TrackLagFrames };
   const factory = await createNeuralStageFactory(model, options);
   const stage = new NeuralStage(model, { pitch: 5, formant: 1 }, options, factory.shape);
+  stage.setBlockSamples(block);
+  assert.is(stage.lookaheadSamples, block % model.hopSamples === 0 ? factory.shape.wholeFrameLookaheadSamples : factory.shape.lookaheadSamples);
   const calls: Array<{ window: GeneratorWindow; options: GenerateOptions; audio: Float32Array }> = [];
   const generate = model.generate.bind(model);
   model.generate = async (window, options) => {
@@ -138,7 +142,6 @@ for (const f0TrackLagFrames of [undefined, 1]) test(`pitch +5, f0 tracker lag ${
     calls.push({ window, options, audio });
     return audio;
   };
-  const block = 1600;
   const blocks = 20;
   const windowSamples = stage.contextSamples + block;
   try {
@@ -182,6 +185,9 @@ test('a window that does not continue the previous one (skipped input) restarts 
   const stage = new NeuralStage(model, { pitch: 0, formant: 1 }, { ...settings, log: (m) => logs.push(m) }, factory.shape);
   try {
     const block = 1600;
+    // Whole frames: a restart also re-aligns the timeline to end blocks on a frame (its window's context is not whole frames).
+    stage.setBlockSamples(block);
+    assert.ok(stage.contextSamples % model.hopSamples !== 0);
     const windowSamples = stage.contextSamples + block;
     const windowAt = (end: number) => {
       const w = new Float32Array(windowSamples);
@@ -201,6 +207,7 @@ test('a window that does not continue the previous one (skipped input) restarts 
     for (const x of jumped) assert.ok(Number.isFinite(x));
     // Twin stage fed the same windows: identical output until the pitch change, different right after it.
     const twin = new NeuralStage(model, { pitch: 0, formant: 1 }, settings, factory.shape);
+    twin.setBlockSamples(block);
     try {
       await twin.process(windowAt(5 * block), at(5 * block));
       await twin.process(windowAt(32 * block), at(32 * block)); // the same restart as the stage's

@@ -117,6 +117,7 @@ def write_bundle(out_dir, config, original_config, generator_info, speakers, nam
             "inputs": generator_info["inputs"],
             "outputs": generator_info["outputs"],
             "dynamic_axes": generator_info["dynamic_axes"],
+            **({"source_noise": generator_info["source_noise"]} if generator_info.get("source_noise") else {}),
         },
         "encoder": encoder,
         "speaker_mix": speaker_mix,

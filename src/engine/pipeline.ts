@@ -126,6 +126,8 @@ export class StreamPipeline {
     const ms = (x: number) => Math.round((x * rate) / 1000);
     this.blockSamples = options.blockSamples;
     if (!Number.isInteger(this.blockSamples) || this.blockSamples <= 0) throw new RangeError(`blockSamples must be a positive integer, got ${options.blockSamples}`);
+    // The stage's look-ahead may depend on the block (ConverterStage.setBlockSamples): told first.
+    stage.setBlockSamples?.(this.blockSamples);
     this.policy = options.policy ?? DEFAULT_BEHIND_POLICY;
     this.maxQueueSamples = Math.max(options.maxQueueSamples ?? defaultMaxQueueSamples(this.blockSamples, rate), 2 * this.blockSamples);
     this.maxBlocksPerTurn = options.maxBlocksPerTurn ?? 4;
@@ -140,7 +142,9 @@ export class StreamPipeline {
       this.delaySamples = stage.lookaheadSamples;
     } else {
       this.crossfadeSamples = Math.min(options.crossfadeSamples ?? ms(10), this.blockSamples);
-      this.searchSamples = options.searchSamples ?? ms(10);
+      // A stage whose windows agree in phase needs no search (the small base at 40 ms blocks, streamed vs
+      // offline outside crossfades: 11.2 dB without it, 5.2 with 10 ms), and saves half of it in latency.
+      this.searchSamples = options.searchSamples ?? (stage.windowsInPhase ? 0 : ms(DEFAULT_SEARCH_MS));
       const solaShape = { crossfadeSamples: this.crossfadeSamples, searchSamples: this.searchSamples, lookaheadSamples: stage.lookaheadSamples };
       const context = Math.max(stage.contextSamples, solaMinimumContextSamples(solaShape)) + (options.extraContextSamples ?? 0);
       this.windowSamples = context + this.blockSamples;
@@ -357,6 +361,9 @@ export class StreamPipeline {
     this.outputSubject.next(block);
   }
 }
+
+/** SOLA's search window when the caller gives none and the stage's windows are not in phase, ms. */
+export const DEFAULT_SEARCH_MS = 10;
 
 /** Pipeline timing as users give it (CLI options, the protocol's hello), in milliseconds. */
 export interface PipelineTimingMs {

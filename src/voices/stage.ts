@@ -76,6 +76,19 @@ export interface ConverterStage {
   readonly contextSamples: number;
   /** True: streaming with internal state (one block in, one block out, no SOLA). False: stateless per window. */
   readonly stateful: boolean;
+  /**
+   * Stateless stages: consecutive windows agree in phase where they overlap (a deterministic source
+   * hashed by frame), so SOLA splices at the nominal point without searching (half its search less
+   * latency, and no shift between windows). Absent: false.
+   */
+  readonly windowsInPhase?: boolean;
+  /**
+   * Optional: the block the pipeline will give (samples), told before it reads `lookaheadSamples` and
+   * `contextSamples`, which may then be smaller (a neural stage's whole-frame blocks need a frame less).
+   */
+  setBlockSamples?(blockSamples: number): void;
+  /** With setBlockSamples: the frame whose whole multiples as blocks shorten the look-ahead. */
+  readonly frameSamples?: number;
   /** Voice parameters the stage honours (protocol `controls`); absent = pitch and formant. */
   readonly controls?: ReadonlyArray<VoiceControl>;
   /**

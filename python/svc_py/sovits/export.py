@@ -121,8 +121,11 @@ def export_generator(net, path, deterministic_source=False, frames=20, mix_speak
                           dynamic_axes=axes, opset_version=OPSET, do_constant_folding=False)
     seconds = time.time() - started
     set_deterministic_source(net, False)
+    # source_noise: the NSF source draws its noise from each frame's latent noise and starts its overtones
+    # at phase 0 (OnnxSynthesizer), so windows of one stream agree in phase and the engine's SOLA needs
+    # no search (src/engine/pipeline.ts). Graphs exported before (or upstream's) have no such key.
     return {"inputs": input_spec(net, mix_count), "outputs": [{"name": "audio", "dtype": "float32", "shape": [1, 1, "T*hop"]}],
-            "dynamic_axes": axes, "opset": OPSET, "seconds": seconds}
+            "dynamic_axes": axes, "opset": OPSET, "seconds": seconds, "source_noise": "hashed-by-frame"}
 
 
 def run_torch(net, inputs, deterministic_source=False):

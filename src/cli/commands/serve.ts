@@ -34,7 +34,7 @@ interface ServeOptions {
   maxFrameBytes: number;
   maxMessagesPerSecond: number;
   crossfadeMs: number;
-  searchMs: number;
+  searchMs?: number;
   contextMs: number;
   quiet: boolean;
   model?: string;
@@ -75,7 +75,7 @@ export function register(program: Command): void {
     .option('--max-frame-bytes <bytes>', 'largest binary audio frame a client may send, in bytes', numberArg('--max-frame-bytes', { min: 1024, max: 16 * 1024 * 1024, integer: true }), 262144)
     .option('--max-messages-per-second <n>', 'messages per second a client may send before they are dropped with RATE_LIMITED', numberArg('--max-messages-per-second', { min: 10, max: 100000, integer: true }), 1000)
     .option('--crossfade-ms <ms>', 'SOLA crossfade between blocks of stateless (neural) models, in ms; the built-in DSP voice streams without one', numberArg('--crossfade-ms', { min: 0, max: 100 }), 10)
-    .option('--search-ms <ms>', 'SOLA search window for the best-matching splice point (stateless models), in ms; adds half of it to the latency', numberArg('--search-ms', { min: 0, max: 50 }), 10)
+    .option('--search-ms <ms>', 'SOLA search window for the best-matching splice point (stateless models), in ms; adds half of it to the latency. Default: 0 for models whose windows agree in phase (svc exports), else 10', numberArg('--search-ms', { min: 0, max: 50 }))
     .option('--context-ms <ms>', 'extra past audio given to stateless models with every block, in ms (more context = steadier output, more compute)', numberArg('--context-ms', { min: 0, max: 5000 }), 0)
     .option('--quiet', 'do not log session starts and ends', false)
     .option('--model <name|path>', 'default voice for new sessions: an installed So-VITS or RVC model (`svc models`) or a bundle folder (default: the built-in DSP voice). Clients switch with {"type":"model","name":"NAME"} to any installed model, NAME:SPEAKER, or "builtin"')

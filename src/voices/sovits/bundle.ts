@@ -39,6 +39,12 @@ export interface SovitsManifest {
     inputs: BundleTensorSpec[];
     outputs: BundleTensorSpec[];
     dynamic_axes: Record<string, number[]>;
+    /**
+     * 'hashed-by-frame': the NSF source's noise comes from each frame's latent noise and its overtones
+     * start at phase 0 (svc's exports since 2026-12-06), so a stream's windows agree in phase. Absent:
+     * upstream's random source (bundles exported before, upstream's onnx_export.py graphs).
+     */
+    source_noise?: 'hashed-by-frame';
   };
   encoder: BundleEncoder | null;
   /**

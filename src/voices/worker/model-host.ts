@@ -109,8 +109,18 @@ class ModelThread {
     this.post({ op: 'create', id, load, clientSampleRate, voice: { ...voice } });
     this.stages++;
     let disposed = false;
-    return {
-      ...shape,
+    const { wholeFrame, ...rest } = shape;
+    const stage: ConverterStage = {
+      ...rest,
+      // The thread's stage takes the block too (its look-ahead decides how far it generates).
+      ...(wholeFrame ? {
+        frameSamples: wholeFrame.hopSamples,
+        setBlockSamples: (blockSamples: number) => {
+          const whole = blockSamples % wholeFrame.hopSamples === 0;
+          Object.assign(stage, whole ? { lookaheadSamples: wholeFrame.lookaheadSamples, contextSamples: wholeFrame.contextSamples } : { lookaheadSamples: rest.lookaheadSamples, contextSamples: rest.contextSamples });
+          this.post({ op: 'block', id, blockSamples });
+        },
+      } : {}),
       process: (window: Float32Array, time: BlockTime) => {
         if (disposed) return Promise.reject(new SvcError('INTERNAL', `the stage of model ${shape.name} was disposed`));
         // A copy crosses to the thread: the pipeline keeps `window` (its dry path, SOLA).
@@ -136,6 +146,7 @@ class ModelThread {
         this.post({ op: 'dispose', id });
       },
     };
+    return stage;
   }
 
   private manifestRead: SovitsManifest | null = null;

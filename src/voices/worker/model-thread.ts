@@ -16,6 +16,9 @@ export interface StageShape {
   lookaheadSamples: number;
   contextSamples: number;
   stateful: boolean;
+  windowsInPhase?: boolean;
+  /** Blocks of whole `hopSamples` frames take these instead (NeuralStage.setBlockSamples). */
+  wholeFrame?: { hopSamples: number; lookaheadSamples: number; contextSamples: number };
   controls?: VoiceControl[];
   /** The stage changes speakers in place, ramped (a So-VITS speaker-mix graph: NeuralStage.setSpeaker). */
   speakerRamp?: boolean;
@@ -36,6 +39,7 @@ export type ModelRequest =
   | { op: 'create'; id: number; load: number; clientSampleRate: number; voice: VoiceParams }
   | { op: 'process'; id: number; buffer: ArrayBuffer; time: BlockTime }
   | { op: 'speaker'; id: number; speaker: string | undefined }
+  | { op: 'block'; id: number; blockSamples: number }
   | StageControlRequest;
 
 export type ModelReply =
@@ -68,10 +72,15 @@ if (port) {
           const probe = factory({ clientSampleRate: 48000, voice: { ...DEFAULT_VOICE } });
           const shape: StageShape = {
             name: probe.name, sampleRate: probe.sampleRate, lookaheadSamples: probe.lookaheadSamples,
-            contextSamples: probe.contextSamples, stateful: probe.stateful, controls: probe.controls ? [...probe.controls] : undefined,
+            contextSamples: probe.contextSamples, stateful: probe.stateful, windowsInPhase: probe.windowsInPhase, controls: probe.controls ? [...probe.controls] : undefined,
             // The probe is thrown away, so asking it to change speaker has no effect beyond the answer.
             speakerRamp: probe.setSpeaker?.(undefined) ?? false,
           };
+          if (probe.setBlockSamples && probe.frameSamples) {
+            const hop = probe.frameSamples;
+            probe.setBlockSamples(hop);
+            shape.wholeFrame = { hopSamples: hop, lookaheadSamples: probe.lookaheadSamples, contextSamples: probe.contextSamples };
+          }
           probe.dispose();
           factories.set(request.id, factory);
           port.postMessage({ op: 'loaded', id: request.id, shape } satisfies ModelReply);
@@ -100,6 +109,9 @@ if (port) {
           .catch((error: unknown) => fail(request.id, error));
         return;
       }
+      case 'block':
+        stages.get(request.id)?.setBlockSamples?.(request.blockSamples);
+        return;
       case 'speaker':
         // The main thread validated the name against the bundle's speakers; what else fails is logged.
         try {
