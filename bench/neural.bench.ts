@@ -25,8 +25,8 @@ import { openSession, startChildServer } from './stream.bench.js';
 import { scorePair } from '../src/eval/metrics.js';
 import { DspVoiceStage } from '../src/voices/dsp/stage.js';
 import { createNeuralStageFactory, DEFAULT_GAP_LOOKAHEAD_FRAMES, NeuralStage } from '../src/voices/sovits/stage.js';
-import { convertChunks } from '../src/engine/pipeline.js';
-import { solaDelaySamples } from '../src/engine/sola.js';
+import { convertChunks, createPipeline } from '../src/engine/pipeline.js';
+import type { StageFactory } from '../src/voices/stage.js';
 import { DSP_LOW_LATENCY_TRACK_LAG_FRAMES } from '../src/dsp/f0/index.js';
 import { YIN_HOP, YIN_LEAD, YIN_WINDOW } from '../src/dsp/f0/yin.js';
 import { concatFloat32 } from '../src/dsp/arrays.js';
@@ -201,19 +201,19 @@ function snrDb(reference: Float32Array, test: Float32Array): number {
  * blocks, SOLA) and through offline conversion with the same feature settings, SNR in dB outside the
  * first and last 0.3 s, over all samples and outside SOLA's crossfades (each block's first 10 ms).
  */
-async function streamedVsOffline(model: SovitsModel, clip: Float32Array, blockMs: number, searchMs = 10): Promise<{ allDb: number; outsideCrossfadesDb: number }> {
+async function streamedVsOffline(model: SovitsModel, clip: Float32Array, blockMs: number, searchMs?: number): Promise<{ allDb: number; outsideCrossfadesDb: number }> {
   const sr = model.sampleRate;
   const settings = { f0Method: 'dsp' as const, f0LowLatency: true, f0GapLookaheadFrames: DEFAULT_GAP_LOOKAHEAD_FRAMES };
   const offline = (await convertAtModelRate(model, clip, settings)).samples;
   const factory = await createNeuralStageFactory(model, settings);
   const blockSamples = Math.round((blockMs * sr) / 1000);
   const crossfadeSamples = Math.round(0.01 * sr);
-  const timing = { blockSamples, crossfadeSamples, searchSamples: Math.round((searchMs * sr) / 1000) };
+  const timing = { blockSamples, crossfadeSamples, searchSamples: searchMs === undefined ? undefined : Math.round((searchMs * sr) / 1000) };
   const chunks: Float32Array[] = [];
   for (let i = 0; i < clip.length; i += 997) chunks.push(clip.subarray(i, i + 997)); // any chunking
   const streamed = concatFloat32(await lastValueFrom(from(chunks).pipe(convertChunks(() => factory({ clientSampleRate: sr, voice: { pitch: 0, formant: 1 } }), timing), toArray())));
   // Output sample i is pipeline sample i + delay; a block's first crossfadeSamples are its crossfade.
-  const delay = solaDelaySamples({ ...timing, lookaheadSamples: factory.shape.lookaheadSamples });
+  const delay = pipelineLatency(factory, blockMs, sr, searchMs).delaySamples;
   const edge = Math.round(0.3 * sr);
   const sums = { all: [0, 0], outside: [0, 0] };
   for (let i = edge; i < clip.length - edge; i++) {
@@ -318,7 +318,7 @@ async function sideBySide(ctx: BenchContext, rows: BenchRow[], dir: string, int8
  * frames, the 16 kHz feed's resampler) and the content rows (encoder right context + feed), each plus the
  * generator's right-context frames; SOLA's crossfade and half its search (10 ms each, the defaults).
  */
-function latencyBreakdown(model: SovitsModel, shape: { f0LatencySamples: number; lookaheadSamples: number; f0TrackLagFrames: number | undefined }, blockMs: number): { totalMs: number; note: string } {
+function latencyBreakdown(model: SovitsModel, shape: { f0LatencySamples: number; lookaheadSamples: number; f0TrackLagFrames: number | undefined }, blockMs: number, at: PipelineLatency): { totalMs: number; note: string } {
   const sr = model.sampleRate;
   const ms = (samples: number) => (samples * 1000) / sr;
   const f0Ms = ms(shape.f0LatencySamples);
@@ -327,15 +327,37 @@ function latencyBreakdown(model: SovitsModel, shape: { f0LatencySamples: number;
   const lagMs = (lag * YIN_HOP * 1000) / 16000;
   const rightMs = ms(2 * model.hopSamples);
   const encoderMs = ms(SovitsTimeline.encoderLatencySamples(sr, defaultEncoderContext(model)));
-  const tenMs = Math.round(0.01 * sr);
-  const solaMs = ms(solaDelaySamples({ crossfadeSamples: tenMs, searchSamples: tenMs, lookaheadSamples: 0 }));
-  const lookaheadMs = ms(shape.lookaheadSamples);
+  const solaMs = ms(at.delaySamples - at.lookaheadSamples);
+  const lookaheadMs = ms(at.lookaheadSamples);
+  const wholeFrames = at.lookaheadSamples < shape.lookaheadSamples;
   const bound = f0Ms >= encoderMs ? 'f0' : 'content';
   const f = (x: number) => x.toFixed(1);
   return {
     totalMs: blockMs + lookaheadMs + solaMs,
-    note: `block ${blockMs} + look-ahead ${f(lookaheadMs)} (${bound} bound: f0 ${f(f0Ms)} = YIN window reach ${f(reachMs)} + tracker lag ${lag} × 10 ms + interpolation frame/resampler ${f(f0Ms - reachMs - lagMs)}; content ${f(encoderMs)}; + generator right context 2 frames ${f(rightMs)}) + SOLA crossfade and half search ${f(solaMs)}`,
+    note: `block ${blockMs} + look-ahead ${f(lookaheadMs)} (${bound} bound: f0 ${f(f0Ms)} = YIN window reach ${f(reachMs)} + tracker lag ${lag} × 10 ms + interpolation frame/resampler ${f(f0Ms - reachMs - lagMs)}; content ${f(encoderMs)}; + generator right context 2 frames ${f(rightMs)}${wholeFrames ? `; whole-frame blocks: one frame less, rounded to frames, ${f(ms(shape.lookaheadSamples))} → ${f(lookaheadMs)}` : ''}) + SOLA crossfade ${f(ms(at.crossfadeSamples))} and half its search ${f(ms(at.searchSamples) / 2)}${at.searchSamples === 0 ? ' (windows in phase: no search)' : ''}`,
   };
+}
+
+interface PipelineLatency {
+  lookaheadSamples: number;
+  delaySamples: number;
+  crossfadeSamples: number;
+  searchSamples: number;
+}
+
+/** The look-ahead and delay a session's pipeline at `blockMs` has with this factory's stage (its defaults: SOLA 10 ms, the search the stage needs). */
+function pipelineLatency(factory: StageFactory, blockMs: number, sampleRate: number, searchMs?: number): PipelineLatency {
+  const stage = factory({ clientSampleRate: sampleRate, voice: { pitch: 0, formant: 1 } });
+  try {
+    const pipeline = createPipeline(stage, { blockMs, searchMs });
+    try {
+      return { lookaheadSamples: stage.lookaheadSamples, delaySamples: pipeline.delaySamples, crossfadeSamples: pipeline.crossfadeSamples, searchSamples: pipeline.searchSamples };
+    } finally {
+      pipeline.dispose();
+    }
+  } finally {
+    stage.dispose();
+  }
 }
 
 export async function run(ctx: BenchContext): Promise<BenchRow[]> {
@@ -359,26 +381,27 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
       const audio = await resample(speech.samples, speech.sampleRate, sr);
       const factory = await createNeuralStageFactory(model, { f0Method: 'dsp' });
       const lookaheadMs = (factory.shape.lookaheadSamples * 1000) / sr;
-      const breakdown = latencyBreakdown(model, factory.shape, 40);
+      const breakdown = latencyBreakdown(model, factory.shape, 40, pipelineLatency(factory, 40, sr));
       rows.push({ group: 'neural', name: `${size} algorithmic latency at 40 ms blocks, where it goes`, value: breakdown.totalMs, unit: 'ms', note: breakdown.note });
       if (factory.shape.f0TrackLagFrames !== undefined) {
         // The same stream with the low-latency mode's own tracker lag (this stream's default before the f0 budget).
         const modeLag = await createNeuralStageFactory(model, { f0Method: 'dsp', f0TrackLagFrames: DSP_LOW_LATENCY_TRACK_LAG_FRAMES });
-        const before = latencyBreakdown(model, modeLag.shape, 40);
+        const before = latencyBreakdown(model, modeLag.shape, 40, pipelineLatency(modeLag, 40, sr));
         rows.push({ group: 'neural', name: `${size} algorithmic latency at 40 ms blocks, f0 tracker lag ${DSP_LOW_LATENCY_TRACK_LAG_FRAMES} (before)`, value: before.totalMs, unit: 'ms', note: before.note });
       }
       rows.push({ group: 'neural', name: `${size} stage look-ahead (features final)`, value: lookaheadMs, unit: 'ms', note: `f0 dsp (low latency${factory.shape.f0TrackLagFrames !== undefined ? `, tracker lag ${factory.shape.f0TrackLagFrames}` : ''}) ${((factory.shape.f0LatencySamples * 1000) / sr).toFixed(0)} ms + 2 right-context frames (${((2 * model.hopSamples * 1000) / sr).toFixed(1)} ms), causal gap fill; encoder ${((SovitsTimeline.encoderLatencySamples(sr, defaultEncoderContext(model)) * 1000) / sr).toFixed(0)} ms; context ${((factory.shape.contextSamples * 1000) / sr).toFixed(0)} ms` });
       for (const blockMs of [100, 50, 40]) {
-        // What a session at the model's rate reports (stream/session.ts: block + pipeline delay; SOLA's default 10 ms crossfade and search).
-        const tenMs = Math.round(0.01 * sr);
-        const algorithmicMs = blockMs + (solaDelaySamples({ crossfadeSamples: tenMs, searchSamples: tenMs, lookaheadSamples: factory.shape.lookaheadSamples }) * 1000) / sr;
-        rows.push({ group: 'neural', name: `${size} algorithmic latency at ${blockMs} ms blocks`, value: algorithmicMs, unit: 'ms', note: `block + look-ahead + SOLA crossfade 10 ms + half its 10 ms search; a client at another rate adds its resamplers (~1-2 ms); goal ${size === 'small' ? '≤ 150' : size === 'standard' ? '≤ 250 end to end' : '-'}` });
+        // What a session at the model's rate reports (stream/session.ts: block + pipeline delay, the pipeline's defaults).
+        const at = pipelineLatency(factory, blockMs, sr);
+        const algorithmicMs = blockMs + (at.delaySamples * 1000) / sr;
+        rows.push({ group: 'neural', name: `${size} algorithmic latency at ${blockMs} ms blocks`, value: algorithmicMs, unit: 'ms', note: `block + look-ahead ${((at.lookaheadSamples * 1000) / sr).toFixed(1)} + SOLA crossfade ${((at.crossfadeSamples * 1000) / sr).toFixed(0)} ms + half its ${((at.searchSamples * 1000) / sr).toFixed(0)} ms search; a client at another rate adds its resamplers (1–8 ms); goal ${size === 'small' ? '≤ 150' : size === 'standard' ? '≤ 250 end to end' : '-'}` });
       }
       const timers = instrument(model);
       const measure = async (stageFactory: Awaited<ReturnType<typeof createNeuralStageFactory>>, timed: Timers, blockMs: number, label: string) => {
         const block = Math.round((blockMs * sr) / 1000);
-        const windowSamples = stageFactory.shape.contextSamples + block;
         const stage = stageFactory({ clientSampleRate: sr, voice: { pitch: 0, formant: 1 } }) as NeuralStage;
+        stage.setBlockSamples?.(block); // as a pipeline would (whole-frame blocks: a frame less look-ahead and context)
+        const windowSamples = stage.contextSamples + block;
         const window = new Float32Array(windowSamples);
         const times: number[] = [];
         let cpuMs = 0;
