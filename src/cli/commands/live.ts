@@ -324,11 +324,12 @@ export async function runLive(options: LiveOptions, log: (line: string) => void 
       const captured = capture.timeOf(sessionIndex - latency.delaySamples + vanishedSamples + chunksLost * blockSamples);
       if (captured === null) return null;
       const captureDevice = pulse?.capture[0];
-      // The source's own latency only: the capture clock's origin is set by the earliest arrival, when the
-      // stream's buffer was at its lowest, so its fill level (PulseAudio's "buffer latency", one device
-      // period: 20 ms for the DSP voice, 160 ms for a model's block) is not added again. Adding it printed
-      // 974 ms for 660 measured with the small base, 189 for 127 with the DSP voice.
-      const inputDeviceMs = captureDevice ? captureDevice.deviceMs : input.defaultLowInputLatencyMs;
+      // The source's latency and the capture stream's buffer: even the earliest chunk, which sets the capture
+      // clock's origin, left PulseAudio's buffer at its level (20 ms here, one device period now that input
+      // is read a block at a time), so without it the clock read that much short. Measured with the DSP voice
+      // and clicks, load 0.4–0.7 (bench/live-latency.ts): --latency-ms 200 held 236 ms printing 212 without
+      // it, 200–220 printing 210 with it; 400: 437 / 413 against 415–435 / 410.
+      const inputDeviceMs = captureDevice ? captureDevice.deviceMs + captureDevice.bufferMs : input.defaultLowInputLatencyMs;
       const untaken = out.untakenFrames?.() ?? null;
       const aheadFrames = Math.max(out.queuedFrames, untaken === null ? 0 : untaken + ((pulsePlayback.bufferMs ?? 0) * rate) / 1000);
       const nowMs = performance.now();
