@@ -232,7 +232,7 @@ export async function measureLive(options: { model?: string; blockMs?: number; l
       measuredMs,
       reportedMs: lines.map((x) => x.latency.totalMs as number),
       clicks: events,
-      detail: { parts, blocks: stats.find((x) => x.type === 'summary')?.blocks, device: lines.at(-1)?.device, latencyControl: lines.at(-1)?.latencyControl, latencyFloorMs: lines.at(-1)?.latencyFloorMs, warnings: stats.filter((x) => x.type === 'warning').map((x) => x.message), deviceLatencyFrom: lines.at(-1)?.latency.deviceLatencyFrom },
+      detail: { parts, blocks: stats.find((x) => x.type === 'summary')?.blocks, device: lines.at(-1)?.device, latencyControl: lines.at(-1)?.latencyControl, dropped: lines.at(-1)?.dropped, latencyFloorMs: lines.at(-1)?.latencyFloorMs, warnings: stats.filter((x) => x.type === 'warning').map((x) => x.message), deviceLatencyFrom: lines.at(-1)?.latency.deviceLatencyFrom },
     };
   } finally {
     await pulse.stop();
