@@ -92,6 +92,9 @@ class QueueAverages {
 
 const QUEUE_SAMPLE_MS = 7;
 
+/** Output underflows in the first 5 s (no --latency-ms) that make svc live say so. */
+const UNDERFLOW_WARNING_COUNT = 3;
+
 /** Half the latency hold's dead band, ms (LatencyHold.toleranceMs). */
 const HOLD_TOLERANCE_MS = 20;
 
@@ -396,6 +399,21 @@ export async function runLive(options: LiveOptions, log: (line: string) => void 
       const message = `--latency-ms ${targetMs} cannot be held here: blocks reach the output ${p90.toFixed(0)} ms after capture (p90: the voice's delay, input bursts, compute ${computeMsP95.toFixed(0)} ms, devices, the machine's load), so the output queue runs dry; it needs at least ${floorMs} ms (try --latency-ms ${floorMs})`;
       log(options.json ? JSON.stringify({ type: 'warning', code: 'LATENCY_TARGET_TOO_LOW', message, latencyFloorMs: floorMs }) : `svc live: warning: ${message}`);
     };
+    // Without a target the output queue is kept short, and on PulseAudio (ALSA's pulse plugin) it runs dry
+    // again and again even on a quiet machine: 12–41 output underflows in 14 s with the DSP voice (load
+    // 0.5–2), each a gap you can hear, after which PulseAudio plays on from later audio, so the delay
+    // falls (79 ms measured) while the sample clock, which counts what was written, reads high (167 ms
+    // printed). --latency-ms 200 held 209–215 ms with none. Said once, after 5 s, with a target to try.
+    let underflowsChecked = false;
+    const underflowCheck = (): void => {
+      if (underflowsChecked || targetMs !== undefined || counters.inputSamples < 5 * rate) return;
+      underflowsChecked = true;
+      const underflows = out.status.outputUnderflows;
+      if (underflows < UNDERFLOW_WARNING_COUNT) return;
+      const suggestMs = Math.ceil((floorMs + 100) / 10) * 10;
+      const message = `the output device ran dry ${underflows} times in the first 5 s: you may hear crackles, and the latency shown reads high (the sound server plays on from later audio after each); hold the delay instead with --latency-ms ${suggestMs} (or more)`;
+      log(options.json ? JSON.stringify({ type: 'warning', code: 'OUTPUT_UNDERFLOWS', message, outputUnderflows: underflows, suggestedLatencyMs: suggestMs }) : `svc live: warning: ${message}`);
+    };
     inStream = new AudioInputStream(
       { deviceId: input.id, device: input, sampleRate: rate, channels: 1, framesPerBuffer: blockSamples },
       (samples) => {
@@ -406,6 +424,7 @@ export async function runLive(options: LiveOptions, log: (line: string) => void 
         chunksLost += lostNow;
         queues.add('inputLateMs', capture.arrived(samples.length, arrivedMs));
         floorCheck();
+        underflowCheck();
         if (counters.inputSamples >= durationSamples) return;
         const take = Math.min(samples.length, durationSamples - counters.inputSamples);
         counters.inputSamples += take;
