@@ -113,8 +113,7 @@ test('ConsumptionClock: a device taking 20 ms pieces from a 4-deep queue; the qu
   for (let n = 0; n < 400; n++) {
     if (n === 200) slipMs = 100; // an underrun: everything from piece 200 on plays 100 ms later
     const done = n < 4 ? issuedAt + 0.1 : takenMs(n - 4) + (n % 4);
-    clock.issued(n, issuedAt);
-    clock.completed(n, done);
+    clock.completed(n, issuedAt, done);
     issuedAt = done;
     clock.wrote(piece);
     if (n === 150 || n === 399) {

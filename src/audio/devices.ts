@@ -444,7 +444,6 @@ export class ConsumptionClock {
   private readonly starts: number[] = [];
   private base = 0;
   private written = 0;
-  private issuedMs = new Map<number, number>();
   private readonly window: Array<{ atMs: number; originMs: number }> = [];
 
   constructor(
@@ -456,29 +455,22 @@ export class ConsumptionClock {
     readonly waitedMs = 1,
   ) {}
 
-  /** Notes a write of `frames`; returns its number (for issued/completed). */
+  /** Notes a write of `frames`; returns its number (for completed). */
   wrote(frames: number): number {
     this.starts.push(this.written);
     this.written += frames;
     return this.base + this.starts.length - 1;
   }
 
-  /** Write `n` was handed to naudiodon's native side at `nowMs` (Node calls _write one write at a time). */
-  issued(n: number, nowMs = performance.now()): void {
-    this.issuedMs.set(n, nowMs);
-  }
-
-  /** Write `n` completed at `nowMs`. */
-  completed(n: number, nowMs = performance.now()): void {
-    const issued = this.issuedMs.get(n);
-    this.issuedMs.delete(n);
+  /** Write `n`, handed to naudiodon's native side at `issuedMs` (Node calls _write one write at a time), completed at `nowMs`. */
+  completed(n: number, issuedMs: number, nowMs = performance.now()): void {
     const taken = n - this.maxQueue;
     // Writes before `taken` were taken by the device: their starts are no longer needed.
     while (this.base < taken) {
       this.starts.shift();
       this.base++;
     }
-    if (issued === undefined || nowMs - issued < this.waitedMs || taken < this.base) return;
+    if (nowMs - issuedMs < this.waitedMs || taken < this.base) return;
     const originMs = nowMs - (this.starts[taken - this.base]! * 1000) / this.sampleRate;
     while (this.window.length > 0 && this.window.at(-1)!.originMs >= originMs) this.window.pop();
     this.window.push({ atMs: nowMs, originMs });
@@ -562,14 +554,13 @@ export class AudioOutputStream implements AudioSink {
     let issued = 0;
     this.stream._write = (chunk, encoding, callback) => {
       const n = issued++;
-      this.consumed.issued(n);
       const issuedMs = performance.now();
       write(chunk, encoding, (error?: unknown) => {
         // A write that waited half a period or more found the native queue full (or the event loop was late).
         const waited = performance.now() - issuedMs >= this.waitedMs;
         this.waitedWritesInRow = waited ? this.waitedWritesInRow + 1 : 0;
         this.completedWrites = n + 1;
-        this.consumed.completed(n);
+        this.consumed.completed(n, issuedMs);
         callback(error);
       });
     };

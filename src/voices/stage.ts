@@ -87,8 +87,8 @@ export interface ConverterStage {
    * `contextSamples`, which may then be smaller (a neural stage's whole-frame blocks need a frame less).
    */
   setBlockSamples?(blockSamples: number): void;
-  /** With setBlockSamples: the frame whose whole multiples as blocks shorten the look-ahead. */
-  readonly frameSamples?: number;
+  /** With setBlockSamples: the shorter look-ahead and context of blocks of whole frames (stageShapeForBlock). */
+  readonly wholeFrame?: WholeFrameShape;
   /** Voice parameters the stage honours (protocol `controls`); absent = pitch and formant. */
   readonly controls?: ReadonlyArray<VoiceControl>;
   /**
@@ -108,6 +108,26 @@ export interface ConverterStage {
   /** Forgets all history (stateful stages), e.g. after input was skipped. */
   reset(): void;
   dispose(): void;
+}
+
+/** A stage's look-ahead and context when every block is a whole number of its `frameSamples` frames. */
+export interface WholeFrameShape {
+  frameSamples: number;
+  lookaheadSamples: number;
+  contextSamples: number;
+}
+
+/**
+ * The look-ahead and context a stage has at `blockSamples` blocks: its whole-frame ones when the block is a
+ * whole number of frames, else its worst case. The one rule for NeuralStage and its worker-thread proxy.
+ */
+export function stageShapeForBlock(
+  worst: { lookaheadSamples: number; contextSamples: number },
+  wholeFrame: WholeFrameShape | undefined,
+  blockSamples: number,
+): { lookaheadSamples: number; contextSamples: number; wholeFrames: boolean } {
+  const wholeFrames = wholeFrame !== undefined && blockSamples % wholeFrame.frameSamples === 0;
+  return wholeFrames ? { lookaheadSamples: wholeFrame.lookaheadSamples, contextSamples: wholeFrame.contextSamples, wholeFrames } : { ...worst, wholeFrames };
 }
 
 /** Builds a stage for a session whose client streams at `clientSampleRate`. */

@@ -12,7 +12,7 @@
 // (Models by name for the server: ModelResolver in ../registry.ts.)
 import { SvcError } from '../../errors.js';
 import type { F0Choice } from '../../dsp/f0/index.js';
-import { MODEL_CONTROLS, semitonesToRatio, type BlockTime, type ConverterStage, type StageFactory, type VoiceParams } from '../stage.js';
+import { MODEL_CONTROLS, semitonesToRatio, stageShapeForBlock, type BlockTime, type ConverterStage, type StageFactory, type VoiceParams, type WholeFrameShape } from '../stage.js';
 import { DEFAULT_NOISE_SCALE, defaultEncoderContext, SovitsModel } from './model.js';
 import { SovitsTimeline, type EncoderContext } from './timeline.js';
 import { choiceRow, isSpeakerSchedule, parseSpeakerSchedule, SpeakerTrack } from './speakerTrack.js';
@@ -89,8 +89,8 @@ export class NeuralStage implements ConverterStage {
   /** Set by the pipeline's block (setBlockSamples): the worst case, or one frame less for whole-frame blocks. */
   lookaheadSamples: number;
   contextSamples: number;
-  /** The generator's frame (hop): blocks of whole frames need a frame less look-ahead (setBlockSamples). */
-  readonly frameSamples: number;
+  /** Blocks of whole generator frames need a frame less look-ahead (setBlockSamples). */
+  readonly wholeFrame: WholeFrameShape;
   /** Blocks are whole frames: the timeline restarts on a frame too (process). */
   private wholeFrameBlocks = false;
   /** svc's exports hash the NSF source by frame: windows agree in phase (no SOLA search needed). */
@@ -118,7 +118,8 @@ export class NeuralStage implements ConverterStage {
     this.sampleRate = model.sampleRate;
     this.windowsInPhase = model.manifest.generator.source_noise === 'hashed-by-frame';
     this.hop = model.hopSamples;
-    this.frameSamples = model.hopSamples;
+    // Context shrinks by as much as the look-ahead: the same samples before the emitted region.
+    this.wholeFrame = { frameSamples: model.hopSamples, lookaheadSamples: shape.wholeFrameLookaheadSamples, contextSamples: shape.contextSamples - (shape.lookaheadSamples - shape.wholeFrameLookaheadSamples) };
     if (isSpeakerSchedule(options.speaker)) {
       // A schedule's times count from the start of the stream.
       const keys = parseSpeakerSchedule(model.manifest, options.speaker);
@@ -146,9 +147,7 @@ export class NeuralStage implements ConverterStage {
    * look-ahead (and the context, by as much) is one frame shorter (wholeFrameLookaheadSamples).
    */
   setBlockSamples(blockSamples: number): void {
-    this.wholeFrameBlocks = blockSamples % this.hop === 0;
-    this.lookaheadSamples = this.wholeFrameBlocks ? this.shape.wholeFrameLookaheadSamples : this.shape.lookaheadSamples;
-    this.contextSamples = this.shape.contextSamples - (this.shape.lookaheadSamples - this.lookaheadSamples);
+    ({ lookaheadSamples: this.lookaheadSamples, contextSamples: this.contextSamples, wholeFrames: this.wholeFrameBlocks } = stageShapeForBlock(this.shape, this.wholeFrame, blockSamples));
   }
 
   setVoice(voice: Partial<VoiceParams>): void {

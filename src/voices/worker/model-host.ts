@@ -19,7 +19,7 @@ import type { Worker } from 'node:worker_threads';
 import { SvcError, isSvcErrorCode } from '../../errors.js';
 import { ModelResolver, type InstalledModel, type ModelResolverOptions } from '../registry.js';
 import { readBundle, resolveSpeakerChoice, type SovitsManifest } from '../sovits/bundle.js';
-import type { BlockTime, ConverterStage, StageFactory, VoiceParams } from '../stage.js';
+import { stageShapeForBlock, type BlockTime, type ConverterStage, type StageFactory, type VoiceParams } from '../stage.js';
 import type { ModelReply, ModelRequest, StageShape, ThreadResolverOptions, WireError } from './model-thread.js';
 import { startModuleWorker } from './start.js';
 
@@ -114,10 +114,10 @@ class ModelThread {
       ...rest,
       // The thread's stage takes the block too (its look-ahead decides how far it generates).
       ...(wholeFrame ? {
-        frameSamples: wholeFrame.hopSamples,
+        wholeFrame,
         setBlockSamples: (blockSamples: number) => {
-          const whole = blockSamples % wholeFrame.hopSamples === 0;
-          Object.assign(stage, whole ? { lookaheadSamples: wholeFrame.lookaheadSamples, contextSamples: wholeFrame.contextSamples } : { lookaheadSamples: rest.lookaheadSamples, contextSamples: rest.contextSamples });
+          const { lookaheadSamples, contextSamples } = stageShapeForBlock(rest, wholeFrame, blockSamples);
+          Object.assign(stage, { lookaheadSamples, contextSamples });
           this.post({ op: 'block', id, blockSamples });
         },
       } : {}),

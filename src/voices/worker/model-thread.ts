@@ -6,7 +6,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { isSvcError } from '../../errors.js';
 import { ModelResolver, type ModelResolverOptions } from '../registry.js';
-import { DEFAULT_VOICE, type BlockTime, type ConverterStage, type StageFactory, type VoiceControl, type VoiceParams } from '../stage.js';
+import { DEFAULT_VOICE, type BlockTime, type ConverterStage, type StageFactory, type VoiceControl, type VoiceParams, type WholeFrameShape } from '../stage.js';
 import { applyStageControl, type StageControlRequest } from './stage-control.js';
 
 /** What the main thread needs to know of a model's stages before the first block (the same for every session). */
@@ -17,8 +17,8 @@ export interface StageShape {
   contextSamples: number;
   stateful: boolean;
   windowsInPhase?: boolean;
-  /** Blocks of whole `hopSamples` frames take these instead (NeuralStage.setBlockSamples). */
-  wholeFrame?: { hopSamples: number; lookaheadSamples: number; contextSamples: number };
+  /** Blocks of whole frames take these instead (ConverterStage.wholeFrame). */
+  wholeFrame?: WholeFrameShape;
   controls?: VoiceControl[];
   /** The stage changes speakers in place, ramped (a So-VITS speaker-mix graph: NeuralStage.setSpeaker). */
   speakerRamp?: boolean;
@@ -72,15 +72,10 @@ if (port) {
           const probe = factory({ clientSampleRate: 48000, voice: { ...DEFAULT_VOICE } });
           const shape: StageShape = {
             name: probe.name, sampleRate: probe.sampleRate, lookaheadSamples: probe.lookaheadSamples,
-            contextSamples: probe.contextSamples, stateful: probe.stateful, windowsInPhase: probe.windowsInPhase, controls: probe.controls ? [...probe.controls] : undefined,
+            contextSamples: probe.contextSamples, stateful: probe.stateful, windowsInPhase: probe.windowsInPhase, wholeFrame: probe.wholeFrame, controls: probe.controls ? [...probe.controls] : undefined,
             // The probe is thrown away, so asking it to change speaker has no effect beyond the answer.
             speakerRamp: probe.setSpeaker?.(undefined) ?? false,
           };
-          if (probe.setBlockSamples && probe.frameSamples) {
-            const hop = probe.frameSamples;
-            probe.setBlockSamples(hop);
-            shape.wholeFrame = { hopSamples: hop, lookaheadSamples: probe.lookaheadSamples, contextSamples: probe.contextSamples };
-          }
           probe.dispose();
           factories.set(request.id, factory);
           port.postMessage({ op: 'loaded', id: request.id, shape } satisfies ModelReply);
