@@ -1,6 +1,6 @@
 // Click-to-output latency measured next to the latency svc reports, for `npm run bench -- --only latency`
 // (bench/latency.bench.ts) and on its own:
-//   node --import tsx bench/live-latency.ts [--model BUNDLE_OR_NAME] [--block-ms MS] [--latency-ms MS] [--probe click|pitch]
+//   node --import tsx bench/live-latency.ts [--model BUNDLE_OR_NAME] [--block-ms MS] [--latency-ms MS|off] [--probe click|pitch]
 //   node --import tsx bench/live-latency.ts --page [--model INSTALLED_NAME | --loopback]   (the web page in Chromium)
 // The probe is a "click": a 40 ms voiced burst (150 Hz pulses through a 700 Hz resonance) once a second,
 // which the DSP voice turns into a burst whose onset is clear; a random-weight model makes steady sound
@@ -183,7 +183,7 @@ async function playAndRecord(env: NodeJS.ProcessEnv, dir: string, probe: Probe, 
 }
 
 /** `svc live` through a private PulseAudio (needs pulseaudio, pactl, paplay, parec). */
-export async function measureLive(options: { model?: string; blockMs?: number; latencyMs?: number; env?: NodeJS.ProcessEnv; probe?: Probe; nice?: number } = {}): Promise<LatencyMeasurement> {
+export async function measureLive(options: { model?: string; blockMs?: number; latencyMs?: number | 'off'; env?: NodeJS.ProcessEnv; probe?: Probe; nice?: number } = {}): Promise<LatencyMeasurement> {
   const probe = options.probe ?? 'click';
   const temp = makeTempDir('svc-click-');
   const pulse = await startBenchPulse(temp.dir);
@@ -228,11 +228,11 @@ export async function measureLive(options: { model?: string; blockMs?: number; l
         .map((k) => [k, Math.round(median(lines.map((x) => x.latency[k] as number)) * 10) / 10]),
     );
     return {
-      what: `svc live, ${options.model ?? 'builtin DSP'}${options.latencyMs ? `, --latency-ms ${options.latencyMs}` : ''}, ${probe} probe`,
+      what: `svc live, ${options.model ?? 'builtin DSP'}${options.latencyMs ? `, --latency-ms ${options.latencyMs}` : ', --latency-ms auto (default)'}, ${probe} probe`,
       measuredMs,
       reportedMs: lines.map((x) => x.latency.totalMs as number),
       clicks: events,
-      detail: { parts, blocks: stats.find((x) => x.type === 'summary')?.blocks, device: lines.at(-1)?.device, latencyControl: lines.at(-1)?.latencyControl, dropped: lines.at(-1)?.dropped, latencyFloorMs: lines.at(-1)?.latencyFloorMs, warnings: stats.filter((x) => x.type === 'warning').map((x) => x.message), deviceLatencyFrom: lines.at(-1)?.latency.deviceLatencyFrom },
+      detail: { parts, blocks: stats.find((x) => x.type === 'summary')?.blocks, device: lines.at(-1)?.device, latencyControl: lines.at(-1)?.latencyControl, dropped: lines.at(-1)?.dropped, latencyFloorMs: lines.at(-1)?.latencyFloorMs, warnings: stats.filter((x) => x.type === 'warning').map((x) => x.message), notices: stats.filter((x) => x.type === 'notice').map((x) => x.message), targetsMs: lines.map((x) => x.latencyTargetMs as number | null), deviceLatencyFrom: lines.at(-1)?.latency.deviceLatencyFrom },
     };
   } finally {
     await pulse.stop();
@@ -483,6 +483,6 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     }
     process.exit(0);
   }
-  const m = await measureLive({ nice: arg('--nice') ? Number(arg('--nice')) : undefined, probe: (arg('--probe') as Probe | undefined) ?? (arg('--model') ? 'pitch' : 'click'), model: arg('--model'), blockMs: arg('--block-ms') ? Number(arg('--block-ms')) : undefined, latencyMs: arg('--latency-ms') ? Number(arg('--latency-ms')) : undefined });
+  const m = await measureLive({ nice: arg('--nice') ? Number(arg('--nice')) : undefined, probe: (arg('--probe') as Probe | undefined) ?? (arg('--model') ? 'pitch' : 'click'), model: arg('--model'), blockMs: arg('--block-ms') ? Number(arg('--block-ms')) : undefined, latencyMs: arg('--latency-ms') === 'off' ? 'off' : arg('--latency-ms') ? Number(arg('--latency-ms')) : undefined });
   console.log(JSON.stringify({ ...m, measuredMedianMs: median(m.measuredMs), reportedMedianMs: median(m.reportedMs) }));
 }

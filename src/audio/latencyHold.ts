@@ -25,6 +25,10 @@ export interface LatencyHoldCounters {
 
 export class LatencyHold {
   readonly counters: LatencyHoldCounters = { pads: 0, padMs: 0, drops: 0, dropMs: 0, inVoice: 0 };
+  /** The delay held, ms: fixed, or raised by AutoLatencyTarget (raiseTarget). */
+  targetMs: number;
+  /** The next correction is made at once, quiet or not (the target rose after the device ran dry). */
+  private urgent = false;
   private heldSum = 0;
   private heldCount = 0;
   private lastHeldMs: number | null = null;
@@ -34,7 +38,7 @@ export class LatencyHold {
   private waitedMs = 0;
 
   constructor(
-    readonly targetMs: number,
+    targetMs: number,
     readonly sampleRate: number,
     /** Half the dead band. At load 4, 20 ms halved the corrections of 10 ms (64 against 140 in 14 s). */
     readonly toleranceMs = 20,
@@ -44,7 +48,20 @@ export class LatencyHold {
     readonly maxDeferMs = 2000,
     /** An error beyond this is corrected at once, quiet or not, ms. */
     readonly hardToleranceMs = Math.max(60, 3 * toleranceMs),
-  ) {}
+  ) {
+    this.targetMs = targetMs;
+  }
+
+  /**
+   * A higher target. `urgent`: padded to with the next block whatever its level, for a rise right after
+   * the device ran dry (a gap was heard already; waiting for a pause would leave the queue short
+   * meanwhile); else like any correction, in a pause when one comes in time.
+   */
+  raiseTarget(targetMs: number, urgent = true): void {
+    if (targetMs <= this.targetMs) return;
+    this.targetMs = targetMs;
+    this.urgent = urgent;
+  }
 
   /**
    * Frames to insert (> 0) or cut (< 0; never more than the block) for a block of `blockFrames` whose
@@ -58,9 +75,11 @@ export class LatencyHold {
     const sorted = [...this.recentMs].sort((a, b) => a - b);
     const errorMs = sorted[sorted.length >> 1]! - this.targetMs;
     let frames = 0;
-    const needed = Math.abs(errorMs) > this.toleranceMs;
+    const needed = Math.abs(errorMs) > this.toleranceMs || (this.urgent && errorMs < 0);
+    const urgent = this.urgent;
+    this.urgent = false;
     if (!needed) this.waitedMs = 0;
-    else if (!quiet && Math.abs(errorMs) <= this.hardToleranceMs && this.waitedMs < this.maxDeferMs) {
+    else if (!quiet && !urgent && Math.abs(errorMs) <= this.hardToleranceMs && this.waitedMs < this.maxDeferMs) {
       this.waitedMs += (blockFrames * 1000) / this.sampleRate;
       this.heldSum += delayMs;
       this.heldCount++;
@@ -70,7 +89,7 @@ export class LatencyHold {
       if (!quiet) this.counters.inVoice++;
       this.waitedMs = 0;
     }
-    if (errorMs < -this.toleranceMs) {
+    if (errorMs < -this.toleranceMs || (urgent && errorMs < 0)) {
       frames = Math.round((-errorMs * this.sampleRate) / 1000);
       this.counters.pads++;
       this.counters.padMs += (frames * 1000) / this.sampleRate;
@@ -93,6 +112,55 @@ export class LatencyHold {
     this.heldSum = 0;
     this.heldCount = 0;
     return this.lastHeldMs;
+  }
+}
+
+/**
+ * `svc live`'s default target (`--latency-ms auto`): it starts at what the voice and the devices need on
+ * paper and rises by `stepMs` when the output device keeps running dry, never falling, up to `maxMs`.
+ * Repeated dry runs mean the queue ahead of the device is shorter than its scheduling needs; on
+ * PulseAudio (ALSA's pulse plugin) that need is far above the paper floor, since the sound server's own
+ * request size sets it: with the DSP voice the floor said 87–96 ms while holds at 130 / 150 / 170 ms ran
+ * dry 132 / 67 / 27 times in 14 s and 200 ms none. After a dry run PulseAudio plays on from later audio,
+ * so a fixed short target both crackles and over-reports. A single dry run is a hiccup (a compute spike of
+ * a neural voice, the machine's load: the small model at a held 400 ms still had 2 in 14 s), and a rise
+ * for each would creep the delay up over a long session: it takes `underflowsToRise` within `windowMs`,
+ * counted afresh after each rise.
+ */
+export class AutoLatencyTarget {
+  targetMs: number;
+  raises = 0;
+  private seenUnderflows = 0;
+  /** When the dry runs since the last rise happened, ms. */
+  private readonly recentMs: number[] = [];
+
+  constructor(
+    startMs: number,
+    readonly stepMs = 50,
+    readonly maxMs = startMs + 500,
+    readonly underflowsToRise = 2,
+    readonly windowMs = 3000,
+  ) {
+    this.targetMs = startMs;
+  }
+
+  /** The new target when the device ran dry often enough (`underflows`: its running count, read at `nowMs`); else null. */
+  update(underflows: number, nowMs: number): number | null {
+    for (let i = this.seenUnderflows; i < underflows; i++) this.recentMs.push(nowMs);
+    this.seenUnderflows = Math.max(this.seenUnderflows, underflows);
+    while (this.recentMs.length && nowMs - this.recentMs[0]! > this.windowMs) this.recentMs.shift();
+    if (this.recentMs.length < this.underflowsToRise || this.targetMs >= this.maxMs) return null;
+    this.recentMs.length = 0;
+    this.raises++;
+    this.targetMs = Math.min(this.maxMs, this.targetMs + this.stepMs);
+    return this.targetMs;
+  }
+
+  /** At least `floorMs` (the floor measured once audio flows); the new target, or null when it was already. */
+  atLeast(floorMs: number): number | null {
+    if (floorMs <= this.targetMs) return null;
+    this.targetMs = Math.min(this.maxMs, Math.ceil(floorMs));
+    return this.targetMs;
   }
 }
 

@@ -6,7 +6,8 @@
 // block is chosen from its measured speed at load (src/engine/blockChoice.ts). The pipeline's queue is
 // bounded (behind-real-time policy, default silence: the real voice never goes out), and the output
 // side bounds the queue for the sound card: --latency-ms holds the whole delay (src/audio/latencyHold.ts,
-// on the sample clock below), else blocks are dropped when more than --max-output-ms waits. Once a
+// on the sample clock below) at a given figure or, by default (auto), at one it finds (AutoLatencyTarget);
+// with --latency-ms off blocks are dropped when more than --max-output-ms waits. Once a
 // second it prints the latency (the sample clock: capture time to play time of each block, see delayOf)
 // with its parts (time-averaged buffer levels, voice delay and compute) and counters; Ctrl-C (or
 // --duration) stops cleanly.
@@ -16,7 +17,8 @@ import type { Command } from 'commander';
 import { Option } from 'commander';
 import { AudioInputStream, AudioOutputStream, defaultDevice, findDevice, probeAudioDevices, type AudioDevice, type AudioSink, type DeviceStatusCounts } from '../../audio/devices.js';
 import { CaptureClock } from '../../audio/captureClock.js';
-import { fadeInHead, fadeOutTail, HOLD_FADE_MS, LatencyHold, latencyFloorMs, QuietDetector, RecentPercentile } from '../../audio/latencyHold.js';
+import { AutoLatencyTarget, fadeInHead, fadeOutTail, HOLD_FADE_MS, LatencyHold, latencyFloorMs, QuietDetector, RecentPercentile } from '../../audio/latencyHold.js';
+import { pactl } from '../../audio/pactl.js';
 import { pulseStreams, type PulseStreams } from '../../audio/pulseLatency.js';
 import { DEFAULT_VIRTUAL_MIC_NAME, VirtualMic } from '../../audio/virtualMic.js';
 import { SvcError } from '../../errors.js';
@@ -28,7 +30,7 @@ import { ConvertSession } from '../../stream/session.js';
 import { encodeFrame } from '../../stream/codec.js';
 import { ModelResolver, modelDisplayName } from '../../voices/registry.js';
 import { VOICE_LIMITS, type StageFactory } from '../../voices/stage.js';
-import { numberArg } from '../options.js';
+import { numberArg, parseNumberOption } from '../options.js';
 
 export interface LiveOptions {
   input?: number;
@@ -40,8 +42,12 @@ export interface LiveOptions {
   model?: string;
   speaker?: string;
   f0: F0Choice;
-  /** Constant total latency target (input to output), ms. */
-  latencyMs?: number;
+  /**
+   * Constant total latency (input to output): a target in ms; `auto` (the default) holds the smallest
+   * delay the devices play without running dry (AutoLatencyTarget); `off` holds nothing and keeps the
+   * output queue short (--max-output-ms).
+   */
+  latencyMs?: number | 'auto' | 'off';
   pitch: number;
   formant: number;
   outputChannels?: number;
@@ -94,6 +100,22 @@ const QUEUE_SAMPLE_MS = 7;
 
 /** Output underflows in the first 5 s (no --latency-ms) that make svc live say so. */
 const UNDERFLOW_WARNING_COUNT = 3;
+
+/** `--latency-ms`: a number of ms, `auto` or `off`. */
+export function latencyArg(raw: string): number | 'auto' | 'off' {
+  if (raw === 'auto' || raw === 'off') return raw;
+  return parseNumberOption('--latency-ms', raw, { min: 5, max: 5000 });
+}
+
+/**
+ * What `--latency-ms auto` adds to the floor on paper when the output is a PulseAudio stream, ms. The
+ * sound server's requests, not the voice, set the queue it needs (DSP voice, floor on paper 90–150 ms:
+ * held at 200 ms, no underflow; from the paper floor, rising 50 ms per run of underflows, the first
+ * seconds ran dry 4–7 times and the delay read 60–85 ms high from then on, 143 measured / 204 shown:
+ * the consumption clock cannot follow a device that is starved). Starting above it avoids that regime; a
+ * raw ALSA device on a machine that also runs a sound server gets the margin too.
+ */
+const PULSE_AUTO_MARGIN_MS = 100;
 
 /** Half the latency hold's dead band, ms (LatencyHold.toleranceMs). */
 const HOLD_TOLERANCE_MS = 20;
@@ -163,7 +185,7 @@ export async function runLive(options: LiveOptions, log: (line: string) => void 
       blockMs = choice.blockMs;
       computeMsP95 = choice.measured.at(-1)!.computeMsP95;
       log(`svc live: ${modelName} ${describeBlockChoice(choice)} (--block-ms overrides)`);
-    } else if (options.latencyMs !== undefined) {
+    } else if (options.latencyMs !== 'off') {
       computeMsP95 = (await chooseBlockMs(stageFactory, { sampleRate: rate, voice, candidatesMs: [blockMs] })).measured[0]!.computeMsP95;
     }
     const blockSamples = Math.max(16, Math.round((rate * blockMs) / 1000));
@@ -187,9 +209,16 @@ export async function runLive(options: LiveOptions, log: (line: string) => void 
     // delay, the devices' nominal latency, the compute measured above, one block of output queue and the
     // hold's band; once it flows, measured per block (floorCheck below: input bursts and load included).
     const fixedMs = latency.algorithmicMs + input.defaultLowInputLatencyMs + (output ? output.defaultLowOutputLatencyMs : 0);
-    const targetMs = options.latencyMs;
     const startFloorMs = Math.ceil(latencyFloorMs({ beforeQueueMs: fixedMs + computeMsP95, blockMs: latency.blockMs, toleranceMs: HOLD_TOLERANCE_MS }));
-    if (targetMs !== undefined && targetMs < startFloorMs) {
+    const latencyMode = options.latencyMs === undefined || options.latencyMs === 'auto' ? 'auto' : options.latencyMs === 'off' ? 'off' : 'fixed';
+    // auto: from the floor on paper (rounded up to 10 ms), plus PulseAudio's own need when a sound server
+    // answers and the output is a device (its ALSA devices are then its streams), rising when the device
+    // keeps running dry. The margin goes in before audio flows: the output is primed to it.
+    const soundServer = latencyMode === 'auto' && output !== null && (await pactl(['info'])).status === 0;
+    const autoTarget = latencyMode === 'auto' ? new AutoLatencyTarget(Math.ceil(startFloorMs / 10) * 10 + (soundServer ? PULSE_AUTO_MARGIN_MS : 0)) : null;
+    // The target the hold starts at (undefined: no hold).
+    const targetMs = typeof options.latencyMs === 'number' ? options.latencyMs : autoTarget?.targetMs;
+    if (latencyMode === 'fixed' && targetMs !== undefined && targetMs < startFloorMs) {
       throw new SvcError(
         'INVALID_ARGUMENT',
         `--latency-ms ${targetMs} is below what this voice and these devices need: at least ${startFloorMs} ms (${fixedMs.toFixed(0)} ms fixed + ${computeMsP95.toFixed(0)} ms compute (p95, measured now) + one ${latency.blockMs} ms block of output queue + ${HOLD_TOLERANCE_MS} ms hold band), more when the input comes in bursts`,
@@ -282,7 +311,7 @@ export async function runLive(options: LiveOptions, log: (line: string) => void 
       const clockMs = lastClockMs ?? NaN;
       const totalMs = hold?.heldMs() ?? lastClockMs ?? sumMs;
       const text =
-        (hold ? `held at ${hold.targetMs} ms; ` : '') +
+        (hold ? `held at ${hold.targetMs} ms${autoTarget ? ' (auto)' : ''}; ` : '') +
         `sample clock; parts: voice ${parts.voiceMs.toFixed(1)} + compute ${parts.computeMs.toFixed(1)} + device in ${parts.inputDeviceMs.toFixed(1)}${pulse ? ' (PulseAudio)' : ''}` +
         ` + late input ${parts.inputLateMs.toFixed(1)} + queues ${(parts.pipelineQueueMs + parts.outputQueueMs).toFixed(1)} (blocks of ${latency.blockMs.toFixed(0)}) + device out ${parts.outputDeviceMs.toFixed(1)} = ${sumMs.toFixed(0)}`;
       return { totalMs, text, parts: { blockMs: latency.blockMs, ...parts, sumMs, clockMs } };
@@ -334,7 +363,15 @@ export async function runLive(options: LiveOptions, log: (line: string) => void 
       // it, 200–220 printing 210 with it; 400: 437 / 413 against 415–435 / 410.
       const inputDeviceMs = captureDevice ? captureDevice.deviceMs + captureDevice.bufferMs : input.defaultLowInputLatencyMs;
       const untaken = out.untakenFrames?.() ?? null;
-      const aheadFrames = Math.max(out.queuedFrames, untaken === null ? 0 : untaken + ((pulsePlayback.bufferMs ?? 0) * rate) / 1000);
+      // What waits for the device: where the sound server's buffer is known (PulseAudio, polled) and the
+      // consumption clock has a bound, those two alone. The wall-clock estimate (part of queuedFrames) is
+      // left out there: after PulseAudio's stream runs dry it drops the audio that comes late, and the wall
+      // clock, which counts every write, then reads high for good (auto with the DSP voice: 240 ms printed,
+      // 138 measured; without it 219 / 230, and --latency-ms 200 the same as with it: 212 / 195–215).
+      const aheadFrames =
+        untaken !== null && pulsePlayback.bufferMs !== null
+          ? untaken + (pulsePlayback.bufferMs * rate) / 1000
+          : Math.max(out.queuedFrames, untaken === null ? 0 : untaken + ((pulsePlayback.bufferMs ?? 0) * rate) / 1000);
       const nowMs = performance.now();
       const beforeQueueMs = nowMs - captured + inputDeviceMs + (pulsePlayback.deviceMs ?? outputDeviceMs);
       if (counters.inputSamples >= rate) beforeQueue.add(beforeQueueMs);
@@ -395,11 +432,25 @@ export async function runLive(options: LiveOptions, log: (line: string) => void 
       if (floorChecked || counters.inputSamples < 5 * rate || p90 === null) return;
       floorChecked = true;
       floorMs = Math.max(startFloorMs, Math.ceil(latencyFloorMs({ beforeQueueMs: p90, blockMs: latency.blockMs, toleranceMs: 0 })));
+      if (autoTarget) {
+        // The sound server's need sits above the measured floor as above the one on paper.
+        const raised = autoTarget.atLeast(floorMs + (soundServer ? PULSE_AUTO_MARGIN_MS : 0));
+        if (raised !== null) hold?.raiseTarget(raised, false);
+        return;
+      }
       if (targetMs === undefined || targetMs >= floorMs) return;
       const message = `--latency-ms ${targetMs} cannot be held here: blocks reach the output ${p90.toFixed(0)} ms after capture (p90: the voice's delay, input bursts, compute ${computeMsP95.toFixed(0)} ms, devices, the machine's load), so the output queue runs dry; it needs at least ${floorMs} ms (try --latency-ms ${floorMs})`;
       log(options.json ? JSON.stringify({ type: 'warning', code: 'LATENCY_TARGET_TOO_LOW', message, latencyFloorMs: floorMs }) : `svc live: warning: ${message}`);
     };
-    // Without a target the output queue is kept short, and on PulseAudio (ALSA's pulse plugin) it runs dry
+    // auto: each time the device ran dry, a higher target (AutoLatencyTarget), said once per rise.
+    const autoCheck = (nowMs: number): void => {
+      const raised = autoTarget?.update(out.status.outputUnderflows, nowMs) ?? null;
+      if (raised === null) return;
+      hold?.raiseTarget(raised);
+      const message = `the output device ran dry: latency held at ${raised} ms from now on${raised >= autoTarget!.maxMs ? ' (the most auto goes to)' : ''}`;
+      log(options.json ? JSON.stringify({ type: 'notice', code: 'LATENCY_RAISED', message, latencyTargetMs: raised }) : `svc live: ${message}`);
+    };
+    // With --latency-ms off the output queue is kept short, and on PulseAudio (ALSA's pulse plugin) it runs dry
     // again and again even on a quiet machine: 12–41 output underflows in 14 s with the DSP voice (load
     // 0.5–2), each a gap you can hear, after which PulseAudio plays on from later audio, so the delay
     // falls (79 ms measured) while the sample clock, which counts what was written, reads high (167 ms
@@ -411,7 +462,7 @@ export async function runLive(options: LiveOptions, log: (line: string) => void 
       const underflows = out.status.outputUnderflows;
       if (underflows < UNDERFLOW_WARNING_COUNT) return;
       const suggestMs = Math.ceil((floorMs + 100) / 10) * 10;
-      const message = `the output device ran dry ${underflows} times in the first 5 s: you may hear crackles, and the latency shown reads high (the sound server plays on from later audio after each); hold the delay instead with --latency-ms ${suggestMs} (or more)`;
+      const message = `the output device ran dry ${underflows} times in the first 5 s: you may hear crackles, and the latency shown reads high (the sound server plays on from later audio after each); hold the delay instead: leave out --latency-ms off (auto finds the delay that plays cleanly) or give --latency-ms ${suggestMs} (or more)`;
       log(options.json ? JSON.stringify({ type: 'warning', code: 'OUTPUT_UNDERFLOWS', message, outputUnderflows: underflows, suggestedLatencyMs: suggestMs }) : `svc live: warning: ${message}`);
     };
     inStream = new AudioInputStream(
@@ -426,6 +477,8 @@ export async function runLive(options: LiveOptions, log: (line: string) => void 
         floorCheck();
         underflowCheck();
         if (counters.inputSamples >= durationSamples) return;
+        // (Not once the input is over: the output then runs dry by design.)
+        autoCheck(arrivedMs);
         const take = Math.min(samples.length, durationSamples - counters.inputSamples);
         counters.inputSamples += take;
         live.acceptFrame(encodeFrame(take === samples.length ? samples : samples.subarray(0, take), 'f32', 1));
@@ -448,9 +501,10 @@ export async function runLive(options: LiveOptions, log: (line: string) => void 
             inputPauses: counters.inputPauses,
             model: modelName,
             blocks: { converted: p.blocksConverted, notConverted: p.blocksSkipped + p.blocksDry + p.blocksSilenced + p.stageErrors },
-            latencyTargetMs: targetMs ?? null,
+            latencyMode,
+            latencyTargetMs: hold?.targetMs ?? null,
             latencyFloorMs: floorMs,
-            latencyControl,
+            latencyControl: latencyControl && { ...latencyControl, autoRaises: autoTarget?.raises ?? 0 },
             device: { input: inStream?.status, output: out.status },
             dropped: { outputBlocks: counters.outputBlocksDropped, skippedBlocks: p.blocksSkipped, dryBlocks: p.blocksDry, silencedBlocks: p.blocksSilenced, overflowSamples: p.overflowSamples },
           }),
@@ -470,7 +524,7 @@ export async function runLive(options: LiveOptions, log: (line: string) => void 
     log(
       `svc live: "${input.name}" (#${input.id}) → ${outputName} at ${rate} Hz, voice ${modelName}, ${blockMs} ms blocks, ` +
         `pitch ${options.pitch} st${live.controls().includes('formant') ? `, formant ${options.formant}×` : ''}` +
-        `${options.latencyMs === undefined ? '' : `, constant latency ${options.latencyMs} ms`}${options.duration === undefined ? ' — Ctrl-C to stop' : `, for ${options.duration} s of input`}`,
+        `${latencyMode === 'fixed' ? `, constant latency ${targetMs} ms` : latencyMode === 'auto' ? `, constant latency (auto: from ${targetMs} ms, higher if the output runs dry)` : ''}${options.duration === undefined ? ' — Ctrl-C to stop' : `, for ${options.duration} s of input`}`,
     );
     if (virtualMic) log(`svc live: ${virtualMic.instructions}`);
     process.on('SIGINT', onSignal);
@@ -521,7 +575,12 @@ export function register(program: Command): void {
     .option('--speaker <name|id>', 'speaker of --model (default: its first speaker)')
     .addOption(new Option('--f0 <method>', 'f0 estimator of --model, in its low-latency mode (as `svc serve --f0`)').choices([...F0_CHOICES]).default('dsp'))
     .option('-b, --block-ms <ms>', 'block length in milliseconds: smaller = lower latency, more CPU (default: 20 for the DSP voice; for --model the smallest block it converts in time here, measured at start)', numberArg('--block-ms', { min: 2.5, max: 500 }))
-    .option('--latency-ms <ms>', 'hold the total delay (input device to output device) at this, measured sample by sample: silence is added when it is short and audio is cut when it is long (±20 ms), in a pause between words when one comes within 2 s. For streamers syncing voice to video. Fails at start if below what the voice and its compute need; warns after 5 s with the figure that holds on this machine', numberArg('--latency-ms', { min: 5, max: 5000 }))
+    .option(
+      '--latency-ms <ms|auto|off>',
+      "hold the total delay (input device to output device) constant, measured sample by sample: silence is added when it is short and audio is cut when it is long (±20 ms), in a pause between words when one comes within 2 s. A number: that delay, for streamers syncing voice to video; fails at start if below what the voice and its compute need, warns after 5 s with the figure that holds on this machine. auto: start at what the voice and devices need on paper and rise each time the output runs dry (never falling). off: hold nothing, keep the output queue under --max-output-ms (lowest delay, but PulseAudio may crackle and the figure shown reads high)",
+      latencyArg,
+      'auto',
+    )
     .option('-p, --pitch <semitones>', `pitch change in semitones, ${VOICE_LIMITS.pitch.min}..${VOICE_LIMITS.pitch.max} (12 = one octave up)`, numberArg('--pitch', VOICE_LIMITS.pitch), 0)
     .option('-f, --formant <ratio>', `formant (timbre) scale, ${VOICE_LIMITS.formant.min}..${VOICE_LIMITS.formant.max} (1 = unchanged, >1 = smaller/brighter voice)`, numberArg('--formant', VOICE_LIMITS.formant), 1)
     .option('--output-channels <n>', 'output channels; the mono voice is copied to each (default: 2, or 1 for mono devices)', numberArg('--output-channels', { integer: true, min: 1, max: 32 }))
@@ -532,7 +591,7 @@ export function register(program: Command): void {
         .default(DEFAULT_BEHIND_POLICY),
     )
     .option('--max-queue-ms <ms>', 'input waiting for the voice beyond which --policy applies, in ms (default: the larger of 4 blocks and 200 ms)', numberArg('--max-queue-ms', { min: 20, max: 10000 }))
-    .option('--max-output-ms <ms>', 'most audio allowed to wait for the output device before new blocks are dropped, in ms', numberArg('--max-output-ms', { min: 10, max: 5000 }), 200)
+    .option('--max-output-ms <ms>', 'with --latency-ms off: most audio allowed to wait for the output device before new blocks are dropped, in ms', numberArg('--max-output-ms', { min: 10, max: 5000 }), 200)
     .option(
       '--virtual-mic [name]',
       `Linux: play the voice into a new PulseAudio/PipeWire virtual microphone (default name ${DEFAULT_VIRTUAL_MIC_NAME}) that Discord, OBS or a browser can pick; removed on exit. Instead of --output`,
