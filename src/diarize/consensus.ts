@@ -177,9 +177,7 @@ export function autoConsensus(projections: readonly ProjectedWindows[], windows:
   const twoRuns = members.runs(2);
   const two = labelsOf(twoRuns);
   const twoCount = Math.max(...two) + 1;
-  // One voice only when both tests say so: the halves sound alike and they alternate inside turns.
-  const oneVoice = closestCentroidCosine(embeddings, two, twoCount).cosine > ONE_VOICE_COSINE && medianSwitchRatio(twoRuns, windows) > MAX_TURN_SWITCH_RATIO;
-  if (twoCount < 2 || oneVoice) return new Int32Array(windows.length);
+  if (twoCount < 2) return new Int32Array(windows.length);
   let best = two;
   for (let k = 3; k <= Math.min(AUTO_MAX_SPEAKERS, options.maxSpeakers); k++) {
     const runs = members.runs(k);
@@ -188,5 +186,57 @@ export function autoConsensus(projections: readonly ProjectedWindows[], windows:
     if (count < k) continue;
     if (medianSwitchRatio(runs, windows) <= MAX_TURN_SWITCH_RATIO && closestCentroidCosine(embeddings, labels, count).cosine <= SAME_SPEAKER_COSINE) best = labels;
   }
-  return best;
+  if (best !== two) return best;
+  // One voice when the halves alternate inside turns and either sound alike or are no further apart than the
+  // halves of a held-out training speaker's own windows (as many of them as here).
+  if (medianSwitchRatio(twoRuns, windows) <= MAX_TURN_SWITCH_RATIO) return two;
+  const { projection, projected } = projections[0]!;
+  const limit = oneVoiceLimit(projection, windows.length);
+  const alike = closestCentroidCosine(embeddings, two, twoCount).cosine > ONE_VOICE_COSINE || splitFisherRatio(projected, two) <= limit;
+  return alike ? new Int32Array(windows.length) : two;
+}
+
+/** The projection's one-voice splitFisherRatio limit for `count` windows, interpolated (0, no test, when not calibrated). */
+export function oneVoiceLimit(projection: SpeakerProjection, count: number): number {
+  const table = projection.oneVoiceSplitFisher;
+  if (!table || table.windows.length === 0 || table.windows.length !== table.limit.length) return 0;
+  const { windows, limit } = table;
+  if (count <= windows[0]!) return limit[0]!;
+  for (let i = 1; i < windows.length; i++) {
+    if (count <= windows[i]!) return limit[i - 1]! + ((limit[i]! - limit[i - 1]!) * (count - windows[i - 1]!)) / (windows[i]! - windows[i - 1]!);
+  }
+  return limit[limit.length - 1]!;
+}
+
+/**
+ * How far apart the two groups of a split are along the line through their means, in units of the groups'
+ * own spread along that line: |m_a − m_b|² / (pooled within-group variance along m_a − m_b). A split of one
+ * voice (by sentences, loudness, phones) cuts a single cloud: the halves touch (about 7 for a Gaussian,
+ * 9–18 for the LDA's training speakers); two voices are two clouds.
+ */
+export function splitFisherRatio(projected: readonly Float32Array[], labels: Int32Array): number {
+  const dims = projected[0]?.length ?? 0;
+  const means = [new Float64Array(dims), new Float64Array(dims)];
+  const sizes = [0, 0];
+  projected.forEach((y, i) => {
+    const l = labels[i]!;
+    if (l > 1) return;
+    sizes[l]++;
+    for (let k = 0; k < dims; k++) means[l]![k] += y[k]!;
+  });
+  if (!sizes[0] || !sizes[1]) return 0;
+  for (const l of [0, 1]) for (let k = 0; k < dims; k++) means[l]![k] /= sizes[l]!;
+  const delta = means[0]!.map((m, k) => m - means[1]![k]!);
+  const distance = Math.hypot(...delta);
+  if (distance === 0) return 0;
+  let along = 0;
+  projected.forEach((y, i) => {
+    const l = labels[i]!;
+    if (l > 1) return;
+    let t = 0;
+    for (let k = 0; k < dims; k++) t += ((y[k]! - means[l]![k]!) * delta[k]!) / distance;
+    along += t * t;
+  });
+  along /= sizes[0]! + sizes[1]!;
+  return along > 0 ? (distance * distance) / along : Infinity;
 }

@@ -100,6 +100,12 @@ export interface SpeakerProjection {
   weights: number[][];
   /** Where the projection came from (speakers, windows), for `--help` and reports. */
   trainedOn?: string;
+  /**
+   * How far apart (splitFisherRatio, src/diarize/consensus.ts) the two halves of one voice the LDA was not trained on
+   * come out, by the recording's number of windows: scripts/calibrate-one-voice.ts measures it on held-out training
+   * speakers. Absent: `auto` does not use that test.
+   */
+  oneVoiceSplitFisher?: { windows: number[]; limit: number[] };
 }
 
 export const SPEAKER_LDA_PATH = join(shippedModelsDir, 'speaker_lda', 'lda.json');
