@@ -1,6 +1,7 @@
 // `svc diarize` and src/diarize: DER against hand-built references (exact values), RTTM in the
 // standard ten-field form that parses back, a real two-speaker conversation (VCTK p225 F + p227 M,
-// not the speakers the LDA was trained on) diarized with a low DER through the real CLI, the split
+// not the speakers the LDA was trained on) diarized with a low DER through the real CLI, one VCC 2016 speaker
+// found as one by `auto`, the split
 // that `svc preprocess` reads (one folder per speaker, clips that hold that speaker), the timeline
 // PNG, and bad input: silence, a missing file, --speakers out of range or larger than present.
 import { test } from 'uvu';
@@ -10,7 +11,8 @@ import { join } from 'node:path';
 import { loadImage } from '@napi-rs/canvas';
 import { readMono, writeWav } from '../src/audio/io.js';
 import { diarizationErrorRate, diarize, formatRttm, parseRttm, type SpeakerTurn } from '../src/diarize/index.js';
-import { turnSwitchRatio } from '../src/diarize/consensus.js';
+import { oneVoiceLimit, splitFisherRatio, turnSwitchRatio } from '../src/diarize/consensus.js';
+import { seededRandom } from '../src/dsp/random.js';
 import { buildConversation, speakerFiles } from '../bench/conversations.js';
 import { makeTempDir, runSvc, shared } from './helpers/index.js';
 
@@ -112,6 +114,36 @@ test('--speakers auto: four VCTK speakers found as four (DER under 15 %), one sp
   const single = await diarize({ samples: one.samples, sampleRate: one.sampleRate }, { speakers: 'auto' });
   assert.is(single.speakers.length, 1, single.speakers.join(','));
   assert.ok(single.notes.includes('one speaker found'), single.notes.join('; '));
+});
+
+test('splitFisherRatio: one Gaussian cloud cut in two scores about 7, two clouds far more; oneVoiceLimit interpolates', () => {
+  const random = seededRandom(5);
+  const gaussian = (): number => Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
+  // 4000 points of N(0, I) in 3 dimensions, cut at 0 along the first: halves at ±0.80, spread 0.36 along the cut,
+  // so (1.60)² / 0.36 = 7.0; the other dimensions do not count.
+  const cloud = Array.from({ length: 4000 }, () => Float32Array.from([gaussian(), gaussian(), 5 * gaussian()]));
+  const cut = Int32Array.from(cloud, (y) => (y[0]! > 0 ? 1 : 0));
+  assert.ok(Math.abs(splitFisherRatio(cloud, cut) - 7.0) < 0.4, `${splitFisherRatio(cloud, cut)}`);
+  // Two clouds 6 apart: 36 / 1 = 36.
+  const two = cloud.map((y, i) => Float32Array.from([y[0]! + (i % 2) * 6, y[1]!, y[2]!]));
+  const labels = Int32Array.from(two, (_, i) => i % 2);
+  assert.ok(Math.abs(splitFisherRatio(two, labels) - 36) < 3, `${splitFisherRatio(two, labels)}`);
+  const projection = { inputDim: 1, outputDim: 1, mean: [0], weights: [[1]], oneVoiceSplitFisher: { windows: [40, 60, 90], limit: [16, 13, 10] } };
+  assert.is(oneVoiceLimit(projection, 20), 16);
+  assert.ok(Math.abs(oneVoiceLimit(projection, 50) - 14.5) < 1e-9);
+  assert.is(oneVoiceLimit(projection, 500), 10);
+  assert.is(oneVoiceLimit({ ...projection, oneVoiceSplitFisher: undefined }, 50), 0);
+});
+
+test('--speakers auto: one speaker the LDA never heard (VCC 2016 TF1) found as one, though her sentences split apart', async () => {
+  // Her two halves are not alike by cosine (0.67): only their closeness to a held-out training speaker's split
+  // of as many windows (splitFisherRatio under the shipped lda.json's oneVoiceSplitFisher) makes them one voice.
+  const vcc = shared('speech', 'vcc2016_16k');
+  const one = await buildConversation([{ name: 'TF1', files: speakerFiles(join(vcc, 'TF1')) }], { turns: 16, seed: 3, overlapShare: 0 });
+  const result = await diarize({ samples: one.samples, sampleRate: one.sampleRate }, { speakers: 'auto' });
+  assert.is(result.speakers.length, 1, result.speakers.join(','));
+  assert.ok(result.notes.includes('one speaker found'), result.notes.join('; '));
+  assert.ok(diarizationErrorRate(one.reference, result.turns, 0.25).der < 0.05);
 });
 
 test('svc diarize --speakers auto finds 2 speakers; --split feeds preprocess; --png; --rttm', async () => {

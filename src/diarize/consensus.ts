@@ -4,8 +4,10 @@
 // two real speakers take turns, so a window and the next one (overlapping, same speech region) almost
 // always have the same speaker, while a voice split in two by what it says or how it says it flips
 // between its halves inside a turn (turnSwitchRatio). The largest K whose clusters all take turns, and
-// whose centroids are not one voice (SAME_SPEAKER_COSINE), wins; K = 1 when the two clusters of K = 2 sound
-// like one voice and do not take turns either. Shapes: projected [window][outputDim], labels Int32Array [window].
+// whose centroids are not one voice (SAME_SPEAKER_COSINE), wins; K = 1 when none does and the two clusters of
+// K = 2 do not take turns either and sound like one voice: alike by cosine, or no further apart (splitFisherRatio)
+// than a held-out training speaker's own halves (the projection's oneVoiceSplitFisher, by window count).
+// Shapes: projected [window][outputDim], labels Int32Array [window].
 import type { Cluster } from 'ml-hclust';
 import { closestCentroidCosine, clusterEmbeddings, consensusLabels, kMeans, SAME_SPEAKER_COSINE, SPECTRAL_MAX_WINDOWS, speakerTree } from './cluster.js';
 import { spectralDecomposition, spectralLabelsFrom, type SpectralDecomposition } from './spectral.js';
@@ -169,8 +171,10 @@ function medianSwitchRatio(runs: readonly Int32Array[], windows: readonly Speake
  * the consensus of the N-given path; K qualifies when the median member's turnSwitchRatio is at most
  * MAX_TURN_SWITCH_RATIO and no two of its consensus centroids are one voice (cosine above
  * SAME_SPEAKER_COSINE on the uncentred first projection). The largest qualifying K wins (K = 2 when none
- * does); K = 1 when the two clusters of K = 2 fail both tests (alike above ONE_VOICE_COSINE, and alternating
- * inside turns). `embeddings`: the first projection's unit-length windows.
+ * does); K = 1 when no K >= 3 qualifies and the two clusters of K = 2 alternate inside turns and are alike:
+ * cosine above ONE_VOICE_COSINE, or a splitFisherRatio within the first projection's oneVoiceLimit for this
+ * many windows (session 7 of docs/say-diarize.md: calibration single speakers 3/6 -> 4/6, no pair merged).
+ * `embeddings`: the first projection's unit-length windows.
  */
 export function autoConsensus(projections: readonly ProjectedWindows[], windows: readonly SpeakerWindow[], embeddings: readonly Float32Array[], options: ConsensusOptions): Int32Array {
   const members = new ConsensusMembers(projections, options);
@@ -211,8 +215,9 @@ export function oneVoiceLimit(projection: SpeakerProjection, count: number): num
 /**
  * How far apart the two groups of a split are along the line through their means, in units of the groups'
  * own spread along that line: |m_a − m_b|² / (pooled within-group variance along m_a − m_b). A split of one
- * voice (by sentences, loudness, phones) cuts a single cloud: the halves touch (about 7 for a Gaussian,
- * 9–18 for the LDA's training speakers); two voices are two clouds.
+ * voice (by sentences, loudness, phones) cuts a single cloud: the halves touch (about 7 for a Gaussian; 6–13
+ * for held-out training speakers over all their windows, more with fewer windows); two voices are two clouds
+ * (20 and more for the calibration pairs). Labels other than 0 and 1 are ignored. Shapes: projected [window][dims].
  */
 export function splitFisherRatio(projected: readonly Float32Array[], labels: Int32Array): number {
   const dims = projected[0]?.length ?? 0;
