@@ -227,7 +227,8 @@ export async function runLive(options: LiveOptions, log: (line: string) => void 
     }
     const wantedQueueFrames = targetMs === undefined ? 0 : Math.round(((targetMs - fixedMs) * rate) / 1000);
     // At least two blocks: the output gets a whole block at a time (320 ms for a slow model).
-    const maxOutputFrames = targetMs !== undefined ? wantedQueueFrames + blockSamples : Math.round((Math.max(options.maxOutputMs, 2 * blockMs) * rate) / 1000);
+    const unheldMaxOutputFrames = Math.round((Math.max(options.maxOutputMs, 2 * blockMs) * rate) / 1000);
+    let maxOutputFrames = targetMs !== undefined ? wantedQueueFrames + blockSamples : unheldMaxOutputFrames;
 
     if (output) {
       // With a latency target the device's period is at most 20 ms whatever the block, and audio goes to
@@ -337,10 +338,32 @@ export async function runLive(options: LiveOptions, log: (line: string) => void 
     // It decides on the median delay of the last 400 ms of blocks (at least 5): single blocks' delays swing
     // by tens of ms with the event loop's lateness at load, and a 5-block median padded and cut 0.5–1.7 s
     // of 14 s at --latency-ms 400 with 0–1 output underflows (0.2–0.5 s with 400 ms).
-    const hold = targetMs === undefined ? null : new LatencyHold(targetMs, rate, HOLD_TOLERANCE_MS, Math.max(5, Math.round(400 / blockMs)));
+    let hold = targetMs === undefined ? null : new LatencyHold(targetMs, rate, HOLD_TOLERANCE_MS, Math.max(5, Math.round(400 / blockMs)));
     const latencyControl = hold?.counters ?? null;
     const quietness = new QuietDetector(rate);
     let fadeInNext = false;
+    // Whether the devices run on a clock. Virtual ALSA devices on the null plugin (scripts/virtual-audio)
+    // have none: they deliver and take audio as fast as the program goes (3 s of input in a fraction of
+    // a second), so a delay measured against the wall clock means nothing, and a hold cut 2.5 s of 3 s
+    // as "late". Decided once 0.5 s of input has come (the output is primed to the target until then):
+    // more than 250 ms ahead of the wall clock is no real device (PulseAudio's capture burst at start
+    // is one 20 ms period); then nothing is held.
+    let deviceClock: 'unknown' | 'real' | 'none' = 'unknown';
+    let firstInputMs: number | null = null;
+    let receivedSamples = 0;
+    const checkDeviceClock = (chunkSamples: number, arrivedMs: number): void => {
+      if (deviceClock !== 'unknown') return;
+      if (firstInputMs === null) firstInputMs = arrivedMs;
+      else receivedSamples += chunkSamples; // audio after the first chunk, against the time since it came
+      if (receivedSamples < rate / 2) return;
+      const aheadMs = (receivedSamples * 1000) / rate - (arrivedMs - firstInputMs);
+      deviceClock = aheadMs > 250 ? 'none' : 'real';
+      if (deviceClock === 'real' || !hold) return;
+      hold = null;
+      maxOutputFrames = unheldMaxOutputFrames;
+      const message = `the audio devices have no clock (0.5 s of input came in ${(arrivedMs - firstInputMs).toFixed(0)} ms: a virtual device?), so no latency is held`;
+      log(options.json ? JSON.stringify({ type: 'notice', code: 'NO_DEVICE_CLOCK', message }) : `svc live: ${message}`);
+    };
     // The delay of each output block's first sample, sample by sample: when the input sample it carries
     // was captured (the capture clock, less the input device's own latency) to when the device will play
     // it (now, plus what is queued ahead of it by the later of the wall-clock and consumption clocks, plus
@@ -384,7 +407,7 @@ export async function runLive(options: LiveOptions, log: (line: string) => void 
       sessionSamples += block.length;
       const delayMs = delayOf(sessionIndex);
       if (delayMs !== null) clockDelays.push(delayMs);
-      if (hold) {
+      if (hold && deviceClock === 'real') {
         // Constant latency: silence added when the delay is short, audio cut when long, in a pause when
         // one comes in time (LatencyHold). Before anything played the silence goes first (the start);
         // later it follows the block, whose end fades out, and the next block fades in.
@@ -401,7 +424,7 @@ export async function runLive(options: LiveOptions, log: (line: string) => void 
           return;
         } else if (frames < 0) block = fadeOutTail(block.subarray(0, block.length + frames), fadeFrames);
         if (block.length === 0) return;
-      } else if (out.queuedFrames > maxOutputFrames) {
+      } else if (!hold && out.queuedFrames > maxOutputFrames) {
         // Bounded output: if the card is not taking audio as fast as it comes, drop this block ...
         counters.outputBlocksDropped++;
         return;
@@ -410,7 +433,7 @@ export async function runLive(options: LiveOptions, log: (line: string) => void 
       out.write(interleaveMono(block, outputChannels));
       // ... and before that happens, stop pulling input (an input device running faster than the
       // output device, e.g. two cards with different clocks, then drops at the input side instead).
-      if (targetMs === undefined && !inputPaused && out.queuedFrames > maxOutputFrames / 2) {
+      if (!hold && !inputPaused && out.queuedFrames > maxOutputFrames / 2) {
         inputPaused = true;
         counters.inputPauses++;
         inStream?.pause();
@@ -474,6 +497,7 @@ export async function runLive(options: LiveOptions, log: (line: string) => void 
         if (lostNow > 0) capture.lost(lostNow * blockSamples);
         chunksLost += lostNow;
         queues.add('inputLateMs', capture.arrived(samples.length, arrivedMs));
+        checkDeviceClock(samples.length, arrivedMs);
         floorCheck();
         underflowCheck();
         if (counters.inputSamples >= durationSamples) return;
