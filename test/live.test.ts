@@ -8,6 +8,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readMono } from '../src/audio/io.js';
 import { ConsumptionClock, untakenEstimate } from '../src/audio/devices.js';
+import { CaptureClock } from '../src/audio/captureClock.js';
 import { AutoLatencyTarget, fadeInHead, fadeOutTail, LatencyHold, latencyFloorMs, QuietDetector, RecentPercentile } from '../src/audio/latencyHold.js';
 import { makeTempDir, repoRoot, runSvc, shared } from './helpers/index.js';
 import { medianF0, semitonesBetween } from './helpers/pitch.js';
@@ -55,6 +56,22 @@ test('LatencyHold: a correction waits for a quiet block, at most maxDeferMs, and
   assert.is(hold.correct(150, 960, false), 2400, 'no pause within 100 ms: padded inside the voice');
   assert.is(hold.correct(300, 960, false), -960, '100 ms long (beyond the 60 ms hard tolerance): cut at once');
   assert.equal(hold.counters, { pads: 1, padMs: 50, drops: 2, dropMs: 40, inVoice: 2 });
+});
+
+test('CaptureClock.aheadOfRealTime: a clocked device keeps level with the wall clock, a clockless one runs far ahead', () => {
+  const clocked = new CaptureClock(48000);
+  const clockless = new CaptureClock(48000);
+  assert.is(clocked.aheadOfRealTime(0), null, 'nothing before the first chunk');
+  // 20 ms chunks: the clocked one every 20 ms (a 2 ms jitter), the clockless one every 0.5 ms.
+  for (let k = 0; k < 30; k++) {
+    clocked.arrived(960, 100 + 20 * k + (k % 2) * 2);
+    clockless.arrived(960, 100 + 0.5 * k);
+  }
+  const real = clocked.aheadOfRealTime(100 + 20 * 29)!;
+  assert.is(real.audioMs, 580, 'audio after the first chunk');
+  assert.ok(Math.abs(real.aheadMs) < 5, `clocked: ${real.aheadMs} ms ahead`);
+  const none = clockless.aheadOfRealTime(100 + 0.5 * 29)!;
+  assert.ok(none.aheadMs > 500, `clockless: ${none.aheadMs} ms ahead`);
 });
 
 test('LatencyHold.raiseTarget: an urgent rise pads at once inside the voice, a plain one waits for a pause like any correction', () => {

@@ -12,6 +12,8 @@
 /** Sliding-window minimum of (arrival − samples before it / rate), in ms on performance.now()'s timeline. */
 export class CaptureClock {
   private samples = 0;
+  /** The first chunk: when it came and its end (samples), the reference of aheadOfRealTime. */
+  private first: { atMs: number; samples: number } | null = null;
   /** Candidates for the window's minimum, increasing offsets, oldest first (a monotonic deque). */
   private readonly window: Array<{ atMs: number; originMs: number }> = [];
 
@@ -32,11 +34,24 @@ export class CaptureClock {
    */
   arrived(samples: number, nowMs = performance.now()): number {
     this.samples += samples;
+    this.first ??= { atMs: nowMs, samples: this.samples };
     const originMs = nowMs - (this.samples * 1000) / this.sampleRate;
     while (this.window.length > 0 && this.window.at(-1)!.originMs >= originMs) this.window.pop();
     this.window.push({ atMs: nowMs, originMs });
     while (this.window.length > 1 && this.window[0]!.atMs < nowMs - this.windowMs) this.window.shift();
     return originMs - this.window[0]!.originMs;
+  }
+
+  /**
+   * How much audio came after the first chunk against the wall-clock time since it came (audioMs, wallMs),
+   * and by how far the first runs ahead (aheadMs): about 0 for a device with a clock, far above it for one
+   * without (a virtual device that delivers as fast as it is read). Null before the first chunk.
+   */
+  aheadOfRealTime(nowMs = performance.now()): { audioMs: number; wallMs: number; aheadMs: number } | null {
+    if (this.first === null) return null;
+    const audioMs = ((this.samples - this.first.samples) * 1000) / this.sampleRate;
+    const wallMs = nowMs - this.first.atMs;
+    return { audioMs, wallMs, aheadMs: audioMs - wallMs };
   }
 
   /** Notes `samples` the device recorded that never arrived (a chunk lost to an overflow). */

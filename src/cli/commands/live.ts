@@ -173,6 +173,9 @@ export async function runLive(options: LiveOptions, log: (line: string) => void 
   let finish: (error?: SvcError) => void = () => {};
   const finished = new Promise<SvcError | undefined>((resolvePromise) => (finish = resolvePromise));
   const onSignal = (): void => finish();
+  // A warning or notice, once: a line of text, or with --json an object with a stable code.
+  const tell = (type: 'warning' | 'notice', code: string, message: string, fields: Record<string, unknown> = {}): void =>
+    log(options.json ? JSON.stringify({ type, code, message, ...fields }) : `svc live: ${type === 'warning' ? 'warning: ' : ''}${message}`);
 
   try {
     const stageFactory: StageFactory = options.model === undefined ? await loadBuiltinStageFactory() : await models.defaultFactory(options.model, options.speaker);
@@ -349,20 +352,15 @@ export async function runLive(options: LiveOptions, log: (line: string) => void 
     // more than 250 ms ahead of the wall clock is no real device (PulseAudio's capture burst at start
     // is one 20 ms period); then nothing is held.
     let deviceClock: 'unknown' | 'real' | 'none' = 'unknown';
-    let firstInputMs: number | null = null;
-    let receivedSamples = 0;
-    const checkDeviceClock = (chunkSamples: number, arrivedMs: number): void => {
-      if (deviceClock !== 'unknown') return;
-      if (firstInputMs === null) firstInputMs = arrivedMs;
-      else receivedSamples += chunkSamples; // audio after the first chunk, against the time since it came
-      if (receivedSamples < rate / 2) return;
-      const aheadMs = (receivedSamples * 1000) / rate - (arrivedMs - firstInputMs);
-      deviceClock = aheadMs > 250 ? 'none' : 'real';
+    const checkDeviceClock = (arrivedMs: number): void => {
+      const ahead = deviceClock === 'unknown' ? capture.aheadOfRealTime(arrivedMs) : null;
+      if (ahead === null || ahead.audioMs < 500) return;
+      deviceClock = ahead.aheadMs > 250 ? 'none' : 'real';
       if (deviceClock === 'real' || !hold) return;
       hold = null;
       maxOutputFrames = unheldMaxOutputFrames;
-      const message = `the audio devices have no clock (0.5 s of input came in ${(arrivedMs - firstInputMs).toFixed(0)} ms: a virtual device?), so no latency is held`;
-      log(options.json ? JSON.stringify({ type: 'notice', code: 'NO_DEVICE_CLOCK', message }) : `svc live: ${message}`);
+      const message = `the audio devices have no clock (0.5 s of input came in ${ahead.wallMs.toFixed(0)} ms: a virtual device?), so no latency is held`;
+      tell('notice', 'NO_DEVICE_CLOCK', message);
     };
     // The delay of each output block's first sample, sample by sample: when the input sample it carries
     // was captured (the capture clock, less the input device's own latency) to when the device will play
@@ -463,7 +461,7 @@ export async function runLive(options: LiveOptions, log: (line: string) => void 
       }
       if (targetMs === undefined || targetMs >= floorMs) return;
       const message = `--latency-ms ${targetMs} cannot be held here: blocks reach the output ${p90.toFixed(0)} ms after capture (p90: the voice's delay, input bursts, compute ${computeMsP95.toFixed(0)} ms, devices, the machine's load), so the output queue runs dry; it needs at least ${floorMs} ms (try --latency-ms ${floorMs})`;
-      log(options.json ? JSON.stringify({ type: 'warning', code: 'LATENCY_TARGET_TOO_LOW', message, latencyFloorMs: floorMs }) : `svc live: warning: ${message}`);
+      tell('warning', 'LATENCY_TARGET_TOO_LOW', message, { latencyFloorMs: floorMs });
     };
     // auto: each time the device ran dry, a higher target (AutoLatencyTarget), said once per rise.
     const autoCheck = (nowMs: number): void => {
@@ -471,7 +469,7 @@ export async function runLive(options: LiveOptions, log: (line: string) => void 
       if (raised === null) return;
       hold?.raiseTarget(raised);
       const message = `the output device ran dry: latency held at ${raised} ms from now on${raised >= autoTarget!.maxMs ? ' (the most auto goes to)' : ''}`;
-      log(options.json ? JSON.stringify({ type: 'notice', code: 'LATENCY_RAISED', message, latencyTargetMs: raised }) : `svc live: ${message}`);
+      tell('notice', 'LATENCY_RAISED', message, { latencyTargetMs: raised });
     };
     // With --latency-ms off the output queue is kept short, and on PulseAudio (ALSA's pulse plugin) it runs dry
     // again and again even on a quiet machine: 12–41 output underflows in 14 s with the DSP voice (load
@@ -486,7 +484,7 @@ export async function runLive(options: LiveOptions, log: (line: string) => void 
       if (underflows < UNDERFLOW_WARNING_COUNT) return;
       const suggestMs = Math.ceil((floorMs + 100) / 10) * 10;
       const message = `the output device ran dry ${underflows} times in the first 5 s: you may hear crackles, and the latency shown reads high (the sound server plays on from later audio after each); hold the delay instead: leave out --latency-ms off (auto finds the delay that plays cleanly) or give --latency-ms ${suggestMs} (or more)`;
-      log(options.json ? JSON.stringify({ type: 'warning', code: 'OUTPUT_UNDERFLOWS', message, outputUnderflows: underflows, suggestedLatencyMs: suggestMs }) : `svc live: warning: ${message}`);
+      tell('warning', 'OUTPUT_UNDERFLOWS', message, { outputUnderflows: underflows, suggestedLatencyMs: suggestMs });
     };
     inStream = new AudioInputStream(
       { deviceId: input.id, device: input, sampleRate: rate, channels: 1, framesPerBuffer: blockSamples },
@@ -497,7 +495,7 @@ export async function runLive(options: LiveOptions, log: (line: string) => void 
         if (lostNow > 0) capture.lost(lostNow * blockSamples);
         chunksLost += lostNow;
         queues.add('inputLateMs', capture.arrived(samples.length, arrivedMs));
-        checkDeviceClock(samples.length, arrivedMs);
+        checkDeviceClock(arrivedMs);
         floorCheck();
         underflowCheck();
         if (counters.inputSamples >= durationSamples) return;
