@@ -13,7 +13,7 @@ import { SvcError } from '../errors.js';
 import { resample } from '../audio/resample.js';
 import type { MonoAudio } from '../audio/types.js';
 import { closestCentroidCosine, renumberByFirstAppearance, SAME_SPEAKER_COSINE } from './cluster.js';
-import { autoConsensus, consensusClustering } from './consensus.js';
+import { autoConsensus, consensusClustering, ONE_VOICE_COSINE, splitFisherRatio } from './consensus.js';
 import { loadSpeakerProjection, normalizeEmbeddings, projectWindows, SPEAKER_LDA_SPEED_PERTURBED_PATH, speakerWindows, WINDOW_HOP_SECONDS, WINDOW_SECONDS, type SpeakerProjection, type SpeakerWindow } from './embedding.js';
 import { resegmentWindows } from './resegment.js';
 import { logF0Frames, MFCC_HOP_SECONDS, mfcc } from './mfcc.js';
@@ -144,6 +144,10 @@ export function diarizeFeatures(features: SpeechFeatures, options: Pick<DiarizeO
       meanTurnSeconds: RESEGMENT_MEAN_TURN_SECONDS, iterations: RESEGMENT_ITERATIONS,
     }));
     count = Math.max(...windowLabels) + 1;
+    if (speakers === 'auto' && count === 2) {
+      const note = mayBeOneVoiceNote(projected, embeddings, windowLabels, projection);
+      if (note) notes.push(note);
+    }
     if (speakers !== 'auto') {
       const closest = closestCentroidCosine(embeddings, windowLabels, count);
       if (count < speakers) notes.push(`asked for ${speakers} speakers but only ${count} have enough speech (each at least ${Math.round(MIN_SPEAKER_SHARE * 100)} % of it)`);
@@ -156,6 +160,23 @@ export function diarizeFeatures(features: SpeechFeatures, options: Pick<DiarizeO
   const speakerSeconds = names.map((n) => turns.filter((t) => t.speaker === n).reduce((sum, t) => sum + t.endSeconds - t.startSeconds, 0));
   if (names.length === 1) notes.push(speakers === 'auto' ? 'one speaker found' : speakers === 1 ? 'one speaker, as asked' : `one speaker found although ${speakers} were asked for`);
   return { durationSeconds, speechSeconds, regions, turns, speakers: names, speakerSeconds, notes };
+}
+
+/**
+ * `auto` found two speakers, but one voice split in two cannot be ruled out: the halves are no further apart
+ * (splitFisherRatio) than the loosest one-voice split measured on held-out training speakers (the projection's
+ * oneVoiceSplitFisher, its largest limit), or their centroids are alike (cosine above ONE_VOICE_COSINE). `auto`
+ * keeps two when such halves take turns like speakers, which one speaker's separately recorded sentences also
+ * do; the note says so, so that a user who knows the recording holds one voice can say so (`--speakers 1`).
+ * Measured (docs/say-diarize.md, session 8): every single speaker `auto` split (VCC 2016 SF1/TM1, VCTK
+ * p226/p228) gets it, and of the scored pairs only VCC 2016 SF1 + TF1 (two women, ratio 13.8).
+ */
+export function mayBeOneVoiceNote(projected: readonly Float32Array[], embeddings: readonly Float32Array[], labels: Int32Array, projection: SpeakerProjection): string | undefined {
+  const limits = projection.oneVoiceSplitFisher?.limit ?? [];
+  const ratio = splitFisherRatio(projected, labels);
+  const cosine = closestCentroidCosine(embeddings, labels, 2).cosine;
+  if (!(limits.length > 0 && ratio <= Math.max(...limits)) && !(cosine > ONE_VOICE_COSINE)) return undefined;
+  return `the two speakers found may be one voice (their windows are ${ratio.toFixed(1)} apart in spread units, similarity ${cosine.toFixed(2)}; one voice's sentences have split as far); if the recording holds one speaker, say so (svc diarize --speakers 1; svc preprocess without --diarize)`;
 }
 
 /** Consecutive turns of one speaker with a pause shorter than `maxPauseSeconds` between them become one turn. */

@@ -14,6 +14,8 @@ export interface KeepSpeakerReport {
   kept: string;
   seconds: number;
   speakers: number;
+  /** The diarization's notes for this file (one voice perhaps split in two, fewer speakers, ...). */
+  notes: string[];
 }
 
 function audioFiles(dir: string): string[] {
@@ -43,7 +45,7 @@ export async function keepOneSpeaker(inDir: string, outDir: string, keep: string
       if (result.speakers.length === 0) continue;
       const index = keep === 'largest' ? result.speakerSeconds.indexOf(Math.max(...result.speakerSeconds)) : result.speakers.indexOf(keep);
       if (index < 0) {
-        reports.push({ file, kept: `none (${keep} not found; speakers: ${result.speakers.join(', ')})`, seconds: 0, speakers: result.speakers.length });
+        reports.push({ file, kept: `none (${keep} not found; speakers: ${result.speakers.join(', ')})`, seconds: 0, speakers: result.speakers.length, notes: result.notes });
         continue;
       }
       const speaker = result.speakers[index]!;
@@ -54,7 +56,7 @@ export async function keepOneSpeaker(inDir: string, outDir: string, keep: string
         const b = Math.min(audio.samples.length, Math.round(turn.endSeconds * audio.sampleRate));
         if (b > a) await writeWav(join(outDir, `${stem}_${String(n++).padStart(3, '0')}.wav`), { sampleRate: audio.sampleRate, samples: audio.samples.slice(a, b) });
       }
-      reports.push({ file: basename(file), kept: speaker, seconds: result.speakerSeconds[index]!, speakers: result.speakers.length });
+      reports.push({ file: basename(file), kept: speaker, seconds: result.speakerSeconds[index]!, speakers: result.speakers.length, notes: result.notes });
     }
   } finally {
     await vad.dispose();

@@ -71,7 +71,10 @@ export function register(program: Command): void {
         const { basename, dirname, join, resolve } = await import('node:path');
         const kept = join(dirname(resolve(opts.out)), `.${basename(resolve(opts.out))}.diarized`);
         const reports = await keepOneSpeaker(inDir, kept, opts.keepSpeaker ?? 'largest');
-        for (const r of reports) console.error(`preprocess: ${r.file}: ${r.speakers} speaker(s), kept ${r.kept} (${r.seconds.toFixed(1)} s)`);
+        for (const r of reports) {
+          console.error(`preprocess: ${r.file}: ${r.speakers} speaker(s), kept ${r.kept} (${r.seconds.toFixed(1)} s)`);
+          for (const note of r.notes) console.error(`preprocess: ${r.file}: note: ${note}`);
+        }
         opts.speaker = opts.speaker ?? basename(resolve(inDir));
         inDir = kept;
       }
