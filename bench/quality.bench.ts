@@ -16,6 +16,11 @@
 // - pocketsphinx phone error rate (allphone, context-independent; bench/say.bench.ts): VCC 2016 has no transcripts, so the
 //   reference is pocketsphinx's decoding of the target's real recording of the sentence; converted
 //   vs source against that same reference. Bar: ≤ +10 points.
+// - the same scores for the conversion streamed as `svc serve` streams it (the stage's defaults: low-latency dsp
+//   f0, bounded generator windows; 100 ms blocks, chunks of any size through convertChunks): what a live user
+//   hears next to what `svc convert` writes (issue 12 point 5). Not a waveform comparison: offline takes the
+//   hybrid f0 and whole slices, so the two differ sample by sample (the neural bench's parity row compares
+//   them with the same f0).
 // Trained models are cached in .cache/bench-quality (key: base, steps, seed), so a rerun only scores.
 // SVC_QUALITY_STEPS (default: svc train's fine-tune recipe, FINE_TUNE_STEPS; 20 with --quick, a smoke run) and SVC_QUALITY_BASE (a base folder, or none) change the recipe.
 import { execFileSync } from 'node:child_process';
@@ -38,6 +43,11 @@ import { runPythonModule } from '../src/python.js';
 import { convertWithDspVoice } from '../src/voices/dsp/index.js';
 import { loadModel } from '../src/voices/registry.js';
 import { convertMono, medianVoicedF0 } from '../src/voices/sovits/convert.js';
+import { createNeuralStageFactory } from '../src/voices/sovits/stage.js';
+import { convertChunks } from '../src/engine/pipeline.js';
+import { concatFloat32 } from '../src/dsp/arrays.js';
+import { from, lastValueFrom, toArray } from 'rxjs';
+import type { SovitsModel } from '../src/voices/sovits/model.js';
 import { ContentEncoder } from '../src/voices/sovits/encoder.js';
 import type { BenchContext, BenchRow } from './lib.js';
 import { editDistance, recognisePhones } from './say.bench.js';
@@ -118,9 +128,26 @@ async function phonesOnce(audio: MonoAudio, dir: string, name: string): Promise<
 }
 
 interface PairFigures {
-  mcd: { converted: number[]; source: number[]; dsp: number[] };
+  mcd: { converted: number[]; source: number[]; dsp: number[]; streamed: number[] };
   f0MedianCents: number[];
-  per: { converted: number; source: number; dsp: number; phones: number };
+  streamedF0MedianCents: number[];
+  per: { converted: number; source: number; dsp: number; streamed: number; phones: number };
+}
+
+/** Blocks of the streamed conversion: the blocks issue 12 point 5 asks the small model to stream at. */
+const STREAM_BLOCK_MS = 100;
+
+/**
+ * `samples` converted the way `svc serve` streams them: the neural stage with its defaults (low-latency dsp
+ * f0, causal gap fill), STREAM_BLOCK_MS blocks with SOLA's 10 ms crossfade, fed in 997-sample chunks; the
+ * pipeline's delay removed, so the result lines up with the input (and the offline conversion).
+ */
+async function convertStreamed(model: SovitsModel, samples: Float32Array, sampleRate: number, pitch: number): Promise<Float32Array> {
+  const factory = await createNeuralStageFactory(model, {});
+  const timing = { blockSamples: Math.round((STREAM_BLOCK_MS * sampleRate) / 1000), crossfadeSamples: Math.round(0.01 * sampleRate) };
+  const chunks: Float32Array[] = [];
+  for (let i = 0; i < samples.length; i += 997) chunks.push(samples.subarray(i, i + 997));
+  return concatFloat32(await lastValueFrom(from(chunks).pipe(convertChunks(() => factory({ clientSampleRate: sampleRate, voice: { pitch, formant: 1 } }), timing), toArray())));
 }
 
 /** A target model re-synthesising the target's own unseen sentences (shift 0): the reconstruction
@@ -206,8 +233,9 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
         const pair = `${source}→${target}`;
         const dir = join(out, `${source}-${target}`);
         mkdirSync(dir, { recursive: true });
-        const f: PairFigures & { shift: number } = { shift, mcd: { converted: [], source: [], dsp: [] }, f0MedianCents: [], per: { converted: 0, source: 0, dsp: 0, phones: 0 } };
+        const f: PairFigures & { shift: number } = { shift, mcd: { converted: [], source: [], dsp: [], streamed: [] }, f0MedianCents: [], streamedF0MedianCents: [], per: { converted: 0, source: 0, dsp: 0, streamed: 0, phones: 0 } };
         asvTrials[target]![pair] = [];
+        asvTrials[target]![`${pair} streamed (${STREAM_BLOCK_MS} ms blocks)`] = [];
         asvTrials[target]![`DSP voice ${pair}`] = [];
         asvTrials[target]![`source ${source} (unconverted)`] = TEST.map((n) => utt(source, n));
         for (const n of TEST) {
@@ -220,8 +248,14 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
           }
           const dspPath = join(dir, `${n}.dsp.wav`);
           if (!existsSync(dspPath)) await writeWav(dspPath, { sampleRate: src.sampleRate, samples: convertWithDspVoice(src.samples, src.sampleRate, { pitchSemitones: shift, formantRatio: 2 ** (shift / 48) }) });
+          const streamedPath = join(dir, `${n}.stream.wav`);
+          if (!existsSync(streamedPath)) await writeWav(streamedPath, { sampleRate: model.sampleRate, samples: await convertStreamed(model, await resample(src.samples, src.sampleRate, model.sampleRate), model.sampleRate, shift) });
           const converted = await readMono(convertedPath);
           const dsp = await readMono(dspPath);
+          const streamed = await readMono(streamedPath);
+          asvTrials[target]![`${pair} streamed (${STREAM_BLOCK_MS} ms blocks)`]!.push(streamedPath);
+          f.mcd.streamed.push((await scorePair(tgt, streamed, { alignment: 'dtw' })).mcdDb);
+          f.streamedF0MedianCents.push((await scorePair(src, { sampleRate: streamed.sampleRate, samples: streamed.samples }, { alignment: 'time', pitchOffsetSemitones: shift })).f0MedianAbsCents);
           asvTrials[target]![pair]!.push(convertedPath);
           asvTrials[target]![`DSP voice ${pair}`]!.push(dspPath);
           f.mcd.converted.push((await scorePair(tgt, converted, { alignment: 'dtw' })).mcdDb);
@@ -233,6 +267,7 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
           f.per.source += editDistance(reference, await phonesOnce(src, realPhones, `${source}-${n}`));
           f.per.converted += editDistance(reference, await phonesOnce(converted, convertedPhones, `${source}-${target}-${n}`));
           f.per.dsp += editDistance(reference, await phonesOnce(dsp, convertedPhones, `${source}-${target}-${n}-dsp`));
+          f.per.streamed += editDistance(reference, await phonesOnce(streamed, convertedPhones, `${source}-${target}-${n}-stream`));
         }
         figures.set(pair, f);
         ctx.log(`quality: ${pair} (shift ${shift}): MCD ${median(f.mcd.converted).toFixed(2)} dB vs source ${median(f.mcd.source).toFixed(2)} dB`);
@@ -317,6 +352,11 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
     const perSrc = (100 * f.per.source) / f.per.phones;
     rows.push({ group: g, name: `phone error rate, ${pair} converted`, value: perConv, unit: '%', note: `source ${perSrc.toFixed(1)} %; ${perConv - perSrc >= 0 ? '+' : ''}${(perConv - perSrc).toFixed(1)} points (bar ≤ +10${perConv - perSrc <= 10 ? ', met' : ', short'}); reference: pocketsphinx on the real ${pair.split('→')[1]} recording` });
     rows.push({ group: g, name: `phone error rate, ${pair} DSP voice`, value: (100 * f.per.dsp) / f.per.phones, unit: '%', note: 'reference' });
+    const streamedMcd = median(f.mcd.streamed);
+    const perStream = (100 * f.per.streamed) / f.per.phones;
+    rows.push({ group: g, name: `MCD to target, ${pair} streamed (${STREAM_BLOCK_MS} ms blocks)`, value: streamedMcd, unit: 'dB', note: `offline ${conv.toFixed(2)} dB; ${(streamedMcd - conv >= 0 ? '+' : '') + (streamedMcd - conv).toFixed(2)} dB streamed` });
+    rows.push({ group: g, name: `f0 error, ${pair} streamed`, value: median(f.streamedF0MedianCents), unit: 'cents (median)', note: `offline ${cents.toFixed(1)}` });
+    rows.push({ group: g, name: `phone error rate, ${pair} streamed`, value: perStream, unit: '%', note: `offline ${perConv.toFixed(1)} %, source ${perSrc.toFixed(1)} %` });
   }
   for (const [target, floor] of floors) {
     const between = [...figures].filter(([pair]) => pair.endsWith(`→${target}`)).map(([, f]) => median(f.mcd.source));
