@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { loadImage } from '@napi-rs/canvas';
 import { readMono, writeWav } from '../src/audio/io.js';
 import { diarizationErrorRate, diarize, formatRttm, parseRttm, type SpeakerTurn } from '../src/diarize/index.js';
-import { oneVoiceLimit, splitFisherRatio, turnSwitchRatio } from '../src/diarize/consensus.js';
+import { moreVoicesThanOne, NEAR_PASS_SWITCH_RATIO, oneVoiceLimit, splitFisherRatio, turnSwitchRatio } from '../src/diarize/consensus.js';
 import { seededRandom } from '../src/dsp/random.js';
 import { buildConversation, speakerFiles } from '../bench/conversations.js';
 import { makeTempDir, runSvc, shared } from './helpers/index.js';
@@ -133,6 +133,20 @@ test('splitFisherRatio: one Gaussian cloud cut in two scores about 7, two clouds
   assert.ok(Math.abs(oneVoiceLimit(projection, 50) - 14.5) < 1e-9);
   assert.is(oneVoiceLimit(projection, 500), 10);
   assert.is(oneVoiceLimit({ ...projection, oneVoiceSplitFisher: undefined }, 50), 0);
+});
+
+test('moreVoicesThanOne: before calling a recording one voice, a count that alternates less than two and nearly passes wins', () => {
+  // Three women taking turns (calibration, session 8): K = 3 at 0.19, K = 4..6 far above; K = 2 at 0.22.
+  const three = [{ speakers: 3, switchRatio: 0.192, closestCosine: 0.76 }, { speakers: 4, switchRatio: 0.401, closestCosine: 0.76 }, { speakers: 5, switchRatio: 0.401, closestCosine: 0.76 }];
+  assert.is(moreVoicesThanOne(0.219, three), 3);
+  // One voice: more clusters alternate as much or more, or only below K = 2 while far from passing.
+  const one = [{ speakers: 3, switchRatio: 0.293, closestCosine: 0.7 }, { speakers: 6, switchRatio: 0.289, closestCosine: 0.7 }];
+  assert.is(moreVoicesThanOne(0.326, one), undefined);
+  // Above K = 2's own ratio, above the near-pass limit, or centroids of one voice: not taken; the lowest ratio wins.
+  assert.is(moreVoicesThanOne(0.2, [{ speakers: 3, switchRatio: 0.21, closestCosine: 0.5 }]), undefined);
+  assert.is(moreVoicesThanOne(0.4, [{ speakers: 3, switchRatio: NEAR_PASS_SWITCH_RATIO + 0.01, closestCosine: 0.5 }]), undefined);
+  assert.is(moreVoicesThanOne(0.4, [{ speakers: 3, switchRatio: 0.19, closestCosine: 0.9 }]), undefined);
+  assert.is(moreVoicesThanOne(0.4, [{ speakers: 3, switchRatio: 0.2, closestCosine: 0.5 }, { speakers: 4, switchRatio: 0.19, closestCosine: 0.5 }]), 4);
 });
 
 test('--speakers auto: one speaker the LDA never heard (VCC 2016 TF1) found as one, though her sentences split apart', async () => {
