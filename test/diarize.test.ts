@@ -169,6 +169,9 @@ test('--speakers auto on one voice never says two speakers without a doubt: one 
     const result = await diarize({ samples: one.samples, sampleRate: one.sampleRate }, { speakers: 'auto' });
     if (result.speakers.length === 1) assert.ok(result.notes.includes('one speaker found'), result.notes.join('; '));
     else assert.ok(result.speakers.length === 2 && result.notes.some((n) => /may be one voice.*--speakers 1/.test(n)), `${name}: ${result.speakers.length} speakers, notes: ${result.notes.join('; ')}`);
+    // Asked for two: two come out, with a note that they may be one voice.
+    const asked = await diarize({ samples: one.samples, sampleRate: one.sampleRate }, { speakers: 2 });
+    assert.ok(asked.notes.some((n) => /may be one voice|sound like one voice/.test(n)), `${name}, --speakers 2: ${asked.notes.join('; ')}`);
   }
 });
 

@@ -152,6 +152,11 @@ export function diarizeFeatures(features: SpeechFeatures, options: Pick<DiarizeO
       const closest = closestCentroidCosine(embeddings, windowLabels, count);
       if (count < speakers) notes.push(`asked for ${speakers} speakers but only ${count} have enough speech (each at least ${Math.round(MIN_SPEAKER_SHARE * 100)} % of it)`);
       else if (closest.cosine > SAME_SPEAKER_COSINE) notes.push(`asked for ${speakers} speakers but ${speakerName(closest.a)} and ${speakerName(closest.b)} sound like one voice (similarity ${closest.cosine.toFixed(2)}); the recording may hold fewer speakers (try --speakers auto)`);
+      else if (count === 2) {
+        // Two asked for and found: they may still be one voice's halves (the same test as auto's note).
+        const note = mayBeOneVoiceNote(projected, embeddings, windowLabels, projection);
+        if (note) notes.push(note);
+      }
     }
     frameLabels = labelsFromWindows(windows, windowLabels, spans, features.frames);
   }
@@ -163,7 +168,7 @@ export function diarizeFeatures(features: SpeechFeatures, options: Pick<DiarizeO
 }
 
 /**
- * `auto` found two speakers, but one voice split in two cannot be ruled out: the halves are no further apart
+ * Two speakers found (by `auto`, or asked for), but one voice split in two cannot be ruled out: the halves are no further apart
  * (splitFisherRatio) than the loosest one-voice split measured on held-out training speakers (the projection's
  * oneVoiceSplitFisher, its largest limit), or their centroids are alike (cosine above ONE_VOICE_COSINE). `auto`
  * keeps two when such halves take turns like speakers, which one speaker's separately recorded sentences also
