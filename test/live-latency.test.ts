@@ -67,6 +67,15 @@ async function heldLatency(asked: number | 'auto'): Promise<void> {
     console.log(`  svc live --latency-ms ${label}: it rose ${raises}× as the output ran dry (load ${load.toFixed(1)}), not judged: measured ${m.measuredMs.map(Math.round).join(', ')} ms`);
     return;
   }
+  // The same for a fixed target: at load 4.4 (two busy loops beside a fresh-clone CI run) --latency-ms 200 ran
+  // the output dry 7 times and the hold padded and cut 618 ms to make up for it (under MOST_CORRECTED_MS), and
+  // the clicks came back 216–303 ms late. Output underflows say the machine did not keep real time; on a
+  // quiet machine they are judged like everything else.
+  const outputUnderflows = (m.detail as { device?: { output?: { outputUnderflows?: number } } }).device?.output?.outputUnderflows ?? 0;
+  if (outputUnderflows > 0 && load >= QUIET_LOAD) {
+    console.log(`  svc live --latency-ms ${label}: the output ran dry ${outputUnderflows}× (load ${load.toFixed(1)}), not judged: measured ${m.measuredMs.map(Math.round).join(', ')} ms`);
+    return;
+  }
   if (correctedMs > MOST_CORRECTED_MS) {
     assert.ok(load >= QUIET_LOAD, `svc live --latency-ms ${label} padded and cut ${Math.round(correctedMs)} ms of a ${RUN_S} s run at load ${load.toFixed(1)}: ${text}`);
     console.log(`  svc live --latency-ms ${label}: the machine did not keep real time (load ${load.toFixed(1)}; ${Math.round(correctedMs)} ms padded and cut), not judged: measured ${m.measuredMs.map(Math.round).join(', ')} ms`);
