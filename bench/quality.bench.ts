@@ -47,7 +47,7 @@ import { createNeuralStageFactory } from '../src/voices/sovits/stage.js';
 import { convertChunks } from '../src/engine/pipeline.js';
 import { concatFloat32 } from '../src/dsp/arrays.js';
 import { from, lastValueFrom, toArray } from 'rxjs';
-import type { SovitsModel } from '../src/voices/sovits/model.js';
+import type { StageFactory } from '../src/voices/stage.js';
 import { ContentEncoder } from '../src/voices/sovits/encoder.js';
 import type { BenchContext, BenchRow } from './lib.js';
 import { editDistance, recognisePhones } from './say.bench.js';
@@ -138,12 +138,11 @@ interface PairFigures {
 const STREAM_BLOCK_MS = 100;
 
 /**
- * `samples` converted the way `svc serve` streams them: the neural stage with its defaults (low-latency dsp
- * f0, causal gap fill), STREAM_BLOCK_MS blocks with SOLA's 10 ms crossfade, fed in 997-sample chunks; the
+ * `samples` converted the way `svc serve` streams them: `factory` is the neural stage with its defaults (low-latency
+ * dsp f0, causal gap fill; createNeuralStageFactory, built once per model), STREAM_BLOCK_MS blocks with SOLA's 10 ms crossfade, fed in 997-sample chunks; the
  * pipeline's delay removed, so the result lines up with the input (and the offline conversion).
  */
-async function convertStreamed(model: SovitsModel, samples: Float32Array, sampleRate: number, pitch: number): Promise<Float32Array> {
-  const factory = await createNeuralStageFactory(model, {});
+async function convertStreamed(factory: StageFactory, samples: Float32Array, sampleRate: number, pitch: number): Promise<Float32Array> {
   const timing = { blockSamples: Math.round((STREAM_BLOCK_MS * sampleRate) / 1000), crossfadeSamples: Math.round(0.01 * sampleRate) };
   const chunks: Float32Array[] = [];
   for (let i = 0; i < samples.length; i += 997) chunks.push(samples.subarray(i, i + 997));
@@ -228,6 +227,7 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
     for (const n of TEST) referencePhones.set(`${target}/${n}`, await phonesOnce(await readMono(utt(target, n)), realPhones, `${target}-${n}`));
     const model = await loadModel(models.get(target)!, { log: () => {} });
     try {
+      const streamFactory = await createNeuralStageFactory(model, {});
       for (const source of SOURCES) {
         const shift = Math.round(12 * Math.log2(medians.get(target)! / medians.get(source)!));
         const pair = `${source}→${target}`;
@@ -249,7 +249,7 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
           const dspPath = join(dir, `${n}.dsp.wav`);
           if (!existsSync(dspPath)) await writeWav(dspPath, { sampleRate: src.sampleRate, samples: convertWithDspVoice(src.samples, src.sampleRate, { pitchSemitones: shift, formantRatio: 2 ** (shift / 48) }) });
           const streamedPath = join(dir, `${n}.stream.wav`);
-          if (!existsSync(streamedPath)) await writeWav(streamedPath, { sampleRate: model.sampleRate, samples: await convertStreamed(model, await resample(src.samples, src.sampleRate, model.sampleRate), model.sampleRate, shift) });
+          if (!existsSync(streamedPath)) await writeWav(streamedPath, { sampleRate: model.sampleRate, samples: await convertStreamed(streamFactory, await resample(src.samples, src.sampleRate, model.sampleRate), model.sampleRate, shift) });
           const converted = await readMono(convertedPath);
           const dsp = await readMono(dspPath);
           const streamed = await readMono(streamedPath);

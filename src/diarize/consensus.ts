@@ -174,7 +174,7 @@ function medianSwitchRatio(runs: readonly Int32Array[], windows: readonly Speake
  * does); K = 1 when no K >= 3 qualifies and the two clusters of K = 2 alternate inside turns and are alike:
  * cosine above ONE_VOICE_COSINE, or a splitFisherRatio within the first projection's oneVoiceLimit for this
  * many windows (session 7 of docs/say-diarize.md: calibration single speakers 3/6 -> 4/6, no pair merged) — unless a
-K >= 3 alternates less than K = 2 and nearly passes (moreVoicesThanOne, session 8): then that K.
+ * K >= 3 alternates less than K = 2 and nearly passes (moreVoicesThanOne, session 8): then that K.
  * `embeddings`: the first projection's unit-length windows.
  */
 export function autoConsensus(projections: readonly ProjectedWindows[], windows: readonly SpeakerWindow[], embeddings: readonly Float32Array[], options: ConsensusOptions): Int32Array {

@@ -144,19 +144,13 @@ export function diarizeFeatures(features: SpeechFeatures, options: Pick<DiarizeO
       meanTurnSeconds: RESEGMENT_MEAN_TURN_SECONDS, iterations: RESEGMENT_ITERATIONS,
     }));
     count = Math.max(...windowLabels) + 1;
-    if (speakers === 'auto' && count === 2) {
+    const closest = speakers === 'auto' ? undefined : closestCentroidCosine(embeddings, windowLabels, count);
+    if (speakers !== 'auto' && count < speakers) notes.push(`asked for ${speakers} speakers but only ${count} have enough speech (each at least ${Math.round(MIN_SPEAKER_SHARE * 100)} % of it)`);
+    else if (closest && closest.cosine > SAME_SPEAKER_COSINE) notes.push(`asked for ${speakers} speakers but ${speakerName(closest.a)} and ${speakerName(closest.b)} sound like one voice (similarity ${closest.cosine.toFixed(2)}); the recording may hold fewer speakers (try --speakers auto)`);
+    else if (count === 2) {
+      // Two found (by auto, or asked for): they may still be one voice's halves.
       const note = mayBeOneVoiceNote(projected, embeddings, windowLabels, projection);
       if (note) notes.push(note);
-    }
-    if (speakers !== 'auto') {
-      const closest = closestCentroidCosine(embeddings, windowLabels, count);
-      if (count < speakers) notes.push(`asked for ${speakers} speakers but only ${count} have enough speech (each at least ${Math.round(MIN_SPEAKER_SHARE * 100)} % of it)`);
-      else if (closest.cosine > SAME_SPEAKER_COSINE) notes.push(`asked for ${speakers} speakers but ${speakerName(closest.a)} and ${speakerName(closest.b)} sound like one voice (similarity ${closest.cosine.toFixed(2)}); the recording may hold fewer speakers (try --speakers auto)`);
-      else if (count === 2) {
-        // Two asked for and found: they may still be one voice's halves (the same test as auto's note).
-        const note = mayBeOneVoiceNote(projected, embeddings, windowLabels, projection);
-        if (note) notes.push(note);
-      }
     }
     frameLabels = labelsFromWindows(windows, windowLabels, spans, features.frames);
   }
