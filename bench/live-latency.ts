@@ -204,7 +204,14 @@ export async function measureLive(options: { model?: string; blockMs?: number; l
     const svc = spawn('nice', ['-n', String(options.nice ?? 0), process.execPath, '--import', 'tsx', join(repoRoot, 'src/cli/main.ts'), ...svcArgs], { env });
     let stdout = '';
     let stderr = '';
-    svc.stdout.on('data', (d) => (stdout += d));
+    // When each status line came (wall clock, as the clicks' output times): under `auto` the target may
+    // rise within a run, so each click is compared with the target and the figure printed around it.
+    const statsAtMs: number[] = [];
+    svc.stdout.on('data', (d) => {
+      stdout += d;
+      const complete = stdout.slice(0, stdout.lastIndexOf('\n') + 1).split('\n').filter((x) => x.startsWith('{"type":"stats"')).length;
+      while (statsAtMs.length < complete) statsAtMs.push(Date.now());
+    });
     svc.stderr.on('data', (d) => (stderr = (stderr + d).slice(-4000)));
     const closed = new Promise((r) => svc.on('close', r));
     while (!/"type":"stats"/.test(stdout)) {
@@ -218,7 +225,7 @@ export async function measureLive(options: { model?: string; blockMs?: number; l
       const l = line ? JSON.parse(line).latency : null;
       return l ? l.blockMs + l.voiceMs : 0;
     };
-    const { measuredMs, events } = await playAndRecord(env, temp.dir, probe, voiceMinimumMs);
+    const { measuredMs, events, outputAtMs } = await playAndRecord(env, temp.dir, probe, voiceMinimumMs);
     await closed;
     const stats = stdout.split('\n').filter((x) => x.startsWith('{')).map((x) => JSON.parse(x));
     const lines = stats.filter((x) => x.type === 'stats');
@@ -232,12 +239,32 @@ export async function measureLive(options: { model?: string; blockMs?: number; l
       measuredMs,
       reportedMs: lines.map((x) => x.latency.totalMs as number),
       clicks: events,
-      detail: { parts, blocks: stats.find((x) => x.type === 'summary')?.blocks, device: lines.at(-1)?.device, latencyControl: lines.at(-1)?.latencyControl, dropped: lines.at(-1)?.dropped, latencyFloorMs: lines.at(-1)?.latencyFloorMs, warnings: stats.filter((x) => x.type === 'warning').map((x) => x.message), notices: stats.filter((x) => x.type === 'notice').map((x) => x.message), targetsMs: lines.map((x) => x.latencyTargetMs as number | null), deviceLatencyFrom: lines.at(-1)?.latency.deviceLatencyFrom },
+      detail: { parts, blocks: stats.find((x) => x.type === 'summary')?.blocks, device: lines.at(-1)?.device, latencyControl: lines.at(-1)?.latencyControl, dropped: lines.at(-1)?.dropped, latencyFloorMs: lines.at(-1)?.latencyFloorMs, warnings: stats.filter((x) => x.type === 'warning').map((x) => x.message), notices: stats.filter((x) => x.type === 'notice').map((x) => x.message), targetsMs: lines.map((x) => x.latencyTargetMs as number | null), ...aroundClicks(lines, statsAtMs, outputAtMs), deviceLatencyFrom: lines.at(-1)?.latency.deviceLatencyFrom },
     };
   } finally {
     await pulse.stop();
     temp.cleanup();
   }
+}
+
+/**
+ * For each click that came back (its output time, wall clock): the latency target held around it and the
+ * figure svc live printed for that second, from the first status line after it (each line describes the
+ * second before it; the start-up line before any block, not). The target is null where the line before
+ * the click held another (a rise in between: which one the click met is not known).
+ */
+export function aroundClicks(lines: { latencyTargetMs?: number | null; latency: { totalMs: number } }[], statsAtMs: number[], outputAtMs: number[]): { clickTargetsMs: (number | null)[]; clickReportedMs: (number | null)[] } {
+  const clickTargetsMs: (number | null)[] = [];
+  const clickReportedMs: (number | null)[] = [];
+  for (const at of outputAtMs) {
+    const after = statsAtMs.findIndex((t, i) => i > 0 && t > at);
+    const line = after > 0 ? lines[after] : undefined;
+    const before = after > 0 ? lines[after - 1] : undefined;
+    const target = line?.latencyTargetMs ?? null;
+    clickTargetsMs.push(target !== null && before?.latencyTargetMs === target ? target : null);
+    clickReportedMs.push(line ? line.latency.totalMs : null);
+  }
+  return { clickTargetsMs, clickReportedMs };
 }
 
 /** A figure the page showed and when (wall clock, ms). */

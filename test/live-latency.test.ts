@@ -60,17 +60,10 @@ async function heldLatency(asked: number | 'auto'): Promise<void> {
     console.log(`  svc live --latency-ms ${label}: svc live said it cannot hold it here (load ${load.toFixed(1)}; floor ${detail.latencyFloorMs} ms), not judged: measured ${m.measuredMs.map(Math.round).join(', ')} ms`);
     return;
   }
-  // auto rising after the output ran dry is the machine's load (none at load 0.8–3.8 here): the delay
-  // then moved within the run, and the run is reported, not judged.
-  const raises = detail.latencyControl?.autoRaises ?? 0;
-  if (raises > 0 && load >= QUIET_LOAD) {
-    console.log(`  svc live --latency-ms ${label}: it rose ${raises}× as the output ran dry (load ${load.toFixed(1)}), not judged: measured ${m.measuredMs.map(Math.round).join(', ')} ms`);
-    return;
-  }
-  // The same for a fixed target: at load 4.4 (two busy loops beside a fresh-clone CI run) --latency-ms 200 ran
-  // the output dry 7 times and the hold padded and cut 618 ms to make up for it (under MOST_CORRECTED_MS), and
-  // the clicks came back 216–303 ms late. Output underflows say the machine did not keep real time; on a
-  // quiet machine they are judged like everything else.
+  // Output underflows say the machine did not keep real time (auto then rises: none at load 0.8–3.8
+  // here). At load 4.4 (two busy loops beside a fresh-clone CI run)
+  // --latency-ms 200 ran the output dry 7 times and the hold padded and cut 618 ms to make up for it (under MOST_CORRECTED_MS), and
+  // the clicks came back 216–303 ms late. On a quiet machine they are judged like everything else.
   const outputUnderflows = (m.detail as { device?: { output?: { outputUnderflows?: number } } }).device?.output?.outputUnderflows ?? 0;
   if (outputUnderflows > 0 && load >= QUIET_LOAD) {
     console.log(`  svc live --latency-ms ${label}: the output ran dry ${outputUnderflows}× (load ${load.toFixed(1)}), not judged: measured ${m.measuredMs.map(Math.round).join(', ')} ms`);
@@ -81,13 +74,23 @@ async function heldLatency(asked: number | 'auto'): Promise<void> {
     console.log(`  svc live --latency-ms ${label}: the machine did not keep real time (load ${load.toFixed(1)}; ${Math.round(correctedMs)} ms padded and cut), not judged: measured ${m.measuredMs.map(Math.round).join(', ')} ms`);
     return;
   }
-  assert.ok(m.measuredMs.length >= 3, `${m.measuredMs.length} of ${m.clicks} clicks came back: ${JSON.stringify(m.detail)}`);
-  const measured = median(m.measuredMs);
-  // The first line comes before any block was held (start-up): its figure is the parts' sum.
-  const reported = median(m.reportedMs.slice(1).filter(Number.isFinite));
-  console.log(`  svc live --latency-ms ${label}: measured ${measured.toFixed(0)} ms, reported ${reported.toFixed(0)} ms (load ${load.toFixed(1)}; ${Math.round(correctedMs)} ms padded and cut; floor ${detail.latencyFloorMs} ms)`);
-  assert.ok(Math.abs(measured - targetMs) <= HELD_TOLERANCE_MS, `measured delay ${measured.toFixed(0)} ms is not the target ${targetMs} ± ${HELD_TOLERANCE_MS}: ${text}`);
-  assert.ok(Math.abs(reported - measured) <= HELD_TOLERANCE_MS, `reported ${reported.toFixed(0)} ms is not the measured ${measured.toFixed(0)} ± ${HELD_TOLERANCE_MS}: ${text}`);
+  // Each click against the target held around it and the figure printed for its second (aroundClicks:
+  // auto may rise within a run, at 3.9 load from 190 to 265 ms, and its clicks met both); a click next to
+  // a rise is left out.
+  const around = m.detail as { clickTargetsMs?: (number | null)[]; clickReportedMs?: (number | null)[] };
+  const judged = m.measuredMs.flatMap((ms, i) => {
+    const target = around.clickTargetsMs?.[i] ?? null;
+    const reported = around.clickReportedMs?.[i] ?? null;
+    return target === null || reported === null || !Number.isFinite(reported) ? [] : [{ ms, target, reported }];
+  });
+  assert.ok(judged.length >= 3, `${judged.length} of ${m.clicks} clicks came back with a target held around them: ${text}`);
+  const offTargetMs = median(judged.map((j) => j.ms - j.target));
+  const misreportMs = median(judged.map((j) => j.reported - j.ms));
+  console.log(
+    `  svc live --latency-ms ${label}: measured ${median(judged.map((j) => j.ms)).toFixed(0)} ms, ${offTargetMs.toFixed(0)} ms from the target; printed ${misreportMs.toFixed(0)} ms from the measured (load ${load.toFixed(1)}; ${Math.round(correctedMs)} ms padded and cut; floor ${detail.latencyFloorMs} ms)`,
+  );
+  assert.ok(Math.abs(offTargetMs) <= HELD_TOLERANCE_MS, `the measured delay is ${offTargetMs.toFixed(0)} ms from the target held (± ${HELD_TOLERANCE_MS}): ${text}`);
+  assert.ok(Math.abs(misreportMs) <= HELD_TOLERANCE_MS, `the printed latency is ${misreportMs.toFixed(0)} ms from the measured (± ${HELD_TOLERANCE_MS}): ${text}`);
 }
 
 test('svc live --latency-ms 400 (DSP voice): the measured click delay is the target, and is what svc live prints', () => heldLatency(400));
@@ -98,8 +101,10 @@ test('svc live --latency-ms 200 (DSP voice, near its floor): the same, with few 
 
 // The default: the target found by svc live itself (on PulseAudio the floor on paper + 100 ms, higher
 // when the device keeps running dry). Before it, svc live without a target printed 156–167 ms for 65–79 ms
-// measured, with 9–14 output underflows in 14 s (bench/README.md); with it (this build, load 2.1–3.2):
-// 197–214 ms measured, 154 at worst, printed 200–210, no underflow.
+// measured, with 9–14 output underflows in 14 s (bench/README.md); with it, 197–214 ms measured, printed
+// 200–210, but 158–171 for 196–214 held in 1 run of 3 (the hold's clock read high once the queue it owns was
+// under naudiodon's native capacity: HELD_NATIVE_QUEUE_PIECES in svc live). Since (2026-12-07, load 0.3–2.4,
+// 7 runs): 185–211 measured, printed within 2–13 ms of it.
 test('svc live (default --latency-ms auto, DSP voice): it holds a delay of its own, and prints what a click measures', () => heldLatency('auto'));
 
 test('svc live --model (the shipped small base): pitch steps come back through PulseAudio, and the report holds the voice', async () => {

@@ -116,6 +116,17 @@ export function latencyArg(raw: string): number | 'auto' | 'off' {
  * raw ALSA device on a machine that also runs a sound server gets the margin too.
  */
 const PULSE_AUTO_MARGIN_MS = 100;
+/**
+ * naudiodon's native queue, in pieces of one device period (20 ms), while a latency is held. The hold's
+ * clock knows how much audio waits for the device only while writes back up behind a full native queue
+ * (each write that completes then marks the moment the device took a piece: ConsumptionClock); with
+ * PulseAudio holding 60–70 ms of its own, a 190–200 ms target leaves about 60 ms for this process to queue,
+ * under the 4 pieces (80 ms) of the default, so writes never backed up and the clock read 20–80 ms high
+ * (DSP voice, auto: 110–161 ms measured for 190–205 held, load under 2). With 2 pieces (40 ms) the same
+ * runs measured 185–200 ms for 190–201 held. A stall of this process is still bridged by the native
+ * queue plus PulseAudio's buffer (100 ms or more).
+ */
+const HELD_NATIVE_QUEUE_PIECES = 2;
 
 /** Half the latency hold's dead band, ms (LatencyHold.toleranceMs). */
 const HOLD_TOLERANCE_MS = 20;
@@ -240,7 +251,7 @@ export async function runLive(options: LiveOptions, log: (line: string) => void 
       // gets a bound every 20 ms, and no 160 ms chunk half played hides in between (the tiny model's
       // 160 ms blocks swung the clock by up to a block).
       const framesPerBuffer = targetMs === undefined ? blockSamples : Math.min(blockSamples, Math.round(rate / 50));
-      outStream = new AudioOutputStream({ deviceId: output.id, device: output, sampleRate: rate, channels: outputChannels, framesPerBuffer }, (error) => finish(error));
+      outStream = new AudioOutputStream({ deviceId: output.id, device: output, sampleRate: rate, channels: outputChannels, framesPerBuffer, maxQueueBlocks: targetMs === undefined ? undefined : HELD_NATIVE_QUEUE_PIECES }, (error) => finish(error));
     } else {
       virtualMic = new VirtualMic({ name: typeof options.virtualMic === 'string' ? options.virtualMic : DEFAULT_VIRTUAL_MIC_NAME, sampleRate: rate });
       // The sound server's own buffer: with a latency target, what the output queue will hold (robust to
@@ -263,10 +274,12 @@ export async function runLive(options: LiveOptions, log: (line: string) => void 
     // The sink's latency reads high while the stream starts (over a second in the first poll): the
     // means start once output has flowed for half a second.
     const pulsePlayback = { bufferMs: null as number | null, deviceMs: null as number | null };
+    let pulsePolls = 0;
     const mean = (previous: number | null, value: number): number => (previous === null ? value : 0.8 * previous + 0.2 * value);
     const pollPulse = (): void =>
       void pulseStreams().then((p) => {
         pulse = p;
+        pulsePolls++;
         const playback = output ? p?.playback[0] : undefined;
         if (playback && counters.outputSamples > rate / 2) {
           pulsePlayback.bufferMs = mean(pulsePlayback.bufferMs, playback.bufferMs);
@@ -398,6 +411,14 @@ export async function runLive(options: LiveOptions, log: (line: string) => void 
       if (counters.inputSamples >= rate) beforeQueue.add(beforeQueueMs);
       return beforeQueueMs + (aheadFrames * 1000) / rate;
     };
+    // PulseAudio's share of the delay (its stream's buffer and its sink's latency, 60–70 ms here) is known
+    // only from the polls that start once output has flowed for half a second. A hold that corrected
+    // before then padded the output to the target without that share (about 100 ms of silence) and then
+    // cut it back in 20 ms steps, and each cut that left naudiodon's native queue part empty left the
+    // clock reading 10–20 ms high: `auto` measured 158–171 ms for 196–214 held. So the hold waits for
+    // those figures (at most 2 s of output; the primed queue holds the start meanwhile).
+    const awaitingServerFigures = (): boolean =>
+      output !== null && counters.outputSamples < 2 * rate && (pulsePolls === 0 || ((pulse?.playback.length ?? 0) > 0 && pulsePlayback.bufferMs === null));
     sink.frames$.subscribe((frame) => {
       let block = new Float32Array(frame.byteLength >> 2);
       new Uint8Array(block.buffer).set(frame.subarray(0, block.length * 4));
@@ -405,7 +426,7 @@ export async function runLive(options: LiveOptions, log: (line: string) => void 
       sessionSamples += block.length;
       const delayMs = delayOf(sessionIndex);
       if (delayMs !== null) clockDelays.push(delayMs);
-      if (hold && deviceClock === 'real') {
+      if (hold && deviceClock === 'real' && !awaitingServerFigures()) {
         // Constant latency: silence added when the delay is short, audio cut when long, in a pause when
         // one comes in time (LatencyHold). Before anything played the silence goes first (the start);
         // later it follows the block, whose end fades out, and the next block fades in.
