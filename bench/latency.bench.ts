@@ -116,8 +116,9 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
       // Chromium's own microphone → speakers path, against the terms the page counts for it.
       rows.push(...rowsFor(await measurePage(url, { loopback: true })));
     });
-    // The default (--latency-ms auto), and off (the short output queue of before, which crackles on PulseAudio).
-    for (const options of [{}, { latencyMs: 'off' }, { model: 'small', probe: 'pitch' }] as const) {
+    // The default (--latency-ms auto), and off (the short output queue of before, which crackles on PulseAudio);
+    // the virtual microphone (what OBS or Discord records) at the default.
+    for (const options of [{}, { latencyMs: 'off' }, { model: 'small', probe: 'pitch' }, { virtualMic: true }] as const) {
       ctx.log(`latency: svc live ${JSON.stringify(options)}`);
       const m = await measureLive(options);
       rows.push(...rowsFor('model' in options ? withBias(m) : m));

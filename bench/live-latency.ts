@@ -182,14 +182,31 @@ async function playAndRecord(env: NodeJS.ProcessEnv, dir: string, probe: Probe, 
   return { measuredMs, events: inEvents.length, outputAtMs };
 }
 
-/** `svc live` through a private PulseAudio (needs pulseaudio, pactl, paplay, parec). */
-export async function measureLive(options: { model?: string; blockMs?: number; latencyMs?: number | 'off'; env?: NodeJS.ProcessEnv; probe?: Probe; nice?: number } = {}): Promise<LatencyMeasurement> {
+/** What module-loopback is asked to hold when it carries the virtual microphone back to the bench sink, ms. */
+const LOOPBACK_MS = 60;
+
+/**
+ * `svc live` through a private PulseAudio (needs pulseaudio, pactl, paplay, parec). `virtualMic`: svc live
+ * plays into its virtual microphone (`--virtual-mic svc_bench`) instead of an output device, and what a
+ * recorder of that microphone hears comes back to the bench sink's right channel through module-loopback
+ * (the way OBS or Discord would record it), attached after svc live started as a recorder would be; the
+ * loopback's own delay, measured alone on the same daemon before svc starts, is subtracted. (Clicks are
+ * 1 s apart: a delay over 1 s would alias; the number of clicks that came back shows it.)
+ */
+export async function measureLive(options: { model?: string; blockMs?: number; latencyMs?: number | 'off'; env?: NodeJS.ProcessEnv; probe?: Probe; nice?: number; virtualMic?: boolean } = {}): Promise<LatencyMeasurement> {
   const probe = options.probe ?? 'click';
   const temp = makeTempDir('svc-click-');
   const pulse = await startBenchPulse(temp.dir);
   const env = { ...pulse.env, ...options.env };
   try {
-    const svcArgs = ['live', '--rate', String(CLICK_RATE), '--output-channels', '1', '--json', '--stats-interval', '1', '--duration', String(CLICKS + 6)];
+    let loopbackMs = 0;
+    if (options.virtualMic) {
+      const module = pulse.pactl('load-module', 'module-loopback', 'source=bench_left', 'sink=bench_right', `latency_msec=${LOOPBACK_MS}`).trim();
+      await new Promise((r) => setTimeout(r, 1500));
+      loopbackMs = median((await playAndRecord(env, temp.dir, 'click')).measuredMs);
+      pulse.pactl('unload-module', module);
+    }
+    const svcArgs = ['live', '--rate', String(CLICK_RATE), '--json', '--stats-interval', '1', '--duration', String(CLICKS + (options.virtualMic ? 9 : 6))];
     if (options.model) svcArgs.push('--model', options.model);
     if (options.blockMs) svcArgs.push('--block-ms', String(options.blockMs));
     if (options.latencyMs) svcArgs.push('--latency-ms', String(options.latencyMs));
@@ -200,7 +217,9 @@ export async function measureLive(options: { model?: string; blockMs?: number; l
       c.on('close', () => resolve(out));
     });
     const list = JSON.parse(devices) as { id: number; name: string }[];
-    svcArgs.push('--input', String(list.find((d) => d.name === 'svc_in')!.id), '--output', String(list.find((d) => d.name === 'svc_out')!.id));
+    svcArgs.push('--input', String(list.find((d) => d.name === 'svc_in')!.id));
+    if (options.virtualMic) svcArgs.push('--virtual-mic', 'svc_bench');
+    else svcArgs.push('--output', String(list.find((d) => d.name === 'svc_out')!.id), '--output-channels', '1');
     const svc = spawn('nice', ['-n', String(options.nice ?? 0), process.execPath, '--import', 'tsx', join(repoRoot, 'src/cli/main.ts'), ...svcArgs], { env });
     let stdout = '';
     let stderr = '';
@@ -225,7 +244,13 @@ export async function measureLive(options: { model?: string; blockMs?: number; l
       const l = line ? JSON.parse(line).latency : null;
       return l ? l.blockMs + l.voiceMs : 0;
     };
-    const { measuredMs, events, outputAtMs } = await playAndRecord(env, temp.dir, probe, voiceMinimumMs);
+    if (options.virtualMic) {
+      pulse.pactl('load-module', 'module-loopback', 'source=svc_bench', 'sink=bench_right', `latency_msec=${LOOPBACK_MS}`);
+      await new Promise((r) => setTimeout(r, 2000));
+    }
+    const recorded = await playAndRecord(env, temp.dir, probe, () => voiceMinimumMs() + loopbackMs);
+    const { events, outputAtMs } = recorded;
+    const measuredMs = recorded.measuredMs.map((ms) => ms - loopbackMs);
     await closed;
     const stats = stdout.split('\n').filter((x) => x.startsWith('{')).map((x) => JSON.parse(x));
     const lines = stats.filter((x) => x.type === 'stats');
@@ -235,11 +260,11 @@ export async function measureLive(options: { model?: string; blockMs?: number; l
         .map((k) => [k, Math.round(median(lines.map((x) => x.latency[k] as number)) * 10) / 10]),
     );
     return {
-      what: `svc live, ${options.model ?? 'builtin DSP'}${options.latencyMs ? `, --latency-ms ${options.latencyMs}` : ', --latency-ms auto (default)'}, ${probe} probe`,
+      what: `svc live${options.virtualMic ? ' --virtual-mic' : ''}, ${options.model ?? 'builtin DSP'}${options.latencyMs ? `, --latency-ms ${options.latencyMs}` : ', --latency-ms auto (default)'}, ${probe} probe`,
       measuredMs,
       reportedMs: lines.map((x) => x.latency.totalMs as number),
       clicks: events,
-      detail: { parts, blocks: stats.find((x) => x.type === 'summary')?.blocks, device: lines.at(-1)?.device, latencyControl: lines.at(-1)?.latencyControl, dropped: lines.at(-1)?.dropped, latencyFloorMs: lines.at(-1)?.latencyFloorMs, warnings: stats.filter((x) => x.type === 'warning').map((x) => x.message), notices: stats.filter((x) => x.type === 'notice').map((x) => x.message), targetsMs: lines.map((x) => x.latencyTargetMs as number | null), ...aroundClicks(lines, statsAtMs, outputAtMs), deviceLatencyFrom: lines.at(-1)?.latency.deviceLatencyFrom },
+      detail: { parts, blocks: stats.find((x) => x.type === 'summary')?.blocks, device: lines.at(-1)?.device, latencyControl: lines.at(-1)?.latencyControl, dropped: lines.at(-1)?.dropped, latencyFloorMs: lines.at(-1)?.latencyFloorMs, warnings: stats.filter((x) => x.type === 'warning').map((x) => x.message), notices: stats.filter((x) => x.type === 'notice').map((x) => x.message), targetsMs: lines.map((x) => x.latencyTargetMs as number | null), ...aroundClicks(lines, statsAtMs, outputAtMs), deviceLatencyFrom: lines.at(-1)?.latency.deviceLatencyFrom, ...(options.virtualMic ? { loopbackMs } : {}) },
     };
   } finally {
     await pulse.stop();

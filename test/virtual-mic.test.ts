@@ -134,13 +134,13 @@ test('svc live --model (the tiny reference) converts ≥ 99 % of blocks live int
   }
 });
 
-test('pactl stream listings: this process\'s streams with their buffer and device latency', () => {
+test('pactl stream listings: this process\'s streams with their buffer, device latency and device', () => {
   // A sink input as pulseaudio 16 lists it (trimmed), and another process's stream, which is not ours.
   const listing = [
-    'Sink Input #3\n\tDriver: protocol-native.c\n\tBuffer Latency: 40000 usec\n\tSink Latency: 11086 usec\n\tProperties:\n\t\tmedia.name = "ALSA Playback"\n\t\tapplication.process.id = "4242"\n',
+    'Sink Input #3\n\tDriver: protocol-native.c\n\tSink: 2\n\tBuffer Latency: 40000 usec\n\tSink Latency: 11086 usec\n\tProperties:\n\t\tmedia.name = "ALSA Playback"\n\t\tapplication.process.id = "4242"\n',
     'Sink Input #4\n\tBuffer Latency: 5000 usec\n\tSink Latency: 9000 usec\n\tProperties:\n\t\tapplication.process.id = "42"\n',
   ].join('\n');
-  assert.equal(parsePactlStreams(listing, 4242), [{ bufferMs: 40, deviceMs: 11.086 }]);
+  assert.equal(parsePactlStreams(listing, 4242), [{ bufferMs: 40, deviceMs: 11.086, deviceIndex: 2 }]);
   assert.equal(parsePactlStreams(listing, 1), []);
 });
 

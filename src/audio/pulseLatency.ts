@@ -6,10 +6,12 @@
 // report left out, bench/live-latency.ts).
 import { pactl } from './pactl.js';
 
-/** One PulseAudio stream of a process: its buffer and its device's latency, ms. */
+/** One PulseAudio stream of a process: its buffer and its device's latency, ms, and the device's index. */
 export interface PulseStream {
   bufferMs: number;
   deviceMs: number;
+  /** The sink (playback) or source (capture) it is connected to, as `pactl list short sinks|sources` numbers them. */
+  deviceIndex: number | null;
 }
 
 export interface PulseStreams {
@@ -27,7 +29,8 @@ export function parsePactlStreams(text: string, pid: number): PulseStream[] {
     const buffer = /Buffer Latency: (\d+) usec/.exec(block);
     const device = /(?:Sink|Source) Latency: (\d+) usec/.exec(block);
     if (!buffer || !device) continue;
-    streams.push({ bufferMs: Number(buffer[1]) / 1000, deviceMs: Number(device[1]) / 1000 });
+    const index = /^\s*(?:Sink|Source): (\d+)$/m.exec(block);
+    streams.push({ bufferMs: Number(buffer[1]) / 1000, deviceMs: Number(device[1]) / 1000, deviceIndex: index ? Number(index[1]) : null });
   }
   return streams;
 }

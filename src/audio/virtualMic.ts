@@ -3,15 +3,17 @@
 // that sink's monitor. Apps (Discord, OBS, browsers) list remapped sources as ordinary microphones,
 // while many hide "Monitor of …" sources, which is why the remap step is needed.
 //
-//   svc live ──pacat (float32, mono)──► sink <name>_out ──monitor──► module-remap-source <name>
+//   svc live ──PortAudio, ALSA `pulse` PCM, PULSE_SINK=<name>_out──► sink <name>_out ──monitor──►
+//            (or pacat, float32 mono, where that PCM is missing)       module-remap-source <name>
 //                                                                      └─ "svc virtual microphone (<name>)"
 //
 // Both modules are unloaded on dispose(), on process exit (also after an uncaught error), and stale
 // ones left by a killed run (SIGKILL cannot be caught) are removed when the next run starts.
 import { spawn, type ChildProcess, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { SvcError } from '../errors.js';
-import { emptyStatusCounts, PlayoutClock, type AudioSink, type DeviceStatusCounts } from './devices.js';
+import { AudioOutputStream, emptyStatusCounts, listAudioDevices, PlayoutClock, type AudioDevice, type AudioSink, type DeviceStatusCounts } from './devices.js';
 import { pactlSync as pactl } from './pactl.js';
+import { parsePactlStreams } from './pulseLatency.js';
 
 export const DEFAULT_VIRTUAL_MIC_NAME = 'svc_mic';
 
@@ -112,6 +114,48 @@ export class VirtualMic {
   /** What to tell the user to pick in the other app. */
   get instructions(): string {
     return `virtual microphone "${this.description}" (source ${this.sourceName}): pick it as the microphone in Discord, OBS or the browser`;
+  }
+
+  /**
+   * The virtual microphone's playback as an ordinary PortAudio output: ALSA's `pulse` PCM (or `default`,
+   * which is PulseAudio's where a sound server runs) opened with PULSE_SINK naming our sink, which libpulse
+   * takes as the stream's sink. Preferred to pacat: naudiodon's bounded native queue and its consumption
+   * clock see what waits for the sink, and PulseAudio lists the stream under this process, so the latency
+   * hold works as for a sound card. Through pacat a ~1 s stall of the sink when a recorder attached
+   * (OBS, parec) piled up in pacat's stdin pipe and Node's write buffer, out of the wall clock's sight:
+   * 1.3–1.8 s measured by clicks while 140–350 ms was printed (286–423 ms without a stall). Null when
+   * there is no such device or the stream did not land on our sink (then the voice would go elsewhere).
+   */
+  openDeviceSink(options: { channels: number; framesPerBuffer: number; maxQueueBlocks?: number; onError: (error: SvcError) => void }): { stream: AudioOutputStream; device: AudioDevice } | null {
+    let devices: AudioDevice[];
+    try {
+      devices = listAudioDevices();
+    } catch {
+      return null;
+    }
+    const device = ['pulse', 'default'].map((name) => devices.find((d) => d.name === name && d.outputChannels >= options.channels)).find((d) => d !== undefined);
+    if (!device) return null;
+    const previous = process.env.PULSE_SINK;
+    process.env.PULSE_SINK = this.sinkName;
+    let stream: AudioOutputStream;
+    try {
+      stream = new AudioOutputStream({ deviceId: device.id, device, sampleRate: this.sampleRate, channels: options.channels, framesPerBuffer: options.framesPerBuffer, maxQueueBlocks: options.maxQueueBlocks }, options.onError);
+    } catch {
+      return null;
+    } finally {
+      if (previous === undefined) delete process.env.PULSE_SINK;
+      else process.env.PULSE_SINK = previous;
+    }
+    // The ALSA plugin connects its stream when the device opens: every playback stream of this process must
+    // be on our sink (a `default` PCM that is not PulseAudio's, or a server that ignores PULSE_SINK, would
+    // play the voice on the speakers).
+    const sink = pactl(['list', 'short', 'sinks'], this.env).stdout.split('\n').map((l) => l.split('\t')).find((f) => f[1] === this.sinkName)?.[0];
+    const ours = parsePactlStreams(pactl(['list', 'sink-inputs'], this.env).stdout, process.pid);
+    if (sink === undefined || ours.length === 0 || ours.some((x) => x.deviceIndex !== Number(sink))) {
+      void stream.stop();
+      return null;
+    }
+    return { stream, device };
   }
 
   /** A sink that plays interleaved float32 into the virtual microphone (a pacat child process). */
@@ -217,7 +261,12 @@ export class PacatSink implements AudioSink {
   }
 
   get queuedFrames(): number {
-    return this.child ? this.clock.queuedFrames : 0;
+    if (!this.child) return 0;
+    // What Node still holds is known exactly: when the sink stalls (a recorder attaching), pacat stops
+    // reading and the writes back up here, which the wall clock cannot see. What waits in the pipe
+    // between (up to its capacity) stays unseen: openDeviceSink is preferred for that reason.
+    const waitingFrames = Math.floor(this.child.stdin.writableLength / 4 / this.channels);
+    return Math.max(this.clock.queuedFrames, waitingFrames);
   }
 
   write(interleaved: Float32Array): void {

@@ -226,9 +226,10 @@ export async function runLive(options: LiveOptions, log: (line: string) => void 
     const startFloorMs = Math.ceil(latencyFloorMs({ beforeQueueMs: fixedMs + computeMsP95, blockMs: latency.blockMs, toleranceMs: HOLD_TOLERANCE_MS }));
     const latencyMode = options.latencyMs === undefined || options.latencyMs === 'auto' ? 'auto' : options.latencyMs === 'off' ? 'off' : 'fixed';
     // auto: from the floor on paper (rounded up to 10 ms), plus PulseAudio's own need when a sound server
-    // answers and the output is a device (its ALSA devices are then its streams), rising when the device
+    // answers and the output is a device (its ALSA devices are then its streams) or the virtual microphone
+    // (a stream of that server), rising when the device
     // keeps running dry. The margin goes in before audio flows: the output is primed to it.
-    const soundServer = latencyMode === 'auto' && output !== null && (await pactl(['info'])).status === 0;
+    const soundServer = latencyMode === 'auto' && (output !== null || Boolean(options.virtualMic)) && (await pactl(['info'])).status === 0;
     const autoTarget = latencyMode === 'auto' ? new AutoLatencyTarget(Math.ceil(startFloorMs / 10) * 10 + (soundServer ? PULSE_AUTO_MARGIN_MS : 0)) : null;
     // The target the hold starts at (undefined: no hold).
     const targetMs = typeof options.latencyMs === 'number' ? options.latencyMs : autoTarget?.targetMs;
@@ -244,25 +245,35 @@ export async function runLive(options: LiveOptions, log: (line: string) => void 
     const unheldMaxOutputFrames = Math.round((Math.max(options.maxOutputMs, 2 * blockMs) * rate) / 1000);
     let maxOutputFrames = targetMs !== undefined ? wantedQueueFrames + blockSamples : unheldMaxOutputFrames;
 
+    // With a latency target the device's period is at most 20 ms whatever the block, and audio goes to
+    // naudiodon in pieces of one period (AudioOutputStream.write), HELD_NATIVE_QUEUE_PIECES at most in its
+    // native queue: the delay is held in the queue this process measures, the device's consumption clock
+    // (devices.ts) gets a bound every 20 ms, and no 160 ms chunk half played hides in between (the tiny
+    // model's 160 ms blocks swung the clock by up to a block).
+    const framesPerBuffer = targetMs === undefined ? blockSamples : Math.min(blockSamples, Math.round(rate / 50));
+    const maxQueueBlocks = targetMs === undefined ? undefined : HELD_NATIVE_QUEUE_PIECES;
+    // The PortAudio device the voice plays through: the output, or the virtual microphone's PulseAudio
+    // stream (VirtualMic.openDeviceSink); null when that goes through pacat.
+    let playbackDevice: AudioDevice | null = output;
     if (output) {
-      // With a latency target the device's period is at most 20 ms whatever the block, and audio goes to
-      // naudiodon in pieces of one period (AudioOutputStream.write), 4 at most in its native queue: the
-      // delay is held in the queue this process measures, the device's consumption clock (devices.ts)
-      // gets a bound every 20 ms, and no 160 ms chunk half played hides in between (the tiny model's
-      // 160 ms blocks swung the clock by up to a block).
-      const framesPerBuffer = targetMs === undefined ? blockSamples : Math.min(blockSamples, Math.round(rate / 50));
-      outStream = new AudioOutputStream({ deviceId: output.id, device: output, sampleRate: rate, channels: outputChannels, framesPerBuffer, maxQueueBlocks: targetMs === undefined ? undefined : HELD_NATIVE_QUEUE_PIECES }, (error) => finish(error));
+      outStream = new AudioOutputStream({ deviceId: output.id, device: output, sampleRate: rate, channels: outputChannels, framesPerBuffer, maxQueueBlocks }, (error) => finish(error));
     } else {
       virtualMic = new VirtualMic({ name: typeof options.virtualMic === 'string' ? options.virtualMic : DEFAULT_VIRTUAL_MIC_NAME, sampleRate: rate });
-      // The sound server's own buffer: with a latency target, what the output queue will hold (robust to
-      // this process stalling); else one block, at least 40 ms (pacat must get the CPU in time).
-      const serverBufferMs = Math.max(40, targetMs !== undefined ? (wantedQueueFrames * 1000) / rate : blockMs);
-      outStream = virtualMic.openSink({ channels: outputChannels, latencyMs: serverBufferMs, onError: (error) => finish(error) });
+      const viaDevice = virtualMic.openDeviceSink({ channels: outputChannels, framesPerBuffer, maxQueueBlocks, onError: (error) => finish(error) });
+      if (viaDevice) {
+        outStream = viaDevice.stream;
+        playbackDevice = viaDevice.device;
+      } else {
+        // The sound server's own buffer: with a latency target, what the output queue will hold (robust to
+        // this process stalling); else one block, at least 40 ms (pacat must get the CPU in time).
+        const serverBufferMs = Math.max(40, targetMs !== undefined ? (wantedQueueFrames * 1000) / rate : blockMs);
+        outStream = virtualMic.openSink({ channels: outputChannels, latencyMs: serverBufferMs, onError: (error) => finish(error) });
+      }
       virtualMic.watch((error) => finish(error));
     }
     const out = outStream;
     const outputName = output ? `"${output.name}" (#${output.id})` : `virtual microphone "${virtualMic!.sourceName}"`;
-    const outputDeviceMs = output ? output.defaultLowOutputLatencyMs : 0;
+    const outputDeviceMs = playbackDevice ? playbackDevice.defaultLowOutputLatencyMs : 0;
 
     // The sound server's share, when the devices are PulseAudio's (ALSA's pulse plugin): what its
     // capture stream holds (recorded, not yet read), its source's and sink's own latency (the playback
@@ -280,7 +291,7 @@ export async function runLive(options: LiveOptions, log: (line: string) => void 
       void pulseStreams().then((p) => {
         pulse = p;
         pulsePolls++;
-        const playback = output ? p?.playback[0] : undefined;
+        const playback = playbackDevice ? p?.playback[0] : undefined;
         if (playback && counters.outputSamples > rate / 2) {
           pulsePlayback.bufferMs = mean(pulsePlayback.bufferMs, playback.bufferMs);
           pulsePlayback.deviceMs = mean(pulsePlayback.deviceMs, playback.deviceMs);
@@ -307,7 +318,7 @@ export async function runLive(options: LiveOptions, log: (line: string) => void 
     const latencyParts = (): { totalMs: number; text: string; parts: Record<string, number> } => {
       const p = live.pipeline.stats();
       const captured = pulse?.capture[0];
-      const playback = output ? pulse?.playback[0] : undefined;
+      const playback = playbackDevice ? pulse?.playback[0] : undefined;
       const parts = {
         voiceMs: latency.delayMs,
         computeMs: p.compute.meanMs,
@@ -418,7 +429,7 @@ export async function runLive(options: LiveOptions, log: (line: string) => void 
     // clock reading 10–20 ms high: `auto` measured 158–171 ms for 196–214 held. So the hold waits for
     // those figures (at most 2 s of output; the primed queue holds the start meanwhile).
     const awaitingServerFigures = (): boolean =>
-      output !== null && counters.outputSamples < 2 * rate && (pulsePolls === 0 || ((pulse?.playback.length ?? 0) > 0 && pulsePlayback.bufferMs === null));
+      playbackDevice !== null && counters.outputSamples < 2 * rate && (pulsePolls === 0 || ((pulse?.playback.length ?? 0) > 0 && pulsePlayback.bufferMs === null));
     sink.frames$.subscribe((frame) => {
       let block = new Float32Array(frame.byteLength >> 2);
       new Uint8Array(block.buffer).set(frame.subarray(0, block.length * 4));
