@@ -144,6 +144,42 @@ test('pactl stream listings: this process\'s streams with their buffer, device l
   assert.equal(parsePactlStreams(listing, 1), []);
 });
 
+test('where ALSA\'s default device is not PulseAudio\'s, the voice still reaches the virtual microphone (through pacat), never that device, and svc live says so', async () => {
+  // The default PCM is ALSA's null plugin: PULSE_SINK means nothing to it, so the stream opened there must
+  // be refused (VirtualMic.openDeviceSink finds no stream of this process on its sink) and pacat used.
+  const alsa = join(temp.dir, 'not-pulse.conf');
+  writeFileSync(alsa, 'pcm.!default { type null }\nctl.!default { type hw\n card 0 }\npcm.svc_feed { type pulse\n device "feed.monitor" }\n');
+  const env = { ...pulse.env, ALSA_CONFIG_PATH: alsa };
+  const listing = await runSvc(['devices', '--json'], { env });
+  const feed = (JSON.parse(listing.stdout) as { id: number; name: string }[]).find((d) => d.name === 'svc_feed');
+  assert.ok(feed, listing.stdout);
+  const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'src', 'cli', 'main.ts'), 'live', '--input', String(feed.id), '--rate', String(RATE), '--virtual-mic', 'svc_nopulse', '--json', '--duration', '6'], { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  child.stdout!.on('data', (d) => (stdout += d));
+  const exited = new Promise<number | null>((r) => child.on('close', r));
+  let recorder: ChildProcess | undefined;
+  try {
+    while (!/pick it as the microphone/.test(stdout) && child.exitCode === null) await new Promise((r) => setTimeout(r, 50));
+    const recorded: Buffer[] = [];
+    recorder = spawn('parec', ['-d', 'svc_nopulse', '--format=float32le', `--rate=${RATE}`, '--channels=1', '--raw'], { env, stdio: ['ignore', 'pipe', 'ignore'] });
+    recorder.stdout!.on('data', (d: Buffer) => recorded.push(d));
+    const played = spawn('paplay', ['-d', 'feed', speechPath], { env, stdio: 'ignore' });
+    await new Promise((r) => played.on('close', r));
+    await new Promise((r) => setTimeout(r, 800));
+    recorder.kill('SIGTERM');
+    assert.is(await exited, 0, stdout);
+    const notice = stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l)).find((l) => l.code === 'VIRTUAL_MIC_VIA_PACAT');
+    assert.ok(notice, `the pacat notice: ${stdout.slice(0, 2000)}`);
+    const output = float32FromBytes(Buffer.concat(recorded));
+    const f0Out = medianF0(output, RATE);
+    assert.ok(f0Out.frames > 30, `voiced frames on the virtual microphone: ${f0Out.frames}`);
+    assert.equal(svcModules('svc_nopulse'), []);
+  } finally {
+    recorder?.kill('SIGKILL');
+    if (child.exitCode === null) child.kill('SIGKILL');
+  }
+});
+
 test('when the sound server removes the sink, svc live exits with the reason and leaves nothing behind', async () => {
   const run = startSvc(['live', '--input', String(feedId), '--rate', String(RATE), '--virtual-mic', 'svc_crash']);
   try {

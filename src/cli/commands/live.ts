@@ -227,8 +227,8 @@ export async function runLive(options: LiveOptions, log: (line: string) => void 
     const latencyMode = options.latencyMs === undefined || options.latencyMs === 'auto' ? 'auto' : options.latencyMs === 'off' ? 'off' : 'fixed';
     // auto: from the floor on paper (rounded up to 10 ms), plus PulseAudio's own need when a sound server
     // answers and the output is a device (its ALSA devices are then its streams) or the virtual microphone
-    // (a stream of that server), rising when the device
-    // keeps running dry. The margin goes in before audio flows: the output is primed to it.
+    // (a stream of that server), rising when the device keeps running dry. The margin goes in before
+    // audio flows: the output is primed to it.
     const soundServer = latencyMode === 'auto' && (output !== null || Boolean(options.virtualMic)) && (await pactl(['info'])).status === 0;
     const autoTarget = latencyMode === 'auto' ? new AutoLatencyTarget(Math.ceil(startFloorMs / 10) * 10 + (soundServer ? PULSE_AUTO_MARGIN_MS : 0)) : null;
     // The target the hold starts at (undefined: no hold).
@@ -268,6 +268,12 @@ export async function runLive(options: LiveOptions, log: (line: string) => void 
         // this process stalling); else one block, at least 40 ms (pacat must get the CPU in time).
         const serverBufferMs = Math.max(40, targetMs !== undefined ? (wantedQueueFrames * 1000) / rate : blockMs);
         outStream = virtualMic.openSink({ channels: outputChannels, latencyMs: serverBufferMs, onError: (error) => finish(error) });
+        tell(
+          'notice',
+          'VIRTUAL_MIC_VIA_PACAT',
+          `the virtual microphone plays through pacat: ALSA's "pulse" device was not found or did not reach ${virtualMic.sinkName}, and through pacat a stall of the sound server (a recorder attaching) can add delay that the latency shown does not include`,
+          { hint: 'install ALSA\'s PulseAudio plugin (Debian/Ubuntu: libasound2-plugins)' },
+        );
       }
       virtualMic.watch((error) => finish(error));
     }
