@@ -226,10 +226,12 @@ export async function measureLive(options: { model?: string; blockMs?: number; l
     // When each status line came (wall clock, as the clicks' output times): under `auto` the target may
     // rise within a run, so each click is compared with the target and the figure printed around it.
     const statsAtMs: number[] = [];
+    let scannedTo = 0;
     svc.stdout.on('data', (d) => {
       stdout += d;
-      const complete = stdout.slice(0, stdout.lastIndexOf('\n') + 1).split('\n').filter((x) => x.startsWith('{"type":"stats"')).length;
-      while (statsAtMs.length < complete) statsAtMs.push(Date.now());
+      const end = stdout.lastIndexOf('\n') + 1;
+      for (const line of stdout.slice(scannedTo, end).split('\n')) if (line.startsWith('{"type":"stats"')) statsAtMs.push(Date.now());
+      scannedTo = end;
     });
     svc.stderr.on('data', (d) => (stderr = (stderr + d).slice(-4000)));
     const closed = new Promise((r) => svc.on('close', r));

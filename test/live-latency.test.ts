@@ -61,9 +61,9 @@ async function heldLatency(asked: number | 'auto'): Promise<void> {
     return;
   }
   // Output underflows say the machine did not keep real time (auto then rises: none at load 0.8–3.8
-  // here). At load 4.4 (two busy loops beside a fresh-clone CI run)
-  // --latency-ms 200 ran the output dry 7 times and the hold padded and cut 618 ms to make up for it (under MOST_CORRECTED_MS), and
-  // the clicks came back 216–303 ms late. On a quiet machine they are judged like everything else.
+  // here). At load 4.4 (two busy loops beside a fresh-clone CI run) --latency-ms 200 ran the output dry
+  // 7 times and the hold padded and cut 618 ms to make up for it (under MOST_CORRECTED_MS), and the
+  // clicks came back 216–303 ms late. On a quiet machine they are judged like everything else.
   const outputUnderflows = (m.detail as { device?: { output?: { outputUnderflows?: number } } }).device?.output?.outputUnderflows ?? 0;
   if (outputUnderflows > 0 && load >= QUIET_LOAD) {
     console.log(`  svc live --latency-ms ${label}: the output ran dry ${outputUnderflows}× (load ${load.toFixed(1)}), not judged: measured ${m.measuredMs.map(Math.round).join(', ')} ms`);

@@ -29,8 +29,8 @@ interface Running {
   exited: Promise<number | null>;
 }
 
-function startSvc(args: string[]): Running {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'src', 'cli', 'main.ts'), ...args], { cwd: repoRoot, env: pulse.env, stdio: ['ignore', 'pipe', 'pipe'] });
+function startSvc(args: string[], env: NodeJS.ProcessEnv = pulse.env): Running {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'src', 'cli', 'main.ts'), ...args], { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (d) => (stdout += d));
@@ -153,13 +153,10 @@ test('where ALSA\'s default device is not PulseAudio\'s, the voice still reaches
   const listing = await runSvc(['devices', '--json'], { env });
   const feed = (JSON.parse(listing.stdout) as { id: number; name: string }[]).find((d) => d.name === 'svc_feed');
   assert.ok(feed, listing.stdout);
-  const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'src', 'cli', 'main.ts'), 'live', '--input', String(feed.id), '--rate', String(RATE), '--virtual-mic', 'svc_nopulse', '--json', '--duration', '6'], { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  child.stdout!.on('data', (d) => (stdout += d));
-  const exited = new Promise<number | null>((r) => child.on('close', r));
+  const run = startSvc(['live', '--input', String(feed.id), '--rate', String(RATE), '--virtual-mic', 'svc_nopulse', '--json', '--duration', '6'], env);
   let recorder: ChildProcess | undefined;
   try {
-    while (!/pick it as the microphone/.test(stdout) && child.exitCode === null) await new Promise((r) => setTimeout(r, 50));
+    await waitFor(run, /pick it as the microphone/);
     const recorded: Buffer[] = [];
     recorder = spawn('parec', ['-d', 'svc_nopulse', '--format=float32le', `--rate=${RATE}`, '--channels=1', '--raw'], { env, stdio: ['ignore', 'pipe', 'ignore'] });
     recorder.stdout!.on('data', (d: Buffer) => recorded.push(d));
@@ -167,7 +164,8 @@ test('where ALSA\'s default device is not PulseAudio\'s, the voice still reaches
     await new Promise((r) => played.on('close', r));
     await new Promise((r) => setTimeout(r, 800));
     recorder.kill('SIGTERM');
-    assert.is(await exited, 0, stdout);
+    assert.is(await run.exited, 0, run.stderr());
+    const stdout = run.stdout();
     const notice = stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l)).find((l) => l.code === 'VIRTUAL_MIC_VIA_PACAT');
     assert.ok(notice, `the pacat notice: ${stdout.slice(0, 2000)}`);
     const output = float32FromBytes(Buffer.concat(recorded));
@@ -176,7 +174,7 @@ test('where ALSA\'s default device is not PulseAudio\'s, the voice still reaches
     assert.equal(svcModules('svc_nopulse'), []);
   } finally {
     recorder?.kill('SIGKILL');
-    if (child.exitCode === null) child.kill('SIGKILL');
+    if (run.child.exitCode === null) run.child.kill('SIGKILL');
   }
 });
 
