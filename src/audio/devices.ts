@@ -319,6 +319,15 @@ function bufferToFloat32(chunk: Buffer): Float32Array {
 }
 
 /** A capture stream delivering interleaved float32 chunks (any length; callers re-block). */
+// Streams whose quit() did not return within 2 s: PortAudio's thread is stuck in the driver (seen after
+// the sound server removed the device under an ALSA pulse stream) and keeps Node from exiting.
+let wedged = 0;
+
+/** How many streams did not stop: the command then ends the process itself (see `svc live`). */
+export function wedgedStreamCount(): number {
+  return wedged;
+}
+
 export class AudioInputStream {
   readonly options: DeviceStreamOptions;
   /** Over/underflows PortAudio reported on this stream. */
@@ -363,7 +372,10 @@ export class AudioInputStream {
     this.stopped = true;
     // naudiodon's abort() is broken (it calls the native quit with two arguments), so quit() it is.
     return new Promise((resolvePromise) => {
-      const timer = setTimeout(resolvePromise, 2000); // a wedged driver must not hang Ctrl-C
+      const timer = setTimeout(() => {
+        wedged++;
+        resolvePromise();
+      }, 2000); // a wedged driver must not hang Ctrl-C
       this.stream.quit(() => {
         clearTimeout(timer);
         resolvePromise();
@@ -634,7 +646,10 @@ export class AudioOutputStream implements AudioSink {
     this.stopped = true;
     // naudiodon's abort() is broken (it calls the native quit with two arguments), so quit() it is.
     await new Promise<void>((resolvePromise) => {
-      const timer = setTimeout(resolvePromise, 2000); // a wedged driver must not hang Ctrl-C
+      const timer = setTimeout(() => {
+        wedged++;
+        resolvePromise();
+      }, 2000); // a wedged driver must not hang Ctrl-C
       this.stream.quit(() => {
         clearTimeout(timer);
         resolvePromise();

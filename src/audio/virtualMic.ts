@@ -9,6 +9,12 @@
 //
 // Both modules are unloaded on dispose(), on process exit (also after an uncaught error), and stale
 // ones left by a killed run (SIGKILL cannot be caught) are removed when the next run starts.
+//
+// PulseAudio's null sink renders max_latency (2 s) at a time whenever no stream asks for less: at once
+// when it is created, and again each time our stream reconnects (ALSA's pulse plugin makes a new stream
+// after an underrun). It then takes nothing for up to 2 s: the voice backs up, and a recorder gets 2 s
+// of silence. So a silent anchor stream (pacat, never written) asks for 20 ms for as long as the sink
+// exists (from settle() on, before our stream connects).
 import { spawn, type ChildProcess, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { SvcError } from '../errors.js';
 import { AudioOutputStream, emptyStatusCounts, listAudioDevices, PlayoutClock, type AudioDevice, type AudioSink, type DeviceStatusCounts } from './devices.js';
@@ -16,6 +22,9 @@ import { pactlSync as pactl } from './pactl.js';
 import { parsePactlStreams } from './pulseLatency.js';
 
 export const DEFAULT_VIRTUAL_MIC_NAME = 'svc_mic';
+
+/** pacat's --latency-msec for the anchor: PulseAudio then asks the sink for 20 ms, what our own stream asks. */
+const ANCHOR_LATENCY_MS = 80;
 
 /** Names PulseAudio accepts for sinks/sources that we also put on a command line unquoted. */
 const NAME_PATTERN = /^[A-Za-z][A-Za-z0-9_.-]{0,62}$/;
@@ -48,6 +57,7 @@ export class VirtualMic {
   private readonly env: NodeJS.ProcessEnv;
   private moduleIds: number[] = [];
   private watcher: ChildProcessWithoutNullStreams | ChildProcess | null = null;
+  private anchor: ChildProcess | null = null;
   private readonly onExit = (): void => this.unloadModules();
 
   /** Creates the sink and the remapped source; throws DEVICE_UNAVAILABLE with the reason if it cannot. */
@@ -98,6 +108,37 @@ export class VirtualMic {
       this.dispose();
       throw error;
     }
+    const anchor = spawn('pacat', ['--playback', `--device=${this.sinkName}`, '--raw', '--format=float32le', `--rate=${this.sampleRate}`, '--channels=1', `--latency-msec=${ANCHOR_LATENCY_MS}`, '--client-name=svc', '--stream-name=svc virtual microphone clock'], {
+      env: this.env,
+      stdio: ['pipe', 'ignore', 'ignore'],
+    });
+    // Its stdin is never written and closes with this process, however it ends (SIGKILL too): pacat then exits.
+    anchor.on('error', () => (this.anchor = null));
+    anchor.stdin.on('error', () => {});
+    this.anchor = anchor;
+  }
+
+  /**
+   * Waits (at most `timeoutMs`) until the anchor stream is on the sink, so that it is there before ours.
+   * The 2 s the sink rendered ahead when it was created still play out at the start (our stream waits
+   * that long once; the latency hold then cuts what piled up). Two ways to skip that were measured and
+   * not kept: suspending and resuming the sink (restarts its clock at once), or waiting until its latency
+   * fell under 25–100 ms before opening our stream. Both made svc's stream run dry in its first second
+   * (the DSP voice's `auto` rose to 240–340 ms, 2 runs each; 190–201 ms measured, 203–205 printed
+   * without, and no rise).
+   */
+  async settle(timeoutMs = 3000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.anchor?.pid !== undefined && Date.now() < deadline) {
+      const sink = this.sinkIndex();
+      if (sink !== undefined && parsePactlStreams(pactl(['list', 'sink-inputs'], this.env).stdout, this.anchor.pid).some((x) => x.deviceIndex === sink)) return;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  private sinkIndex(): number | undefined {
+    const index = pactl(['list', 'short', 'sinks'], this.env).stdout.split('\n').map((l) => l.split('\t')).find((f) => f[1] === this.sinkName)?.[0];
+    return index === undefined ? undefined : Number(index);
   }
 
   private load(args: string[]): void {
@@ -121,9 +162,9 @@ export class VirtualMic {
    * which is PulseAudio's where a sound server runs) opened with PULSE_SINK naming our sink, which libpulse
    * takes as the stream's sink. Preferred to pacat: naudiodon's bounded native queue and its consumption
    * clock see what waits for the sink, and PulseAudio lists the stream under this process, so the latency
-   * hold works as for a sound card. Through pacat a ~1 s stall of the sink when a recorder attached
-   * (OBS, parec) piled up in pacat's stdin pipe and Node's write buffer, out of the wall clock's sight:
-   * 1.3–1.8 s measured by clicks while 140–350 ms was printed (286–423 ms without a stall). Null when
+   * hold works as for a sound card. Through pacat a stall of the sink (its 2 s render ahead, before the
+   * anchor stream existed) piled up in pacat's stdin pipe and Node's write buffer, out of the wall clock's
+   * sight: 1.3–1.8 s measured by clicks while 140–350 ms was printed (286–423 ms without a stall). Null when
    * there is no such device or the stream did not land on our sink (then the voice would go elsewhere).
    */
   openDeviceSink(options: { channels: number; framesPerBuffer: number; maxQueueBlocks?: number; onError: (error: SvcError) => void }): { stream: AudioOutputStream; device: AudioDevice } | null {
@@ -149,9 +190,9 @@ export class VirtualMic {
     // The ALSA plugin connects its stream when the device opens: every playback stream of this process must
     // be on our sink (a `default` PCM that is not PulseAudio's, or a server that ignores PULSE_SINK, would
     // play the voice on the speakers).
-    const sink = pactl(['list', 'short', 'sinks'], this.env).stdout.split('\n').map((l) => l.split('\t')).find((f) => f[1] === this.sinkName)?.[0];
+    const sink = this.sinkIndex();
     const ours = parsePactlStreams(pactl(['list', 'sink-inputs'], this.env).stdout, process.pid);
-    if (sink === undefined || ours.length === 0 || ours.some((x) => x.deviceIndex !== Number(sink))) {
+    if (sink === undefined || ours.length === 0 || ours.some((x) => x.deviceIndex !== sink)) {
       void stream.stop();
       return null;
     }
@@ -204,6 +245,8 @@ export class VirtualMic {
   /** Removes the source and the sink. Safe to call twice. */
   dispose(): void {
     this.stopWatching();
+    this.anchor?.kill('SIGTERM');
+    this.anchor = null;
     this.unloadModules();
     process.off('exit', this.onExit);
   }
@@ -262,7 +305,7 @@ export class PacatSink implements AudioSink {
 
   get queuedFrames(): number {
     if (!this.child) return 0;
-    // What Node still holds is known exactly: when the sink stalls (a recorder attaching), pacat stops
+    // What Node still holds is known exactly: when the sink stalls (the sound server busy), pacat stops
     // reading and the writes back up here, which the wall clock cannot see. What waits in the pipe
     // between (up to its capacity) stays unseen: openDeviceSink is preferred for that reason.
     const waitingFrames = Math.floor(this.child.stdin.writableLength / 4 / this.channels);

@@ -15,7 +15,7 @@
 // instead of a sound card; it is removed again on every way out.
 import type { Command } from 'commander';
 import { Option } from 'commander';
-import { AudioInputStream, AudioOutputStream, defaultDevice, findDevice, probeAudioDevices, type AudioDevice, type AudioSink, type DeviceStatusCounts } from '../../audio/devices.js';
+import { AudioInputStream, AudioOutputStream, defaultDevice, findDevice, probeAudioDevices, type AudioDevice, type AudioSink, type DeviceStatusCounts, wedgedStreamCount } from '../../audio/devices.js';
 import { CaptureClock } from '../../audio/captureClock.js';
 import { AutoLatencyTarget, fadeInHead, fadeOutTail, HOLD_FADE_MS, LatencyHold, latencyFloorMs, QuietDetector, RecentPercentile } from '../../audio/latencyHold.js';
 import { pactl } from '../../audio/pactl.js';
@@ -259,6 +259,7 @@ export async function runLive(options: LiveOptions, log: (line: string) => void 
       outStream = new AudioOutputStream({ deviceId: output.id, device: output, sampleRate: rate, channels: outputChannels, framesPerBuffer, maxQueueBlocks }, (error) => finish(error));
     } else {
       virtualMic = new VirtualMic({ name: typeof options.virtualMic === 'string' ? options.virtualMic : DEFAULT_VIRTUAL_MIC_NAME, sampleRate: rate });
+      await virtualMic.settle();
       const viaDevice = virtualMic.openDeviceSink({ channels: outputChannels, framesPerBuffer, maxQueueBlocks, onError: (error) => finish(error) });
       if (viaDevice) {
         outStream = viaDevice.stream;
@@ -271,7 +272,7 @@ export async function runLive(options: LiveOptions, log: (line: string) => void 
         tell(
           'notice',
           'VIRTUAL_MIC_VIA_PACAT',
-          `the virtual microphone plays through pacat: ALSA's "pulse" device was not found or did not reach ${virtualMic.sinkName}, and through pacat a stall of the sound server (a recorder attaching) can add delay that the latency shown does not include`,
+          `the virtual microphone plays through pacat: ALSA's "pulse" device was not found or did not reach ${virtualMic.sinkName}, and through pacat a stall of the sound server can add delay that the latency shown does not include`,
           { hint: 'install ALSA\'s PulseAudio plugin (Debian/Ubuntu: libasound2-plugins)' },
         );
       }
@@ -659,6 +660,21 @@ export function register(program: Command): void {
     .option('--stats-interval <seconds>', 'seconds between status lines', numberArg('--stats-interval', { min: 0.1 }), 1)
     .option('--json', 'print status lines as JSON objects (one per line) instead of text; PortAudio\'s own start-up lines (not JSON) may come first', false)
     .action(async (options: LiveOptions) => {
-      await runLive(options);
+      try {
+        await runLive(options);
+      } finally {
+        // A stream whose PortAudio thread died under it (its device removed) never finishes naudiodon's
+        // quit() or its pending write: those threads block Node's exit, process.exit() included (it joins
+        // them; seen with gdb, 1 run in 8 at load 4 after `pactl unload-module` of the virtual mic's sink).
+        // Once the error is printed and the devices are removed, the process ends itself: SIGKILL is the
+        // one exit that does not wait for them (the status is then 137, not 1). The timer is unref'd: it
+        // fires only if something holds the process open.
+        if (wedgedStreamCount() > 0) {
+          setTimeout(() => {
+            console.error('svc live: the audio device\'s thread did not stop (its device was removed under it): ending the process');
+            process.kill(process.pid, 'SIGKILL');
+          }, 1000).unref();
+        }
+      }
     });
 }
