@@ -318,7 +318,6 @@ function bufferToFloat32(chunk: Buffer): Float32Array {
   return out;
 }
 
-/** A capture stream delivering interleaved float32 chunks (any length; callers re-block). */
 // Streams whose quit() did not return within 2 s: PortAudio's thread is stuck in the driver (seen after
 // the sound server removed the device under an ALSA pulse stream) and keeps Node from exiting.
 let wedged = 0;
@@ -328,6 +327,7 @@ export function wedgedStreamCount(): number {
   return wedged;
 }
 
+/** A capture stream delivering interleaved float32 chunks (any length; callers re-block). */
 export class AudioInputStream {
   readonly options: DeviceStreamOptions;
   /** Over/underflows PortAudio reported on this stream. */
