@@ -6,6 +6,7 @@
 #   chromium                       the web client's browser test
 #   alsa-utils, libasound2-dev     live device I/O through a virtual ALSA device
 #   pulseaudio, pulseaudio-utils   svc live --virtual-mic and its test (a private PulseAudio daemon, pactl/pacat/parec)
+#   pipewire, pipewire-pulse, wireplumber, dbus-daemon, dbus-bin  the same through PipeWire's PulseAudio server (test/pipewire.test.ts)
 #   sox, fonts-dejavu-core         audio checks, fonts for analysis plots
 #   nginx                          the scale-out test (two svc servers behind a WebSocket proxy)
 #   pocketsphinx(-en-us), espeak-ng, python3-sklearn  svc's content encoder (scripts/make-content-encoder.sh); svc train-index --kind kmeans
@@ -15,7 +16,7 @@ set -euo pipefail
 
 need=()
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
-for pkg in python3-torch python3-torchaudio python3-onnx python3-numpy python3-matplotlib python3-faiss chromium alsa-utils libasound2-dev libasound2-plugins pulseaudio pulseaudio-utils sox fonts-dejavu-core nginx pocketsphinx pocketsphinx-en-us espeak-ng python3-sklearn; do
+for pkg in python3-torch python3-torchaudio python3-onnx python3-numpy python3-matplotlib python3-faiss chromium alsa-utils libasound2-dev libasound2-plugins pulseaudio pulseaudio-utils pipewire pipewire-pulse wireplumber dbus-daemon dbus-bin sox fonts-dejavu-core nginx pocketsphinx pocketsphinx-en-us espeak-ng python3-sklearn; do
   have_pkg "$pkg" || need+=("$pkg")
 done
 

@@ -46,3 +46,25 @@ export async function pulseStreams(pid = process.pid, env: NodeJS.ProcessEnv = p
   const streams = { playback: parsePactlStreams(sinkInputs.stdout, pid), capture: parsePactlStreams(sourceOutputs.stdout, pid) };
   return streams.playback.length + streams.capture.length > 0 ? streams : null;
 }
+
+/** The sound server's name from `pactl info` text ("PulseAudio (on PipeWire 0.3.65)", "pulseaudio"), or null. */
+export function parseServerName(infoText: string): string | null {
+  return /^Server Name: (.+)$/m.exec(infoText)?.[1]?.trim() ?? null;
+}
+
+/** The sound server's name (`pactl info`), or null without one. */
+export async function soundServerName(env: NodeJS.ProcessEnv = process.env): Promise<string | null> {
+  const info = await pactl(['info'], env);
+  return info.status === 0 ? parseServerName(info.stdout) : null;
+}
+
+/**
+ * Whether a sound server's listings leave this process's stream latencies out: PipeWire's PulseAudio server
+ * (pipewire-pulse 0.3.65, Debian 12) lists 0 µs for every stream's buffer and device, while the click
+ * through it measured 70–100 ms more than the rest of svc's figure (bench/README.md, session 11). Only
+ * PipeWire is judged so: on PulseAudio a zero is a reading.
+ */
+export function latenciesUnreported(serverName: string | null, streams: PulseStreams): boolean {
+  const all = [...streams.playback, ...streams.capture];
+  return serverName !== null && /PipeWire/i.test(serverName) && all.length > 0 && all.every((s) => s.bufferMs === 0 && s.deviceMs === 0);
+}
