@@ -3,9 +3,9 @@
 // devices) and pipewire-pulse, all under a temp folder. Clients reach it as they reach PulseAudio:
 // PULSE_SERVER for pactl/paplay/parec, ALSA's `pulse` plugin for PortAudio (an ALSA config written here).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { PulseDaemon } from './pulse.js';
+import { pactlIn, writeAlsaPulseConfig, type PulseDaemon } from './pulse.js';
 
 /** Whether the programs are installed (Debian: pipewire, pipewire-pulse, wireplumber, dbus). */
 export function pipeWireInstalled(): boolean {
@@ -16,11 +16,7 @@ export function pipeWireInstalled(): boolean {
 export async function startPipeWire(dir: string, options: { alsaPcms: Record<string, string> }): Promise<PulseDaemon> {
   const runtime = join(dir, 'run');
   mkdirSync(runtime, { recursive: true, mode: 0o700 });
-  const alsaConfig = join(dir, 'asound.conf');
-  writeFileSync(
-    alsaConfig,
-    'pcm.!default { type pulse }\nctl.!default { type pulse }\n' + Object.entries(options.alsaPcms).map(([name, device]) => `pcm.${name} { type pulse\n device "${device}" }\n`).join(''),
-  );
+  const alsaConfig = writeAlsaPulseConfig(dir, options.alsaPcms);
   const bus = `unix:path=${join(runtime, 'bus')}`;
   const env: NodeJS.ProcessEnv = {
     ...process.env,
@@ -48,11 +44,7 @@ export async function startPipeWire(dir: string, options: { alsaPcms: Record<str
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     }
   };
-  const pactl = (...args: string[]): string => {
-    const r = spawnSync('pactl', args, { env, encoding: 'utf8', timeout: 10_000 });
-    if (r.status !== 0) throw new Error(`pactl ${args.join(' ')} failed: ${r.stderr || r.error?.message}`);
-    return r.stdout;
-  };
+  const pactl = pactlIn(env);
   try {
     start('dbus-daemon', ['--session', `--address=${bus}`, '--nofork', '--nopidfile']);
     for (let waited = 0; spawnSync('dbus-send', ['--session', '--dest=org.freedesktop.DBus', '/', 'org.freedesktop.DBus.Peer.Ping'], { env }).status !== 0; waited += 100) {

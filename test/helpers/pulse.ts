@@ -22,11 +22,7 @@ export async function startPulseDaemon(dir: string, options: { modules: string[]
   const socket = join(dir, 'native');
   const script = join(dir, 'default.pa');
   writeFileSync(script, [`load-module module-native-protocol-unix auth-anonymous=1 socket=${socket}`, ...options.modules.map((m) => `load-module ${m}`)].join('\n') + '\n');
-  const alsaConfig = join(dir, 'asound.conf');
-  writeFileSync(
-    alsaConfig,
-    'pcm.!default { type pulse }\nctl.!default { type pulse }\n' + Object.entries(options.alsaPcms).map(([name, device]) => `pcm.${name} { type pulse\n device "${device}" }\n`).join(''),
-  );
+  const alsaConfig = writeAlsaPulseConfig(dir, options.alsaPcms);
   const env: NodeJS.ProcessEnv = { ...process.env, PULSE_SERVER: `unix:${socket}`, HOME: dir, XDG_RUNTIME_DIR: runtime, ALSA_CONFIG_PATH: alsaConfig };
   const daemon: ChildProcess = spawn('pulseaudio', ['-n', '-F', script, '--daemonize=no', '--exit-idle-time=-1', '--disable-shm=yes', '--log-target=stderr'], {
     env,
@@ -34,11 +30,7 @@ export async function startPulseDaemon(dir: string, options: { modules: string[]
   });
   let log = '';
   daemon.stderr!.on('data', (d) => (log = (log + d).slice(-4000)));
-  const pactl = (...args: string[]): string => {
-    const r = spawnSync('pactl', args, { env, encoding: 'utf8', timeout: 10_000 });
-    if (r.status !== 0) throw new Error(`pactl ${args.join(' ')} failed: ${r.stderr || r.error?.message}`);
-    return r.stdout;
-  };
+  const pactl = pactlIn(env);
   const deadline = Date.now() + 30_000;
   for (;;) {
     if (daemon.exitCode !== null) throw new Error(`pulseaudio exited with ${daemon.exitCode}: ${log}`);
@@ -56,6 +48,25 @@ export async function startPulseDaemon(dir: string, options: { modules: string[]
       await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
       if (daemon.exitCode === null) daemon.kill('SIGKILL');
     },
+  };
+}
+
+/**
+ * An ALSA config in `dir` whose default device and `alsaPcms` (ALSA name → sink/source name) go to the
+ * sound server PULSE_SERVER names, through ALSA's `pulse` plugin; returns its path (for ALSA_CONFIG_PATH).
+ */
+export function writeAlsaPulseConfig(dir: string, alsaPcms: Record<string, string>): string {
+  const path = join(dir, 'asound.conf');
+  writeFileSync(path, 'pcm.!default { type pulse }\nctl.!default { type pulse }\n' + Object.entries(alsaPcms).map(([name, device]) => `pcm.${name} { type pulse\n device "${device}" }\n`).join(''));
+  return path;
+}
+
+/** `pactl ARGS` against the server `env` names: its stdout, or a throw with its stderr. */
+export function pactlIn(env: NodeJS.ProcessEnv): (...args: string[]) => string {
+  return (...args: string[]): string => {
+    const r = spawnSync('pactl', args, { env, encoding: 'utf8', timeout: 10_000 });
+    if (r.status !== 0) throw new Error(`pactl ${args.join(' ')} failed: ${r.stderr || r.error?.message}`);
+    return r.stdout;
   };
 }
 
