@@ -18,6 +18,7 @@ import { cpSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { makeTempDir } from '../test/helpers/index.js';
+import { pipeWireInstalled } from '../test/helpers/pipewire.js';
 import type { BenchContext, BenchRow } from './lib.js';
 import { CLICK_RATE, matchOnsets, median, measureLive, measurePage, measureServer, pitchStepEvents, pitchSteps, type LatencyMeasurement } from './live-latency.js';
 import { resample } from '../src/audio/resample.js';
@@ -132,6 +133,14 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
       rows.push({ group: 'latency', name: `${m.what}: target`, value: options.latencyMs, unit: 'ms', note: 'what --latency-ms asks for; the next two rows: measured, reported' });
       rows.push(...rowsFor('model' in options ? withBias(m) : m));
     }
+    // Through PipeWire's PulseAudio server (its own rig: bench/live-latency.ts), which lists no stream
+    // latencies: the rows show the share svc's figure leaves out there (and says it does).
+    if (pipeWireInstalled()) {
+      for (const options of [{ pipeWire: true }, { pipeWire: true, latencyMs: 400 }] as const) {
+        ctx.log(`latency: svc live ${JSON.stringify(options)}`);
+        rows.push(...rowsFor(await measureLive(options)));
+      }
+    } else rows.push({ group: 'latency', name: 'svc live through PipeWire', value: NaN, unit: 'ms', note: 'not measured: PipeWire is not installed (scripts/setup.sh installs it)' });
     return rows;
   } finally {
     if (previous === undefined) delete process.env.SVC_MODELS_DIR;

@@ -1,6 +1,6 @@
 // Click-to-output latency measured next to the latency svc reports, for `npm run bench -- --only latency`
 // (bench/latency.bench.ts) and on its own:
-//   node --import tsx bench/live-latency.ts [--model BUNDLE_OR_NAME] [--block-ms MS] [--latency-ms MS|off] [--probe click|pitch]
+//   node --import tsx bench/live-latency.ts [--model BUNDLE_OR_NAME] [--block-ms MS] [--latency-ms MS|off] [--probe click|pitch] [--pipewire]
 //   node --import tsx bench/live-latency.ts --page [--model INSTALLED_NAME | --loopback]   (the web page in Chromium)
 // The probe is a "click": a 40 ms voiced burst (150 Hz pulses through a 700 Hz resonance) once a second,
 // which the DSP voice turns into a burst whose onset is clear; a random-weight model makes steady sound
@@ -11,6 +11,8 @@
 //    source) and plays into the RIGHT channel (a remapped sink); parec records both channels of the sink's
 //    monitor, so the delay between a click on the left and its converted copy on the right is what a
 //    listener would measure. Reported: the median of svc live's own `latency.totalMs`.
+//    `--pipewire` (measureLive({ pipeWire: true })): the same through a private PipeWire (pipewire-pulse),
+//    with PipeWire's own links in place of remap modules (startBenchPipeWire).
 //  - the server (measureServer): a protocol client sends the clicks at real-time pace in 128-sample frames
 //    (what a browser AudioWorklet sends); each sample's capture time is when its frame is complete, each
 //    output sample's time is its frame's arrival plus its position. Reported: `stats` latency.serverMs
@@ -21,12 +23,13 @@
 //    speakers (no server), against its input + output terms.
 // parec and paplay run at nice -5 where allowed (root): a starved recorder loses audio and shrinks its
 // timeline. `--nice N` runs svc live at another niceness.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import WebSocket from 'ws';
 import { writeWav } from '../src/audio/io.js';
 import { yinEstimate } from '../src/dsp/f0/yin.js';
 import { makeTempDir, repoRoot } from '../test/helpers/index.js';
+import { startPipeWire } from '../test/helpers/pipewire.js';
 import { float32FromBytes, startPulseDaemon } from '../test/helpers/pulse.js';
 
 export const CLICK_RATE = 48000;
@@ -144,13 +147,41 @@ async function startBenchPulse(dir: string) {
 }
 
 /**
- * Plays `probe` into the bench sink's left channel while parec records both; returns the delays, ms, of
- * output events at least `minDelayMs()` (asked once recording is done) after their input events.
+ * The same through a private PipeWire (pipewire-pulse; test/helpers/pipewire.ts). PipeWire runs remap
+ * modules as loopbacks with buffers of their own, which would be measured too; so svc's microphone is the
+ * monitor of a mono null sink "probe_in" (the probe plays into it), svc plays into a mono null sink
+ * "probe_out", and PipeWire's own links join both monitors to the two channels of "bench" (links in one
+ * graph give both channels the same delay), which parec records.
  */
-async function playAndRecord(env: NodeJS.ProcessEnv, dir: string, probe: Probe, minDelayMs: () => number = () => 0): Promise<{ measuredMs: number[]; events: number; outputAtMs: number[] }> {
+async function startBenchPipeWire(dir: string) {
+  const server = await startPipeWire(dir, { alsaPcms: { svc_in: 'probe_in.monitor', svc_out: 'probe_out' } });
+  try {
+    for (const sink of ['probe_in', 'probe_out']) server.pactl('load-module', 'module-null-sink', `sink_name=${sink}`, `rate=${CLICK_RATE}`, 'channels=1', 'channel_map=mono');
+    server.pactl('load-module', 'module-null-sink', 'sink_name=bench', `rate=${CLICK_RATE}`, 'channels=2');
+    for (const [from, to] of [['probe_in:monitor_MONO', 'bench:playback_FL'], ['probe_out:monitor_MONO', 'bench:playback_FR']]) {
+      for (let tries = 0; ; tries++) {
+        const link = spawnSync('pw-link', [from!, to!], { env: server.env, encoding: 'utf8' });
+        if (link.status === 0) break;
+        if (tries > 50) throw new Error(`pw-link ${from} ${to}: ${link.stderr}`);
+        await new Promise((r) => setTimeout(r, 100)); // the ports appear once the session manager saw the sinks
+      }
+    }
+  } catch (error) {
+    await server.stop();
+    throw error;
+  }
+  return server;
+}
+
+/**
+ * Plays `probe` into the bench sink's left channel (or, `probeSink`, into that mono sink) while parec
+ * records both channels of the bench sink; returns the delays, ms, of output events at least
+ * `minDelayMs()` (asked once recording is done) after their input events.
+ */
+async function playAndRecord(env: NodeJS.ProcessEnv, dir: string, probe: Probe, minDelayMs: () => number = () => 0, probeSink = 'bench'): Promise<{ measuredMs: number[]; events: number; outputAtMs: number[] }> {
   const file = join(dir, `${probe}.wav`);
   const left = probeSignal(probe);
-  await writeWav(file, { sampleRate: CLICK_RATE, channels: [left, new Float32Array(left.length)] }, { format: 'float32' });
+  await writeWav(file, { sampleRate: CLICK_RATE, channels: probeSink === 'bench' ? [left, new Float32Array(left.length)] : [left] }, { format: 'float32' });
   // The recorder runs ahead of everything else where it may (root): on a loaded machine a starved parec
   // loses audio and its timeline shrinks (measured delays below the voice's own minimum).
   const parec = spawn('nice', ['-n', '-5', 'parec', '-d', 'bench.monitor', '--format=float32le', `--rate=${CLICK_RATE}`, '--channels=2', '--raw'], { env });
@@ -161,7 +192,7 @@ async function playAndRecord(env: NodeJS.ProcessEnv, dir: string, probe: Probe, 
     if (chunks.length === 0) recordStartMs = Date.now() - (d.length / 8 / CLICK_RATE) * 1000;
     chunks.push(d);
   });
-  await new Promise((r) => spawn('nice', ['-n', '-5', 'paplay', '-d', 'bench', file], { env }).on('close', r));
+  await new Promise((r) => spawn('nice', ['-n', '-5', 'paplay', '-d', probeSink, file], { env }).on('close', r));
   await new Promise((r) => setTimeout(r, 1500));
   parec.kill('SIGTERM');
   const both = float32FromBytes(Buffer.concat(chunks));
@@ -193,10 +224,12 @@ const LOOPBACK_MS = 60;
  * loopback's own delay, measured alone on the same daemon before svc starts, is subtracted. (Clicks are
  * 1 s apart: a delay over 1 s would alias; the number of clicks that came back shows it.)
  */
-export async function measureLive(options: { model?: string; blockMs?: number; latencyMs?: number | 'off'; env?: NodeJS.ProcessEnv; probe?: Probe; nice?: number; virtualMic?: boolean } = {}): Promise<LatencyMeasurement> {
+export async function measureLive(options: { model?: string; blockMs?: number; latencyMs?: number | 'off'; env?: NodeJS.ProcessEnv; probe?: Probe; nice?: number; virtualMic?: boolean; pipeWire?: boolean } = {}): Promise<LatencyMeasurement> {
   const probe = options.probe ?? 'click';
+  if (options.pipeWire && options.virtualMic) throw new Error('measureLive: the PipeWire rig has no virtual-microphone variant');
   const temp = makeTempDir('svc-click-');
-  const pulse = await startBenchPulse(temp.dir);
+  const pulse = options.pipeWire ? await startBenchPipeWire(temp.dir) : await startBenchPulse(temp.dir);
+  const probeSink = options.pipeWire ? 'probe_in' : 'bench';
   const env = { ...pulse.env, ...options.env };
   try {
     let loopbackMs = 0;
@@ -250,7 +283,7 @@ export async function measureLive(options: { model?: string; blockMs?: number; l
       pulse.pactl('load-module', 'module-loopback', 'source=svc_bench', 'sink=bench_right', `latency_msec=${LOOPBACK_MS}`);
       await new Promise((r) => setTimeout(r, 2000));
     }
-    const recorded = await playAndRecord(env, temp.dir, probe, () => voiceMinimumMs() + loopbackMs);
+    const recorded = await playAndRecord(env, temp.dir, probe, () => voiceMinimumMs() + loopbackMs, probeSink);
     const { events, outputAtMs } = recorded;
     const measuredMs = recorded.measuredMs.map((ms) => ms - loopbackMs);
     await closed;
@@ -262,7 +295,7 @@ export async function measureLive(options: { model?: string; blockMs?: number; l
         .map((k) => [k, Math.round(median(lines.map((x) => x.latency[k] as number)) * 10) / 10]),
     );
     return {
-      what: `svc live${options.virtualMic ? ' --virtual-mic' : ''}, ${options.model ?? 'builtin DSP'}${options.latencyMs ? `, --latency-ms ${options.latencyMs}` : ', --latency-ms auto (default)'}, ${probe} probe`,
+      what: `svc live${options.virtualMic ? ' --virtual-mic' : ''}${options.pipeWire ? ' through PipeWire' : ''}, ${options.model ?? 'builtin DSP'}${options.latencyMs ? `, --latency-ms ${options.latencyMs}` : ', --latency-ms auto (default)'}, ${probe} probe`,
       measuredMs,
       reportedMs: lines.map((x) => x.latency.totalMs as number),
       clicks: events,
@@ -537,6 +570,6 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     }
     process.exit(0);
   }
-  const m = await measureLive({ nice: arg('--nice') ? Number(arg('--nice')) : undefined, probe: (arg('--probe') as Probe | undefined) ?? (arg('--model') ? 'pitch' : 'click'), model: arg('--model'), blockMs: arg('--block-ms') ? Number(arg('--block-ms')) : undefined, latencyMs: arg('--latency-ms') === 'off' ? 'off' : arg('--latency-ms') ? Number(arg('--latency-ms')) : undefined });
+  const m = await measureLive({ pipeWire: process.argv.includes('--pipewire'), nice: arg('--nice') ? Number(arg('--nice')) : undefined, probe: (arg('--probe') as Probe | undefined) ?? (arg('--model') ? 'pitch' : 'click'), model: arg('--model'), blockMs: arg('--block-ms') ? Number(arg('--block-ms')) : undefined, latencyMs: arg('--latency-ms') === 'off' ? 'off' : arg('--latency-ms') ? Number(arg('--latency-ms')) : undefined });
   console.log(JSON.stringify({ ...m, measuredMedianMs: median(m.measuredMs), reportedMedianMs: median(m.reportedMs) }));
 }

@@ -83,14 +83,14 @@ test('svc live --virtual-mic through PipeWire: the converted voice (pitch +5 st)
 });
 
 test('pactl info names the server; only PipeWire\'s zero latencies count as unlisted', async () => {
-  const { latenciesUnreported, parseServerName } = await import('../src/audio/pulseLatency.js');
+  const { latenciesUnlisted, parseServerName } = await import('../src/audio/pulseLatency.js');
   const name = parseServerName(server.pactl('info'));
   assert.ok(name && /PipeWire/.test(name), `server name ${name}`);
   assert.is(parseServerName('Server String: /run/pulse/native\nServer Name: pulseaudio\nServer Version: 16.1\n'), 'pulseaudio');
   const zeros = { playback: [{ bufferMs: 0, deviceMs: 0, deviceIndex: 3 }], capture: [{ bufferMs: 0, deviceMs: 0, deviceIndex: 1 }] };
-  assert.ok(latenciesUnreported(name, zeros));
-  assert.not.ok(latenciesUnreported('pulseaudio', zeros), 'on PulseAudio a zero is a reading');
-  assert.not.ok(latenciesUnreported(name, { playback: [{ bufferMs: 21, deviceMs: 5, deviceIndex: 3 }], capture: [] }), 'a PipeWire that lists latencies is believed');
+  assert.ok(latenciesUnlisted(name, zeros));
+  assert.not.ok(latenciesUnlisted('pulseaudio', zeros), 'on PulseAudio a zero is a reading');
+  assert.not.ok(latenciesUnlisted(name, { playback: [{ bufferMs: 21, deviceMs: 5, deviceIndex: 3 }], capture: [] }), 'a PipeWire that lists latencies is believed');
 });
 
 test.run();

@@ -64,7 +64,7 @@ export async function soundServerName(env: NodeJS.ProcessEnv = process.env): Pro
  * through it measured 70–100 ms more than the rest of svc's figure (bench/README.md, session 11). Only
  * PipeWire is judged so: on PulseAudio a zero is a reading.
  */
-export function latenciesUnreported(serverName: string | null, streams: PulseStreams): boolean {
+export function latenciesUnlisted(serverName: string | null, streams: PulseStreams): boolean {
   const all = [...streams.playback, ...streams.capture];
   return serverName !== null && /PipeWire/i.test(serverName) && all.length > 0 && all.every((s) => s.bufferMs === 0 && s.deviceMs === 0);
 }

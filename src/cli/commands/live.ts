@@ -19,7 +19,7 @@ import { AudioInputStream, AudioOutputStream, defaultDevice, findDevice, probeAu
 import { CaptureClock } from '../../audio/captureClock.js';
 import { AutoLatencyTarget, fadeInHead, fadeOutTail, HOLD_FADE_MS, LatencyHold, latencyFloorMs, QuietDetector, RecentPercentile } from '../../audio/latencyHold.js';
 import { pactl } from '../../audio/pactl.js';
-import { latenciesUnreported, pulseStreams, soundServerName, type PulseStreams } from '../../audio/pulseLatency.js';
+import { latenciesUnlisted, pulseStreams, soundServerName, type PulseStreams } from '../../audio/pulseLatency.js';
 import { DEFAULT_VIRTUAL_MIC_NAME, VirtualMic } from '../../audio/virtualMic.js';
 import { SvcError } from '../../errors.js';
 import { BEHIND_POLICIES, DEFAULT_BEHIND_POLICY, type BehindPolicy } from '../../engine/pipeline.js';
@@ -294,13 +294,13 @@ export async function runLive(options: LiveOptions, log: (line: string) => void 
     const pulsePlayback = { bufferMs: null as number | null, deviceMs: null as number | null };
     let pulsePolls = 0;
     const mean = (previous: number | null, value: number): number => (previous === null ? value : 0.8 * previous + 0.2 * value);
-    // PipeWire's PulseAudio server lists 0 µs for every stream (latenciesUnreported): the figure then leaves
+    // PipeWire's PulseAudio server lists 0 µs for every stream (latenciesUnlisted): the figure then leaves
     // the sound server's share out, which is said once, when output has flowed (the streams are all up).
     let serverChecked = false;
     const checkServer = (p: PulseStreams): void => {
       serverChecked = true;
       void soundServerName().then((server) => {
-        if (!latenciesUnreported(server, p)) return;
+        if (!latenciesUnlisted(server, p)) return;
         const message = `${server} lists no latency for svc's streams (0 µs), so the latency shown leaves out the sound server's own buffers (70–100 ms more measured through PipeWire 0.3.65), and a delay held with --latency-ms is that much longer`;
         tell('notice', 'SOUND_SERVER_LATENCY_UNLISTED', message, { soundServer: server });
       });
