@@ -9,7 +9,7 @@ import * as assert from 'uvu/assert';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { readMono, writeWav } from '../src/audio/io.js';
-import { makeTempDir, repoRoot, runSvc, shared } from './helpers/index.js';
+import { makeTempDir, runSvc, shared, startSvcProcess, waitForOutput } from './helpers/index.js';
 import { medianF0, semitonesBetween } from './helpers/pitch.js';
 import { pipeWireInstalled, startPipeWire } from './helpers/pipewire.js';
 import { float32FromBytes, type PulseDaemon } from './helpers/pulse.js';
@@ -40,19 +40,10 @@ test('svc live --virtual-mic through PipeWire: the converted voice (pitch +5 st)
   assert.ok(feed, `PortAudio lists the feed through pipewire-pulse: ${listing.stdout}`);
 
   const args = ['live', '--input', String(feed.id), '--rate', String(RATE), '--virtual-mic', 'svc_pw', '--pitch', '5', '--stats-interval', '0.5', '--latency-ms', '400', '--max-queue-ms', '1000'];
-  const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'src', 'cli', 'main.ts'), ...args], { cwd: repoRoot, env: server.env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (d) => (stdout += d));
-  child.stderr!.on('data', (d) => (stderr += d));
-  const exited = new Promise<number | null>((r) => child.on('close', r));
-  const killer = setTimeout(() => child.kill('SIGKILL'), 120_000);
+  const run = startSvcProcess(args, server.env);
   let parec: ChildProcess | undefined;
   try {
-    while (!/pick it/.test(stdout)) {
-      if (child.exitCode !== null) throw new Error(`svc exited early (${child.exitCode}): ${stderr}${stdout}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await waitForOutput(run, /pick it/);
     assert.match(server.pactl('list', 'short', 'sources'), /^\d+\s+svc_pw\s/m, 'the virtual microphone is a source of the server');
     // A recorder that asks a short latency, as OBS and browsers do: pipewire-pulse's default fragment is
     // 2 s, and what parec holds unread is lost when it is stopped.
@@ -64,10 +55,10 @@ test('svc live --virtual-mic through PipeWire: the converted voice (pitch +5 st)
     await new Promise((r) => setTimeout(r, 1500)); // the held 400 ms, the server's share and the queues
     parec.kill('SIGTERM');
     await new Promise((r) => parec!.on('close', r));
-    child.kill('SIGINT');
-    assert.is(await exited, 0, stderr);
+    run.child.kill('SIGINT');
+    assert.is(await run.exited, 0, run.stderr());
 
-    assert.match(stdout, /svc live: PulseAudio \(on PipeWire [\d.]+\) lists no latency for svc's streams/);
+    assert.match(run.stdout(), /svc live: PulseAudio \(on PipeWire [\d.]+\) lists no latency for svc's streams/);
     assert.not.match(server.pactl('list', 'short', 'modules'), /svc_pw/, 'sink and source removed on Ctrl-C');
     const output = float32FromBytes(Buffer.concat(recorded));
     const f0In = medianF0(mono.samples, RATE);
@@ -76,9 +67,8 @@ test('svc live --virtual-mic through PipeWire: the converted voice (pitch +5 st)
     const semitones = semitonesBetween(f0In.hz, f0Out.hz);
     assert.ok(Math.abs(semitones - 5) < 0.6, `pitch moved ${semitones.toFixed(2)} st (${f0In.hz.toFixed(1)} → ${f0Out.hz.toFixed(1)} Hz), asked 5`);
   } finally {
-    clearTimeout(killer);
     parec?.kill('SIGKILL');
-    if (child.exitCode === null) child.kill('SIGKILL');
+    if (run.child.exitCode === null) run.child.kill('SIGKILL');
   }
 });
 

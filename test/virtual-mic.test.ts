@@ -10,7 +10,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readMono, writeWav } from '../src/audio/io.js';
 import { makeReference } from '../src/voices/sovits/bundle.js';
-import { makeTempDir, repoRoot, runSvc, shared } from './helpers/index.js';
+import { makeTempDir, runSvc, shared, startSvcProcess, waitForOutput, type RunningSvc } from './helpers/index.js';
 import { medianF0, semitonesBetween } from './helpers/pitch.js';
 import { float32FromBytes, startPulseDaemon, type PulseDaemon } from './helpers/pulse.js';
 import { parsePactlStreams } from '../src/audio/pulseLatency.js';
@@ -22,31 +22,8 @@ let speech: Float32Array;
 let pulse: PulseDaemon;
 let feedId = -1;
 
-interface Running {
-  child: ChildProcess;
-  stdout: () => string;
-  stderr: () => string;
-  exited: Promise<number | null>;
-}
-
-function startSvc(args: string[], env: NodeJS.ProcessEnv = pulse.env): Running {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'src', 'cli', 'main.ts'), ...args], { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (d) => (stdout += d));
-  child.stderr!.on('data', (d) => (stderr += d));
-  const exited = new Promise<number | null>((resolvePromise) => child.on('close', (code) => resolvePromise(code)));
-  const killer = setTimeout(() => child.kill('SIGKILL'), 120_000);
-  void exited.then(() => clearTimeout(killer));
-  return { child, stdout: () => stdout, stderr: () => stderr, exited };
-}
-
-async function waitFor(run: Running, pattern: RegExp): Promise<void> {
-  while (!pattern.test(run.stdout())) {
-    if (run.child.exitCode !== null) throw new Error(`svc exited early (${run.child.exitCode}): ${run.stderr()}${run.stdout()}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const startSvc = (args: string[], env: NodeJS.ProcessEnv = pulse.env): RunningSvc => startSvcProcess(args, env);
+const waitFor = waitForOutput;
 
 const svcModules = (name: string) => pulse.pactl('list', 'short', 'modules').split('\n').filter((l) => l.includes(`=${name}`));
 

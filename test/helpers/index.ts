@@ -1,5 +1,5 @@
 // Shared test helpers: paths to shared data, running the real `svc` CLI, temp dirs.
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -42,6 +42,35 @@ export function runSvc(args: string[], options: { cwd?: string; env?: NodeJS.Pro
 }
 
 /** A fresh temporary directory; call the returned cleanup in `after`. */
+/** A running `svc` process (startSvcProcess): its output so far and its exit. */
+export interface RunningSvc {
+  child: ChildProcess;
+  stdout: () => string;
+  stderr: () => string;
+  exited: Promise<number | null>;
+}
+
+/** Starts the real CLI with ARGS and `env`, collecting its output; killed after 120 s so a hang fails the test instead of stalling it. */
+export function startSvcProcess(args: string[], env: NodeJS.ProcessEnv): RunningSvc {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'src', 'cli', 'main.ts'), ...args], { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (d) => (stdout += d));
+  child.stderr!.on('data', (d) => (stderr += d));
+  const exited = new Promise<number | null>((resolvePromise) => child.on('close', (code) => resolvePromise(code)));
+  const killer = setTimeout(() => child.kill('SIGKILL'), 120_000);
+  void exited.then(() => clearTimeout(killer));
+  return { child, stdout: () => stdout, stderr: () => stderr, exited };
+}
+
+/** Waits until `run`'s stdout matches `pattern`; throws with its output if it exits first. */
+export async function waitForOutput(run: RunningSvc, pattern: RegExp): Promise<void> {
+  while (!pattern.test(run.stdout())) {
+    if (run.child.exitCode !== null) throw new Error(`svc exited early (${run.child.exitCode}): ${run.stderr()}${run.stdout()}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 export function makeTempDir(prefix = 'svc-test-'): { dir: string; cleanup: () => void } {
   const dir = mkdtempSync(join(tmpdir(), prefix));
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
