@@ -570,6 +570,6 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     }
     process.exit(0);
   }
-  const m = await measureLive({ pipeWire: process.argv.includes('--pipewire'), nice: arg('--nice') ? Number(arg('--nice')) : undefined, probe: (arg('--probe') as Probe | undefined) ?? (arg('--model') ? 'pitch' : 'click'), model: arg('--model'), blockMs: arg('--block-ms') ? Number(arg('--block-ms')) : undefined, latencyMs: arg('--latency-ms') === 'off' ? 'off' : arg('--latency-ms') ? Number(arg('--latency-ms')) : undefined });
+  const m = await measureLive({ pipeWire: process.argv.includes('--pipewire'), virtualMic: process.argv.includes('--virtual-mic'), nice: arg('--nice') ? Number(arg('--nice')) : undefined, probe: (arg('--probe') as Probe | undefined) ?? (arg('--model') ? 'pitch' : 'click'), model: arg('--model'), blockMs: arg('--block-ms') ? Number(arg('--block-ms')) : undefined, latencyMs: arg('--latency-ms') === 'off' ? 'off' : arg('--latency-ms') ? Number(arg('--latency-ms')) : undefined });
   console.log(JSON.stringify({ ...m, measuredMedianMs: median(m.measuredMs), reportedMedianMs: median(m.reportedMs) }));
 }

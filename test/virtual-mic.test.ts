@@ -86,7 +86,10 @@ test('the virtual microphone carries the converted voice (pitch +5 st) and is re
     assert.ok(output.length > 2 * RATE, `recorded ${output.length / RATE} s`);
     const f0In = medianF0(speech, RATE);
     const f0Out = medianF0(output, RATE);
-    assert.ok(f0Out.frames > 30, `voiced frames on the virtual mic: ${f0Out.frames}`);
+    // All the speech, its first words too: the microphone is said to be ready only once its sink takes
+    // audio (a new null sink first takes nothing for up to 2 s, and the hold cut what piled up: 51–90 of
+    // the 104 voiced frames came through then, and the median pitch moved with what was lost).
+    assert.ok(f0Out.frames >= 0.8 * f0In.frames, `voiced frames on the virtual mic: ${f0Out.frames} of the ${f0In.frames} played`);
     const semitones = semitonesBetween(f0In.hz, f0Out.hz);
     assert.ok(Math.abs(semitones - 5) < 0.6, `pitch moved ${semitones.toFixed(2)} st (${f0In.hz.toFixed(1)} → ${f0Out.hz.toFixed(1)} Hz), asked 5`);
   } finally {

@@ -26,6 +26,9 @@ export const DEFAULT_VIRTUAL_MIC_NAME = 'svc_mic';
 /** pacat's --latency-msec for the anchor: PulseAudio then asks the sink for 20 ms, what our own stream asks. */
 const ANCHOR_LATENCY_MS = 80;
 
+/** A sink whose latency is under this takes audio as it comes (the anchor asks 80 ms; at creation it is 2 s). */
+const TAKING_LATENCY_MS = 150;
+
 /** Names PulseAudio accepts for sinks/sources that we also put on a command line unquoted. */
 const NAME_PATTERN = /^[A-Za-z][A-Za-z0-9_.-]{0,62}$/;
 
@@ -120,11 +123,11 @@ export class VirtualMic {
 
   /**
    * Waits (at most `timeoutMs`) until the anchor stream is on the sink, so that it is there before ours.
-   * The 2 s the sink rendered ahead when it was created still play out at the start (our stream waits
-   * that long once; the latency hold then cuts what piled up). Two ways to skip that were measured and
-   * not kept: suspending and resuming the sink (restarts its clock at once), or waiting until its latency
-   * fell under 25–100 ms before opening our stream. Both made svc's stream run dry in its first second
-   * (the DSP voice's `auto` rose to 240–340 ms, 2 runs each; 190–201 ms measured, 203–205 printed
+   * The 2 s the sink rendered ahead when it was created still play out at the start: our stream waits
+   * that long once, and input is read only after it (awaitTaking). Two ways to skip that were measured
+   * and not kept: suspending and resuming the sink (restarts its clock at once), or waiting until its
+   * latency fell under 25–100 ms before opening our stream. Both made svc's stream run dry in its first
+   * second (the DSP voice's `auto` rose to 240–340 ms, 2 runs each; 190–201 ms measured, 203–205 printed
    * without, and no rise).
    */
   async settle(timeoutMs = 3000): Promise<void> {
@@ -134,6 +137,31 @@ export class VirtualMic {
       if (sink !== undefined && parsePactlStreams(pactl(['list', 'sink-inputs'], this.env).stdout, this.anchor.pid).some((x) => x.deviceIndex === sink)) return;
       await new Promise((r) => setTimeout(r, 50));
     }
+  }
+
+  /**
+   * Waits (at most `timeoutMs`) until the sink takes audio as it comes: its latency (pactl) under
+   * TAKING_LATENCY_MS. Called once svc's stream is open and primed, before any input is read. The 2 s
+   * the sink rendered ahead at its creation (before the anchor) otherwise still played out after svc
+   * said the microphone was ready: the voice spoken then backed up and the latency hold cut it (0.4–0.8 s
+   * of the first 1.5 s of speech lost in the virtual-microphone test, its pitch check then failing).
+   * Returns how long it waited, ms. PipeWire's null sink lists 0 µs and passes at once.
+   */
+  async awaitTaking(timeoutMs = 3000): Promise<number> {
+    const startedMs = Date.now();
+    while (Date.now() - startedMs < timeoutMs) {
+      const latencyMs = this.sinkLatencyMs();
+      if (latencyMs === null || latencyMs < TAKING_LATENCY_MS) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    return Date.now() - startedMs;
+  }
+
+  /** The sink's latency as PulseAudio lists it (what it rendered and the monitor has not yet passed on), ms. */
+  private sinkLatencyMs(): number | null {
+    const block = pactl(['list', 'sinks'], this.env).stdout.split('\n\n').find((b) => new RegExp(`\\tName: ${this.sinkName.replace(/\./g, '\\.')}\\n`).test(b));
+    const latency = block && /\tLatency: (\d+) usec/.exec(block);
+    return latency ? Number(latency[1]) / 1000 : null;
   }
 
   private sinkIndex(): number | undefined {

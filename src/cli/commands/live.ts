@@ -599,12 +599,17 @@ export async function runLive(options: LiveOptions, log: (line: string) => void 
         `pitch ${options.pitch} st${live.controls().includes('formant') ? `, formant ${options.formant}×` : ''}` +
         `${latencyMode === 'fixed' ? `, constant latency ${targetMs} ms` : latencyMode === 'auto' ? `, constant latency (auto: from ${targetMs} ms, higher if the output runs dry)` : ''}${options.duration === undefined ? ' — Ctrl-C to stop' : `, for ${options.duration} s of input`}`,
     );
-    if (virtualMic) log(`svc live: ${virtualMic.instructions}`);
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
     outStream.start();
     // With a latency target the output starts at its level.
     if (targetMs !== undefined) out.write(new Float32Array(Math.max(0, wantedQueueFrames - out.queuedFrames) * outputChannels));
+    // A new null sink takes nothing for up to 2 s (VirtualMic.awaitTaking): input is read, and the
+    // microphone said to be ready, only once it takes audio, so no word spoken then is cut.
+    if (virtualMic) {
+      await virtualMic.awaitTaking();
+      log(`svc live: ${virtualMic.instructions}`);
+    }
     inStream.start();
     pollPulse();
     // A held latency uses the sound server's figures every block: poll them twice a second.
