@@ -118,6 +118,23 @@ export function matchOnsets(inOnsets: number[], outOnsets: number[], rate: numbe
   return inOnsets.map((t) => outOnsets.find((u) => u >= t + minDelay && u - t < rate + minDelay)).flatMap((u, k) => (u === undefined ? [] : [u - inOnsets[k]!]));
 }
 
+/**
+ * When a client plays each output sample, ms: its message's arrival plus its place in the message. The
+ * server sends each block as one message, and a block plays over a block's time, so every sample of it
+ * is as late as its first. (Counting each sample at its message's arrival put the standard model's
+ * end-to-end median half a block low in bench/neural.bench.ts: 238 ms at 100 ms blocks, 298 played out,
+ * 305 by the pitch probe. A player that never drops, each message queued behind the last, keeps the
+ * run's latest block's lateness for good: 309 ms there, p90 309.)
+ */
+export function playoutTimesMs(lengths: number[], arrivalMs: number[], rate: number): Float64Array {
+  const times = new Float64Array(lengths.reduce((n, x) => n + x, 0));
+  let at = 0;
+  lengths.forEach((length, k) => {
+    for (let i = 0; i < length; i++) times[at++] = arrivalMs[k]! + (i * 1000) / rate;
+  });
+  return times;
+}
+
 export const median = (a: number[]): number => {
   const s = [...a].sort((x, y) => x - y);
   return s.length ? s[Math.floor(s.length / 2)]! : NaN;
@@ -517,13 +534,12 @@ export async function measureServer(url: string, options: { model?: string; bloc
     // Each output sample's time: its frame's arrival plus its position in the frame (played in order).
     const total = output.reduce((n, x) => n + x.length, 0);
     const out = new Float32Array(total);
-    const outMs = new Float64Array(total);
     let at = 0;
-    output.forEach((x, k) => {
+    for (const x of output) {
       out.set(x, at);
-      for (let i = 0; i < x.length; i++) outMs[at + i] = arrivalMs[k]! + (i * 1000) / rate;
       at += x.length;
-    });
+    }
+    const outMs = playoutTimesMs(output.map((x) => x.length), arrivalMs, rate);
     const inOnsets = probeEvents(probe, input, rate);
     // Output that arrived before the first click was captured is the voice starting up, not a click.
     const firstClickMs = captureMs[inOnsets[0] ?? 0]!;

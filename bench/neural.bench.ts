@@ -22,6 +22,7 @@ import { SovitsTimeline } from '../src/voices/sovits/timeline.js';
 import { convertAtModelRate } from '../src/voices/sovits/convert.js';
 import { runPythonModule } from '../src/python.js';
 import { openSession, startChildServer } from './stream.bench.js';
+import { playoutTimesMs } from './live-latency.js';
 import { scorePair } from '../src/eval/metrics.js';
 import { DspVoiceStage } from '../src/voices/dsp/stage.js';
 import { createNeuralStageFactory, DEFAULT_GAP_LOOKAHEAD_FRAMES, NeuralStage } from '../src/voices/sovits/stage.js';
@@ -140,8 +141,9 @@ async function deterministicTwin(dir: string): Promise<string> {
  * End-to-end latency through the WebSocket loop: a client streams speech in real time (48 kHz, 128-sample
  * frames, as a browser worklet) to `svc serve --model` in a child process on loopback; output sample k is
  * the conversion of input sample k − delaySamples (docs/protocol.md), so every returned sample's latency is
- * its arrival time minus the capture time of the input sample it answers: block buffering + look-ahead +
- * SOLA + compute + transport, over every position in the block (what clicks at random block phases give).
+ * when a client plays it (its block's arrival plus its place in the block: playoutTimesMs) minus the capture
+ * time of the input sample it answers: block + look-ahead + SOLA + compute + transport. (Until session 12 a
+ * sample counted at its block's arrival, which put the median half a block low: 238 ms for 298.)
  */
 export async function loopLatency(url: string, blockMs: number, speech48k: Float32Array, seconds: number): Promise<{ medianMs: number; p90Ms: number; algorithmicMs: number; computeP95Ms: number }> {
   const rate = 48000;
@@ -149,16 +151,12 @@ export async function loopLatency(url: string, blockMs: number, speech48k: Float
   const session = await openSession(url, { sampleRate: rate, blockMs });
   const delay = session.ready.latency.delaySamples as number;
   const algorithmicMs = session.ready.latency.algorithmicMs as number;
-  const latencies: number[] = [];
-  let received = 0;
+  const lengths: number[] = [];
+  const arrivalMs: number[] = [];
   let startMs = 0;
   session.onBinary = (data, atMs) => {
-    const n = data.byteLength / 4;
-    for (let j = 0; j < n; j += 32) {
-      const input = received + j - delay;
-      if (input >= rate / 2) latencies.push(atMs - (startMs + ((input + 1) * 1000) / rate));
-    }
-    received += n;
+    lengths.push(data.byteLength / 4);
+    arrivalMs.push(atMs);
   };
   const total = Math.round((seconds * rate) / frame);
   startMs = performance.now();
@@ -174,6 +172,12 @@ export async function loopLatency(url: string, blockMs: number, speech48k: Float
   await new Promise((r) => setTimeout(r, 500));
   const stats = session.messages.filter((m) => m.type === 'stats').pop();
   session.ws.close();
+  const playMs = playoutTimesMs(lengths, arrivalMs, rate);
+  const latencies: number[] = [];
+  for (let k = 0; k < playMs.length; k += 32) {
+    const input = k - delay;
+    if (input >= rate / 2) latencies.push(playMs[k]! - (startMs + ((input + 1) * 1000) / rate));
+  }
   const sorted = latencies.sort((a, b) => a - b);
   return { medianMs: sorted[sorted.length >> 1] ?? NaN, p90Ms: sorted[Math.floor(sorted.length * 0.9)] ?? NaN, algorithmicMs, computeP95Ms: stats?.latency?.computeMsP95 ?? NaN };
 }
