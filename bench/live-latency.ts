@@ -1,6 +1,6 @@
 // Click-to-output latency measured next to the latency svc reports, for `npm run bench -- --only latency`
 // (bench/latency.bench.ts) and on its own:
-//   node --import tsx bench/live-latency.ts [--model BUNDLE_OR_NAME] [--block-ms MS] [--latency-ms MS|off] [--probe click|pitch] [--pipewire]
+//   node --import tsx bench/live-latency.ts [--model BUNDLE_OR_NAME] [--block-ms MS] [--latency-ms MS|off] [--probe click|pitch] [--pipewire | --virtual-mic]
 //   node --import tsx bench/live-latency.ts --page [--model INSTALLED_NAME | --loopback]   (the web page in Chromium)
 // The probe is a "click": a 40 ms voiced burst (150 Hz pulses through a 700 Hz resonance) once a second,
 // which the DSP voice turns into a burst whose onset is clear; a random-weight model makes steady sound

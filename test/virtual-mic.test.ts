@@ -13,7 +13,7 @@ import { makeReference } from '../src/voices/sovits/bundle.js';
 import { makeTempDir, runSvc, shared, startSvcProcess, waitForOutput, type RunningSvc } from './helpers/index.js';
 import { medianF0, semitonesBetween } from './helpers/pitch.js';
 import { float32FromBytes, startPulseDaemon, type PulseDaemon } from './helpers/pulse.js';
-import { parsePactlStreams } from '../src/audio/pulseLatency.js';
+import { parsePactlStreams, parseSinkLatencyMs } from '../src/audio/pulseLatency.js';
 
 const RATE = 48000;
 const temp = makeTempDir('svc-vmic-');
@@ -23,7 +23,6 @@ let pulse: PulseDaemon;
 let feedId = -1;
 
 const startSvc = (args: string[], env: NodeJS.ProcessEnv = pulse.env): RunningSvc => startSvcProcess(args, env);
-const waitFor = waitForOutput;
 
 const svcModules = (name: string) => pulse.pactl('list', 'short', 'modules').split('\n').filter((l) => l.includes(`=${name}`));
 
@@ -51,7 +50,7 @@ test('the virtual microphone carries the converted voice (pitch +5 st) and is re
   const run = startSvc(['live', '--input', String(feedId), '--rate', String(RATE), '--virtual-mic', 'svc_test', '--pitch', '5', '--stats-interval', '0.5', '--latency-ms', '400', '--max-queue-ms', '1000']);
   let parec: ChildProcess | undefined;
   try {
-    await waitFor(run, /virtual microphone "svc virtual microphone \(svc_test\)" \(source svc_test\): pick it/);
+    await waitForOutput(run, /virtual microphone "svc virtual microphone \(svc_test\)" \(source svc_test\): pick it/);
     const sources = pulse.pactl('list', 'sources');
     assert.match(sources, /Name: svc_test\n[\s\S]*?device\.description = "svc virtual microphone \(svc_test\)"/);
     assert.not.match(pulse.pactl('list', 'short', 'sources'), /^\d+\s+svc_test\s.*monitor/m, 'a real source, not a monitor');
@@ -69,8 +68,9 @@ test('the virtual microphone carries the converted voice (pitch +5 st) and is re
     assert.match(pulse.pactl('list', 'sink-inputs'), /media\.name = "svc virtual microphone clock"/);
     const sinkLatenciesMs: number[] = [];
     for (let i = 0; i < 5; i++, await new Promise((r) => setTimeout(r, 200))) {
-      const block = pulse.pactl('list', 'sinks').split('\n\n').find((b) => b.includes('Name: svc_test_out'))!;
-      sinkLatenciesMs.push(Number(/\tLatency: (\d+) usec/.exec(block)![1]) / 1000);
+      const latencyMs = parseSinkLatencyMs(pulse.pactl('list', 'sinks'), 'svc_test_out');
+      assert.ok(latencyMs !== null, 'the sink svc_test_out lists its latency');
+      sinkLatenciesMs.push(latencyMs);
     }
     assert.ok(Math.max(...sinkLatenciesMs) < 200, `the sink's latency: ${sinkLatenciesMs.map((x) => x.toFixed(0)).join(', ')} ms`);
     await new Promise((r) => setTimeout(r, 200)); // the voice's delay and the queues (with the second above)
@@ -104,7 +104,7 @@ test('svc live --model (the tiny reference) converts ≥ 99 % of blocks live int
   // The speech plays for about 3.8 s; --duration counts input seconds (the monitor delivers silence too).
   const run = startSvc(['live', '--input', String(feedId), '--rate', String(RATE), '--model', bundle, '--virtual-mic', 'svc_neural', '--duration', '8', '--json', '--stats-interval', '1']);
   try {
-    await waitFor(run, /pick it as the microphone/);
+    await waitForOutput(run, /pick it as the microphone/);
     const played = spawn('paplay', ['-d', 'feed', speechPath], { env: pulse.env, stdio: 'ignore' });
     await new Promise((r) => played.on('close', r));
     assert.is(await run.exited, 0, run.stderr());
@@ -133,6 +133,10 @@ test('pactl stream listings: this process\'s streams with their buffer, device l
   ].join('\n');
   assert.equal(parsePactlStreams(listing, 4242), [{ bufferMs: 40, deviceMs: 11.086, deviceIndex: 2 }]);
   assert.equal(parsePactlStreams(listing, 1), []);
+  // A sink's own latency, found by its exact name (not a sink whose name merely starts the same).
+  const sinks = 'Sink #1\n\tName: svc_test_out_2\n\tLatency: 900 usec, configured 2000000 usec\n\nSink #2\n\tState: RUNNING\n\tName: svc_test_out\n\tLatency: 1834000 usec, configured 2000000 usec\n';
+  assert.is(parseSinkLatencyMs(sinks, 'svc_test_out'), 1834);
+  assert.is(parseSinkLatencyMs(sinks, 'svc_other'), null);
 });
 
 test('where ALSA\'s default device is not PulseAudio\'s, the voice still reaches the virtual microphone (through pacat), never that device, and svc live says so', async () => {
@@ -147,7 +151,7 @@ test('where ALSA\'s default device is not PulseAudio\'s, the voice still reaches
   const run = startSvc(['live', '--input', String(feed.id), '--rate', String(RATE), '--virtual-mic', 'svc_nopulse', '--json', '--duration', '6'], env);
   let recorder: ChildProcess | undefined;
   try {
-    await waitFor(run, /pick it as the microphone/);
+    await waitForOutput(run, /pick it as the microphone/);
     const recorded: Buffer[] = [];
     recorder = spawn('parec', ['-d', 'svc_nopulse', '--format=float32le', `--rate=${RATE}`, '--channels=1', '--raw'], { env, stdio: ['ignore', 'pipe', 'ignore'] });
     recorder.stdout!.on('data', (d: Buffer) => recorded.push(d));
@@ -172,7 +176,7 @@ test('where ALSA\'s default device is not PulseAudio\'s, the voice still reaches
 test('when the sound server removes the sink, svc live exits with the reason and leaves nothing behind', async () => {
   const run = startSvc(['live', '--input', String(feedId), '--rate', String(RATE), '--virtual-mic', 'svc_crash']);
   try {
-    await waitFor(run, /pick it as the microphone/);
+    await waitForOutput(run, /pick it as the microphone/);
     const sinkModule = svcModules('svc_crash_out').find((l) => /module-null-sink/.test(l))!;
     pulse.pactl('unload-module', sinkModule.split('\t')[0]!);
     // Exit status 1; or, where PortAudio's thread died with the device and never lets naudiodon stop,
@@ -191,7 +195,7 @@ test('when the sound server removes the sink, svc live exits with the reason and
 
 test('a run that was killed leaves devices the next run replaces', async () => {
   const killed = startSvc(['live', '--input', String(feedId), '--rate', String(RATE), '--virtual-mic', 'svc_stale']);
-  await waitFor(killed, /pick it as the microphone/);
+  await waitForOutput(killed, /pick it as the microphone/);
   killed.child.kill('SIGKILL'); // no handler runs: the modules stay
   await killed.exited;
   assert.is(svcModules('svc_stale').length, 2, 'SIGKILL left the sink and the source');

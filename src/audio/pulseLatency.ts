@@ -47,6 +47,13 @@ export async function pulseStreams(pid = process.pid, env: NodeJS.ProcessEnv = p
   return streams.playback.length + streams.capture.length > 0 ? streams : null;
 }
 
+/** The latency `pactl list sinks` lists for the sink named `sinkName` (what it rendered ahead of its monitor), ms; null if not listed. */
+export function parseSinkLatencyMs(listing: string, sinkName: string): number | null {
+  const block = listing.split('\n\n').find((b) => b.split('\n').some((line) => line.trim() === `Name: ${sinkName}`));
+  const latency = block && /\tLatency: (\d+) usec/.exec(block);
+  return latency ? Number(latency[1]) / 1000 : null;
+}
+
 /** The sound server's name from `pactl info` text ("PulseAudio (on PipeWire 0.3.65)", "pulseaudio"), or null. */
 export function parseServerName(infoText: string): string | null {
   return /^Server Name: (.+)$/m.exec(infoText)?.[1]?.trim() ?? null;

@@ -19,7 +19,7 @@ import { spawn, type ChildProcess, type ChildProcessWithoutNullStreams } from 'n
 import { SvcError } from '../errors.js';
 import { AudioOutputStream, emptyStatusCounts, listAudioDevices, PlayoutClock, type AudioDevice, type AudioSink, type DeviceStatusCounts } from './devices.js';
 import { pactlSync as pactl } from './pactl.js';
-import { parsePactlStreams } from './pulseLatency.js';
+import { parsePactlStreams, parseSinkLatencyMs } from './pulseLatency.js';
 
 export const DEFAULT_VIRTUAL_MIC_NAME = 'svc_mic';
 
@@ -145,23 +145,15 @@ export class VirtualMic {
    * the sink rendered ahead at its creation (before the anchor) otherwise still played out after svc
    * said the microphone was ready: the voice spoken then backed up and the latency hold cut it (0.4–0.8 s
    * of the first 1.5 s of speech lost in the virtual-microphone test, its pitch check then failing).
-   * Returns how long it waited, ms. PipeWire's null sink lists 0 µs and passes at once.
+   * PipeWire's null sink lists 0 µs and passes at once.
    */
-  async awaitTaking(timeoutMs = 3000): Promise<number> {
-    const startedMs = Date.now();
-    while (Date.now() - startedMs < timeoutMs) {
-      const latencyMs = this.sinkLatencyMs();
-      if (latencyMs === null || latencyMs < TAKING_LATENCY_MS) break;
+  async awaitTaking(timeoutMs = 3000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      const latencyMs = parseSinkLatencyMs(pactl(['list', 'sinks'], this.env).stdout, this.sinkName);
+      if (latencyMs === null || latencyMs < TAKING_LATENCY_MS) return;
       await new Promise((r) => setTimeout(r, 50));
     }
-    return Date.now() - startedMs;
-  }
-
-  /** The sink's latency as PulseAudio lists it (what it rendered and the monitor has not yet passed on), ms. */
-  private sinkLatencyMs(): number | null {
-    const block = pactl(['list', 'sinks'], this.env).stdout.split('\n\n').find((b) => new RegExp(`\\tName: ${this.sinkName.replace(/\./g, '\\.')}\\n`).test(b));
-    const latency = block && /\tLatency: (\d+) usec/.exec(block);
-    return latency ? Number(latency[1]) / 1000 : null;
   }
 
   private sinkIndex(): number | undefined {

@@ -41,7 +41,6 @@ export function runSvc(args: string[], options: { cwd?: string; env?: NodeJS.Pro
   });
 }
 
-/** A fresh temporary directory; call the returned cleanup in `after`. */
 /** A running `svc` process (startSvcProcess): its output so far and its exit. */
 export interface RunningSvc {
   child: ChildProcess;
@@ -71,6 +70,7 @@ export async function waitForOutput(run: RunningSvc, pattern: RegExp): Promise<v
   }
 }
 
+/** A fresh temporary directory; call the returned cleanup in `after`. */
 export function makeTempDir(prefix = 'svc-test-'): { dir: string; cleanup: () => void } {
   const dir = mkdtempSync(join(tmpdir(), prefix));
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
