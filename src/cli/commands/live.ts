@@ -391,18 +391,24 @@ export async function runLive(options: LiveOptions, log: (line: string) => void 
     // Whether the devices run on a clock. Virtual ALSA devices on the null plugin (scripts/virtual-audio)
     // have none: they deliver and take audio as fast as the program goes (3 s of input in a fraction of
     // a second), so a delay measured against the wall clock means nothing, and a hold cut 2.5 s of 3 s
-    // as "late". Decided once 0.5 s of input has come (the output is primed to the target until then):
-    // more than 250 ms ahead of the wall clock is no real device (PulseAudio's capture burst at start
-    // is one 20 ms period); then nothing is held.
+    // as "late". Decided from 1 s of input on (the output is primed to the target until then, and nothing
+    // is held): more than 250 ms ahead of the wall clock is no real device (PulseAudio's capture burst at
+    // start is one 20 ms period; only a stall at the start puts a real device ahead, by its length), then
+    // nothing is held; under 100 ms ahead it is one; between, it waits for more input (at most 5 s).
+    // Those virtual devices go only as fast as svc reads them: 1.7–2.5× real time on this 2-core machine,
+    // 1.3× when both cores were busy. A one-shot check after 0.5 s (208–295 ms ahead there) once called one
+    // real on a busy CI machine, and the hold cut its input as late; after 1 s it was 612–654 ms ahead in
+    // 4 runs beside two busy loops, and 244 in the fifth.
     let deviceClock: 'unknown' | 'real' | 'none' = 'unknown';
     const checkDeviceClock = (arrivedMs: number): void => {
       const ahead = deviceClock === 'unknown' ? capture.aheadOfRealTime(arrivedMs) : null;
-      if (ahead === null || ahead.audioMs < 500) return;
+      if (ahead === null || ahead.audioMs < 1000) return;
+      if (ahead.aheadMs >= 100 && ahead.aheadMs <= 250 && ahead.audioMs < 5000) return;
       deviceClock = ahead.aheadMs > 250 ? 'none' : 'real';
       if (deviceClock === 'real' || !hold) return;
       hold = null;
       maxOutputFrames = unheldMaxOutputFrames;
-      const message = `the audio devices have no clock (0.5 s of input came in ${ahead.wallMs.toFixed(0)} ms: a virtual device?), so no latency is held`;
+      const message = `the audio devices have no clock (${(ahead.audioMs / 1000).toFixed(1)} s of input came in ${ahead.wallMs.toFixed(0)} ms: a virtual device?), so no latency is held`;
       tell('notice', 'NO_DEVICE_CLOCK', message);
     };
     // The delay of each output block's first sample, sample by sample: when the input sample it carries
