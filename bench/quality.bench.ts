@@ -17,7 +17,8 @@
 //   reference is pocketsphinx's decoding of the target's real recording of the sentence; converted
 //   vs source against that same reference. Bar: ≤ +10 points.
 // - the same scores for the conversion streamed as `svc serve` streams it (the stage's defaults: low-latency dsp
-//   f0, bounded generator windows; 100 ms blocks, chunks of any size through convertChunks): what a live user
+//   f0, bounded generator windows, right context 0; and with 2 right context frames, 40 ms later; 100 ms
+//   blocks, chunks of any size through convertChunks): what a live user
 //   hears next to what `svc convert` writes (issue 12 point 5). Not a waveform comparison: offline takes the
 //   hybrid f0 and whole slices, so the two differ sample by sample (the neural bench's parity row compares
 //   them with the same f0).
@@ -127,15 +128,34 @@ async function phonesOnce(audio: MonoAudio, dir: string, name: string): Promise<
   return phones;
 }
 
-interface PairFigures {
-  mcd: { converted: number[]; source: number[]; dsp: number[]; streamed: number[] };
+/** Scores of one streamed variant of a pair. */
+interface StreamedFigures {
+  mcd: number[];
   f0MedianCents: number[];
-  streamedF0MedianCents: number[];
-  per: { converted: number; source: number; dsp: number; streamed: number; phones: number };
+  /** Phone edits against the reference. */
+  per: number;
+}
+
+interface PairFigures {
+  mcd: { converted: number[]; source: number[]; dsp: number[] };
+  f0MedianCents: number[];
+  per: { converted: number; source: number; dsp: number; phones: number };
+  /** By streamed variant (STREAM_VARIANTS' labels). */
+  streamed: Map<string, StreamedFigures>;
 }
 
 /** Blocks of the streamed conversion: the blocks issue 12 point 5 asks the small model to stream at. */
 const STREAM_BLOCK_MS = 100;
+
+/**
+ * How the bench streams each sentence: svc's voices' default (`--right-context-frames 0`: the frames up to
+ * each block's last one final, the generator's 2 frames past it provisional) and 2 final frames (40 ms more
+ * latency; every generator input final). `file` names the cached output beside the offline conversion.
+ */
+const STREAM_VARIANTS = [
+  { label: `${STREAM_BLOCK_MS} ms blocks, right context 0, the default`, file: 'stream-r0', options: { rightContextFrames: 0 } },
+  { label: `${STREAM_BLOCK_MS} ms blocks, right context 2`, file: 'stream', options: { rightContextFrames: 2 } },
+] as const;
 
 /**
  * `samples` converted the way `svc serve` streams them: `factory` is the neural stage with its defaults (low-latency
@@ -227,15 +247,18 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
     for (const n of TEST) referencePhones.set(`${target}/${n}`, await phonesOnce(await readMono(utt(target, n)), realPhones, `${target}-${n}`));
     const model = await loadModel(models.get(target)!, { log: () => {} });
     try {
-      const streamFactory = await createNeuralStageFactory(model, {});
+      const streamFactories = await Promise.all(STREAM_VARIANTS.map((variant) => createNeuralStageFactory(model, variant.options)));
       for (const source of SOURCES) {
         const shift = Math.round(12 * Math.log2(medians.get(target)! / medians.get(source)!));
         const pair = `${source}→${target}`;
         const dir = join(out, `${source}-${target}`);
         mkdirSync(dir, { recursive: true });
-        const f: PairFigures & { shift: number } = { shift, mcd: { converted: [], source: [], dsp: [], streamed: [] }, f0MedianCents: [], streamedF0MedianCents: [], per: { converted: 0, source: 0, dsp: 0, streamed: 0, phones: 0 } };
+        const f: PairFigures & { shift: number } = { shift, mcd: { converted: [], source: [], dsp: [] }, f0MedianCents: [], per: { converted: 0, source: 0, dsp: 0, phones: 0 }, streamed: new Map() };
         asvTrials[target]![pair] = [];
-        asvTrials[target]![`${pair} streamed (${STREAM_BLOCK_MS} ms blocks)`] = [];
+        for (const variant of STREAM_VARIANTS) {
+          f.streamed.set(variant.label, { mcd: [], f0MedianCents: [], per: 0 });
+          asvTrials[target]![`${pair} streamed (${variant.label})`] = [];
+        }
         asvTrials[target]![`DSP voice ${pair}`] = [];
         asvTrials[target]![`source ${source} (unconverted)`] = TEST.map((n) => utt(source, n));
         for (const n of TEST) {
@@ -248,26 +271,29 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
           }
           const dspPath = join(dir, `${n}.dsp.wav`);
           if (!existsSync(dspPath)) await writeWav(dspPath, { sampleRate: src.sampleRate, samples: convertWithDspVoice(src.samples, src.sampleRate, { pitchSemitones: shift, formantRatio: 2 ** (shift / 48) }) });
-          const streamedPath = join(dir, `${n}.stream.wav`);
-          if (!existsSync(streamedPath)) await writeWav(streamedPath, { sampleRate: model.sampleRate, samples: await convertStreamed(streamFactory, await resample(src.samples, src.sampleRate, model.sampleRate), model.sampleRate, shift) });
+          const reference = referencePhones.get(`${target}/${n}`)!;
+          for (const [v, variant] of STREAM_VARIANTS.entries()) {
+            const streamedPath = join(dir, `${n}.${variant.file}.wav`);
+            if (!existsSync(streamedPath)) await writeWav(streamedPath, { sampleRate: model.sampleRate, samples: await convertStreamed(streamFactories[v]!, await resample(src.samples, src.sampleRate, model.sampleRate), model.sampleRate, shift) });
+            const streamed = await readMono(streamedPath);
+            const s = f.streamed.get(variant.label)!;
+            asvTrials[target]![`${pair} streamed (${variant.label})`]!.push(streamedPath);
+            s.mcd.push((await scorePair(tgt, streamed, { alignment: 'dtw' })).mcdDb);
+            s.f0MedianCents.push((await scorePair(src, streamed, { alignment: 'time', pitchOffsetSemitones: shift })).f0MedianAbsCents);
+            s.per += editDistance(reference, await phonesOnce(streamed, convertedPhones, `${source}-${target}-${n}-${variant.file}`));
+          }
           const converted = await readMono(convertedPath);
           const dsp = await readMono(dspPath);
-          const streamed = await readMono(streamedPath);
-          asvTrials[target]![`${pair} streamed (${STREAM_BLOCK_MS} ms blocks)`]!.push(streamedPath);
-          f.mcd.streamed.push((await scorePair(tgt, streamed, { alignment: 'dtw' })).mcdDb);
-          f.streamedF0MedianCents.push((await scorePair(src, { sampleRate: streamed.sampleRate, samples: streamed.samples }, { alignment: 'time', pitchOffsetSemitones: shift })).f0MedianAbsCents);
           asvTrials[target]![pair]!.push(convertedPath);
           asvTrials[target]![`DSP voice ${pair}`]!.push(dspPath);
           f.mcd.converted.push((await scorePair(tgt, converted, { alignment: 'dtw' })).mcdDb);
           f.mcd.source.push((await scorePair(tgt, src, { alignment: 'dtw' })).mcdDb);
           f.mcd.dsp.push((await scorePair(tgt, dsp, { alignment: 'dtw' })).mcdDb);
           f.f0MedianCents.push((await scorePair(src, { sampleRate: converted.sampleRate, samples: converted.samples }, { alignment: 'time', pitchOffsetSemitones: shift })).f0MedianAbsCents);
-          const reference = referencePhones.get(`${target}/${n}`)!;
           f.per.phones += reference.length;
           f.per.source += editDistance(reference, await phonesOnce(src, realPhones, `${source}-${n}`));
           f.per.converted += editDistance(reference, await phonesOnce(converted, convertedPhones, `${source}-${target}-${n}`));
           f.per.dsp += editDistance(reference, await phonesOnce(dsp, convertedPhones, `${source}-${target}-${n}-dsp`));
-          f.per.streamed += editDistance(reference, await phonesOnce(streamed, convertedPhones, `${source}-${target}-${n}-stream`));
         }
         figures.set(pair, f);
         ctx.log(`quality: ${pair} (shift ${shift}): MCD ${median(f.mcd.converted).toFixed(2)} dB vs source ${median(f.mcd.source).toFixed(2)} dB`);
@@ -352,11 +378,13 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
     const perSrc = (100 * f.per.source) / f.per.phones;
     rows.push({ group: g, name: `phone error rate, ${pair} converted`, value: perConv, unit: '%', note: `source ${perSrc.toFixed(1)} %; ${perConv - perSrc >= 0 ? '+' : ''}${(perConv - perSrc).toFixed(1)} points (bar ≤ +10${perConv - perSrc <= 10 ? ', met' : ', short'}); reference: pocketsphinx on the real ${pair.split('→')[1]} recording` });
     rows.push({ group: g, name: `phone error rate, ${pair} DSP voice`, value: (100 * f.per.dsp) / f.per.phones, unit: '%', note: 'reference' });
-    const streamedMcd = median(f.mcd.streamed);
-    const perStream = (100 * f.per.streamed) / f.per.phones;
-    rows.push({ group: g, name: `MCD to target, ${pair} streamed (${STREAM_BLOCK_MS} ms blocks)`, value: streamedMcd, unit: 'dB', note: `offline ${conv.toFixed(2)} dB; ${(streamedMcd - conv >= 0 ? '+' : '') + (streamedMcd - conv).toFixed(2)} dB streamed` });
-    rows.push({ group: g, name: `f0 error, ${pair} streamed`, value: median(f.streamedF0MedianCents), unit: 'cents (median)', note: `offline ${cents.toFixed(1)}` });
-    rows.push({ group: g, name: `phone error rate, ${pair} streamed`, value: perStream, unit: '%', note: `offline ${perConv.toFixed(1)} %, source ${perSrc.toFixed(1)} %` });
+    for (const [label, s] of f.streamed) {
+      const streamedMcd = median(s.mcd);
+      const perStream = (100 * s.per) / f.per.phones;
+      rows.push({ group: g, name: `MCD to target, ${pair} streamed (${label})`, value: streamedMcd, unit: 'dB', note: `offline ${conv.toFixed(2)} dB; ${(streamedMcd - conv >= 0 ? '+' : '') + (streamedMcd - conv).toFixed(2)} dB streamed` });
+      rows.push({ group: g, name: `f0 error, ${pair} streamed (${label})`, value: median(s.f0MedianCents), unit: 'cents (median)', note: `offline ${cents.toFixed(1)}` });
+      rows.push({ group: g, name: `phone error rate, ${pair} streamed (${label})`, value: perStream, unit: '%', note: `offline ${perConv.toFixed(1)} %, source ${perSrc.toFixed(1)} %` });
+    }
   }
   for (const [target, floor] of floors) {
     const between = [...figures].filter(([pair]) => pair.endsWith(`→${target}`)).map(([, f]) => median(f.mcd.source));

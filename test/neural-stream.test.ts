@@ -12,7 +12,7 @@ import { defaultEncoderContext, SovitsModel, type GenerateOptions } from '../src
 import { SovitsTimeline, type GeneratorWindow } from '../src/voices/sovits/timeline.js';
 import { semitonesToRatio } from '../src/voices/stage.js';
 import { convertAtModelRate } from '../src/voices/sovits/convert.js';
-import { createNeuralStageFactory, DEFAULT_GAP_LOOKAHEAD_FRAMES, NeuralStage } from '../src/voices/sovits/stage.js';
+import { createNeuralStageFactory, DEFAULT_GAP_LOOKAHEAD_FRAMES, GENERATED_RIGHT_FRAMES, NeuralStage } from '../src/voices/sovits/stage.js';
 import { convertChunks } from '../src/engine/pipeline.js';
 import { makeTempDir, shared } from './helpers/index.js';
 import { buildTinyBundles, snrDb } from './neural-fixtures.js';
@@ -129,9 +129,15 @@ test('with upstream gap filling offline (interpolation over any gap), streaming 
 
 // 1600 samples = 5 whole frames: the stage then takes its shorter whole-frame look-ahead (setBlockSamples),
 // which this checks exactly (a look-ahead a frame too short feeds rows and f0 not yet final); 1500 is not.
-for (const [f0TrackLagFrames, block] of [[undefined, 1600], [1, 1600], [1, 1500]] as const) test(`pitch +5, f0 tracker lag ${f0TrackLagFrames ?? 'default'}, ${block}-sample blocks: every streamed window feeds the generator what offline conversion feeds it for those frames (output within 1e-6)`, async () => {
-  const options = { ...settings, f0TrackLagFrames };
+// Right context 0 (`--right-context-frames 0`): the frames up to the last emitted one must be final 2 frames
+// (40 ms) sooner; the generator's 2 frames past them are provisional. The check holds the final ones to offline's.
+for (const [f0TrackLagFrames, block, rightContextFrames] of [[undefined, 1600, undefined], [1, 1600, undefined], [1, 1500, undefined], [1, 1600, 0], [undefined, 1500, 0]] as const) test(`pitch +5, f0 tracker lag ${f0TrackLagFrames ?? 'default'}, ${block}-sample blocks, right context ${rightContextFrames ?? 'default'}: every streamed window feeds the generator what offline conversion feeds it for those frames (output within 1e-6)`, async () => {
+  const options = { ...settings, f0TrackLagFrames, rightContextFrames };
   const factory = await createNeuralStageFactory(model, options);
+  if (rightContextFrames === 0) {
+    const withDefault = await createNeuralStageFactory(model, { ...options, rightContextFrames: undefined });
+    assert.is(withDefault.shape.lookaheadSamples - factory.shape.lookaheadSamples, 2 * model.hopSamples, 'two frames less look-ahead');
+  }
   const stage = new NeuralStage(model, { pitch: 5, formant: 1 }, options, factory.shape);
   stage.setBlockSamples(block);
   assert.is(stage.lookaheadSamples, block % model.hopSamples === 0 ? factory.shape.wholeFrameLookaheadSamples : factory.shape.lookaheadSamples);
@@ -164,8 +170,27 @@ for (const [f0TrackLagFrames, block] of [[undefined, 1600], [1, 1600], [1, 1500]
   try {
     await offline.drainFile(speech.subarray(0, blocks * block));
     assert.is(calls.length, blocks);
-    for (const { window, options, audio } of calls) {
+    for (const [c, { window, options, audio }] of calls.entries()) {
       const k0 = window.frameOffset;
+      if (rightContextFrames === 0) {
+        // The generator still runs GENERATED_RIGHT_FRAMES past the last emitted frame; those are provisional, every
+        // frame before them must be final: fed exactly what offline feeds.
+        const received = (c + 1) * block;
+        const lastEmitted = Math.floor((received - stage.lookaheadSamples - 1) / model.hopSamples);
+        assert.is(k0 + window.f0Hz.length - 1, lastEmitted + GENERATED_RIGHT_FRAMES, `window ${c}: ${GENERATED_RIGHT_FRAMES} frames past the last emitted one`);
+        const finalFrames = lastEmitted + 1 - k0;
+        const same = offline.window(k0, lastEmitted + 1, ratio);
+        assert.equal(Array.from(window.f0Hz.subarray(0, finalFrames)), Array.from(same.f0Hz), `f0 fed at frames ${k0}..${lastEmitted}`);
+        assert.equal(Array.from(window.uv.subarray(0, finalFrames)), Array.from(same.uv), `voicing fed at frames ${k0}..${lastEmitted}`);
+        // Content rows: the encoder run on a shorter window rounds differently (~1e-8), as in the audio check below.
+        const row = (m: GeneratorWindow, i: number) => (m.mel2ph[i] === 0n ? null : m.content.subarray((Number(m.mel2ph[i]) - 1) * model.contentDim, Number(m.mel2ph[i]) * model.contentDim));
+        for (let i = 0; i < finalFrames; i++) {
+          const [a, b] = [row(window, i), row(same, i)];
+          assert.is(a === null, b === null, `frame ${k0 + i}: a content row in both or neither`);
+          for (let d = 0; a && b && d < a.length; d++) worst = Math.max(worst, Math.abs(a[d]! - b[d]!));
+        }
+        continue;
+      }
       const same = offline.window(k0, k0 + window.f0Hz.length, ratio);
       assert.equal(Array.from(window.f0Hz), Array.from(same.f0Hz), `f0 fed at frames ${k0}..: the same float32 values`);
       const phase = k0 < 0 ? offline.sourcePhase(k0, ratio, same.f0Hz) : offline.sourcePhase(k0, ratio);

@@ -87,14 +87,19 @@ async function compareStages(inProcess: StageFactory, onThread: StageFactory): P
   }
 }
 
+/** compareStages, asserting that sound came out and that both stages made it within 1e-6. */
+async function assertSameOutput(inProcess: StageFactory, onThread: StageFactory): Promise<void> {
+  const { maxDifference, rms } = await compareStages(inProcess, onThread);
+  assert.ok(rms > 1e-4, `the model made sound (RMS ${rms})`);
+  assert.ok(maxDifference <= 1e-6, `thread and in-process outputs differ by ${maxDifference}`);
+}
+
 test('a So-VITS stage on the model thread converts what the in-process stage does, window by window', async () => {
   const local = new ModelResolver(options);
   const workers = new ModelWorkers(options);
   try {
     const [inProcess, onThread] = await Promise.all([local.resolve('det'), workers.resolve('det')]);
-    const { maxDifference, rms } = await compareStages(inProcess, onThread);
-    assert.ok(rms > 1e-4, `the model made sound (RMS ${rms})`);
-    assert.ok(maxDifference <= 1e-6, `thread and in-process outputs differ by ${maxDifference}`);
+    await assertSameOutput(inProcess, onThread);
     // One thread per bundle: another speaker name of the same bundle shares it, another bundle gets its own.
     await workers.resolve('det:0').catch(() => undefined);
     assert.is(workers.threadCount(), 1);
@@ -106,14 +111,32 @@ test('a So-VITS stage on the model thread converts what the in-process stage doe
   }
 });
 
+test('the server\'s --right-context-frames 0 reaches the stage on the model thread: two frames less look-ahead, the same windows as in-process', async () => {
+  const rightZero = { ...options, rightContextFrames: 0 };
+  const local = new ModelResolver(rightZero);
+  const workers = new ModelWorkers(rightZero);
+  const defaults = new ModelResolver(options);
+  try {
+    const [inProcess, onThread, usual] = await Promise.all([local.resolve('det'), workers.resolve('det'), defaults.resolve('det')]);
+    const shorter = onThread({ clientSampleRate: 16000, voice: { pitch: 0, formant: 1 } });
+    const longer = usual({ clientSampleRate: 16000, voice: { pitch: 0, formant: 1 } });
+    assert.is(longer.lookaheadSamples - shorter.lookaheadSamples, 2 * 320, 'two 20 ms frames less');
+    shorter.dispose();
+    longer.dispose();
+    await assertSameOutput(inProcess, onThread);
+  } finally {
+    await workers.close();
+    await local.close();
+    await defaults.close();
+  }
+});
+
 test('an RVC stage on the model thread converts what the in-process stage does', async () => {
   const local = new ModelResolver(options);
   const workers = new ModelWorkers(options);
   try {
     const [inProcess, onThread] = await Promise.all([local.resolve('rvc32'), workers.resolve('rvc32')]);
-    const { maxDifference, rms } = await compareStages(inProcess, onThread);
-    assert.ok(rms > 1e-4, `the model made sound (RMS ${rms})`);
-    assert.ok(maxDifference <= 1e-6, `thread and in-process outputs differ by ${maxDifference}`);
+    await assertSameOutput(inProcess, onThread);
   } finally {
     await workers.close();
     await local.close();

@@ -1,6 +1,8 @@
 // Numeric command-line options, parsed once at the boundary. Every command uses these, so a bad value
 // reads the same everywhere: `svc: --port must be an integer from 0 to 65535, got "http"`.
+import { Option } from 'commander';
 import { SvcError } from '../errors.js';
+import { RIGHT_CONTEXT_FRAMES } from '../voices/sovits/stage.js';
 
 export interface NumberRule {
   min?: number;
@@ -33,4 +35,16 @@ export function oneOf<T extends string>(name: string, raw: string, allowed: read
     throw new SvcError('INVALID_ARGUMENT', `${name} must be one of ${allowed.join(', ')}, got "${raw}"`);
   }
   return raw as T;
+}
+
+/**
+ * `--right-context-frames` of `svc serve` and `svc live`: one definition (RIGHT_CONTEXT_FRAMES), so both take the
+ * same range and say the same.
+ */
+export function rightContextFramesOption(): Option {
+  const { min, max } = RIGHT_CONTEXT_FRAMES;
+  return new Option(
+    '--right-context-frames <n>',
+    `So-VITS model voices: generator frames after each block's last one that must be final before the block leaves, ${min}-${max} (default: 0 for svc's own voices, 2 for HuBERT/ContentVec models). Each frame fewer is one frame less latency (20 ms for the small model, 11.6 ms at 44.1 kHz); the generator still sees 2 frames ahead, fed what is known so far (docs/models.md, Latency)`,
+  ).argParser(numberArg('--right-context-frames', { min, max, integer: true }));
 }

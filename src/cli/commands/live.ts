@@ -30,7 +30,7 @@ import { ConvertSession } from '../../stream/session.js';
 import { encodeFrame } from '../../stream/codec.js';
 import { ModelResolver, modelDisplayName } from '../../voices/registry.js';
 import { VOICE_LIMITS, type StageFactory } from '../../voices/stage.js';
-import { numberArg, parseNumberOption } from '../options.js';
+import { numberArg, parseNumberOption, rightContextFramesOption } from '../options.js';
 
 export interface LiveOptions {
   input?: number;
@@ -42,6 +42,7 @@ export interface LiveOptions {
   model?: string;
   speaker?: string;
   f0: F0Choice;
+  rightContextFrames?: number;
   /**
    * Constant total latency (input to output): a target in ms; `auto` (the default) holds the smallest
    * delay the devices play without running dry (AutoLatencyTarget); `off` holds nothing and keeps the
@@ -170,7 +171,7 @@ export async function runLive(options: LiveOptions, log: (line: string) => void 
   const voice = { pitch: options.pitch, formant: options.formant };
 
   // The voice, exactly as `svc serve` builds it: the DSP voice, or a model through the server's resolver.
-  const models = new ModelResolver({ builtin: loadBuiltinStageFactory, f0Method: options.f0 });
+  const models = new ModelResolver({ builtin: loadBuiltinStageFactory, f0Method: options.f0, rightContextFrames: options.rightContextFrames });
   let session: ConvertSession | null = null;
   let inStream: AudioInputStream | null = null;
   let outStream: AudioSink | null = null;
@@ -658,6 +659,7 @@ export function register(program: Command): void {
     .option('-m, --model <name|path>', 'voice: an installed So-VITS model (`svc models`) or a bundle folder, converted exactly as `svc serve --model` does (default: the built-in DSP voice)')
     .option('--speaker <name|id>', 'speaker of --model (default: its first speaker)')
     .addOption(new Option('--f0 <method>', 'f0 estimator of --model, in its low-latency mode (as `svc serve --f0`)').choices([...F0_CHOICES]).default('dsp'))
+    .addOption(rightContextFramesOption())
     .option('-b, --block-ms <ms>', 'block length in milliseconds: smaller = lower latency, more CPU (default: 20 for the DSP voice; for --model the smallest block it converts in time here, measured at start)', numberArg('--block-ms', { min: 2.5, max: 500 }))
     .option(
       '--latency-ms <ms|auto|off>',

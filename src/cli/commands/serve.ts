@@ -13,7 +13,7 @@ import { modelDisplayName } from '../../voices/registry.js';
 import { serverModelOptions } from '../../server/models.js';
 import { MODEL_PRECISIONS, type ModelPrecision } from '../../voices/sovits/model.js';
 import { ModelWorkers } from '../../voices/worker/model-host.js';
-import { numberArg } from '../options.js';
+import { numberArg, rightContextFramesOption } from '../options.js';
 
 interface ServeOptions {
   host: string;
@@ -47,6 +47,7 @@ interface ServeOptions {
   rmsMixRate?: number;
   clusterRatio?: number;
   precision?: string;
+  rightContextFrames?: number;
 }
 
 export function register(program: Command): void {
@@ -86,6 +87,7 @@ export function register(program: Command): void {
     .option('--protect <p>', 'RVC voices: consonant protection 0..0.5 (default 0.33; 0.5 = off; set {"protect"})', numberArg('--protect', { min: 0, max: 0.5 }))
     .option('--rms-mix-rate <r>', 'RVC voices: 1 keeps the model\'s loudness envelope, 0 takes the input\'s (default 0.25)', numberArg('--rms-mix-rate', { min: 0, max: 1 }))
     .option('--cluster-ratio <r>', 'so-vits-svc cluster_infer_ratio for model voices that have a kmeans cluster model or a feature index (imported with --cluster, or svc train-index --bundle), 0..1', numberArg('--cluster-ratio', { min: 0, max: 1 }))
+    .addOption(rightContextFramesOption())
     .option('--threads <n>', 'ONNX threads per operator for model voices (default: 1 for small models such as the tiny reference, else up to 2)', numberArg('--threads', { min: 1, max: 256, integer: true }))
     .addOption(new Option('--precision <p>', 'graphs model voices run: int8 (quantized, ~2.5x less CPU), float32, or auto = int8 when the bundle has it and the provider is cpu').choices([...MODEL_PRECISIONS]).default('auto'))
     .action(async (options: ServeOptions) => {
@@ -100,7 +102,7 @@ export function register(program: Command): void {
       // Model voices: each bundle loaded once, on its own worker thread that also runs the stages of every
       // session using it (src/voices/worker/model-host.ts), so a load never stalls other sessions; a bad
       // --model fails here, before listening.
-      const models = new ModelWorkers({ builtin: loadBuiltinStageFactory, f0Method: options.f0 as F0Choice, provider: options.provider as OnnxProvider, intraOpThreads: options.threads, clusterRatio: options.clusterRatio, precision: options.precision as ModelPrecision, log,
+      const models = new ModelWorkers({ builtin: loadBuiltinStageFactory, f0Method: options.f0 as F0Choice, provider: options.provider as OnnxProvider, intraOpThreads: options.threads, clusterRatio: options.clusterRatio, precision: options.precision as ModelPrecision, rightContextFrames: options.rightContextFrames, log,
         rvc: { indexRate: options.indexRate, protect: options.protect, rmsMixRate: options.rmsMixRate } });
       const stageFactory = options.model === undefined ? undefined : await models.defaultFactory(options.model, options.speaker);
       const modelName = options.model === undefined ? undefined : modelDisplayName(options.model) + (options.speaker === undefined ? '' : `:${options.speaker}`);

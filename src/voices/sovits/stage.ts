@@ -5,15 +5,16 @@
 // the 16 kHz feed and content rows, the gap fill, the NSF source phase), which offline conversion and
 // dataset preprocessing drain too. Only the generator re-runs per window, and only on what SOLA can emit
 // plus bounded context: its left context (leftContextMs, per model size) + SOLA's crossfade/search + the
-// block + rightContextFrames; the rest of the look-ahead is never emitted, so it is not generated
-// (silence in the returned window). Because the timeline, the noise (hashed by frame), the f0 and the
+// block + GENERATED_RIGHT_FRAMES (or rightContextFrames, if more); the rest of the look-ahead is never
+// emitted, so it is not generated (silence in the returned window). Of those right frames, only
+// rightContextFrames must be final; the others get what the timeline knows so far (provisional context). Because the timeline, the noise (hashed by frame), the f0 and the
 // rows are those of offline conversion, streamed output matches offline output outside SOLA's crossfades.
 // `lookaheadSamples` is what the features need before the right edge of a window is final.
 // (Models by name for the server: ModelResolver in ../registry.ts.)
 import { SvcError } from '../../errors.js';
 import type { F0Choice } from '../../dsp/f0/index.js';
 import { MODEL_CONTROLS, semitonesToRatio, stageShapeForBlock, type BlockTime, type ConverterStage, type StageFactory, type VoiceParams, type WholeFrameShape } from '../stage.js';
-import { DEFAULT_NOISE_SCALE, defaultEncoderContext, SovitsModel } from './model.js';
+import { DEFAULT_NOISE_SCALE, defaultEncoderContext, SovitsModel, SVC_PHONE_ENCODER } from './model.js';
 import { SovitsTimeline, type EncoderContext } from './timeline.js';
 import { choiceRow, isSpeakerSchedule, parseSpeakerSchedule, SpeakerTrack } from './speakerTrack.js';
 
@@ -30,7 +31,7 @@ export interface NeuralStageOptions {
   seed?: number;
   /** Generator left context before the emitted region, in ms (default per model size: defaultLeftContextMs). More = closer to offline, slower. */
   leftContextMs?: number;
-  /** Generator frames after the emitted region that must be final (default 2). */
+  /** Generator frames after the emitted region that must be final (RIGHT_CONTEXT_FRAMES; default per model: defaultRightContextFrames). */
   rightContextFrames?: number;
   /** Look-ahead of the unvoiced-gap f0 fill in frames (default DEFAULT_GAP_LOOKAHEAD_FRAMES = 0; see dsp/f0 unvoicedF0). */
   f0GapLookaheadFrames?: number;
@@ -53,6 +54,35 @@ export const DEFAULT_STREAM_F0_METHOD: F0Choice = 'dsp';
  * unvoiced frames. Offline conversion keeps so-vits-svc's interpolation unless told otherwise.
  */
 export const DEFAULT_GAP_LOOKAHEAD_FRAMES = 0;
+/**
+ * Generator frames after the last emitted one that must be final before a block leaves (`--right-context-frames`;
+ * default per model: defaultRightContextFrames). Each is one hop of latency (20 ms for the small model, 11.6 ms
+ * at 44.1 kHz/512) where the f0 or the content bounds the look-ahead. Whatever this says, the generator runs
+ * GENERATED_RIGHT_FRAMES past the emitted region: frames not final yet are fed what the timeline knows so far
+ * (SovitsTimeline.window: the last known frame's f0, voicing and loudness, the last final content row).
+ */
+export const RIGHT_CONTEXT_FRAMES = { min: 0, max: 8 } as const;
+
+/**
+ * Frames the generator runs past the last emitted one, final or provisional (what has been received bounds
+ * it). Its convolutions and flows reach several frames ahead; a window that ends at the emitted region
+ * leaves its last frame without them. Small model's fine-tuned voices, 100 ms blocks, right context 0: with
+ * no provisional frames each block's last 10 ms lost 3 dB of SNR against offline, and the streamed speech
+ * lost up to 20 points of ASV acceptance and up to 8 of phone error rate; with 2 it scores about as the
+ * 2-final-frame stream does (bench/README.md, session 13).
+ */
+export const GENERATED_RIGHT_FRAMES = 2;
+
+/**
+ * Right context frames per model when nobody chose: 0 for svc's own voices (content from svc's phone encoder,
+ * which is causal, so the f0 alone bounds the look-ahead): 40 ms less latency at a cost the quality bench
+ * barely sees (`npm run bench -- --only quality`, rows "right context 0, the default" and "right context 2"). 2 for other models
+ * (HuBERT/ContentVec ones): never measured here on trained weights, so they keep every generator input final.
+ */
+export function defaultRightContextFrames(model: SovitsModel): number {
+  return model.manifest.speech_encoder === SVC_PHONE_ENCODER ? 0 : 2;
+}
+
 /**
  * A live speaker change on a speaker-mix graph glides over this long, from the first frame not yet
  * emitted: a step between two embeddings is a click in timbre; 200 ms is one syllable's worth.
@@ -132,7 +162,7 @@ export class NeuralStage implements ConverterStage {
     }
     this.noiseScale = options.noiseScale ?? DEFAULT_NOISE_SCALE;
     this.seed = options.seed ?? 0;
-    this.rightFrames = options.rightContextFrames ?? 2;
+    this.rightFrames = options.rightContextFrames ?? defaultRightContextFrames(model);
     this.gapFrames = options.f0GapLookaheadFrames ?? DEFAULT_GAP_LOOKAHEAD_FRAMES;
     this.encoderContext = options.encoderContext ?? defaultEncoderContext(model);
     this.lookaheadSamples = shape.lookaheadSamples;
@@ -223,13 +253,15 @@ export class NeuralStage implements ConverterStage {
     }
     const timeline = this.timeline!;
     await timeline.push(fresh);
-    // The generator stops `rightFrames` frames after the last sample SOLA can use (the window's last
-    // lookaheadSamples are never emitted): re-running that look-ahead region each block was ~40 % of the
-    // generator's work at 200 ms blocks for nothing. The unused tail of the returned window is silence.
+    // The generator stops GENERATED_RIGHT_FRAMES (or rightFrames, if more) frames after the last sample SOLA
+    // can use (the window's last lookaheadSamples are never emitted): re-running that look-ahead region each
+    // block was ~40 % of the generator's work at 200 ms blocks for nothing. Frames past the first rightFrames
+    // are provisional (the timeline's window holds what it knows). The unused tail of the window is silence.
     const received = timeline.received;
     const start = received - w;
     const usedEnd = received - this.lookaheadSamples;
-    const generateEnd = this.options.generateWholeWindow ? received : Math.min(received, (Math.ceil(usedEnd / this.hop) + this.rightFrames) * this.hop);
+    const rightFrames = Math.max(this.rightFrames, GENERATED_RIGHT_FRAMES);
+    const generateEnd = this.options.generateWholeWindow ? received : Math.min(received, (Math.ceil(usedEnd / this.hop) + rightFrames) * this.hop);
     return this.generateWindow(timeline, start, Math.max(1, generateEnd - start), w);
   }
 
@@ -302,7 +334,7 @@ export async function streamF0TrackLagFrames(model: SovitsModel, options: Pick<N
 export function neuralStageShape(model: SovitsModel, f0LatencySamples: number, options: NeuralStageOptions = {}): Omit<StageShape, 'f0TrackLagFrames'> {
   const sr = model.sampleRate;
   const hop = model.hopSamples;
-  const right = options.rightContextFrames ?? 2;
+  const right = options.rightContextFrames ?? defaultRightContextFrames(model);
   const encoderLatency = SovitsTimeline.encoderLatencySamples(sr, options.encoderContext ?? defaultEncoderContext(model));
   const gap = options.f0GapLookaheadFrames ?? DEFAULT_GAP_LOOKAHEAD_FRAMES;
   // The last sample SOLA can emit is u − 1 (u = received − lookahead), in frame k = floor((u − 1)/hop);
