@@ -7,8 +7,11 @@
 // plus bounded context: its left context (leftContextMs, per model size) + SOLA's crossfade/search + the
 // block + GENERATED_RIGHT_FRAMES (or rightContextFrames, if more); the rest of the look-ahead is never
 // emitted, so it is not generated (silence in the returned window). Of those right frames, only
-// rightContextFrames must be final; the others get what the timeline knows so far (provisional context). Because the timeline, the noise (hashed by frame), the f0 and the
-// rows are those of offline conversion, streamed output matches offline output outside SOLA's crossfades.
+// rightContextFrames must be final; the others get what the timeline knows so far (provisional context).
+// Because the timeline, the noise (hashed by frame), the f0 and the rows are those of offline conversion,
+// every final frame the generator is fed equals offline's; the output equals offline's outside SOLA's
+// crossfades as far as the generator's reach allows (the tiny reference: ≥ 30 dB; the trained small model's
+// attention and decoder reach further: docs/models.md, Latency).
 // `lookaheadSamples` is what the features need before the right edge of a window is final.
 // (Models by name for the server: ModelResolver in ../registry.ts.)
 import { SvcError } from '../../errors.js';
