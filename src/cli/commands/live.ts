@@ -577,7 +577,7 @@ export async function runLive(options: LiveOptions, log: (line: string) => void 
             elapsedS: (Date.now() - startedMs) / 1000,
             inputS: counters.inputSamples / rate,
             outputS: counters.outputSamples / rate,
-            latency: { totalMs: latency.totalMs, ...latency.parts, computeMsP95: p.compute.p95Ms, deviceLatencyFrom: pulse ? 'pulseaudio' : 'portaudio' },
+            latency: { totalMs: latency.totalMs, ...latency.parts, computeMsP95: p.compute.p95Ms, deviceLatencyFrom: pulse ? 'pulseaudio' : 'portaudio', inputDeviceFrom: pulse?.capture[0] ? 'pulseaudio' : 'portaudio' },
             inputPauses: counters.inputPauses,
             model: modelName,
             blocks: { converted: p.blocksConverted, notConverted: p.blocksSkipped + p.blocksDry + p.blocksSilenced + p.stageErrors },
