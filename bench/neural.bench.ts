@@ -25,7 +25,7 @@ import { openSession, startChildServer } from './stream.bench.js';
 import { playoutTimesMs } from './live-latency.js';
 import { scorePair } from '../src/eval/metrics.js';
 import { DspVoiceStage } from '../src/voices/dsp/stage.js';
-import { createNeuralStageFactory, DEFAULT_GAP_LOOKAHEAD_FRAMES, defaultRightContextFrames, NeuralStage } from '../src/voices/sovits/stage.js';
+import { createNeuralStageFactory, DEFAULT_GAP_LOOKAHEAD_FRAMES, NeuralStage } from '../src/voices/sovits/stage.js';
 import { convertChunks, createPipeline } from '../src/engine/pipeline.js';
 import type { StageFactory } from '../src/voices/stage.js';
 import { DSP_LOW_LATENCY_TRACK_LAG_FRAMES } from '../src/dsp/f0/index.js';
@@ -334,7 +334,8 @@ async function sideBySide(ctx: BenchContext, rows: BenchRow[], dir: string, int8
  * frames, the 16 kHz feed's resampler) and the content rows (encoder right context + feed), each plus the
  * generator's right-context frames; SOLA's crossfade and half its search (10 ms each, the defaults).
  */
-function latencyBreakdown(model: SovitsModel, shape: { f0LatencySamples: number; lookaheadSamples: number; f0TrackLagFrames: number | undefined }, blockMs: number, at: PipelineLatency, right = defaultRightContextFrames(model)): { totalMs: number; note: string } {
+function latencyBreakdown(model: SovitsModel, shape: { f0LatencySamples: number; rightContextFrames: number; lookaheadSamples: number; f0TrackLagFrames: number | undefined }, blockMs: number, at: PipelineLatency): { totalMs: number; note: string } {
+  const right = shape.rightContextFrames;
   const sr = model.sampleRate;
   const ms = (samples: number) => (samples * 1000) / sr;
   const f0Ms = ms(shape.f0LatencySamples);
@@ -405,16 +406,17 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
         const before = latencyBreakdown(model, modeLag.shape, 40, pipelineLatency(modeLag, 40, sr));
         rows.push({ group: 'neural', name: `${size} algorithmic latency at 40 ms blocks, f0 tracker lag ${DSP_LOW_LATENCY_TRACK_LAG_FRAMES} (before)`, value: before.totalMs, unit: 'ms', note: before.note });
       }
-      if (defaultRightContextFrames(model) !== 2) {
+      const right = factory.shape.rightContextFrames;
+      if (right !== 2) {
         // svc's voices take provisional right context (session 13): the same stream with 2 final frames, as before.
         const twoFinal = await createNeuralStageFactory(model, { f0Method: 'dsp', rightContextFrames: 2 });
         for (const blockMs of [40, 100]) {
-          const was = latencyBreakdown(model, twoFinal.shape, blockMs, pipelineLatency(twoFinal, blockMs, sr), 2);
+          const was = latencyBreakdown(model, twoFinal.shape, blockMs, pipelineLatency(twoFinal, blockMs, sr));
           const now = latencyBreakdown(model, factory.shape, blockMs, pipelineLatency(factory, blockMs, sr));
-          rows.push({ group: 'neural', name: `${size} algorithmic latency at ${blockMs} ms blocks, right context 2 final frames (before) → ${defaultRightContextFrames(model)}`, value: now.totalMs, unit: 'ms', note: `before ${was.totalMs.toFixed(0)} ms; the generator still runs 2 frames past the last emitted one, the rest provisional` });
+          rows.push({ group: 'neural', name: `${size} algorithmic latency at ${blockMs} ms blocks, right context 2 final frames (before) → ${right}`, value: now.totalMs, unit: 'ms', note: `before ${was.totalMs.toFixed(0)} ms; the generator still runs 2 frames past the last emitted one, the rest provisional` });
         }
       }
-      rows.push({ group: 'neural', name: `${size} stage look-ahead (features final)`, value: lookaheadMs, unit: 'ms', note: `f0 dsp (low latency${factory.shape.f0TrackLagFrames !== undefined ? `, tracker lag ${factory.shape.f0TrackLagFrames}` : ''}) ${((factory.shape.f0LatencySamples * 1000) / sr).toFixed(0)} ms + ${defaultRightContextFrames(model)} final right-context frames (${((defaultRightContextFrames(model) * model.hopSamples * 1000) / sr).toFixed(1)} ms), causal gap fill; encoder ${((SovitsTimeline.encoderLatencySamples(sr, defaultEncoderContext(model)) * 1000) / sr).toFixed(0)} ms; context ${((factory.shape.contextSamples * 1000) / sr).toFixed(0)} ms` });
+      rows.push({ group: 'neural', name: `${size} stage look-ahead (features final)`, value: lookaheadMs, unit: 'ms', note: `f0 dsp (low latency${factory.shape.f0TrackLagFrames !== undefined ? `, tracker lag ${factory.shape.f0TrackLagFrames}` : ''}) ${((factory.shape.f0LatencySamples * 1000) / sr).toFixed(0)} ms + ${right} final right-context frames (${((right * model.hopSamples * 1000) / sr).toFixed(1)} ms), causal gap fill; encoder ${((SovitsTimeline.encoderLatencySamples(sr, defaultEncoderContext(model)) * 1000) / sr).toFixed(0)} ms; context ${((factory.shape.contextSamples * 1000) / sr).toFixed(0)} ms` });
       for (const blockMs of [100, 50, 40]) {
         // What a session at the model's rate reports (stream/session.ts: block + pipeline delay, the pipeline's defaults).
         const at = pipelineLatency(factory, blockMs, sr);

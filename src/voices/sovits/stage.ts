@@ -107,6 +107,8 @@ interface StageShape {
   /** dsp f0 tracker lag the stages use (undefined: the f0 mode's own). */
   f0TrackLagFrames: number | undefined;
   f0LatencySamples: number;
+  /** Generator frames after the last emitted one that must be final (the option, else defaultRightContextFrames). */
+  rightContextFrames: number;
   lookaheadSamples: number;
   contextSamples: number;
   /** The look-ahead when every block is a whole number of frames (wholeFrameLookaheadSamples). */
@@ -134,7 +136,8 @@ export class NeuralStage implements ConverterStage {
   private track: SpeakerTrack | null = null;
   private readonly noiseScale: number;
   private readonly seed: number;
-  private readonly rightFrames: number;
+  /** Frames the generator runs past the last emitted one: the final ones, at least GENERATED_RIGHT_FRAMES. */
+  private readonly generatedRightFrames: number;
   /** Look-ahead of the unvoiced-gap f0 fill, in frames. */
   readonly gapFrames: number;
   private readonly encoderContext: EncoderContext;
@@ -165,7 +168,7 @@ export class NeuralStage implements ConverterStage {
     }
     this.noiseScale = options.noiseScale ?? DEFAULT_NOISE_SCALE;
     this.seed = options.seed ?? 0;
-    this.rightFrames = options.rightContextFrames ?? defaultRightContextFrames(model);
+    this.generatedRightFrames = Math.max(shape.rightContextFrames, GENERATED_RIGHT_FRAMES);
     this.gapFrames = options.f0GapLookaheadFrames ?? DEFAULT_GAP_LOOKAHEAD_FRAMES;
     this.encoderContext = options.encoderContext ?? defaultEncoderContext(model);
     this.lookaheadSamples = shape.lookaheadSamples;
@@ -256,15 +259,14 @@ export class NeuralStage implements ConverterStage {
     }
     const timeline = this.timeline!;
     await timeline.push(fresh);
-    // The generator stops GENERATED_RIGHT_FRAMES (or rightFrames, if more) frames after the last sample SOLA
-    // can use (the window's last lookaheadSamples are never emitted): re-running that look-ahead region each
-    // block was ~40 % of the generator's work at 200 ms blocks for nothing. Frames past the first rightFrames
-    // are provisional (the timeline's window holds what it knows). The unused tail of the window is silence.
+    // The generator stops generatedRightFrames frames after the last sample SOLA can use (the window's last
+    // lookaheadSamples are never emitted): re-running that look-ahead region each block was ~40 % of the
+    // generator's work at 200 ms blocks for nothing. Frames past the first shape.rightContextFrames are
+    // provisional (the timeline's window holds what it knows). The unused tail of the window is silence.
     const received = timeline.received;
     const start = received - w;
     const usedEnd = received - this.lookaheadSamples;
-    const rightFrames = Math.max(this.rightFrames, GENERATED_RIGHT_FRAMES);
-    const generateEnd = this.options.generateWholeWindow ? received : Math.min(received, (Math.ceil(usedEnd / this.hop) + rightFrames) * this.hop);
+    const generateEnd = this.options.generateWholeWindow ? received : Math.min(received, (Math.ceil(usedEnd / this.hop) + this.generatedRightFrames) * this.hop);
     return this.generateWindow(timeline, start, Math.max(1, generateEnd - start), w);
   }
 
@@ -348,7 +350,7 @@ export function neuralStageShape(model: SovitsModel, f0LatencySamples: number, o
   // (It once added 2 hops more: 23 ms at 44.1 kHz/512, 40 ms at 16 kHz/320.)
   const lookaheadSamples = Math.max(f0LatencySamples + (right + gap) * hop, encoderLatency + right * hop);
   const leftContext = Math.round(((options.leftContextMs ?? defaultLeftContextMs(model)) * sr) / 1000);
-  return { f0LatencySamples, lookaheadSamples, contextSamples: lookaheadSamples + leftContext + Math.round(0.02 * sr), wholeFrameLookaheadSamples: wholeFrameLookaheadSamples(lookaheadSamples, hop) };
+  return { f0LatencySamples, rightContextFrames: right, lookaheadSamples, contextSamples: lookaheadSamples + leftContext + Math.round(0.02 * sr), wholeFrameLookaheadSamples: wholeFrameLookaheadSamples(lookaheadSamples, hop) };
 }
 
 /**
